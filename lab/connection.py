@@ -1,0 +1,165 @@
+"""One connected TCP socket with its own receive thread: what accept() or connect() hands out.
+
+The thread owns the socket: it receives until EOF, an error, or a shutdown from close(), then
+closes the fd and publishes one `close` event that says which side closed.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import threading
+from pathlib import Path
+from typing import Any, Protocol
+
+from .errors import Refused, explain_os_error, where
+from .events import Address
+from .endpoint import join, spawn
+
+RECV_SIZE = 65536
+
+
+class Owner(Protocol):
+    """What a Connection needs from the endpoint that owns it."""
+
+    id: str
+    bytes_in: int
+    bytes_out: int
+
+    def publish(self, kind: str, **fields: Any) -> None: ...
+    def on_open(self, conn: Connection) -> None: ...
+    def on_data(self, conn: Connection, data: bytes) -> None: ...
+    def on_closed(self, conn: Connection) -> None: ...
+
+
+class Connection:
+    def __init__(self, owner: Owner, sock: socket.socket, conn_id: str | None, peer: Address) -> None:
+        self.owner = owner
+        self.sock = sock
+        self.id = conn_id
+        self.peer = peer
+        self.local: Address = (str(sock.getsockname()[0]), int(sock.getsockname()[1]))
+        self.state = "open"
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.sends = 0
+        self.recvs = 0
+        self.sent_eof = False
+        self.reader: Any = None  # per-connection parser state of the owner's mode (e.g. a request line)
+        self._closing: str | None = None  # why the lab is closing it, when it is
+        self._send_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = spawn(f"conn-{self.owner.id}-{self.id}", self._run)
+
+    def publish(self, kind: str, **fields: Any) -> None:
+        self.owner.publish(kind, conn=self.id, local=self.local, peer=self.peer, **fields)
+
+    # -- receiving (runs in the connection's own thread) ------------------------------------
+
+    def _run(self) -> None:
+        closed_by = "lab"
+        detail = ""
+        buf = bytearray(RECV_SIZE)
+        try:
+            self.owner.on_open(self)
+            while True:
+                n = self.sock.recv_into(buf)
+                if n == 0:
+                    if self._closing is None:
+                        closed_by = "peer"
+                        detail = "closed by the peer: recv() returned 0 bytes (end of stream)"
+                    break
+                data = bytes(buf[:n])
+                self.bytes_in += n
+                self.owner.bytes_in += n
+                self.recvs += 1
+                self.publish("recv", size=n, payload=data, detail=f"recv({RECV_SIZE}) returned {n} bytes")
+                self.owner.on_data(self, data)
+        except OSError as exc:
+            if self._closing is None:
+                closed_by = "peer" if exc.errno in (errno.ECONNRESET, errno.EPIPE) else "error"
+                sentence = explain_os_error(exc, "receive from", *self.peer)
+                self.publish("error", detail=sentence)
+                detail = "reset by the peer" if closed_by == "peer" else sentence
+        finally:
+            self.state = "closed"
+            self.sock.close()
+            if not detail:
+                detail = f"closed by the lab ({self._closing or 'done'}): close() on this socket"
+            self.publish("close", detail=detail)
+            self.owner.on_closed(self)
+
+    # -- commands (from any thread) -----------------------------------------------------------
+
+    def send(self, data: bytes) -> int:
+        if self.state != "open":
+            name = f"Connection {self.id}" if self.id else "The connection"
+            raise Refused(f"{name} to {where(*self.peer)} is closed; nothing can be sent on it.")
+        if self.sent_eof:
+            raise Refused("This side already finished sending (shutdown SHUT_WR), so it cannot send any more.")
+        with self._send_lock:
+            try:
+                self.sock.sendall(data)
+            except OSError as exc:
+                if exc.errno == errno.EBADF or self.state != "open":
+                    raise Refused("The connection closed while sending; nothing more can be sent on it.") from None
+                self.publish("error", detail=explain_os_error(exc, "send to", *self.peer))
+                raise Refused(explain_os_error(exc, "send to", *self.peer)) from None
+        self._count_sent(len(data))
+        self.publish("send", size=len(data), payload=data, detail=f"sendall() sent {len(data)} bytes")
+        return len(data)
+
+    def send_file(self, path: Path, name: str) -> int:
+        """Send a whole file with socket.sendfile (zero-copy where the OS can)."""
+        with self._send_lock, open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            sent = self.sock.sendfile(f)
+        self._count_sent(sent)
+        self.publish("send", size=sent, detail=f"sendfile() sent {sent} of {size} bytes of '{name}'")
+        return sent
+
+    def send_header(self, data: bytes) -> None:
+        with self._send_lock:
+            self.sock.sendall(data)
+        self._count_sent(len(data))
+        self.publish("send", size=len(data), payload=data, detail=f"sendall() sent a {len(data)}-byte header")
+
+    def finish_sending(self) -> None:
+        """shutdown(SHUT_WR): tell the peer we are done; keep reading so closing never resets."""
+        self.sent_eof = True
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            return
+        self.publish("shutdown", detail="shutdown(SHUT_WR): no more data from this side; the peer's recv() will return 0 bytes")
+
+    def _count_sent(self, n: int) -> None:
+        self.bytes_out += n
+        self.owner.bytes_out += n
+        self.sends += 1
+
+    def close(self, reason: str = "stopped", wait: bool = True) -> None:
+        """Close from the lab's side; the receive thread wakes, closes the fd and reports."""
+        if self._closing is None:
+            self._closing = reason
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed by the peer or the thread: nothing left to wake
+        if wait:
+            join(self._thread)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "peer": list(self.peer),
+            "local": list(self.local),
+            "state": self.state,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+            "sends": self.sends,
+            "recvs": self.recvs,
+        }

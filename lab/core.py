@@ -1,0 +1,140 @@
+"""The Lab: every endpoint and download, created from checked specs, closed on shutdown."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from .download import Download
+from .endpoint import Context, Endpoint, Limits
+from .errors import BadInput, NotFound, Refused, TooLarge
+from .events import EventBus
+from .files import FileStore
+from .spec import parse_download, parse_endpoint, parse_send
+from .tcp import TcpClient, TcpServer
+from .udp import UdpClient, UdpServer
+
+KEEP_DOWNLOADS = 200
+
+
+class Lab:
+    def __init__(self, files_dir: str | os.PathLike[str], downloads_dir: str | os.PathLike[str],
+                 limits: Limits | None = None, bus: EventBus | None = None) -> None:
+        limits = limits or Limits()
+        self.ctx = Context(bus or EventBus(max_per_second=limits.events_per_second), FileStore(files_dir), limits)
+        self.downloads_dir = Path(downloads_dir).resolve()
+        self.downloads_dir.mkdir(parents=True, exist_ok=True)
+        self.endpoints: dict[str, Endpoint] = {}
+        self.downloads: OrderedDict[str, Download] = OrderedDict()
+        self._ids = itertools.count(1)
+        self._download_ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    @property
+    def bus(self) -> EventBus:
+        return self.ctx.bus
+
+    @property
+    def files(self) -> FileStore:
+        return self.ctx.files
+
+    # -- endpoints ------------------------------------------------------------------------------
+
+    def create(self, body: Any) -> Endpoint:
+        spec = parse_endpoint(body)
+        with self._lock:
+            if len(self.endpoints) >= self.ctx.limits.endpoints:
+                raise TooLarge(f"The lab already has {len(self.endpoints)} endpoints, its limit; stop one first.")
+            ep_id = f"e{next(self._ids)}"
+        endpoint: Endpoint
+        if spec.kind == "tcp-server":
+            endpoint = TcpServer(self.ctx, ep_id, spec.host, spec.port, spec.mode or "echo",
+                                 spec.reply, spec.file, spec.protocol)
+        elif spec.kind == "udp-server":
+            endpoint = UdpServer(self.ctx, ep_id, spec.host, spec.port, spec.mode or "echo", spec.reply)
+        elif spec.kind == "tcp-client":
+            endpoint = TcpClient(self.ctx, ep_id, spec.host, spec.port)
+        else:
+            endpoint = UdpClient(self.ctx, ep_id, spec.host, spec.port)
+        with self._lock:
+            self.endpoints[ep_id] = endpoint
+        return endpoint
+
+    def endpoint(self, ep_id: str) -> Endpoint:
+        with self._lock:
+            endpoint = self.endpoints.get(ep_id)
+        if endpoint is None:
+            raise NotFound(f"There is no endpoint '{ep_id}' (it may have been stopped already).")
+        return endpoint
+
+    def remove(self, ep_id: str) -> None:
+        endpoint = self.endpoint(ep_id)
+        endpoint.close()
+        with self._lock:
+            self.endpoints.pop(ep_id, None)
+
+    def send(self, ep_id: str, body: Any) -> int:
+        endpoint = self.endpoint(ep_id)
+        request = parse_send(body, self.ctx.limits.send_bytes)
+        return endpoint.send(request.data, request.conn, request.to)
+
+    def stop_listening(self, ep_id: str) -> Endpoint:
+        endpoint = self.endpoint(ep_id)
+        if not isinstance(endpoint, TcpServer):
+            raise BadInput(f"Only a TCP server has a listening socket; {ep_id} is a {endpoint.kind}.")
+        endpoint.stop_listening()
+        return endpoint
+
+    def close_connection(self, ep_id: str, conn_id: str) -> None:
+        endpoint = self.endpoint(ep_id)
+        if not isinstance(endpoint, TcpServer):
+            raise BadInput(f"Only a TCP server has connections to close; {ep_id} is a {endpoint.kind}.")
+        endpoint.connection(conn_id).close("closed from the dashboard")
+
+    # -- downloads ------------------------------------------------------------------------------
+
+    def start_download(self, body: Any) -> Download:
+        request = parse_download(body)
+        with self._lock:
+            running = sum(1 for d in self.downloads.values() if d.state == "running")
+            if running >= self.ctx.limits.downloads_at_once:
+                raise TooLarge(f"{running} downloads are already running, the lab's limit; wait for one to finish.")
+            dl_id = f"d{next(self._download_ids)}"
+        download = Download(self.ctx, dl_id, self.downloads_dir, request.host, request.port,
+                            request.file, request.protocol)
+        with self._lock:
+            self.downloads[dl_id] = download
+            while len(self.downloads) > KEEP_DOWNLOADS:
+                self.downloads.popitem(last=False)
+        return download
+
+    def download(self, dl_id: str) -> Download:
+        with self._lock:
+            download = self.downloads.get(dl_id)
+        if download is None:
+            raise NotFound(f"There is no download '{dl_id}'.")
+        return download
+
+    def download_path(self, dl_id: str) -> Path:
+        download = self.download(dl_id)
+        if download.state != "done" or download.path is None:
+            raise Refused(f"Download {dl_id} is {download.state}: there is no saved file to fetch yet.")
+        if not download.path.exists():
+            raise NotFound(f"The saved file of download {dl_id} is no longer in the downloads folder.")
+        return download.path
+
+    def close(self) -> None:
+        """Stop every endpoint and download; afterwards no lab thread or socket is left."""
+        with self._lock:
+            endpoints = list(self.endpoints.values())
+            downloads = list(self.downloads.values())
+            self.endpoints.clear()
+        for endpoint in endpoints:
+            endpoint.close()
+        for download in downloads:
+            download.cancel()
+        self.bus.wake()

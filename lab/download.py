@@ -1,0 +1,182 @@
+"""A download: a lab TCP client that asks for a file (or not) and saves what arrives.
+
+The bytes go to a temporary name in the downloads folder and take their final name only once
+complete and, for `framed`, verified against the announced size and SHA-256. The final name is
+claimed with link(), which never overwrites, so two downloads of one file never clobber.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from . import download_protocol as proto
+from .endpoint import Context, address, join, resolve, spawn
+from .errors import LabError, Refused, explain_os_error, where
+from .events import Address
+
+BUFFER_SIZE = 1 << 20
+PROGRESS_INTERVAL = 0.05  # at most ~20 progress events a second per transfer
+_UNSAFE = re.compile(r"[^\w.\-]+")
+
+
+def safe_name(name: str) -> str:
+    cleaned = _UNSAFE.sub("_", name).lstrip(".")[:120]
+    return cleaned or "download"
+
+
+def claim(folder: Path, tmp: Path, name: str) -> Path:
+    """Give `tmp` the name `name` (or name-1, name-2, ...) without ever replacing a file."""
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem, suffix = name, ""
+    for n in range(10_000):
+        candidate = name if n == 0 else f"{stem}-{n}{'.' if dot else ''}{suffix}"
+        try:
+            os.link(tmp, folder / candidate)
+        except FileExistsError:
+            continue
+        tmp.unlink()
+        return folder / candidate
+    raise OSError("no free name left for the download")
+
+
+class Download:
+    kind = "download"
+
+    def __init__(self, ctx: Context, dl_id: str, folder: Path, host: str, port: int,
+                 file: str | None, protocol: str) -> None:
+        self.ctx = ctx
+        self.id = dl_id
+        self.folder = folder
+        self.file = file
+        self.protocol = protocol
+        self.host, self.port = host, port
+        self.state = "running"
+        self.bytes = 0
+        self.size: int | None = None
+        self.expected_sha256: str | None = None
+        self.sha256: str | None = None
+        self.verified: bool | None = None
+        self.error: str | None = None
+        self.path: Path | None = None
+        self.started = time.time()
+        self.finished: float | None = None
+        self.local: Address | None = None
+        self.peer: Address | None = None
+        self._cancelled = False
+        self._sock: socket.socket | None = None
+        family, self.peer = resolve(host, port, socket.SOCK_STREAM)
+        # Connect before answering, so "connection refused" reaches the user as an error at once.
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.settimeout(10)
+        try:
+            sock.connect(self.peer)
+        except OSError as exc:
+            sock.close()
+            sentence = explain_os_error(exc, "download from", host, port)
+            self.publish("error", detail=sentence)
+            raise Refused(sentence) from None
+        sock.settimeout(60)  # a server that stops sending for a minute is considered gone
+        self._sock = sock
+        self.local = address(sock.getsockname())
+        self._thread: threading.Thread | None = spawn(f"download-{dl_id}", self._run)
+
+    def publish(self, kind: str, **fields: Any) -> None:
+        self.ctx.bus.publish(self.id, kind, proto="tcp", local=self.local, peer=self.peer, **fields)
+
+    def _run(self) -> None:
+        tmp = self.folder / f".{self.id}.part"
+        try:
+            self._transfer(tmp)
+        except LabError as exc:
+            self._finish("failed", str(exc))
+        except OSError as exc:
+            sentence = "the download was cancelled" if self._cancelled else explain_os_error(exc, "download from", self.host, self.port)
+            self._finish("failed", sentence)
+        finally:
+            if self._sock is not None:
+                self._sock.close()
+            tmp.unlink(missing_ok=True)
+
+    def _transfer(self, tmp: Path) -> None:
+        sock = self._sock
+        assert sock is not None and self.peer is not None
+        self.publish("connect", detail=f"connect({where(*self.peer)}) succeeded; downloading with protocol {self.protocol}")
+        if self.file is not None:
+            request = proto.encode_request(self.file)
+            sock.sendall(request)
+            self.publish("send", size=len(request), payload=request, detail=f"sendall() sent the request line for '{self.file}'")
+        receiver = proto.DownloadReceiver(self.protocol == "framed")
+        digest = hashlib.sha256()
+        buf = bytearray(BUFFER_SIZE)
+        view = memoryview(buf)
+        last_progress, reported = time.monotonic(), 0
+        limit = self.ctx.limits.file_bytes
+        with open(tmp, "wb") as out:
+            while not receiver.finished:
+                n = sock.recv_into(buf)
+                for event in receiver.feed(view[:n]):
+                    if isinstance(event, proto.Header):
+                        if event.size > limit:
+                            raise Refused(f"the file is {event.size} bytes, more than the lab's limit of {limit} bytes")
+                        self.size, self.expected_sha256 = event.size, event.sha256
+                        self.publish("header", size=event.size, detail=f"header: OK {event.size} {event.sha256}")
+                    elif isinstance(event, proto.Body):
+                        out.write(event.data)
+                        digest.update(event.data)
+                        self.bytes += len(event.data)
+                        if self.bytes > limit:
+                            raise Refused(f"more than the lab's limit of {limit} bytes arrived")
+                    elif isinstance(event, proto.Failed):
+                        raise Refused(event.reason)
+                now = time.monotonic()
+                if now - last_progress >= PROGRESS_INTERVAL or receiver.finished:
+                    self.publish("progress", size=self.bytes - reported, detail=self._progress_text())
+                    last_progress, reported = now, self.bytes
+        self.sha256 = digest.hexdigest()
+        if self.expected_sha256 is not None:
+            self.verified = self.sha256 == self.expected_sha256
+            if not self.verified:
+                raise Refused(f"the checksum does not match: expected {self.expected_sha256}, got {self.sha256}")
+        self.path = claim(self.folder, tmp, safe_name(self.file or f"download-{self.id}.bin"))
+        self._finish("done", None)
+
+    def _progress_text(self) -> str:
+        if self.size:
+            return f"recv_into(): {self.bytes} of {self.size} bytes ({100 * self.bytes // self.size}%)"
+        return f"recv_into(): {self.bytes} bytes so far"
+
+    def _finish(self, state: str, error: str | None) -> None:
+        self.state, self.error, self.finished = state, error, time.time()
+        if state == "done":
+            check = " ; checksum verified" if self.verified else ""
+            self.publish("done", size=self.bytes, detail=f"recv() returned 0 bytes (EOF): saved {self.bytes} bytes as '{self.path.name if self.path else ''}'{check}")
+        else:
+            self.publish("error", size=self.bytes, detail=f"download failed: {error}")
+        self.publish("close", detail="close() on the download socket")
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        join(self._thread)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "state": self.state, "file": self.file, "protocol": self.protocol,
+            "host": self.host, "port": self.port, "bytes": self.bytes, "size": self.size,
+            "sha256": self.sha256 or self.expected_sha256, "verified": self.verified, "error": self.error,
+            "saved_as": self.path.name if self.path else None,
+            "seconds": round((self.finished or time.time()) - self.started, 3),
+        }

@@ -1,0 +1,139 @@
+"""The one event type of the lab, and the bounded buffer that holds and hands them out.
+
+Data flows one way: a socket thread publishes an `Event` to the `EventBus`; readers (the REST
+API, the Socket.IO relay) take them back by sequence number. The buffer is bounded: when it is
+full the oldest events leave, and a reader that asks for them learns how many it missed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+Address = tuple[str, int]
+
+#: Bytes of payload kept in an event. Previews are cut *before* formatting, so a 1 MB recv
+#: costs the same to record as a 64-byte one.
+PREVIEW_BYTES = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One thing that happened on a socket, from the socket thread to the browser unchanged."""
+
+    seq: int
+    ts: float
+    endpoint: str
+    conn: str | None
+    proto: str
+    kind: str
+    local: Address | None
+    peer: Address | None
+    size: int
+    data: str | None
+    hex: str | None
+    detail: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "ts": self.ts,
+            "endpoint": self.endpoint,
+            "conn": self.conn,
+            "proto": self.proto,
+            "kind": self.kind,
+            "local": list(self.local) if self.local else None,
+            "peer": list(self.peer) if self.peer else None,
+            "size": self.size,
+            "data": self.data,
+            "hex": self.hex,
+            "detail": self.detail,
+        }
+
+
+def preview(payload: bytes | None) -> tuple[str | None, str | None]:
+    """Text and hex previews of the first PREVIEW_BYTES of a payload (None when there is none)."""
+    if payload is None:
+        return None, None
+    head = payload[:PREVIEW_BYTES]
+    text = head.decode("utf-8", errors="replace")
+    return text, head.hex(" ")
+
+
+class EventBus:
+    """A bounded, thread-safe ring of events numbered from 1, with a condition to wait on.
+
+    Invariant: the events held have consecutive seqs `first_seq .. last_seq`; everything older
+    was dropped from the buffer and is only counted.
+    """
+
+    def __init__(self, capacity: int = 10_000, max_per_second: int = 0) -> None:
+        self._events: deque[Event] = deque(maxlen=capacity)
+        self._cond = threading.Condition()
+        self._seq = 0
+        self._max_per_second = max_per_second
+        self._window_start = 0.0
+        self._window_count = 0
+        self.suppressed = 0  # events not recorded because of the per-second limit
+
+    @property
+    def last_seq(self) -> int:
+        return self._seq
+
+    def publish(
+        self,
+        endpoint: str,
+        kind: str,
+        *,
+        proto: str = "tcp",
+        conn: str | None = None,
+        local: Address | None = None,
+        peer: Address | None = None,
+        size: int = 0,
+        payload: bytes | None = None,
+        detail: str = "",
+    ) -> Event | None:
+        """Record one event; returns it, or None when the per-second limit suppressed it."""
+        data, hexed = preview(payload)
+        now = time.time()
+        with self._cond:
+            if self._max_per_second and not self._admit(now, kind):
+                self.suppressed += 1
+                return None
+            self._seq += 1
+            event = Event(self._seq, now, endpoint, conn, proto, kind, local, peer, size, data, hexed, detail)
+            self._events.append(event)
+            self._cond.notify_all()
+        return event
+
+    def _admit(self, now: float, kind: str) -> bool:
+        # Lifecycle events and errors are always recorded; only data events are rate limited.
+        if now - self._window_start >= 1.0:
+            self._window_start, self._window_count = now, 0
+        self._window_count += 1
+        return self._window_count <= self._max_per_second or kind not in ("send", "recv", "message", "progress")
+
+    def since(self, after: int, limit: int = 1000) -> tuple[list[Event], int]:
+        """Events with seq > after (oldest first, at most `limit`), and how many of them were dropped."""
+        with self._cond:
+            if not self._events:
+                return [], max(0, self._seq - after)
+            first = self._events[0].seq
+            dropped = max(0, first - after - 1)
+            start = max(0, after + 1 - first)
+            end = min(len(self._events), start + max(0, limit))
+            return list(itertools.islice(self._events, start, end)), dropped
+
+    def wait(self, after: int, timeout: float) -> bool:
+        """Block until an event newer than `after` exists, or the timeout passes."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._seq > after, timeout)
+
+    def wake(self) -> None:
+        """Wake every waiter (used when shutting down)."""
+        with self._cond:
+            self._cond.notify_all()

@@ -1,0 +1,62 @@
+// Small DOM helpers. Everything is built with createElement and textContent: event payloads
+// are untrusted bytes from the network and must never be parsed as HTML.
+import { t } from "./i18n.js";
+
+/**
+ * el("button", {class: "btn", type: "button", testid: "stop", i18n: "card.stop"}, child, ...)
+ * `text` sets textContent, `i18n` sets data-i18n and the translated text, `testid` sets
+ * data-testid, `data` is an object of data-* values; any other key is an attribute.
+ */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "text") node.textContent = value;
+    else if (key === "i18n") {
+      node.dataset.i18n = value;
+      node.textContent = t(value);
+    } else if (key === "testid") node.dataset.testid = value;
+    else if (key === "data") Object.assign(node.dataset, value);
+    else if (key === "class") node.className = value;
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child);
+  }
+  return node;
+}
+
+/** Replace the options of a <select>, keeping the chosen value when it is still offered. */
+export function setOptions(select, options) {
+  const chosen = select.value;
+  select.replaceChildren(
+    ...options.map(([value, label]) => el("option", { value, text: label })),
+  );
+  if (options.some(([value]) => value === chosen)) select.value = chosen;
+}
+
+/** "127.0.0.1:5000" from ["127.0.0.1", 5000]; IPv6 hosts get brackets. */
+export function hostPort(addr) {
+  if (!addr) return "";
+  const [host, port] = addr;
+  return String(host).includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** ["host", port] from "host:port" or "[v6]:port"; null when it is not that shape. */
+export function parseHostPort(text) {
+  const match = /^\s*(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})\s*$/.exec(text || "");
+  if (!match) return null;
+  const port = Number(match[3]);
+  if (port > 65535) return null;
+  return [match[1] || match[2], port];
+}
+
+/** Run `fn` once, `ms` after the last call. */
+export function debounce(fn, ms) {
+  let timer = 0;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}

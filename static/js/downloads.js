@@ -1,0 +1,213 @@
+// Downloads: the form (which file server, which file, which protocol), the list of downloads
+// with progress and checksum, and polling while any is still running.
+import { ApiError, authHeaders, get, post, token } from "./api.js";
+import { debounce, el, hostPort, parseHostPort, setOptions } from "./dom.js";
+import { formatNumber, onLanguageChange, t, tOr } from "./i18n.js";
+import { noticeIn } from "./notice.js";
+
+const POLL_MS = 500;
+const form = document.getElementById("download-form");
+const fields = form.elements;
+const notice = noticeIn(form, "download-error");
+const list = document.getElementById("downloads");
+const title = document.getElementById("downloads-title");
+const cards = new Map();
+let servers = [];
+let files = [];
+let knownServers = new Set();
+let pollTimer = 0;
+let failed = () => {};
+
+export function onDownloadsError(fn) {
+  failed = fn;
+}
+
+// -- the form ---------------------------------------------------------------------------------
+
+function fillServers() {
+  const options = servers.map((ep) => {
+    const mode = [tOr(`modeShort.${ep.mode}`, ep.mode || ""), ep.mode === "files" ? ep.protocol : null]
+      .filter(Boolean).join(" · ");
+    return [ep.id, `${ep.id} · ${hostPort(ep.local)} · ${mode}`];
+  });
+  options.push(["other", t(servers.length ? "dl.server.other" : "dl.server.none")]);
+  setOptions(fields.server, options);
+  setOptions(fields.file, [["", t("dl.file.none")], ...files.map((f) => [f.name, f.name])]);
+  showAddress();
+}
+
+function showAddress() {
+  form.querySelector("[data-show=address]").hidden = fields.server.value !== "other";
+}
+
+/** Match the form to a file server: "file" mode needs no name, "files" mode has a protocol. */
+function presetFor(id) {
+  const ep = servers.find((s) => s.id === id);
+  if (!ep) return;
+  if (ep.mode === "file") fields.file.value = "";
+  if (ep.mode === "files" && ep.protocol) fields.protocol.value = ep.protocol;
+  if (ep.mode === "files" && !fields.file.value && files.length) {
+    const sample = files.find((f) => f.size > 100000) || files[0];
+    fields.file.value = sample.name;
+  }
+}
+
+export function setServers(endpoints) {
+  servers = endpoints.filter((ep) => ep.kind === "tcp-server" && ep.state === "listening" && ep.local);
+  const chosen = fields.server.value;
+  fillServers();
+  // a file server that just appeared is almost surely the one to download from
+  const fresh = servers.filter((ep) => !knownServers.has(ep.id) && (ep.mode === "file" || ep.mode === "files"));
+  knownServers = new Set(endpoints.map((ep) => ep.id));
+  if (fresh.length) {
+    fields.server.value = fresh[fresh.length - 1].id;
+    presetFor(fields.server.value);
+  } else if (chosen !== fields.server.value && servers.length) {
+    presetFor(fields.server.value);
+  }
+  showAddress();
+}
+
+export function setFiles(list) {
+  files = list;
+  fillServers();
+}
+
+function target() {
+  if (fields.server.value === "other") return parseHostPort(fields.address.value);
+  const ep = servers.find((s) => s.id === fields.server.value);
+  if (!ep) return null;
+  const host = ep.local[0] === "0.0.0.0" ? "127.0.0.1" : ep.local[0] === "::" ? "::1" : ep.local[0];
+  return [host, ep.local[1]];
+}
+
+async function submit(event) {
+  event.preventDefault();
+  const where = target();
+  if (!where) {
+    notice.show(t("error.address"));
+    return;
+  }
+  const body = { host: where[0], port: where[1], protocol: fields.protocol.value };
+  if (fields.file.value) body.file = fields.file.value;
+  try {
+    const download = await post("/downloads", body);
+    notice.clear();
+    if (download && download.id) {
+      render([...[...cards.values()].map((c) => c.download).filter((d) => d.id !== download.id), download]);
+      cards.get(download.id)?.root.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    }
+    refresh();
+  } catch (error) {
+    notice.show(error.message);
+  }
+}
+
+// -- the list ---------------------------------------------------------------------------------
+
+/** Save: a plain link works without a token; with one, fetch with the header and hand over a blob. */
+async function save(event, download) {
+  if (!token()) return;
+  event.preventDefault();
+  try {
+    const response = await fetch(`/api/downloads/${encodeURIComponent(download.id)}/file`, { headers: authHeaders() });
+    if (!response.ok) throw new ApiError(response.status, t("error.status", { status: response.status }));
+    const url = URL.createObjectURL(await response.blob());
+    const link = el("a", { href: url, download: download.file || `${download.id}.bin` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+  } catch (error) {
+    failed(error.message);
+  }
+}
+
+function shortHash(hash) {
+  return hash.length > 28 ? `${hash.slice(0, 16)}…${hash.slice(-8)}` : hash;
+}
+
+function fill(card) {
+  const d = card.download;
+  const state = String(d.state || "");
+  card.root.dataset.state = state;
+  const head = el("div", { class: "card-head" },
+    el("span", { class: "ep-id", text: d.id }),
+    el("span", { class: "dl-file", testid: "download-file", text: d.file || t("dl.untitled") }),
+    d.host && d.port ? el("span", { class: "ep-mode", text: t("dl.from", { addr: hostPort([d.host, d.port]) }) }) : null,
+    el("span", { class: "spacer" }),
+    el("span", { class: "state-badge", testid: "download-state", data: { state }, text: tOr(`state.${state}`, state) }));
+  const parts = [head];
+  const bytes = Number(d.bytes || 0);
+  if (typeof d.size === "number" && d.size > 0) {
+    parts.push(el("progress", { class: "dl-progress", max: String(d.size), value: String(Math.min(bytes, d.size)),
+      testid: "download-progress" }));
+    parts.push(el("p", { class: "dl-bytes", testid: "download-bytes", text: t("dl.progress", { got: bytes, size: d.size }) }));
+  } else {
+    parts.push(el("p", { class: "dl-bytes", testid: "download-bytes", text: t("dl.bytes", { n: bytes }) }));
+  }
+  if (d.sha256) {
+    parts.push(el("p", { class: "dl-sha", title: d.sha256 },
+      el("span", { class: "addr-label", text: t("dl.sha") }), el("code", { testid: "download-sha", text: shortHash(d.sha256) })));
+  }
+  if (d.verified === true) {
+    parts.push(el("p", { class: "verified ok", testid: "download-verified", text: `✓ ${t("dl.verified")}` }));
+  } else if (d.verified === false) {
+    parts.push(el("p", { class: "verified bad", testid: "download-mismatch", text: `✗ ${t("dl.mismatch")}` }));
+  }
+  if (d.error) parts.push(el("p", { class: "dl-error", role: "alert", testid: "download-error", text: d.error }));
+  if (state === "done") {
+    const link = el("a", { class: "btn primary save", href: `/api/downloads/${encodeURIComponent(d.id)}/file`,
+      download: d.file || "", testid: "download-save", text: `⤓ ${t("dl.save")}` });
+    link.addEventListener("click", (event) => save(event, d));
+    parts.push(el("div", { class: "card-actions" }, link));
+  }
+  card.root.replaceChildren(...parts);
+}
+
+function render(downloads) {
+  const seen = new Set();
+  for (const d of downloads) {
+    seen.add(d.id);
+    let card = cards.get(d.id);
+    if (!card) {
+      card = { root: el("article", { class: "card download", testid: "download", data: { downloadId: d.id } }) };
+      cards.set(d.id, card);
+    }
+    card.download = d;
+    fill(card);
+    list.append(card.root); // re-appending in order keeps the server's order, oldest first
+  }
+  for (const [id, card] of cards) {
+    if (!seen.has(id)) {
+      card.root.remove();
+      cards.delete(id);
+    }
+  }
+  title.hidden = cards.size === 0;
+  clearTimeout(pollTimer);
+  if (downloads.some((d) => d.state === "running")) pollTimer = setTimeout(refresh, POLL_MS);
+}
+
+export async function refresh() {
+  try {
+    const downloads = await get("/downloads");
+    if (Array.isArray(downloads)) render(downloads);
+  } catch (error) {
+    failed(error.message);
+  }
+}
+
+export const refreshSoon = debounce(refresh, 150);
+
+export function initDownloads() {
+  fields.server.addEventListener("change", () => {
+    showAddress();
+    presetFor(fields.server.value);
+  });
+  form.addEventListener("submit", submit);
+  onLanguageChange(() => {
+    fillServers();
+    for (const card of cards.values()) fill(card);
+  });
+}

@@ -1,0 +1,131 @@
+// The live event stream. On every (re)connect the page first catches up from GET /api/events
+// after the last seq it saw, then applies Socket.IO batches; seqs already seen are ignored, and a
+// gap between seqs is counted as dropped events.
+import { get, onTokenChange, requestToken, token } from "./api.js";
+import { onLanguageChange, t } from "./i18n.js";
+
+const PAGE = 1000;
+const RETRY_MS = 1000;
+const MAX_BUFFERED = 5000;
+const liveState = document.getElementById("live-state");
+const liveText = document.getElementById("live-text");
+const droppedPill = document.getElementById("dropped");
+const listeners = [];
+let socket = null;
+let lastSeq = 0;
+let dropped = 0;
+let catchingUp = false;
+let buffered = []; // socket batches that arrived while catching up
+let inFlight = false;
+let retryTimer = 0;
+let failed = () => {};
+
+/** fn(events) for every batch of new events, oldest first. */
+export function onEvents(fn) {
+  listeners.push(fn);
+}
+
+export function onCatchUpError(fn) {
+  failed = fn;
+}
+
+function showState(state) {
+  liveState.dataset.state = state;
+  liveText.textContent = t({ connected: "header.live", disconnected: "header.offline" }[state] || "header.connecting");
+}
+
+function showDropped() {
+  droppedPill.dataset.count = String(dropped);
+  droppedPill.textContent = t("header.dropped", { n: dropped });
+}
+
+function deliver(events) {
+  if (events.length) for (const fn of listeners) fn(events);
+}
+
+/** Keep the events newer than lastSeq; a seq that skips ahead means the ones between were dropped. */
+function accept(events) {
+  const fresh = [];
+  for (const ev of events) {
+    if (typeof ev.seq !== "number" || ev.seq <= lastSeq) continue;
+    if (ev.seq > lastSeq + 1) dropped += ev.seq - lastSeq - 1;
+    lastSeq = ev.seq;
+    fresh.push(ev);
+  }
+  showDropped();
+  deliver(fresh);
+}
+
+async function catchUp() {
+  clearTimeout(retryTimer);
+  if (inFlight) return;
+  inFlight = true;
+  catchingUp = true;
+  try {
+    for (;;) {
+      const page = await get(`/events?after=${lastSeq}&limit=${PAGE}`);
+      const events = Array.isArray(page?.events) ? page.events : [];
+      dropped += Number(page?.dropped || 0);
+      // the history is contiguous past what the buffer dropped (counted just above)
+      const fresh = events.filter((ev) => ev.seq > lastSeq);
+      if (fresh.length) lastSeq = fresh[fresh.length - 1].seq;
+      if (typeof page?.last === "number" && page.last > lastSeq && !events.length) lastSeq = page.last;
+      showDropped();
+      deliver(fresh);
+      if (events.length < PAGE) break;
+    }
+  } catch (error) {
+    failed(t("error.catchup", { reason: error.message }));
+    if (socket?.connected) {
+      inFlight = false;
+      retryTimer = setTimeout(catchUp, RETRY_MS);
+      return;
+    }
+  }
+  inFlight = false;
+  catchingUp = false;
+  const waiting = buffered;
+  buffered = [];
+  accept(waiting.flat());
+}
+
+function onBatch(batch) {
+  const events = Array.isArray(batch) ? batch : [batch];
+  if (catchingUp) {
+    buffered.push(events);
+    if (buffered.length > MAX_BUFFERED) buffered.shift();
+  } else {
+    accept(events);
+  }
+}
+
+export function connectEvents() {
+  showState("connecting");
+  showDropped();
+  // auth as a function: every (re)connection sends the token current at that moment
+  socket = window.io({
+    auth: (send) => send({ token: token() }),
+    transports: ["websocket", "polling"],
+  });
+  socket.on("connect", () => {
+    showState("connected");
+    catchUp();
+  });
+  socket.on("disconnect", () => showState("disconnected"));
+  socket.on("connect_error", async () => {
+    showState("disconnected");
+    // the server refused us (not a network failure, which retries by itself): a token is needed
+    if (!socket.active) {
+      await requestToken(Boolean(token()));
+      if (!socket.connected) socket.connect();
+    }
+  });
+  socket.on("events", onBatch);
+  onTokenChange(() => {
+    if (!socket.connected) socket.connect();
+  });
+  onLanguageChange(() => {
+    showState(liveState.dataset.state);
+    showDropped();
+  });
+}

@@ -1,0 +1,51 @@
+// Who is looking: the access-token prompt (shown when the API answers 401) and the role
+// (GET /api/session: "view" hides every control and shows the "view only" badge).
+import { ApiError, get, setTokenPrompt } from "./api.js";
+
+const dialog = document.getElementById("token-dialog");
+const form = document.getElementById("token-form");
+const input = document.getElementById("token-input");
+const wrong = document.getElementById("token-wrong");
+
+/** Show the token form; resolves with what the user typed. */
+function askForToken(rejected) {
+  wrong.hidden = !rejected;
+  input.value = "";
+  if (!dialog.open) dialog.showModal();
+  input.focus();
+  return new Promise((resolve) => {
+    const submitted = (event) => {
+      event.preventDefault();
+      const value = input.value.trim();
+      if (!value) return;
+      form.removeEventListener("submit", submitted);
+      dialog.close();
+      resolve(value);
+    };
+    form.addEventListener("submit", submitted);
+  });
+}
+
+// Escape must not leave the page without a token and every request waiting.
+dialog.addEventListener("cancel", (event) => event.preventDefault());
+
+export function installTokenPrompt() {
+  setTokenPrompt(askForToken);
+}
+
+/** "control" or "view"; a server without /api/session is a control session. */
+export async function loadRole() {
+  try {
+    const session = await get("/session");
+    return session && session.role === "view" ? "view" : "control";
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) return "control";
+    throw error;
+  }
+}
+
+/** Controls carry data-control; the stylesheet hides them all in a view-only session. */
+export function applyRole(role) {
+  document.body.classList.toggle("view-only", role === "view");
+  document.getElementById("view-only-badge").hidden = role !== "view";
+}

@@ -1,0 +1,158 @@
+"""File servers and downloads: the sans-I/O protocol, the lab's own pair, and plain programs."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+from lab import Lab, Refused
+from lab import download_protocol as proto
+
+from ..support import Resources, wait_until
+
+SHA = "ab" * 32
+
+
+@pytest.mark.parametrize(
+    ("framed", "chunks", "expected"),
+    [
+        (False, [b"abc", b"def", b""], ["body:abcdef", "end"]),
+        (True, [f"OK 3 {SHA}\nabc".encode(), b""], ["header:3", "body:abc", "end"]),
+        (True, [f"OK 3 {SHA}\n".encode(), b"ab", b""], ["header:3", "body:ab", "failed"]),
+        (True, [b"ERR no such file\n"], ["failed"]),
+        (True, [b"HTTP/1.0 200 OK\r\n"], ["failed"]),
+        (True, [b""], ["failed"]),
+        (True, [f"OK 1 {SHA}\nab".encode()], ["header:1", "body:a", "failed"]),
+    ],
+)
+def test_receiver_table(framed: bool, chunks: list[bytes], expected: list[str]) -> None:
+    for feed_bytewise in (False, True):
+        receiver = proto.DownloadReceiver(framed)
+        seen: list[str] = []
+        for chunk in chunks:
+            pieces = [chunk[i:i + 1] for i in range(len(chunk))] if feed_bytewise and chunk else [chunk]
+            for piece in pieces:
+                for event in receiver.feed(piece):
+                    if isinstance(event, proto.Header):
+                        seen.append(f"header:{event.size}")
+                    elif isinstance(event, proto.Body):
+                        if seen and seen[-1].startswith("body:"):
+                            seen[-1] += bytes(event.data).decode()
+                        else:
+                            seen.append("body:" + bytes(event.data).decode())
+                    else:
+                        seen.append(type(event).__name__.lower())
+        assert seen == expected, f"bytewise={feed_bytewise}"
+
+
+def test_request_reader() -> None:
+    reader = proto.RequestReader()
+    assert reader.feed(b"hel") is None
+    assert reader.feed(b"lo.txt\r\nextra") == b"hello.txt"
+    with pytest.raises(ValueError):
+        proto.RequestReader().feed(b"x" * (proto.MAX_REQUEST_LINE + 10))
+    with pytest.raises(ValueError):
+        proto.RequestReader().feed(b"")
+
+
+def plain_downloader(port: int, name: bytes | None) -> bytes:
+    """The classic downloader: connect, maybe send a name, write until recv returns empty."""
+    s = socket.socket()
+    s.connect(("127.0.0.1", port))
+    if name is not None:
+        s.sendall(name + b"\n")
+    received = bytearray()
+    while True:
+        data = s.recv(4096)
+        if not data:
+            break
+        received += data
+    s.close()
+    return bytes(received)
+
+
+def test_file_mode_serves_a_plain_downloader(lab: Lab, folders: dict) -> None:
+    server = lab.create({"kind": "tcp-server", "port": 0, "mode": "file", "file": "random-1MB.bin"})
+    expected = (folders["files"] / "random-1MB.bin").read_bytes()
+    assert plain_downloader(server.local[1], None) == expected
+    assert plain_downloader(server.local[1], b"anything is ignored") == expected
+
+
+def test_files_mode_raw_and_framed_with_a_plain_downloader(lab: Lab, folders: dict) -> None:
+    text = (folders["files"] / "hello.txt").read_bytes()
+    raw = lab.create({"kind": "tcp-server", "port": 0, "mode": "files"})
+    assert plain_downloader(raw.local[1], b"hello.txt") == text
+    assert plain_downloader(raw.local[1], b"missing.txt") == b""  # raw: a refusal is a close
+    framed = lab.create({"kind": "tcp-server", "port": 0, "mode": "files", "protocol": "framed"})
+    answer = plain_downloader(framed.local[1], b"hello.txt")
+    assert answer == f"OK {len(text)} {hashlib.sha256(text).hexdigest()}\n".encode() + text
+    assert plain_downloader(framed.local[1], b"missing.txt").startswith(b"ERR ")
+
+
+@pytest.mark.parametrize("protocol", ["raw", "framed"])
+def test_lab_download_from_lab_server_is_saved_and_verified(lab: Lab, folders: dict, protocol: str) -> None:
+    server = lab.create({"kind": "tcp-server", "port": 0, "mode": "files", "protocol": protocol})
+    download = lab.start_download({"host": "127.0.0.1", "port": server.local[1], "file": "random-1MB.bin", "protocol": protocol})
+    wait_until(lambda: download.state != "running", 10)
+    assert download.state == "done", download.error
+    original = (folders["files"] / "random-1MB.bin").read_bytes()
+    assert lab.download_path(download.id).read_bytes() == original
+    assert download.sha256 == hashlib.sha256(original).hexdigest()
+    assert download.verified is (True if protocol == "framed" else None)
+    assert not list(folders["downloads"].glob(".*.part"))
+
+
+def test_two_downloads_of_one_file_do_not_clobber(lab: Lab, folders: dict) -> None:
+    server = lab.create({"kind": "tcp-server", "port": 0, "mode": "files", "protocol": "framed"})
+    downloads = [lab.start_download({"port": server.local[1], "file": "hello.txt", "protocol": "framed"}) for _ in range(2)]
+    wait_until(lambda: all(d.state == "done" for d in downloads), 10)
+    names = sorted(d.path.name for d in downloads)
+    assert names == ["hello-1.txt", "hello.txt"]
+
+
+def test_download_of_unknown_file_fails_with_the_servers_reason(lab: Lab, folders: dict) -> None:
+    server = lab.create({"kind": "tcp-server", "port": 0, "mode": "files", "protocol": "framed"})
+    download = lab.start_download({"port": server.local[1], "file": "nope.txt", "protocol": "framed"})
+    wait_until(lambda: download.state == "failed")
+    assert "no file named 'nope.txt'" in (download.error or "")
+    assert list(folders["downloads"].iterdir()) == []
+
+
+def test_lab_downloader_reads_a_plain_server_until_eof(lab: Lab, resources: Resources) -> None:
+    """The other way round: a plain server that sends and closes, the lab downloads without a name."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    payload = bytes(range(256)) * 1000
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(payload)
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    download = lab.start_download({"port": listener.getsockname()[1], "protocol": "raw"})
+    wait_until(lambda: download.state != "running")
+    thread.join(5)
+    listener.close()
+    assert download.state == "done" and lab.download_path(download.id).read_bytes() == payload
+    resources.settled()
+
+
+def test_download_refused_is_a_sentence(lab: Lab) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        with pytest.raises(Refused, match="nothing is listening"):
+            lab.start_download({"port": s.getsockname()[1]})
+
+
+def test_sample_files_exist(lab: Lab, folders: dict) -> None:
+    names = {f["name"]: f for f in lab.files.listing()}
+    assert set(names) >= {"hello.txt", "random-1MB.bin", "gradient.png"}
+    assert names["random-1MB.bin"]["size"] == 1 << 20
+    assert Path(folders["files"] / "gradient.png").read_bytes().startswith(b"\x89PNG")

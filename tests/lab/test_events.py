@@ -1,0 +1,113 @@
+"""The event bus, framers and file name checks: pure code, tested with tables."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from lab import BadInput, EventBus, NotFound
+from lab.events import PREVIEW_BYTES
+from lab.files import FileStore
+from lab.framing import FramingError, LengthFramer, LineFramer, RawFramer
+
+
+def test_bus_numbers_from_one_and_counts_what_left_the_buffer() -> None:
+    bus = EventBus(capacity=3)
+    for i in range(5):
+        bus.publish("e1", "send", size=i)
+    events, dropped = bus.since(0)
+    assert [e.seq for e in events] == [3, 4, 5] and dropped == 2
+    events, dropped = bus.since(3)
+    assert [e.seq for e in events] == [4, 5] and dropped == 0
+    assert bus.since(5) == ([], 0)
+    events, _ = bus.since(0, limit=1)
+    assert [e.seq for e in events] == [3]
+
+
+def test_previews_are_cut_before_formatting() -> None:
+    bus = EventBus()
+    event = bus.publish("e1", "recv", payload=b"\xff" + b"a" * 10_000, size=10_001)
+    assert event is not None and event.size == 10_001
+    assert event.hex is not None and len(event.hex.split()) == PREVIEW_BYTES
+    assert event.data is not None and event.data.startswith("\ufffd")  # invalid UTF-8 shows as such
+
+
+def test_rate_limit_keeps_lifecycle_events() -> None:
+    bus = EventBus(max_per_second=3)
+    results = [bus.publish("e1", "recv") for _ in range(10)]
+    assert sum(r is not None for r in results) == 3 and bus.suppressed == 7
+    assert bus.publish("e1", "close") is not None
+
+
+def test_wait_wakes_on_publish() -> None:
+    bus = EventBus()
+    assert not bus.wait(0, timeout=0.01)
+    bus.publish("e1", "listen")
+    assert bus.wait(0, timeout=0.01)
+
+
+LINE_TABLE = [
+    (b"a\nb\n", [b"a", b"b"]),
+    (b"a\r\nb", [b"a\r"]),
+    (b"\n\n", [b"", b""]),
+    (b"no newline", []),
+]
+
+
+@pytest.mark.parametrize(("data", "messages"), LINE_TABLE)
+def test_line_framer_whole_and_bytewise(data: bytes, messages: list[bytes]) -> None:
+    assert LineFramer().feed(data) == messages
+    framer = LineFramer()
+    assert [m for i in range(len(data)) for m in framer.feed(data[i:i + 1])] == messages
+
+
+def test_line_framer_multibyte_delimiter_and_eof() -> None:
+    framer = LineFramer(b"\r\n")
+    assert framer.feed(b"GET / HTTP/1.0\r") == []
+    assert framer.feed(b"\nHost: x\r\n") == [b"GET / HTTP/1.0", b"Host: x"]
+    framer.feed(b"partial")
+    with pytest.raises(FramingError):
+        framer.feed(b"")
+
+
+LENGTH_TABLE = [
+    (b"\x00\x00\x00\x03abc\x00\x00\x00\x00", [b"abc", b""]),
+    (b"\x00\x00\x00\x05abc", []),
+]
+
+
+@pytest.mark.parametrize(("data", "messages"), LENGTH_TABLE)
+def test_length_framer_whole_and_bytewise(data: bytes, messages: list[bytes]) -> None:
+    assert LengthFramer().feed(data) == messages
+    framer = LengthFramer()
+    assert [m for i in range(len(data)) for m in framer.feed(data[i:i + 1])] == messages
+
+
+def test_framers_round_trip() -> None:
+    for framer in (LineFramer(), LengthFramer(), RawFramer()):
+        assert framer.feed(framer.encode(b"hello")) == [b"hello"]
+    with pytest.raises(FramingError):
+        LengthFramer(max_length=10).feed(b"\x00\x00\x01\x00")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../etc/passwd", "..", "/etc/passwd", "a/b", "a\\b", "x\x00y", "%2e%2e%2fpasswd", "a" * 300,
+     b"\xff\xfe.txt", "", "  "],
+)
+def test_file_names_outside_or_odd_are_refused(tmp_path, name) -> None:
+    store = FileStore(tmp_path / "files")
+    with pytest.raises(BadInput):
+        store.resolve(name)
+
+
+def test_symlink_out_of_the_folder_is_refused(tmp_path) -> None:
+    store = FileStore(tmp_path / "files")
+    (tmp_path / "secret.txt").write_text("secret")
+    os.symlink(tmp_path / "secret.txt", store.root / "link.txt")
+    with pytest.raises(BadInput, match="outside"):
+        store.resolve("link.txt")
+    assert "link.txt" not in {f["name"] for f in store.listing()}
+    with pytest.raises(NotFound):
+        store.resolve("missing.txt")

@@ -1,0 +1,76 @@
+"""Socket Lab's web glue: the app factory, the Socket.IO object, and the relay that feeds it."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask, render_template
+from lab import Lab, Limits
+
+from .live import socketio
+from .relay import Relay
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def limits_from_env(env: dict[str, str]) -> Limits:
+    """Limits from SOCKETLAB_MAX_* variables (see the README); defaults where unset."""
+    values: dict[str, int] = {}
+    for field in Limits.__dataclass_fields__:
+        raw = env.get(f"SOCKETLAB_MAX_{field.upper()}")
+        if raw:
+            values[field] = int(raw)
+    return Limits(**values)
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    app = Flask(__name__, template_folder=os.path.join(root, "templates"), static_folder=os.path.join(root, "static"))
+    app.config.update(
+        FILES=os.environ.get("SOCKETLAB_FILES", "./lab-files"),
+        DOWNLOADS=os.environ.get("SOCKETLAB_DOWNLOADS", "./lab-downloads"),
+        LIMITS=limits_from_env(dict(os.environ)),
+        MAX_CONTENT_LENGTH=8 << 20,  # JSON bodies: a 1 MiB send as hex text fits, more is 413
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update(config or {})
+
+    lab = Lab(app.config["FILES"], app.config["DOWNLOADS"], app.config["LIMITS"])
+    app.extensions["socketlab"] = lab
+
+    from .api import api  # the blueprint needs the app's lab only at request time
+
+    app.register_blueprint(api)
+
+    @app.get("/")
+    def index() -> str:
+        return render_template("index.html")
+
+    @app.after_request
+    def security_headers(response: Any) -> Any:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    # Same-origin only (the default when cors_allowed_origins is not given): never "*".
+    socketio.init_app(app, async_mode="threading", max_http_buffer_size=1 << 20)
+
+    relay = Relay(socketio.server, lab.bus)
+    relay.start()
+    app.extensions["socketlab_relay"] = relay
+    return app
+
+
+def shutdown(app: Flask) -> None:
+    """Stop the relay and close every socket and thread of the app's lab."""
+    app.extensions["socketlab_relay"].stop()
+    app.extensions["socketlab"].close()

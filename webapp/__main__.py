@@ -1,0 +1,27 @@
+"""`python -m webapp [--host H] [--port P]`: run the dashboard with Werkzeug's threaded server."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from . import create_app, shutdown, socketio
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m webapp", description="Socket Lab dashboard")
+    parser.add_argument("--host", default="127.0.0.1", help="address to serve the dashboard on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=5000, help="port to serve the dashboard on (default 5000)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app({"HOST": args.host, "PORT": args.port})
+    logging.getLogger("webapp").info("Socket Lab dashboard on http://%s:%d/", args.host, args.port)
+    try:
+        socketio.run(app, host=args.host, port=args.port, debug=False, use_reloader=False,
+                     allow_unsafe_werkzeug=True, log_output=False)
+    finally:
+        shutdown(app)
+
+
+if __name__ == "__main__":
+    main()

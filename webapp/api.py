@@ -1,0 +1,156 @@
+"""The REST API of shared/CONTRACT.md: thin routes from JSON to lab methods and back.
+
+Every error a user can cause is a 4xx with {"error": sentence}; nothing here ever answers with
+a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, send_file
+from werkzeug.exceptions import HTTPException
+
+from lab import BadInput, Forbidden, Lab, LabError, NotFound, Refused, TooLarge
+
+log = logging.getLogger(__name__)
+api = Blueprint("api", __name__, url_prefix="/api")
+
+STATUS = {BadInput: 400, Forbidden: 403, NotFound: 404, Refused: 409, TooLarge: 413}
+HTTP_SENTENCES = {
+    400: "The request could not be understood.",
+    404: "There is no such API route; see the README for the list.",
+    405: "This route does not accept that HTTP method; see the README for the list.",
+    413: "The request body is too large.",
+}
+
+
+def lab() -> Lab:
+    lab_: Lab = current_app.extensions["socketlab"]
+    return lab_
+
+
+def body() -> Any:
+    """The JSON body; a BadInput sentence when it is missing or not JSON."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        raise BadInput("The request needs a JSON body.")
+    data = request.get_json(force=True, silent=True)
+    if data is None:
+        raise BadInput("The request body is not valid JSON.")
+    return data
+
+
+@api.errorhandler(LabError)
+def lab_error(exc: LabError) -> tuple[Response, int]:
+    return jsonify(error=str(exc)), STATUS.get(type(exc), 400)
+
+
+@api.app_errorhandler(HTTPException)
+def http_error(exc: HTTPException) -> Any:
+    if not request.path.startswith("/api"):
+        return exc  # the page and static files keep Flask's own answers
+    code = exc.code or 400
+    return jsonify(error=HTTP_SENTENCES.get(code, exc.description or "The request failed.")), code
+
+
+@api.errorhandler(Exception)
+def unexpected(exc: Exception) -> tuple[Response, int]:
+    # A programmer's error: it crashes loudly in tests; in use it is logged with its traceback for
+    # us, never shown to the user, and answered 409 (not 500) because the lab itself goes on.
+    if current_app.testing:
+        raise exc
+    log.exception("unexpected error in %s %s", request.method, request.path)
+    return jsonify(error=f"The lab could not do that ({type(exc).__name__}); it keeps running. Please report this."), 409
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadInput(f"'{name}' must be a whole number, not '{raw[:40]}'.") from None
+    if not low <= value <= high:
+        raise BadInput(f"'{name}' must be between {low} and {high}.")
+    return value
+
+
+@api.get("/health")
+def health() -> Response:
+    return jsonify(status="ok")
+
+
+@api.get("/endpoints")
+def list_endpoints() -> Response:
+    return jsonify([e.to_json() for e in list(lab().endpoints.values())])
+
+
+@api.post("/endpoints")
+def create_endpoint() -> tuple[Response, int]:
+    return jsonify(lab().create(body()).to_json()), 201
+
+
+@api.get("/endpoints/<ep_id>")
+def get_endpoint(ep_id: str) -> Response:
+    return jsonify(lab().endpoint(ep_id).to_json())
+
+
+@api.delete("/endpoints/<ep_id>")
+def delete_endpoint(ep_id: str) -> Response:
+    lab().remove(ep_id)
+    return jsonify(deleted=ep_id)
+
+
+@api.post("/endpoints/<ep_id>/stop-listening")
+def stop_listening(ep_id: str) -> Response:
+    return jsonify(lab().stop_listening(ep_id).to_json())
+
+
+@api.delete("/endpoints/<ep_id>/connections/<conn_id>")
+def close_connection(ep_id: str, conn_id: str) -> Response:
+    lab().close_connection(ep_id, conn_id)
+    return jsonify(closed=conn_id)
+
+
+@api.post("/endpoints/<ep_id>/send")
+def send(ep_id: str) -> Response:
+    return jsonify(sent=lab().send(ep_id, body()))
+
+
+@api.post("/downloads")
+def start_download() -> tuple[Response, int]:
+    return jsonify(lab().start_download(body()).to_json()), 202
+
+
+@api.get("/downloads")
+def list_downloads() -> Response:
+    return jsonify([d.to_json() for d in list(lab().downloads.values())])
+
+
+@api.get("/downloads/<dl_id>")
+def get_download(dl_id: str) -> Response:
+    return jsonify(lab().download(dl_id).to_json())
+
+
+@api.get("/downloads/<dl_id>/file")
+def download_file(dl_id: str) -> Response:
+    path = lab().download_path(dl_id)
+    return send_file(path, as_attachment=True, download_name=path.name)
+
+
+@api.get("/files")
+def list_files() -> Response:
+    return jsonify(lab().files.listing())
+
+
+@api.get("/events")
+def events() -> Response:
+    bus = lab().bus
+    after = _int_arg("after", 0, 0, 2**62)
+    limit = _int_arg("limit", 1000, 1, 10_000)
+    found, dropped = bus.since(after, limit)
+    last = found[-1].seq if found else bus.last_seq
+    return jsonify(events=[e.to_json() for e in found], last=last, dropped=dropped)
