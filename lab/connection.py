@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any, Protocol
 
-from .errors import Refused, explain_os_error, where
+from .errors import LabError, Refused, explain_os_error, where
 from .events import Address
 from .endpoint import join, spawn
 
@@ -77,7 +77,11 @@ class Connection:
                 self.owner.bytes_in += n
                 self.recvs += 1
                 self.publish("recv", size=n, payload=data, detail=f"recv({RECV_SIZE}) returned {n} bytes")
-                self.owner.on_data(self, data)
+                try:
+                    self.owner.on_data(self, data)
+                except LabError as exc:  # an answer could not be sent: reported already, the connection is done
+                    closed_by, detail = "error", f"closed after a failed send: {exc}"
+                    break
         except OSError as exc:
             if self._closing is None:
                 closed_by = "peer" if exc.errno in (errno.ECONNRESET, errno.EPIPE) else "error"

@@ -12,7 +12,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 Address = tuple[str, int]
 
@@ -128,10 +128,10 @@ class EventBus:
             end = min(len(self._events), start + max(0, limit))
             return list(itertools.islice(self._events, start, end)), dropped
 
-    def wait(self, after: int, timeout: float) -> bool:
-        """Block until an event newer than `after` exists, or the timeout passes."""
+    def wait(self, after: int, timeout: float, cancelled: Callable[[], bool] = lambda: False) -> bool:
+        """Block until an event newer than `after` exists, `cancelled()` (checked on wake()), or the timeout."""
         with self._cond:
-            return self._cond.wait_for(lambda: self._seq > after, timeout)
+            return self._cond.wait_for(lambda: self._seq > after or cancelled(), timeout) and self._seq > after
 
     def wake(self) -> None:
         """Wake every waiter (used when shutting down)."""

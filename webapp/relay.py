@@ -47,7 +47,7 @@ class Relay:
     def run(self) -> None:
         last = self.bus.last_seq
         while not self._stop.is_set():
-            if not self.bus.wait(last, timeout=1.0):
+            if not self.bus.wait(last, timeout=1.0, cancelled=self._stop.is_set):
                 continue
             self._stop.wait(BATCH_WINDOW)
             events, _ = self.bus.since(last, BATCH_MAX)

@@ -22,42 +22,45 @@ export class EndpointCard {
     const server = this.kind.endsWith("-server");
     this.state = el("span", { class: "state-badge", testid: "endpoint-state" });
     this.modeText = el("span", { class: "ep-mode", testid: "endpoint-mode" });
-    this.head = el("div", { class: "card-head" },
+    this.stop = el("button", { type: "button", class: "btn small danger", testid: "stop-endpoint", "data-control": true });
+    this.stop.addEventListener("click", () => this.act(() => del(`/endpoints/${this.id}`)));
+    const head = el("div", { class: "card-head" },
       el("span", { class: "ep-id", testid: "endpoint-id", text: ep.id }),
-      el("span", { class: "ep-kind", "data-i18n": `kind.${this.kind}`, text: t(`kind.${this.kind}`) }),
-      this.modeText, el("span", { class: "spacer" }), this.state);
+      el("span", { class: "ep-kind", i18n: `kind.${this.kind}` }),
+      this.modeText, el("span", { class: "spacer" }), this.stop);
 
     this.localHost = el("span", { class: "addr-host" });
     this.localPort = el("span", { class: "addr-port", testid: "endpoint-port" });
+    const addr = el("div", { class: "card-addr" },
+      el("span", { class: "addr-label", i18n: "card.local" }),
+      this.localHost, el("span", { class: "addr-colon", text: ":" }), this.localPort,
+      el("span", { class: "spacer" }), this.state);
     this.remote = el("span", { class: "addr-value", testid: "endpoint-remote" });
-    this.bytes = el("span", { class: "ep-bytes", testid: "endpoint-bytes", "data-i18n-title": "card.bytesTitle" });
-    this.remoteRow = el("div", { class: "addr-remote" },
-      el("span", { class: "addr-label", i18n: "card.remote" }), this.remote);
-    this.addr = el("div", { class: "card-addr" },
-      el("div", { class: "addr-local" },
-        el("span", { class: "addr-label", i18n: "card.local" }),
-        this.localHost, el("span", { class: "addr-colon", text: ":" }), this.localPort),
-      server ? null : this.remoteRow, el("span", { class: "spacer" }), this.bytes);
+    this.remoteLabel = el("span", { class: "addr-label" });
+    const remote = server && this.kind !== "udp-server" ? null
+      : el("div", { class: "card-remote" }, this.remoteLabel, this.remote);
     this.lesson = el("p", { class: "lesson", testid: "endpoint-lesson" });
 
     this.root = el("article", { class: "card", testid: "endpoint-card", data: { endpointId: ep.id, kind: this.kind } },
-      this.head, this.addr, this.lesson);
+      head, addr, remote, this.lesson);
     if (this.kind === "tcp-server") this.root.append(this.buildSockets());
     this.sendForm = this.buildSendForm();
     this.root.append(this.sendForm);
     this.notice = noticeIn(this.root, "card-error");
-    this.root.append(this.buildActions());
   }
 
   buildSockets() {
-    this.listener = el("div", { class: "listener", testid: "listener" });
-    this.connsTitle = el("span", { class: "conns-title", testid: "connections-title" });
+    this.listenerText = el("span", { class: "sock-value", testid: "listener-state" });
+    this.listenerIcon = el("span", { class: "sock-icon", "aria-hidden": "true" });
+    this.stopListening = el("button", { type: "button", class: "btn small", testid: "stop-listening",
+      "data-control": true, i18n: "card.stopListening" });
+    this.stopListening.addEventListener("click", () => this.act(() => post(`/endpoints/${this.id}/stop-listening`)));
+    this.listener = el("div", { class: "listener", testid: "listener" },
+      this.listenerIcon, el("span", { class: "sock-name", i18n: "card.listener" }), this.listenerText,
+      el("span", { class: "spacer" }), this.stopListening);
+    this.connsTitle = el("p", { class: "conns-title", testid: "connections-title" });
     this.conns = el("ul", { class: "conns", testid: "connections" });
-    this.noConns = el("p", { class: "no-conns", i18n: "card.noConns" });
-    return el("div", { class: "sockets" }, this.listener,
-      el("div", { class: "conns-head" }, this.connsTitle,
-        el("span", { class: "conns-hint", i18n: "card.connsHint" })),
-      this.conns, this.noConns);
+    return el("div", { class: "sockets" }, this.listener, this.connsTitle, this.conns);
   }
 
   buildSendForm() {
@@ -94,19 +97,6 @@ export class EndpointCard {
       this.send(form);
     });
     return form;
-  }
-
-  buildActions() {
-    const actions = el("div", { class: "card-actions", "data-control": true });
-    if (this.kind === "tcp-server") {
-      this.stopListening = el("button", { type: "button", class: "btn", testid: "stop-listening", i18n: "card.stopListening" });
-      this.stopListening.addEventListener("click", () => this.act(() => post(`/endpoints/${this.id}/stop-listening`)));
-      actions.append(this.stopListening);
-    }
-    this.stop = el("button", { type: "button", class: "btn danger", testid: "stop-endpoint" });
-    this.stop.addEventListener("click", () => this.act(() => del(`/endpoints/${this.id}`)));
-    actions.append(this.stop);
-    return actions;
   }
 
   async act(request) {
@@ -153,15 +143,17 @@ export class EndpointCard {
     const [host, port] = ep.local || ["", ""];
     this.localHost.textContent = host;
     this.localPort.textContent = ep.local ? String(port) : "—";
-    this.remote.textContent = hostPort(ep.remote) || "—";
-    this.bytes.textContent = t("card.bytes", { in: ep.bytes_in ?? 0, out: ep.bytes_out ?? 0 });
-    this.bytes.hidden = ep.bytes_in === undefined;
+    if (this.kind === "udp-server") {
+      this.remoteLabel.textContent = t("card.lastPeer");
+      this.remote.textContent = hostPort(ep.last_peer) || t("card.noPeer");
+    } else {
+      this.remoteLabel.textContent = t(`card.remote.${this.kind}`);
+      this.remote.textContent = hostPort(ep.remote) || "—";
+    }
     this.lesson.textContent = this.lessonText(ep, gone);
 
     if (this.kind === "tcp-server") this.updateSockets(ep, gone);
-    const sends = !gone && ep.mode !== "file" && ep.mode !== "files";
-    this.sendForm.hidden = !sends;
-    if (this.stopListening) this.stopListening.hidden = !LISTENING.has(state);
+    this.sendForm.hidden = gone || ep.mode === "file" || ep.mode === "files";
     const server = this.kind.endsWith("-server");
     this.stop.textContent = t(gone ? "card.remove" : server ? "card.stop" : "card.close");
   }
@@ -186,13 +178,11 @@ export class EndpointCard {
   updateSockets(ep, gone) {
     const open = LISTENING.has(ep.state);
     this.listener.dataset.open = String(open);
-    this.listener.replaceChildren(
-      el("span", { class: "sock-icon", "aria-hidden": "true", text: open ? "◉" : "○" }),
-      el("span", { class: "sock-name", i18n: "card.listener" }),
-      el("span", { class: "sock-value", text: open ? t("card.listenerOpen", { addr: hostPort(ep.local) }) : t("card.listenerClosed") }));
+    this.listenerIcon.textContent = open ? "◉" : "○";
+    this.listenerText.textContent = t(open ? "card.listenerOpen" : "card.listenerClosed");
+    this.stopListening.hidden = !open;
     const conns = Array.isArray(ep.connections) ? ep.connections : [];
-    this.connsTitle.textContent = t("card.conns", { n: conns.length });
-    this.noConns.hidden = conns.length > 0 || gone;
+    this.connsTitle.textContent = conns.length || !gone ? t("card.conns", { n: conns.length }) : "";
     this.conns.replaceChildren(...conns.map((conn) => this.connRow(conn)));
     setOptions(this.target, [["", t("send.all")], ...conns.map((c) => [c.id, `${c.id} · ${hostPort(c.peer)}`])]);
   }

@@ -26,7 +26,7 @@ const ESCAPES = { "\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0" };
 
 /** The text preview, with control characters shown as escapes so a "\n" delimiter is visible. */
 function preview(text) {
-  const cell = el("td", { class: "text" });
+  const cell = el("td", { class: "col-text" });
   if (!text) return cell;
   for (const part of text.split(/([\x00-\x1f\x7f])/)) {
     if (!part) continue;
@@ -43,15 +43,15 @@ function preview(text) {
 function row(ev) {
   const kind = String(ev.kind || "");
   const tr = el("tr", { testid: "event-row", data: { seq: ev.seq, kind, endpoint: ev.endpoint ?? "", size: ev.size ?? 0 } },
-    el("td", { class: "time", text: clock(ev.ts) }),
-    el("td", { class: "ep", text: ev.endpoint ?? "" }),
-    el("td", { class: "conn", text: ev.conn ?? "" }),
-    el("td", { class: "kind" }, el("span", { class: "kind-badge", data: { kind }, text: tOr(`ev.${kind}`, kind) })),
-    el("td", { class: "peer", text: hostPort(ev.peer) }),
-    el("td", { class: "num", text: ev.size ? formatNumber(ev.size) : "" }),
+    el("td", { class: "col-time", text: clock(ev.ts) }),
+    el("td", { class: "col-ep", text: ev.endpoint ?? "" }),
+    el("td", { class: "col-conn", text: ev.conn ?? "" }),
+    el("td", { class: "col-kind" }, el("span", { class: "kind-badge", data: { kind }, text: tOr(`ev.${kind}`, kind) })),
+    el("td", { class: "col-peer", text: hostPort(ev.peer) }),
+    el("td", { class: "col-size num", text: ev.size ? formatNumber(ev.size) : "" }),
     preview(ev.data),
-    el("td", { class: "hex", text: ev.hex || "" }),
-    el("td", { class: "detail", text: ev.detail || "" }));
+    el("td", { class: "col-hex", text: ev.hex || "" }),
+    el("td", { class: "col-detail" }, el("div", { class: "clamp", text: ev.detail || "" })));
   if (kind === "error") tr.classList.add("is-error");
   if (ev.data) tr.cells[6].title = ev.data;
   if (ev.hex) tr.cells[7].title = ev.hex;

@@ -1,0 +1,121 @@
+"""Live servers: the python-socketio client receives the events of real traffic, in batches.
+
+Once against the app on Werkzeug in this process, once against the contract's gunicorn command
+in its own process (websocket transport), as it runs in production.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+import requests
+
+from ..support import EventCollector, LiveServer, wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def traffic(base: str, session: Any = requests) -> tuple[dict, dict]:
+    """A server, a client, and one message: the events every test here waits for."""
+    server = session.post(f"{base}/api/endpoints", json={"kind": "tcp-server", "port": 0, "mode": "echo"}).json()
+    client = session.post(f"{base}/api/endpoints", json={"kind": "tcp-client", "port": server["local"][1]}).json()
+    assert session.post(f"{base}/api/endpoints/{client['id']}/send", json={"data": "hello"}).json() == {"sent": 5}
+    return server, client
+
+
+def check_events(collector: EventCollector, server: dict, client: dict) -> None:
+    collector.wait_for(endpoint=server["id"], kind="listen")
+    collector.wait_for(endpoint=server["id"], kind="accept")
+    sent = collector.wait_for(endpoint=client["id"], kind="send")
+    echoed = collector.wait_for(endpoint=server["id"], kind="send")
+    got = collector.wait_for(endpoint=client["id"], kind="recv")
+    assert sent["size"] == echoed["size"] == got["size"] == 5 and got["data"] == "hello"
+    seqs = [e["seq"] for e in collector.events]
+    assert seqs == sorted(set(seqs)), "seqs strictly increasing, each at most once"
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+def test_socketio_client_receives_real_traffic(live_server: LiveServer, events_client: Callable[..., EventCollector],
+                                               transport: str) -> None:
+    collector = events_client(live_server.url, transports=[transport])
+    server, client = traffic(live_server.url)
+    check_events(collector, server, client)
+    assert collector.batches < len(collector.events)  # batched, not one message per event
+
+
+def test_late_joiner_catches_up_with_the_rest_api(live_server: LiveServer, events_client: Callable[..., EventCollector]) -> None:
+    server, client = traffic(live_server.url)
+    history = requests.get(f"{live_server.url}/api/events?after=0").json()
+    assert {e["kind"] for e in history["events"]} >= {"listen", "accept", "connect", "send", "recv"}
+    collector = events_client(live_server.url)
+    requests.post(f"{live_server.url}/api/endpoints/{client['id']}/send", json={"data": "again"})
+    later = collector.wait_for(endpoint=client["id"], kind="recv", data="again")
+    assert later["seq"] > history["last"]
+
+
+def test_two_clients_see_the_same_events(live_server: LiveServer, events_client: Callable[..., EventCollector]) -> None:
+    first, second = events_client(live_server.url), events_client(live_server.url)
+    server, client = traffic(live_server.url)
+    check_events(first, server, client)
+    check_events(second, server, client)
+    wait_until(lambda: [e["seq"] for e in first.events] == [e["seq"] for e in second.events])
+
+
+@pytest.fixture
+def gunicorn(tmp_path: Path) -> Iterator[str]:
+    """The contract's production command, on 127.0.0.1 port 0 instead of 0.0.0.0:5000."""
+    env = dict(os.environ, SOCKETLAB_FILES=str(tmp_path / "files"), SOCKETLAB_DOWNLOADS=str(tmp_path / "dl"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "1", "--threads", "100", "--graceful-timeout", "5",
+         "-b", "127.0.0.1:0", "webapp:create_app()"],
+        cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    url = None
+    deadline = time.monotonic() + 30
+    lines = []
+    while url is None and time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        found = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", line)
+        url = found.group(1) if found else None
+    try:
+        assert url, "gunicorn did not start:\n" + "".join(lines)
+        wait_until(lambda: _healthy(url), 15)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        proc.stderr.close()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/api/health", timeout=2).json() == {"status": "ok"}
+    except (requests.ConnectionError, requests.Timeout):
+        return False
+
+
+def test_gunicorn_websocket_transport(gunicorn: str, events_client: Callable[..., EventCollector]) -> None:
+    collector = events_client(gunicorn, transports=["websocket"])
+    assert collector.sio.transport() == "websocket"
+    server, client = traffic(gunicorn)
+    check_events(collector, server, client)
+    # and the lab's servers talk to plain programs under gunicorn too
+    with socket.create_connection(("127.0.0.1", server["local"][1]), timeout=5) as plain:
+        plain.sendall(b"hi from a plain client")
+        assert plain.recv(1024) == b"hi from a plain client"
