@@ -14,6 +14,7 @@ from .endpoint import Context, Endpoint, Limits
 from .errors import BadInput, NotFound, Refused, TooLarge
 from .events import EventBus
 from .files import FileStore
+from .policy import Policy
 from .spec import parse_download, parse_endpoint, parse_send
 from .tcp import TcpClient, TcpServer
 from .udp import UdpClient, UdpServer
@@ -23,9 +24,12 @@ KEEP_DOWNLOADS = 200
 
 class Lab:
     def __init__(self, files_dir: str | os.PathLike[str], downloads_dir: str | os.PathLike[str],
-                 limits: Limits | None = None, bus: EventBus | None = None) -> None:
+                 limits: Limits | None = None, bus: EventBus | None = None, allow: str = "", bind: str = "") -> None:
+        """`allow` and `bind` widen the loopback-only target and bind policies (SOCKETLAB_ALLOW/BIND syntax)."""
         limits = limits or Limits()
-        self.ctx = Context(bus or EventBus(max_per_second=limits.events_per_second), FileStore(files_dir), limits)
+        self.ctx = Context(bus or EventBus(max_per_second=limits.events_per_second), FileStore(files_dir), limits,
+                           Policy.from_text(allow, "SOCKETLAB_ALLOW", "reach"),
+                           Policy.from_text(bind, "SOCKETLAB_BIND", "bind"))
         self.downloads_dir = Path(downloads_dir).resolve()
         self.downloads_dir.mkdir(parents=True, exist_ok=True)
         self.endpoints: dict[str, Endpoint] = {}

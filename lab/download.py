@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import download_protocol as proto
-from .endpoint import Context, address, join, resolve, spawn
+from .endpoint import Context, address, join, spawn
 from .errors import LabError, Refused, explain_os_error, where
 from .events import Address
 
@@ -72,7 +72,7 @@ class Download:
         self.peer: Address | None = None
         self._cancelled = False
         self._sock: socket.socket | None = None
-        family, self.peer = resolve(host, port, socket.SOCK_STREAM)
+        family, self.peer = ctx.targets.check(host, port, socket.SOCK_STREAM)
         # Connect before answering, so "connection refused" reaches the user as an error at once.
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.settimeout(10)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .errors import BadInput, Refused, explain_os_error
+from .errors import BadInput, Forbidden, Refused, explain_os_error
 from .events import Address, EventBus
 from .files import FileStore
+from .policy import Policy
 
 
 @dataclass(frozen=True)
@@ -32,18 +34,38 @@ class Context:
     bus: EventBus
     files: FileStore
     limits: Limits = field(default_factory=Limits)
+    targets: Policy = field(default_factory=lambda: Policy([], "SOCKETLAB_ALLOW", "reach"))
+    binds: Policy = field(default_factory=lambda: Policy([], "SOCKETLAB_BIND", "bind"))
 
 
-def resolve(host: str, port: int, socktype: int, passive: bool = False) -> tuple[int, Address]:
-    """(family, sockaddr) for host:port; raises Refused with a sentence when the name is unknown."""
-    try:
-        infos = socket.getaddrinfo(host, port, 0, socktype, 0, socket.AI_PASSIVE if passive else 0)
-    except (socket.gaierror, UnicodeError) as exc:
-        if isinstance(exc, socket.gaierror):
-            raise Refused(explain_os_error(exc, "reach", host, port)) from None
-        raise BadInput(f"'{host}' is not a valid host name.") from None
-    family, _, _, _, sockaddr = infos[0]
-    return family, (str(sockaddr[0]), int(sockaddr[1]))
+def bind_socket(ctx: Context, host: str, port: int, socktype: int) -> socket.socket:
+    """A socket bound to host:port as the bind policy allows (a port range makes port 0 pick within it).
+
+    Raises Forbidden outside the policy, Refused with a sentence when the OS says no.
+    """
+    family, sockaddr = ctx.binds.check(host, port, socktype, passive=True)
+    ports = ctx.binds.ports_for(sockaddr[0])
+    if ports is None:
+        candidates = [port]
+    elif port == 0:
+        candidates = list(range(ports[0], ports[1] + 1))[:2000]
+    elif ports[0] <= port <= ports[1]:
+        candidates = [port]
+    else:
+        raise Forbidden(f"Lab servers on {host} may only use ports {ports[0]}-{ports[1]} ({ctx.binds.variable}); "
+                        f"choose one of those, or 0 to let the lab pick.")
+    sock = socket.socket(family, socktype)
+    if socktype == socket.SOCK_STREAM:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    for candidate in candidates:
+        try:
+            sock.bind((sockaddr[0], candidate))
+            return sock
+        except OSError as exc:
+            if candidate == candidates[-1] or exc.errno != errno.EADDRINUSE:
+                sock.close()
+                raise
+    raise AssertionError("unreachable: the loop returns or raises")
 
 
 def address(sockaddr: Any) -> Address:

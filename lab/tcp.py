@@ -15,7 +15,7 @@ from typing import Any
 
 from . import download_protocol as proto
 from .connection import Connection
-from .endpoint import Context, Endpoint, address, join, resolve, spawn
+from .endpoint import Context, Endpoint, address, bind_socket, join, spawn
 from .errors import BadInput, LabError, NotFound, Refused, where
 from .events import Address
 
@@ -24,7 +24,6 @@ BACKLOG = 128
 
 class TcpServer(Endpoint):
     kind = "tcp-server"
-    socket_type = socket.SOCK_STREAM
 
     def __init__(self, ctx: Context, ep_id: str, host: str, port: int, mode: str = "echo",
                  reply: str = "OK", file: str | None = None, protocol: str = "raw") -> None:
@@ -34,11 +33,11 @@ class TcpServer(Endpoint):
             ctx.files.resolve(file or "")  # unknown file: refuse now, not on every connect
         self.connections: dict[str, Connection] = {}
         self._ids = itertools.count(1)
-        family, sockaddr = resolve(host, port, self.socket_type, passive=True)
-        self._listener: socket.socket | None = socket.socket(family, self.socket_type)
         try:
-            self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self._listener.bind(sockaddr)
+            self._listener: socket.socket | None = bind_socket(ctx, host, port, socket.SOCK_STREAM)
+        except OSError as exc:
+            raise self.fail(exc, "listen on", host, port) from None
+        try:
             self._listener.listen(BACKLOG)
         except OSError as exc:
             self._listener.close()
@@ -186,7 +185,7 @@ class TcpClient(Endpoint):
 
     def __init__(self, ctx: Context, ep_id: str, host: str, port: int) -> None:
         super().__init__(ctx, ep_id)
-        family, sockaddr = resolve(host, port, socket.SOCK_STREAM)
+        family, sockaddr = ctx.targets.check(host, port, socket.SOCK_STREAM)
         self.remote = sockaddr
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.settimeout(self.CONNECT_TIMEOUT)

@@ -10,7 +10,7 @@ import socket
 import threading
 from typing import Any
 
-from .endpoint import Context, Endpoint, address, join, resolve, spawn
+from .endpoint import Context, Endpoint, address, bind_socket, join, spawn
 from .errors import Refused, TooLarge, explain_os_error, where
 from .events import Address
 
@@ -58,6 +58,10 @@ class UdpEndpoint(Endpoint):
     def on_datagram(self, data: bytes, peer: Address) -> None:
         return None
 
+    def target(self, to: Address) -> Address:
+        """An explicit destination, checked against the target policy (never an open relay)."""
+        return self.ctx.targets.check(to[0], to[1], socket.SOCK_DGRAM)[1]
+
     def sendto(self, data: bytes, peer: Address) -> int:
         if len(data) > self.ctx.limits.datagram_bytes:
             raise TooLarge(f"A datagram may carry at most {self.ctx.limits.datagram_bytes} bytes; this one has {len(data)}.")
@@ -104,12 +108,9 @@ class UdpServer(UdpEndpoint):
     def __init__(self, ctx: Context, ep_id: str, host: str, port: int, mode: str = "echo", reply: str = "OK") -> None:
         super().__init__(ctx, ep_id)
         self.mode, self.reply = mode, reply
-        family, sockaddr = resolve(host, port, socket.SOCK_DGRAM, passive=True)
-        sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
-            sock.bind(sockaddr)
+            sock = bind_socket(ctx, host, port, socket.SOCK_DGRAM)
         except OSError as exc:
-            sock.close()
             raise self.fail(exc, "bind", host, port) from None
         self._sock = sock
         self.local = address(sock.getsockname())
@@ -125,7 +126,7 @@ class UdpServer(UdpEndpoint):
             self.sendto(self.reply.encode("utf-8"), peer)
 
     def send(self, data: bytes, conn: str | None = None, to: Address | None = None) -> int:
-        peer = to or self.last_peer
+        peer = self.target(to) if to else self.last_peer
         if peer is None:
             raise Refused("No datagram has arrived yet, so there is no peer to answer; give a 'to' address.")
         return self.sendto(data, peer)
@@ -143,13 +144,13 @@ class UdpClient(UdpEndpoint):
 
     def __init__(self, ctx: Context, ep_id: str, host: str, port: int) -> None:
         super().__init__(ctx, ep_id)
-        family, self.remote = resolve(host, port, socket.SOCK_DGRAM)
+        family, self.remote = ctx.targets.check(host, port, socket.SOCK_DGRAM)
         self._sock = socket.socket(family, socket.SOCK_DGRAM)
         self.state = "ready"
 
     def send(self, data: bytes, conn: str | None = None, to: Address | None = None) -> int:
         assert self.remote is not None
-        sent = self.sendto(data, to or self.remote)
+        sent = self.sendto(data, self.target(to) if to else self.remote)
         with self._lock:
             if self._thread is None and not self._stopping:
                 self._start_receiving()

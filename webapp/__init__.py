@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, render_template
 from lab import Lab, Limits
 
+from .auth import prepare_tokens
 from .live import socketio
 from .relay import Relay
 
@@ -26,25 +27,35 @@ def limits_from_env(env: dict[str, str]) -> Limits:
     """Limits from SOCKETLAB_MAX_* variables (see the README); defaults where unset."""
     values: dict[str, int] = {}
     for field in Limits.__dataclass_fields__:
-        raw = env.get(f"SOCKETLAB_MAX_{field.upper()}")
+        name = f"SOCKETLAB_MAX_{field.upper()}"
+        raw = env.get(name)
         if raw:
-            values[field] = int(raw)
+            try:
+                values[field] = int(raw)
+            except ValueError:
+                raise SystemExit(f"{name} must be a whole number, not '{raw}'.") from None
+            if values[field] < 1:
+                raise SystemExit(f"{name} must be at least 1.")
     return Limits(**values)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     app = Flask(__name__, template_folder=os.path.join(root, "templates"), static_folder=os.path.join(root, "static"))
+    env = dict(os.environ)
     app.config.update(
-        FILES=os.environ.get("SOCKETLAB_FILES", "./lab-files"),
-        DOWNLOADS=os.environ.get("SOCKETLAB_DOWNLOADS", "./lab-downloads"),
-        LIMITS=limits_from_env(dict(os.environ)),
+        FILES=env.get("SOCKETLAB_FILES", "./lab-files"),
+        DOWNLOADS=env.get("SOCKETLAB_DOWNLOADS", "./lab-downloads"),
+        LIMITS=limits_from_env(env),
+        ALLOW=env.get("SOCKETLAB_ALLOW", ""),
+        BIND=env.get("SOCKETLAB_BIND", ""),
+        ACCESS=prepare_tokens(env, []),
         MAX_CONTENT_LENGTH=8 << 20,  # JSON bodies: a 1 MiB send as hex text fits, more is 413
-        JSON_SORT_KEYS=False,
     )
     app.config.update(config or {})
 
-    lab = Lab(app.config["FILES"], app.config["DOWNLOADS"], app.config["LIMITS"])
+    lab = Lab(app.config["FILES"], app.config["DOWNLOADS"], app.config["LIMITS"],
+              allow=app.config["ALLOW"], bind=app.config["BIND"])
     app.extensions["socketlab"] = lab
 
     from .api import api  # the blueprint needs the app's lab only at request time

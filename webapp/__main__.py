@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 
 from . import create_app, shutdown, socketio
+from .auth import announce, prepare_tokens
 
 
 def main() -> None:
@@ -14,8 +16,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=5000, help="port to serve the dashboard on (default 5000)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app({"HOST": args.host, "PORT": args.port})
-    logging.getLogger("webapp").info("Socket Lab dashboard on http://%s:%d/", args.host, args.port)
+    access = prepare_tokens(os.environ, [args.host])  # type: ignore[arg-type]
+    app = create_app({"ACCESS": access})
+    log = logging.getLogger("webapp")
+    log.info("Socket Lab dashboard on http://%s:%d/", args.host, args.port)
+    for line in announce(access, args.host, args.port):
+        log.info("%s", line)
     try:
         socketio.run(app, host=args.host, port=args.port, debug=False, use_reloader=False,
                      allow_unsafe_werkzeug=True, log_output=False)

@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request, send_file
+from flask import Blueprint, Response, current_app, g, jsonify, request, send_file
 from werkzeug.exceptions import HTTPException
 
 from lab import BadInput, Forbidden, Lab, LabError, NotFound, Refused, TooLarge
+
+from .auth import READ_METHODS, VIEW, Access, token_from
 
 log = logging.getLogger(__name__)
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -40,6 +42,20 @@ def body() -> Any:
     if data is None:
         raise BadInput("The request body is not valid JSON.")
     return data
+
+
+@api.before_request
+def check_access() -> Any:
+    if request.path == "/api/health":
+        return None
+    access: Access = current_app.config["ACCESS"]
+    role = access.role(token_from(request.headers, request.args), request.remote_addr)
+    if role is None:
+        return jsonify(error=access.refusal(request.remote_addr)), 401
+    if role == VIEW and request.method not in READ_METHODS:
+        return jsonify(error="This is a view-only link: it can watch the lab but not change it. Ask the teacher for the control link."), 403
+    g.role = role
+    return None
 
 
 @api.errorhandler(LabError)
@@ -81,6 +97,23 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
 @api.get("/health")
 def health() -> Response:
     return jsonify(status="ok")
+
+
+@api.get("/session")
+def session() -> Response:
+    """Who the caller is, so the page can hide controls from viewers, plus the lab's limits."""
+    the_lab = lab()
+    return jsonify(role=g.role, limits=vars(the_lab.ctx.limits), allow=the_lab.ctx.targets.described,
+                   bind=the_lab.ctx.binds.described)
+
+
+@api.get("/stats")
+def stats() -> Response:
+    the_lab = lab()
+    relay = current_app.extensions["socketlab_relay"]
+    return jsonify(events=the_lab.bus.last_seq, suppressed=the_lab.bus.suppressed, relay_batches=relay.batches,
+                   relay_skipped=relay.skipped, endpoints=len(the_lab.endpoints),
+                   downloads_running=sum(d.state == "running" for d in list(the_lab.downloads.values())))
 
 
 @api.get("/endpoints")

@@ -105,7 +105,9 @@ BAD_CREATES = [
     ({"port": 0}, 400, "'kind' is missing"),
     ({"kind": "tcp-server", "host": "", "port": 0}, 400, "host is empty"),
     ({"kind": "tcp-server", "host": "no-such-host.invalid", "port": 0}, 409, "could not be found"),
-    ({"kind": "tcp-server", "host": "192.0.2.1", "port": 0}, 409, "not an address of this machine"),
+    ({"kind": "tcp-server", "host": "192.0.2.1", "port": 0}, 403, "SOCKETLAB_BIND"),
+    ({"kind": "tcp-client", "host": "192.0.2.1", "port": 80}, 403, "SOCKETLAB_ALLOW"),
+    ({"kind": "udp-client", "host": "192.0.2.1", "port": 53}, 403, "SOCKETLAB_ALLOW"),
     ([1, 2, 3], 400, "JSON object"),
     ("just a string", 400, "JSON object"),
 ]
