@@ -122,6 +122,8 @@ class Download:
         with open(tmp, "wb") as out:
             while not receiver.finished:
                 n = sock.recv_into(buf)
+                if self._cancelled:  # shutdown() from cancel() looks like EOF: it is not one
+                    raise Refused("the download was cancelled")
                 for event in receiver.feed(view[:n]):
                     if isinstance(event, proto.Header):
                         if event.size > limit:

@@ -100,7 +100,8 @@ class Policy:
             raise BadInput(f"'{host}' is not a valid host name.") from None
         for info in infos:
             ip = str(info[4][0])
-            if not self.allows(ip, port):
+            # A bind is judged by its address; its port range is applied by the caller (ports_for).
+            if not (self.ports_for(ip) is not None or self.allows(ip, port) if passive else self.allows(ip, port)):
                 shown = ip if ip == host else f"{host} ({ip})"
                 raise Forbidden(
                     f"The lab may not {self.what} {where(shown, port)}: its policy allows only {self.described}. "

@@ -64,8 +64,11 @@ class EventCollector:
         self.sio.connect(url, transports=transports or ["websocket"], auth=auth, wait_timeout=5)
 
     def _on_events(self, batch: list[dict[str, Any]]) -> None:
+        # python-socketio's client may run handlers for two messages in parallel threads, so keep
+        # the events in seq order here; the server sends them in order.
         with self._lock:
             self.events.extend(batch)
+            self.events.sort(key=lambda e: e["seq"])
             self.batches += 1
 
     def find(self, **match: Any) -> list[dict[str, Any]]:

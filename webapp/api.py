@@ -72,9 +72,11 @@ def http_error(exc: HTTPException) -> Any:
 
 
 @api.errorhandler(Exception)
-def unexpected(exc: Exception) -> tuple[Response, int]:
+def unexpected(exc: Exception) -> Any:
     # A programmer's error: it crashes loudly in tests; in use it is logged with its traceback for
     # us, never shown to the user, and answered 409 (not 500) because the lab itself goes on.
+    if isinstance(exc, HTTPException):  # Flask asks the blueprint's Exception handler first
+        return http_error(exc)
     if current_app.testing:
         raise exc
     log.exception("unexpected error in %s %s", request.method, request.path)

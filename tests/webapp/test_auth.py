@@ -1,0 +1,129 @@
+"""The auth matrix: no token, viewer and controller, across every route and the Socket.IO connect."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import pytest
+import socketio as socketio_client
+
+from webapp import create_app, shutdown
+from webapp.auth import Access, announce, prepare_tokens
+
+from ..support import EventCollector, LiveServer
+
+CONTROL, VIEW = "control-secret", "view-secret"
+
+# (method, path, json body); "{srv}" and "{dl}" are filled with a live server's and a download's ids.
+ROUTES = [
+    ("GET", "/api/endpoints", None),
+    ("POST", "/api/endpoints", {"kind": "tcp-server", "port": 0}),
+    ("GET", "/api/endpoints/{srv}", None),
+    ("POST", "/api/endpoints/{srv}/send", {"data": "x"}),
+    ("POST", "/api/endpoints/{srv}/stop-listening", None),
+    ("DELETE", "/api/endpoints/{srv}/connections/c1", None),
+    ("DELETE", "/api/endpoints/{srv}", None),
+    ("POST", "/api/downloads", {"port": 1}),
+    ("GET", "/api/downloads", None),
+    ("GET", "/api/downloads/{dl}", None),
+    ("GET", "/api/downloads/{dl}/file", None),
+    ("GET", "/api/files", None),
+    ("GET", "/api/events?after=0", None),
+    ("GET", "/api/session", None),
+    ("GET", "/api/stats", None),
+]
+
+
+@pytest.fixture
+def secured(folders: dict) -> Iterator[Any]:
+    app = create_app({"TESTING": True, "FILES": str(folders["files"]), "DOWNLOADS": str(folders["downloads"]),
+                      "ACCESS": Access(CONTROL, VIEW)})
+    yield app
+    shutdown(app)
+
+
+def call(client: Any, method: str, path: str, body: Any, token: str | None, how: str = "header") -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token and how == "header" else {}
+    if token and how == "query":
+        path += ("&" if "?" in path else "?") + f"token={token}"
+    return client.open(path, method=method, json=body, headers=headers)
+
+
+def ids(client: Any) -> dict[str, str]:
+    server = call(client, "POST", "/api/endpoints", {"kind": "tcp-server", "port": 0, "mode": "files"}, CONTROL).get_json()
+    dl = call(client, "POST", "/api/downloads", {"port": server["local"][1], "file": "hello.txt"}, CONTROL).get_json()
+    return {"srv": server["id"], "dl": dl["id"]}
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ROUTES)
+def test_auth_matrix(secured: Any, method: str, path: str, body: Any) -> None:
+    client = secured.test_client()
+    path = path.format(**ids(client))
+    action = method not in ("GET", "HEAD")
+    for token, how in [(None, "header"), ("wrong", "header"), (VIEW, "header"), (VIEW, "query"), (CONTROL, "header"), (CONTROL, "query")]:
+        response = call(client, method, path, body, token, how)
+        status = response.status_code
+        response.close()
+        if token in (None, "wrong"):
+            assert status == 401, (token, status)
+            assert "token" in response.get_json()["error"]
+        elif token == VIEW and action:
+            assert status == 403 and "view-only" in response.get_json()["error"]
+        else:
+            assert status not in (401, 403, 500), (token, how, status)
+
+
+def test_health_and_page_need_no_token(secured: Any) -> None:
+    client = secured.test_client()
+    assert client.get("/api/health").status_code == 200
+    assert client.get("/").status_code == 200  # the page itself asks for the token
+
+
+def test_session_says_the_role(secured: Any) -> None:
+    client = secured.test_client()
+    assert call(client, "GET", "/api/session", None, VIEW).get_json()["role"] == "view"
+    assert call(client, "GET", "/api/session", None, CONTROL).get_json()["role"] == "control"
+
+
+def test_no_token_configured_means_loopback_only(client: Any) -> None:
+    assert client.get("/api/endpoints").status_code == 200
+    remote = client.get("/api/endpoints", environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert remote.status_code == 401 and "SOCKETLAB_TOKEN" in remote.get_json()["error"]
+
+
+def test_tokens_generated_only_when_exposed() -> None:
+    env: dict[str, str] = {}
+    assert not prepare_tokens(env, ["127.0.0.1"]).required and env == {}
+    access = prepare_tokens(env, ["0.0.0.0"])
+    assert access.required and access.view and access.control != access.view
+    assert env["SOCKETLAB_TOKEN"] == access.control
+    lines = announce(access, "0.0.0.0", 5000)
+    assert f"?token={access.control}" in lines[0] and f"?token={access.view}" in lines[1]
+    fixed = prepare_tokens({"SOCKETLAB_TOKEN": "t"}, ["0.0.0.0"])
+    assert fixed.control == "t" and fixed.view
+
+
+@pytest.fixture
+def secured_live(secured: Any) -> Iterator[LiveServer]:
+    from werkzeug.serving import make_server
+    import threading
+
+    server = make_server("127.0.0.1", 0, secured, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield LiveServer(f"http://127.0.0.1:{server.server_port}", secured, server.server_port)
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def test_socketio_connect_needs_a_token(secured_live: LiveServer) -> None:
+    for auth in (None, {"token": "wrong"}):
+        sio = socketio_client.Client(reconnection=False)
+        with pytest.raises(socketio_client.exceptions.ConnectionError):
+            sio.connect(secured_live.url, transports=["websocket"], auth=auth, wait_timeout=5)
+        sio.disconnect()
+    for token in (VIEW, CONTROL):
+        collector = EventCollector(secured_live.url, auth={"token": token})
+        assert collector.sio.connected
+        collector.close()
