@@ -26,7 +26,9 @@ def _object(body: Any, example: str) -> dict[str, Any]:
 
 def _string(body: dict[str, Any], key: str, default: str | None = None, *, required: bool = False,
             choices: tuple[str, ...] = (), max_length: int = 4096) -> str | None:
-    value = body.get(key, default)
+    value = body.get(key)
+    if value is None:  # absent and null both mean "use the default"
+        value = default
     if value is None:
         if required:
             raise BadInput(f"'{key}' is missing.")
@@ -41,7 +43,9 @@ def _string(body: dict[str, Any], key: str, default: str | None = None, *, requi
 
 
 def _port(body: dict[str, Any], key: str = "port", *, allow_zero: bool) -> int:
-    value = body.get(key, 0 if allow_zero else None)
+    value = body.get(key)
+    if value is None and allow_zero:
+        value = 0
     if value is None:
         raise BadInput(f"'{key}' is missing: which port number?")
     if isinstance(value, bool) or not isinstance(value, int):

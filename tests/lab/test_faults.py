@@ -45,18 +45,18 @@ def test_peer_resets_in_the_middle_of_a_download(lab: Lab, resources: Resources)
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
-    sent_part = threading.Event()
+    started: list = []
 
     def serve() -> None:
         conn, _ = listener.accept()
         conn.sendall(b"OK 1000000 " + b"a" * 64 + b"\n" + b"x" * 1000)
-        sent_part.set()
-        wait_until(lambda: download.bytes >= 1000)
+        wait_until(lambda: started and started[0].bytes >= 1000)
         reset(conn)
 
     thread = threading.Thread(target=serve)
     thread.start()
     download = lab.start_download({"port": listener.getsockname()[1], "file": "big", "protocol": "framed"})
+    started.append(download)
     thread.join(5)
     wait_until(lambda: download.state != "running")
     assert download.state == "failed" and "reset" in (download.error or "")
