@@ -10,14 +10,21 @@ import errno
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
+from . import tcpinfo
+from .endpoint import join, spawn
 from .errors import LabError, Refused, explain_os_error, where
 from .events import Address
-from .endpoint import join, spawn
+from .framing import FramingError, make_framer
+from .spec import EndpointSpec
 
 RECV_SIZE = 65536
+
+
+TCP_INFO_INTERVAL = 1.0  # seconds between TCP_INFO samples while a connection is busy
 
 
 class Owner(Protocol):
@@ -26,6 +33,7 @@ class Owner(Protocol):
     id: str
     bytes_in: int
     bytes_out: int
+    spec: EndpointSpec
 
     def publish(self, kind: str, **fields: Any) -> None: ...
     def on_open(self, conn: Connection) -> None: ...
@@ -47,6 +55,9 @@ class Connection:
         self.recvs = 0
         self.sent_eof = False
         self.reader: Any = None  # per-connection parser state of the owner's mode (e.g. a request line)
+        self.framer = make_framer(owner.spec.framing, owner.spec.delimiter)
+        self.messages = 0
+        self._sampled = 0.0
         self._closing: str | None = None  # why the lab is closing it, when it is
         self._send_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -77,6 +88,7 @@ class Connection:
                 self.owner.bytes_in += n
                 self.recvs += 1
                 self.publish("recv", size=n, payload=data, detail=f"recv({RECV_SIZE}) returned {n} bytes")
+                self._sample()
                 try:
                     self.owner.on_data(self, data)
                 except LabError as exc:  # an answer could not be sent: reported already, the connection is done
@@ -98,7 +110,7 @@ class Connection:
 
     # -- commands (from any thread) -----------------------------------------------------------
 
-    def send(self, data: bytes) -> int:
+    def send(self, data: bytes, framed: int | None = None) -> int:
         if self.state != "open":
             name = f"Connection {self.id}" if self.id else "The connection"
             raise Refused(f"{name} to {where(*self.peer)} is closed; nothing can be sent on it.")
@@ -113,8 +125,45 @@ class Connection:
                 self.publish("error", detail=explain_os_error(exc, "send to", *self.peer))
                 raise Refused(explain_os_error(exc, "send to", *self.peer)) from None
         self._count_sent(len(data))
-        self.publish("send", size=len(data), payload=data, detail=f"sendall() sent {len(data)} bytes")
+        how = "" if framed is None or self.framer.name == "raw" else f" ({self.framer.name} framing around a {framed}-byte message)"
+        self.publish("send", size=len(data), payload=data, detail=f"sendall() sent {len(data)} bytes{how}")
+        self._sample()
         return len(data)
+
+    def frame(self, data: bytes) -> list[bytes]:
+        """Cut received bytes into messages; framed endpoints publish each as a `message` event.
+
+        A recv() may return part of a send, or several sends at once: that is why framing exists.
+        Raises LabError when the stream breaks the framing rules.
+        """
+        try:
+            messages = self.framer.feed(data)
+        except FramingError as exc:
+            self.publish("error", detail=f"{self.framer.name} framing: {exc}")
+            raise Refused(str(exc)) from None
+        if self.framer.name != "raw":
+            for message in messages:
+                self.messages += 1
+                self.publish("message", size=len(message), payload=message,
+                             detail=f"message {self.messages} restored by {self.framer.name} framing ({len(message)} bytes)")
+        return messages
+
+    def send_message(self, message: bytes) -> int:
+        """Send one message, framed as the endpoint's framing says; returns the bytes on the wire."""
+        return self.send(self.framer.encode(message), framed=len(message))
+
+    def tcp_info(self) -> dict[str, Any] | None:
+        return tcpinfo.read(self.sock) if self.state == "open" else None
+
+    def _sample(self) -> None:
+        """While the connection is busy, publish the kernel's TCP_INFO about once a second."""
+        now = time.monotonic()
+        if now - self._sampled < TCP_INFO_INTERVAL:
+            return
+        self._sampled = now
+        info = self.tcp_info()
+        if info is not None:
+            self.publish("tcp_info", detail=tcpinfo.summary(info))
 
     def send_file(self, path: Path, name: str) -> int:
         """Send a whole file with socket.sendfile (zero-copy where the OS can)."""
@@ -166,4 +215,6 @@ class Connection:
             "bytes_out": self.bytes_out,
             "sends": self.sends,
             "recvs": self.recvs,
+            "messages": self.messages,
+            "tcp_info": self.tcp_info(),
         }

@@ -54,16 +54,9 @@ class Lab:
             if len(self.endpoints) >= self.ctx.limits.endpoints:
                 raise TooLarge(f"The lab already has {len(self.endpoints)} endpoints, its limit; stop one first.")
             ep_id = f"e{next(self._ids)}"
-        endpoint: Endpoint
-        if spec.kind == "tcp-server":
-            endpoint = TcpServer(self.ctx, ep_id, spec.host, spec.port, spec.mode or "echo",
-                                 spec.reply, spec.file, spec.protocol)
-        elif spec.kind == "udp-server":
-            endpoint = UdpServer(self.ctx, ep_id, spec.host, spec.port, spec.mode or "echo", spec.reply)
-        elif spec.kind == "tcp-client":
-            endpoint = TcpClient(self.ctx, ep_id, spec.host, spec.port)
-        else:
-            endpoint = UdpClient(self.ctx, ep_id, spec.host, spec.port)
+        classes: dict[str, type[Endpoint]] = {"tcp-server": TcpServer, "tcp-client": TcpClient,
+                                              "udp-server": UdpServer, "udp-client": UdpClient}
+        endpoint = classes[spec.kind](self.ctx, ep_id, spec)
         with self._lock:
             self.endpoints[ep_id] = endpoint
         return endpoint
@@ -81,10 +74,18 @@ class Lab:
         with self._lock:
             self.endpoints.pop(ep_id, None)
 
-    def send(self, ep_id: str, body: Any) -> int:
+    def send(self, ep_id: str, body: Any) -> dict[str, int]:
+        """Send once, or `repeat` times: back to back (interval 0, the sticky-packet demo) or
+        every `interval_ms` in the background. `numbered` prefixes each copy with #1, #2, ..."""
         endpoint = self.endpoint(ep_id)
         request = parse_send(body, self.ctx.limits.send_bytes)
-        return endpoint.send(request.data, request.conn, request.to)
+        payloads = [f"#{i} ".encode() + request.data if request.numbered else request.data
+                    for i in range(1, request.repeat + 1)]
+        if request.interval_ms == 0:
+            return {"sent": sum(endpoint.send(data, request.conn, request.to) for data in payloads)}
+        sent = endpoint.send(payloads[0], request.conn, request.to)  # the first at once, so errors show
+        endpoint.repeat(payloads[1:], request.interval_ms / 1000, request.conn, request.to)
+        return {"sent": sent, "scheduled": len(payloads) - 1}
 
     def stop_listening(self, ep_id: str) -> Endpoint:
         endpoint = self.endpoint(ep_id)

@@ -8,10 +8,11 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .errors import BadInput, Forbidden, Refused, explain_os_error
+from .errors import BadInput, Forbidden, LabError, Refused, explain_os_error
 from .events import Address, EventBus
 from .files import FileStore
 from .policy import Policy
+from .spec import EndpointSpec
 
 
 @dataclass(frozen=True)
@@ -91,16 +92,19 @@ class Endpoint:
     kind = "endpoint"
     proto = "tcp"
 
-    def __init__(self, ctx: Context, ep_id: str) -> None:
+    def __init__(self, ctx: Context, ep_id: str, spec: EndpointSpec) -> None:
         self.ctx = ctx
         self.id = ep_id
+        self.spec = spec
         self.state = "new"
-        self.mode: str | None = None
+        self.mode: str | None = spec.mode
         self.local: Address | None = None
         self.remote: Address | None = None
         self.bytes_in = 0
         self.bytes_out = 0
         self._lock = threading.Lock()
+        self._tasks: list[threading.Thread] = []
+        self._tasks_stop = threading.Event()
 
     def publish(self, kind: str, **fields: Any) -> None:
         fields.setdefault("local", self.local)
@@ -115,6 +119,27 @@ class Endpoint:
     def send(self, data: bytes, conn: str | None = None, to: Address | None = None) -> int:
         raise BadInput(f"A {self.kind} cannot send.")
 
+    def repeat(self, payloads: list[bytes], interval: float, conn: str | None, to: Address | None) -> None:
+        """Send each payload `interval` seconds apart, in the background (periodic sends)."""
+        def run() -> None:
+            for data in payloads:
+                if self._tasks_stop.wait(interval):
+                    return
+                try:
+                    self.send(data, conn, to)
+                except LabError as exc:
+                    self.publish("error", detail=f"periodic sending stopped: {exc}")
+                    return
+
+        with self._lock:
+            self._tasks = [t for t in self._tasks if t.is_alive()]
+            self._tasks.append(spawn(f"repeat-{self.id}", run))
+
+    def stop_tasks(self) -> None:
+        self._tasks_stop.set()
+        for task in list(self._tasks):
+            join(task)
+
     def close(self) -> None:
         raise NotImplementedError
 
@@ -128,4 +153,9 @@ class Endpoint:
             "remote": list(self.remote) if self.remote else None,
             "bytes_in": self.bytes_in,
             "bytes_out": self.bytes_out,
+            "framing": self.spec.framing,
+            "delimiter": self.spec.delimiter.decode("utf-8", "replace") if self.spec.framing == "line" else None,
+            "rules": [rule.to_json() for rule in self.spec.rules],
+            "impair": self.spec.impair.to_json() if self.spec.impair else None,
+            "broadcast": self.spec.broadcast,
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import binascii
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,9 +12,12 @@ from .events import Address
 
 KINDS = ("tcp-server", "tcp-client", "udp-server", "udp-client")
 MODES = {
-    "tcp-server": ("echo", "reply", "manual", "file", "files"),
+    "tcp-server": ("echo", "reply", "manual", "file", "files", "relay", "http"),
     "udp-server": ("echo", "reply", "manual"),
 }
+FRAMINGS = ("raw", "line", "length")
+BYTE_MODES = ("file", "files", "http")  # modes that speak their own protocol: no message framing
+MAX_RULES = 20
 PROTOCOLS = ("raw", "framed")
 ENCODINGS = ("utf-8", "hex")
 
@@ -57,6 +61,17 @@ def _port(body: dict[str, Any], key: str = "port", *, allow_zero: bool) -> int:
     return value
 
 
+def _number(body: dict[str, Any], key: str, default: float, low: float, high: float, *, whole: bool = False) -> float:
+    value = body.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (whole and not isinstance(value, int)):
+        raise BadInput(f"'{key}' must be a {'whole ' if whole else ''}number, not {value!r}.")
+    if not low <= value <= high:
+        raise BadInput(f"'{key}' must be between {low:g} and {high:g}.")
+    return value
+
+
 def _host(body: dict[str, Any]) -> str:
     host = _string(body, "host", "127.0.0.1", max_length=253)
     assert host is not None
@@ -64,6 +79,40 @@ def _host(body: dict[str, Any]) -> str:
     if not host:
         raise BadInput("The host is empty: give an address like 127.0.0.1.")
     return host
+
+
+@dataclass(frozen=True)
+class Rule:
+    """An auto-reply rule: when `pattern` matches a message, answer `reply` with $1-style captures."""
+
+    pattern: re.Pattern[str]
+    reply: str
+
+    def answer(self, text: str) -> str | None:
+        match = self.pattern.search(text)
+        if match is None:
+            return None
+        groups = [match.group(0), *(g or "" for g in match.groups())]
+        return re.sub(r"\$(\d)", lambda m: groups[int(m.group(1))] if int(m.group(1)) < len(groups) else m.group(0), self.reply)
+
+    def to_json(self) -> dict[str, str]:
+        return {"match": self.pattern.pattern, "reply": self.reply}
+
+
+@dataclass(frozen=True)
+class ImpairSpec:
+    """Network impairment the lab applies to its own outgoing datagrams; fractions are 0..1."""
+
+    loss: float = 0.0
+    duplicate: float = 0.0
+    reorder: float = 0.0
+    delay_ms: float = 0.0
+    jitter_ms: float = 0.0
+    seed: int = 1
+
+    def to_json(self) -> dict[str, float]:
+        return {"loss": self.loss, "duplicate": self.duplicate, "reorder": self.reorder,
+                "delay_ms": self.delay_ms, "jitter_ms": self.jitter_ms, "seed": self.seed}
 
 
 @dataclass(frozen=True)
@@ -75,6 +124,55 @@ class EndpointSpec:
     reply: str = "OK"
     file: str | None = None
     protocol: str = "raw"
+    framing: str = "raw"
+    delimiter: bytes = b"\n"
+    rules: tuple[Rule, ...] = ()
+    broadcast: bool = False
+    impair: ImpairSpec | None = None
+
+
+def _framing(body: dict[str, Any], kind: str, mode: str | None) -> tuple[str, bytes]:
+    framing = _string(body, "framing", "raw", choices=FRAMINGS) or "raw"
+    delimiter_text = _string(body, "delimiter", "\n", max_length=8)
+    if framing != "raw" and not kind.startswith("tcp"):
+        raise BadInput("Framing cuts a TCP byte stream into messages; UDP keeps each datagram whole, so it needs none.")
+    if framing != "raw" and mode in BYTE_MODES:
+        raise BadInput(f"Mode '{mode}' speaks its own protocol, so it cannot also use '{framing}' framing.")
+    delimiter = (delimiter_text or "").encode("utf-8")
+    if framing == "line" and not delimiter:
+        raise BadInput("Line framing needs a delimiter, such as \"\\n\".")
+    return framing, delimiter
+
+
+def _rules(body: dict[str, Any]) -> tuple[Rule, ...]:
+    raw = body.get("rules")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or len(raw) > MAX_RULES:
+        raise BadInput(f"'rules' must be a list of at most {MAX_RULES} {{\"match\": regex, \"reply\": text}} objects.")
+    rules = []
+    for item in raw:
+        item = _object(item, '{"match": "^hello (\\w+)", "reply": "hi $1"}')
+        pattern = _string(item, "match", required=True, max_length=200) or ""
+        reply = _string(item, "reply", required=True, max_length=4096) or ""
+        try:
+            rules.append(Rule(re.compile(pattern), reply))
+        except re.error as exc:
+            raise BadInput(f"The rule pattern '{pattern}' is not a valid regular expression: {exc}.") from None
+    return tuple(rules)
+
+
+def _impair(body: dict[str, Any], kind: str) -> ImpairSpec | None:
+    raw = body.get("impair")
+    if raw is None:
+        return None
+    if not kind.startswith("udp"):
+        raise BadInput("Impairment (loss, duplicates, reordering) is for UDP endpoints: TCP repairs all of that itself.")
+    raw = _object(raw, '{"loss": 0.2, "seed": 1}')
+    return ImpairSpec(
+        loss=_number(raw, "loss", 0.0, 0, 1), duplicate=_number(raw, "duplicate", 0.0, 0, 1),
+        reorder=_number(raw, "reorder", 0.0, 0, 1), delay_ms=_number(raw, "delay_ms", 0.0, 0, 10_000),
+        jitter_ms=_number(raw, "jitter_ms", 0.0, 0, 10_000), seed=int(_number(raw, "seed", 1, -2**63, 2**63 - 1, whole=True)))
 
 
 def parse_endpoint(body: Any) -> EndpointSpec:
@@ -83,16 +181,22 @@ def parse_endpoint(body: Any) -> EndpointSpec:
     assert kind is not None
     server = kind.endswith("server")
     host, port = _host(body), _port(body, allow_zero=server)
+    mode = _string(body, "mode", "echo", choices=MODES[kind]) if server else None
+    framing, delimiter = _framing(body, kind, mode)
+    impair = _impair(body, kind)
+    broadcast = body.get("broadcast", False)
+    if not isinstance(broadcast, bool):
+        raise BadInput("'broadcast' must be true or false.")
+    if broadcast and kind != "udp-client":
+        raise BadInput("Only a UDP client can broadcast (TCP always talks to exactly one peer).")
     if not server:
-        return EndpointSpec(kind, host, port)
-    mode = _string(body, "mode", "echo", choices=MODES[kind])
-    assert mode is not None
+        return EndpointSpec(kind, host, port, framing=framing, delimiter=delimiter, broadcast=broadcast, impair=impair)
     reply = _string(body, "reply", "OK") or ""
     protocol = _string(body, "protocol", "raw", choices=PROTOCOLS) or "raw"
     file = _string(body, "file", max_length=1024)
     if mode == "file" and not file:
         raise BadInput("Mode 'file' needs a 'file': the name of the file to send to every client.")
-    return EndpointSpec(kind, host, port, mode, reply, file, protocol)
+    return EndpointSpec(kind, host, port, mode, reply, file, protocol, framing, delimiter, _rules(body), impair=impair)
 
 
 @dataclass(frozen=True)
@@ -100,6 +204,9 @@ class SendRequest:
     data: bytes
     conn: str | None
     to: Address | None
+    repeat: int = 1
+    interval_ms: int = 0
+    numbered: bool = False
 
 
 def decode_data(text: str, encoding: str) -> bytes:
@@ -130,7 +237,12 @@ def parse_send(body: Any, max_bytes: int) -> SendRequest:
                 or isinstance(to[1], bool) or not isinstance(to[1], int)):
             raise BadInput("'to' must be [host, port], like [\"127.0.0.1\", 9999].")
         to = (_host({"host": to[0]}), _port({"port": to[1]}, allow_zero=False))
-    return SendRequest(data, conn, to)
+    repeat = int(_number(body, "repeat", 1, 1, 10_000, whole=True))
+    interval_ms = int(_number(body, "interval_ms", 0, 0, 60_000, whole=True))
+    numbered = body.get("numbered", False)
+    if not isinstance(numbered, bool):
+        raise BadInput("'numbered' must be true or false.")
+    return SendRequest(data, conn, to, repeat, interval_ms, numbered)
 
 
 @dataclass(frozen=True)

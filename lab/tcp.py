@@ -14,10 +14,12 @@ import threading
 from typing import Any
 
 from . import download_protocol as proto
+from . import modes
 from .connection import Connection
 from .endpoint import Context, Endpoint, address, bind_socket, join, spawn
 from .errors import BadInput, LabError, NotFound, Refused, where
 from .events import Address
+from .spec import EndpointSpec
 
 BACKLOG = 128
 
@@ -25,12 +27,12 @@ BACKLOG = 128
 class TcpServer(Endpoint):
     kind = "tcp-server"
 
-    def __init__(self, ctx: Context, ep_id: str, host: str, port: int, mode: str = "echo",
-                 reply: str = "OK", file: str | None = None, protocol: str = "raw") -> None:
-        super().__init__(ctx, ep_id)
-        self.mode, self.reply, self.file, self.protocol = mode, reply, file, protocol
-        if mode == "file":
-            ctx.files.resolve(file or "")  # unknown file: refuse now, not on every connect
+    def __init__(self, ctx: Context, ep_id: str, spec: EndpointSpec) -> None:
+        super().__init__(ctx, ep_id, spec)
+        host, port = spec.host, spec.port
+        self.reply, self.file, self.protocol = spec.reply, spec.file, spec.protocol
+        if self.mode == "file":
+            ctx.files.resolve(self.file or "")  # unknown file: refuse now, not on every connect
         self.connections: dict[str, Connection] = {}
         self._ids = itertools.count(1)
         try:
@@ -76,67 +78,60 @@ class TcpServer(Endpoint):
 
     def on_open(self, conn: Connection) -> None:
         if self.mode == "file":
-            self._serve(conn, self.file or "")
+            modes.serve_file(self.ctx, conn, self.file or "", self.protocol)
         elif self.mode == "files":
             conn.reader = proto.RequestReader()
+        elif self.mode == "http":
+            conn.reader = modes.http_reader()
 
     def on_data(self, conn: Connection, data: bytes) -> None:
-        if self.mode == "echo":
-            conn.send(data)
+        if self.mode == "files":
+            modes.on_file_request(self.ctx, conn, data, self.protocol)
+        elif self.mode == "http":
+            modes.on_http_request(self.ctx, conn, data)
+        elif self.mode != "file":  # file mode reads what the client sends and ignores it
+            for message in conn.frame(data):
+                self.on_message(conn, message)
+
+    def on_message(self, conn: Connection, message: bytes) -> None:
+        answer = modes.rule_answer(self.spec.rules, message)
+        if answer is not None:
+            conn.send_message(answer)
+        elif self.mode == "echo":
+            conn.send_message(message)
         elif self.mode == "reply":
-            conn.send(self.reply.encode("utf-8"))
-        elif self.mode == "files" and not conn.sent_eof:
+            conn.send_message(self.reply.encode("utf-8"))
+        elif self.mode == "relay":
+            self._relay(conn, message)
+
+    def _relay(self, sender: Connection, message: bytes) -> None:
+        """Client-to-client through the server: the server is the only one that knows everyone."""
+        with self._lock:
+            others = [c for c in self.connections.values() if c is not sender and c.state == "open"]
+        delivered = []
+        for other in others:
             try:
-                name = conn.reader.feed(data)
-            except ValueError as exc:
-                self._refuse_file(conn, str(exc))
-                return
-            if name is not None:
-                self._serve(conn, name)
+                other.send_message(message)
+                delivered.append(other.id or "")
+            except LabError:
+                continue  # that receiver is gone; its own close event says so
+        to = ", ".join(delivered) if delivered else "nobody (no other client is connected)"
+        sender.publish("relay", size=len(message), payload=message, detail=f"relayed from {sender.id} via the server to {to}")
 
     def on_closed(self, conn: Connection) -> None:
         with self._lock:
             self.connections.pop(conn.id or "", None)
 
-    def _serve(self, conn: Connection, name: str | bytes) -> None:
-        """Send one file (after an OK header when framed), then finish sending; keep reading."""
-        try:
-            path = self.ctx.files.resolve(name)
-            size = path.stat().st_size
-            if size > self.ctx.limits.file_bytes:
-                raise BadInput(f"The file is larger than the lab's limit of {self.ctx.limits.file_bytes} bytes.")
-        except LabError as exc:
-            self._refuse_file(conn, str(exc))
-            return
-        shown = path.name
-        try:
-            if self.protocol == "framed":
-                conn.send_header(proto.encode_ok(size, self.ctx.files.sha256(path)))
-            conn.send_file(path, shown)
-        except OSError as exc:
-            conn.publish("error", detail=f"sending '{shown}' stopped: {exc.strerror or exc}")
-            return
-        conn.finish_sending()
-
-    def _refuse_file(self, conn: Connection, reason: str) -> None:
-        conn.publish("error", detail=f"file request refused: {reason}")
-        if self.protocol == "framed":
-            try:
-                conn.send_header(proto.encode_err(reason))
-            except OSError:
-                return
-        conn.finish_sending()
-
     # -- commands -----------------------------------------------------------------------------
 
     def send(self, data: bytes, conn: str | None = None, to: Address | None = None) -> int:
         if conn is not None:
-            return self.connection(conn).send(data)
+            return self.connection(conn).send_message(data)
         with self._lock:
             targets = [c for c in self.connections.values() if c.state == "open"]
         if not targets:
             raise Refused("No client is connected to this server, so there is nobody to send to.")
-        return sum(c.send(data) for c in targets)
+        return sum(c.send_message(data) for c in targets)
 
     def connection(self, conn_id: str) -> Connection:
         with self._lock:
@@ -162,6 +157,7 @@ class TcpServer(Endpoint):
                                      f"{len(self.connections)} established connection(s) go on")
 
     def close(self) -> None:
+        self.stop_tasks()
         self.stop_listening()
         with self._lock:
             conns = list(self.connections.values())
@@ -183,8 +179,9 @@ class TcpClient(Endpoint):
     kind = "tcp-client"
     CONNECT_TIMEOUT = 5.0
 
-    def __init__(self, ctx: Context, ep_id: str, host: str, port: int) -> None:
-        super().__init__(ctx, ep_id)
+    def __init__(self, ctx: Context, ep_id: str, spec: EndpointSpec) -> None:
+        super().__init__(ctx, ep_id, spec)
+        host, port = spec.host, spec.port
         family, sockaddr = ctx.targets.check(host, port, socket.SOCK_STREAM)
         self.remote = sockaddr
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -207,14 +204,20 @@ class TcpClient(Endpoint):
         return None
 
     def on_data(self, conn: Connection, data: bytes) -> None:
-        return None
+        conn.frame(data)  # framed clients show each restored message
 
     def on_closed(self, conn: Connection) -> None:
         self.state = "closed"
 
     def send(self, data: bytes, conn: str | None = None, to: Address | None = None) -> int:
-        return self.conn.send(data)
+        return self.conn.send_message(data)
 
     def close(self) -> None:
+        self.stop_tasks()
         self.conn.close("closed from the dashboard")
         self.state = "closed"
+
+    def to_json(self) -> dict[str, Any]:
+        data = super().to_json()
+        data["connection"] = self.conn.to_json()
+        return data

@@ -6,13 +6,17 @@ ENOTCONN on Linux but still wakes a blocked recvfrom(), which is how close() sto
 
 from __future__ import annotations
 
+import itertools
 import socket
 import threading
-from typing import Any
+from typing import Any, Callable
 
+from . import modes
 from .endpoint import Context, Endpoint, address, bind_socket, join, spawn
-from .errors import Refused, TooLarge, explain_os_error, where
+from .errors import LabError, Refused, TooLarge, explain_os_error, where
 from .events import Address
+from .impair import DelayLine, Impairer
+from .spec import EndpointSpec
 
 RECV_SIZE = 65535
 
@@ -22,14 +26,20 @@ class UdpEndpoint(Endpoint):
 
     proto = "udp"
 
-    def __init__(self, ctx: Context, ep_id: str) -> None:
-        super().__init__(ctx, ep_id)
+    def __init__(self, ctx: Context, ep_id: str, spec: EndpointSpec) -> None:
+        super().__init__(ctx, ep_id, spec)
         self.last_peer: Address | None = None
         self.datagrams_in = 0
         self.datagrams_out = 0
+        self.datagrams_lost = 0
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._impairer = Impairer(spec.impair) if spec.impair else None
+        self._delay_line: DelayLine | None = None
+        self._numbered = itertools.count(1)  # datagrams offered for sending, for impairment notes
+        self._held: list[tuple[bytes, Address, int]] = []
+        self._send_lock = threading.Lock()
 
     def _start_receiving(self) -> None:
         self._thread = spawn(f"udp-{self.id}", self._recv_loop)
@@ -56,17 +66,69 @@ class UdpEndpoint(Endpoint):
             self.on_datagram(data, peer)
 
     def on_datagram(self, data: bytes, peer: Address) -> None:
-        return None
+        answer = modes.rule_answer(self.spec.rules, data)
+        if answer is not None:
+            self.sendto(answer, peer)
+        elif self.mode == "echo":
+            self.sendto(data, peer)
+        elif self.mode == "reply":
+            self.sendto(self.spec.reply.encode("utf-8"), peer)
 
     def target(self, to: Address) -> Address:
         """An explicit destination, checked against the target policy (never an open relay)."""
         return self.ctx.targets.check(to[0], to[1], socket.SOCK_DGRAM)[1]
 
     def sendto(self, data: bytes, peer: Address) -> int:
+        """Send one datagram, through the impairment when the endpoint has one."""
         if len(data) > self.ctx.limits.datagram_bytes:
             raise TooLarge(f"A datagram may carry at most {self.ctx.limits.datagram_bytes} bytes; this one has {len(data)}.")
+        if self._sock is None or self.state in ("stopped", "closed"):
+            raise Refused("This UDP socket is closed; nothing can be sent on it.")
+        number = next(self._numbered)
+        if self._impairer is None:
+            return self._transmit(data, peer)
+        fate = self._impairer.fate()
+        if fate.copies == 0:
+            self.datagrams_lost += 1
+            self.publish("lost", peer=peer, size=len(data), payload=data,
+                         detail=f"datagram {number} lost by impairment (loss {self._impairer.spec.loss:.0%}): it never reached the network")
+            return len(data)
+        notes = [f"datagram {number}"] + (["delayed"] if fate.delay else [])
+        for copy in range(fate.copies):
+            note = ", ".join(notes + (["duplicate copy"] if copy else []))
+            if fate.held:
+                with self._send_lock:
+                    self._held.append((data, peer, number))
+                self._later(0.3, self._release_held)  # if no later datagram overtakes it, it still goes
+            elif fate.delay:
+                self._later(fate.delay, lambda note=note: self._transmit_quietly(data, peer, note))
+            else:
+                self._transmit(data, peer, note)
+        if not fate.held:
+            self._release_held()
+        return len(data)
+
+    def _later(self, delay: float, callback: Callable[[], None]) -> None:
+        with self._send_lock:
+            if self._delay_line is None:
+                self._delay_line = DelayLine(f"impair-{self.id}")
+        self._delay_line.put(delay, callback)
+
+    def _release_held(self) -> None:
+        with self._send_lock:
+            held, self._held = self._held, []
+        for data, peer, number in held:
+            self._transmit_quietly(data, peer, f"datagram {number}, held back and sent after a later one: reordered")
+
+    def _transmit_quietly(self, data: bytes, peer: Address, note: str) -> None:
+        try:
+            self._transmit(data, peer, note)
+        except LabError:
+            return  # the error event is already published; a delayed send has nobody to tell
+
+    def _transmit(self, data: bytes, peer: Address, note: str = "") -> int:
         sock = self._sock
-        if sock is None or self.state in ("stopped", "closed"):
+        if sock is None or self._stopping:
             raise Refused("This UDP socket is closed; nothing can be sent on it.")
         try:
             sent = sock.sendto(data, peer)
@@ -79,11 +141,14 @@ class UdpEndpoint(Endpoint):
         self.bytes_out += sent
         self.datagrams_out += 1
         self.publish("send", peer=peer, size=sent, payload=data,
-                     detail=f"sendto({where(*peer)}) sent one {sent}-byte datagram")
+                     detail=f"sendto({where(*peer)}) sent one {sent}-byte datagram" + (f" ({note})" if note else ""))
         return sent
 
     def close(self) -> None:
+        self.stop_tasks()
         self._stopping = True
+        if self._delay_line is not None:
+            self._delay_line.close()
         sock = self._sock
         if sock is not None:
             try:
@@ -97,7 +162,7 @@ class UdpEndpoint(Endpoint):
 
     def to_json(self) -> dict[str, Any]:
         data = super().to_json()
-        data.update(datagrams_in=self.datagrams_in, datagrams_out=self.datagrams_out,
+        data.update(datagrams_in=self.datagrams_in, datagrams_out=self.datagrams_out, datagrams_lost=self.datagrams_lost,
                     last_peer=list(self.last_peer) if self.last_peer else None)
         return data
 
@@ -105,9 +170,9 @@ class UdpEndpoint(Endpoint):
 class UdpServer(UdpEndpoint):
     kind = "udp-server"
 
-    def __init__(self, ctx: Context, ep_id: str, host: str, port: int, mode: str = "echo", reply: str = "OK") -> None:
-        super().__init__(ctx, ep_id)
-        self.mode, self.reply = mode, reply
+    def __init__(self, ctx: Context, ep_id: str, spec: EndpointSpec) -> None:
+        super().__init__(ctx, ep_id, spec)
+        host, port = spec.host, spec.port
         try:
             sock = bind_socket(ctx, host, port, socket.SOCK_DGRAM)
         except OSError as exc:
@@ -119,12 +184,6 @@ class UdpServer(UdpEndpoint):
                                       "(UDP has no listen() and no accept())")
         self._start_receiving()
 
-    def on_datagram(self, data: bytes, peer: Address) -> None:
-        if self.mode == "echo":
-            self.sendto(data, peer)
-        elif self.mode == "reply":
-            self.sendto(self.reply.encode("utf-8"), peer)
-
     def send(self, data: bytes, conn: str | None = None, to: Address | None = None) -> int:
         peer = self.target(to) if to else self.last_peer
         if peer is None:
@@ -133,7 +192,7 @@ class UdpServer(UdpEndpoint):
 
     def to_json(self) -> dict[str, Any]:
         data = super().to_json()
-        data["reply"] = self.reply if self.mode == "reply" else None
+        data["reply"] = self.spec.reply if self.mode == "reply" else None
         return data
 
 
@@ -142,16 +201,18 @@ class UdpClient(UdpEndpoint):
 
     kind = "udp-client"
 
-    def __init__(self, ctx: Context, ep_id: str, host: str, port: int) -> None:
-        super().__init__(ctx, ep_id)
-        family, self.remote = ctx.targets.check(host, port, socket.SOCK_DGRAM)
+    def __init__(self, ctx: Context, ep_id: str, spec: EndpointSpec) -> None:
+        super().__init__(ctx, ep_id, spec)
+        family, self.remote = ctx.targets.check(spec.host, spec.port, socket.SOCK_DGRAM)
         self._sock = socket.socket(family, socket.SOCK_DGRAM)
+        if spec.broadcast:  # without SO_BROADCAST the kernel refuses to send to a broadcast address
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
         self.state = "ready"
 
     def send(self, data: bytes, conn: str | None = None, to: Address | None = None) -> int:
         assert self.remote is not None
         sent = self.sendto(data, self.target(to) if to else self.remote)
-        with self._lock:
-            if self._thread is None and not self._stopping:
+        with self._lock:  # receive once the OS has bound the socket (a lost first datagram binds nothing)
+            if self._thread is None and not self._stopping and self.local is not None:
                 self._start_receiving()
         return sent

@@ -152,7 +152,7 @@ def close_connection(ep_id: str, conn_id: str) -> Response:
 
 @api.post("/endpoints/<ep_id>/send")
 def send(ep_id: str) -> Response:
-    return jsonify(sent=lab().send(ep_id, body()))
+    return jsonify(lab().send(ep_id, body()))
 
 
 @api.post("/downloads")

@@ -114,7 +114,7 @@ def test_send_limit(make_lab: Any) -> None:
     client = lab.create({"kind": "udp-client", "port": server.local[1]})
     with pytest.raises(TooLarge, match="at most 4 bytes"):
         lab.send(client.id, {"data": "12345"})
-    assert lab.send(client.id, {"data": "1234"}) == 4
+    assert lab.send(client.id, {"data": "1234"})["sent"] == 4
 
 
 def test_file_size_limit_served_and_downloaded(make_lab: Any, folders: dict) -> None:

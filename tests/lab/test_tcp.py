@@ -107,9 +107,9 @@ def test_manual_mode_sends_to_one_connection_or_all(lab: Lab) -> None:
     try:
         wait_until(lambda: len(server.connections) == 2)
         first = min(server.connections, key=lambda cid: int(cid[1:]))
-        assert lab.send(server.id, {"data": "to one", "conn": first}) == 6
+        assert lab.send(server.id, {"data": "to one", "conn": first})["sent"] == 6
         assert a.recv(100) == b"to one"
-        assert lab.send(server.id, {"data": "41 4c 4c", "encoding": "hex"}) == 6  # 3 bytes x 2
+        assert lab.send(server.id, {"data": "41 4c 4c", "encoding": "hex"})["sent"] == 6  # 3 bytes x 2
         assert a.recv(100) == b"ALL" and b.recv(100) == b"ALL"
         with pytest.raises(NotFound):
             lab.send(server.id, {"data": "x", "conn": "c99"})
@@ -156,7 +156,7 @@ def test_lab_client_talks_to_a_plain_threaded_ok_server(lab: Lab, resources: Res
     acceptor.join(5)
     connect = kinds(lab, client.id, "connect")[0]
     assert "did not bind" in connect.detail
-    assert lab.send(client.id, {"data": "hello"}) == 5
+    assert lab.send(client.id, {"data": "hello"})["sent"] == 5
     reply = wait_until(lambda: kinds(lab, client.id, "recv"))[0]
     assert reply.data == "OK"
     lab.remove(client.id)

@@ -1,0 +1,110 @@
+"""What a TCP server does with a connection in the modes that speak a protocol of their own:
+`file`/`files` (the download protocol) and `http` (HTTP/1.0 by hand), plus auto-reply rules.
+
+The parsing is sans-I/O (download_protocol, httpproto); these functions only move bytes between
+those parsers and a Connection, and publish what happened.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import download_protocol as proto
+from .connection import Connection
+from .endpoint import Context
+from .errors import BadInput, LabError
+from .spec import Rule
+
+HTTP_HEAD_SHOWN = 4096  # bytes of a request or response head shown in full in the event detail
+
+
+def rule_answer(rules: tuple[Rule, ...], message: bytes) -> bytes | None:
+    """The reply of the first rule whose pattern matches the message, or None."""
+    if not rules:
+        return None
+    text = message[:4096].decode("utf-8", "replace")
+    for rule in rules:
+        answer = rule.answer(text)
+        if answer is not None:
+            return answer.encode("utf-8")
+    return None
+
+
+# -- file and files modes ----------------------------------------------------------------------
+
+def serve_file(ctx: Context, conn: Connection, name: str | bytes, protocol: str) -> None:
+    """Send one file (after an OK header when framed), then finish sending; keep reading."""
+    try:
+        path = ctx.files.resolve(name)
+        size = path.stat().st_size
+        if size > ctx.limits.file_bytes:
+            raise BadInput(f"The file is larger than the lab's limit of {ctx.limits.file_bytes} bytes.")
+    except LabError as exc:
+        refuse_file(conn, str(exc), protocol)
+        return
+    try:
+        if protocol == "framed":
+            conn.send_header(proto.encode_ok(size, ctx.files.sha256(path)))
+        conn.send_file(path, path.name)
+    except OSError as exc:
+        conn.publish("error", detail=f"sending '{path.name}' stopped: {exc.strerror or exc}")
+        return
+    conn.finish_sending()
+
+
+def refuse_file(conn: Connection, reason: str, protocol: str) -> None:
+    """Refused requests are logged, then answered with an ERR line (framed) or a plain close (raw)."""
+    conn.publish("error", detail=f"file request refused: {reason}")
+    if protocol == "framed":
+        try:
+            conn.send_header(proto.encode_err(reason))
+        except OSError:
+            return
+    conn.finish_sending()
+
+
+def on_file_request(ctx: Context, conn: Connection, data: bytes, protocol: str) -> None:
+    if conn.sent_eof:
+        return  # the answer is complete: what the client still sends is read and ignored
+    try:
+        name = conn.reader.feed(data)
+    except ValueError as exc:
+        refuse_file(conn, str(exc), protocol)
+        return
+    if name is not None:
+        serve_file(ctx, conn, name, protocol)
+
+
+# -- http mode ---------------------------------------------------------------------------------
+
+def http_reader() -> Any:
+    from .httpproto import RequestParser
+
+    return RequestParser()
+
+
+def on_http_request(ctx: Context, conn: Connection, data: bytes) -> None:
+    """HTTP/1.0 by hand: parse the request head, answer it, close. One request per connection."""
+    from .httpproto import BadRequest, Request, Site
+
+    if conn.sent_eof:
+        return
+    for item in conn.reader.feed(data):
+        if isinstance(item, Request):
+            conn.publish("http", size=len(item.head), payload=item.head,
+                         detail="HTTP request:\n" + item.head[:HTTP_HEAD_SHOWN].decode("utf-8", "replace"))
+            response = Site(ctx.files.resolve, ctx.files.listing).respond(item)
+        elif isinstance(item, BadRequest):
+            conn.publish("error", detail=f"bad HTTP request: {item.reason}")
+            response = item.response()
+        else:
+            continue
+        head = response.head()
+        conn.publish("http", size=len(head), payload=head,
+                     detail="HTTP response:\n" + head[:HTTP_HEAD_SHOWN].decode("utf-8", "replace"))
+        try:
+            conn.send(response.encode())
+        except LabError:
+            return
+        conn.finish_sending()
+        return
