@@ -99,7 +99,9 @@ class UdpEndpoint(Endpoint):
             if fate.held:
                 with self._send_lock:
                     self._held.append((data, peer, number))
-                self._later(0.3, self._release_held)  # if no later datagram overtakes it, it still goes
+                # If no later datagram overtakes it soon, it goes anyway (only this one: the timer
+                # must not release datagrams held after it, or the outcome would depend on timing).
+                self._later(0.3, lambda number=number: self._release_held(number))
             elif fate.delay:
                 self._later(fate.delay, lambda note=note: self._transmit_quietly(data, peer, note))
             else:
@@ -114,9 +116,10 @@ class UdpEndpoint(Endpoint):
                 self._delay_line = DelayLine(f"impair-{self.id}")
         self._delay_line.put(delay, callback)
 
-    def _release_held(self) -> None:
+    def _release_held(self, only: int | None = None) -> None:
         with self._send_lock:
-            held, self._held = self._held, []
+            held = [h for h in self._held if only is None or h[2] == only]
+            self._held = [h for h in self._held if h not in held]
         for data, peer, number in held:
             self._transmit_quietly(data, peer, f"datagram {number}, held back and sent after a later one: reordered")
 
