@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request, send_fi
 from werkzeug.exceptions import HTTPException
 
 from lab import BadInput, Forbidden, Lab, LabError, NotFound, Refused, TooLarge
+from lab.codegen import program_for, program_for_download
 
 from .auth import READ_METHODS, VIEW, Access, token_from
 
@@ -139,6 +140,12 @@ def delete_endpoint(ep_id: str) -> Response:
     return jsonify(deleted=ep_id)
 
 
+@api.get("/endpoints/<ep_id>/code")
+def endpoint_code(ep_id: str) -> Response:
+    """The plain-Python socket program that does what this endpoint does."""
+    return jsonify(python=program_for(lab().endpoint(ep_id).to_json()))
+
+
 @api.post("/endpoints/<ep_id>/stop-listening")
 def stop_listening(ep_id: str) -> Response:
     return jsonify(lab().stop_listening(ep_id).to_json())
@@ -168,6 +175,11 @@ def list_downloads() -> Response:
 @api.get("/downloads/<dl_id>")
 def get_download(dl_id: str) -> Response:
     return jsonify(lab().download(dl_id).to_json())
+
+
+@api.get("/downloads/<dl_id>/code")
+def download_code(dl_id: str) -> Response:
+    return jsonify(python=program_for_download(lab().download(dl_id).to_json()))
 
 
 @api.get("/downloads/<dl_id>/file")

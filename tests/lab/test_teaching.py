@@ -168,3 +168,27 @@ def test_tcp_info_present_and_plausible(lab: Lab) -> None:
     server_side = server.to_json()["connections"][0]["tcp_info"]
     assert server_side["bytes_received"] >= 1000
     assert of(lab, client.id, "tcp_info")  # sampled while busy
+
+
+def http_get(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(request)
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_http_by_hand(lab: Lab, folders: dict) -> None:
+    server = lab.create({"kind": "tcp-server", "port": 0, "mode": "http"})
+    page = http_get(server.local[1], b"GET / HTTP/1.0\r\nHost: lab\r\n\r\n")
+    assert page.startswith(b"HTTP/1.0 200 OK\r\n") and b"hello.txt" in page
+    text = http_get(server.local[1], b"GET /files/hello.txt HTTP/1.0\r\n\r\n")
+    head, _, body = text.partition(b"\r\n\r\n")
+    assert body == (folders["files"] / "hello.txt").read_bytes() and b"text/plain" in head
+    assert http_get(server.local[1], b"GET /files/..%2f..%2fetc%2fpasswd HTTP/1.0\r\n\r\n").split(b"\r\n")[0] in (
+        b"HTTP/1.0 400 Bad Request", b"HTTP/1.0 404 Not Found")
+    assert http_get(server.local[1], b"BREW /pot HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.0 405")
+    shown = [e.detail for e in of(lab, server.id, "http")]
+    assert any(d.startswith("HTTP request:\nGET /files/hello.txt HTTP/1.0") for d in shown)
+    assert any(d.startswith("HTTP response:\nHTTP/1.0 200 OK") for d in shown)

@@ -1,0 +1,265 @@
+"""A tiny HTTP/1.0 server protocol, sans-I/O (after h11: bytes in, events out, no socket here).
+
+HTTP is text on a TCP socket: a request line, header lines, a blank line. `RequestParser` turns
+the bytes of one connection into one `Request` (or one `BadRequest`); `Site` turns a `Request`
+into a `Response`; `Response.encode()` gives the bytes to send before closing. One request per
+connection, as in HTTP/1.0, and request bodies are never read (only GET and HEAD are served).
+"""
+
+from __future__ import annotations
+
+import html
+import mimetypes
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from pathlib import Path
+from urllib.parse import quote, unquote_to_bytes, urlsplit
+
+from .errors import BadInput, NotFound
+
+MAX_HEAD = 8192  # bytes, request line + headers + blank line
+MAX_HEADERS = 100
+MAX_FILE = 16 << 20  # the whole file is held in memory to build one Response
+ALLOW = "GET, HEAD"
+
+_HEAD_END = re.compile(rb"\n\r?\n")  # the blank line: `nc` sends bare "\n" line endings
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_VERSION = re.compile(r"HTTP/(\d)\.(\d)")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # tab is allowed inside header values
+# Only the built-in table, not /etc/mime.types: the same file gets the same type on every machine.
+_TYPES = mimetypes.MimeTypes()
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    method: str
+    target: str
+    version: str  # "HTTP/0.9" for a bare `GET /` line, which has no headers
+    headers: list[tuple[str, str]]
+    head: bytes  # the raw bytes up to and including the blank line (HTTP/0.9: the one line)
+
+
+@dataclass(frozen=True, slots=True)
+class BadRequest:
+    """The client broke the rules; `reason` is the sentence shown on the error page."""
+
+    status: int
+    reason: str
+
+    def response(self) -> Response:
+        return error_response(self.status, self.reason)
+
+
+_TOO_LONG = BadRequest(431, f"the request line and headers are longer than {MAX_HEAD} bytes")
+
+class RequestParser:
+    """One per connection: `feed` returns [] until the head is complete, then one event, then [] forever.
+
+    The result depends only on the bytes, never on how recv() cut them: every decision is taken on
+    the shortest prefix that settles it (first line end, first blank line, or passing MAX_HEAD).
+    """
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._scanned = 0  # no blank line ends before this offset
+        self._line: tuple[str, str, str] | None = None  # method, target, version, once the first line is in
+        self.done = False
+
+    def feed(self, data: bytes) -> list[Request | BadRequest]:
+        if self.done:
+            return []
+        if not data:
+            self.done = True
+            return [BadRequest(400, "the connection closed before the request was complete")] if self._buffer else []
+        self._buffer += data
+        event = self._parse()
+        if event is None:
+            return []
+        self.done = True
+        self._buffer.clear()
+        return [event]
+
+    def _parse(self) -> Request | BadRequest | None:
+        buffer = self._buffer
+        if self._line is None:
+            line_end = buffer.find(b"\n")
+            if line_end < 0:
+                return _TOO_LONG if len(buffer) > MAX_HEAD else None
+            if line_end >= MAX_HEAD:
+                return _TOO_LONG
+            parsed = _request_line(bytes(buffer[:line_end]).removesuffix(b"\r"))
+            if isinstance(parsed, BadRequest):
+                return parsed
+            self._line = parsed
+            if parsed[2] == "HTTP/0.9":  # a simple request is one line, without headers: answer it at once
+                return Request(*parsed, [], bytes(buffer[:line_end + 1]))
+        match = _HEAD_END.search(buffer, max(0, self._scanned - 2))
+        self._scanned = len(buffer)
+        if match is None or match.end() > MAX_HEAD:
+            return _TOO_LONG if len(buffer) > MAX_HEAD else None
+        head = bytes(buffer[:match.end()])
+        lines = head.split(b"\n")[1:-2]  # between the request line and the blank line
+        if len(lines) > MAX_HEADERS:
+            return BadRequest(431, f"the request has more than {MAX_HEADERS} header lines")
+        headers: list[tuple[str, str]] = []
+        for raw in lines:
+            header = _header_line(raw.removesuffix(b"\r").decode("latin-1"))
+            if isinstance(header, BadRequest):
+                return header
+            headers.append(header)
+        return Request(*self._line, headers, head)
+
+
+def _request_line(raw: bytes) -> tuple[str, str, str] | BadRequest:
+    """`METHOD SP target SP HTTP/x.y`, or `METHOD SP target` (HTTP/0.9), each part separated by one space."""
+    try:
+        line = raw.decode("utf-8")  # `nc` users may type a file name as it is; browsers percent-encode
+    except UnicodeDecodeError:
+        return BadRequest(400, "the request line is not valid UTF-8 text")
+    parts = line.split(" ")
+    if len(parts) not in (2, 3) or not all(parts):
+        return BadRequest(400, "the first line must look like 'GET /path HTTP/1.0': a method, a path "
+                               "and a version, separated by single spaces")
+    method, target = parts[0], parts[1]
+    if not _TOKEN.fullmatch(method):
+        return BadRequest(400, "the method (the first word, like GET) contains characters a method may not contain")
+    if _CONTROL.search(target) or "\t" in target:
+        return BadRequest(400, "the path contains control characters")
+    if len(parts) == 2:
+        return method, target, "HTTP/0.9"
+    version = _VERSION.fullmatch(parts[2])
+    if version is None:
+        return BadRequest(400, f"the version must look like HTTP/1.0, not '{parts[2]}'")
+    if version.group(1) != "1":
+        return BadRequest(505, f"this little server speaks HTTP/1.0 and HTTP/1.1 only, not {parts[2]}")
+    return method, target, parts[2]
+
+
+def _header_line(line: str) -> tuple[str, str] | BadRequest:
+    if line[:1] in (" ", "\t"):
+        return BadRequest(400, "a header line starts with a space: folded (continued) header lines are not allowed")
+    name, colon, value = line.partition(":")
+    if not colon or not _TOKEN.fullmatch(name):
+        return BadRequest(400, "every header line must look like 'Name: value', with no space before the colon")
+    value = value.strip(" \t")
+    if _CONTROL.search(value):
+        return BadRequest(400, f"the value of the header '{name}' contains control characters")
+    return name, value
+
+
+@dataclass(slots=True)
+class Response:
+    """`encode()` adds Content-Length (unless a header already gives it) and Connection: close."""
+
+    status: int
+    reason: str  # the reason phrase of the status line, e.g. "Not Found"
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+    def head(self) -> bytes:
+        lines = [f"HTTP/1.0 {self.status} {self.reason}", *(f"{name}: {value}" for name, value in self.headers)]
+        if not any(name.lower() == "content-length" for name, _ in self.headers):
+            lines.append(f"Content-Length: {len(self.body)}")  # a HEAD answer gives the full length itself
+        lines.append("Connection: close")
+        # Header text never contains CR or LF: every value is made here, never copied from a request.
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def encode(self) -> bytes:
+        return self.head() + self.body
+
+
+_STYLE = ("body{font:16px/1.5 system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem;color:#222}"
+          "h1{font-size:1.5rem}table{border-collapse:collapse}td{padding:.2rem 1rem .2rem 0}td.size{text-align:right;color:#666}")
+
+
+def _page(status: int, title: str, body: str, headers: Sequence[tuple[str, str]] = ()) -> Response:
+    """An HTML page; `title` and `body` must already be escaped."""
+    text = (f"<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>"
+            f"<style>{_STYLE}</style></head>\n<body>\n<h1>{title}</h1>\n{body}\n</body></html>\n")
+    return Response(status, HTTPStatus(status).phrase,
+                    [("Content-Type", "text/html; charset=utf-8"), *headers], text.encode("utf-8"))
+
+
+def error_response(status: int, sentence: str, headers: Sequence[tuple[str, str]] = ()) -> Response:
+    """A small HTML page saying what went wrong in one sentence (escaped here)."""
+    sentence = sentence[:1].upper() + sentence[1:]
+    if not sentence.endswith((".", "!", "?")):
+        sentence += "."
+    body = f"<p>{html.escape(sentence)}</p>\n<p><a href=\"/\">Back to the list of files</a></p>"
+    return _page(status, f"{status} {HTTPStatus(status).phrase}", body, headers)
+
+
+def _size(size: object) -> str:
+    if not isinstance(size, int):
+        return ""
+    if size < 1024:
+        return f"{size} bytes"
+    return f"{size / 1024:.1f} KiB" if size < 1 << 20 else f"{size / (1 << 20):.1f} MiB"
+
+
+class Site:
+    """What the HTTP server mode serves: an index page and the files folder under /files/."""
+
+    def __init__(self, resolve: Callable[[str], Path], listing: Callable[[], Sequence[Mapping[str, object]]]) -> None:
+        self.resolve = resolve  # raises BadInput/NotFound for anything not a plain file in the folder
+        self.listing = listing
+
+    def respond(self, request: Request) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            return error_response(405, f"this server only answers GET and HEAD requests, not {request.method}",
+                                  [("Allow", ALLOW)])
+        response = self._get(request.target)
+        if request.method == "HEAD":
+            response.headers.append(("Content-Length", str(len(response.body))))
+            response.body = b""
+        return response
+
+    def _get(self, target: str) -> Response:
+        if target.lower().startswith(("http://", "https://")):
+            path = urlsplit(target).path or "/"  # absolute form, as sent to a proxy: keep the path
+        else:
+            path = target.split("?", 1)[0].split("#", 1)[0]  # not urlsplit: it reads "//x/y" as a host
+        if path == "/":
+            return self._index()
+        if path.startswith("/files/"):
+            return self._file(path.removeprefix("/files/"))
+        return error_response(404, f"there is no page at {path}; try / for the list of files")
+
+    def _index(self) -> Response:
+        rows = "\n".join(
+            f"<tr><td><a href=\"/files/{html.escape(quote(str(entry['name']), safe=''))}\">"
+            f"{html.escape(str(entry['name']))}</a></td><td class=\"size\">{_size(entry.get('size'))}</td></tr>"
+            for entry in self.listing())
+        body = ("<p>No web framework made this page. A short Python program read your browser's request from "
+                "a TCP socket and wrote these bytes back: a status line, a few header lines, a blank line, "
+                "then this HTML. Every link below opens a new connection.</p>\n"
+                f"<table>\n{rows or '<tr><td>The files folder is empty.</td></tr>'}\n</table>")
+        return _page(200, "Socket Lab HTTP by hand", body)
+
+    def _file(self, segment: str) -> Response:
+        # Decode exactly once: resolve() refuses any "%XX" left, so "%252e" cannot become ".".
+        try:
+            name = unquote_to_bytes(segment).decode("utf-8")
+        except UnicodeDecodeError:
+            return error_response(400, "the file name is not valid UTF-8 text once its %XX codes are decoded")
+        if "/" in name or "\\" in name:  # raw or encoded: only plain names, whatever resolve() would say
+            return error_response(400, "only a plain file name from the files folder can be asked for: "
+                                       "no folders and no '..'")
+        try:
+            with open(self.resolve(name), "rb") as f:
+                data = f.read(MAX_FILE + 1)  # files are small; reading one byte more tells "too large"
+        except BadInput as exc:
+            return error_response(400, str(exc))
+        except NotFound as exc:
+            return error_response(404, str(exc))
+        except OSError:  # removed or made unreadable since resolve() looked
+            return error_response(404, f"{name} could not be read from the files folder")
+        if len(data) > MAX_FILE:
+            return error_response(413, f"{name} is larger than {MAX_FILE >> 20} MiB, too large for this little "
+                                       "HTTP server; download it with the lab's file server instead")
+        kind = _TYPES.guess_type(name)[0] or "application/octet-stream"
+        if kind.startswith("text/"):
+            kind += "; charset=utf-8"  # the sample texts are UTF-8; without it browsers guess Latin-1
+        return Response(200, "OK", [("Content-Type", kind), ("X-Content-Type-Options", "nosniff")], data)
