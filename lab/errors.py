@@ -52,6 +52,9 @@ def explain_os_error(exc: OSError, action: str, host: str, port: int) -> str:
         return (f"Port {port} is already in use on {host}: another program or another lab server is listening there. "
                 "Choose another port, or 0 to let the system pick a free one.")
     if code == errno.EACCES:
+        if action == "send to":
+            return (f"Not allowed to send to {at}: it is a broadcast address, and the kernel lets a socket send there "
+                    "only with SO_BROADCAST on. Turn on 'broadcast' for this UDP client, or send to one host's address.")
         return f"Not allowed to {action} {at}: ports below 1024 need administrator rights; use a port above 1024 or 0."
     if code == errno.EADDRNOTAVAIL:
         return f"Cannot {action} {at}: {host} is not an address of this machine."
