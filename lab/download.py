@@ -7,14 +7,16 @@ claimed with link(), which never overwrites, so two downloads of one file never 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import queue
 import re
 import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from . import download_protocol as proto
 from .endpoint import Context, address, join, spawn
@@ -24,6 +26,15 @@ from .events import Address
 BUFFER_SIZE = 1 << 20
 PROGRESS_INTERVAL = 0.05  # at most ~20 progress events a second per transfer
 _UNSAFE = re.compile(r"[^\w.\-]+")
+
+
+@contextlib.contextmanager
+def _abandon_on_error(hasher: "Hasher") -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        hasher.abandon()
+        raise
 
 
 def safe_name(name: str) -> str:
@@ -45,6 +56,38 @@ def claim(folder: Path, tmp: Path, name: str) -> Path:
         tmp.unlink()
         return folder / candidate
     raise OSError("no free name left for the download")
+
+
+class Hasher:
+    """SHA-256 in its own thread, so hashing overlaps receiving and writing instead of adding to
+    them (hashlib releases the GIL on large buffers). The queue is bounded: memory stays small."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=32)
+        self._thread = spawn("sha256", self._run)
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            self._digest.update(chunk)
+
+    def update(self, data: memoryview) -> None:
+        self._queue.put(bytes(data))  # a copy: the receive buffer is reused at once
+
+    def hexdigest(self) -> str:
+        self._queue.put(None)
+        join(self._thread, timeout=600)
+        return self._digest.hexdigest()
+
+    def abandon(self) -> None:
+        while True:  # make room for the stop mark even when the queue is full
+            try:
+                self._queue.put_nowait(None)
+                break
+            except queue.Full:
+                with contextlib.suppress(queue.Empty):
+                    self._queue.get_nowait()
+        join(self._thread)
 
 
 class Download:
@@ -114,12 +157,12 @@ class Download:
             sock.sendall(request)
             self.publish("send", size=len(request), payload=request, detail=f"sendall() sent the request line for '{self.file}'")
         receiver = proto.DownloadReceiver(self.protocol == "framed")
-        digest = hashlib.sha256()
+        digest = Hasher()
         buf = bytearray(BUFFER_SIZE)
         view = memoryview(buf)
         last_progress, reported = time.monotonic(), 0
         limit = self.ctx.limits.file_bytes
-        with open(tmp, "wb") as out:
+        with open(tmp, "wb") as out, _abandon_on_error(digest):
             while not receiver.finished:
                 n = sock.recv_into(buf)
                 if self._cancelled:  # shutdown() from cancel() looks like EOF: it is not one

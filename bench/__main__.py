@@ -1,0 +1,41 @@
+"""`python -m bench [1 2 ...]`: run the benchmarks, print the table, write bench/results.json."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import platform
+import sys
+import time
+from dataclasses import asdict
+
+from .common import ROOT, Result
+
+BENCHES = {1: "b1_download", 2: "b2_echo", 3: "b3_delivery", 4: "b4_flood", 5: "b5_page", 6: "b6_startup"}
+
+
+def main() -> int:
+    chosen = [int(a) for a in sys.argv[1:]] or list(BENCHES)
+    results: list[Result] = []
+    started = time.monotonic()
+    for number in chosen:
+        module = importlib.import_module(f"bench.{BENCHES[number]}")
+        t0 = time.monotonic()
+        result: Result = module.run()
+        result.figures["seconds"] = round(time.monotonic() - t0, 1)
+        results.append(result)
+        print(f"{result.number}  {'met ' if result.met else 'MISS'}  {result.what}: {result.measured} (target {result.target})", flush=True)
+    print()
+    print("| # | what | measured | target | met |")
+    print("|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r.number} | {r.what} | {r.measured} | {r.target} | {'yes' if r.met else 'NO'} |")
+    out = ROOT / "bench" / "results.json"
+    out.write_text(json.dumps({"machine": platform.platform(), "seconds": round(time.monotonic() - started, 1),
+                               "results": [asdict(r) for r in results]}, indent=2))
+    print(f"\nwritten to {out.relative_to(ROOT)} in {time.monotonic() - started:.0f} s")
+    return 0 if all(r.met for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

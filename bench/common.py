@@ -1,0 +1,117 @@
+"""What the benchmarks share: a dashboard in its own process, free ports, timing, results."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+from contextlib import contextmanager
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Result:
+    """One row of the table: a measured value, its baseline (when it has one) and its target."""
+
+    number: int
+    what: str
+    measured: str
+    target: str
+    met: bool
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Dashboard:
+    url: str
+    pid: int
+    files: Path
+    downloads: Path
+    session: requests.Session
+
+    def api(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.session.request(method, self.url + path, timeout=30, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+    def rss_mb(self) -> float:
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
+
+@contextmanager
+def dashboard(env: dict[str, str] | None = None, gunicorn: bool = True) -> Iterator[Dashboard]:
+    """The app in its own process, as in production (gunicorn gthread) on 127.0.0.1 and a free port."""
+    work = Path(tempfile.mkdtemp(prefix="socketlab-bench-"))
+    port = free_port()
+    full_env = dict(os.environ, SOCKETLAB_FILES=str(work / "files"), SOCKETLAB_DOWNLOADS=str(work / "downloads"),
+                    **(env or {}))
+    if gunicorn:
+        cmd = [sys.executable, "-m", "gunicorn", "-w", "1", "--threads", "100", "--graceful-timeout", "5",
+               "-b", f"127.0.0.1:{port}", "--log-level", "warning", "webapp:create_app()"]
+    else:
+        cmd = [sys.executable, "-m", "webapp", "--port", str(port)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    session = requests.Session()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if session.get(url + "/api/health", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("the dashboard did not start")
+        yield Dashboard(url, _worker_pid(proc.pid) if gunicorn else proc.pid, work / "files", work / "downloads", session)
+    finally:
+        session.close()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        subprocess.run(["rm", "-rf", str(work)], check=False)
+
+
+def _worker_pid(master: int) -> int:
+    """gunicorn's worker (the process that owns the lab), found among the master's children."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        except OSError:
+            children = []
+        if children:
+            return int(children[0])
+        time.sleep(0.05)
+    return master
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
