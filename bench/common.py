@@ -115,3 +115,26 @@ def percentile(values: list[float], p: float) -> float:
         return float("nan")
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+class Watchers:
+    """python-socketio clients in their own process (so they do not share the benchmark's GIL)."""
+
+    def __init__(self, url: str, n: int, latency: bool = False) -> None:
+        args = [sys.executable, "-m", "bench.watcher", url, str(n)] + (["latency"] if latency else [])
+        self.proc = subprocess.Popen(args, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if line.strip() != "ready":
+            self.proc.kill()
+            raise RuntimeError(f"the Socket.IO watchers did not start: {line!r}")
+
+    def finish(self) -> list[dict[str, Any]]:
+        import json
+
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.close()
+        report = json.loads(self.proc.stdout.readline())
+        self.proc.wait(30)
+        self.proc.stdout.close()
+        return list(report)

@@ -7,6 +7,7 @@ ENOTCONN on Linux but still wakes a blocked recvfrom(), which is how close() sto
 from __future__ import annotations
 
 import itertools
+import os
 import socket
 import threading
 from typing import Any, Callable
@@ -19,6 +20,24 @@ from .impair import DelayLine, Impairer
 from .spec import EndpointSpec
 
 RECV_SIZE = 65535
+
+
+def kernel_drops(sock: socket.socket | None) -> int | None:
+    """Datagrams the kernel dropped for this socket because its receive buffer was full (Linux's
+    /proc/net/udp `drops` column): the loss UDP itself never reports."""
+    if sock is None or sock.fileno() < 0:
+        return None
+    try:
+        inode = str(os.fstat(sock.fileno()).st_ino)
+        for table in ("/proc/net/udp", "/proc/net/udp6"):
+            with open(table) as f:
+                for line in f:
+                    fields = line.split()
+                    if len(fields) > 12 and fields[9] == inode:
+                        return int(fields[12])
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 class UdpEndpoint(Endpoint):
@@ -166,6 +185,7 @@ class UdpEndpoint(Endpoint):
     def to_json(self) -> dict[str, Any]:
         data = super().to_json()
         data.update(datagrams_in=self.datagrams_in, datagrams_out=self.datagrams_out, datagrams_lost=self.datagrams_lost,
+                    kernel_drops=kernel_drops(self._sock),
                     last_peer=list(self.last_peer) if self.last_peer else None)
         return data
 
