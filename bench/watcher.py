@@ -40,6 +40,14 @@ class Watcher:
                     self.latencies.append((now - event["ts"]) * 1000)
 
 
+def summary(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    if not ordered:
+        return {"n": 0}
+    pick = lambda p: ordered[min(len(ordered) - 1, int(p / 100 * (len(ordered) - 1)))]  # noqa: E731
+    return {"n": len(ordered), "p50": pick(50), "p99": pick(99), "max": ordered[-1]}
+
+
 def main() -> None:
     url, n = sys.argv[1], int(sys.argv[2])
     keep = len(sys.argv) > 3 and sys.argv[3] == "latency"
@@ -47,7 +55,7 @@ def main() -> None:
     print("ready", flush=True)
     sys.stdin.read()  # until the benchmark closes our stdin
     time.sleep(1.0)  # let the last batches arrive
-    report = [{"events": w.count, "gaps": w.gaps, "latencies": w.latencies} for w in watchers]
+    report = [{"events": w.count, "gaps": w.gaps, "latency_ms": summary(w.latencies)} for w in watchers]
     for w in watchers:
         w.sio.disconnect()
     print(json.dumps(report), flush=True)

@@ -34,9 +34,17 @@ class Event:
     local: Address | None
     peer: Address | None
     size: int
-    data: str | None
-    hex: str | None
+    head: bytes | None  # the first PREVIEW_BYTES of the payload; formatted only at the edge
     detail: str
+
+    @property
+    def data(self) -> str | None:
+        """Text preview: UTF-8, with invalid bytes shown as U+FFFD rather than failing."""
+        return None if self.head is None else self.head.decode("utf-8", errors="replace")
+
+    @property
+    def hex(self) -> str | None:
+        return None if self.head is None else self.head.hex(" ")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -53,15 +61,6 @@ class Event:
             "hex": self.hex,
             "detail": self.detail,
         }
-
-
-def preview(payload: bytes | None) -> tuple[str | None, str | None]:
-    """Text and hex previews of the first PREVIEW_BYTES of a payload (None when there is none)."""
-    if payload is None:
-        return None, None
-    head = payload[:PREVIEW_BYTES]
-    text = head.decode("utf-8", errors="replace")
-    return text, head.hex(" ")
 
 
 class EventBus:
@@ -98,14 +97,14 @@ class EventBus:
         detail: str = "",
     ) -> Event | None:
         """Record one event; returns it, or None when the per-second limit suppressed it."""
-        data, hexed = preview(payload)
+        head = None if payload is None else payload[:PREVIEW_BYTES]  # cut before any formatting
         now = time.time()
         with self._cond:
             if self._max_per_second and not self._admit(now, kind):
                 self.suppressed += 1
                 return None
             self._seq += 1
-            event = Event(self._seq, now, endpoint, conn, proto, kind, local, peer, size, data, hexed, detail)
+            event = Event(self._seq, now, endpoint, conn, proto, kind, local, peer, size, head, detail)
             self._events.append(event)
             self._cond.notify_all()
         return event
