@@ -218,8 +218,8 @@ def program_for_download(download: dict[str, Any]) -> str:
         raise BadInput("The file name must be one line (no line breaks).")
     framed = _choice(download, "protocol", ("raw", "framed")) == "framed"
     what = f"# A downloader: connect{', ask for FILE' if name else ''}, save what arrives until the server closes."
-    mirrors = ("# Mirrors a Socket Lab download (protocol framed: 'OK <size> <sha256>' comes first)."
-               if framed else "# Mirrors a Socket Lab download (protocol raw: the bytes and nothing else).")
+    mirrors = f"# Mirrors Socket Lab download {_ep_id(download)}" + (
+        "(protocol framed: 'OK <size> <sha256>' comes first)." if framed else "(protocol raw: the bytes and nothing else).")
     usage = "# Run: python3 prog.py [PORT]" + (" [FILE]" if name else "")
     constants = [f"HOST = {host!r}", f"PORT = {port}"]
     overrides = ["if len(sys.argv) > 1:", "    PORT = int(sys.argv[1])"]

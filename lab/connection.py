@@ -25,6 +25,7 @@ RECV_SIZE = 65536
 
 
 TCP_INFO_INTERVAL = 1.0  # seconds between TCP_INFO samples while a connection is busy
+TCP_INFO_BYTES = 64 * 1024  # bytes moved since the last sample that make a connection "busy"
 
 
 class Owner(Protocol):
@@ -58,6 +59,7 @@ class Connection:
         self.framer = make_framer(owner.spec.framing, owner.spec.delimiter)
         self.messages = 0
         self._sampled = 0.0
+        self._sampled_bytes = 0
         self._closing: str | None = None  # why the lab is closing it, when it is
         self._send_lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -116,7 +118,11 @@ class Connection:
             raise Refused(f"{name} to {where(*self.peer)} is closed; nothing can be sent on it.")
         if self.sent_eof:
             raise Refused("This side already finished sending (shutdown SHUT_WR), so it cannot send any more.")
+        how = "" if framed is None or self.framer.name == "raw" else f" ({self.framer.name} framing around a {framed}-byte message)"
         with self._send_lock:
+            # Published just before the call, so the log shows a send before the peer's recv of it
+            # (after the call, the peer's thread often reports first); a failure follows as an error.
+            self.publish("send", size=len(data), payload=data, detail=f"sendall() of {len(data)} bytes{how}")
             try:
                 self.sock.sendall(data)
             except OSError as exc:
@@ -125,8 +131,6 @@ class Connection:
                 self.publish("error", detail=explain_os_error(exc, "send to", *self.peer))
                 raise Refused(explain_os_error(exc, "send to", *self.peer)) from None
         self._count_sent(len(data))
-        how = "" if framed is None or self.framer.name == "raw" else f" ({self.framer.name} framing around a {framed}-byte message)"
-        self.publish("send", size=len(data), payload=data, detail=f"sendall() sent {len(data)} bytes{how}")
         self._sample()
         return len(data)
 
@@ -156,11 +160,12 @@ class Connection:
         return tcpinfo.read(self.sock) if self.state == "open" else None
 
     def _sample(self) -> None:
-        """While the connection is busy, publish the kernel's TCP_INFO about once a second."""
-        now = time.monotonic()
-        if now - self._sampled < TCP_INFO_INTERVAL:
+        """While the connection is busy (TCP_INFO_BYTES moved since the last sample), publish the
+        kernel's TCP_INFO at most once a second; a slow chat stays uncluttered."""
+        now, moved = time.monotonic(), self.bytes_in + self.bytes_out
+        if now - self._sampled < TCP_INFO_INTERVAL or moved - self._sampled_bytes < TCP_INFO_BYTES:
             return
-        self._sampled = now
+        self._sampled, self._sampled_bytes = now, moved
         info = self.tcp_info()
         if info is not None:
             self.publish("tcp_info", detail=tcpinfo.summary(info))

@@ -152,18 +152,23 @@ class UdpEndpoint(Endpoint):
         sock = self._sock
         if sock is None or self._stopping:
             raise Refused("This UDP socket is closed; nothing can be sent on it.")
+        detail = f"sendto({where(*peer)}) of one {len(data)}-byte datagram" + (f" ({note})" if note else "")
+        # Published just before the call, so the log shows it before the peer's recvfrom(); except
+        # the very first sendto() of a client, which is what binds it: its local port is known after.
+        bound = self.local is not None
+        if bound:
+            self.publish("send", peer=peer, size=len(data), payload=data, detail=detail)
         try:
             sent = sock.sendto(data, peer)
         except OSError as exc:
             sentence = explain_os_error(exc, "send to", *peer)
             self.publish("error", peer=peer, detail=sentence)
             raise Refused(sentence) from None
-        if self.local is None:  # the OS bound the socket during this first sendto()
+        if not bound:
             self.local = address(sock.getsockname())
+            self.publish("send", peer=peer, size=sent, payload=data, detail=detail + "; the OS bound the socket to a free port")
         self.bytes_out += sent
         self.datagrams_out += 1
-        self.publish("send", peer=peer, size=sent, payload=data,
-                     detail=f"sendto({where(*peer)}) sent one {sent}-byte datagram" + (f" ({note})" if note else ""))
         return sent
 
     def close(self) -> None:

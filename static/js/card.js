@@ -27,22 +27,23 @@ export class EndpointCard {
     const head = el("div", { class: "card-head" },
       el("span", { class: "ep-id", testid: "endpoint-id", text: ep.id }),
       el("span", { class: "ep-kind", i18n: `kind.${this.kind}` }),
-      this.modeText, el("span", { class: "spacer" }), this.stop);
+      this.state, el("span", { class: "spacer" }), this.stop);
 
     this.localHost = el("span", { class: "addr-host" });
     this.localPort = el("span", { class: "addr-port", testid: "endpoint-port" });
     const addr = el("div", { class: "card-addr" },
       el("span", { class: "addr-label", i18n: "card.local" }),
       this.localHost, el("span", { class: "addr-colon", text: ":" }), this.localPort,
-      el("span", { class: "spacer" }), this.state);
+      el("span", { class: "spacer" }), this.modeText);
     this.remote = el("span", { class: "addr-value", testid: "endpoint-remote" });
     this.remoteLabel = el("span", { class: "addr-label" });
     const remote = server && this.kind !== "udp-server" ? null
       : el("div", { class: "card-remote" }, this.remoteLabel, this.remote);
     this.lesson = el("p", { class: "lesson", testid: "endpoint-lesson" });
+    this.web = el("a", { class: "web-link", testid: "endpoint-web", target: "_blank", rel: "noopener" });
 
     this.root = el("article", { class: "card", testid: "endpoint-card", data: { endpointId: ep.id, kind: this.kind } },
-      head, addr, remote, this.lesson);
+      head, addr, remote, this.lesson, this.web);
     if (this.kind === "tcp-server") this.root.append(this.buildSockets());
     this.sendForm = this.buildSendForm();
     this.root.append(this.sendForm);
@@ -58,6 +59,7 @@ export class EndpointCard {
     this.listener = el("div", { class: "listener", testid: "listener" },
       this.listenerIcon, el("span", { class: "sock-name", i18n: "card.listener" }), this.listenerText,
       el("span", { class: "spacer" }), this.stopListening);
+    this.listener.dataset.i18nTitle = "card.listenerTitle";
     this.connsTitle = el("p", { class: "conns-title", testid: "connections-title" });
     this.conns = el("ul", { class: "conns", testid: "connections" });
     return el("div", { class: "sockets" }, this.listener, this.connsTitle, this.conns);
@@ -74,9 +76,7 @@ export class EndpointCard {
       data.placeholder = t(data.dataset.i18nPlaceholder);
     };
     encoding.addEventListener("change", placeholder);
-    data.addEventListener("input", () => {
-      this.sent.textContent = "";
-    });
+    data.addEventListener("input", () => this.showSent(null));
     placeholder();
     const form = el("form", { class: "send-form", testid: "send-form", "data-control": true, novalidate: true },
       data, encoding);
@@ -120,18 +120,26 @@ export class EndpointCard {
         return;
       }
     }
-    this.sent.textContent = "";
+    this.showSent(null);
     try {
       const answer = await post(`/endpoints/${this.id}/send`, body);
       this.notice.clear();
-      this.sent.textContent = t("send.sent", { n: answer?.sent ?? 0 });
+      this.showSent(answer?.sent ?? 0);
+      this.changed(); // byte counts, and a UDP client's port chosen at its first sendto()
     } catch (error) {
       this.notice.show(error.message);
     }
   }
 
+  /** "sent 5 bytes" beside the Send button; null clears it. */
+  showSent(n) {
+    this.lastSent = n;
+    this.sent.textContent = n === null ? "" : t("send.sent", { n });
+  }
+
   update(ep) {
     this.ep = ep;
+    if (this.lastSent != null) this.showSent(this.lastSent);
     const state = String(ep.state || "");
     const gone = GONE.has(state);
     this.root.dataset.state = state;
@@ -151,9 +159,17 @@ export class EndpointCard {
       this.remote.textContent = hostPort(ep.remote) || "—";
     }
     this.lesson.textContent = this.lessonText(ep, gone);
+    this.web.hidden = gone || ep.mode !== "http" || !ep.local;
+    if (!this.web.hidden) {
+      // a server bound to every address is reached at the address this page came from
+      const webHost = ["0.0.0.0", "::"].includes(host) ? window.location.hostname : host;
+      const url = `http://${hostPort([webHost, port])}/`;
+      this.web.href = url;
+      this.web.textContent = t("card.openHttp", { url });
+    }
 
     if (this.kind === "tcp-server") this.updateSockets(ep, gone);
-    this.sendForm.hidden = gone || ep.mode === "file" || ep.mode === "files";
+    this.sendForm.hidden = gone || ["file", "files", "http"].includes(ep.mode);
     const server = this.kind.endsWith("-server");
     this.stop.textContent = t(gone ? "card.remove" : server ? "card.stop" : "card.close");
   }
@@ -179,7 +195,8 @@ export class EndpointCard {
     const open = LISTENING.has(ep.state);
     this.listener.dataset.open = String(open);
     this.listenerIcon.textContent = open ? "◉" : "○";
-    this.listenerText.textContent = t(open ? "card.listenerOpen" : "card.listenerClosed");
+    this.listenerText.textContent = open ? "" : t("card.listenerClosed");
+    this.listener.title = t("card.listenerTitle");
     this.stopListening.hidden = !open;
     const conns = Array.isArray(ep.connections) ? ep.connections : [];
     this.connsTitle.textContent = conns.length || !gone ? t("card.conns", { n: conns.length }) : "";

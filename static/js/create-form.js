@@ -7,7 +7,7 @@ import { noticeIn } from "./notice.js";
 
 const form = document.getElementById("create-form");
 const fields = form.elements;
-const notice = noticeIn(form, "create-error");
+const notice = noticeIn(form, "create-error", document.getElementById("create-hint"));
 let onCreated = () => {};
 let servers = []; // the endpoints list, to offer a new client the newest server's port
 let portFilledFor = null; // the kind whose default port we filled in, so we never overwrite typing

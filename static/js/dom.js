@@ -4,8 +4,9 @@ import { t } from "./i18n.js";
 
 /**
  * el("button", {class: "btn", type: "button", testid: "stop", i18n: "card.stop"}, child, ...)
- * `text` sets textContent, `i18n` sets data-i18n and the translated text, `testid` sets
- * data-testid, `data` is an object of data-* values; any other key is an attribute.
+ * `text` sets textContent, `i18n` sets data-i18n and the translated text, "data-i18n-title" (or
+ * -placeholder, -aria-label) sets that attribute translated, `testid` sets data-testid, `data` is
+ * an object of data-* values; any other key is an attribute.
  */
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -15,6 +16,10 @@ export function el(tag, attrs = {}, ...children) {
     else if (key === "i18n") {
       node.dataset.i18n = value;
       node.textContent = t(value);
+    } else if (key.startsWith("data-i18n-")) {
+      // data-i18n-title="id" also sets title to the translated text (same for placeholder, aria-label)
+      node.setAttribute(key, value);
+      node.setAttribute(key.slice("data-i18n-".length), t(value));
     } else if (key === "testid") node.dataset.testid = value;
     else if (key === "data") Object.assign(node.dataset, value);
     else if (key === "class") node.className = value;
@@ -52,11 +57,21 @@ export function parseHostPort(text) {
   return [match[1] || match[2], port];
 }
 
-/** Run `fn` once, `ms` after the last call. */
-export function debounce(fn, ms) {
+/**
+ * Run `fn` once, `ms` after the last call; under a steady stream of calls, still at least every
+ * `maxWait` ms, so a busy log never starves what it refreshes.
+ */
+export function debounce(fn, ms, maxWait = 1000) {
   let timer = 0;
+  let first = 0;
   return (...args) => {
+    const now = performance.now();
+    if (!timer) first = now;
     clearTimeout(timer);
-    timer = setTimeout(() => fn(...args), ms);
+    const wait = Math.max(0, Math.min(ms, first + maxWait - now));
+    timer = setTimeout(() => {
+      timer = 0;
+      fn(...args);
+    }, wait);
   };
 }

@@ -8,7 +8,7 @@ import { noticeIn } from "./notice.js";
 const POLL_MS = 500;
 const form = document.getElementById("download-form");
 const fields = form.elements;
-const notice = noticeIn(form, "download-error");
+const notice = noticeIn(form, "download-error", form.querySelector(".hint"));
 const list = document.getElementById("downloads");
 const title = document.getElementById("downloads-title");
 const cards = new Map();

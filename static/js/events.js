@@ -100,8 +100,6 @@ function onBatch(batch) {
 }
 
 export function connectEvents() {
-  showState("connecting");
-  showDropped();
   // auth as a function: every (re)connection sends the token current at that moment
   socket = window.io({
     auth: (send) => send({ token: token() }),
@@ -124,8 +122,10 @@ export function connectEvents() {
   onTokenChange(() => {
     if (!socket.connected) socket.connect();
   });
-  onLanguageChange(() => {
-    showState(liveState.dataset.state);
-    showDropped();
-  });
 }
+
+// The header pills are filled as soon as the language is set, before the socket exists.
+onLanguageChange(() => {
+  showState(liveState.dataset.state);
+  showDropped();
+});

@@ -11,8 +11,9 @@ import { noticeIn } from "./notice.js";
 import { applyRole, installTokenPrompt, loadRole } from "./session.js";
 
 // Data kinds change no endpoint; every other kind (listen, accept, connect, close, error, done,
-// stop, ...) may, so the cards refresh after it.
-const DATA_KINDS = new Set(["send", "recv", "progress", "message"]);
+// stop, ...) may, so the cards refresh after it. A UDP recv changes the server's last peer.
+const DATA_KINDS = new Set(["send", "recv", "progress", "message", "tcp_info"]);
+const changesEndpoint = (ev) => !DATA_KINDS.has(ev.kind) || (ev.proto === "udp" && ev.kind === "recv");
 
 const banner = noticeIn(document.getElementById("page-notice"), "page-error");
 
@@ -64,7 +65,7 @@ async function loadFiles() {
 
 function onNewEvents(events) {
   addEvents(events);
-  if (events.some((ev) => !DATA_KINDS.has(ev.kind))) endpoints.refreshSoon();
+  if (events.some(changesEndpoint)) endpoints.refreshSoon();
   if (events.some((ev) => String(ev.endpoint || "").startsWith("d"))) downloads.refreshSoon();
 }
 

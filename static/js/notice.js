@@ -2,10 +2,10 @@
 import { el } from "./dom.js";
 
 /**
- * A notice box inside `container` (created on first use). show(sentence) replaces its text;
- * the × button or a successful action (clear()) hides it.
+ * A notice box inside `container` (before `before`, when given). show(sentence) replaces its
+ * text and brings it into view; the × button or a successful action (clear()) hides it.
  */
-export function noticeIn(container, testid) {
+export function noticeIn(container, testid, before = null) {
   const text = el("span", { class: "notice-text" });
   const close = el("button", {
     type: "button",
@@ -19,12 +19,13 @@ export function noticeIn(container, testid) {
   close.addEventListener("click", () => {
     box.hidden = true;
   });
-  container.append(box);
+  container.insertBefore(box, before);
   return {
     show(sentence, tone = "error") {
       text.textContent = sentence;
       box.dataset.tone = tone;
       box.hidden = false;
+      box.scrollIntoView({ block: "nearest" });
     },
     clear() {
       box.hidden = true;
