@@ -56,7 +56,10 @@ def bind_socket(ctx: Context, host: str, port: int, socktype: int) -> socket.soc
         raise Forbidden(f"Lab servers on {host} may only use ports {ports[0]}-{ports[1]} ({ctx.binds.variable}); "
                         f"choose one of those, or 0 to let the lab pick.")
     sock = socket.socket(family, socktype)
-    if socktype == socket.SOCK_STREAM:
+    # TCP: a restarted server may rebind at once, despite old connections in TIME_WAIT.
+    # UDP on a broadcast address (e.g. 127.255.255.255 or 10.0.0.255): several servers may share the
+    # port, and each gets its copy of every broadcast. Elsewhere UDP keeps "port in use".
+    if socktype == socket.SOCK_STREAM or sockaddr[0].endswith(".255"):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     for candidate in candidates:
         try:

@@ -193,3 +193,17 @@ def test_http_by_hand(lab: Lab, folders: dict) -> None:
     shown = [e.detail for e in of(lab, server.id, "http")]
     assert any(d.startswith("HTTP request:\nGET /files/hello.txt HTTP/1.0") for d in shown)
     assert any(d.startswith("HTTP response:\nHTTP/1.0 200 OK") for d in shown)
+
+
+def test_broadcast_on_one_machine_reaches_every_server(lab: Lab) -> None:
+    """Servers bound to the loopback broadcast address share its port; one broadcast reaches all."""
+    first = lab.create({"kind": "udp-server", "host": "127.255.255.255", "port": 0, "mode": "manual"})
+    port = first.local[1]
+    others = [lab.create({"kind": "udp-server", "host": "127.255.255.255", "port": port, "mode": "manual"}) for _ in range(2)]
+    client = lab.create({"kind": "udp-client", "host": "127.255.255.255", "port": port, "broadcast": True})
+    lab.send(client.id, {"data": "to everyone"})
+    for server in [first, *others]:
+        assert wait_until(lambda server=server: of(lab, server.id, "recv"))[0].data == "to everyone"
+    with pytest.raises(Exception, match="already in use"):  # unicast UDP keeps "port in use"
+        taken = lab.create({"kind": "udp-server", "port": 0})
+        lab.create({"kind": "udp-server", "port": taken.local[1]})
