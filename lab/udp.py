@@ -6,6 +6,7 @@ ENOTCONN on Linux but still wakes a blocked recvfrom(), which is how close() sto
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import socket
@@ -120,9 +121,9 @@ class UdpEndpoint(Endpoint):
                     self._held.append((data, peer, number))
                 # If no later datagram overtakes it soon, it goes anyway (only this one: the timer
                 # must not release datagrams held after it, or the outcome would depend on timing).
-                self._later(0.3, lambda number=number: self._release_held(number))
+                self._later(0.3, functools.partial(self._release_held, number))
             elif fate.delay:
-                self._later(fate.delay, lambda note=note: self._transmit_quietly(data, peer, note))
+                self._later(fate.delay, functools.partial(self._transmit_quietly, data, peer, note))
             else:
                 self._transmit(data, peer, note)
         if not fate.held:

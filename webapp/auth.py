@@ -16,7 +16,7 @@ import logging
 import secrets
 import socket
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,13 @@ class Access:
         return "An access token is needed: open the link with ?token=... that the lab printed, or send 'Authorization: Bearer <token>'."
 
 
-def token_from(headers: Mapping[str, str], args: Mapping[str, str], auth: Any = None) -> str | None:
+class Lookup(Protocol):
+    """Anything with .get(): a dict, Werkzeug's Headers or MultiDict."""
+
+    def get(self, key: str, default: Any = None) -> Any: ...
+
+
+def token_from(headers: Lookup, args: Lookup, auth: Any = None) -> str | None:
     if isinstance(auth, dict) and isinstance(auth.get("token"), str):
         return str(auth["token"])
     header = headers.get("Authorization", "")
