@@ -16,7 +16,7 @@ import logging
 import secrets
 import socket
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +63,8 @@ class Access:
         return "An access token is needed: open the link with ?token=... that the lab printed, or send 'Authorization: Bearer <token>'."
 
 
-class Lookup(Protocol):
-    """Anything with .get(): a dict, Werkzeug's Headers or MultiDict."""
-
-    def get(self, key: str, default: Any = None) -> Any: ...
-
-
-def token_from(headers: Lookup, args: Lookup, auth: Any = None) -> str | None:
+def token_from(headers: Any, args: Any, auth: Any = None) -> str | None:
+    """The token from Socket.IO auth, an Authorization header, or ?token= (headers and args: any .get())."""
     if isinstance(auth, dict) and isinstance(auth.get("token"), str):
         return str(auth["token"])
     header = headers.get("Authorization", "")
