@@ -127,3 +127,14 @@ def test_socketio_connect_needs_a_token(secured_live: LiveServer) -> None:
         collector = EventCollector(secured_live.url, auth={"token": token})
         assert collector.sio.connected
         collector.close()
+
+
+def test_socketio_refuses_other_origins(live_server: LiveServer) -> None:
+    """Same-origin only: a page on another site cannot open the lab's event stream."""
+    sio = socketio_client.Client(reconnection=False)
+    with pytest.raises(socketio_client.exceptions.ConnectionError):
+        sio.connect(live_server.url, transports=["websocket"], headers={"Origin": "http://evil.example"}, wait_timeout=5)
+    sio.disconnect()
+    same = EventCollector(live_server.url)  # python-socketio sends no Origin: allowed, like same-origin
+    assert same.sio.connected
+    same.close()
