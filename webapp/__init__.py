@@ -9,7 +9,7 @@ from flask import Flask, render_template
 from lab import Lab, Limits
 
 from .auth import prepare_tokens
-from .live import socketio
+from .live import EventPacket, socketio
 from .relay import Relay
 
 SECURITY_HEADERS = {
@@ -73,7 +73,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         return response
 
     # Same-origin only (the default when cors_allowed_origins is not given): never "*".
-    socketio.init_app(app, async_mode="threading", max_http_buffer_size=1 << 20)
+    socketio.init_app(app, async_mode="threading", max_http_buffer_size=1 << 20, serializer=EventPacket)
 
     relay = Relay(socketio.server, lab.bus)
     relay.start()
