@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from . import tcpinfo
 from .endpoint import join, spawn
 from .errors import LabError, Refused, explain_os_error, where
-from .events import Address
+from .events import PREVIEW_BYTES, Address
 from .framing import FramingError, make_framer
 from .spec import EndpointSpec
 
@@ -174,9 +174,11 @@ class Connection:
         """Send a whole file with socket.sendfile (zero-copy where the OS can)."""
         with self._send_lock, open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
+            head = f.read(PREVIEW_BYTES)  # for the preview only; sendfile() starts from offset 0
+            f.seek(0)
             sent = self.sock.sendfile(f)
         self._count_sent(sent)
-        self.publish("send", size=sent, detail=f"sendfile() sent {sent} of {size} bytes of '{name}'")
+        self.publish("send", size=sent, payload=head, detail=f"sendfile() sent {sent} of {size} bytes of '{name}'")
         return sent
 
     def send_header(self, data: bytes) -> None:
