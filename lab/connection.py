@@ -76,6 +76,7 @@ class Connection:
         closed_by = "lab"
         detail = ""
         buf = bytearray(RECV_SIZE)
+        view = memoryview(buf)
         try:
             self.owner.on_open(self)
             while True:
@@ -85,7 +86,7 @@ class Connection:
                         closed_by = "peer"
                         detail = "closed by the peer: recv() returned 0 bytes (end of stream)"
                     break
-                data = bytes(buf[:n])
+                data = bytes(view[:n])  # one copy; the buffer is reused for the next recv
                 self.bytes_in += n
                 self.owner.bytes_in += n
                 self.recvs += 1

@@ -21,7 +21,7 @@ class RawFramer:
     name = "raw"
 
     def feed(self, data: bytes) -> list[bytes]:
-        return [bytes(data)] if data else []
+        return [data] if data else []
 
     def encode(self, message: bytes) -> bytes:
         return message
