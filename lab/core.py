@@ -82,10 +82,11 @@ class Lab:
         payloads = [f"#{i} ".encode() + request.data if request.numbered else request.data
                     for i in range(1, request.repeat + 1)]
         if request.interval_ms == 0:
-            return {"sent": sum(endpoint.send(data, request.conn, request.to) for data in payloads)}
+            sent = sum(endpoint.send(data, request.conn, request.to) for data in payloads)
+            return {"sent": sent} if request.repeat == 1 else {"sent": sent, "calls": request.repeat}
         sent = endpoint.send(payloads[0], request.conn, request.to)  # the first at once, so errors show
         endpoint.repeat(payloads[1:], request.interval_ms / 1000, request.conn, request.to)
-        return {"sent": sent, "scheduled": len(payloads) - 1}
+        return {"sent": sent, "calls": 1, "scheduled": len(payloads) - 1}
 
     def stop_listening(self, ep_id: str) -> Endpoint:
         endpoint = self.endpoint(ep_id)
@@ -123,6 +124,15 @@ class Lab:
         if download is None:
             raise NotFound(f"There is no download '{dl_id}'.")
         return download
+
+    def remove_download(self, dl_id: str) -> None:
+        """Forget a download: stop it if it runs, and delete its saved file."""
+        download = self.download(dl_id)
+        download.cancel()
+        with self._lock:
+            self.downloads.pop(dl_id, None)
+        if download.path is not None:
+            download.path.unlink(missing_ok=True)
 
     def download_path(self, dl_id: str) -> Path:
         download = self.download(dl_id)

@@ -21,6 +21,7 @@ from .impair import DelayLine, Impairer
 from .spec import EndpointSpec
 
 RECV_SIZE = 65535
+HOLD_LIMIT = 2.0  # seconds a reordered datagram waits for a later one to overtake it
 
 
 def kernel_drops(sock: socket.socket | None) -> int | None:
@@ -119,9 +120,10 @@ class UdpEndpoint(Endpoint):
             if fate.held:
                 with self._send_lock:
                     self._held.append((data, peer, number))
-                # If no later datagram overtakes it soon, it goes anyway (only this one: the timer
-                # must not release datagrams held after it, or the outcome would depend on timing).
-                self._later(0.3, functools.partial(self._release_held, number))
+                # If no later datagram overtakes it, it goes anyway after HOLD_LIMIT (only this one:
+                # the timer must not release datagrams held after it, or the outcome would depend
+                # on timing).
+                self._later(HOLD_LIMIT, functools.partial(self._release_held, number))
             elif fate.delay:
                 self._later(fate.delay, functools.partial(self._transmit_quietly, data, peer, note))
             else:

@@ -177,6 +177,12 @@ def get_download(dl_id: str) -> Response:
     return jsonify(lab().download(dl_id).to_json())
 
 
+@api.delete("/downloads/<dl_id>")
+def delete_download(dl_id: str) -> Response:
+    lab().remove_download(dl_id)
+    return jsonify(deleted=dl_id)
+
+
 @api.get("/downloads/<dl_id>/code")
 def download_code(dl_id: str) -> Response:
     return jsonify(python=program_for_download(lab().download(dl_id).to_json()))

@@ -54,7 +54,7 @@ def test_sticky_packets_raw_versus_framed(lab: Lab) -> None:
     n = 200
     raw_server = lab.create({"kind": "tcp-server", "port": 0, "mode": "manual"})
     raw_client = lab.create({"kind": "tcp-client", "port": raw_server.local[1]})
-    assert lab.send(raw_client.id, {"data": "msg", "repeat": n, "interval_ms": 0}) == {"sent": 3 * n}
+    assert lab.send(raw_client.id, {"data": "msg", "repeat": n, "interval_ms": 0}) == {"sent": 3 * n, "calls": n}
     wait_until(lambda: sum(e.size for e in of(lab, raw_server.id, "recv")) == 3 * n)
     assert len(of(lab, raw_client.id, "send")) == n
     assert len(of(lab, raw_server.id, "recv")) < n  # coalesced: one send() is not one recv()
@@ -103,7 +103,7 @@ def test_periodic_sends_and_cancel_on_stop(lab: Lab, resources: Resources) -> No
     server = lab.create({"kind": "udp-server", "port": 0, "mode": "manual"})
     client = lab.create({"kind": "udp-client", "port": server.local[1]})
     answer = lab.send(client.id, {"data": "tick", "repeat": 4, "interval_ms": 20, "numbered": True})
-    assert answer == {"sent": 7, "scheduled": 3}
+    assert answer == {"sent": 7, "calls": 1, "scheduled": 3}
     got = wait_until(lambda: len(of(lab, server.id, "recv")) == 4 and of(lab, server.id, "recv"))
     assert [e.data for e in got] == ["#1 tick", "#2 tick", "#3 tick", "#4 tick"]
     lab.send(client.id, {"data": "forever", "repeat": 10_000, "interval_ms": 50})

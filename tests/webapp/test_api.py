@@ -82,6 +82,16 @@ def test_files_and_download_round_trip(client: Any, folders: dict) -> None:
     saved.close()
 
 
+def test_delete_download_removes_it_and_its_file(client: Any, folders: dict) -> None:
+    server = make(client, kind="tcp-server", port=0, mode="file", file="hello.txt")
+    dl = client.post("/api/downloads", json={"port": server["local"][1]}).get_json()
+    wait_until(lambda: client.get(f"/api/downloads/{dl['id']}").get_json()["state"] == "done")
+    assert list(folders["downloads"].iterdir())
+    assert client.delete(f"/api/downloads/{dl['id']}").status_code == 200
+    assert client.get(f"/api/downloads/{dl['id']}").status_code == 404
+    assert not list(folders["downloads"].iterdir())
+
+
 def test_download_file_before_done_or_unknown(client: Any) -> None:
     assert client.get("/api/downloads/d99").status_code == 404
     assert client.get("/api/downloads/d99/file").status_code == 404
