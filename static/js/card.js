@@ -1,19 +1,25 @@
 // One endpoint card. Built once per endpoint id and updated in place on every refresh, so what
 // a user is typing into its send box survives the live updates around it.
 import { del, post } from "./api.js";
-import { el, hostPort, parseHostPort, setOptions } from "./dom.js";
+import { showCode } from "./code-panel.js";
+import { peerIndex, streamCounters, streamLesson, tcpInfoBlock, teachingSummary, udpStats } from "./conn-stats.js";
+import { el, hostPort, setOptions } from "./dom.js";
 import { formatNumber, t, tOr } from "./i18n.js";
 import { noticeIn } from "./notice.js";
+import { SendBox } from "./send-box.js";
 
 const LISTENING = new Set(["listening"]);
 const GONE = new Set(["closed", "stopped", "failed"]);
+const NO_INDEX = peerIndex([]);
 
 export class EndpointCard {
-  /** `changed` is called after every action, so the list refreshes at once. */
-  constructor(ep, changed) {
+  /** `changed` is called after every action, so the list refreshes at once; `reload` re-GETs this endpoint. */
+  constructor(ep, changed, reload = changed) {
     this.id = ep.id;
     this.kind = ep.kind;
     this.changed = changed;
+    this.reload = reload;
+    this.infoOpen = new Set(); // connections whose TCP_INFO the teacher opened
     this.build(ep);
     this.update(ep);
   }
@@ -24,6 +30,9 @@ export class EndpointCard {
     this.modeText = el("span", { class: "ep-mode", testid: "endpoint-mode" });
     this.stop = el("button", { type: "button", class: "btn small danger", testid: "stop-endpoint", "data-control": true });
     this.stop.addEventListener("click", () => this.act(() => del(`/endpoints/${this.id}`)));
+    const code = el("button", { type: "button", class: "btn small code-btn", testid: "show-code", i18n: "code.button",
+      "data-i18n-title": "code.buttonTitle" });
+    code.addEventListener("click", () => showCode("endpoints", this.id));
     const head = el("div", { class: "card-head" },
       el("span", { class: "ep-id", testid: "endpoint-id", text: ep.id }),
       el("span", { class: "ep-kind", i18n: `kind.${this.kind}` }),
@@ -43,9 +52,13 @@ export class EndpointCard {
     this.web = el("a", { class: "web-link", testid: "endpoint-web", target: "_blank", rel: "noopener" });
 
     this.root = el("article", { class: "card", testid: "endpoint-card", data: { endpointId: ep.id, kind: this.kind } },
-      head, addr, remote, this.lesson, this.web);
+      head, addr, remote, el("div", { class: "lesson-row" }, this.lesson, code), this.web);
     if (this.kind === "tcp-server") this.root.append(this.buildSockets());
-    this.sendForm = this.buildSendForm();
+    this.stats = el("div", { class: "card-stats" });
+    this.root.append(this.stats);
+    this.sendBox = new SendBox(this);
+    this.target = this.sendBox.target;
+    this.sendForm = this.sendBox.form;
     this.root.append(this.sendForm);
     this.notice = noticeIn(this.root, "card-error");
   }
@@ -65,40 +78,6 @@ export class EndpointCard {
     return el("div", { class: "sockets" }, this.listener, this.connsTitle, this.conns);
   }
 
-  buildSendForm() {
-    const data = el("input", { name: "data", class: "send-data", spellcheck: "false", testid: "send-data",
-      "data-i18n-aria-label": "send.data" });
-    const encoding = el("select", { name: "encoding", testid: "send-encoding", "data-i18n-aria-label": "send.encoding" },
-      el("option", { value: "utf-8", i18n: "send.enc.utf-8" }),
-      el("option", { value: "hex", i18n: "send.enc.hex" }));
-    const placeholder = () => {
-      data.dataset.i18nPlaceholder = `send.placeholder.${encoding.value === "hex" ? "hex" : "text"}`;
-      data.placeholder = t(data.dataset.i18nPlaceholder);
-    };
-    encoding.addEventListener("change", placeholder);
-    data.addEventListener("input", () => this.showSent(null));
-    placeholder();
-    const form = el("form", { class: "send-form", testid: "send-form", "data-control": true, novalidate: true },
-      data, encoding);
-    if (this.kind === "tcp-server") {
-      this.target = el("select", { name: "conn", testid: "send-conn", "data-i18n-aria-label": "send.target",
-        "data-i18n-title": "send.target" });
-      form.append(this.target);
-    }
-    if (this.kind === "udp-server") {
-      form.append(el("input", { name: "to", class: "send-to", spellcheck: "false", testid: "send-to",
-        "data-i18n-placeholder": "send.to.placeholder", "data-i18n-aria-label": "send.to", "data-i18n-title": "send.to" }));
-    }
-    this.sent = el("span", { class: "sent", testid: "send-result", "aria-live": "polite" });
-    form.append(el("button", { type: "submit", class: "btn primary", testid: "send-submit", i18n: "send.submit" }),
-      this.sent);
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      this.send(form);
-    });
-    return form;
-  }
-
   async act(request) {
     try {
       await request();
@@ -109,43 +88,21 @@ export class EndpointCard {
     this.changed();
   }
 
-  async send(form) {
-    const body = { data: form.elements.data.value, encoding: form.elements.encoding.value };
-    if (this.target && this.target.value) body.conn = this.target.value;
-    const to = form.elements.to?.value.trim();
-    if (to) {
-      body.to = parseHostPort(to);
-      if (!body.to) {
-        this.notice.show(t("error.address"));
-        return;
-      }
-    }
-    this.showSent(null);
-    try {
-      const answer = await post(`/endpoints/${this.id}/send`, body);
-      this.notice.clear();
-      this.showSent(answer?.sent ?? 0);
-      this.changed(); // byte counts, and a UDP client's port chosen at its first sendto()
-    } catch (error) {
-      this.notice.show(error.message);
-    }
+  /** The send box's burst controls, filled by a lesson preset. */
+  prefill(values) {
+    this.sendBox.prefill(values);
   }
 
-  /** "sent 5 bytes" beside the Send button; null clears it. */
-  showSent(n) {
-    this.lastSent = n;
-    this.sent.textContent = n === null ? "" : t("send.sent", { n });
-  }
-
-  update(ep) {
+  update(ep, index = this.index || NO_INDEX) {
     this.ep = ep;
-    if (this.lastSent != null) this.showSent(this.lastSent);
+    this.index = index;
+    this.sendBox.relabel();
     const state = String(ep.state || "");
     const gone = GONE.has(state);
     this.root.dataset.state = state;
     this.state.dataset.state = state;
     this.state.textContent = tOr(`state.${state}`, state);
-    this.modeText.textContent = this.modeSummary(ep);
+    this.modeText.textContent = [this.modeSummary(ep), ...teachingSummary(ep)].filter(Boolean).join(" · ");
     this.modeText.hidden = !this.modeText.textContent;
 
     const [host, port] = ep.local || ["", ""];
@@ -169,7 +126,9 @@ export class EndpointCard {
     }
 
     if (this.kind === "tcp-server") this.updateSockets(ep, gone);
+    this.updateStats(ep, index);
     this.sendForm.hidden = gone || ["file", "files", "http"].includes(ep.mode);
+    this.sendBox.setFraming(ep, this.kind === "tcp-client" ? index.server(ep.remote) : null);
     const server = this.kind.endsWith("-server");
     this.stop.textContent = t(gone ? "card.remove" : server ? "card.stop" : "card.close");
   }
@@ -191,6 +150,19 @@ export class EndpointCard {
     return t(`lesson.${this.kind}`, { port: String(port) });
   }
 
+  /** Counters under the card: UDP datagrams, or a TCP client's one connection. */
+  updateStats(ep, index) {
+    const parts = [];
+    if (this.kind.startsWith("udp")) parts.push(udpStats(ep));
+    if (this.kind === "tcp-client" && ep.connection) {
+      const conn = ep.connection;
+      const peer = index.ofClient(ep)?.conn;
+      parts.push(streamCounters(conn, peer, ep.framing || "raw"), streamLesson(conn, peer, ep.framing || "raw"));
+      parts.push(tcpInfoBlock(conn.tcp_info, "client", this.infoOpen, this.reload));
+    }
+    this.stats.replaceChildren(...parts.filter(Boolean));
+  }
+
   updateSockets(ep, gone) {
     const open = LISTENING.has(ep.state);
     this.listener.dataset.open = String(open);
@@ -200,23 +172,30 @@ export class EndpointCard {
     this.stopListening.hidden = !open;
     const conns = Array.isArray(ep.connections) ? ep.connections : [];
     this.connsTitle.textContent = conns.length || !gone ? t("card.conns", { n: conns.length }) : "";
-    this.conns.replaceChildren(...conns.map((conn) => this.connRow(conn)));
+    const framing = ["file", "files", "http"].includes(ep.mode) ? "raw" : ep.framing || "raw";
+    this.conns.replaceChildren(...conns.map((conn) => this.connRow(conn, framing)));
+    const why = ["file", "files", "http"].includes(ep.mode) ? null
+      : conns.map((c) => streamLesson(c, this.index.ofServerConn(c)?.conn, framing)).find(Boolean);
+    if (why) this.conns.append(el("li", { class: "conn-why" }, why));
     setOptions(this.target, [["", t("send.all")], ...conns.map((c) => [c.id, `${c.id} · ${hostPort(c.peer)}`])]);
   }
 
-  connRow(conn) {
+  connRow(conn, framing) {
     const close = el("button", { type: "button", class: "btn small", testid: "close-connection", "data-control": true,
       title: t("card.closeConnTitle", { id: conn.id }), text: t("card.closeConn") });
     close.addEventListener("click", () => this.act(() => del(`/endpoints/${this.id}/connections/${encodeURIComponent(conn.id)}`)));
-    const row = el("li", { class: "conn", testid: "connection", data: { connId: conn.id, state: conn.state || "open" },
-      title: t("card.connTitle", { id: conn.id, local: hostPort(conn.local), peer: hostPort(conn.peer) }) },
+    const line = el("div", { class: "conn-row" },
       el("span", { class: "conn-id", text: conn.id }),
       el("span", { class: "conn-arrow", "aria-hidden": "true", text: "⇄" }),
       el("span", { class: "conn-peer", testid: "connection-peer", text: hostPort(conn.peer) }));
     if (conn.bytes_in !== undefined) {
-      row.append(el("span", { class: "conn-bytes", text: `↓${formatNumber(conn.bytes_in)} ↑${formatNumber(conn.bytes_out ?? 0)}` }));
+      line.append(el("span", { class: "conn-bytes", text: `↓${formatNumber(conn.bytes_in)} ↑${formatNumber(conn.bytes_out ?? 0)}` }));
     }
-    row.append(el("span", { class: "spacer" }), close);
+    line.append(el("span", { class: "spacer" }), close);
+    const row = el("li", { class: "conn conn-box", testid: "connection", data: { connId: conn.id, state: conn.state || "open" },
+      title: t("card.connTitle", { id: conn.id, local: hostPort(conn.local), peer: hostPort(conn.peer) }) }, line);
+    row.append(...[streamCounters(conn, this.index.ofServerConn(conn)?.conn, framing),
+      tcpInfoBlock(conn.tcp_info, conn.id, this.infoOpen, this.reload)].filter(Boolean));
     return row;
   }
 }

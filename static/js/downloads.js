@@ -1,6 +1,7 @@
 // Downloads: the form (which file server, which file, which protocol), the list of downloads
 // with progress and checksum, and polling while any is still running.
 import { ApiError, authHeaders, get, post, token } from "./api.js";
+import { showCode } from "./code-panel.js";
 import { debounce, el, hostPort, parseHostPort, setOptions } from "./dom.js";
 import { formatNumber, onLanguageChange, t, tOr } from "./i18n.js";
 import { noticeIn } from "./notice.js";
@@ -65,6 +66,14 @@ export function setServers(endpoints) {
   } else if (chosen !== fields.server.value && servers.length) {
     presetFor(fields.server.value);
   }
+  showAddress();
+}
+
+/** Choose a server, file and protocol in the form (a lesson preset); unknown values are left as they are. */
+export function preselect(serverId, { file, protocol } = {}) {
+  if (servers.some((ep) => ep.id === serverId)) fields.server.value = serverId;
+  if (file !== undefined && [...fields.file.options].some((o) => o.value === file)) fields.file.value = file;
+  if (protocol) fields.protocol.value = protocol;
   showAddress();
 }
 
@@ -156,12 +165,18 @@ function fill(card) {
     parts.push(el("p", { class: "verified bad", testid: "download-mismatch", text: `✗ ${t("dl.mismatch")}` }));
   }
   if (d.error) parts.push(el("p", { class: "dl-error", role: "alert", testid: "download-error", text: d.error }));
+  const actions = el("div", { class: "card-actions" });
   if (state === "done") {
     const link = el("a", { class: "btn primary save", href: `/api/downloads/${encodeURIComponent(d.id)}/file`,
       download: d.file || "", testid: "download-save", text: `⤓ ${t("dl.save")}` });
     link.addEventListener("click", (event) => save(event, d));
-    parts.push(el("div", { class: "card-actions" }, link));
+    actions.append(link);
   }
+  const code = el("button", { type: "button", class: "btn code-btn", testid: "show-code", i18n: "code.button",
+    "data-i18n-title": "code.buttonTitle" });
+  code.addEventListener("click", () => showCode("downloads", d.id));
+  actions.append(code);
+  parts.push(actions);
   card.root.replaceChildren(...parts);
 }
 
@@ -199,6 +214,11 @@ export async function refresh() {
 }
 
 export const refreshSoon = debounce(refresh, 150);
+
+/** Bring download `id` into view (a lesson preset started it). */
+export function reveal(id) {
+  cards.get(id)?.root.scrollIntoView({ block: "nearest", behavior: "smooth" });
+}
 
 export function initDownloads() {
   fields.server.addEventListener("change", () => {

@@ -20,7 +20,7 @@ let inFlight = false;
 let retryTimer = 0;
 let failed = () => {};
 
-/** fn(events) for every batch of new events, oldest first. */
+/** fn(events, {live}) for every batch of new events, oldest first; live: just sent by the server (not history). */
 export function onEvents(fn) {
   listeners.push(fn);
 }
@@ -39,8 +39,8 @@ function showDropped() {
   droppedPill.textContent = t("header.dropped", { n: dropped });
 }
 
-function deliver(events) {
-  if (events.length) for (const fn of listeners) fn(events);
+function deliver(events, live = false) {
+  if (events.length) for (const fn of listeners) fn(events, { live });
 }
 
 /** Keep the events newer than lastSeq; a seq that skips ahead means the ones between were dropped. */
@@ -53,7 +53,7 @@ function accept(events) {
     fresh.push(ev);
   }
   showDropped();
-  deliver(fresh);
+  deliver(fresh, true);
 }
 
 async function catchUp() {

@@ -6,9 +6,10 @@ import * as downloads from "./downloads.js";
 import * as endpoints from "./endpoints.js";
 import { connectEvents, onCatchUpError, onEvents } from "./events.js";
 import { languages, preferredLanguage, setLanguage } from "./i18n.js";
-import { addEvents, initLog } from "./log.js";
+import { initClassroom } from "./classroom.js";
 import { noticeIn } from "./notice.js";
 import { applyRole, installTokenPrompt, loadRole } from "./session.js";
+import { initTeaching } from "./teach.js";
 
 // Data kinds change no endpoint; every other kind (listen, accept, connect, close, error, done,
 // stop, ...) may, so the cards refresh after it. A UDP recv changes the server's last peer.
@@ -64,7 +65,7 @@ async function loadFiles() {
 }
 
 function onNewEvents(events) {
-  addEvents(events);
+  // the log, diagram and counters get their events in classroom.js (live, or a replay)
   if (events.some(changesEndpoint)) endpoints.refreshSoon();
   if (events.some((ev) => String(ev.endpoint || "").startsWith("d"))) downloads.refreshSoon();
 }
@@ -73,7 +74,7 @@ async function start() {
   takeTokenFromUrl();
   setUpLanguage();
   installTokenPrompt();
-  initLog();
+  initClassroom();
   setUpTabs();
   downloads.initDownloads();
   createForm.initCreateForm(async (endpoint) => {
@@ -88,6 +89,7 @@ async function start() {
   downloads.onDownloadsError((sentence) => banner.show(sentence));
   onCatchUpError((sentence) => banner.show(sentence));
   onEvents(onNewEvents);
+  initTeaching(onEvents); // lessons, the TCP vs UDP panel, live counters and TCP_INFO
 
   try {
     applyRole(await loadRole());

@@ -1,0 +1,288 @@
+// The sequence diagram as data: one lane per socket, one row per drawn event, and the links
+// between rows (which send's bytes each recv got, connect -> accept, close -> "recv() returned 0").
+// Pure (no DOM): the live page and a replay build the same picture from the same events.
+//
+// TCP is a byte stream, so sends and recvs are matched by byte offsets per direction: one recv
+// may take the bytes of several sends (coalescing) and one send may be split across recvs.
+// UDP keeps datagram boundaries: a send matches the recv of the same datagram at its peer.
+
+const MAX_ITEMS = 3000; // rows kept in memory (far more than are drawn)
+const MAX_QUEUE = 2000; // unmatched sends or recvs kept per direction
+const RECEIVES = new Set(["recv", "progress", "header"]);
+const IGNORED = new Set(["tcp_info", "message"]);
+
+/** "127.0.0.1:5000" (IPv6 in brackets), "" for null. */
+export function addr(a) {
+  if (!a) return "";
+  return String(a[0]).includes(":") ? `[${a[0]}]:${a[1]}` : `${a[0]}:${a[1]}`;
+}
+
+/** The lane (socket) an event belongs to: "e1" for an endpoint's own socket, "e1/c2" for an accepted one. */
+export function laneOf(ev) {
+  if (!ev.conn || ev.kind === "refuse") return String(ev.endpoint ?? "");
+  return `${ev.endpoint}/${ev.conn}`;
+}
+
+/** Bytes on the wire of a download's header line ("OK <size> <sha256>\n"), from the event's detail. */
+function headerBytes(ev) {
+  const match = /^header: (OK \d+ [0-9a-f]{64})$/.exec(ev.detail || "");
+  return match ? match[1].length + 1 : 0;
+}
+
+/** The peer closed (our recv() returned 0) rather than this side. */
+export function closedByPeer(ev) {
+  return ev.kind === "close" && /closed by the peer/.test(ev.detail || "");
+}
+
+export class LadderModel {
+  constructor() {
+    this.reset();
+  }
+
+  reset() {
+    this.lanes = new Map(); // id -> lane
+    this.items = []; // rows, in drawing order
+    this.bySeq = new Map();
+    this.forgotten = 0; // rows dropped from memory (counted in "N earlier events")
+    this.flows = new Map(); // direction key -> {sends, recvs, sent, got}
+    this.pairs = new Map(); // "connect"/"fin" key -> {init, resp}
+    this.byPair = new Map(); // "local|peer" -> TCP lane id
+    this.udpByPort = new Map(); // local port -> UDP lane id
+    this.kinds = new Map(); // endpoint id -> kind, from GET /api/endpoints
+    this.version = 0;
+  }
+
+  /** Endpoint kinds from the live endpoint list (events alone can only guess a few). */
+  setEndpoints(list) {
+    for (const ep of list) this.kinds.set(ep.id, ep.kind);
+    for (const lane of this.lanes.values()) if (!lane.conn && this.kinds.has(lane.endpoint)) lane.kind = this.kinds.get(lane.endpoint);
+    this.version++;
+  }
+
+  add(ev) {
+    if (!ev || typeof ev.kind !== "string" || IGNORED.has(ev.kind)) {
+      if (ev?.kind === "message") this.countMessage(ev);
+      return false;
+    }
+    const lane = this.lane(ev);
+    const item = { seq: ev.seq, ev, lane: lane.id, role: this.roleOf(ev), sources: [], dests: [], messages: 0 };
+    if (item.role === "recv" && ev.kind === "header") item.bytes = headerBytes(ev);
+    else item.bytes = Number(ev.size) || 0;
+    this.items.push(item);
+    this.bySeq.set(item.seq, item);
+    lane.last = item.seq;
+    if (lane.first === null) lane.first = item.seq;
+    if (ev.kind === "close") lane.closed = item.seq;
+    if (ev.kind === "lost") lane.lost++;
+    this.link(item, lane);
+    if (this.items.length > MAX_ITEMS) this.forget(this.items.length - MAX_ITEMS + 200);
+    this.version++;
+    return true;
+  }
+
+  roleOf(ev) {
+    if (ev.kind === "send") return "send";
+    if (RECEIVES.has(ev.kind)) return "recv";
+    if (ev.kind === "close" && !ev.peer) return "note"; // a listening or UDP socket: no FIN to draw
+    return ["lost", "connect", "accept", "close", "shutdown"].includes(ev.kind) ? ev.kind : "note";
+  }
+
+  lane(ev) {
+    const id = laneOf(ev);
+    let lane = this.lanes.get(id);
+    if (!lane) {
+      lane = { id, endpoint: String(ev.endpoint ?? ""), conn: ev.kind === "refuse" ? null : ev.conn ?? null,
+        proto: ev.proto === "udp" ? "udp" : "tcp", kind: "", local: null, peer: null,
+        order: this.lanes.size, first: null, last: null, closed: null, lost: 0 };
+      this.lanes.set(id, lane);
+    }
+    if (!lane.kind || !lane.known) this.guessKind(lane, ev);
+    if (ev.kind !== "refuse" && ev.local && !lane.local) lane.local = ev.local;
+    if (lane.proto === "tcp" && ev.peer && !lane.peer && ev.kind !== "refuse") lane.peer = ev.peer;
+    if (lane.proto === "tcp" && lane.local && lane.peer) this.byPair.set(`${addr(lane.local)}|${addr(lane.peer)}`, id);
+    if (lane.proto === "udp" && lane.local) this.udpByPort.set(String(lane.local[1]), id);
+    return lane;
+  }
+
+  guessKind(lane, ev) {
+    const known = this.kinds.get(lane.endpoint);
+    if (lane.conn) lane.kind = "connection";
+    else if (known) lane.kind = known;
+    else if (ev.kind === "listen") lane.kind = `${lane.proto}-server`;
+    else if (ev.kind === "connect" && /downloading/.test(ev.detail || "")) lane.kind = "download";
+    else if (!lane.kind) lane.kind = /^d\d/.test(lane.endpoint) ? "download" : `${lane.proto}-client`;
+    lane.known = Boolean(lane.conn || known || ev.kind === "listen" || ev.kind === "connect");
+  }
+
+  countMessage(ev) {
+    const lane = this.lanes.get(laneOf(ev));
+    if (!lane) return;
+    for (let i = this.items.length - 1; i >= 0 && i >= this.items.length - 200; i--) {
+      const item = this.items[i];
+      if (item.lane === lane.id && item.role === "recv") {
+        item.messages++;
+        this.version++;
+        return;
+      }
+    }
+  }
+
+  /** Match the new row with its partners; an initiator that arrives late is drawn before them. */
+  link(item, lane) {
+    const ev = item.ev;
+    if (item.role === "send" || item.role === "recv") {
+      if (lane.proto === "udp") this.matchDatagram(item);
+      else if (item.bytes > 0 && ev.local && ev.peer) this.matchStream(item);
+    } else if (item.role === "connect" && ev.local && ev.peer) {
+      this.pair(`c ${addr(ev.local)}>${addr(ev.peer)}`, item, "init");
+    } else if (item.role === "accept" && ev.local && ev.peer) {
+      this.pair(`c ${addr(ev.peer)}>${addr(ev.local)}`, item, "resp");
+    } else if ((item.role === "close" || item.role === "shutdown") && lane.local && lane.peer) {
+      // FIN: the first shutdown()/close() of a side, to the peer's "recv() returned 0"
+      if (closedByPeer(ev)) this.pair(`f ${addr(lane.peer)}>${addr(lane.local)}`, item, "resp");
+      else this.pair(`f ${addr(lane.local)}>${addr(lane.peer)}`, item, "init");
+    } else if (ev.kind === "done" && /returned 0 bytes/.test(ev.detail || "") && lane.local && lane.peer) {
+      item.role = "eof";
+      this.pair(`f ${addr(lane.peer)}>${addr(lane.local)}`, item, "resp");
+    }
+  }
+
+  pair(key, item, side) {
+    let pair = this.pairs.get(key);
+    if (!pair) this.pairs.set(key, (pair = { init: null, resp: null }));
+    if (pair[side]) return; // only the first one of each side makes the handshake or the FIN
+    pair[side] = item;
+    if (pair.init && pair.resp) {
+      pair.resp.sources.push({ seq: pair.init.seq, bytes: 0 });
+      pair.init.dests.push({ seq: pair.resp.seq, bytes: 0 });
+      if (side === "init") this.placeBefore(item, [pair.resp]);
+    }
+  }
+
+  flow(key) {
+    let flow = this.flows.get(key);
+    if (!flow) this.flows.set(key, (flow = { sends: [], recvs: [], sent: 0, got: 0 }));
+    return flow;
+  }
+
+  matchStream(item) {
+    const ev = item.ev;
+    const sending = item.role === "send";
+    const flow = this.flow(sending ? `t ${addr(ev.local)}>${addr(ev.peer)}` : `t ${addr(ev.peer)}>${addr(ev.local)}`);
+    if (sending) {
+      flow.sends.push({ item, start: flow.sent, end: flow.sent + item.bytes });
+      flow.sent += item.bytes;
+    } else {
+      flow.recvs.push({ item, start: flow.got, end: flow.got + item.bytes });
+      flow.got += item.bytes;
+    }
+    const partners = [];
+    while (flow.sends.length && flow.recvs.length) {
+      const s = flow.sends[0];
+      const r = flow.recvs[0];
+      const overlap = Math.min(s.end, r.end) - Math.max(s.start, r.start);
+      if (overlap > 0) {
+        this.connect(s.item, r.item, overlap);
+        partners.push(sending ? r.item : null);
+      }
+      const sendDone = s.end <= r.end;
+      const recvDone = r.end <= s.end;
+      if (sendDone) flow.sends.shift();
+      if (recvDone) flow.recvs.shift();
+    }
+    trim(flow.sends);
+    trim(flow.recvs);
+    if (sending) this.placeBefore(item, partners.filter(Boolean));
+  }
+
+  matchDatagram(item) {
+    const ev = item.ev;
+    const sending = item.role === "send";
+    if (!ev.local || !ev.peer) return;
+    // by ports: an unbound client's local host is 0.0.0.0, while its peer sees 127.0.0.1
+    const flow = this.flow(sending ? `u ${ev.local[1]}>${ev.peer[1]}` : `u ${ev.peer[1]}>${ev.local[1]}`);
+    const others = sending ? flow.recvs : flow.sends;
+    // the same datagram: same size and preview; reordering means it need not be the oldest one
+    let index = others.findIndex((o) => o.ev.size === ev.size && o.ev.hex === ev.hex);
+    if (index < 0) index = others.findIndex((o) => o.ev.size === ev.size);
+    if (index < 0) {
+      (sending ? flow.sends : flow.recvs).push(item);
+      trim(sending ? flow.sends : flow.recvs);
+      return;
+    }
+    // reordering moves a datagram by a few places; far older ones never arrived (dropped by the OS)
+    if (index > 32) others.splice(0, index - 32);
+    const [other] = others.splice(Math.min(index, 32), 1);
+    if (sending) {
+      this.connect(item, other, item.bytes);
+      this.placeBefore(item, [other]);
+    } else {
+      this.connect(other, item, item.bytes);
+    }
+  }
+
+  connect(send, recv, bytes) {
+    send.dests.push({ seq: recv.seq, bytes });
+    recv.sources.push({ seq: send.seq, bytes });
+  }
+
+  /** Move `item` (just appended) above the earliest of `partners` already drawn, so arrows point down. */
+  placeBefore(item, partners) {
+    if (!partners.length) return;
+    const at = this.items.length - 1;
+    if (this.items[at] !== item) return;
+    let target = at;
+    for (let i = at - 1; i >= 0 && i >= at - 500; i--) {
+      if (partners.includes(this.items[i])) target = i;
+    }
+    if (target === at) return;
+    this.items.splice(at, 1);
+    this.items.splice(target, 0, item);
+  }
+
+  forget(n) {
+    for (const item of this.items.splice(0, n)) this.bySeq.delete(item.seq);
+    this.forgotten += n;
+  }
+
+  /** The lab lane at the other end of a TCP lane, or null (a program outside the lab). */
+  partnerOf(lane) {
+    if (!lane.local || !lane.peer || lane.proto !== "tcp") return null;
+    const id = this.byPair.get(`${addr(lane.peer)}|${addr(lane.local)}`);
+    return id ? this.lanes.get(id) : null;
+  }
+
+  /** The UDP lane bound to `peer`'s port, or null. */
+  udpLaneAt(peer) {
+    const id = peer ? this.udpByPort.get(String(peer[1])) : null;
+    return id ? this.lanes.get(id) : null;
+  }
+
+  /** Lanes that exchanged anything with `laneId` (for the focus on one connection). */
+  partnersOf(laneId) {
+    const found = new Set([laneId]);
+    const lane = this.lanes.get(laneId);
+    const partner = lane && this.partnerOf(lane);
+    if (partner) found.add(partner.id);
+    for (const item of this.items) {
+      if (item.lane !== laneId) continue;
+      for (const link of [...item.sources, ...item.dests]) {
+        const other = this.bySeq.get(link.seq);
+        if (other) found.add(other.lane);
+      }
+    }
+    return found;
+  }
+
+  /** The newest `max` rows on `lanes` (a Set, or null for all), and how many earlier rows are hidden. */
+  visible(max, lanes = null) {
+    const rows = lanes ? this.items.filter((item) => lanes.has(item.lane)) : this.items;
+    const shown = rows.slice(-max);
+    const earlier = rows.length - shown.length + (lanes ? 0 : this.forgotten);
+    return { rows: shown, earlier };
+  }
+}
+
+function trim(queue) {
+  if (queue.length > MAX_QUEUE) queue.splice(0, queue.length - MAX_QUEUE);
+}

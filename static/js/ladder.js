@@ -1,0 +1,160 @@
+// The live sequence (ladder) diagram: a lane per socket, time flowing down, each send an arrow
+// to the recv(s) that got its bytes. Drawn as SVG from the LadderModel at most every MIN_MS, and
+// only the newest MAX_ROWS rows: older ones fold into "N earlier events", the newest stay in view.
+// Paused, new events wait in a queue; "step" adds one row at a time.
+import { onLanguageChange, t } from "./i18n.js";
+import { drawLadder } from "./ladder-draw.js";
+import { LadderModel } from "./ladder-model.js";
+
+const MAX_ROWS = 150;
+const MIN_MS = 90; // at most ~11 redraws a second, however fast events arrive
+const model = new LadderModel();
+const scroller = document.getElementById("ladder-scroll");
+const svg = document.getElementById("ladder");
+const pauseButton = document.getElementById("ladder-pause");
+const stepButton = document.getElementById("ladder-step");
+const queued = document.getElementById("ladder-queued");
+const followButton = document.getElementById("ladder-follow");
+const pane = document.getElementById("pane-ladder");
+let paused = false;
+let waiting = [];
+let focus = null; // a Set of lane ids, or null for every lane
+let follow = true;
+let frame = 0;
+let lastDraw = 0;
+let gap = MIN_MS;
+let picked = () => {};
+const laneListeners = [];
+
+export { model };
+
+function draw() {
+  drawLadder(model, focus, MAX_ROWS);
+  if (follow) scroller.scrollTop = scroller.scrollHeight;
+  for (const fn of laneListeners) fn(model);
+}
+
+function tick(now) {
+  frame = 0;
+  if (now - lastDraw < gap) {
+    frame = requestAnimationFrame(tick);
+    return;
+  }
+  if (pane.hidden) return; // drawn when shown again
+  lastDraw = now;
+  const started = performance.now();
+  draw();
+  // under a flood, at most a third of the time goes to drawing
+  gap = Math.min(1000, Math.max(MIN_MS, 2 * (performance.now() - started)));
+}
+
+export function redraw() {
+  if (!frame) frame = requestAnimationFrame(tick);
+}
+
+function showQueue() {
+  pauseButton.textContent = t(paused ? "ladder.resume" : "ladder.pause");
+  pauseButton.setAttribute("aria-pressed", String(paused));
+  stepButton.disabled = !paused || !waiting.length;
+  queued.hidden = !paused;
+  queued.dataset.count = String(waiting.length);
+  queued.textContent = t("ladder.queued", { n: waiting.length });
+  scroller.classList.toggle("paused", paused);
+}
+
+/** New events, oldest first: drawn now, or queued while paused. */
+export function add(events) {
+  if (paused) {
+    waiting.push(...events);
+    showQueue();
+    return;
+  }
+  for (const ev of events) model.add(ev);
+  redraw();
+}
+
+export function reset() {
+  model.reset();
+  waiting = [];
+  showQueue();
+  redraw();
+}
+
+export function setPaused(on) {
+  paused = on;
+  if (!paused) {
+    const all = waiting;
+    waiting = [];
+    for (const ev of all) model.add(ev);
+    follow = true;
+    redraw();
+  }
+  showQueue();
+}
+
+export const togglePause = () => setPaused(!paused);
+export const isPaused = () => paused;
+
+/** While paused: add the next queued event that draws a row (and any quiet ones before it). */
+export function step() {
+  while (paused && waiting.length) {
+    if (model.add(waiting.shift())) break;
+  }
+  follow = true;
+  showQueue();
+  redraw();
+}
+
+export function setFocus(lanes) {
+  focus = lanes;
+  follow = true;
+  redraw();
+}
+
+export function setEndpoints(list) {
+  model.setEndpoints(list);
+  redraw();
+}
+
+/** fn(seq) when a row of the diagram is clicked (the page shows that event's details). */
+export function onPick(fn) {
+  picked = fn;
+}
+
+/** fn(model) after each redraw (the focus menu lists the connections it knows). */
+export function onDrawn(fn) {
+  laneListeners.push(fn);
+}
+
+export function initLadder() {
+  pauseButton.addEventListener("click", togglePause);
+  stepButton.addEventListener("click", step);
+  followButton.addEventListener("click", () => {
+    follow = true;
+    scroller.scrollTop = scroller.scrollHeight;
+  });
+  let size = "";
+  const resized = () => {
+    const now = `${scroller.clientWidth}x${scroller.clientHeight}`;
+    if (now === size) return false;
+    size = now; // a resize moved the scroll position, not the reader
+    if (follow) scroller.scrollTop = scroller.scrollHeight;
+    redraw();
+    return true;
+  };
+  scroller.addEventListener("scroll", () => {
+    if (resized()) return;
+    follow = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
+    followButton.hidden = follow;
+  }, { passive: true });
+  svg.addEventListener("click", (event) => {
+    const row = event.target.closest?.("g.row");
+    if (row) picked(Number(row.dataset.seq));
+  });
+  new ResizeObserver(resized).observe(scroller);
+  onLanguageChange(() => {
+    showQueue();
+    redraw();
+  });
+  showQueue();
+}

@@ -1,0 +1,144 @@
+// The log's filter bar: socket, connection, event kind, free text, and the encoding previews are
+// read in. The text search looks at the preview as decoded in that encoding, so 你好 sent as GBK
+// is found by typing 你好 once GBK is chosen. The focus on one connection narrows it further.
+import { setOptions } from "./dom.js";
+import { decodeText } from "./decode.js";
+import { onLanguageChange, t, tOr } from "./i18n.js";
+import { addr, laneOf } from "./ladder-model.js";
+
+const endpointSelect = document.getElementById("log-filter-endpoint");
+const connSelect = document.getElementById("log-filter-conn");
+const kindSelect = document.getElementById("log-filter-kind");
+const search = document.getElementById("log-search");
+const encodingSelect = document.getElementById("log-encoding");
+const clearButton = document.getElementById("log-filter-clear");
+const listeners = [];
+const endpoints = new Set();
+const conns = new Map(); // endpoint -> Set of conn ids
+const kinds = new Set();
+let focusLanes = null;
+let needle = "";
+let optionsDirty = false;
+
+const ENCODING_KEY = "socketlab.encoding";
+
+export function onFilterChange(fn) {
+  listeners.push(fn);
+}
+
+function changed() {
+  clearButton.hidden = !isFiltering();
+  for (const fn of listeners) fn();
+}
+
+export const encoding = () => encodingSelect.value || "utf-8";
+
+export function isFiltering() {
+  return Boolean(endpointSelect.value || connSelect.value || kindSelect.value || needle || focusLanes);
+}
+
+/** Does `ev` pass every filter? */
+export function matches(ev) {
+  if (focusLanes && !focusLanes.has(laneOf(ev))) return false;
+  if (endpointSelect.value && ev.endpoint !== endpointSelect.value) return false;
+  if (connSelect.value && ev.conn !== connSelect.value) return false;
+  if (kindSelect.value && ev.kind !== kindSelect.value) return false;
+  if (!needle) return true;
+  const hay = [decodeText(ev, encoding()), ev.data, ev.hex, ev.detail, ev.endpoint, ev.conn, ev.kind,
+    tOr(`ev.${ev.kind}`, ""), addr(ev.peer), addr(ev.local)];
+  return hay.some((part) => typeof part === "string" && part.toLowerCase().includes(needle));
+}
+
+/** Remember the sockets, connections and kinds seen, for the menus. */
+export function note(events) {
+  for (const ev of events) {
+    const ep = String(ev.endpoint ?? "");
+    if (!endpoints.has(ep)) {
+      endpoints.add(ep);
+      optionsDirty = true;
+    }
+    if (ev.conn && ev.kind !== "refuse") {
+      if (!conns.has(ep)) conns.set(ep, new Set());
+      if (!conns.get(ep).has(ev.conn)) {
+        conns.get(ep).add(ev.conn);
+        optionsDirty = true;
+      }
+    }
+    if (!kinds.has(ev.kind)) {
+      kinds.add(ev.kind);
+      optionsDirty = true;
+    }
+  }
+  if (optionsDirty) requestAnimationFrame(fillOptions);
+}
+
+const byNumber = (a, b) => a.localeCompare(b, undefined, { numeric: true });
+
+function fillOptions() {
+  optionsDirty = false;
+  setOptions(endpointSelect, [["", t("filter.allSockets")], ...[...endpoints].sort(byNumber).map((id) => [id, id])]);
+  const ids = new Set();
+  for (const [ep, set] of conns) if (!endpointSelect.value || ep === endpointSelect.value) for (const c of set) ids.add(c);
+  setOptions(connSelect, [["", t("filter.allConns")], ...[...ids].sort(byNumber).map((id) => [id, id])]);
+  setOptions(kindSelect, [["", t("filter.allKinds")], ...[...kinds].sort().map((k) => [k, tOr(`ev.${k}`, k)])]);
+}
+
+export function reset() {
+  endpoints.clear();
+  conns.clear();
+  kinds.clear();
+  fillOptions();
+}
+
+/** Only the events of these lanes (a Set), or all again (null). */
+export function setFocus(lanes) {
+  focusLanes = lanes;
+  changed();
+}
+
+export function focusSearch() {
+  search.focus();
+  search.select();
+}
+
+export function clearFilters() {
+  for (const select of [endpointSelect, connSelect, kindSelect]) select.value = "";
+  search.value = "";
+  needle = "";
+  fillOptions();
+  changed();
+}
+
+export function initFilter() {
+  let timer = 0;
+  search.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      needle = search.value.trim().toLowerCase();
+      changed();
+    }, 120);
+  });
+  search.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && search.value) {
+      event.stopPropagation();
+      search.value = "";
+      needle = "";
+      changed();
+    }
+  });
+  endpointSelect.addEventListener("change", () => {
+    fillOptions();
+    changed();
+  });
+  for (const select of [connSelect, kindSelect]) select.addEventListener("change", changed);
+  const stored = localStorage.getItem(ENCODING_KEY);
+  encodingSelect.value = stored && [...encodingSelect.options].some((o) => o.value === stored) ? stored : "utf-8";
+  encodingSelect.addEventListener("change", () => {
+    localStorage.setItem(ENCODING_KEY, encodingSelect.value);
+    changed();
+  });
+  clearButton.addEventListener("click", clearFilters);
+  onLanguageChange(fillOptions);
+  fillOptions();
+  clearButton.hidden = true;
+}

@@ -1,0 +1,53 @@
+// Projector mode (?view=projector, the header button or "p"): large type, strong contrast, the
+// forms put away so the diagram and the log get the room. The light/dark theme works in both
+// modes and is remembered by the browser.
+import { onLanguageChange, t } from "./i18n.js";
+
+const THEME_KEY = "socketlab.theme";
+const root = document.documentElement;
+const projectorButton = document.getElementById("projector-toggle");
+const themeButton = document.getElementById("theme-toggle");
+let changed = () => {};
+
+export const isProjector = () => root.classList.contains("projector");
+
+function label() {
+  projectorButton.setAttribute("aria-pressed", String(isProjector()));
+  projectorButton.textContent = t(isProjector() ? "projector.off" : "projector.on");
+  const dark = root.dataset.theme === "dark";
+  themeButton.setAttribute("aria-pressed", String(dark));
+  themeButton.textContent = t(dark ? "theme.light" : "theme.dark");
+}
+
+/** Turn projector mode on or off; the address bar keeps ?view=projector so a reload stays in it. */
+export function setProjector(on) {
+  root.classList.toggle("projector", on);
+  const url = new URL(window.location.href);
+  if (on) url.searchParams.set("view", "projector");
+  else url.searchParams.delete("view");
+  history.replaceState(history.state, "", url.pathname + url.search + url.hash);
+  label();
+  changed();
+}
+
+export const toggleProjector = () => setProjector(!isProjector());
+
+export function setTheme(theme) {
+  root.dataset.theme = theme === "dark" ? "dark" : "light";
+  localStorage.setItem(THEME_KEY, root.dataset.theme);
+  label();
+  changed();
+}
+
+export const toggleTheme = () => setTheme(root.dataset.theme === "dark" ? "light" : "dark");
+
+/** `onChange()` after every switch (the diagram and the chart measure their type again). */
+export function initProjector(onChange) {
+  changed = onChange;
+  root.dataset.theme = localStorage.getItem(THEME_KEY) === "dark" ? "dark" : "light";
+  if (new URLSearchParams(window.location.search).get("view") === "projector") root.classList.add("projector");
+  projectorButton.addEventListener("click", toggleProjector);
+  themeButton.addEventListener("click", toggleTheme);
+  onLanguageChange(label);
+  label();
+}
