@@ -54,17 +54,21 @@ def test_sticky_packets_raw_versus_framed(lab: Lab) -> None:
     n = 200
     raw_server = lab.create({"kind": "tcp-server", "port": 0, "mode": "manual"})
     raw_client = lab.create({"kind": "tcp-client", "port": raw_server.local[1]})
-    assert lab.send(raw_client.id, {"data": "msg", "repeat": n, "interval_ms": 0}) == {"sent": 3 * n, "calls": n}
-    wait_until(lambda: sum(e.size for e in of(lab, raw_server.id, "recv")) == 3 * n)
-    assert len(of(lab, raw_client.id, "send")) == n
-    assert len(of(lab, raw_server.id, "recv")) < n  # coalesced: one send() is not one recv()
+    # Coalescing is what the OS usually does, not a promise: a receiver that keeps up with every
+    # send sees one recv each. So burst again (bounded) until the lesson shows.
+    for burst in range(1, 6):
+        assert lab.send(raw_client.id, {"data": "msg", "repeat": n, "interval_ms": 0}) == {"sent": 3 * n, "calls": n}
+        wait_until(lambda: sum(e.size for e in of(lab, raw_server.id, "recv")) == 3 * n * burst)
+        if len(of(lab, raw_server.id, "recv")) < n * burst:
+            break
+    assert len(of(lab, raw_client.id, "send")) == n * burst
+    assert len(of(lab, raw_server.id, "recv")) < n * burst  # coalesced: one send() is not one recv()
 
     line_server = lab.create({"kind": "tcp-server", "port": 0, "mode": "manual", "framing": "line"})
     line_client = lab.create({"kind": "tcp-client", "port": line_server.local[1], "framing": "line"})
     lab.send(line_client.id, {"data": "msg", "repeat": n})
     messages = wait_until(lambda: len(of(lab, line_server.id, "message")) == n and of(lab, line_server.id, "message"))
-    assert {m.data for m in messages} == {"msg"}
-    assert len(of(lab, line_server.id, "recv")) < n
+    assert {m.data for m in messages} == {"msg"}  # framing restores every message, however they arrived
 
 
 def test_relay_between_plain_clients(lab: Lab) -> None:
