@@ -7,23 +7,10 @@ import subprocess
 import sys
 import time
 
-from .common import Result, Watchers, dashboard
+from .common import PACED_SENDER as SENDER, Result, Watchers, dashboard
 
 RATE, SECONDS, CLIENTS, PROCESSES = 2000, 30, 50, 5
 P99_LIMIT_MS = 250
-SENDER = """
-import socket, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-target, rate, seconds = ("127.0.0.1", int(sys.argv[1])), int(sys.argv[2]), int(sys.argv[3])
-start = time.perf_counter()
-for i in range(rate * seconds):
-    due = start + i / rate
-    while (now := time.perf_counter()) < due:
-        time.sleep(min(due - now, 0.002))
-    s.sendto(b"event %d" % i, target)
-"""
-
-
 def run() -> Result:
     with dashboard() as lab:
         server = lab.api("POST", "/api/endpoints", json={"kind": "udp-server", "port": 0, "mode": "manual"})

@@ -12,23 +12,12 @@ import subprocess
 import sys
 from typing import Any
 
-from .common import Result, dashboard, percentile
+from .common import PACED_SENDER as SENDER, Result, dashboard, percentile
 
 RATE, SECONDS = 5000, 20
 LONG_TASK_LIMIT_MS, LAG_LIMIT_MS = 200, 500
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-SENDER = """
-import socket, sys, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-target, rate, seconds = ("127.0.0.1", int(sys.argv[1])), int(sys.argv[2]), int(sys.argv[3])
-start = time.perf_counter()
-for i in range(rate * seconds):
-    due = start + i / rate
-    while (now := time.perf_counter()) < due:
-        time.sleep(min(due - now, 0.002))
-    s.sendto(b"t=%d n=%d" % (time.time() * 1000, i), target)
-"""
 PROBE = """() => {
   window.__bench = {longTasks: [], lags: []};
   new PerformanceObserver(list => { for (const e of list.getEntries()) window.__bench.longTasks.push(e.duration); })

@@ -20,6 +20,20 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# A plain UDP sender paced at `rate` datagrams a second; each carries its send time in ms (`t=`).
+PACED_SENDER = """
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+target, rate, seconds = ("127.0.0.1", int(sys.argv[1])), int(sys.argv[2]), int(sys.argv[3])
+start = time.perf_counter()
+for i in range(rate * seconds):
+    due = start + i / rate
+    while (now := time.perf_counter()) < due:
+        time.sleep(min(due - now, 0.002))
+    s.sendto(b"t=%d n=%d" % (time.time() * 1000, i), target)
+"""
+
+
 @dataclass
 class Result:
     """One row of the table: a measured value, its baseline (when it has one) and its target."""
