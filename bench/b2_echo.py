@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from .common import ROOT, Result, Watchers, dashboard
+from .common import Result, Watchers, dashboard
 
 ROUNDS = 20_000
 TARGET = 0.7

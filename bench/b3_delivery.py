@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 from .common import PACED_SENDER as SENDER, Result, Watchers, dashboard
 

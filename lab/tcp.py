@@ -17,7 +17,7 @@ from . import download_protocol as proto
 from . import modes
 from .connection import Connection
 from .endpoint import Context, Endpoint, address, bind_socket, join, spawn
-from .errors import BadInput, LabError, NotFound, Refused, where
+from .errors import LabError, NotFound, Refused, where
 from .events import Address
 from .spec import EndpointSpec
 

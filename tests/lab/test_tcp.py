@@ -142,7 +142,7 @@ def test_lab_client_talks_to_a_plain_threaded_ok_server(lab: Lab, resources: Res
 
     def handle(conn: socket.socket) -> None:
         with conn:
-            while data := conn.recv(1024):
+            while conn.recv(1024):
                 conn.send(b"OK")
         handled.set()
 

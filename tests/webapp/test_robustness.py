@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from typing import Any, Callable
 
-import pytest
 import websocket
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
