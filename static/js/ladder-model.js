@@ -283,6 +283,7 @@ export class LadderModel {
   }
 }
 
+/** Keep the newest MAX_QUEUE, cut in bulk: a one-item splice off the front of a long queue per event is slow. */
 function trim(queue) {
-  if (queue.length > MAX_QUEUE) queue.splice(0, queue.length - MAX_QUEUE);
+  if (queue.length > MAX_QUEUE * 1.25) queue.splice(0, queue.length - MAX_QUEUE);
 }

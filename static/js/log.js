@@ -1,43 +1,55 @@
-// The event log table: rows are added in requestAnimationFrame batches, the newest at the bottom,
-// at most MAX_ROWS kept while it follows the newest. Scrolled up to read, it stops following and
-// keeps up to MAX_READING rows (so nothing moves under the reader) and a pill counts what is new.
-// Filters re-select from the events kept (MAX_KEPT); a click on a row opens its details.
+// The event log: a window onto the events that pass the filters. Only the rows near the visible
+// part are in the page (all rows have one height, so row i sits at i * rowHeight), which keeps a
+// flood of thousands of events a second from stalling the page: each batch builds a few dozen rows,
+// not hundreds. Following the newest, it shows the bottom; scrolled up to read, what the reader
+// sees stays put and a pill counts what is new. A click on a row opens its details.
 import { el, hostPort } from "./dom.js";
 import { appendText, decodeText, isCut } from "./decode.js";
 import { formatNumber, onLanguageChange, t, tOr } from "./i18n.js";
 import * as detail from "./log-detail.js";
 import * as filter from "./log-filter.js";
 
-const MAX_ROWS = 500;
-const MAX_READING = 3000;
-const MAX_KEPT = 20000;
-const MIN_MS = 100; // between two batches of rows: each batch costs a layout of the table
-const MAX_GAP_MS = 1500;
+const MAX_KEPT = 20000; // events kept (for filters, export, scrolling back)
+const OVERSCAN = 40; // rows built beyond each edge of the visible part
+const RUSH_OVERSCAN = 3; // ... during a flood, until it calms down for SETTLE_MS
+const SETTLE_MS = 300;
+const MIN_MS = 50; // between two renders during a flood
+const MAX_GAP_MS = 400;
 const body = document.getElementById("log-body");
+const table = document.getElementById("event-log");
 const scroller = document.getElementById("log-scroll");
 const empty = document.getElementById("log-empty");
 const count = document.getElementById("log-count");
 const followButton = document.getElementById("log-follow");
 const pane = document.getElementById("pane-log");
 let kept = []; // every event the log was given (bounded), oldest first
-let shown = []; // the events whose rows are in the table, oldest first
-let pending = [];
+let list = []; // the events that pass the filters (bounded), oldest first: the log's rows
+let cutOff = 0; // rows dropped off the front of `list` so far (keeps the shading of a row steady)
 let frame = 0;
 let follow = true;
 let total = 0;
 let matching = 0;
 let unseen = 0; // rows added while the reader was scrolled up
-let stale = false; // rows to build again when the log is shown
-let lastFlush = -Infinity;
+let lastRender = -Infinity;
 let gap = MIN_MS;
+let rowHeight = 0; // px, measured (it changes with the projector's larger type)
+let headHeight = 0;
+let viewHeight = 0;
+let ownScroll = -1; // the scrollTop this script set itself (its scroll event is not the reader's)
+let drawn = { first: -1, last: -1, length: 0, cutOff: 0 }; // the rows built last time
+let settleTimer = 0;
 
-// One row is cloned from this template and filled in: a busy log builds hundreds a second.
-const template = el("tr", { testid: "event-row" }, ...["col-time", "col-ep", "col-conn", "col-kind", "col-peer",
-  "col-size num", "col-text", "col-hex", "col-detail"].map((cls) => el("td", { class: cls })));
+const topSpacer = el("tr", { class: "log-spacer", "aria-hidden": "true" });
+const bottomSpacer = el("tr", { class: "log-spacer", "aria-hidden": "true" });
+
+// One row is cloned from this template and filled in.
+// (the table is laid out as grids, see style.css, so the roles are spelled out for screen readers)
+const template = el("tr", { testid: "event-row", role: "row" }, ...["col-time", "col-ep", "col-conn", "col-kind",
+  "col-peer", "col-size num", "col-text", "col-hex", "col-detail"].map((cls) => el("td", { class: cls, role: "cell" })));
 template.cells[3].append(el("span", { class: "kind-badge" }));
 template.cells[8].append(el("div", { class: "clamp" }));
 
-function row(ev) {
+function row(ev, index) {
   const kind = String(ev.kind || "");
   const tr = template.cloneNode(true);
   Object.assign(tr.dataset, { seq: ev.seq, kind, endpoint: ev.endpoint ?? "", size: ev.size ?? 0 });
@@ -56,55 +68,101 @@ function row(ev) {
   info.firstChild.textContent = ev.detail || "";
   if (kind === "error" || kind === "lost") tr.classList.add("is-error");
   if (ev.seq === detail.shownSeq()) tr.classList.add("selected");
+  if ((cutOff + index) % 2) tr.classList.add("alt");
   return tr;
 }
 
-function flush(now) {
+/** Measure the height of one row (all rows are given it) and of the header. */
+function measure() {
+  const probe = row({ seq: 0, kind: "recv", endpoint: "e1", conn: "c1", size: 1, ts: 0, data: "Xg你", hex: "58",
+    detail: "Xg你", peer: ["127.0.0.1", 1] }, 0);
+  probe.style.height = "auto";
+  body.append(probe);
+  const height = Math.ceil(probe.getBoundingClientRect().height);
+  probe.remove();
+  if (height > 0 && height !== rowHeight) {
+    rowHeight = height;
+    table.style.setProperty("--log-row", `${height}px`);
+  }
+  headHeight = table.tHead.getBoundingClientRect().height;
+  viewHeight = scroller.clientHeight;
+}
+
+function schedule() {
+  if (!frame) frame = requestAnimationFrame(tick);
+}
+
+function tick(now) {
   frame = 0;
-  if (now - lastFlush < gap) {
-    frame = requestAnimationFrame(flush); // a busy log grows a few times a second, not sixty
+  if (now - lastRender < gap) {
+    frame = requestAnimationFrame(tick); // a flood is drawn a few times a second, not sixty
     return;
   }
-  lastFlush = now;
+  lastRender = now;
   const started = performance.now();
-  build();
-  // a flood must not take the page: wait twice as long as the last batch took before the next
+  render();
+  // a flood must not take the page: wait twice as long as the last render took before the next
   gap = Math.min(MAX_GAP_MS, Math.max(MIN_MS, 2 * (performance.now() - started)));
 }
 
-function build() {
-  let batch = pending;
-  pending = [];
-  if (!follow) unseen += batch.length;
-  if (pane.hidden) {
-    // the log is not on screen (another view): keep the list, build the rows when it is shown
-    shown = shown.concat(batch).slice(-MAX_ROWS);
-    stale = true;
-    showCounts();
-    return;
-  }
-  if (stale) redraw(); // shown again: first the rows that came while it was hidden
-  if (follow && batch.length > MAX_ROWS) batch = batch.slice(-MAX_ROWS); // the rest would go at once
-  const fragment = document.createDocumentFragment();
-  for (const ev of batch) fragment.append(row(ev));
-  body.append(fragment);
-  shown.push(...batch);
-  const excess = shown.length - (follow ? MAX_ROWS : MAX_READING);
-  if (excess > 0) {
-    // (layout is only read when the reader is scrolled up: each read costs a layout of the table)
-    const before = follow ? 0 : scroller.scrollTop;
-    const cut = follow ? null : body.children[excess];
-    const height = cut ? cut.offsetTop - body.firstElementChild.offsetTop : 0;
-    for (let i = 0; i < excess; i++) body.firstElementChild.remove();
-    shown = shown.slice(excess);
-    if (!follow) scroller.scrollTop = Math.max(0, before - height); // what the reader sees stays put
-  }
+/** Build the rows near the visible part, keeping the rows already built that are still in it. */
+function render(force = false) {
+  clearTimeout(settleTimer);
   showCounts();
-  if (follow) scroller.scrollTop = scroller.scrollHeight;
+  if (pane.hidden || !scroller.clientHeight) return; // built when the log is shown again
+  if (!rowHeight || force) measure();
+  const n = list.length;
+  const inView = Math.ceil(viewHeight / rowHeight) + 1;
+  const shifted = cutOff - drawn.cutOff; // rows cut off the front since the last render
+  // more than a screenful since the last render is a flood: the rows above the screen wait for a calm moment
+  const rush = !force && follow && drawn.first >= 0 && n - (drawn.length - shifted) > inView;
+  const extra = rush ? RUSH_OVERSCAN : OVERSCAN;
+  let first;
+  let last;
+  if (follow) {
+    last = n;
+    first = Math.max(0, n - inView - extra);
+  } else {
+    const top = Math.floor(Math.max(0, scroller.scrollTop - headHeight) / rowHeight);
+    first = Math.max(0, top - extra);
+    last = Math.min(n, top + inView + extra);
+  }
+  const oldFirst = drawn.first - shifted;
+  const oldLast = drawn.last - shifted;
+  if (force || drawn.first < 0 || oldFirst < 0 || oldFirst >= last || oldLast <= first) {
+    const fragment = document.createDocumentFragment();
+    for (let i = first; i < last; i++) fragment.append(row(list[i], i));
+    body.replaceChildren(topSpacer, fragment, bottomSpacer);
+  } else {
+    for (let i = oldFirst; i < first; i++) topSpacer.nextElementSibling.remove();
+    for (let i = last; i < oldLast; i++) bottomSpacer.previousElementSibling.remove();
+    if (first < oldFirst) {
+      const fragment = document.createDocumentFragment();
+      for (let i = first; i < oldFirst; i++) fragment.append(row(list[i], i));
+      topSpacer.after(fragment);
+    }
+    if (oldLast < last) {
+      const fragment = document.createDocumentFragment();
+      for (let i = Math.max(oldLast, first); i < last; i++) fragment.append(row(list[i], i));
+      bottomSpacer.before(fragment);
+    }
+  }
+  topSpacer.style.height = `${first * rowHeight}px`;
+  bottomSpacer.style.height = `${(n - last) * rowHeight}px`;
+  drawn = { first, last, length: n, cutOff };
+  if (follow) scrollTo(headHeight + n * rowHeight);
+  if (rush) settleTimer = setTimeout(render, SETTLE_MS);
+}
+
+function scrollTo(top) {
+  const max = Math.max(0, headHeight + list.length * rowHeight - viewHeight);
+  ownScroll = Math.round(Math.min(Math.max(0, top), max));
+  if (Math.abs(scroller.scrollTop - ownScroll) >= 1) scroller.scrollTop = ownScroll;
+  else ownScroll = -1;
 }
 
 function showCounts() {
-  empty.hidden = shown.length > 0;
+  empty.hidden = list.length > 0;
   if (!total) count.textContent = "";
   else if (filter.isFiltering()) count.textContent = t("log.countFiltered", { shown: formatNumber(matching), n: total });
   else count.textContent = t("log.count", { n: total });
@@ -113,7 +171,16 @@ function showCounts() {
   followButton.textContent = unseen ? t("log.newEvents", { n: unseen }) : t("log.backToNewest");
 }
 
-/** Queue events (already de-duplicated, oldest first) for the next animation frame. */
+/** Drop the oldest rows past MAX_KEPT; a reader scrolled up keeps seeing the same rows. */
+function cutList() {
+  const excess = list.length - MAX_KEPT;
+  if (excess <= 0) return;
+  list = list.slice(excess);
+  cutOff += excess;
+  if (!follow && rowHeight) scrollTo(scroller.scrollTop - excess * rowHeight);
+}
+
+/** Take events (already de-duplicated, oldest first); they are drawn in the next animation frame. */
 export function addEvents(events) {
   if (!events.length) return;
   total += events.length;
@@ -122,11 +189,10 @@ export function addEvents(events) {
   filter.note(events);
   const fresh = events.filter(filter.matches);
   matching += fresh.length;
-  pending.push(...fresh);
-  const cap = follow ? MAX_ROWS : MAX_READING;
-  if (pending.length > cap) pending = pending.slice(-cap);
-  if (!frame) frame = requestAnimationFrame(flush);
-  else if (!fresh.length) showCounts();
+  if (!follow) unseen += fresh.length;
+  for (const ev of fresh) list.push(ev);
+  cutList();
+  schedule();
 }
 
 export const add = addEvents;
@@ -134,57 +200,54 @@ export const add = addEvents;
 /** Forget everything (a replay starts, or the page goes back to live). */
 export function reset() {
   kept = [];
-  shown = [];
-  pending = [];
+  list = [];
   total = 0;
   matching = 0;
   filter.reset();
   detail.hide();
+  cutOff = 0;
   jumpToNewest();
-  redraw();
 }
 
-/** The events the filters let through (all of them kept, not only the rows on screen). */
-export const filtered = () => kept.filter(filter.matches);
+/** The events the filters let through. */
+export const filtered = () => list.slice();
 
 /** The events given to the log (for export). */
 export const all = () => kept;
 
 function refilter() {
-  const hits = filtered();
-  matching = hits.length;
-  shown = hits.slice(-MAX_ROWS);
-  pending = [];
+  list = kept.filter(filter.matches);
+  matching = list.length;
   follow = true;
   unseen = 0;
-  redraw();
-}
-
-function redraw() {
-  stale = false;
-  body.replaceChildren(...shown.map(row));
-  showCounts();
-  if (follow) scroller.scrollTop = scroller.scrollHeight;
+  render(true);
 }
 
 function jumpToNewest() {
   follow = true;
   unseen = 0;
-  if (shown.length > MAX_ROWS) {
-    shown = shown.slice(-MAX_ROWS);
-    redraw();
-  }
-  scroller.scrollTop = scroller.scrollHeight;
-  showCounts();
+  render(true);
 }
 
-/** Select the event with this seq (from a row click or the diagram) and show its details. */
+/** Show the row of `index` in `list` in the middle of the log (the reader stops following). */
+function reveal(index) {
+  if (pane.hidden || !rowHeight) return;
+  const top = headHeight + index * rowHeight;
+  if (top >= scroller.scrollTop + headHeight && top + rowHeight <= scroller.scrollTop + viewHeight) return;
+  follow = false;
+  scrollTo(top - viewHeight / 2);
+  render();
+}
+
+/** Select the event with this seq (from a row click or the diagram), show its details and its row. */
 export function select(seq) {
   const ev = kept.find((e) => e.seq === seq);
   if (!ev) return;
   for (const tr of body.querySelectorAll("tr.selected")) tr.classList.remove("selected");
-  body.querySelector(`tr[data-seq="${seq}"]`)?.classList.add("selected");
   detail.show(ev);
+  const index = list.indexOf(ev);
+  if (index >= 0) reveal(index);
+  body.querySelector(`tr[data-seq="${seq}"]`)?.classList.add("selected");
 }
 
 /** Only the events of these lanes (the focus on one connection), or all again (null). */
@@ -195,52 +258,46 @@ export const focusSearch = () => filter.focusSearch();
 export const copyFiltered = () =>
   detail.copy(detail.logText(filtered(), filter.encoding()), t("copy.log", { n: matching }));
 
+function onScroll() {
+  const top = scroller.scrollTop;
+  const own = ownScroll >= 0 && Math.abs(top - ownScroll) < 2;
+  ownScroll = -1;
+  if (own || !rowHeight) return;
+  // the reader scrolled: at the bottom the log follows the newest again, anywhere else it holds still
+  const atEnd = headHeight + list.length * rowHeight - top - viewHeight < 48;
+  if (atEnd !== follow) {
+    follow = atEnd;
+    unseen = 0;
+  }
+  render();
+}
+
 export function initLog() {
   filter.initFilter();
   detail.initDetail(filter.encoding, () => {
     for (const tr of body.querySelectorAll("tr.selected")) tr.classList.remove("selected");
   });
-  // a resize (projector mode, a pane shown) keeps a following log at its newest row, and the
-  // scroll event a resize causes is not taken for the reader scrolling up
-  let size = "";
-  const resized = () => {
-    const now = `${scroller.clientWidth}x${scroller.clientHeight}`;
-    if (now === size) return false;
-    size = now;
-    if (stale && scroller.clientHeight) redraw();
-    if (follow) scroller.scrollTop = scroller.scrollHeight;
-    return true;
-  };
-  new ResizeObserver(resized).observe(scroller);
-  scroller.addEventListener("scroll", () => {
-    if (resized()) return;
-    const atEnd = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48;
-    if (atEnd && !follow) {
-      follow = true;
-      unseen = 0;
-    } else if (!atEnd) {
-      follow = false;
-    }
-    showCounts();
-  }, { passive: true });
+  // a resize (projector mode, the log shown again) measures the rows again; a following log stays at its newest
+  new ResizeObserver(() => render(true)).observe(scroller);
+  scroller.addEventListener("scroll", onScroll, { passive: true });
   followButton.addEventListener("click", jumpToNewest);
   body.addEventListener("click", (event) => {
     const tr = event.target.closest("tr[data-seq]");
     if (tr) select(Number(tr.dataset.seq));
   });
   document.getElementById("log-clear").addEventListener("click", () => {
-    shown = [];
     kept = [];
+    list = [];
     total = 0;
     matching = 0;
     detail.hide();
-    redraw();
+    jumpToNewest();
   });
   document.getElementById("log-copy").addEventListener("click", copyFiltered);
   filter.onFilterChange(() => {
     refilter();
     detail.refresh();
   });
-  onLanguageChange(redraw);
+  onLanguageChange(() => render(true));
   showCounts();
 }

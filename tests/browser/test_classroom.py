@@ -184,23 +184,36 @@ def test_log_filters_search_details_and_copy(context: Any, page: Any, live_serve
 def test_log_keeps_events_while_scrolled_up(page: Any, live_server: Any) -> None:
     lab = lab_of(live_server)
     server, client = tcp_pair(lab)
-    received = f"""() => [...document.querySelectorAll('[data-testid="event-row"][data-kind="recv"][data-endpoint="{server.id}"]')]
-        .reduce((sum, row) => sum + Number(row.dataset.size), 0)"""
+    count = page.get_by_test_id("log-count")
+
+    def all_shown(received: int) -> int:
+        """Wait until the server got `received` bytes and the page counts every event; the last seq."""
+        wait_until(lambda: sum(e.size for e in bus_events(lab, "recv", server.id)) == received)
+        last = lab.bus.last_seq
+        expect(count).to_have_text(f"{last} events")
+        return last
+
+    def in_view() -> list[int]:
+        return page.locator('[data-testid="event-row"]').evaluate_all(
+            "rows => rows.filter(r => { const b = r.getBoundingClientRect(), s = r.closest('#log-scroll').getBoundingClientRect();"
+            " return b.top >= s.top && b.bottom <= s.bottom; }).map(r => +r.dataset.seq)")
+
     lab.send(client.id, {"data": "x", "repeat": 40, "interval_ms": 1})
-    page.wait_for_function(f"() => ({received})() === 40")
+    before = all_shown(40)
     page.locator("#log-scroll").evaluate("el => el.scrollTop = 0")
     pill = page.get_by_test_id("log-follow")
     expect(pill).to_be_visible()
-    before = log_rows(page).count()
+    expect(page.locator('[data-testid="event-row"][data-seq="1"]')).to_be_in_viewport()
+    reading = in_view()
     lab.send(client.id, {"data": "later", "repeat": 3, "interval_ms": 0})
-    expect(log_rows(page, "send", client.id)).to_have_count(43)
-    page.wait_for_function(f"() => ({received})() === 55")
-    expect(pill).to_have_text(re.compile(r"\d+ new events ↓"))
-    expect(pill).to_have_attribute("data-count", str(log_rows(page).count() - before))
-    assert page.locator("#log-scroll").evaluate("el => el.scrollTop") < 50  # the reader was not moved
+    after = all_shown(55)
+    expect(pill).to_have_text(f"{after - before} new events ↓")
+    expect(pill).to_have_attribute("data-count", str(after - before))
+    assert in_view() == reading, "what the reader sees stays put"
+    assert page.locator("#log-scroll").evaluate("el => el.scrollTop") < 50
     pill.click()
     expect(pill).to_be_hidden()
-    expect(log_rows(page).last).to_be_in_viewport()
+    expect(page.locator(f'[data-testid="event-row"][data-seq="{after}"]')).to_be_in_viewport()
 
 
 def test_gbk_payload_reads_correctly_in_gbk_view(page: Any, live_server: Any) -> None:
