@@ -84,7 +84,12 @@ class UdpEndpoint(Endpoint):
             self.datagrams_in += 1
             self.publish("recv", peer=peer, size=len(data), payload=data,
                          detail=f"recvfrom({RECV_SIZE}) returned a {len(data)}-byte datagram from {where(*peer)}")
-            self.on_datagram(data, peer)
+            try:
+                self.on_datagram(data, peer)
+            except LabError:
+                if self._stopping:
+                    return  # closed while answering: there is nobody left to answer for
+                # the answer could not be sent (its error event says why); the socket keeps receiving
 
     def on_datagram(self, data: bytes, peer: Address) -> None:
         answer = modes.rule_answer(self.spec.rules, data)

@@ -55,6 +55,8 @@ class Relay:
                 last = self.bus.last_seq  # everything waiting was already dropped from the buffer
                 continue
             last = events[-1].seq
+            if not self._clients():
+                continue  # nobody is watching: nothing to encode (a late joiner catches up over REST)
             try:
                 self.server.emit("events", [e.to_json() for e in events], namespace=self.namespace,
                                  skip_sid=self._slow_clients() or None)
@@ -62,11 +64,14 @@ class Relay:
             except Exception:  # a broken client must never stop the relay for everyone else
                 log.exception("relay emit failed")
 
+    def _clients(self) -> dict[str, str]:
+        """Socket.IO sid -> Engine.IO sid of every connected client of the namespace."""
+        return dict(self.server.manager.rooms.get(self.namespace, {}).get(None, {}))
+
     def _slow_clients(self) -> list[str]:
-        manager = self.server.manager
         eio_sockets = self.server.eio.sockets
         slow = []
-        for sid, eio_sid in list(manager.rooms.get(self.namespace, {}).get(None, {}).items()):
+        for sid, eio_sid in self._clients().items():
             eio_socket = eio_sockets.get(eio_sid)
             if eio_socket is not None and eio_socket.queue.qsize() > QUEUE_MAX:
                 slow.append(sid)

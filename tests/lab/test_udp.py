@@ -73,3 +73,24 @@ def test_udp_stop_ends_thread_and_fd(lab: Lab, resources: Resources) -> None:
     lab.remove(client.id)
     lab.remove(server.id)
     resources.settled()
+
+
+def test_an_answer_that_cannot_be_sent_does_not_end_the_server(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    # e.g. the socket closing while an echo is on its way: the receive thread must not die with it
+    server = lab.create({"kind": "udp-server", "host": "127.0.0.1", "port": 0, "mode": "echo"})
+    real = server.sendto
+    failures = []
+
+    def refuse_once(data: bytes, peer: tuple[str, int]) -> int:
+        if not failures:
+            failures.append(data)
+            raise Refused("This UDP socket is closed; nothing can be sent on it.")
+        return real(data, peer)
+
+    monkeypatch.setattr(server, "sendto", refuse_once)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(5)
+        s.sendto(b"first", server.local)
+        wait_until(lambda: failures)
+        s.sendto(b"second", server.local)
+        assert s.recvfrom(100)[0] == b"second"  # the same thread still receives and answers
