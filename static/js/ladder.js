@@ -7,6 +7,8 @@ import { drawLadder } from "./ladder-draw.js";
 import { LadderModel } from "./ladder-model.js";
 
 const MAX_ROWS = 150;
+const RUSH_ROWS = 30; // drawn while a flood lasts (more new rows than this since the last drawing)
+const SETTLE_MS = 300; // after a flood, all MAX_ROWS are drawn once it has been calm this long
 const MIN_MS = 90; // at most ~11 redraws a second, however fast events arrive
 const model = new LadderModel();
 const scroller = document.getElementById("ladder-scroll");
@@ -24,14 +26,24 @@ let frame = 0;
 let lastDraw = 0;
 let gap = MIN_MS;
 let picked = () => {};
+let drawnRows = 0; // rows the model had made at the last drawing
+let settleTimer = 0;
 const laneListeners = [];
 
 export { model };
 
+const madeRows = () => model.forgotten + model.items.length;
+
 function draw() {
-  drawLadder(model, focus, MAX_ROWS);
+  clearTimeout(settleTimer);
+  // In a flood rows fly past faster than anyone reads them, and laying out 150 rows of SVG takes
+  // half a second on a slow machine: draw the newest few until it calms down, then all of them.
+  const rush = madeRows() - drawnRows > RUSH_ROWS;
+  drawnRows = madeRows();
+  drawLadder(model, focus, rush ? RUSH_ROWS : MAX_ROWS);
   if (follow) scroller.scrollTop = scroller.scrollHeight;
   for (const fn of laneListeners) fn(model);
+  if (rush) settleTimer = setTimeout(() => madeRows() === drawnRows && redraw(), SETTLE_MS);
 }
 
 function tick(now) {
