@@ -216,6 +216,25 @@ def test_log_keeps_events_while_scrolled_up(page: Any, live_server: Any) -> None
     expect(page.locator(f'[data-testid="event-row"][data-seq="{after}"]')).to_be_in_viewport()
 
 
+def test_picking_an_old_row_in_the_diagram_shows_it_in_the_log(page: Any, live_server: Any) -> None:
+    lab = lab_of(live_server)
+    server, client = tcp_pair(lab)
+    for i in range(40):
+        lab.send(client.id, {"data": f"m{i:02d}"})
+    wait_until(lambda: sum(e.size for e in bus_events(lab, "recv", server.id)) == 120)
+    expect(page.get_by_test_id("log-count")).to_have_text(f"{lab.bus.last_seq} events")
+    show(page, "split")
+    first_send = page.locator(f'[data-testid="ladder-send"][data-lane="{client.id}"]').first
+    seq = first_send.get_attribute("data-seq")
+    assert page.locator(f'[data-testid="event-row"][data-seq="{seq}"]').count() == 0  # far above the log's window
+    first_send.click()
+    row = page.locator(f'[data-testid="event-row"][data-seq="{seq}"]')
+    expect(row).to_be_in_viewport()
+    expect(row).to_have_class(re.compile(r"\bselected\b"))
+    expect(page.get_by_test_id("log-detail")).to_contain_text("m00")
+    expect(page.get_by_test_id("log-follow")).to_be_visible()  # the log stopped following to show it
+
+
 def test_gbk_payload_reads_correctly_in_gbk_view(page: Any, live_server: Any) -> None:
     lab = lab_of(live_server)
     server, client = tcp_pair(lab)

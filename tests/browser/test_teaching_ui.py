@@ -168,7 +168,10 @@ def test_tcp_info_shows_established_and_refreshes(page: Any) -> None:
     own = re.compile(rf"/api/endpoints/({server}|{client})$")
     with page.expect_response(lambda r: bool(own.search(r.url)) and r.request.method == "GET"):
         box.get_by_test_id("send-submit").click()
+    # among hundreds of send/recv rows: the log's filter finds them (only rows near the screen are built)
+    page.get_by_test_id("filter-kind").select_option("tcp_info")
     expect(log_rows(page, "tcp_info")).not_to_have_count(0)
+    expect(log_rows(page)).to_have_count(log_rows(page, "tcp_info").count())
 
 
 def test_code_panel_for_an_endpoint_and_a_download(page: Any) -> None:
