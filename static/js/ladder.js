@@ -7,7 +7,8 @@ import { drawLadder } from "./ladder-draw.js";
 import { LadderModel } from "./ladder-model.js";
 
 const MAX_ROWS = 150;
-const RUSH_ROWS = 30; // drawn while a flood lasts (more new rows than this since the last drawing)
+const RUSH_ROWS = 30; // drawn while a flood lasts:
+const RUSH_AFTER = 100; // more new rows than this since the last drawing (some 1,000 a second)
 const SETTLE_MS = 300; // after a flood, all MAX_ROWS are drawn once it has been calm this long
 const MIN_MS = 90; // at most ~11 redraws a second, however fast events arrive
 const model = new LadderModel();
@@ -38,7 +39,7 @@ function draw() {
   clearTimeout(settleTimer);
   // In a flood rows fly past faster than anyone reads them, and laying out 150 rows of SVG takes
   // half a second on a slow machine: draw the newest few until it calms down, then all of them.
-  const rush = madeRows() - drawnRows > RUSH_ROWS;
+  const rush = madeRows() - drawnRows > RUSH_AFTER;
   drawnRows = madeRows();
   drawLadder(model, focus, rush ? RUSH_ROWS : MAX_ROWS);
   if (follow) scroller.scrollTop = scroller.scrollHeight;

@@ -35,7 +35,7 @@ let gap = MIN_MS;
 let rowHeight = 0; // px, measured (it changes with the projector's larger type)
 let headHeight = 0;
 let viewHeight = 0;
-let ownScroll = -1; // the scrollTop this script set itself (its scroll event is not the reader's)
+let knownTop = 0; // the scrollTop this script set or saw last: any other value is the reader's doing
 let drawn = { first: -1, last: -1, length: 0, cutOff: 0 }; // the rows built last time
 let settleTimer = 0;
 
@@ -109,8 +109,15 @@ function tick(now) {
 function render(force = false) {
   clearTimeout(settleTimer);
   showCounts();
-  if (pane.hidden || !scroller.clientHeight) return; // built when the log is shown again
+  if (pane.hidden || !scroller.clientHeight) {
+    knownTop = -1; // shown again, the scroll position is not the reader's doing
+    return; // built when the log is shown again
+  }
   if (!rowHeight || force) measure();
+  // a scroll by the reader whose event has not come yet (a render in between must not undo it)
+  const top = scroller.scrollTop;
+  if (knownTop >= 0 && Math.abs(top - knownTop) >= 2) readerScrolled(top);
+  else if (knownTop < 0) knownTop = top;
   const n = list.length;
   const inView = Math.ceil(viewHeight / rowHeight) + 1;
   const shifted = cutOff - drawn.cutOff; // rows cut off the front since the last render
@@ -123,9 +130,9 @@ function render(force = false) {
     last = n;
     first = Math.max(0, n - inView - extra);
   } else {
-    const top = Math.floor(Math.max(0, scroller.scrollTop - headHeight) / rowHeight);
-    first = Math.max(0, top - extra);
-    last = Math.min(n, top + inView + extra);
+    const topRow = Math.floor(Math.max(0, top - headHeight) / rowHeight);
+    first = Math.max(0, topRow - extra);
+    last = Math.min(n, topRow + inView + extra);
   }
   const oldFirst = drawn.first - shifted;
   const oldLast = drawn.last - shifted;
@@ -156,9 +163,18 @@ function render(force = false) {
 
 function scrollTo(top) {
   const max = Math.max(0, headHeight + list.length * rowHeight - viewHeight);
-  ownScroll = Math.round(Math.min(Math.max(0, top), max));
-  if (Math.abs(scroller.scrollTop - ownScroll) >= 1) scroller.scrollTop = ownScroll;
-  else ownScroll = -1;
+  knownTop = Math.round(Math.min(Math.max(0, top), max));
+  if (Math.abs(scroller.scrollTop - knownTop) >= 1) scroller.scrollTop = knownTop;
+}
+
+/** The reader moved the log to `top`: at the bottom it follows the newest again, elsewhere it holds still. */
+function readerScrolled(top) {
+  knownTop = top;
+  const atEnd = headHeight + list.length * rowHeight - top - viewHeight < 48;
+  if (atEnd !== follow) {
+    follow = atEnd;
+    unseen = 0;
+  }
 }
 
 function showCounts() {
@@ -260,15 +276,8 @@ export const copyFiltered = () =>
 
 function onScroll() {
   const top = scroller.scrollTop;
-  const own = ownScroll >= 0 && Math.abs(top - ownScroll) < 2;
-  ownScroll = -1;
-  if (own || !rowHeight) return;
-  // the reader scrolled: at the bottom the log follows the newest again, anywhere else it holds still
-  const atEnd = headHeight + list.length * rowHeight - top - viewHeight < 48;
-  if (atEnd !== follow) {
-    follow = atEnd;
-    unseen = 0;
-  }
+  if (knownTop < 0 || Math.abs(top - knownTop) < 2 || !rowHeight) return; // this script's own scrolling
+  readerScrolled(top);
   render();
 }
 

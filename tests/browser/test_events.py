@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .ui import card, expect, log_rows
+from .ui import ROWS_IN_VIEW, card, expect, log_rows, rows_in_view
 
 
 def api_post(page: Any, live_server: Any, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -88,9 +88,8 @@ def test_log_builds_only_the_rows_near_the_screen(context: Any, open_page: Any) 
     expect(page.locator('[data-testid="event-row"][data-seq="1"]')).to_be_in_viewport()
     expect(page.get_by_test_id("log-follow")).to_be_visible()  # reading: no longer following
     scroller.evaluate("el => el.scrollTop = el.scrollHeight / 2")
-    middle = page.locator('[data-testid="event-row"]').evaluate_all(
-        "rows => rows.filter(r => { const b = r.getBoundingClientRect(), s = r.closest('#log-scroll').getBoundingClientRect();"
-        " return b.top >= s.top && b.bottom <= s.bottom; }).map(r => +r.dataset.seq)")
+    page.wait_for_function(f"() => ({ROWS_IN_VIEW})().some(seq => seq > 250 && seq < 450)")
+    middle = rows_in_view(page)
     assert middle and middle == list(range(middle[0], middle[0] + len(middle))) and 250 < middle[0] < 450
     page.get_by_test_id("log-follow").click()
     expect(page.locator('[data-testid="event-row"][data-seq="700"]')).to_be_in_viewport()

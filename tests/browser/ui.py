@@ -76,3 +76,16 @@ def log_rows(page: Page, kind: str | None = None, endpoint: str | None = None, s
     if size is not None:
         selector += f'[data-size="{size}"]'
     return page.locator(selector)
+
+
+ROWS_IN_VIEW = """() => {
+  const box = document.getElementById("log-scroll").getBoundingClientRect();
+  return [...document.querySelectorAll('#log-body [data-testid="event-row"]')]
+    .filter((r) => { const b = r.getBoundingClientRect(); return b.top >= box.top && b.bottom <= box.bottom; })
+    .map((r) => Number(r.dataset.seq));
+}"""
+
+
+def rows_in_view(page: Page) -> list[int]:
+    """The seqs of the log rows wholly inside the log's scroller, oldest first."""
+    return list(page.evaluate(ROWS_IN_VIEW))
