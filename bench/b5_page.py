@@ -1,4 +1,4 @@
-"""5: 5,000 events/s for 20 s into the page in Chromium: no main-thread task over 200 ms (the Long
+"""5: 5,000 events/s for 20 s into the page in Chromium (the log view, then diagram + log): no main-thread task over 200 ms (the Long
 Tasks API), and the newest event on screen within 500 ms of its socket call.
 
 Each datagram carries its send time in milliseconds (`t=<ms>`) and its number (`n=`); ten times a
@@ -37,16 +37,19 @@ PROBE = """() => {
 }"""
 
 
-def run() -> Result:
-    from playwright.sync_api import sync_playwright
+VIEWS = {"log": "log view", "split": "diagram + log"}
 
-    with dashboard() as lab, sync_playwright() as pw:
+
+def flood(browser: Any, view: str) -> dict[str, Any]:
+    """One flood into a fresh page of a fresh dashboard, shown in `view`; the figures of that view."""
+    with dashboard() as lab:
         server = lab.api("POST", "/api/endpoints", json={"kind": "udp-server", "port": 0, "mode": "manual"})
-        browser = pw.chromium.launch(executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 720})
             page.goto(lab.url + "/")
             page.wait_for_selector("#log-body tr[data-seq]", timeout=15_000)  # the listen event arrived
+            page.get_by_test_id(f"view-{view}").click()
+            page.wait_for_timeout(300)
             page.evaluate(PROBE)
             subprocess.run([sys.executable, "-c", SENDER, str(server["local"][1]), str(RATE), str(SECONDS)], check=True)
             flood_end_ms = time.time() * 1000
@@ -54,18 +57,29 @@ def run() -> Result:
             figures: dict[str, Any] = page.evaluate("() => ({longTasks: window.__bench.longTasks, lags: window.__bench.lags})")
             rows = page.locator("#log-body tr[data-seq]").count()
         finally:
-            browser.close()
+            page.close()
     long_tasks, samples = figures["longTasks"], figures["lags"]
     lags = [lag for at, lag, _ in samples if at <= flood_end_ms]
     last = RATE * SECONDS - 1
     # the last datagram: how old it was when its row was first seen (inf: never shown)
     lags.append(next((lag for _, lag, n in samples if n == last), float("inf")))
-    worst_task = max(long_tasks, default=0.0)
-    lag_p99, lag_max = percentile(lags, 99), max(lags, default=float("inf"))
-    met = worst_task <= LONG_TASK_LIMIT_MS and lag_max <= LAG_LIMIT_MS
-    return Result(5, f"page: {RATE} events/s for {SECONDS} s in Chromium",
-                  f"longest main-thread task {worst_task:.0f} ms ({len(long_tasks)} over 50 ms); newest event on screen "
-                  f"after p99 {lag_p99:.0f} ms, max {lag_max:.0f} ms; {rows} rows kept",
-                  f"no task > {LONG_TASK_LIMIT_MS} ms, newest on screen <= {LAG_LIMIT_MS} ms", met,
-                  {"long_tasks_ms": long_tasks, "lag_p99_ms": lag_p99, "lag_max_ms": lag_max, "lag_samples": len(lags),
-                   "dom_rows": rows})
+    return {"long_tasks_ms": long_tasks, "worst_task_ms": max(long_tasks, default=0.0), "lag_p99_ms": percentile(lags, 99),
+            "lag_max_ms": max(lags, default=float("inf")), "lag_samples": len(lags), "dom_rows": rows}
+
+
+def run() -> Result:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), args=CHROMIUM_ARGS)
+        try:
+            views = {view: flood(browser, view) for view in VIEWS}
+        finally:
+            browser.close()
+    met = all(v["worst_task_ms"] <= LONG_TASK_LIMIT_MS and v["lag_max_ms"] <= LAG_LIMIT_MS for v in views.values())
+    measured = "; ".join(
+        f"{VIEWS[view]}: longest main-thread task {v['worst_task_ms']:.0f} ms ({len(v['long_tasks_ms'])} over 50 ms), "
+        f"newest event on screen after p99 {v['lag_p99_ms']:.0f} ms, max {v['lag_max_ms']:.0f} ms, {v['dom_rows']} rows built"
+        for view, v in views.items())
+    return Result(5, f"page: {RATE} events/s for {SECONDS} s in Chromium", measured,
+                  f"no task > {LONG_TASK_LIMIT_MS} ms, newest on screen <= {LAG_LIMIT_MS} ms", met, views)

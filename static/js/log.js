@@ -114,8 +114,10 @@ function render(force = false) {
     return; // built when the log is shown again
   }
   if (!rowHeight || force) measure();
-  // a scroll by the reader whose event has not come yet (a render in between must not undo it)
+  // a scroll by the reader whose event has not come yet (a render in between must not undo it); the
+  // height is read again too: a pane growing beside the diagram moves scrollTop, and that is not the reader
   const top = scroller.scrollTop;
+  viewHeight = scroller.clientHeight;
   if (knownTop >= 0 && Math.abs(top - knownTop) >= 2) readerScrolled(top);
   else if (knownTop < 0) knownTop = top;
   const n = list.length;
@@ -170,6 +172,7 @@ function scrollTo(top) {
 /** The reader moved the log to `top`: at the bottom it follows the newest again, elsewhere it holds still. */
 function readerScrolled(top) {
   knownTop = top;
+  viewHeight = scroller.clientHeight;
   const atEnd = headHeight + list.length * rowHeight - top - viewHeight < 48;
   if (atEnd !== follow) {
     follow = atEnd;
