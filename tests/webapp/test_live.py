@@ -119,3 +119,16 @@ def test_gunicorn_websocket_transport(gunicorn: str, events_client: Callable[...
     with socket.create_connection(("127.0.0.1", server["local"][1]), timeout=5) as plain:
         plain.sendall(b"hi from a plain client")
         assert plain.recv(1024) == b"hi from a plain client"
+
+
+def test_the_relay_encodes_nothing_while_nobody_watches(live_server: LiveServer,
+                                                       events_client: Callable[..., EventCollector]) -> None:
+    lab, relay = live_server.app.extensions["socketlab"], live_server.app.extensions["socketlab_relay"]
+    for i in range(50):
+        lab.bus.publish("quiet", "recv", size=2, payload=b"hi", detail=f"nobody sees {i}")
+    time.sleep(0.3)  # several batch windows: an emit would have happened by now
+    assert relay.batches == 0
+    collector = events_client(live_server.url)  # a late joiner gets those from GET /api/events; then live ones
+    lab.bus.publish("quiet", "marker", detail="someone is watching")
+    collector.wait_for(timeout=10, kind="marker")
+    assert relay.batches >= 1
