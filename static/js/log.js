@@ -218,13 +218,18 @@ export const add = addEvents;
 
 /** Forget everything (a replay starts, or the page goes back to live). */
 export function reset() {
+  filter.reset();
+  clear();
+}
+
+/** Forget the events (the Clear button keeps the filters). */
+function clear() {
   kept = [];
   list = [];
   total = 0;
   matching = 0;
-  filter.reset();
-  detail.hide();
   cutOff = 0;
+  detail.hide();
   jumpToNewest();
 }
 
@@ -297,14 +302,7 @@ export function initLog() {
     const tr = event.target.closest("tr[data-seq]");
     if (tr) select(Number(tr.dataset.seq));
   });
-  document.getElementById("log-clear").addEventListener("click", () => {
-    kept = [];
-    list = [];
-    total = 0;
-    matching = 0;
-    detail.hide();
-    jumpToNewest();
-  });
+  document.getElementById("log-clear").addEventListener("click", clear);
   document.getElementById("log-copy").addEventListener("click", copyFiltered);
   filter.onFilterChange(() => {
     refilter();
