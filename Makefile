@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test bench clean
+.PHONY: run test lint bench clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -21,7 +21,14 @@ run: $(VENV)/.run-deps
 	$(PY) -m webapp --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.test-deps
+	node --test tests/js/
+	$(PY) -m ruff check lab webapp bench tests
+	$(PY) -m mypy --strict lab webapp
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.test-deps
+	$(PY) -m ruff check lab webapp bench tests
+	$(PY) -m mypy --strict lab webapp
 
 bench: $(VENV)/.test-deps
 	$(PY) -m bench

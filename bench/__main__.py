@@ -11,7 +11,8 @@ from dataclasses import asdict
 
 from .common import ROOT, Result
 
-BENCHES = {1: "b1_download", 2: "b2_echo", 3: "b3_delivery", 4: "b4_flood", 5: "b5_page", 6: "b6_startup"}
+BENCHES = {1: "b1_download", 2: "b2_echo", 3: "b3_delivery", 4: "b4_flood", 5: "b5_page", 6: "b6_startup",
+           7: "b7_idle"}
 
 
 def main() -> int:

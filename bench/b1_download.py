@@ -84,7 +84,7 @@ def run() -> Result:
         server = lab.api("POST", "/api/endpoints", json={"kind": "tcp-server", "port": 0, "mode": "files", "protocol": "framed"})
         watcher = socketio.Client()
         seen = []
-        watcher.on("events", lambda batch: seen.extend(batch))
+        watcher.on("events", seen.extend)
         watcher.connect(lab.url, transports=["websocket"])
         try:
             lab_download(lab, server["local"][1], big.name)  # warm-up: the server hashes the file once

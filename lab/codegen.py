@@ -24,7 +24,7 @@ SERVER_MODES = {
 FRAMINGS = ("raw", "line", "length")
 _ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
-def program_for(endpoint: dict[str, Any]) -> str:
+def program_for(endpoint: dict[str, Any]) -> str:  # noqa: PLR0912, PLR0915 (one branch per mode and option, until each mode class carries its own text)
     """The plain socket program mirroring `endpoint` (what Endpoint.to_json() returns).
 
     Raises BadInput with a sentence when the endpoint object is not one the lab could have made.
@@ -329,7 +329,7 @@ MODULES = ("hashlib", "os", "pathlib", "re", "socket", "struct", "sys", "threadi
 def _assemble(comment: list[str], sections: list[str]) -> str:
     """The comment, the imports the code uses, then the sections; two blank lines around a def."""
     body = sections[0]
-    for before, section in zip(sections, sections[1:]):
+    for before, section in zip(sections, sections[1:], strict=False):
         around_def = _has_def(before) or _has_def(section)
         body += ("\n\n\n" if around_def else "\n\n") + section
     imports = [f"import {name}" for name in MODULES if re.search(rf"\b{re.escape(name)}\.", body)]

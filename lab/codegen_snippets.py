@@ -68,11 +68,15 @@ def answer(message):
 
 SAFE_PATH = '''\
 def safe_path(name):
-    """The path of a file in FILES, or None: a client must never reach outside the folder."""
-    if not name or name.startswith('.') or '/' in name or '\\\\' in name:
+    """The path of a file in FILES, or None: a client must never reach outside the folder,
+    not even through a symbolic link that points out of it."""
+    if not name or name.startswith('.') or '/' in name or '\\\\' in name or '\\0' in name:
         return None
-    path = pathlib.Path(FILES, name)
-    return path if path.is_file() else None'''
+    folder = pathlib.Path(FILES).resolve()
+    path = (folder / name).resolve()  # follows every link, so the check below sees the real place
+    if path.parent != folder or not path.is_file():
+        return None
+    return path'''
 
 FINISH = '''\
 def finish(conn):

@@ -37,6 +37,8 @@ class Lab:
         self._ids = itertools.count(1)
         self._download_ids = itertools.count(1)
         self._lock = threading.Lock()
+        self._creating = 0  # endpoints being made: their slots count against the limit already
+        self._starting = 0  # downloads connecting
 
     @property
     def bus(self) -> EventBus:
@@ -50,13 +52,19 @@ class Lab:
 
     def create(self, body: Any) -> Endpoint:
         spec = parse_endpoint(body)
-        with self._lock:
-            if len(self.endpoints) >= self.ctx.limits.endpoints:
-                raise TooLarge(f"The lab already has {len(self.endpoints)} endpoints, its limit; stop one first.")
+        with self._lock:  # the slot is taken under the lock: parallel creates cannot overshoot the limit
+            taken = len(self.endpoints) + self._creating
+            if taken >= self.ctx.limits.endpoints:
+                raise TooLarge(f"The lab already has {taken} endpoints, its limit; stop one first.")
+            self._creating += 1
             ep_id = f"e{next(self._ids)}"
         classes: dict[str, type[Endpoint]] = {"tcp-server": TcpServer, "tcp-client": TcpClient,
                                               "udp-server": UdpServer, "udp-client": UdpClient}
-        endpoint = classes[spec.kind](self.ctx, ep_id, spec)
+        try:
+            endpoint = classes[spec.kind](self.ctx, ep_id, spec)
+        finally:
+            with self._lock:
+                self._creating -= 1
         with self._lock:
             self.endpoints[ep_id] = endpoint
         return endpoint
@@ -79,14 +87,17 @@ class Lab:
         every `interval_ms` in the background. `numbered` prefixes each copy with #1, #2, ..."""
         endpoint = self.endpoint(ep_id)
         request = parse_send(body, self.ctx.limits.send_bytes)
-        payloads = [f"#{i} ".encode() + request.data if request.numbered else request.data
-                    for i in range(1, request.repeat + 1)]
+        # Made one at a time as they are sent: a repeat of N never holds N copies of the data.
+        payloads = (f"#{i} ".encode() + request.data if request.numbered else request.data
+                    for i in range(1, request.repeat + 1))
         if request.interval_ms == 0:
             sent = sum(endpoint.send(data, request.conn, request.to) for data in payloads)
             return {"sent": sent} if request.repeat == 1 else {"sent": sent, "calls": request.repeat}
-        sent = endpoint.send(payloads[0], request.conn, request.to)  # the first at once, so errors show
-        endpoint.repeat(payloads[1:], request.interval_ms / 1000, request.conn, request.to)
-        return {"sent": sent, "calls": 1, "scheduled": len(payloads) - 1}
+        limits = self.ctx.limits  # at the cap, refuse before anything is sent
+        self.ctx.scheduler.check_room(endpoint.id, per_owner=limits.periodic_per_endpoint, total=limits.periodic_total)
+        sent = endpoint.send(next(payloads), request.conn, request.to)  # the first at once, so errors show
+        endpoint.repeat(payloads, request.repeat - 1, request.interval_ms / 1000, request.conn, request.to)
+        return {"sent": sent, "calls": 1, "scheduled": request.repeat - 1}
 
     def stop_listening(self, ep_id: str) -> Endpoint:
         endpoint = self.endpoint(ep_id)
@@ -105,18 +116,48 @@ class Lab:
 
     def start_download(self, body: Any) -> Download:
         request = parse_download(body)
+        self._make_room_on_disk()
         with self._lock:
-            running = sum(1 for d in self.downloads.values() if d.state == "running")
+            running = sum(1 for d in self.downloads.values() if d.state == "running") + self._starting
             if running >= self.ctx.limits.downloads_at_once:
                 raise TooLarge(f"{running} downloads are already running, the lab's limit; wait for one to finish.")
+            self._starting += 1
             dl_id = f"d{next(self._download_ids)}"
-        download = Download(self.ctx, dl_id, self.downloads_dir, request.host, request.port,
-                            request.file, request.protocol)
+        try:
+            download = Download(self.ctx, dl_id, self.downloads_dir, request.host, request.port,
+                                request.file, request.protocol, self._room_on_disk)
+        finally:
+            with self._lock:
+                self._starting -= 1
         with self._lock:
             self.downloads[dl_id] = download
+            evicted = []
             while len(self.downloads) > KEEP_DOWNLOADS:
-                self.downloads.popitem(last=False)
+                evicted.append(self.downloads.popitem(last=False)[1])
+        for old in evicted:  # a download the list forgets takes its file with it
+            old.cancel()
+            old.forget_file()
         return download
+
+    def _saved_bytes(self) -> int:
+        with self._lock:
+            downloads = list(self.downloads.values())
+        return sum(d.bytes for d in downloads if d.path is not None or d.state == "running")
+
+    def _room_on_disk(self) -> int:
+        """Bytes a running download may still add to the downloads folder (SOCKETLAB_MAX_DOWNLOADS_BYTES)."""
+        return max(0, self.ctx.limits.downloads_bytes - self._saved_bytes())
+
+    def _make_room_on_disk(self) -> None:
+        """Forget the oldest finished downloads (and their files) while the folder is at its limit."""
+        while self._saved_bytes() >= self.ctx.limits.downloads_bytes:
+            with self._lock:
+                oldest = next((d for d in self.downloads.values() if d.state != "running"), None)
+                if oldest is None:
+                    raise TooLarge(f"The downloads folder holds the lab's limit of {self.ctx.limits.downloads_bytes} "
+                                   "bytes in running downloads; wait for one to finish.")
+                self.downloads.pop(oldest.id, None)
+            oldest.forget_file()
 
     def download(self, dl_id: str) -> Download:
         with self._lock:
@@ -131,8 +172,7 @@ class Lab:
         download.cancel()
         with self._lock:
             self.downloads.pop(dl_id, None)
-        if download.path is not None:
-            download.path.unlink(missing_ok=True)
+        download.forget_file()
 
     def download_path(self, dl_id: str) -> Path:
         download = self.download(dl_id)
@@ -152,4 +192,5 @@ class Lab:
             endpoint.close()
         for download in downloads:
             download.cancel()
+        self.ctx.scheduler.close()
         self.bus.wake()

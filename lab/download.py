@@ -16,10 +16,10 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from . import download_protocol as proto
-from .endpoint import Context, address, join, spawn
+from .endpoint import Context, address, crash_sentence, join, spawn
 from .errors import LabError, Refused, explain_os_error, where
 from .events import Address
 
@@ -94,7 +94,8 @@ class Download:
     kind = "download"
 
     def __init__(self, ctx: Context, dl_id: str, folder: Path, host: str, port: int,
-                 file: str | None, protocol: str) -> None:
+                 file: str | None, protocol: str, room: Callable[[], int] | None = None) -> None:
+        """`room()` says how many more bytes the downloads folder may take (checked as bytes arrive)."""
         self.ctx = ctx
         self.id = dl_id
         self.folder = folder
@@ -115,6 +116,7 @@ class Download:
         self.peer: Address | None = None
         self._cancelled = False
         self._sock: socket.socket | None = None
+        self._room = room
         family, self.peer = ctx.targets.check(host, port, socket.SOCK_STREAM)
         # Connect before answering, so "connection refused" reaches the user as an error at once.
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -129,7 +131,7 @@ class Download:
         sock.settimeout(60)  # a server that stops sending for a minute is considered gone
         self._sock = sock
         self.local = address(sock.getsockname())
-        self._thread: threading.Thread | None = spawn(f"download-{dl_id}", self._run)
+        self._thread: threading.Thread | None = spawn(f"download-{dl_id}", self._run, self._crashed)
 
     def publish(self, kind: str, **fields: Any) -> None:
         self.ctx.bus.publish(self.id, kind, proto="tcp", local=self.local, peer=self.peer, **fields)
@@ -146,9 +148,10 @@ class Download:
         finally:
             if self._sock is not None:
                 self._sock.close()
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # (e.g. a folder in the way: the failure is reported already)
+                tmp.unlink(missing_ok=True)
 
-    def _transfer(self, tmp: Path) -> None:
+    def _transfer(self, tmp: Path) -> None:  # noqa: PLR0912 (the receive loop stays in one piece: it is the hot path)
         sock = self._sock
         assert sock is not None and self.peer is not None
         self.publish("connect", detail=f"connect({where(*self.peer)}) succeeded; downloading with protocol {self.protocol}")
@@ -157,12 +160,16 @@ class Download:
             sock.sendall(request)
             self.publish("send", size=len(request), payload=request, detail=f"sendall() sent the request line for '{self.file}'")
         receiver = proto.DownloadReceiver(self.protocol == "framed")
-        digest = Hasher()
         buf = bytearray(BUFFER_SIZE)
         view = memoryview(buf)
         last_progress, reported = time.monotonic(), 0
         limit = self.ctx.limits.file_bytes
-        with open(tmp, "wb") as out, _abandon_on_error(digest):
+        why = f"the lab's limit of {limit} bytes"
+        room = self._room() if self._room is not None else limit
+        if room < limit:
+            limit, why = room, f"the {room} bytes the downloads folder may still take (SOCKETLAB_MAX_DOWNLOADS_BYTES)"
+        # the hasher thread starts only once the file is open, and stops with any error after that
+        with open(tmp, "wb") as out, _abandon_on_error(digest := Hasher()):
             while not receiver.finished:
                 n = sock.recv_into(buf)
                 if self._cancelled:  # shutdown() from cancel() looks like EOF: it is not one
@@ -170,7 +177,7 @@ class Download:
                 for event in receiver.feed(view[:n]):
                     if isinstance(event, proto.Header):
                         if event.size > limit:
-                            raise Refused(f"the file is {event.size} bytes, more than the lab's limit of {limit} bytes")
+                            raise Refused(f"the file is {event.size} bytes, more than {why}")
                         self.size, self.expected_sha256 = event.size, event.sha256
                         self.publish("header", size=event.size, detail=f"header: OK {event.size} {event.sha256}")
                     elif isinstance(event, proto.Body):
@@ -178,7 +185,7 @@ class Download:
                         digest.update(event.data)
                         self.bytes += len(event.data)
                         if self.bytes > limit:
-                            raise Refused(f"more than the lab's limit of {limit} bytes arrived")
+                            raise Refused(f"more than {why} arrived")
                     elif isinstance(event, proto.Failed):
                         raise Refused(event.reason)
                 now = time.monotonic()
@@ -206,6 +213,15 @@ class Download:
         else:
             self.publish("error", size=self.bytes, detail=f"download failed: {error}")
         self.publish("close", detail="close() on the download socket")
+
+    def _crashed(self, exc: BaseException) -> None:
+        self._finish("failed", crash_sentence(exc, "download"))
+
+    def forget_file(self) -> None:
+        """Delete the saved file: a download the lab forgets leaves nothing behind on disk."""
+        path, self.path = self.path, None
+        if path is not None:
+            path.unlink(missing_ok=True)
 
     def cancel(self) -> None:
         self._cancelled = True

@@ -6,12 +6,13 @@ import errno
 import socket
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from .errors import BadInput, Forbidden, LabError, Refused, explain_os_error
 from .events import Address, EventBus
 from .files import FileStore
 from .policy import Policy
+from .scheduler import Scheduler
 from .spec import EndpointSpec
 
 
@@ -25,7 +26,14 @@ class Limits:
     datagram_bytes: int = 65507
     file_bytes: int = 4 << 30
     downloads_at_once: int = 4
+    downloads_bytes: int = 16 << 30  # bytes the downloads folder may hold; the oldest saved files go first
     events_per_second: int = 20_000
+    idle_seconds: int = 600  # a lab server closes a connection that moved no byte for this long
+    periodic_per_endpoint: int = 8  # periodic sends (interval_ms > 0) waiting at once, per endpoint
+    periodic_total: int = 64  # ... and in the whole lab; one scheduler thread serves them all
+    send_timeout_ms: int = 5000  # a TCP send the peer does not read within this is abandoned (backpressure)
+    delay_datagrams: int = 1024  # datagrams an impaired UDP endpoint holds back (delay, reorder) at once
+    delay_bytes: int = 8 << 20  # ... and their bytes; beyond either, a datagram is dropped and counted
 
 
 @dataclass
@@ -37,6 +45,7 @@ class Context:
     limits: Limits = field(default_factory=Limits)
     targets: Policy = field(default_factory=lambda: Policy([], "SOCKETLAB_ALLOW", "reach"))
     binds: Policy = field(default_factory=lambda: Policy([], "SOCKETLAB_BIND", "bind"))
+    scheduler: Scheduler = field(default_factory=Scheduler)  # its thread starts at the first periodic send
 
 
 def bind_socket(ctx: Context, host: str, port: int, socktype: int) -> socket.socket:
@@ -76,12 +85,28 @@ def address(sockaddr: Any) -> Address:
     return (str(sockaddr[0]), int(sockaddr[1]))
 
 
-def spawn(name: str, target: Callable[[], None]) -> threading.Thread:
+def spawn(name: str, target: Callable[[], None], on_crash: Callable[[BaseException], None] | None = None) -> threading.Thread:
+    """Start a lab thread. One that dies of an unexpected exception first tells `on_crash` (which
+    marks its endpoint `error` and publishes an event, so nothing says "listening" while deaf), then
+    lets the exception go on to threading.excepthook: loud in tests and in the log."""
+    def run() -> None:
+        try:
+            target()
+        except BaseException as exc:
+            if on_crash is not None:
+                on_crash(exc)
+            raise
+
     # Daemon only as a safety net at interpreter exit: every lab thread is stopped and joined by
     # its endpoint's close().
-    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
     return thread
+
+
+def crash_sentence(exc: BaseException, what: str) -> str:
+    return (f"the lab's {what} thread stopped unexpectedly ({type(exc).__name__}: {str(exc)[:200]}); "
+            "it no longer works: stop it and start a new one, and please report this")
 
 
 def join(thread: threading.Thread | None, timeout: float = 5.0) -> None:
@@ -106,12 +131,15 @@ class Endpoint:
         self.bytes_in = 0
         self.bytes_out = 0
         self._lock = threading.Lock()
-        self._tasks: list[threading.Thread] = []
-        self._tasks_stop = threading.Event()
 
     def publish(self, kind: str, **fields: Any) -> None:
         fields.setdefault("local", self.local)
         self.ctx.bus.publish(self.id, kind, proto=self.proto, **fields)
+
+    def crashed(self, exc: BaseException) -> None:
+        """A thread of this endpoint died of a bug: say so, in its state and in an event."""
+        self.state = "error"
+        self.publish("error", detail=crash_sentence(exc, self.kind))
 
     def fail(self, exc: OSError, action: str, host: str, port: int, **fields: Any) -> Refused:
         """Publish an error event for an OS error, and return the Refused to raise."""
@@ -122,26 +150,36 @@ class Endpoint:
     def send(self, data: bytes, conn: str | None = None, to: Address | None = None) -> int:
         raise BadInput(f"A {self.kind} cannot send.")
 
-    def repeat(self, payloads: list[bytes], interval: float, conn: str | None, to: Address | None) -> None:
-        """Send each payload `interval` seconds apart, in the background (periodic sends)."""
-        def run() -> None:
-            for data in payloads:
-                if self._tasks_stop.wait(interval):
-                    return
-                try:
-                    self.send(data, conn, to)
-                except LabError as exc:
-                    self.publish("error", detail=f"periodic sending stopped: {exc}")
-                    return
+    def repeat(self, payloads: Iterator[bytes], count: int, interval: float, conn: str | None, to: Address | None) -> None:
+        """Send `count` payloads `interval` seconds apart, in the background (periodic sends).
 
-        with self._lock:
-            self._tasks = [t for t in self._tasks if t.is_alive()]
-            self._tasks.append(spawn(f"repeat-{self.id}", run))
+        The payloads are made one at a time as they are due, and the lab's one scheduler sends
+        them: a request costs one entry in its heap, not a thread or N copies of the data.
+        Raises TooLarge at the per-endpoint or total cap (SOCKETLAB_MAX_PERIODIC_*).
+        """
+        left = count
+
+        def step() -> bool:
+            nonlocal left
+            data = next(payloads, None)
+            if data is None:
+                return False
+            left -= 1
+            try:
+                self.send(data, conn, to)
+            except LabError as exc:
+                self.publish("error", detail=f"periodic sending stopped: {exc}")
+                return False
+            return left > 0
+
+        if count > 0:
+            limits = self.ctx.limits
+            self.ctx.scheduler.every(self.id, interval, step, per_owner=limits.periodic_per_endpoint,
+                                     total=limits.periodic_total)
 
     def stop_tasks(self) -> None:
-        self._tasks_stop.set()
-        for task in list(self._tasks):
-            join(task)
+        """Cancel this endpoint's periodic sends; a send under way is waited for (it has a deadline)."""
+        self.ctx.scheduler.cancel(self.id, timeout=self.ctx.limits.send_timeout_ms / 1000 + 1)
 
     def close(self) -> None:
         raise NotImplementedError

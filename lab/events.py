@@ -19,6 +19,13 @@ Address = tuple[str, int]
 #: costs the same to record as a 64-byte one.
 PREVIEW_BYTES = 64
 
+#: Kinds that tell the story of a socket's life: always recorded, whatever the rate. Every other
+#: kind (send, recv, lost, message, progress, tcp_info, ...) can come by the thousand per second
+#: from one peer, so it counts against the per-second limit; errors have a small budget of their own
+#: so that a flood of failures cannot push the lifecycle out of the buffer either.
+LIFECYCLE_KINDS = frozenset({"listen", "accept", "connect", "close", "shutdown", "refuse", "done", "header"})
+ERRORS_PER_SECOND = 200
+
 
 class Event(NamedTuple):
     """One thing that happened on a socket, from the socket thread to the browser unchanged.
@@ -70,12 +77,15 @@ class Event(NamedTuple):
 class EventBus:
     """A bounded, thread-safe ring of events numbered from 1, with a condition to wait on.
 
-    Invariant: the events held have consecutive seqs `first_seq .. last_seq`; everything older
-    was dropped from the buffer and is only counted.
+    Invariant: the ring holds consecutive seqs `first_seq .. last_seq`. Older events were dropped
+    and are only counted, except lifecycle events: the last `pinned` of those are also kept aside, so
+    a flood of data events cannot make a late joiner lose the listen/accept/close that explain it.
+    Readers get them back in seq order, the gaps counted as dropped.
     """
 
-    def __init__(self, capacity: int = 10_000, max_per_second: int = 0) -> None:
+    def __init__(self, capacity: int = 10_000, max_per_second: int = 0, pinned: int = 2_000) -> None:
         self._events: deque[Event] = deque(maxlen=capacity)
+        self._pinned: deque[Event] = deque(maxlen=pinned)
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._waiting = 0  # threads in wait()
@@ -83,6 +93,7 @@ class EventBus:
         self._max_per_second = max_per_second
         self._window_start = 0.0
         self._window_count = 0
+        self._window_errors = 0
         self.suppressed = 0  # events not recorded because of the per-second limit
 
     @property
@@ -127,27 +138,36 @@ class EventBus:
             self._seq += 1
             event = Event(self._seq, now, endpoint, conn, proto, kind, local, peer, size, head, detail)
             self._events.append(event)
+            if kind in LIFECYCLE_KINDS:
+                self._pinned.append(event)
             if self._waiting:  # (a notify costs several Python calls; usually nobody is waiting)
                 self._cond.notify_all()
         return event
 
     def _admit(self, now: float, kind: str) -> bool:
-        # Lifecycle events and errors are always recorded; only data events are rate limited.
         if now - self._window_start >= 1.0:
-            self._window_start, self._window_count = now, 0
+            self._window_start, self._window_count, self._window_errors = now, 0, 0
+        if kind in LIFECYCLE_KINDS:
+            return True
+        if kind == "error":
+            self._window_errors += 1
+            return self._window_errors <= ERRORS_PER_SECOND
         self._window_count += 1
-        return self._window_count <= self._max_per_second or kind not in ("send", "recv", "message", "progress")
+        return self._window_count <= self._max_per_second
 
     def since(self, after: int, limit: int = 1000) -> tuple[list[Event], int]:
         """Events with seq > after (oldest first, at most `limit`), and how many of them were dropped."""
+        limit = max(0, limit)
         with self._cond:
-            if not self._events:
-                return [], max(0, self._seq - after)
-            first = self._events[0].seq
-            dropped = max(0, first - after - 1)
+            first = self._events[0].seq if self._events else self._seq + 1
+            older = [e for e in self._pinned if after < e.seq < first] if after + 1 < first else []
+            if len(older) >= limit:
+                found = older[:limit]
+                return found, (found[-1].seq - after - len(found)) if found else 0
+            dropped = max(0, first - after - 1) - len(older)
             start = max(0, after + 1 - first)
-            end = min(len(self._events), start + max(0, limit))
-            return list(itertools.islice(self._events, start, end)), dropped
+            end = min(len(self._events), start + limit - len(older))
+            return older + list(itertools.islice(self._events, start, end)), dropped
 
     def wait(self, after: int, timeout: float, cancelled: Callable[[], bool] = lambda: False) -> bool:
         """Block until an event newer than `after` exists, `cancelled()` (checked on wake()), or the timeout."""

@@ -28,6 +28,16 @@ _HEAD_END = re.compile(rb"\n\r?\n")  # the blank line: `nc` sends bare "\n" line
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _VERSION = re.compile(r"HTTP/(\d)\.(\d)")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # tab is allowed inside header values
+# Header values that are secrets another local app may have set for 127.0.0.1 (a browser sends its
+# cookies to every port of a host): never shown to the viewers of the lab.
+_SECRET = re.compile(rb"(?im)^((?:cookie|authorization|proxy-authorization)[ \t]*:)[^\r\n]*")
+
+
+def redact(data: bytes) -> bytes:
+    """The bytes with the values of Cookie and Authorization headers replaced by "(hidden)"."""
+    return _SECRET.sub(rb"\1 (hidden)", data)
+
+
 # Only the built-in table, not /etc/mime.types: the same file gets the same type on every machine.
 _TYPES = mimetypes.MimeTypes()
 

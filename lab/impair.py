@@ -42,20 +42,37 @@ class Impairer:
 
 
 class DelayLine:
-    """Runs callbacks at their due time, in order, in one background thread."""
+    """Runs callbacks at their due time, in order, in one background thread.
 
-    def __init__(self, name: str) -> None:
-        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+    Bounded: it holds at most `max_items` callbacks and `max_bytes` of the datagrams they stand
+    for. put() refuses past either (the caller drops that datagram and says so), so a flood into
+    a long delay costs the lab a fixed amount of memory, not one copy of every datagram.
+    """
+
+    def __init__(self, name: str, max_items: int, max_bytes: int) -> None:
+        self.max_items = max_items
+        self.max_bytes = max_bytes
+        self.held = 0  # callbacks waiting
+        self.held_bytes = 0
+        self.dropped = 0  # puts refused because the line was full
+        self._heap: list[tuple[float, int, int, Callable[[], None]]] = []
         self._order = itertools.count()
         self._cond = threading.Condition()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def put(self, delay: float, callback: Callable[[], None]) -> None:
+    def put(self, delay: float, callback: Callable[[], None], size: int = 0) -> bool:
+        """Run `callback` in `delay` seconds; False (and nothing kept) when the line is full."""
         with self._cond:
-            heapq.heappush(self._heap, (time.monotonic() + delay, next(self._order), callback))
+            if self._closed or self.held >= self.max_items or self.held_bytes + size > self.max_bytes:
+                self.dropped += 1
+                return False
+            self.held += 1
+            self.held_bytes += size
+            heapq.heappush(self._heap, (time.monotonic() + delay, next(self._order), size, callback))
             self._cond.notify()
+        return True
 
     def _run(self) -> None:
         while True:
@@ -64,13 +81,17 @@ class DelayLine:
                     self._cond.wait(self._heap[0][0] - time.monotonic() if self._heap else None)
                 if self._closed:
                     return
-                _, _, callback = heapq.heappop(self._heap)
+                _, _, size, callback = heapq.heappop(self._heap)
+                self.held -= 1
+                self.held_bytes -= size
             callback()
 
     def close(self) -> None:
         """Stop; what was still waiting is dropped (the socket is closing anyway)."""
         with self._cond:
             self._closed = True
+            self._heap.clear()
+            self.held, self.held_bytes = 0, 0
             self._cond.notify()
         if self._thread is not threading.current_thread():
             self._thread.join(5)

@@ -7,27 +7,34 @@ those parsers and a Connection, and publish what happened.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from . import download_protocol as proto
 from .connection import Connection
 from .endpoint import Context
-from .errors import BadInput, LabError
+from .errors import BadInput, LabError, TooLarge
 from .spec import Rule
 
 HTTP_HEAD_SHOWN = 4096  # bytes of a request or response head shown in full in the event detail
 
 
-def rule_answer(rules: tuple[Rule, ...], message: bytes) -> bytes | None:
-    """The reply of the first rule whose pattern matches the message, or None."""
+def rule_answer(rules: tuple[Rule, ...], message: bytes, limit: int,
+                publish: Callable[..., None]) -> tuple[bool, bytes | None]:
+    """(whether a rule matched, its reply). The first matching rule answers; a reply that would
+    pass `limit` bytes is not sent: the rule still counts as matched (the mode's own answer does
+    not take its place) and an `error` event says why."""
     if not rules:
-        return None
+        return False, None
     text = message[:4096].decode("utf-8", "replace")
     for rule in rules:
-        answer = rule.answer(text)
+        try:
+            answer = rule.answer(text, limit)
+        except TooLarge as exc:
+            publish("error", detail=str(exc))
+            return True, None
         if answer is not None:
-            return answer.encode("utf-8")
-    return None
+            return True, answer
+    return False, None
 
 
 # -- file and files modes ----------------------------------------------------------------------
@@ -83,16 +90,23 @@ def http_reader() -> Any:
     return RequestParser()
 
 
+def http_preview() -> Any:
+    from .httpproto import redact
+
+    return redact
+
+
 def on_http_request(ctx: Context, conn: Connection, data: bytes) -> None:
     """HTTP/1.0 by hand: parse the request head, answer it, close. One request per connection."""
-    from .httpproto import BadRequest, Request, Site
+    from .httpproto import BadRequest, Request, Site, redact
 
     if conn.sent_eof:
         return
     for item in conn.reader.feed(data):
         if isinstance(item, Request):
-            conn.publish("http", size=len(item.head), payload=item.head,
-                         detail="HTTP request:\n" + item.head[:HTTP_HEAD_SHOWN].decode("utf-8", "replace"))
+            shown = redact(item.head)
+            conn.publish("http", size=len(item.head), payload=shown,
+                         detail="HTTP request:\n" + shown[:HTTP_HEAD_SHOWN].decode("utf-8", "replace"))
             response = Site(ctx.files.resolve, ctx.files.listing).respond(item)
         elif isinstance(item, BadRequest):
             conn.publish("error", detail=f"bad HTTP request: {item.reason}")

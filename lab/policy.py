@@ -32,8 +32,11 @@ def parse_rules(text: str, variable: str) -> list[Rule]:
     rules: list[Rule] = []
     for entry in filter(None, (e.strip() for e in text.split(","))):
         host, low, high = entry, 0, 65535
-        if entry.startswith("["):  # [::1]:8000-9000
+        if entry.startswith("["):  # [::1]:8000-9000, [fd00::/64]:8000-9000 or [fd00::]/64:8000-9000
             host, _, rest = entry[1:].partition("]")
+            if rest.startswith("/"):
+                prefix, _, rest = rest.partition(":")
+                host, rest = host + prefix, ":" + rest if rest else ""
             ports = rest.removeprefix(":")
         elif entry.count(":") == 1:
             host, _, ports = entry.partition(":")
@@ -60,7 +63,7 @@ def parse_rules(text: str, variable: str) -> list[Rule]:
 
 
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    return ipaddress.ip_address(text.split("%")[0])
+    return ipaddress.ip_address(text.split("%", maxsplit=1)[0])
 
 
 class Policy:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import binascii
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import re2  # google-re2: linear-time matching for rules
 
 from .errors import BadInput, TooLarge
 from .events import Address
@@ -21,15 +23,30 @@ MAX_RULES = 20
 PROTOCOLS = ("raw", "framed")
 ENCODINGS = ("utf-8", "hex")
 
+# The fields each request takes; anything else is refused by name.
+CLIENT_FIELDS = ("kind", "host", "port", "framing", "delimiter", "impair", "broadcast")
+SERVER_FIELDS = ("kind", "host", "port", "mode", "reply", "file", "protocol", "framing", "delimiter", "rules", "impair")
+RULE_FIELDS = ("match", "reply")
+IMPAIR_FIELDS = ("loss", "duplicate", "reorder", "delay_ms", "jitter_ms", "seed")
+SEND_FIELDS = ("data", "encoding", "conn", "to", "repeat", "interval_ms", "numbered")
+DOWNLOAD_FIELDS = ("host", "port", "file", "protocol")
 
-def _object(body: Any, example: str) -> dict[str, Any]:
+
+def _object(body: Any, example: str, fields: tuple[str, ...] = (), what: str = "This request") -> dict[str, Any]:
+    """`body` as a JSON object; with `fields`, a key outside them is refused by name, so that a
+    typo such as `recv_delay` is a sentence, not a setting silently ignored."""
     if not isinstance(body, dict):
         raise BadInput(f"The request body must be a JSON object, like {example}.")
+    if fields:
+        unknown = [key for key in body if key not in fields]
+        if unknown:
+            name = str(unknown[0])[:40]
+            raise BadInput(f"{what} has no field '{name}'; the fields it takes are: {', '.join(fields)}.")
     return body
 
 
 def _string(body: dict[str, Any], key: str, default: str | None = None, *, required: bool = False,
-            choices: tuple[str, ...] = (), max_length: int = 4096) -> str | None:
+            choices: tuple[str, ...] = (), max_length: int = 4096, lenient: bool = False) -> str | None:
     value = body.get(key)
     if value is None:  # absent and null both mean "use the default"
         value = default
@@ -43,7 +60,18 @@ def _string(body: dict[str, Any], key: str, default: str | None = None, *, requi
         raise BadInput(f"'{value}' is not a valid {key}: use one of {', '.join(choices)}.")
     if len(value) > max_length:
         raise BadInput(f"'{key}' is too long (at most {max_length} characters).")
+    if not lenient and not _is_text(value):
+        raise BadInput(f"'{key}' contains a character that is not valid text (a lone surrogate such as \\ud800); "
+                       "send real characters, or hex for raw bytes.")
     return value
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _port(body: dict[str, Any], key: str = "port", *, allow_zero: bool) -> int:
@@ -81,22 +109,91 @@ def _host(body: dict[str, Any]) -> str:
     return host
 
 
+RULE_REPEAT_MAX = 1000  # the largest {n} a rule may use: RE2's own limit
+RULE_MEMORY = 256 << 10  # bytes RE2 may use per rule (program and DFA cache); past it, it matches slower, not bigger
+_COUNTS = re.compile(r"\{(\d+)(?:,(\d*))?\}")  # {n}, {n,}, {n,m}: fixed, linear, ours
+_TEMPLATE = re.compile(r"\$(\d)")
+
+
+def _re2_options() -> Any:
+    options = re2.Options()
+    options.log_errors = False  # a bad pattern is a sentence for the user, not a line on stderr
+    options.max_mem = RULE_MEMORY
+    return options
+
+
 @dataclass(frozen=True)
 class Rule:
-    """An auto-reply rule: when `pattern` matches a message, answer `reply` with $1-style captures."""
+    """An auto-reply rule: when `pattern` matches a message, answer `reply` with $1-style captures.
 
-    pattern: re.Pattern[str]
+    Matching uses RE2 (google-re2): its time grows linearly with the message whatever the pattern,
+    so no rule can freeze the lab (Python's re backtracks: `^(a+)+$` against 41 bytes runs for
+    minutes while holding the GIL). A pattern must also compile with Python's re, because the
+    generated program (lab/codegen.py) matches with it.
+    """
+
+    pattern: str
     reply: str
+    compiled: Any = field(compare=False, repr=False)  # an re2 pattern (the module has no type hints)
+    pieces: tuple[str, ...] = field(compare=False, repr=False)  # reply split at $n: text, digit, text, ...
 
-    def answer(self, text: str) -> str | None:
-        match = self.pattern.search(text)
+    @classmethod
+    def make(cls, pattern: str, reply: str) -> Rule:
+        """Raises BadInput with a sentence for a pattern RE2 or Python's re cannot compile."""
+        for found in _COUNTS.finditer(pattern):
+            if any(n and int(n) > RULE_REPEAT_MAX for n in found.groups()):
+                raise BadInput(f"The rule pattern '{pattern}' repeats something {found.group(0)} times; "
+                               f"a rule may repeat at most {RULE_REPEAT_MAX} times.")
+        try:
+            compiled = re2.compile(pattern, _re2_options())
+        except re2.error as exc:
+            reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+            raise BadInput(f"The rule pattern '{pattern}' is not a regular expression the lab can use: {reason}. "
+                           "(The lab matches in linear time, so look-arounds like (?=...) and back-references "
+                           "like \\1 are not available.)") from None
+        try:
+            re.compile(pattern)
+        except (re.error, OverflowError, RecursionError) as exc:
+            raise BadInput(f"The rule pattern '{pattern}' is not a valid Python regular expression: {exc}; "
+                           "the generated program matches with Python's re, so use a form both understand.") from None
+        return cls(pattern, reply, compiled, tuple(_TEMPLATE.split(reply)))
+
+    def answer(self, text: str, limit: int) -> bytes | None:
+        """The reply (UTF-8) when the pattern matches `text`, else None.
+
+        Raises TooLarge when the reply after $n expansion would pass `limit` bytes: "$0" 2048 times
+        would turn 4 KiB in into 8 MiB out, so the size is counted before anything is joined.
+        """
+        match = self._search(text)
         if match is None:
             return None
         groups = [match.group(0), *(g or "" for g in match.groups())]
-        return re.sub(r"\$(\d)", lambda m: groups[int(m.group(1))] if int(m.group(1)) < len(groups) else m.group(0), self.reply)
+        out: list[bytes] = []
+        size = 0
+        for i, piece in enumerate(self.pieces):
+            filled = piece
+            if i % 2:  # a $n: what the n-th (...) matched, or "$n" itself when there is no such group
+                n = int(piece)
+                filled = groups[n] if n < len(groups) else "$" + piece
+            data = filled.encode("utf-8")
+            size += len(data)
+            if size > limit:
+                raise TooLarge(f"The reply of the rule '{self.pattern}' would be more than {limit} bytes after "
+                               "its $n captures are filled in (the lab's send limit), so nothing was sent.")
+            out.append(data)
+        return b"".join(out)
+
+    def _search(self, text: str) -> Any:
+        # RE2's `$` matches only at the very end; Python's also before a final "\n" (what nc sends).
+        # For a pattern with `$`, trying the message without that "\n" first answers as Python does.
+        if "$" in self.pattern and text.endswith("\n"):
+            match = self.compiled.search(text[:-1])
+            if match is not None:
+                return match
+        return self.compiled.search(text)
 
     def to_json(self) -> dict[str, str]:
-        return {"match": self.pattern.pattern, "reply": self.reply}
+        return {"match": self.pattern, "reply": self.reply}
 
 
 @dataclass(frozen=True)
@@ -151,14 +248,11 @@ def _rules(body: dict[str, Any]) -> tuple[Rule, ...]:
     if not isinstance(raw, list) or len(raw) > MAX_RULES:
         raise BadInput(f"'rules' must be a list of at most {MAX_RULES} {{\"match\": regex, \"reply\": text}} objects.")
     rules = []
-    for item in raw:
-        item = _object(item, '{"match": "^hello (\\w+)", "reply": "hi $1"}')
+    for entry in raw:
+        item = _object(entry, '{"match": "^hello (\\w+)", "reply": "hi $1"}', RULE_FIELDS, "A rule")
         pattern = _string(item, "match", required=True, max_length=200) or ""
         reply = _string(item, "reply", required=True, max_length=4096) or ""
-        try:
-            rules.append(Rule(re.compile(pattern), reply))
-        except re.error as exc:
-            raise BadInput(f"The rule pattern '{pattern}' is not a valid regular expression: {exc}.") from None
+        rules.append(Rule.make(pattern, reply))
     return tuple(rules)
 
 
@@ -168,7 +262,7 @@ def _impair(body: dict[str, Any], kind: str) -> ImpairSpec | None:
         return None
     if not kind.startswith("udp"):
         raise BadInput("Impairment (loss, duplicates, reordering) is for UDP endpoints: TCP repairs all of that itself.")
-    raw = _object(raw, '{"loss": 0.2, "seed": 1}')
+    raw = _object(raw, '{"loss": 0.2, "seed": 1}', IMPAIR_FIELDS, "'impair'")
     return ImpairSpec(
         loss=_number(raw, "loss", 0.0, 0, 1), duplicate=_number(raw, "duplicate", 0.0, 0, 1),
         reorder=_number(raw, "reorder", 0.0, 0, 1), delay_ms=_number(raw, "delay_ms", 0.0, 0, 10_000),
@@ -180,6 +274,7 @@ def parse_endpoint(body: Any) -> EndpointSpec:
     kind = _string(body, "kind", required=True, choices=KINDS)
     assert kind is not None
     server = kind.endswith("server")
+    _object(body, "", SERVER_FIELDS if server else CLIENT_FIELDS, f"A {kind}")
     host, port = _host(body), _port(body, allow_zero=server)
     mode = _string(body, "mode", "echo", choices=MODES[kind]) if server else None
     framing, delimiter = _framing(body, kind, mode)
@@ -219,8 +314,8 @@ def decode_data(text: str, encoding: str) -> bytes:
 
 
 def parse_send(body: Any, max_bytes: int) -> SendRequest:
-    body = _object(body, '{"data": "hello", "encoding": "utf-8"}')
-    text = _string(body, "data", required=True, max_length=4 * max_bytes + 16)
+    body = _object(body, '{"data": "hello", "encoding": "utf-8"}', SEND_FIELDS, "A send")
+    text = _string(body, "data", required=True, max_length=4 * max_bytes + 16, lenient=True)
     encoding = _string(body, "encoding", "utf-8", choices=ENCODINGS) or "utf-8"
     assert text is not None
     data = decode_data(text, encoding)
@@ -254,7 +349,8 @@ class DownloadRequest:
 
 
 def parse_download(body: Any) -> DownloadRequest:
-    body = _object(body, '{"host": "127.0.0.1", "port": 9000, "file": "hello.txt", "protocol": "framed"}')
+    body = _object(body, '{"host": "127.0.0.1", "port": 9000, "file": "hello.txt", "protocol": "framed"}', DOWNLOAD_FIELDS,
+                   "A download")
     host, port = _host(body), _port(body, allow_zero=False)
     file = _string(body, "file", max_length=1024)
     if file is not None and not file.strip():

@@ -8,9 +8,11 @@ first, close() closes them all.
 
 from __future__ import annotations
 
+import errno
 import itertools
 import socket
 import threading
+import time
 from typing import Any
 
 from . import download_protocol as proto
@@ -22,6 +24,10 @@ from .events import Address
 from .spec import EndpointSpec
 
 BACKLOG = 128
+RELAY_FINISH = 0.2  # seconds a relay receiver that took part of a message gets for the rest
+IDLE_CHECK = 1.0  # seconds between two looks for idle connections
+HTTP_REQUEST_SECONDS = 10.0  # an http-mode client has this long to send its whole request head
+ACCEPT_BACKOFF = (0.05, 1.0)  # seconds to wait after a failed accept(), doubling up to the second
 
 
 class TcpServer(Endpoint):
@@ -35,6 +41,7 @@ class TcpServer(Endpoint):
             ctx.files.resolve(self.file or "")  # unknown file: refuse now, not on every connect
         self.connections: dict[str, Connection] = {}
         self._ids = itertools.count(1)
+        self._stopping = threading.Event()
         try:
             self._listener: socket.socket | None = bind_socket(ctx, host, port, socket.SOCK_STREAM)
         except OSError as exc:
@@ -47,18 +54,40 @@ class TcpServer(Endpoint):
         self.local = address(self._listener.getsockname())
         self.state = "listening"
         self.publish("listen", detail=f"socket() + bind({where(*self.local)}) + listen({BACKLOG}): waiting for clients to connect")
-        self._accept_thread: threading.Thread | None = spawn(f"accept-{ep_id}", self._accept_loop)
+        self._accept_thread: threading.Thread | None = spawn(f"accept-{ep_id}", self._accept_loop, self.crashed)
 
     def _accept_loop(self) -> None:
         listener = self._listener
         assert listener is not None
+        backoff = ACCEPT_BACKOFF[0]
+        # accept() wakes at least once a second to close idle connections: no thread of its own,
+        # and nothing added to the connections' receive path.
+        listener.settimeout(IDLE_CHECK)
+        next_check = time.monotonic() + IDLE_CHECK
         while True:
+            if time.monotonic() >= next_check:
+                self.close_idle(time.monotonic())
+                next_check = time.monotonic() + IDLE_CHECK
             try:
                 sock, peer_addr = listener.accept()
+            except TimeoutError:
+                continue
             except OSError as exc:
-                if self.state == "listening":
-                    self.publish("error", detail=f"accept() failed: {exc.strerror or exc}")
-                return
+                if self.state != "listening" or self._stopping.is_set():
+                    return  # stop_listening() shut the socket down to wake us
+                if exc.errno in (errno.EBADF, errno.EINVAL, errno.ENOTSOCK):
+                    self.state = "error"
+                    self.publish("error", detail=f"accept() failed: {exc.strerror or exc}; this server no longer accepts")
+                    return
+                # Out of file descriptors or memory, or a client that left before accept(): like
+                # socketserver, keep serving; wait a little so an EMFILE storm does not spin.
+                self.publish("error", detail=f"accept() failed: {exc.strerror or exc}; trying again in "
+                                            f"{backoff * 1000:.0f} ms (clients wait in the backlog meanwhile)")
+                if self._stopping.wait(backoff):
+                    return
+                backoff = min(backoff * 2, ACCEPT_BACKOFF[1])
+                continue
+            backoff = ACCEPT_BACKOFF[0]
             peer = address(peer_addr)
             conn_id = f"c{next(self._ids)}"
             if len(self.connections) >= self.ctx.limits.connections_per_server:
@@ -74,6 +103,20 @@ class TcpServer(Endpoint):
                                           "the listening socket keeps listening")
             conn.start()
 
+    def close_idle(self, now: float) -> None:
+        """Close connections idle for SOCKETLAB_MAX_IDLE_SECONDS, and HTTP connections whose request
+        has not arrived whole within HTTP_REQUEST_SECONDS (as real web servers do): a crowd of
+        silent peers must not hold every slot of the server."""
+        limit = self.ctx.limits.idle_seconds
+        with self._lock:
+            conns = [c for c in self.connections.values() if c.state == "open"]
+        for conn in conns:
+            idle = conn.idle_for(now)
+            if self.mode == "http" and not conn.sent_eof and now - conn.opened >= HTTP_REQUEST_SECONDS:
+                conn.close(f"no complete HTTP request within {HTTP_REQUEST_SECONDS:g} s", wait=False)
+            elif limit and idle >= limit:
+                conn.close(f"idle for {limit} s, the server's idle timeout (SOCKETLAB_MAX_IDLE_SECONDS)", wait=False)
+
     # -- what each mode does (called in the connection's thread) --------------------------------
 
     def on_open(self, conn: Connection) -> None:
@@ -83,6 +126,7 @@ class TcpServer(Endpoint):
             conn.reader = proto.RequestReader()
         elif self.mode == "http":
             conn.reader = modes.http_reader()
+            conn.preview = modes.http_preview()  # no cookie or password in the recv events either
 
     def on_data(self, conn: Connection, data: bytes) -> None:
         if self.mode == "files":
@@ -94,9 +138,10 @@ class TcpServer(Endpoint):
                 self.on_message(conn, message)
 
     def on_message(self, conn: Connection, message: bytes) -> None:
-        answer = modes.rule_answer(self.spec.rules, message)
-        if answer is not None:
-            conn.send_message(answer)
+        matched, answer = modes.rule_answer(self.spec.rules, message, self.ctx.limits.send_bytes, conn.publish)
+        if matched:
+            if answer is not None:
+                conn.send_message(answer)
         elif self.mode == "echo":
             conn.send_message(message)
         elif self.mode == "reply":
@@ -108,14 +153,19 @@ class TcpServer(Endpoint):
         """Client-to-client through the server: the server is the only one that knows everyone."""
         with self._lock:
             others = [c for c in self.connections.values() if c is not sender and c.state == "open"]
-        delivered = []
+        delivered, skipped = [], []
         for other in others:
+            # A client that does not read must not hold up the others: if its buffers have no room
+            # the message is skipped for it at once, and one that took part of it gets RELAY_FINISH
+            # seconds for the rest, then is closed (its `backpressure` event says which happened).
             try:
-                other.send_message(message)
+                other.send_message(message, wait=min(RELAY_FINISH, other.send_timeout()), start_wait=0.0)
                 delivered.append(other.id or "")
             except LabError:
-                continue  # that receiver is gone; its own close event says so
+                skipped.append(other.id or "")  # gone or not reading; its own event says which
         to = ", ".join(delivered) if delivered else "nobody (no other client is connected)"
+        if skipped:
+            to += f" (not to {', '.join(skipped)}: closed or not reading)"
         sender.publish("relay", size=len(message), payload=message, detail=f"relayed from {sender.id} via the server to {to}")
 
     def on_closed(self, conn: Connection) -> None:
@@ -146,7 +196,9 @@ class TcpServer(Endpoint):
             listener, self._listener = self._listener, None
             if listener is None:
                 return
-            self.state = "not-listening"
+            if self.state == "listening":
+                self.state = "not-listening"
+            self._stopping.set()
         try:
             listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
         except OSError:

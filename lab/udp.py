@@ -63,7 +63,7 @@ class UdpEndpoint(Endpoint):
         self._send_lock = threading.Lock()
 
     def _start_receiving(self) -> None:
-        self._thread = spawn(f"udp-{self.id}", self._recv_loop)
+        self._thread = spawn(f"udp-{self.id}", self._recv_loop, self.crashed)
 
     def _recv_loop(self) -> None:
         sock = self._sock
@@ -92,9 +92,11 @@ class UdpEndpoint(Endpoint):
                 # the answer could not be sent (its error event says why); the socket keeps receiving
 
     def on_datagram(self, data: bytes, peer: Address) -> None:
-        answer = modes.rule_answer(self.spec.rules, data)
-        if answer is not None:
-            self.sendto(answer, peer)
+        limit = min(self.ctx.limits.send_bytes, self.ctx.limits.datagram_bytes)
+        matched, answer = modes.rule_answer(self.spec.rules, data, limit, functools.partial(self.publish, peer=peer))
+        if matched:
+            if answer is not None:
+                self.sendto(answer, peer)
         elif self.mode == "echo":
             self.sendto(data, peer)
         elif self.mode == "reply":
@@ -128,20 +130,39 @@ class UdpEndpoint(Endpoint):
                 # If no later datagram overtakes it, it goes anyway after HOLD_LIMIT (only this one:
                 # the timer must not release datagrams held after it, or the outcome would depend
                 # on timing).
-                self._later(HOLD_LIMIT, functools.partial(self._release_held, number))
+                if not self._later(HOLD_LIMIT, functools.partial(self._release_held, number), len(data)):
+                    with self._send_lock:
+                        self._held = [h for h in self._held if h[2] != number]
+                    self._overflowed(data, peer, note)
             elif fate.delay:
-                self._later(fate.delay, functools.partial(self._transmit_quietly, data, peer, note))
+                if not self._later(fate.delay, functools.partial(self._transmit_quietly, data, peer, note), len(data)):
+                    self._overflowed(data, peer, note)
             else:
                 self._transmit(data, peer, note)
         if not fate.held:
             self._release_held()
         return len(data)
 
-    def _later(self, delay: float, callback: Callable[[], None]) -> None:
+    def _later(self, delay: float, callback: Callable[[], None], size: int) -> bool:
+        """Run `callback` after `delay` seconds; False when the delay line is full (nothing kept)."""
         with self._send_lock:
             if self._delay_line is None:
-                self._delay_line = DelayLine(f"impair-{self.id}")
-        self._delay_line.put(delay, callback)
+                limits = self.ctx.limits
+                self._delay_line = DelayLine(f"impair-{self.id}", limits.delay_datagrams, limits.delay_bytes)
+        return self._delay_line.put(delay, callback, size)
+
+    def _overflowed(self, data: bytes, peer: Address, note: str) -> None:
+        """A datagram the full delay line could not hold: dropped, counted, and said so."""
+        line = self._delay_line
+        assert line is not None
+        self.publish("lost", peer=peer, size=len(data), payload=data,
+                     detail=f"{note} dropped: the delay line already holds {line.held} datagrams ({line.held_bytes} bytes), "
+                            f"the lab's limit (SOCKETLAB_MAX_DELAY_DATAGRAMS, SOCKETLAB_MAX_DELAY_BYTES); "
+                            f"{line.dropped} dropped so far")
+
+    @property
+    def delay_dropped(self) -> int:
+        return self._delay_line.dropped if self._delay_line is not None else 0
 
     def _release_held(self, only: int | None = None) -> None:
         with self._send_lock:
@@ -198,7 +219,7 @@ class UdpEndpoint(Endpoint):
     def to_json(self) -> dict[str, Any]:
         data = super().to_json()
         data.update(datagrams_in=self.datagrams_in, datagrams_out=self.datagrams_out, datagrams_lost=self.datagrams_lost,
-                    kernel_drops=kernel_drops(self._sock),
+                    kernel_drops=kernel_drops(self._sock), delay_dropped=self.delay_dropped,
                     last_peer=list(self.last_peer) if self.last_peer else None)
         return data
 

@@ -1,7 +1,15 @@
-"""Shared fixtures: a lab on temporary folders, the app, a live server on port 0, Socket.IO clients."""
+"""Shared fixtures: a lab on temporary folders, the app, a live server on port 0, Socket.IO clients,
+and the session's one Chromium (Playwright, sync API) with a fresh context per test.
+
+Chromium is Debian's (/usr/bin/chromium, or $CHROMIUM): Playwright cannot download its own here.
+Without it browser tests are skipped with the reason, except under CI, where that is a failure.
+One `browser` fixture for the whole run: Playwright's sync API allows one instance at a time.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
 import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -68,3 +76,47 @@ def events_client() -> Iterator[Callable[..., EventCollector]]:
     yield connect
     for collector in made:
         collector.close()
+
+
+CHROMIUM = os.environ.get("CHROMIUM") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 10_000
+VIEWPORT = {"width": 1280, "height": 720}
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so a missing browser is a failure)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    path = CHROMIUM if os.path.isabs(CHROMIUM) else shutil.which(CHROMIUM)
+    if not path or not os.access(path, os.X_OK):
+        _unavailable(f"Chromium not found at {CHROMIUM}: install Debian's chromium package or set $CHROMIUM")
+    try:
+        from playwright.sync_api import expect, sync_playwright
+    except ImportError:
+        _unavailable("the 'playwright' Python package is not installed")
+    expect.set_options(timeout=TIMEOUT_MS)
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def context(browser: Any) -> Iterator[Any]:
+    ctx = browser.new_context(viewport=VIEWPORT, locale="en-US", accept_downloads=True)
+    ctx.set_default_timeout(TIMEOUT_MS)
+    yield ctx
+    ctx.close()

@@ -121,7 +121,7 @@ class Lan:
             process.stop()
         failures = []
         for ns in self.created:
-            result = subprocess.run(["ip", "netns", "del", ns], capture_output=True, text=True, timeout=10)
+            result = subprocess.run(["ip", "netns", "del", ns], capture_output=True, text=True, timeout=10, check=False)
             if result.returncode:
                 failures.append(f"{ns}: {result.stderr.strip()}")
         left = namespaces() & set(self.created)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from flask import Flask, render_template
 from lab import Lab, Limits
 
 from .auth import prepare_tokens
+from .conns import ConnBudget, ConnLimits, LiveGate
+from .guard import Guard, HostPolicy
+from .redact import hide_tokens_in_werkzeug_log
 from .live import EventPacket, socketio
 from .relay import Relay
 
@@ -23,10 +26,18 @@ SECURITY_HEADERS = {
 }
 
 
-def limits_from_env(env: dict[str, str]) -> Limits:
-    """Limits from SOCKETLAB_MAX_* variables (see the README); defaults where unset."""
+L = TypeVar("L")
+
+
+@overload
+def limits_from_env(env: dict[str, str]) -> Limits: ...
+@overload
+def limits_from_env(env: dict[str, str], kind: type[L]) -> L: ...
+def limits_from_env(env: dict[str, str], kind: Any = Limits) -> Any:
+    """Limits (or another dataclass of whole numbers, such as ConnLimits) from SOCKETLAB_MAX_*
+    variables (see the README); defaults where unset."""
     values: dict[str, int] = {}
-    for field in Limits.__dataclass_fields__:
+    for field in kind.__dataclass_fields__:
         name = f"SOCKETLAB_MAX_{field.upper()}"
         raw = env.get(name)
         if raw:
@@ -36,7 +47,7 @@ def limits_from_env(env: dict[str, str]) -> Limits:
                 raise SystemExit(f"{name} must be a whole number, not '{raw}'.") from None
             if values[field] < 1:
                 raise SystemExit(f"{name} must be at least 1.")
-    return Limits(**values)
+    return kind(**values)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -47,9 +58,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         FILES=env.get("SOCKETLAB_FILES", "./lab-files"),
         DOWNLOADS=env.get("SOCKETLAB_DOWNLOADS", "./lab-downloads"),
         LIMITS=limits_from_env(env),
+        CONN_LIMITS=limits_from_env(env, ConnLimits),
         ALLOW=env.get("SOCKETLAB_ALLOW", ""),
         BIND=env.get("SOCKETLAB_BIND", ""),
         ACCESS=prepare_tokens(env, []),
+        HOSTS=env.get("SOCKETLAB_HOSTS", ""),
+        # where the dashboard itself listens: python -m webapp passes --host here; gunicorn.conf.py
+        # sets SOCKETLAB_DASHBOARD_BIND in the master, whose environment the worker inherits
+        DASHBOARD_BIND=env.get("SOCKETLAB_DASHBOARD_BIND", ""),
         MAX_CONTENT_LENGTH=8 << 20,  # JSON bodies: a 1 MiB send as hex text fits, more is 413
     )
     app.config.update(config or {})
@@ -74,8 +90,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     # Same-origin only (the default when cors_allowed_origins is not given): never "*".
     socketio.init_app(app, async_mode="threading", max_http_buffer_size=1 << 20, serializer=EventPacket)
+    # Bounds Socket.IO connections (each holds a thread) and reaps those that never join (conns.py);
+    # gunicorn's worker (worker.py) fits the bound to its thread count.
+    budget = app.extensions["socketlab_conns"] = ConnBudget(app.config["CONN_LIMITS"])
+    gate = LiveGate(app.wsgi_app, budget, socketio.server)
+    app.wsgi_app = gate  # type: ignore[method-assign]
+    # Outside the Socket.IO middleware that init_app just installed, so /socket.io/ is guarded too.
+    app.wsgi_app = Guard(app.wsgi_app, HostPolicy.from_settings(app.config["DASHBOARD_BIND"], app.config["HOSTS"]))  # type: ignore[method-assign]
+    hide_tokens_in_werkzeug_log()
 
-    relay = Relay(socketio.server, lab.bus)
+    relay = Relay(socketio.server, lab.bus, every_second=gate.reap)
     relay.start()
     app.extensions["socketlab_relay"] = relay
     return app

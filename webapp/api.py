@@ -20,12 +20,17 @@ from .auth import READ_METHODS, VIEW, Access, token_from
 log = logging.getLogger(__name__)
 api = Blueprint("api", __name__, url_prefix="/api")
 
-STATUS = {BadInput: 400, Forbidden: 403, NotFound: 404, Refused: 409, TooLarge: 413}
-HTTP_SENTENCES = {
-    400: "The request could not be understood.",
-    404: "There is no such API route; see the README for the list.",
-    405: "This route does not accept that HTTP method; see the README for the list.",
-    413: "The request body is too large.",
+# Each error: its HTTP status and the stable "code" of its body (CONTRACT), which pages and scripts
+# branch on, never on the sentence.
+ERRORS: dict[type[LabError], tuple[int, str]] = {
+    BadInput: (400, "bad-input"), Forbidden: (403, "forbidden"), NotFound: (404, "not-found"),
+    Refused: (409, "refused"), TooLarge: (413, "too-large"),
+}
+HTTP_ERRORS = {  # Werkzeug's own refusals, before any route runs: status -> (code, sentence)
+    400: ("bad-input", "The request could not be understood."),
+    404: ("no-such-route", "There is no such API route; see the README for the list."),
+    405: ("method-not-allowed", "This route does not accept that HTTP method; see the README for the list."),
+    413: ("too-large", "The request body is too large."),
 }
 
 
@@ -39,7 +44,10 @@ def body() -> Any:
     raw = request.get_data(cache=True)
     if not raw.strip():
         raise BadInput("The request needs a JSON body.")
-    data = request.get_json(force=True, silent=True)
+    try:
+        data = request.get_json(force=True, silent=True)
+    except RecursionError:  # (the json module recurses once per nesting level)
+        raise BadInput("The JSON body is nested too deeply; a request is a flat object with a few fields.") from None
     if data is None:
         raise BadInput("The request body is not valid JSON.")
     return data
@@ -52,16 +60,18 @@ def check_access() -> Any:
     access: Access = current_app.config["ACCESS"]
     role = access.role(token_from(request.headers, request.args), request.remote_addr)
     if role is None:
-        return jsonify(error=access.refusal(request.remote_addr)), 401
+        return jsonify(error=access.refusal(request.remote_addr), code="unauthorized"), 401
     if role == VIEW and request.method not in READ_METHODS:
-        return jsonify(error="This is a view-only link: it can watch the lab but not change it. Ask the teacher for the control link."), 403
+        return jsonify(error="This is a view-only link: it can watch the lab but not change it. Ask the teacher for the control link.",
+                       code="view-only"), 403
     g.role = role
     return None
 
 
 @api.errorhandler(LabError)
 def lab_error(exc: LabError) -> tuple[Response, int]:
-    return jsonify(error=str(exc)), STATUS.get(type(exc), 400)
+    status, code = ERRORS.get(type(exc), (400, "bad-input"))
+    return jsonify(error=str(exc), code=code), status
 
 
 @api.app_errorhandler(HTTPException)
@@ -69,7 +79,8 @@ def http_error(exc: HTTPException) -> Any:
     if not request.path.startswith("/api"):
         return exc  # the page and static files keep Flask's own answers
     code = exc.code or 400
-    return jsonify(error=HTTP_SENTENCES.get(code, exc.description or "The request failed.")), code
+    name, sentence = HTTP_ERRORS.get(code, ("http-error", exc.description or "The request failed."))
+    return jsonify(error=sentence, code=name), code
 
 
 @api.errorhandler(Exception)
@@ -81,7 +92,8 @@ def unexpected(exc: Exception) -> Any:
     if current_app.testing:
         raise exc
     log.exception("unexpected error in %s %s", request.method, request.path)
-    return jsonify(error=f"The lab could not do that ({type(exc).__name__}); it keeps running. Please report this."), 409
+    return jsonify(error=f"The lab could not do that ({type(exc).__name__}); it keeps running. Please report this.",
+                   code="unexpected"), 409
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -116,7 +128,8 @@ def stats() -> Response:
     relay = current_app.extensions["socketlab_relay"]
     return jsonify(events=the_lab.bus.last_seq, suppressed=the_lab.bus.suppressed, relay_batches=relay.batches,
                    relay_skipped=relay.skipped, endpoints=len(the_lab.endpoints),
-                   downloads_running=sum(d.state == "running" for d in list(the_lab.downloads.values())))
+                   downloads_running=sum(d.state == "running" for d in list(the_lab.downloads.values())),
+                   connections=current_app.extensions["socketlab_conns"].snapshot())  # refused/closed, conns.py
 
 
 @api.get("/endpoints")

@@ -68,9 +68,10 @@ def token_from(headers: Any, args: Any, auth: Any = None) -> str | None:
     if isinstance(auth, dict) and isinstance(auth.get("token"), str):
         return str(auth["token"])
     header = headers.get("Authorization", "")
-    if header.startswith("Bearer "):
+    if isinstance(header, str) and header.startswith("Bearer "):
         return header[len("Bearer "):].strip()
-    return args.get("token") or None
+    token = args.get("token")
+    return token if isinstance(token, str) and token else None
 
 
 def prepare_tokens(env: dict[str, str], hosts: list[str]) -> Access:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+import time
+from typing import Any, Callable
 
 from lab.events import EventBus
 
@@ -25,8 +26,12 @@ QUEUE_MAX = 8  # packets waiting for one client before it is skipped
 
 
 class Relay:
-    def __init__(self, server: Any, bus: EventBus, namespace: str = "/") -> None:
+    def __init__(self, server: Any, bus: EventBus, namespace: str = "/",
+                 every_second: Callable[[], None] | None = None) -> None:
         self.server = server  # the socketio.Server this app owns
+        # housekeeping that closes clients (conns.LiveGate.reap): here, because this is the thread
+        # that talks to clients; the bus wait below times out every second when the lab is quiet
+        self.every_second = every_second
         self.bus = bus
         self.namespace = namespace
         self.batches = 0
@@ -46,7 +51,14 @@ class Relay:
 
     def run(self) -> None:
         last = self.bus.last_seq
+        chores_due = time.monotonic()
         while not self._stop.is_set():
+            if self.every_second is not None and time.monotonic() >= chores_due:
+                chores_due = time.monotonic() + 1.0
+                try:
+                    self.every_second()
+                except Exception:  # housekeeping must never stop the relay
+                    log.exception("relay housekeeping failed")
             if not self.bus.wait(last, timeout=1.0, cancelled=self._stop.is_set):
                 continue
             self._stop.wait(BATCH_WINDOW)

@@ -373,6 +373,7 @@ export default {
   "ev.lost": "lost",
   "ev.relay": "relay",
   "ev.http": "http",
+  "ev.backpressure": "backpressure",
 
   "ladder.title": "Sequence diagram: one lane per socket, time flows down, each arrow is bytes from a send() to the recv() that got them",
   "ladder.empty": "No socket calls yet. Start a server and a client: each socket gets a lane here.",

@@ -372,6 +372,7 @@ export default {
   "ev.lost": "丢失",
   "ev.relay": "转发",
   "ev.http": "HTTP",
+  "ev.backpressure": "背压",
 
   "ladder.title": "时序图：每个套接字一条泳道，时间向下流动，每个箭头是从 send() 到收到这些字节的 recv() 的数据",
   "ladder.empty": "还没有套接字调用。启动一个服务器和一个客户端：每个套接字在这里都有一条泳道。",

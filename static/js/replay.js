@@ -2,10 +2,10 @@
 // as the API gives them) or CSV; import a JSONL file and play it back through the same views at
 // 0.5x to 5x or at once, with no socket running. Quiet gaps longer than MAX_GAP are shortened.
 import { formatNumber, onLanguageChange, t } from "./i18n.js";
+import { parseRecording, toCsv, toJsonl } from "./recording.js";
 
 const MAX_GAP = 2; // seconds
 const MAX_FILE = 64 << 20; // bytes of JSONL we are willing to read
-const FIELDS = ["seq", "ts", "endpoint", "conn", "proto", "kind", "local", "peer", "size", "data", "hex", "detail"];
 const bar = document.getElementById("replay-bar");
 const nameText = document.getElementById("replay-name");
 const progress = document.getElementById("replay-progress");
@@ -40,64 +40,6 @@ function download(text, filename, type) {
   a.click();
   a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10000);
-}
-
-export function toJsonl(events) {
-  return events.map((ev) => JSON.stringify(Object.fromEntries(FIELDS.map((f) => [f, ev[f] ?? null])))).join("\n") + "\n";
-}
-
-/** A CSV cell; text that a spreadsheet would run as a formula (=, +, -, @) is prefixed with '. */
-function cell(value) {
-  let s = value === null || value === undefined ? "" : Array.isArray(value) ? value.join(":") : String(value);
-  if (typeof value === "string" && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
-export function toCsv(events) {
-  const lines = [["iso_time", ...FIELDS].join(",")];
-  for (const ev of events) {
-    const iso = typeof ev.ts === "number" ? new Date(ev.ts * 1000).toISOString() : "";
-    lines.push([iso, ...FIELDS.map((f) => ev[f])].map(cell).join(","));
-  }
-  return lines.join("\r\n") + "\r\n";
-}
-
-const address = (a) => (Array.isArray(a) && a.length === 2 && typeof a[1] === "number" ? [String(a[0]), a[1]] : null);
-const text = (s) => (typeof s === "string" ? s : null);
-
-/** An event from an imported line, with every field of the right type; null when it is not one. */
-function clean(raw) {
-  if (!raw || typeof raw !== "object" || !Number.isFinite(raw.seq) || typeof raw.kind !== "string") return null;
-  return {
-    seq: raw.seq, ts: Number.isFinite(raw.ts) ? raw.ts : 0, endpoint: String(raw.endpoint ?? ""),
-    conn: raw.conn === null || raw.conn === undefined ? null : String(raw.conn), proto: raw.proto === "udp" ? "udp" : "tcp",
-    kind: raw.kind, local: address(raw.local), peer: address(raw.peer), size: Number.isFinite(raw.size) ? raw.size : 0,
-    data: text(raw.data), hex: text(raw.hex) && /^[0-9a-f ]*$/i.test(raw.hex) ? raw.hex : null, detail: text(raw.detail) ?? "",
-  };
-}
-
-/** Events from JSON Lines (a JSON array is accepted too), sorted by seq, each seq once. */
-export function parseRecording(content) {
-  const events = [];
-  let skipped = 0;
-  const trimmed = content.trim();
-  const rows = trimmed.startsWith("[") ? (() => {
-    try { return JSON.parse(trimmed); } catch { return []; }
-  })() : null;
-  for (const line of rows ?? trimmed.split(/\r?\n/)) {
-    if (rows === null && !line.trim()) continue;
-    let ev = null;
-    try {
-      ev = clean(rows === null ? JSON.parse(line) : line);
-    } catch {
-      ev = null;
-    }
-    if (ev) events.push(ev);
-    else skipped++;
-  }
-  events.sort((a, b) => a.seq - b.seq);
-  const unique = events.filter((ev, i) => i === 0 || ev.seq !== events[i - 1].seq);
-  return { events: unique, skipped: skipped + events.length - unique.length };
 }
 
 function showProgress() {

@@ -52,7 +52,7 @@ def coalesced_burst(lab: Any, server: Any, client: Any, tries: int = 5) -> None:
     for _ in range(tries):
         lab.send(client.id, {"data": "ab", "repeat": 30, "interval_ms": 0})
         sent = 2 * len(bus_events(lab, "send", client.id))
-        wait_until(lambda: sum(e.size for e in bus_events(lab, "recv", server.id)) == sent)
+        wait_until(lambda sent=sent: sum(e.size for e in bus_events(lab, "recv", server.id)) == sent)
         if len(bus_events(lab, "recv", server.id)) < len(bus_events(lab, "send", client.id)):
             return
     raise AssertionError("the OS never coalesced 30 back-to-back sends")

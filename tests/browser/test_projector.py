@@ -129,7 +129,7 @@ def test_pause_queues_events_and_step_adds_one(page: Any, live_server: Any) -> N
     expect(page.get_by_test_id("ladder-pause")).to_have_text("Resume")
     for n, data in enumerate(("one", "two"), 1):  # one at a time: two recvs, not one coalesced
         lab.send(client.id, {"data": data})
-        wait_until(lambda: len(bus_events(lab, "recv", server.id)) == n)
+        wait_until(lambda n=n: len(bus_events(lab, "recv", server.id)) == n)
     queued = page.get_by_test_id("ladder-queued")
     wait_until(lambda: int(queued.get_attribute("data-count") or 0) >= 4)  # 2 sends, 2 recvs
     expect(queued).to_contain_text("Paused")

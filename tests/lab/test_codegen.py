@@ -255,6 +255,21 @@ def test_files_server_program_with_a_plain_downloader(lab: Lab, lab_files: Path,
         assert ask(port, bad) == (b"ERR no such file\n" if protocol == "framed" else b"")
 
 
+@pytest.mark.parametrize("mode", ["files", "http"])
+def test_generated_servers_never_follow_a_link_out_of_their_folder(lab: Lab, lab_files: Path, tmp_path: Path,
+                                                                   run: Callable[..., Program], mode: str) -> None:
+    (tmp_path / "secret.txt").write_text("do not serve")
+    (lab_files / "escape.txt").symlink_to(tmp_path / "secret.txt")
+    (lab_files / "inside.txt").symlink_to(lab_files / "hello.txt")  # a link that stays inside is fine
+    port = run(program_for(lab.create({"kind": "tcp-server", "port": 0, "mode": mode}).to_json()), "0").port()
+    if mode == "files":
+        assert ask(port, b"escape.txt\n") == b""
+        assert ask(port, b"inside.txt\n") == (lab_files / "hello.txt").read_bytes()
+    else:
+        assert ask(port, b"GET /escape.txt HTTP/1.0\r\n\r\n").startswith(b"HTTP/1.0 404 Not Found\r\n")
+        assert ask(port, b"GET /inside.txt HTTP/1.0\r\n\r\n").endswith((lab_files / "hello.txt").read_bytes())
+
+
 @pytest.mark.parametrize("protocol", ["raw", "framed"])
 def test_download_program_against_a_lab_files_server(lab: Lab, run: Callable[..., Program], tmp_path: Path,
                                                       folders: dict[str, Path], protocol: str) -> None:

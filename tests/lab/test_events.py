@@ -40,6 +40,34 @@ def test_rate_limit_keeps_lifecycle_events() -> None:
     assert bus.publish("e1", "close") is not None
 
 
+def test_every_high_volume_kind_is_rate_limited_but_lifecycle_and_some_errors_are_kept() -> None:
+    # (a UDP flood at an impaired server once recorded 10,000 `lost` events in 1.3 s)
+    bus = EventBus(max_per_second=50)
+    assert bus.publish("e1", "listen") is not None
+    kept = [bus.publish("e1", kind) for kind in ("lost", "tcp_info", "relay", "http", "backpressure") for _ in range(2000)]
+    assert sum(e is not None for e in kept) == 50
+    errors = [bus.publish("e1", "error") for _ in range(1000)]
+    assert 0 < sum(e is not None for e in errors) < 1000
+    assert all(bus.publish("e1", kind) is not None for kind in ("accept", "connect", "close", "shutdown", "refuse", "done"))
+    assert bus.since(0, 1)[0][0].kind == "listen"
+
+
+def test_lifecycle_events_outlive_a_flood_that_overflows_the_ring() -> None:
+    bus = EventBus(capacity=10)
+    bus.publish("e1", "listen")
+    bus.publish("e1", "accept", conn="c1")
+    for _ in range(100):
+        bus.publish("e1", "recv", conn="c1")
+    bus.publish("e1", "close", conn="c1")
+    events, dropped = bus.since(0)
+    assert [e.kind for e in events[:2]] == ["listen", "accept"] and events[-1].kind == "close"
+    assert [e.seq for e in events] == [1, 2, *range(94, 104)] and dropped == 91
+    assert [e.seq for e in bus.since(0, limit=1)[0]] == [1] and bus.since(0, limit=1)[1] == 0
+    assert bus.since(1, limit=1) == ([events[1]], 0)
+    assert [e.seq for e in bus.since(2)[0]] == list(range(94, 104)) and bus.since(2)[1] == 91
+    assert bus.since(2, limit=3)[0][0].seq == 94
+
+
 def test_wait_wakes_on_publish() -> None:
     bus = EventBus()
     assert not bus.wait(0, timeout=0.01)

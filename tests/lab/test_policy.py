@@ -39,6 +39,15 @@ def test_target_policy_rules() -> None:
     assert policy.allows("::ffff:10.0.0.1", 80)  # an IPv4-mapped address is judged as its IPv4 self
 
 
+def test_bind_policy_takes_cidrs_with_and_without_ports() -> None:
+    policy = Policy.from_text("10.77.0.0/24, fd00:77::/64, [fd00:78::]/64:9000-9100, [fd00:79::/64]:80",
+                              "SOCKETLAB_BIND", "bind")
+    assert policy.allows("10.77.0.2", 40123) and not policy.allows("10.77.1.2", 40123)
+    assert policy.allows("fd00:77::5", 1) and policy.allows("fd00:78::5", 9050) and not policy.allows("fd00:78::5", 80)
+    assert policy.ports_for("fd00:78::5") == (9000, 9100) and policy.ports_for("10.77.0.9") is None
+    assert policy.allows("fd00:79::1", 80) and not policy.allows("fd00:79::1", 81)
+
+
 @pytest.mark.parametrize("text", ["10.0.0.0/33", "host:80-70", "x:abc", "no-such-host.invalid"])
 def test_bad_policy_text_is_a_sentence(text: str) -> None:
     with pytest.raises(BadInput, match="SOCKETLAB_ALLOW"):

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -39,8 +40,8 @@ def check_events(collector: EventCollector, server: dict, client: dict) -> None:
     echoed = collector.wait_for(endpoint=server["id"], kind="send")
     got = collector.wait_for(endpoint=client["id"], kind="recv")
     assert sent["size"] == echoed["size"] == got["size"] == 5 and got["data"] == "hello"
-    seqs = [e["seq"] for e in collector.events]
-    assert seqs == sorted(set(seqs)), "seqs strictly increasing, each at most once"
+    seqs = collector.seqs()  # in the order they arrived, never sorted
+    assert all(a < b for a, b in pairwise(seqs)), f"seqs must arrive strictly increasing, each at most once: {seqs}"
 
 
 @pytest.mark.parametrize("transport", ["websocket", "polling"])
@@ -67,7 +68,7 @@ def test_two_clients_see_the_same_events(live_server: LiveServer, events_client:
     server, client = traffic(live_server.url)
     check_events(first, server, client)
     check_events(second, server, client)
-    wait_until(lambda: [e["seq"] for e in first.events] == [e["seq"] for e in second.events])
+    wait_until(lambda: first.seqs() == second.seqs())
 
 
 @pytest.fixture
@@ -121,14 +122,38 @@ def test_gunicorn_websocket_transport(gunicorn: str, events_client: Callable[...
         assert plain.recv(1024) == b"hi from a plain client"
 
 
+class RelayProgress:
+    """Stands in for the relay's bus and remembers the newest seq the relay is done with.
+
+    The relay calls `wait(after=last)` only once every event up to `last` has been emitted or
+    passed over, so that call is the moment to look at its counters: nothing sleeps and hopes.
+    """
+
+    def __init__(self, bus: Any) -> None:
+        self._bus = bus
+        self.done_up_to = 0
+
+    def wait(self, after: int, timeout: float, cancelled: Callable[[], bool] = lambda: False) -> bool:
+        self.done_up_to = max(self.done_up_to, after)
+        return bool(self._bus.wait(after, timeout, cancelled))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._bus, name)
+
+
 def test_the_relay_encodes_nothing_while_nobody_watches(live_server: LiveServer,
-                                                       events_client: Callable[..., EventCollector]) -> None:
+                                                       events_client: Callable[..., EventCollector],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     lab, relay = live_server.app.extensions["socketlab"], live_server.app.extensions["socketlab_relay"]
+    progress = RelayProgress(lab.bus)
+    monkeypatch.setattr(relay, "bus", progress)
     for i in range(50):
         lab.bus.publish("quiet", "recv", size=2, payload=b"hi", detail=f"nobody sees {i}")
-    time.sleep(0.3)  # several batch windows: an emit would have happened by now
-    assert relay.batches == 0
+    last = lab.bus.last_seq
+    wait_until(lambda: progress.done_up_to >= last)
+    assert relay.batches == 0  # the relay went through all 50 and emitted none
     collector = events_client(live_server.url)  # a late joiner gets those from GET /api/events; then live ones
     lab.bus.publish("quiet", "marker", detail="someone is watching")
     collector.wait_for(timeout=10, kind="marker")
     assert relay.batches >= 1
+    assert all(e["seq"] > last for e in collector.events)  # the quiet ones were passed over, not held back

@@ -92,7 +92,7 @@ def flood_past(stalled: Any, live_server: LiveServer, events_client: Callable[..
         batches = relay.batches
         for i in range(1000):
             lab.bus.publish("flood", "recv", size=64, payload=payload, detail=f"flood {wave}.{i}")
-        wait_until(lambda: relay.batches > batches)
+        wait_until(lambda batches=batches: relay.batches > batches)
         if relay.skipped:
             break
     assert relay.skipped > 0

@@ -1,0 +1,62 @@
+// Recordings as data: events to JSON Lines and CSV, and JSON Lines back to clean events. Pure (no
+// DOM), so it is tested with node --test; replay.js does the files and the playing.
+export const FIELDS = ["seq", "ts", "endpoint", "conn", "proto", "kind", "local", "peer", "size", "data", "hex", "detail"];
+
+export function toJsonl(events) {
+  return events.map((ev) => JSON.stringify(Object.fromEntries(FIELDS.map((f) => [f, ev[f] ?? null])))).join("\n") + "\n";
+}
+
+/** A CSV cell. Text a spreadsheet would run as a formula (=, +, -, @, tab, CR first) is prefixed
+ * with ', whatever field it came from: an imported file may put a formula in an address too. */
+export function cell(value) {
+  let s = value === null || value === undefined ? "" : Array.isArray(value) ? value.join(":") : String(value);
+  if (typeof value !== "number" && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+export function toCsv(events) {
+  const lines = [["iso_time", ...FIELDS].join(",")];
+  for (const ev of events) {
+    const iso = typeof ev.ts === "number" ? new Date(ev.ts * 1000).toISOString() : "";
+    lines.push([iso, ...FIELDS.map((f) => ev[f])].map(cell).join(","));
+  }
+  return lines.join("\r\n") + "\r\n";
+}
+
+const address = (a) => (Array.isArray(a) && a.length === 2 && typeof a[1] === "number" ? [String(a[0]), a[1]] : null);
+const text = (s) => (typeof s === "string" ? s : null);
+
+/** An event from an imported line, with every field of the right type; null when it is not one. */
+function clean(raw) {
+  if (!raw || typeof raw !== "object" || !Number.isFinite(raw.seq) || typeof raw.kind !== "string") return null;
+  return {
+    seq: raw.seq, ts: Number.isFinite(raw.ts) ? raw.ts : 0, endpoint: String(raw.endpoint ?? ""),
+    conn: raw.conn === null || raw.conn === undefined ? null : String(raw.conn), proto: raw.proto === "udp" ? "udp" : "tcp",
+    kind: raw.kind, local: address(raw.local), peer: address(raw.peer), size: Number.isFinite(raw.size) ? raw.size : 0,
+    data: text(raw.data), hex: text(raw.hex) && /^[0-9a-f ]*$/i.test(raw.hex) ? raw.hex : null, detail: text(raw.detail) ?? "",
+  };
+}
+
+/** Events from JSON Lines (a JSON array is accepted too), sorted by seq, each seq once. */
+export function parseRecording(content) {
+  const events = [];
+  let skipped = 0;
+  const trimmed = content.trim();
+  const rows = trimmed.startsWith("[") ? (() => {
+    try { return JSON.parse(trimmed); } catch { return []; }
+  })() : null;
+  for (const line of rows ?? trimmed.split(/\r?\n/)) {
+    if (rows === null && !line.trim()) continue;
+    let ev = null;
+    try {
+      ev = clean(rows === null ? JSON.parse(line) : line);
+    } catch {
+      ev = null;
+    }
+    if (ev) events.push(ev);
+    else skipped++;
+  }
+  events.sort((a, b) => a.seq - b.seq);
+  const unique = events.filter((ev, i) => i === 0 || ev.seq !== events[i - 1].seq);
+  return { events: unique, skipped: skipped + events.length - unique.length };
+}
