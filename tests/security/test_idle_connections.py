@@ -13,9 +13,6 @@ test is quick; the benchmark (bench/b7_idle.py) runs the defaults with 300 + 300
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,11 +22,10 @@ import pytest
 import requests
 
 from bench.b7_idle import Attack, AttackProcess, Probe
-from bench.common import free_port
 
+from ..servers import running
 from ..support import EventCollector, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 THREADS = 20
 ATTACKERS = 40  # of each kind
 ATTACK_S = 8.0  # > head and join deadlines below, with room for a slow machine
@@ -43,36 +39,8 @@ ENV = {"SOCKETLAB_MAX_HEAD_SECONDS": "3", "SOCKETLAB_MAX_JOIN_SECONDS": "2",
 @contextmanager
 def dashboard(kind: str, tmp_path: Path) -> Iterator[tuple[str, int]]:
     """The dashboard as users start it, in its own process: (url, pid of the process holding the app)."""
-    port = free_port()
-    env = dict(os.environ, SOCKETLAB_FILES=str(tmp_path / "files"), SOCKETLAB_DOWNLOADS=str(tmp_path / "dl"), **ENV)
-    if kind == "gunicorn":  # the README's command, from the project folder (gunicorn.conf.py applies)
-        cmd = [sys.executable, "-m", "gunicorn", "-w", "1", "--threads", str(THREADS), "--graceful-timeout", "5",
-               "-b", f"127.0.0.1:{port}", "webapp:create_app()"]
-    else:
-        cmd = [sys.executable, "-m", "webapp", "--port", str(port)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: _healthy(url) or proc.poll() is not None, 30)
-        assert proc.poll() is None, f"{kind} did not start"
-        pid = proc.pid
-        if kind == "gunicorn":  # the worker, the one process that holds the lab
-            pid = int(wait_until(lambda: Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split(), 10)[0])
-        yield url, pid
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/api/health", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
+    with running(kind, tmp_path, env=ENV, threads=THREADS) as dash:
+        yield dash.url, dash.app_pid()
 
 
 def _count(pid: int, what: str) -> int:

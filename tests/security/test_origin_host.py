@@ -10,14 +10,7 @@ headers were ignored (201, 200), and both logs showed `?token=<the token>`.
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
 import socket
-import subprocess
-import sys
-import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -28,90 +21,21 @@ from webapp import create_app, shutdown
 from webapp.guard import HostPolicy, MachineAddresses, same_origin
 from webapp.redact import redact
 
+from ..servers import Dashboard, start_dashboard
 from ..support import EventCollector, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 CLASSROOM_NAME = "lab.classroom.test"  # given in SOCKETLAB_HOSTS
 FOREIGN = "http://attacker.example"
 SECRET = "s3cret-token-value"
 TIMEOUT = 5
 
 
-@dataclass
-class Dashboard:
-    """One dashboard process, its output gathered line by line by a reader thread."""
-
-    kind: str
-    proc: subprocess.Popen[str]
-    url: str = ""
-    port: int = 0
-    lines: list[str] = field(default_factory=list)
-    reader: threading.Thread | None = None
-
-    def output(self) -> str:
-        return "".join(self.lines)
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-        if self.reader:
-            self.reader.join(5)
-        if self.proc.stdout:
-            self.proc.stdout.close()
-
-
-COMMANDS = {
-    # python -m webapp as the README shows it; port 0: werkzeug prints the port it got
-    "dev": (["-m", "webapp", "--host", "127.0.0.1", "--port", "0"], r"Running on (http://127\.0\.0\.1:(\d+))"),
-    # the README's production command, on 127.0.0.1 port 0, with gunicorn's access log on
-    "gunicorn": (["-m", "gunicorn", "-w", "1", "--threads", "100", "--graceful-timeout", "5",
-                  "-b", "127.0.0.1:0", "--access-logfile", "-", "webapp:create_app()"],
-                 r"Listening at: (http://127\.0\.0\.1:(\d+))"),
-}
-
-
-def start_dashboard(kind: str, folder: Path) -> Dashboard:
-    args, ready = COMMANDS[kind]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SOCKETLAB_")}
-    env.update(SOCKETLAB_FILES=str(folder / "files"), SOCKETLAB_DOWNLOADS=str(folder / "downloads"),
-               SOCKETLAB_HOSTS=CLASSROOM_NAME)
-    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    dash = Dashboard(kind, proc)
-    assert proc.stdout is not None
-    stdout = proc.stdout
-
-    def read() -> None:  # drains the pipe until the process ends, so logging never blocks
-        for line in stdout:
-            dash.lines.append(line)
-
-    dash.reader = threading.Thread(target=read, name=f"{kind}-output")
-    dash.reader.start()
-    try:
-        found = wait_until(lambda: re.search(ready, dash.output()) or proc.poll() is not None, 30)
-        assert isinstance(found, re.Match), f"{kind} did not start:\n{dash.output()}"
-        dash.url, dash.port = found.group(1), int(found.group(2))
-        wait_until(lambda: _healthy(dash.url), 15)
-    except BaseException:
-        dash.stop()
-        raise
-    return dash
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/api/health", timeout=2).status_code == 200
-    except (requests.ConnectionError, requests.Timeout):
-        return False
-
-
 @pytest.fixture(scope="module", params=["dev", "gunicorn"])
 def dashboard(request: Any, tmp_path_factory: Any) -> Iterator[Dashboard]:
-    dash = start_dashboard(request.param, tmp_path_factory.mktemp(request.param))
+    # gunicorn with its access log on (to stdout), to see what the log shows of a token
+    extra = ("--access-logfile", "-") if request.param == "gunicorn" else ()
+    dash = start_dashboard(request.param, tmp_path_factory.mktemp(request.param), env={"SOCKETLAB_HOSTS": CLASSROOM_NAME},
+                           extra=extra)
     yield dash
     dash.stop()
 

@@ -6,13 +6,7 @@ in its own process (websocket transport), as it runs in production.
 
 from __future__ import annotations
 
-import os
-import re
-import signal
 import socket
-import subprocess
-import sys
-import time
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -20,9 +14,9 @@ from typing import Any, Callable, Iterator
 import pytest
 import requests
 
+from ..servers import running
 from ..support import EventCollector, LiveServer, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def traffic(base: str, session: Any = requests) -> tuple[dict, dict]:
@@ -74,41 +68,8 @@ def test_two_clients_see_the_same_events(live_server: LiveServer, events_client:
 @pytest.fixture
 def gunicorn(tmp_path: Path) -> Iterator[str]:
     """The contract's production command, on 127.0.0.1 port 0 instead of 0.0.0.0:5000."""
-    env = dict(os.environ, SOCKETLAB_FILES=str(tmp_path / "files"), SOCKETLAB_DOWNLOADS=str(tmp_path / "dl"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "1", "--threads", "100", "--graceful-timeout", "5",
-         "-b", "127.0.0.1:0", "webapp:create_app()"],
-        cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    url = None
-    deadline = time.monotonic() + 30
-    lines = []
-    while url is None and time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
-        found = re.search(r"Listening at: (http://127\.0\.0\.1:\d+)", line)
-        url = found.group(1) if found else None
-    try:
-        assert url, "gunicorn did not start:\n" + "".join(lines)
-        wait_until(lambda: _healthy(url), 15)
-        yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        proc.stderr.close()
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/api/health", timeout=2).json() == {"status": "ok"}
-    except (requests.ConnectionError, requests.Timeout):
-        return False
+    with running("gunicorn", tmp_path) as dash:
+        yield dash.url
 
 
 def test_gunicorn_websocket_transport(gunicorn: str, events_client: Callable[..., EventCollector]) -> None:
