@@ -10,57 +10,40 @@ become code.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from typing import Callable
 
-from .errors import BadInput
-from .codegen_snippets import _WHAT, RECV_LOOP_COMMENT, FRAMERS, ANSWER_RULES, SAFE_PATH, FINISH, FILES_HANDLER, HTTP_HANDLER
-from .spec import _port, _string  # the same checks, and sentences, as the specs
+from .codegen_snippets import ANSWER_RULES, CLIENTS, FRAMERS, RECV_LOOP_COMMENT
+from .events import Address
+from .servermodes import REGISTRY, Mode
+from .spec import DownloadRequest, EndpointSpec
 
-FILES_DIR = "./lab-files"
-SERVER_MODES = {
-    "tcp-server": ("echo", "reply", "manual", "file", "files", "relay", "http"),
-    "udp-server": ("echo", "reply", "manual"),
-}
-FRAMINGS = ("raw", "line", "length")
 _ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
-def program_for(endpoint: dict[str, Any]) -> str:  # noqa: PLR0912, PLR0915 (one branch per mode and option, until each mode class carries its own text)
-    """The plain socket program mirroring `endpoint` (what Endpoint.to_json() returns).
 
-    Raises BadInput with a sentence when the endpoint object is not one the lab could have made.
+def program_for(spec: EndpointSpec, address: Address, ep_id: str | None = None) -> str:
+    """The plain socket program mirroring an endpoint: its checked `spec` and its live `address`
+    (the bound local address of a server, the remote address of a client).
+
+    Nothing is validated here: parse_endpoint() refused every spec the lab could not run.
     """
-    if not isinstance(endpoint, dict):
-        raise BadInput("An endpoint must be a JSON object.")
-    kind = endpoint.get("kind")
-    if kind not in ("tcp-server", "tcp-client", "udp-server", "udp-client"):
-        raise BadInput(f"There is no program for an endpoint of kind {kind!r}.")
-    server = kind.endswith("server")
-    mode = _choice(endpoint, "mode", SERVER_MODES[kind]) if server else None
-    framing = _choice(endpoint, "framing", FRAMINGS) if kind.startswith("tcp") else "raw"
-    host, port = _address(endpoint.get("local" if server else "remote"), "local" if server else "remote")
-    if kind == "tcp-server" and mode in ("file", "files", "http"):
-        framing = "raw"  # these modes speak their own protocol on the stream
-    framed_files = endpoint.get("protocol") == "framed" and mode in ("file", "files")
-    rules = _rules(endpoint.get("rules")) if mode in ("echo", "reply", "manual", "relay") else []
+    kind, mode, server = spec.kind, spec.mode, spec.kind.endswith("server")
+    host, port = address[0], address[1]
+    framing = spec.framing if kind.startswith("tcp") else "raw"
+    handler = REGISTRY[mode] if mode else None
+    framed_files = handler is not None and "protocol" in handler.fields and spec.protocol == "framed"
+    rules = [(rule.pattern, rule.reply) for rule in spec.rules] if handler and "rules" in handler.fields else []
 
-    what = _WHAT[(kind, mode)]
-    features = _features(kind, mode, framing, framed_files, endpoint) + (["rules"] if rules else [])
-    mirrors = f"# Mirrors Socket Lab endpoint {_ep_id(endpoint)}({', '.join(features)})."
+    what = handler.describe[kind] if handler else CLIENTS[kind]
+    features = _features(spec, framing, framed_files) + (["rules"] if rules else [])
+    mirrors = f"# Mirrors Socket Lab endpoint {_ep_id(ep_id)}({', '.join(features)})."
     usage = "# Run: python3 prog.py [PORT]" + ("" if server else " [MESSAGE]")
     constants = [f"HOST = {host!r}", f"PORT = {port}"]
     if not server:
         constants.append("MESSAGE = 'hello'")
-    if mode == "reply":
-        constants.append(f"REPLY = {_string(endpoint, 'reply', 'OK')!r}")
-    if mode in ("file", "files", "http"):
-        constants.append(f"FILES = {FILES_DIR!r}  # the folder the files are served from")
-    if mode == "file":
-        name = _string(endpoint, "file", max_length=1024)
-        if not name:
-            raise BadInput("A file server in mode 'file' needs the name of its file.")
-        constants.append(f"FILE = {name!r}")
+    if handler:
+        constants += handler.code_constants(spec)
     if framing == "line":
-        constants.append(f"DELIMITER = {_delimiter(endpoint)!r}")
+        constants.append(f"DELIMITER = {spec.delimiter!r}")
     if rules:
         constants.append("RULES = [  # (pattern, reply): the first pattern that matches answers")
         constants += [f"    ({pattern!r}, {reply!r})," for pattern, reply in rules] + ["]"]
@@ -74,29 +57,24 @@ def program_for(endpoint: dict[str, Any]) -> str:  # noqa: PLR0912, PLR0915 (one
     if rules:
         sections.append(ANSWER_RULES)
     family = "socket.AF_INET6" if ":" in host else "socket.AF_INET"
-    impair = endpoint.get("impair")
-    if kind == "tcp-server":
-        sections += _tcp_server(mode or "echo", framing, bool(rules), framed_files, family)
-    elif kind == "udp-server":
-        sections.append(_udp_server(mode or "echo", bool(rules), family, bool(impair)))
+    impair = spec.impair is not None
+    if handler and kind == "tcp-server":
+        sections += _tcp_server(handler, framing, bool(rules), framed_files, family)
+    elif handler:
+        sections.append(_udp_server(handler, bool(rules), family, impair))
     elif kind == "tcp-client":
         sections.append(_tcp_client(framing, family))
     else:
-        sections.append(_udp_client(family, bool(endpoint.get("broadcast")), bool(impair)))
+        sections.append(_udp_client(family, spec.broadcast, impair))
     return _assemble([f"# {what}", mirrors, usage], sections)
 
 
-def program_for_download(download: dict[str, Any]) -> str:
-    """The classic downloader for a download object {"host", "port", "file", "protocol"}."""
-    if not isinstance(download, dict):
-        raise BadInput("A download must be a JSON object.")
-    host, port = _address([download.get("host"), download.get("port")], "host and port")
-    name = _string(download, "file", max_length=1024)
-    if name is not None and ("\n" in name or "\r" in name):
-        raise BadInput("The file name must be one line (no line breaks).")
-    framed = _choice(download, "protocol", ("raw", "framed")) == "framed"
+def program_for_download(request: DownloadRequest, dl_id: str | None = None) -> str:
+    """The classic downloader for a download's checked request (parse_download() refused the rest)."""
+    host, port, name = request.host, request.port, request.file
+    framed = request.protocol == "framed"
     what = f"# A downloader: connect{', ask for FILE' if name else ''}, save what arrives until the server closes."
-    mirrors = f"# Mirrors Socket Lab download {_ep_id(download)}" + (
+    mirrors = f"# Mirrors Socket Lab download {_ep_id(dl_id)}" + (
         "(protocol framed: 'OK <size> <sha256>' comes first)." if framed else "(protocol raw: the bytes and nothing else).")
     usage = "# Run: python3 prog.py [PORT]" + (" [FILE]" if name else "")
     constants = [f"HOST = {host!r}", f"PORT = {port}"]
@@ -151,37 +129,9 @@ def program_for_download(download: dict[str, Any]) -> str:
 
 # -- the pieces of a TCP server ------------------------------------------------------------------
 
-def _tcp_server(mode: str, framing: str, rules: bool, framed_files: bool, family: str) -> list[str]:
-    sections: list[str] = []
-    if mode == "file":
-        sections.append("if not pathlib.Path(FILES, FILE).is_file():\n"
-                        "    sys.exit(f'{FILE} is not in the folder {FILES}')")
-    if mode in ("file", "files"):
-        sections.append(FINISH)
-    if mode in ("files", "http"):
-        sections.append(SAFE_PATH)
-    if mode == "file":
-        header = ("        digest = hashlib.sha256(data).hexdigest()\n"
-                  "        conn.sendall(f'OK {len(data)} {digest}\\n'.encode())  # the header: size and checksum\n"
-                  if framed_files else "")
-        sections.append("def handle(conn, addr):\n"
-                        "    print(addr, 'connected', flush=True)\n"
-                        "    with conn:\n"
-                        "        data = pathlib.Path(FILES, FILE).read_bytes()\n"
-                        f"{header}"
-                        "        conn.sendall(data)\n"
-                        "        finish(conn)")
-    elif mode == "files":
-        refuse = ("            conn.sendall(b'ERR no such file\\n')" if framed_files
-                  else "            print(addr, 'no such file: closing', flush=True)")
-        header = ("            digest = hashlib.sha256(data).hexdigest()\n"
-                  "            conn.sendall(f'OK {len(data)} {digest}\\n'.encode())  # the header: size and checksum\n"
-                  if framed_files else "")
-        sections.append(FILES_HANDLER.replace("{refuse}", refuse).replace("{header}", header))
-    elif mode == "http":
-        sections.append(HTTP_HANDLER)
-    else:
-        sections.append(_message_handler(mode, framing, rules))
+def _tcp_server(handler: type[Mode], framing: str, rules: bool, framed_files: bool, family: str) -> list[str]:
+    own = handler.code_sections(framed_files)  # a mode with its own protocol brings its own handle()
+    sections = own if own is not None else [_message_handler(handler, framing, rules)]
     sections.append("\n".join([
         f"server = socket.socket({family}, socket.SOCK_STREAM)",
         "server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart at once on the same port",
@@ -196,34 +146,22 @@ def _tcp_server(mode: str, framing: str, rules: bool, framed_files: bool, family
     return sections
 
 
-def _respond(mode: str, rules: bool, var: str, send: Callable[[str], str], wrap: Callable[[str], str]) -> list[str]:
+def _respond(handler: type[Mode], rules: bool, var: str, send: Callable[[str], str], wrap: Callable[[str], str]) -> list[str]:
     """What a server does with one message `var`: a matching rule answers first, else the mode does."""
-    if mode == "echo":
-        fallback = [send(var)]
-    elif mode == "reply":
-        fallback = [send("REPLY.encode()")]
-    elif mode == "relay":
-        fallback = ["with clients_lock:",
-                    "    others = [c for c in clients if c is not conn]",
-                    "for other in others:",
-                    "    try:",
-                    f"        other.sendall({wrap(var)})",
-                    "    except OSError:",
-                    "        pass  # that client is leaving: its own thread removes it"]
-    else:
-        fallback = ["# manual: nothing is sent back; the lab sends what you type on the dashboard"]
+    fallback = handler.code_answer(var, send, wrap)
     if not rules:
         return fallback
     lines = [f"reply = answer({var})", "if reply is not None:", "    " + send("reply")]
-    return lines if mode == "manual" else lines + ["else:"] + ["    " + line for line in fallback]
+    silent = fallback[0].startswith("#")  # a mode that answers nothing itself: no else branch
+    return lines if silent else lines + ["else:"] + ["    " + line for line in fallback]
 
 
-def _receive_loop(mode: str, framing: str, rules: bool) -> list[str]:
+def _receive_loop(handler: type[Mode], framing: str, rules: bool) -> list[str]:
     """The recv loop of a TCP message mode, at the depth of a `with conn:` body."""
     wrap: Callable[[str], str] = (lambda data: data) if framing == "raw" else (lambda data: f"frame({data})")
 
     def respond(var: str) -> list[str]:
-        return _respond(mode, rules, var, lambda data: f"conn.sendall({wrap(data)})", wrap)
+        return _respond(handler, rules, var, lambda data: f"conn.sendall({wrap(data)})", wrap)
 
     lines = ["while True:",
              "    data = conn.recv(1024)",
@@ -240,12 +178,12 @@ def _receive_loop(mode: str, framing: str, rules: bool) -> list[str]:
     return ["        " + line for line in lines]
 
 
-def _message_handler(mode: str, framing: str, rules: bool) -> str:
-    if mode != "relay":
+def _message_handler(handler: type[Mode], framing: str, rules: bool) -> str:
+    if not handler.code_shares_clients:
         return "\n".join(["def handle(conn, addr):",
                           "    print(addr, 'connected', flush=True)",
                           "    with conn:"]
-                         + _receive_loop(mode, framing, rules)
+                         + _receive_loop(handler, framing, rules)
                          + ["    print(addr, 'closed', flush=True)"])
     return "\n".join(["clients = []  # the socket of every connected client",
                       "clients_lock = threading.Lock()",
@@ -256,7 +194,7 @@ def _message_handler(mode: str, framing: str, rules: bool) -> str:
                       "        clients.append(conn)",
                       "    print(addr, 'connected', flush=True)  # only now can it hear the others",
                       "    try:"]
-                     + _receive_loop(mode, framing, rules)
+                     + _receive_loop(handler, framing, rules)
                      + ["    finally:",
                         "        with clients_lock:",
                         "            clients.remove(conn)",
@@ -270,8 +208,8 @@ IMPAIR_NOTE = ("# The lab can impair this endpoint (loss, duplicates, reordering
                "# a plain socket does not, so on loopback every datagram arrives, once and in order.")
 
 
-def _udp_server(mode: str, rules: bool, family: str, impair: bool) -> str:
-    answer = _respond(mode, rules, "data", lambda data: f"sock.sendto({data}, addr)", lambda data: data)
+def _udp_server(handler: type[Mode], rules: bool, family: str, impair: bool) -> str:
+    answer = _respond(handler, rules, "data", lambda data: f"sock.sendto({data}, addr)", lambda data: data)
     return "\n".join([f"sock = socket.socket({family}, socket.SOCK_DGRAM)",
                       "sock.bind((HOST, PORT))",
                       "host, port = sock.getsockname()[:2]",
@@ -340,56 +278,19 @@ def _has_def(section: str) -> bool:
     return any(line.startswith("def ") for line in section.splitlines())
 
 
-def _ep_id(endpoint: dict[str, Any]) -> str:
-    ep_id = endpoint.get("id")
-    return f"{ep_id} " if isinstance(ep_id, str) and _ID.fullmatch(ep_id) else ""
+def _ep_id(ep_id: str | None) -> str:
+    """The lab's id, for the comment: only when it is one the lab makes, so no value becomes code."""
+    return f"{ep_id} " if ep_id is not None and _ID.fullmatch(ep_id) else ""
 
 
-def _features(kind: str, mode: str | None, framing: str, framed_files: bool, endpoint: dict[str, Any]) -> list[str]:
-    found = [kind] + ([f"mode {mode}"] if mode else [])
+def _features(spec: EndpointSpec, framing: str, framed_files: bool) -> list[str]:
+    found = [spec.kind] + ([f"mode {spec.mode}"] if spec.mode else [])
     if framing != "raw":
         found.append(f"{framing} framing")
     if framed_files:
         found.append("protocol framed")
-    if endpoint.get("broadcast") and kind == "udp-client":
+    if spec.broadcast and spec.kind == "udp-client":
         found.append("broadcast")
-    if endpoint.get("impair") and kind.startswith("udp"):
+    if spec.impair is not None and spec.kind.startswith("udp"):
         found.append("impaired")
     return found
-
-
-def _choice(obj: dict[str, Any], key: str, choices: tuple[str, ...]) -> str:
-    return _string(obj, key, choices[0], choices=choices) or choices[0]
-
-
-def _address(value: Any, what: str) -> tuple[str, int]:
-    if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise BadInput(f"The endpoint has no {what} address to put in the program.")
-    host = (_string({"host": value[0]}, "host", required=True, max_length=253) or "").strip()
-    if not host:
-        raise BadInput(f"The {what} host is empty: a program needs an address like 127.0.0.1.")
-    return host, _port({"port": value[1]}, allow_zero=True)
-
-
-def _delimiter(endpoint: dict[str, Any]) -> bytes:
-    delimiter = _string(endpoint, "delimiter", "\n", max_length=8) or ""
-    if not delimiter:
-        raise BadInput("The delimiter is empty: line framing needs something to cut at.")
-    return delimiter.encode("utf-8")
-
-
-def _rules(value: Any) -> list[tuple[str, str]]:
-    if not value:
-        return []
-    if not isinstance(value, list):
-        raise BadInput("'rules' must be a list of {\"match\": pattern, \"reply\": template}.")
-    rules = []
-    for rule in value:
-        if not isinstance(rule, dict) or not isinstance(rule.get("match"), str) or not isinstance(rule.get("reply"), str):
-            raise BadInput("Each rule must be {\"match\": pattern, \"reply\": template}, both strings.")
-        try:
-            re.compile(rule["match"])
-        except re.error as exc:
-            raise BadInput(f"The rule pattern {rule['match']!r} is not a valid regular expression: {exc}.") from None
-        rules.append((rule["match"], rule["reply"]))
-    return rules

@@ -3,19 +3,9 @@ and the bodies of the per-client handlers. Plain strings, no logic."""
 
 from __future__ import annotations
 
-_WHAT = {
-    ("tcp-server", "echo"): "A TCP echo server: every client gets back exactly what it sends.",
-    ("tcp-server", "reply"): "A TCP server that answers every receive with the same REPLY.",
-    ("tcp-server", "manual"): "A TCP server that prints what clients send (in the lab you answer from the dashboard).",
-    ("tcp-server", "file"): "A TCP file server: every client that connects gets FILE, then the server closes.",
-    ("tcp-server", "files"): "A TCP file server: a client sends a file name on one line and gets that file.",
-    ("tcp-server", "relay"): "A TCP relay (a tiny chat): what one client sends goes to all the others.",
-    ("tcp-server", "http"): "A tiny HTTP/1.0 web server written on a plain TCP socket: a page and the files.",
-    ("udp-server", "echo"): "A UDP echo server: every datagram goes back to whoever sent it.",
-    ("udp-server", "reply"): "A UDP server that answers every datagram with the same REPLY.",
-    ("udp-server", "manual"): "A UDP server that prints every datagram (in the lab you answer from the dashboard).",
-    ("tcp-client", None): "A TCP client: connect, send one message, print the reply, close.",
-    ("udp-client", None): "A UDP client: send one datagram, then wait up to 2 s for a reply.",
+CLIENTS = {  # what a client's program does (a server's text comes with its mode: lab/servermodes.py)
+    "tcp-client": "A TCP client: connect, send one message, print the reply, close.",
+    "udp-client": "A UDP client: send one datagram, then wait up to 2 s for a reply.",
 }
 
 RECV_LOOP_COMMENT = "# a recv() may return part of a send, or several: that is why we frame"

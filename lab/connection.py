@@ -14,16 +14,21 @@ import struct
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, NamedTuple, Protocol
 
 from . import tcpinfo
-from .endpoint import Context, join, spawn
-from .errors import LabError, Refused, explain_os_error, where
+from .endpoint import Context, join, os_fields, spawn
+from .errors import LabError, Problem, Refused, explain_os_error, os_problem, where
 from .events import PREVIEW_BYTES, Address
-from .framing import FramingError, make_framer
+from .framing import make_framer
+from .sansio import ProtocolError
 from .spec import EndpointSpec
 
 RECV_SIZE = 65536
+# Shared by every event that uses them (never mutated): the hot path builds no dict per recv.
+RECV_ARGS: dict[str, Any] = {"bufsize": RECV_SIZE}
+SHUT_WR_ARGS: dict[str, Any] = {"how": "SHUT_WR"}
+RESET_ERRNOS = (errno.ECONNRESET, errno.EPIPE)  # the peer's kernel answered with RST
 
 
 FILE_CHUNK = 1 << 30  # bytes per sendfile() call (as socket.sendfile); the timeout counts from the last progress
@@ -41,6 +46,16 @@ def _writable(sock: socket.socket, timeout: float) -> bool:
 
 TCP_INFO_INTERVAL = 1.0  # seconds between TCP_INFO samples while a connection is busy
 TCP_INFO_BYTES = 64 * 1024  # bytes moved since the last sample that make a connection "busy"
+
+
+class Ending(NamedTuple):
+    """How a connection ended, for its `close` event."""
+
+    closed_by: str  # "peer" | "reset" | "local"
+    code: str | None = None  # why the lab closed it (lab/messages.py)
+    params: dict[str, Any] | None = None
+    errno: str | None = None
+    detail: str = ""
 
 
 class Owner(Protocol):
@@ -77,26 +92,34 @@ class Connection:
         self.preview: Callable[[bytes], bytes] | None = None  # what events show of received bytes, when not all
         self.framer = make_framer(owner.spec.framing, owner.spec.delimiter)
         self.messages = 0
+        self.messages_sent = 0  # framed messages sent: the `message` index of framed send events
         self.opened = time.monotonic()
         self._idle_since = (0, self.opened)  # (bytes moved, when that count was first seen)
         self._sampled = 0.0
         self._sampled_bytes = 0
-        self._closing: str | None = None  # why the lab is closing it, when it is
+        self._closing: str | None = None  # why the lab is closing it (a code of lab/messages.py), when it is
+        self._closing_params: dict[str, Any] | None = None
+        self._reset_seen: str | None = None  # errno name of a reset a send met: then the peer's close is a reset
+        self.summary: dict[str, Any] = {"id": conn_id, "peer": list(peer), "local": list(self.local)}
         self._send_lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         self._thread = spawn(f"conn-{self.owner.id}-{self.id}", self._run, self.owner.crashed)
 
-    def publish(self, kind: str, size: int = 0, payload: bytes | None = None, detail: str = "") -> None:
+    def publish(self, kind: str, size: int = 0, payload: bytes | None = None, detail: str = "",
+                call: str | None = None, args: dict[str, Any] | None = None, result: Any = None,
+                closed_by: str | None = None, errno: str | None = None, code: str | None = None,
+                params: dict[str, Any] | None = None, message: int | None = None,
+                framing: str | None = None) -> None:
         # straight to the bus, every field in order: this runs twice per echoed message
-        self.owner.ctx.bus.record(self.owner.id, kind, self.owner.proto, self.id, self.local, self.peer, size, payload, detail)
+        self.owner.ctx.bus.record(self.owner.id, kind, self.owner.proto, self.id, self.local, self.peer, size, payload,
+                                  detail, call, args, result, closed_by, errno, code, params, message, framing)
 
     # -- receiving (runs in the connection's own thread) ------------------------------------
 
     def _run(self) -> None:
-        closed_by = "lab"
-        detail = ""
+        ending = Ending("local")
         buf = bytearray(RECV_SIZE)
         view = memoryview(buf)
         try:
@@ -104,35 +127,53 @@ class Connection:
             while True:
                 n = self.sock.recv_into(buf)
                 if n == 0:
-                    if self._closing is None:
-                        closed_by = "peer"
-                        detail = "closed by the peer: recv() returned 0 bytes (end of stream)"
+                    if self._reset_seen:  # a reset met our send (EPIPE consumes it): no FIN came
+                        ending = Ending("reset", errno=self._reset_seen,
+                                        detail="reset by the peer (a send met the reset); recv() then returned 0 bytes")
+                    else:
+                        ending = Ending("peer", detail="closed by the peer: recv() returned 0 bytes (end of stream)")
                     break
                 data = bytes(view[:n])  # one copy; the buffer is reused for the next recv
                 self.bytes_in += n
                 self.owner.bytes_in += n
                 self.recvs += 1
                 self.publish("recv", size=n, payload=data if self.preview is None else self.preview(data),
-                             detail=f"recv({RECV_SIZE}) returned {n} bytes")
+                             detail=f"recv({RECV_SIZE}) returned {n} bytes", call="recv", args=RECV_ARGS, result=n)
                 self._sample()
                 try:
                     self.owner.on_data(self, data)
                 except LabError as exc:  # an answer could not be sent: reported already, the connection is done
-                    closed_by, detail = "error", f"closed after a failed send: {exc}"
+                    detail = f"closed after a failed send: {exc}"
+                    ending = (Ending("reset", errno=self._reset_seen, detail=detail) if self._reset_seen
+                              else Ending("local", "failed-send", detail=detail))
                     break
         except OSError as exc:
-            if self._closing is None:
-                closed_by = "peer" if exc.errno in (errno.ECONNRESET, errno.EPIPE) else "error"
-                sentence = explain_os_error(exc, "receive from", *self.peer)
-                self.publish("error", detail=sentence)
-                detail = "reset by the peer" if closed_by == "peer" else sentence
+            if self._closing is None:  # (an error while the lab closes it is that close)
+                ending = self._recv_failed(exc)
         finally:
             self.state = "closed"
             self.sock.close()
-            if not detail:
-                detail = f"closed by the lab ({self._closing or 'done'}): close() on this socket"
-            self.publish("close", detail=detail)
+            self._publish_close(ending)
             self.owner.on_closed(self)
+
+    def _recv_failed(self, exc: OSError) -> Ending:
+        err, code, params = os_fields(exc, "receive from", *self.peer)
+        sentence = explain_os_error(exc, "receive from", *self.peer)
+        self.publish("error", detail=sentence, call="recv", errno=err, code=code, params=params)
+        if exc.errno in RESET_ERRNOS:  # the reset says it all; `errno` keeps its name
+            return Ending("reset", errno=err, detail="reset by the peer")
+        return Ending("local", code, params, err, sentence)
+
+    def _publish_close(self, ending: Ending) -> None:
+        """The one `close` event of this connection; the lab's own reason, when it closed it, wins
+        over what the socket saw meanwhile."""
+        if self._closing is not None:
+            ending = Ending("local", self._closing, self._closing_params)
+        closed_by, code, params, err, detail = ending
+        if not detail:
+            code = code or "done"
+            detail = f"closed by the lab ({Problem(code, params or {}).sentence}): close() on this socket"
+        self.publish("close", detail=detail, call="close", closed_by=closed_by, errno=err, code=code, params=params)
 
     # -- commands (from any thread) -----------------------------------------------------------
 
@@ -146,34 +187,41 @@ class Connection:
         closes the connection. Either way the send lock is free again by the deadline.
         """
         if self.state != "open":
-            name = f"Connection {self.id}" if self.id else "The connection"
-            raise Refused(f"{name} to {where(*self.peer)} is closed; nothing can be sent on it.")
+            if self.id:
+                raise Refused("connection-closed", conn=self.id, address=where(*self.peer))
+            raise Refused("client-connection-closed", address=where(*self.peer))
         if self.sent_eof:
-            raise Refused("This side already finished sending (shutdown SHUT_WR), so it cannot send any more.")
+            raise Refused("already-shut-down")
         how = "" if framed is None or self.framer.name == "raw" else f" ({self.framer.name} framing around a {framed}-byte message)"
         now = time.monotonic()
         deadline = now + (self.send_timeout() if wait is None else wait)
         start_by = deadline if start_wait is None else min(deadline, now + start_wait)
         if not self._send_lock.acquire(timeout=max(0.0, start_by - now)):
-            raise self._backpressure(0, len(data), keep_open=True, why="an earlier send to it is still waiting for room")
+            raise self._backpressure(0, len(data), keep_open=True, waited=start_by - now)
         try:
+            framing, index = None, None
+            if framed is not None and self.framer.name != "raw":
+                self.messages_sent += 1
+                framing, index = self.framer.name, self.messages_sent
             # Published just before the call, so the log shows a send before the peer's recv of it
             # (after the call, the peer's thread often reports first); a failure follows as an error.
-            self.publish("send", size=len(data), payload=data, detail=f"sendall() of {len(data)} bytes{how}")
+            self.publish("send", size=len(data), payload=data, detail=f"sendall() of {len(data)} bytes{how}",
+                         call="sendall", args={"bytes": len(data)}, result=len(data), message=index, framing=framing)
             try:
                 sent = self._send_within(data, deadline, start_by)
             except OSError as exc:
                 if exc.errno == errno.EBADF or self.state != "open":
-                    raise Refused("The connection closed while sending; nothing more can be sent on it.") from None
-                self.publish("error", detail=explain_os_error(exc, "send to", *self.peer))
-                raise Refused(explain_os_error(exc, "send to", *self.peer)) from None
+                    raise Refused("closed-while-sending") from None
+                err, code, params = os_fields(exc, "send to", *self.peer)
+                self.publish("error", detail=explain_os_error(exc, "send to", *self.peer), call="sendall",
+                             errno=err, code=code, params=params)
+                raise Refused.of(os_problem(exc, "send to", *self.peer)) from None
         finally:
             self._send_lock.release()
         if sent:
             self._count_sent(sent)
         if sent < len(data):
-            waited = f"its buffers stayed full for {start_by - now:.3g} s" if start_by > now else "its buffers are full"
-            raise self._backpressure(sent, len(data), keep_open=sent == 0, why=waited)
+            raise self._backpressure(sent, len(data), keep_open=sent == 0, waited=start_by - now)
         self._sample()
         return len(data)
 
@@ -204,21 +252,29 @@ class Connection:
                 sent += self.sock.send(view[sent:], socket.MSG_DONTWAIT)
             except BlockingIOError:
                 continue  # room was taken before our send(): poll again
+            except OSError as exc:
+                self._saw_reset(exc)
+                raise
         return sent
 
-    def _backpressure(self, sent: int, total: int, *, keep_open: bool, why: str = "") -> Refused:
+    def _saw_reset(self, exc: OSError) -> None:
+        """A send that meets a reset consumes it (the next recv() returns 0, as after a FIN): keep
+        the fact, so the close says "reset" and not "peer"."""
+        if exc.errno in RESET_ERRNOS:
+            self._reset_seen = errno.errorcode[exc.errno]
+
+    def _backpressure(self, sent: int, total: int, *, keep_open: bool, waited: float = 0.0,
+                      call: str = "sendall") -> Refused:
         """Publish a `backpressure` event for a peer that does not read, and return the Refused to raise."""
-        name = f"Connection {self.id} to {where(*self.peer)}" if self.id else f"The connection to {where(*self.peer)}"
-        seconds = f"{self.send_timeout():g}"
-        if keep_open:
-            sentence = (f"{name} is not reading: {why or 'its buffers are full'}, so these {total} bytes were not sent "
-                        "(the connection goes on).")
-        else:
-            sentence = (f"{name} stopped reading: only {sent} of {total} bytes went out within the send timeout "
-                        f"({seconds} s), so the lab closed the connection (the rest would have arrived cut in two).")
-            self.close("the peer stopped reading", wait=False)
-        self.publish("backpressure", size=total - sent, detail=sentence)
-        return Refused(sentence)
+        if not keep_open:
+            self.close("backpressure", wait=False)
+        # one problem for the event and the refusal: the page words both from the same code and params
+        problem = Problem("peer-not-reading" if keep_open else "peer-stopped-reading", {
+            "conn": self.id or self.owner.id, "address": where(*self.peer), "sent": sent, "total": total, "timeout_s": self.send_timeout(),
+            "waited_s": round(max(0.0, waited), 3)})
+        self.publish("backpressure", size=total - sent, detail=problem.sentence, call=call, result=sent,
+                     code=problem.code, params=problem.params)
+        return Refused.of(problem)
 
     def frame(self, data: bytes) -> list[bytes]:
         """Cut received bytes into messages; framed endpoints publish each as a `message` event.
@@ -227,15 +283,17 @@ class Connection:
         Raises LabError when the stream breaks the framing rules.
         """
         try:
-            messages = self.framer.feed(data)
-        except FramingError as exc:
-            self.publish("error", detail=f"{self.framer.name} framing: {exc}")
-            raise Refused(str(exc)) from None
+            messages = self.framer.feed(data)  # receive_data, then next_event() until NEED_DATA
+        except ProtocolError as exc:  # the framer stays broken: the caller closes the connection
+            self.publish("error", detail=f"{self.framer.name} framing: {exc}", code=exc.code, params=exc.params,
+                         framing=self.framer.name)
+            raise Refused(exc.code, **exc.params) from None
         if self.framer.name != "raw":
             for message in messages:
                 self.messages += 1
                 self.publish("message", size=len(message), payload=message,
-                             detail=f"message {self.messages} restored by {self.framer.name} framing ({len(message)} bytes)")
+                             detail=f"message {self.messages} restored by {self.framer.name} framing ({len(message)} bytes)",
+                             result=len(message), message=self.messages, framing=self.framer.name)
         return messages
 
     def send_message(self, message: bytes, wait: float | None = None, start_wait: float | None = None) -> int:
@@ -265,7 +323,7 @@ class Connection:
         self._sampled, self._sampled_bytes = now, moved
         info = self.tcp_info()
         if info is not None:
-            self.publish("tcp_info", detail=tcpinfo.summary(info))
+            self.publish("tcp_info", detail=tcpinfo.summary(info), call="getsockopt", args=info)
 
     def send_file(self, path: Path, name: str) -> int:
         """Send a whole file with os.sendfile (zero-copy where the OS can), giving up when the peer
@@ -291,14 +349,18 @@ class Connection:
                         stalled = True
                         break
                     continue
+                except OSError as exc:
+                    self._saw_reset(exc)
+                    raise
                 if n == 0:
                     break  # the file shrank while it was being sent
                 sent += n
                 progress = time.monotonic()
         self._count_sent(sent)
-        self.publish("send", size=sent, payload=head, detail=f"sendfile() sent {sent} of {size} bytes of '{name}'")
+        self.publish("send", size=sent, payload=head, detail=f"sendfile() sent {sent} of {size} bytes of '{name}'",
+                     call="sendfile", args={"bytes": size, "file": name}, result=sent)
         if stalled:
-            raise TimeoutError(str(self._backpressure(sent, size, keep_open=False)))
+            raise TimeoutError(str(self._backpressure(sent, size, keep_open=False, waited=timeout, call="sendfile")))
         return sent
 
     def send_header(self, data: bytes) -> None:
@@ -307,8 +369,9 @@ class Connection:
             sent = self._send_within(data, deadline, deadline)
         self._count_sent(sent)
         if sent < len(data):  # a file answer without its header is no answer: close in any case
-            raise TimeoutError(str(self._backpressure(sent, len(data), keep_open=False)))
-        self.publish("send", size=len(data), payload=data, detail=f"sendall() sent a {len(data)}-byte header")
+            raise TimeoutError(str(self._backpressure(sent, len(data), keep_open=False, waited=self.send_timeout())))
+        self.publish("send", size=len(data), payload=data, detail=f"sendall() sent a {len(data)}-byte header",
+                     call="sendall", args={"bytes": len(data), "header": True}, result=len(data))
 
     def finish_sending(self) -> None:
         """shutdown(SHUT_WR): tell the peer we are done; keep reading so closing never resets."""
@@ -317,16 +380,21 @@ class Connection:
             self.sock.shutdown(socket.SHUT_WR)
         except OSError:
             return
-        self.publish("shutdown", detail="shutdown(SHUT_WR): no more data from this side; the peer's recv() will return 0 bytes")
+        self.publish("shutdown", detail="shutdown(SHUT_WR): no more data from this side; the peer's recv() will return 0 bytes",
+                     call="shutdown", args=SHUT_WR_ARGS)
 
     def _count_sent(self, n: int) -> None:
         self.bytes_out += n
         self.owner.bytes_out += n
         self.sends += 1
 
-    def close(self, reason: str = "stopped", wait: bool = True) -> None:
-        """Close from the lab's side; the receive thread wakes, closes the fd and reports."""
+    def close(self, reason: str = "stopped", wait: bool = True, params: dict[str, Any] | None = None) -> None:
+        """Close from the lab's side; the receive thread wakes, closes the fd and reports.
+
+        `reason` is a code of lab/messages.py (the close event's `code`), `params` its values.
+        """
         if self._closing is None:
+            self._closing_params = params  # (set first: the receive thread reads both once _closing is set)
             self._closing = reason
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
@@ -335,7 +403,7 @@ class Connection:
         if wait:
             join(self._thread)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, tcp_info: bool = True) -> dict[str, Any]:
         return {
             "id": self.id,
             "peer": list(self.peer),
@@ -346,5 +414,5 @@ class Connection:
             "sends": self.sends,
             "recvs": self.recvs,
             "messages": self.messages,
-            "tcp_info": self.tcp_info(),
+            "tcp_info": self.tcp_info() if tcp_info else None,
         }

@@ -55,7 +55,7 @@ class Lab:
         with self._lock:  # the slot is taken under the lock: parallel creates cannot overshoot the limit
             taken = len(self.endpoints) + self._creating
             if taken >= self.ctx.limits.endpoints:
-                raise TooLarge(f"The lab already has {taken} endpoints, its limit; stop one first.")
+                raise TooLarge("too-many-endpoints", count=taken)
             self._creating += 1
             ep_id = f"e{next(self._ids)}"
         classes: dict[str, type[Endpoint]] = {"tcp-server": TcpServer, "tcp-client": TcpClient,
@@ -67,13 +67,14 @@ class Lab:
                 self._creating -= 1
         with self._lock:
             self.endpoints[ep_id] = endpoint
+        endpoint.publish_state()
         return endpoint
 
     def endpoint(self, ep_id: str) -> Endpoint:
         with self._lock:
             endpoint = self.endpoints.get(ep_id)
         if endpoint is None:
-            raise NotFound(f"There is no endpoint '{ep_id}' (it may have been stopped already).")
+            raise NotFound("no-such-endpoint", endpoint=ep_id)
         return endpoint
 
     def remove(self, ep_id: str) -> None:
@@ -81,6 +82,7 @@ class Lab:
         endpoint.close()
         with self._lock:
             self.endpoints.pop(ep_id, None)
+        endpoint.publish_state(removed=True)
 
     def send(self, ep_id: str, body: Any) -> dict[str, int]:
         """Send once, or `repeat` times: back to back (interval 0, the sticky-packet demo) or
@@ -102,15 +104,15 @@ class Lab:
     def stop_listening(self, ep_id: str) -> Endpoint:
         endpoint = self.endpoint(ep_id)
         if not isinstance(endpoint, TcpServer):
-            raise BadInput(f"Only a TCP server has a listening socket; {ep_id} is a {endpoint.kind}.")
+            raise BadInput("not-a-tcp-server-listening", endpoint=ep_id, kind=endpoint.kind)
         endpoint.stop_listening()
         return endpoint
 
     def close_connection(self, ep_id: str, conn_id: str) -> None:
         endpoint = self.endpoint(ep_id)
         if not isinstance(endpoint, TcpServer):
-            raise BadInput(f"Only a TCP server has connections to close; {ep_id} is a {endpoint.kind}.")
-        endpoint.connection(conn_id).close("closed from the dashboard")
+            raise BadInput("not-a-tcp-server-connections", endpoint=ep_id, kind=endpoint.kind)
+        endpoint.connection(conn_id).close("dashboard")
 
     # -- downloads ------------------------------------------------------------------------------
 
@@ -120,7 +122,7 @@ class Lab:
         with self._lock:
             running = sum(1 for d in self.downloads.values() if d.state == "running") + self._starting
             if running >= self.ctx.limits.downloads_at_once:
-                raise TooLarge(f"{running} downloads are already running, the lab's limit; wait for one to finish.")
+                raise TooLarge("too-many-downloads", count=running)
             self._starting += 1
             dl_id = f"d{next(self._download_ids)}"
         try:
@@ -134,9 +136,11 @@ class Lab:
             evicted = []
             while len(self.downloads) > KEEP_DOWNLOADS:
                 evicted.append(self.downloads.popitem(last=False)[1])
+        download.publish_state()  # (a snapshot of now: a download that already finished says so)
         for old in evicted:  # a download the list forgets takes its file with it
             old.cancel()
             old.forget_file()
+            old.publish_state(removed=True)
         return download
 
     def _saved_bytes(self) -> int:
@@ -154,16 +158,16 @@ class Lab:
             with self._lock:
                 oldest = next((d for d in self.downloads.values() if d.state != "running"), None)
                 if oldest is None:
-                    raise TooLarge(f"The downloads folder holds the lab's limit of {self.ctx.limits.downloads_bytes} "
-                                   "bytes in running downloads; wait for one to finish.")
+                    raise TooLarge("downloads-folder-full", limit=self.ctx.limits.downloads_bytes)
                 self.downloads.pop(oldest.id, None)
             oldest.forget_file()
+            oldest.publish_state(removed=True)
 
     def download(self, dl_id: str) -> Download:
         with self._lock:
             download = self.downloads.get(dl_id)
         if download is None:
-            raise NotFound(f"There is no download '{dl_id}'.")
+            raise NotFound("no-such-download", download=dl_id)
         return download
 
     def remove_download(self, dl_id: str) -> None:
@@ -173,13 +177,14 @@ class Lab:
         with self._lock:
             self.downloads.pop(dl_id, None)
         download.forget_file()
+        download.publish_state(removed=True)
 
     def download_path(self, dl_id: str) -> Path:
         download = self.download(dl_id)
         if download.state != "done" or download.path is None:
-            raise Refused(f"Download {dl_id} is {download.state}: there is no saved file to fetch yet.")
+            raise Refused("download-not-saved", download=dl_id, state=download.state)
         if not download.path.exists():
-            raise NotFound(f"The saved file of download {dl_id} is no longer in the downloads folder.")
+            raise NotFound("download-file-gone", download=dl_id)
         return download.path
 
     def close(self) -> None:

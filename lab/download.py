@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from . import download_protocol as proto
-from .endpoint import Context, address, crash_sentence, join, spawn
-from .errors import LabError, Refused, explain_os_error, where
+from .endpoint import Context, address, crash_params, crash_sentence, errno_name, exc_code, join, spawn
+from .errors import LabError, Refused, os_problem, where
 from .events import Address
 
 BUFFER_SIZE = 1 << 20
@@ -125,9 +125,10 @@ class Download:
             sock.connect(self.peer)
         except OSError as exc:
             sock.close()
-            sentence = explain_os_error(exc, "download from", host, port)
-            self.publish("error", detail=sentence)
-            raise Refused(sentence) from None
+            problem = os_problem(exc, "download from", host, port)
+            self.publish("error", detail=problem.sentence, call="connect", errno=errno_name(exc), code=problem.code,
+                         params=problem.params)
+            raise Refused.of(problem) from None
         sock.settimeout(60)  # a server that stops sending for a minute is considered gone
         self._sock = sock
         self.local = address(sock.getsockname())
@@ -141,10 +142,13 @@ class Download:
         try:
             self._transfer(tmp)
         except LabError as exc:
-            self._finish("failed", str(exc))
+            self._finish("failed", str(exc), exc_code(exc), getattr(exc, "params", None))
         except OSError as exc:
-            sentence = "the download was cancelled" if self._cancelled else explain_os_error(exc, "download from", self.host, self.port)
-            self._finish("failed", sentence)
+            if self._cancelled:
+                self._finish("failed", "the download was cancelled", "download-cancelled", {})
+            else:
+                problem = os_problem(exc, "download from", self.host, self.port)
+                self._finish("failed", problem.sentence, problem.code, problem.params, errno_name(exc))
         finally:
             if self._sock is not None:
                 self._sock.close()
@@ -154,49 +158,54 @@ class Download:
     def _transfer(self, tmp: Path) -> None:  # noqa: PLR0912 (the receive loop stays in one piece: it is the hot path)
         sock = self._sock
         assert sock is not None and self.peer is not None
-        self.publish("connect", detail=f"connect({where(*self.peer)}) succeeded; downloading with protocol {self.protocol}")
+        self.publish("connect", detail=f"connect({where(*self.peer)}) succeeded; downloading with protocol {self.protocol}",
+                     call="connect", args={"address": list(self.peer), "download": True, "protocol": self.protocol})
         if self.file is not None:
             request = proto.encode_request(self.file)
             sock.sendall(request)
-            self.publish("send", size=len(request), payload=request, detail=f"sendall() sent the request line for '{self.file}'")
+            self.publish("send", size=len(request), payload=request, detail=f"sendall() sent the request line for '{self.file}'",
+                         call="sendall", args={"bytes": len(request), "request": True, "file": self.file}, result=len(request))
         receiver = proto.DownloadReceiver(self.protocol == "framed")
         buf = bytearray(BUFFER_SIZE)
         view = memoryview(buf)
         last_progress, reported = time.monotonic(), 0
         limit = self.ctx.limits.file_bytes
-        why = f"the lab's limit of {limit} bytes"
         room = self._room() if self._room is not None else limit
-        if room < limit:
-            limit, why = room, f"the {room} bytes the downloads folder may still take (SOCKETLAB_MAX_DOWNLOADS_BYTES)"
+        by_folder = room < limit  # which limit a too-large file meets: the lab's, or the folder's room
+        if by_folder:
+            limit = room
         # the hasher thread starts only once the file is open, and stops with any error after that
         with open(tmp, "wb") as out, _abandon_on_error(digest := Hasher()):
             while not receiver.finished:
                 n = sock.recv_into(buf)
                 if self._cancelled:  # shutdown() from cancel() looks like EOF: it is not one
-                    raise Refused("the download was cancelled")
+                    raise Refused("download-cancelled")
+                # receive_data() then next_event() until NEED_DATA or END; a broken stream raises
+                # ProtocolError, a LabError whose sentence becomes the download's error
                 for event in receiver.feed(view[:n]):
                     if isinstance(event, proto.Header):
                         if event.size > limit:
-                            raise Refused(f"the file is {event.size} bytes, more than {why}")
+                            raise Refused("download-folder-too-full" if by_folder else "download-file-too-large",
+                                          size=event.size, limit=limit)
                         self.size, self.expected_sha256 = event.size, event.sha256
-                        self.publish("header", size=event.size, detail=f"header: OK {event.size} {event.sha256}")
+                        self.publish("header", size=event.size, detail=f"header: OK {event.size} {event.sha256}",
+                                     args={"size": event.size, "sha256": event.sha256})
                     elif isinstance(event, proto.Body):
                         out.write(event.data)
                         digest.update(event.data)
                         self.bytes += len(event.data)
                         if self.bytes > limit:
-                            raise Refused(f"more than {why} arrived")
-                    elif isinstance(event, proto.Failed):
-                        raise Refused(event.reason)
+                            raise Refused("download-folder-overflow" if by_folder else "download-too-much-data", limit=limit)
                 now = time.monotonic()
                 if now - last_progress >= PROGRESS_INTERVAL or receiver.finished:
-                    self.publish("progress", size=self.bytes - reported, detail=self._progress_text())
+                    self.publish("progress", size=self.bytes - reported, detail=self._progress_text(),
+                                 call="recv_into", args={"bytes": self.bytes, "size": self.size})
                     last_progress, reported = now, self.bytes
         self.sha256 = digest.hexdigest()
         if self.expected_sha256 is not None:
             self.verified = self.sha256 == self.expected_sha256
             if not self.verified:
-                raise Refused(f"the checksum does not match: expected {self.expected_sha256}, got {self.sha256}")
+                raise Refused("checksum-mismatch", expected=self.expected_sha256, actual=self.sha256)
         self.path = claim(self.folder, tmp, safe_name(self.file or f"download-{self.id}.bin"))
         self._finish("done", None)
 
@@ -205,17 +214,39 @@ class Download:
             return f"recv_into(): {self.bytes} of {self.size} bytes ({100 * self.bytes // self.size}%)"
         return f"recv_into(): {self.bytes} bytes so far"
 
-    def _finish(self, state: str, error: str | None) -> None:
+    def _finish(self, state: str, error: str | None, code: str | None = None, params: dict[str, Any] | None = None,
+                err: str | None = None) -> None:
+        """Done or failed: the events that say so, then `close` and this download's `state`.
+
+        The receiver reads to EOF in both protocols, so a download that is done saw the peer close
+        first; one that failed was closed by the lab (`code` says why), or reset.
+        """
         self.state, self.error, self.finished = state, error, time.time()
         if state == "done":
             check = " ; checksum verified" if self.verified else ""
-            self.publish("done", size=self.bytes, detail=f"recv() returned 0 bytes (EOF): saved {self.bytes} bytes as '{self.path.name if self.path else ''}'{check}")
+            saved = self.path.name if self.path else ""
+            self.publish("done", size=self.bytes, detail=f"recv() returned 0 bytes (EOF): saved {self.bytes} bytes as '{saved}'{check}",
+                         args={"bytes": self.bytes, "file": saved, "verified": self.verified})
+            closed: dict[str, Any] = {"closed_by": "peer"}
         else:
-            self.publish("error", size=self.bytes, detail=f"download failed: {error}")
-        self.publish("close", detail="close() on the download socket")
+            self.publish("error", size=self.bytes, detail=f"download failed: {error}", errno=err, code=code, params=params,
+                         args={"download": True})
+            if err in ("ECONNRESET", "EPIPE"):
+                closed = {"closed_by": "reset", "errno": err}
+            else:
+                closed = {"closed_by": "local", "code": "dashboard" if code == "download-cancelled" else "transfer-failed"}
+        self.publish("close", detail="close() on the download socket", call="close", **closed)
+        self.publish_state()
+
+    def publish_state(self, removed: bool = False) -> None:
+        """A `state` event with this download's snapshot (on start, finish and removal)."""
+        snapshot = self.to_json()
+        if removed:
+            snapshot["removed"] = True
+        self.publish("state", detail=f"download {self.id} is {'removed' if removed else self.state}", state=snapshot)
 
     def _crashed(self, exc: BaseException) -> None:
-        self._finish("failed", crash_sentence(exc, "download"))
+        self._finish("failed", crash_sentence(exc, "download"), "crash", crash_params(exc, "download"))
 
     def forget_file(self) -> None:
         """Delete the saved file: a download the lab forgets leaves nothing behind on disk."""

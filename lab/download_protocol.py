@@ -1,5 +1,8 @@
 """The file download protocol, sans-I/O (after h11: bytes in, events out, no socket here).
 
+Both sides speak the lab's one parser shape (lab/sansio.py): `receive_data(data)` (`b""` = EOF),
+then `next_event()` until a sentinel; a broken stream raises ProtocolError.
+
 Client to server, optional:  `<file name>\\n`
 Server to client, `raw`:      the file's bytes, then close.
 Server to client, `framed`:   `OK <size> <sha256-hex>\\n` then the bytes then close,
@@ -10,6 +13,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from .sansio import END, NEED_DATA, PAUSED, Parser, ProtocolError, Sentinel
 
 MAX_REQUEST_LINE = 1024
 MAX_HEADER_LINE = 1024
@@ -28,31 +33,40 @@ def encode_err(reason: str) -> bytes:
     return b"ERR " + reason.replace("\n", " ").encode("utf-8") + b"\n"
 
 
-class RequestReader:
-    """Server side: collects the one request line. `feed` returns the raw name bytes once complete.
+@dataclass(frozen=True, slots=True)
+class FileRequest:
+    """The one request line, without its line end: the raw bytes of a file name."""
 
-    Raises ValueError when the line grows past MAX_REQUEST_LINE or the peer closes before a newline.
-    """
+    name: bytes
+
+
+class RequestReader(Parser[FileRequest]):
+    """Server side: collects the one request line, gives one FileRequest, then PAUSED for good
+    (what the client sends after the line is read and ignored)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._buffer = bytearray()
         self.done = False
 
-    def feed(self, data: bytes) -> bytes | None:
+    def _receive(self, data: bytes | bytearray | memoryview) -> None:
+        if not self.done:
+            self._buffer += data[:MAX_REQUEST_LINE + 2]  # the line end, if any, is within these
+
+    def _next(self) -> FileRequest | Sentinel:
         if self.done:
-            return None
-        if not data:
-            raise ValueError("the client closed the connection before sending a file name")
-        self._buffer += data
-        end = self._buffer.find(b"\n")
-        if end < 0:
-            if len(self._buffer) > MAX_REQUEST_LINE:
-                raise ValueError(f"the request line is longer than {MAX_REQUEST_LINE} bytes")
-            return None
-        if end > MAX_REQUEST_LINE:
-            raise ValueError(f"the request line is longer than {MAX_REQUEST_LINE} bytes")
-        self.done = True
-        return bytes(self._buffer[:end]).rstrip(b"\r")
+            return PAUSED
+        end = self._buffer.find(b"\n", 0, MAX_REQUEST_LINE + 1)
+        if end >= 0:
+            self.done = True
+            name = bytes(self._buffer[:end]).removesuffix(b"\r")
+            self._buffer.clear()
+            return FileRequest(name)
+        if len(self._buffer) > MAX_REQUEST_LINE:
+            raise ProtocolError("request-line-too-long", limit=MAX_REQUEST_LINE)
+        if self.eof:
+            raise ProtocolError("request-missing")
+        return NEED_DATA
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,85 +80,75 @@ class Body:
     data: memoryview
 
 
-@dataclass(frozen=True, slots=True)
-class End:
-    """The stream ended well: for framed, exactly `size` bytes arrived."""
+DownloadEvent = Header | Body
 
 
-@dataclass(frozen=True, slots=True)
-class Failed:
-    reason: str
+class DownloadReceiver(Parser[DownloadEvent]):
+    """Client side: turns the bytes of a download into Header and Body events, then END.
 
-
-DownloadEvent = Header | Body | End | Failed
-
-
-class DownloadReceiver:
-    """Client side: turns the bytes of a download into Header/Body/End/Failed events.
-
-    Body events carry memoryviews of the data fed in (no copies): use them before the next feed.
+    Body events carry memoryviews of the data received (no copies): use each before the next
+    receive_data(). A framed stream ends well only after exactly the announced size.
     """
 
     def __init__(self, framed: bool) -> None:
+        super().__init__()
         self.framed = framed
         self.header: Header | None = None
         self.received = 0
-        self.finished = False
         self._line = bytearray()
+        self._pending = memoryview(b"")
 
-    def feed(self, data: bytes | memoryview) -> list[DownloadEvent]:
-        if self.finished:
-            return []
-        view = memoryview(data)
-        if not view:
-            return [self._eof()]
-        events: list[DownloadEvent] = []
+    @property
+    def finished(self) -> bool:
+        return self.eof and not self._pending
+
+    def _receive(self, data: bytes | bytearray | memoryview) -> None:
+        if self._pending:  # a programmer's mistake: the events of the last data were not all taken
+            raise RuntimeError("receive_data() before next_event() returned NEED_DATA")
+        self._pending = memoryview(data)
+
+    def _next(self) -> DownloadEvent | Sentinel:
         if self.framed and self.header is None:
-            end = bytes(view[:MAX_HEADER_LINE + 1]).find(b"\n")
-            if end < 0:
-                self._line += view
-                if len(self._line) > MAX_HEADER_LINE:
-                    return [self._fail("the server's header line is too long: is it really a framed file server?")]
-                return []
-            self._line += view[:end]
-            view = view[end + 1:]
-            header = self._parse_header(bytes(self._line))
-            if isinstance(header, Failed):
-                return [header]
-            self.header = header
-            events.append(header)
-        if self.header is not None and self.received + len(view) > self.header.size:
-            allowed = self.header.size - self.received
-            if allowed:
-                self.received += allowed
-                events.append(Body(view[:allowed]))
-            return events + [self._fail(f"the server sent more than the {self.header.size} bytes it announced")]
+            return self._next_header()
+        view = self._pending
         if view:
+            if self.header is not None:
+                allowed = self.header.size - self.received
+                if allowed <= 0:
+                    raise ProtocolError("body-too-long", size=self.header.size)
+                view = view[:allowed]
+            self._pending = self._pending[len(view):]
             self.received += len(view)
-            events.append(Body(view))
-        return events
+            return Body(view)
+        if not self.eof:
+            return NEED_DATA
+        if self.header is not None and self.received < self.header.size:
+            raise ProtocolError("body-cut-by-eof", received=self.received, size=self.header.size)
+        return END
 
-    def _parse_header(self, line: bytes) -> Header | Failed:
-        line = line.rstrip(b"\r")
-        if line.startswith(b"ERR"):
-            return self._fail("the server refused: " + line[3:].strip().decode("utf-8", "replace"))
-        match = _OK.fullmatch(line)
-        if not match:
-            shown = line[:60].decode("utf-8", "replace")
-            return self._fail(f"the server did not answer with an 'OK <size> <sha256>' header (it sent '{shown}')")
-        return Header(int(match.group(1)), match.group(2).decode("ascii"))
+    def _next_header(self) -> Header | Sentinel:
+        view = self._pending
+        room = MAX_HEADER_LINE + 1 - len(self._line)  # the line and its "\n" fit in MAX_HEADER_LINE + 1
+        end = bytes(view[:room]).find(b"\n")
+        if end < 0:
+            self._line += view[:room]
+            self._pending = view[len(view):]
+            if len(self._line) > MAX_HEADER_LINE:
+                raise ProtocolError("header-too-long")
+            if self.eof:
+                raise ProtocolError("header-missing")
+            return NEED_DATA
+        self._line += view[:end]
+        self._pending = view[end + 1:]
+        self.header = _parse_header(bytes(self._line))
+        return self.header
 
-    def _eof(self) -> DownloadEvent:
-        if not self.framed:
-            self.finished = True
-            return End()
-        if self.header is None:
-            return self._fail("the server closed the connection before sending a header")
-        if self.received < self.header.size:
-            return self._fail(f"the connection closed after {self.received} of {self.header.size} bytes")
-        self.finished = True
-        return End()
 
-    def _fail(self, reason: str) -> Failed:
-        self.finished = True
-        return Failed(reason)
+def _parse_header(line: bytes) -> Header:
+    line = line.rstrip(b"\r")
+    if line.startswith(b"ERR"):
+        raise ProtocolError("server-refused", reason=line[3:].strip().decode("utf-8", "replace"))
+    match = _OK.fullmatch(line)
+    if not match:
+        raise ProtocolError("header-invalid", sent=line[:60].decode("utf-8", "replace"))
+    return Header(int(match.group(1)), match.group(2).decode("ascii"))

@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from .errors import BadInput, Forbidden, LabError, Refused, explain_os_error
+from .errors import BadInput, Forbidden, LabError, Refused, os_problem
 from .events import Address, EventBus
 from .files import FileStore
 from .policy import Policy
@@ -62,8 +62,7 @@ def bind_socket(ctx: Context, host: str, port: int, socktype: int) -> socket.soc
     elif ports[0] <= port <= ports[1]:
         candidates = [port]
     else:
-        raise Forbidden(f"Lab servers on {host} may only use ports {ports[0]}-{ports[1]} ({ctx.binds.variable}); "
-                        f"choose one of those, or 0 to let the lab pick.")
+        raise Forbidden("policy-port-range", host=host, low=ports[0], high=ports[1], variable=ctx.binds.variable)
     sock = socket.socket(family, socktype)
     # TCP: a restarted server may rebind at once, despite old connections in TIME_WAIT.
     # UDP on a broadcast address (e.g. 127.255.255.255 or 10.0.0.255): several servers may share the
@@ -104,6 +103,28 @@ def spawn(name: str, target: Callable[[], None], on_crash: Callable[[BaseExcepti
     return thread
 
 
+def os_fields(exc: OSError, action: str, host: str, port: int) -> tuple[str | None, str | None, dict[str, Any] | None]:
+    """An OS error as event fields: (errno name, the problem's stable code, its params)."""
+    problem = os_problem(exc, action, host, port)
+    return errno_name(exc), problem.code, problem.params
+
+
+def errno_name(exc: OSError) -> str | None:
+    """"ECONNREFUSED" for an OSError with that errno (None for one without, like a timeout)."""
+    return errno.errorcode.get(exc.errno) if exc.errno else None
+
+
+def exc_code(exc: BaseException) -> str | None:
+    """The stable code of a LabError (None for one that has none)."""
+    code = getattr(exc, "code", None)
+    return code if isinstance(code, str) else None
+
+
+def crash_params(exc: BaseException, what: str) -> dict[str, Any]:
+    """The values of the `crash` code's sentence (lab/messages.py)."""
+    return {"what": what, "exception": type(exc).__name__, "text": str(exc)[:200]}
+
+
 def crash_sentence(exc: BaseException, what: str) -> str:
     return (f"the lab's {what} thread stopped unexpectedly ({type(exc).__name__}: {str(exc)[:200]}); "
             "it no longer works: stop it and start a new one, and please report this")
@@ -136,19 +157,33 @@ class Endpoint:
         fields.setdefault("local", self.local)
         self.ctx.bus.publish(self.id, kind, proto=self.proto, **fields)
 
+    def publish_state(self, removed: bool = False) -> None:
+        """A `state` event: this endpoint's snapshot, so pages keep its card current without asking.
+
+        Published on each lifecycle change (create, accept, a connection's close, stop-listening,
+        remove, error), never per send or recv. `removed` marks the last one of an endpoint.
+        """
+        snapshot = self.to_json(snapshot=True)
+        if removed:
+            snapshot["removed"] = True
+        self.publish("state", detail=f"{self.kind} {self.id} is {'removed' if removed else self.state}", state=snapshot)
+
     def crashed(self, exc: BaseException) -> None:
         """A thread of this endpoint died of a bug: say so, in its state and in an event."""
         self.state = "error"
-        self.publish("error", detail=crash_sentence(exc, self.kind))
+        self.publish("error", detail=crash_sentence(exc, self.kind), code="crash",
+                     params=crash_params(exc, self.kind))
+        self.publish_state()
 
-    def fail(self, exc: OSError, action: str, host: str, port: int, **fields: Any) -> Refused:
-        """Publish an error event for an OS error, and return the Refused to raise."""
-        sentence = explain_os_error(exc, action, host, port)
-        self.publish("error", detail=sentence, **fields)
-        return Refused(sentence)
+    def fail(self, exc: OSError, action: str, host: str, port: int, call: str, **fields: Any) -> Refused:
+        """Publish an error event for an OS error of socket call `call`, and return the Refused to raise."""
+        problem = os_problem(exc, action, host, port)
+        self.publish("error", detail=problem.sentence, call=call, errno=errno_name(exc), code=problem.code,
+                     params=problem.params, **fields)
+        return Refused(problem.code, **problem.params)
 
     def send(self, data: bytes, conn: str | None = None, to: Address | None = None) -> int:
-        raise BadInput(f"A {self.kind} cannot send.")
+        raise BadInput("cannot-send", kind=self.kind)
 
     def repeat(self, payloads: Iterator[bytes], count: int, interval: float, conn: str | None, to: Address | None) -> None:
         """Send `count` payloads `interval` seconds apart, in the background (periodic sends).
@@ -168,7 +203,8 @@ class Endpoint:
             try:
                 self.send(data, conn, to)
             except LabError as exc:
-                self.publish("error", detail=f"periodic sending stopped: {exc}")
+                self.publish("error", detail=f"periodic sending stopped: {exc}", code=exc_code(exc),
+                             params=getattr(exc, "params", None))
                 return False
             return left > 0
 
@@ -184,7 +220,9 @@ class Endpoint:
     def close(self) -> None:
         raise NotImplementedError
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, snapshot: bool = False) -> dict[str, Any]:
+        """The endpoint as JSON; a `snapshot` (for state events) makes no syscall and holds no
+        fresh per-connection objects (see TcpServer.to_json)."""
         return {
             "id": self.id,
             "kind": self.kind,

@@ -13,17 +13,20 @@ import time
 from collections import deque
 from typing import Any, Callable, NamedTuple
 
+from .kinds import LIFECYCLE_KINDS
+
 Address = tuple[str, int]
+
+__all__ = ["LIFECYCLE_KINDS", "Event", "EventBus", "PREVIEW_BYTES"]
 
 #: Bytes of payload kept in an event. Previews are cut *before* formatting, so a 1 MB recv
 #: costs the same to record as a 64-byte one.
 PREVIEW_BYTES = 64
 
-#: Kinds that tell the story of a socket's life: always recorded, whatever the rate. Every other
-#: kind (send, recv, lost, message, progress, tcp_info, ...) can come by the thousand per second
-#: from one peer, so it counts against the per-second limit; errors have a small budget of their own
-#: so that a flood of failures cannot push the lifecycle out of the buffer either.
-LIFECYCLE_KINDS = frozenset({"listen", "accept", "connect", "close", "shutdown", "refuse", "done", "header"})
+#: Lifecycle kinds (lab/kinds.py) tell the story of a socket's life: always recorded, whatever the
+#: rate. Every other kind (send, recv, lost, message, progress, tcp_info, ...) can come by the
+#: thousand per second from one peer, so it counts against the per-second limit; errors have a small
+#: budget of their own so that a flood of failures cannot push the lifecycle out of the buffer either.
 ERRORS_PER_SECOND = 200
 
 
@@ -44,7 +47,19 @@ class Event(NamedTuple):
     peer: Address | None
     size: int
     head: bytes | None  # the first PREVIEW_BYTES of the payload; formatted only at the edge
-    detail: str
+    detail: str  # English, for people reading the JSON; pages word events from the fields below
+    # What happened, as data (CONTRACT "Structured events"); None where it does not apply.
+    # Dicts here (args, params, state) are shared and never mutated after publishing.
+    call: str | None = None  # the socket call: "recv", "sendall", "accept", ...
+    args: dict[str, Any] | None = None  # the call's arguments, or what the event is about
+    result: Any = None  # the call's return value: a byte count, or the peer address for accept
+    closed_by: str | None = None  # "peer" | "local" | "reset", on a connection's close
+    errno: str | None = None  # errno name, e.g. "ECONNREFUSED"
+    code: str | None = None  # stable code of a problem, or of why the lab closed something
+    params: dict[str, Any] | None = None  # values for the sentence of `code`
+    message: int | None = None  # 1-based index of a framed message
+    framing: str | None = None  # "line" | "length" for framed messages and sends
+    state: dict[str, Any] | None = None  # kind "state": the endpoint's or download's snapshot
 
     @property
     def data(self) -> str | None:
@@ -57,7 +72,8 @@ class Event(NamedTuple):
 
     def to_json(self) -> dict[str, Any]:
         # (called for every event streamed: one unpacking, no property calls)
-        seq, ts, endpoint, conn, proto, kind, local, peer, size, head, detail = self
+        (seq, ts, endpoint, conn, proto, kind, local, peer, size, head, detail,
+         call, args, result, closed_by, errno, code, params, message, framing, state) = self
         return {
             "seq": seq,
             "ts": ts,
@@ -71,6 +87,16 @@ class Event(NamedTuple):
             "data": None if head is None else head.decode("utf-8", errors="replace"),
             "hex": None if head is None else head.hex(" "),
             "detail": detail,
+            "call": call,
+            "args": args,
+            "result": list(result) if type(result) is tuple else result,
+            "closed_by": closed_by,
+            "errno": errno,
+            "code": code,
+            "params": params,
+            "message": message,
+            "framing": framing,
+            "state": state,
         }
 
 
@@ -112,9 +138,20 @@ class EventBus:
         size: int = 0,
         payload: bytes | None = None,
         detail: str = "",
+        call: str | None = None,
+        args: dict[str, Any] | None = None,
+        result: Any = None,
+        closed_by: str | None = None,
+        errno: str | None = None,
+        code: str | None = None,
+        params: dict[str, Any] | None = None,
+        message: int | None = None,
+        framing: str | None = None,
+        state: dict[str, Any] | None = None,
     ) -> Event | None:
         """Record one event; returns it, or None when the per-second limit suppressed it."""
-        return self.record(endpoint, kind, proto, conn, local, peer, size, payload, detail)
+        return self.record(endpoint, kind, proto, conn, local, peer, size, payload, detail,
+                           call, args, result, closed_by, errno, code, params, message, framing, state)
 
     def record(
         self,
@@ -127,6 +164,16 @@ class EventBus:
         size: int,
         payload: bytes | None,
         detail: str,
+        call: str | None = None,
+        args: dict[str, Any] | None = None,
+        result: Any = None,
+        closed_by: str | None = None,
+        errno: str | None = None,
+        code: str | None = None,
+        params: dict[str, Any] | None = None,
+        message: int | None = None,
+        framing: str | None = None,
+        state: dict[str, Any] | None = None,
     ) -> Event | None:
         """publish() with every field given in order: the socket threads' hot path."""
         head = None if payload is None else payload[:PREVIEW_BYTES]  # cut before any formatting
@@ -136,7 +183,8 @@ class EventBus:
                 self.suppressed += 1
                 return None
             self._seq += 1
-            event = Event(self._seq, now, endpoint, conn, proto, kind, local, peer, size, head, detail)
+            event = Event(self._seq, now, endpoint, conn, proto, kind, local, peer, size, head, detail,
+                          call, args, result, closed_by, errno, code, params, message, framing, state)
             self._events.append(event)
             if kind in LIFECYCLE_KINDS:
                 self._pinned.append(event)

@@ -95,30 +95,30 @@ class FileStore:
         """The path of a served file, or BadInput/NotFound with a sentence saying why not."""
         if isinstance(name, bytes):
             if len(name) > MAX_NAME_BYTES:
-                raise BadInput(f"The file name is too long (more than {MAX_NAME_BYTES} bytes).")
+                raise BadInput("file-name-too-long", limit=MAX_NAME_BYTES)
             try:
                 name = name.decode("utf-8")
             except UnicodeDecodeError:
-                raise BadInput("The file name is not valid UTF-8 text.") from None
+                raise BadInput("file-name-not-utf8") from None
         if not name or not name.strip():
-            raise BadInput("The file name is empty.")
+            raise BadInput("file-name-empty")
         if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
-            raise BadInput(f"The file name is too long (more than {MAX_NAME_BYTES} bytes).")
+            raise BadInput("file-name-too-long", limit=MAX_NAME_BYTES)
         if "\x00" in name:
-            raise BadInput("The file name contains a NUL byte, which no file name may contain.")
+            raise BadInput("file-name-nul")
         if _PERCENT.search(name):
-            raise BadInput("The file name contains percent-encoding (like %2e); send the plain name instead.")
+            raise BadInput("file-name-percent")
         if "/" in name or "\\" in name or name in (".", "..") or name.startswith(".."):
-            raise BadInput("Only a plain file name from the lab's files folder is allowed: no folders, no '..', no absolute paths.")
+            raise BadInput("file-name-path")
         if any(ord(c) < 32 for c in name):
-            raise BadInput("The file name contains control characters.")
+            raise BadInput("file-name-control")
         path = self.root / name
         try:
             real = path.resolve(strict=True)
         except (FileNotFoundError, RuntimeError, OSError):
-            raise NotFound(f"There is no file named '{name}' in the lab's files folder.") from None
+            raise NotFound("no-such-file", file=name) from None
         if real.parent != self.root and self.root not in real.parents:
-            raise BadInput(f"'{name}' points outside the lab's files folder, so it is not served.")
+            raise BadInput("file-outside-folder", file=name)
         if not real.is_file():
-            raise NotFound(f"'{name}' is not a regular file in the lab's files folder.")
+            raise NotFound("not-a-regular-file", file=name)
         return real

@@ -1,7 +1,7 @@
 """A tiny HTTP/1.0 server protocol, sans-I/O (after h11: bytes in, events out, no socket here).
 
 HTTP is text on a TCP socket: a request line, header lines, a blank line. `RequestParser` turns
-the bytes of one connection into one `Request` (or one `BadRequest`); `Site` turns a `Request`
+the bytes of one connection into one `Request` (or raises one ProtocolError); `Site` turns a `Request`
 into a `Response`; `Response.encode()` gives the bytes to send before closing. One request per
 connection, as in HTTP/1.0, and request bodies are never read (only GET and HEAD are served).
 """
@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 from .errors import BadInput, NotFound
+from .sansio import END, NEED_DATA, PAUSED, Parser, ProtocolError, Sentinel
 
 MAX_HEAD = 8192  # bytes, request line + headers + blank line
 MAX_HEADERS = 100
@@ -51,111 +52,110 @@ class Request:
     head: bytes  # the raw bytes up to and including the blank line (HTTP/0.9: the one line)
 
 
-@dataclass(frozen=True, slots=True)
-class BadRequest:
-    """The client broke the rules; `reason` is the sentence shown on the error page."""
-
-    status: int
-    reason: str
-
-    def response(self) -> Response:
-        return error_response(self.status, self.reason)
+# The status each parser code answers with; any other code is a plain 400 Bad Request.
+STATUS = {"http-head-too-long": 431, "http-too-many-headers": 431, "http-version": 505}
 
 
-_TOO_LONG = BadRequest(431, f"the request line and headers are longer than {MAX_HEAD} bytes")
+def bad_request_response(error: ProtocolError) -> Response:
+    """The error page for a request the parser refused: the status its code calls for, its sentence."""
+    return error_response(STATUS.get(error.code, 400), str(error))
 
-class RequestParser:
-    """One per connection: `feed` returns [] until the head is complete, then one event, then [] forever.
+
+class RequestParser(Parser[Request]):
+    """One per connection, in the lab's sans-I/O shape: NEED_DATA until the head is complete, then
+    one Request, then PAUSED for good (HTTP/1.0: one request per connection; bytes after the head,
+    such as a body, are never read). A request the rules refuse raises ProtocolError.
 
     The result depends only on the bytes, never on how recv() cut them: every decision is taken on
     the shortest prefix that settles it (first line end, first blank line, or passing MAX_HEAD).
+    EOF before any byte is no request at all: END.
     """
 
     def __init__(self) -> None:
+        super().__init__()
         self._buffer = bytearray()
         self._scanned = 0  # no blank line ends before this offset
         self._line: tuple[str, str, str] | None = None  # method, target, version, once the first line is in
         self.done = False
 
-    def feed(self, data: bytes) -> list[Request | BadRequest]:
-        if self.done:
-            return []
-        if not data:
-            self.done = True
-            return [BadRequest(400, "the connection closed before the request was complete")] if self._buffer else []
-        self._buffer += data
-        event = self._parse()
-        if event is None:
-            return []
-        self.done = True
-        self._buffer.clear()
-        return [event]
+    def _receive(self, data: bytes | bytearray | memoryview) -> None:
+        if not self.done:
+            self._buffer += data
 
-    def _parse(self) -> Request | BadRequest | None:
+    def _next(self) -> Request | Sentinel:
+        if self.done:
+            return PAUSED
+        request = self._parse() if self._buffer else None
+        if request is not None:
+            self.done = True
+            self._buffer.clear()
+            return request
+        if not self.eof:
+            return NEED_DATA
+        if self._buffer:
+            raise ProtocolError("http-cut-by-eof")
+        return END
+
+    def _parse(self) -> Request | None:
         buffer = self._buffer
         if self._line is None:
             line_end = buffer.find(b"\n")
             if line_end < 0:
-                return _TOO_LONG if len(buffer) > MAX_HEAD else None
+                if len(buffer) > MAX_HEAD:
+                    raise ProtocolError("http-head-too-long", limit=MAX_HEAD)
+                return None
             if line_end >= MAX_HEAD:
-                return _TOO_LONG
-            parsed = _request_line(bytes(buffer[:line_end]).removesuffix(b"\r"))
-            if isinstance(parsed, BadRequest):
-                return parsed
-            self._line = parsed
-            if parsed[2] == "HTTP/0.9":  # a simple request is one line, without headers: answer it at once
-                return Request(*parsed, [], bytes(buffer[:line_end + 1]))
+                raise ProtocolError("http-head-too-long", limit=MAX_HEAD)
+            self._line = _request_line(bytes(buffer[:line_end]).removesuffix(b"\r"))
+            if self._line[2] == "HTTP/0.9":  # a simple request is one line, without headers: answer it at once
+                return Request(*self._line, [], bytes(buffer[:line_end + 1]))
         match = _HEAD_END.search(buffer, max(0, self._scanned - 2))
         self._scanned = len(buffer)
         if match is None or match.end() > MAX_HEAD:
-            return _TOO_LONG if len(buffer) > MAX_HEAD else None
+            if len(buffer) > MAX_HEAD:
+                raise ProtocolError("http-head-too-long", limit=MAX_HEAD)
+            return None
         head = bytes(buffer[:match.end()])
         lines = head.split(b"\n")[1:-2]  # between the request line and the blank line
         if len(lines) > MAX_HEADERS:
-            return BadRequest(431, f"the request has more than {MAX_HEADERS} header lines")
-        headers: list[tuple[str, str]] = []
-        for raw in lines:
-            header = _header_line(raw.removesuffix(b"\r").decode("latin-1"))
-            if isinstance(header, BadRequest):
-                return header
-            headers.append(header)
+            raise ProtocolError("http-too-many-headers", limit=MAX_HEADERS)
+        headers = [_header_line(raw.removesuffix(b"\r").decode("latin-1")) for raw in lines]
         return Request(*self._line, headers, head)
 
 
-def _request_line(raw: bytes) -> tuple[str, str, str] | BadRequest:
+def _request_line(raw: bytes) -> tuple[str, str, str]:
     """`METHOD SP target SP HTTP/x.y`, or `METHOD SP target` (HTTP/0.9), each part separated by one space."""
     try:
         line = raw.decode("utf-8")  # `nc` users may type a file name as it is; browsers percent-encode
     except UnicodeDecodeError:
-        return BadRequest(400, "the request line is not valid UTF-8 text")
+        raise ProtocolError("http-not-utf8") from None
     parts = line.split(" ")
     if len(parts) not in (2, 3) or not all(parts):
-        return BadRequest(400, "the first line must look like 'GET /path HTTP/1.0': a method, a path "
-                               "and a version, separated by single spaces")
+        raise ProtocolError("http-request-line")
     method, target = parts[0], parts[1]
     if not _TOKEN.fullmatch(method):
-        return BadRequest(400, "the method (the first word, like GET) contains characters a method may not contain")
+        raise ProtocolError("http-method")
     if _CONTROL.search(target) or "\t" in target:
-        return BadRequest(400, "the path contains control characters")
+        raise ProtocolError("http-path-control")
     if len(parts) == 2:
         return method, target, "HTTP/0.9"
     version = _VERSION.fullmatch(parts[2])
     if version is None:
-        return BadRequest(400, f"the version must look like HTTP/1.0, not '{parts[2]}'")
+        raise ProtocolError("http-version-form", version=parts[2])
     if version.group(1) != "1":
-        return BadRequest(505, f"this little server speaks HTTP/1.0 and HTTP/1.1 only, not {parts[2]}")
+        raise ProtocolError("http-version", version=parts[2])
     return method, target, parts[2]
 
 
-def _header_line(line: str) -> tuple[str, str] | BadRequest:
+def _header_line(line: str) -> tuple[str, str]:
     if line[:1] in (" ", "\t"):
-        return BadRequest(400, "a header line starts with a space: folded (continued) header lines are not allowed")
+        raise ProtocolError("http-folded-header")
     name, colon, value = line.partition(":")
     if not colon or not _TOKEN.fullmatch(name):
-        return BadRequest(400, "every header line must look like 'Name: value', with no space before the colon")
+        raise ProtocolError("http-header-form")
     value = value.strip(" \t")
     if _CONTROL.search(value):
-        return BadRequest(400, f"the value of the header '{name}' contains control characters")
+        raise ProtocolError("http-header-control", name=name)
     return name, value
 
 

@@ -7,12 +7,13 @@ those parsers and a Connection, and publish what happened.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 from . import download_protocol as proto
 from .connection import Connection
-from .endpoint import Context
+from .endpoint import Context, os_fields
 from .errors import BadInput, LabError, TooLarge
+from .sansio import ProtocolError
 from .spec import Rule
 
 HTTP_HEAD_SHOWN = 4096  # bytes of a request or response head shown in full in the event detail
@@ -30,7 +31,7 @@ def rule_answer(rules: tuple[Rule, ...], message: bytes, limit: int,
         try:
             answer = rule.answer(text, limit)
         except TooLarge as exc:
-            publish("error", detail=str(exc))
+            publish("error", detail=str(exc), code=exc.code, params=exc.params)
             return True, None
         if answer is not None:
             return True, answer
@@ -45,23 +46,26 @@ def serve_file(ctx: Context, conn: Connection, name: str | bytes, protocol: str)
         path = ctx.files.resolve(name)
         size = path.stat().st_size
         if size > ctx.limits.file_bytes:
-            raise BadInput(f"The file is larger than the lab's limit of {ctx.limits.file_bytes} bytes.")
+            raise BadInput("file-too-large", limit=ctx.limits.file_bytes)
     except LabError as exc:
-        refuse_file(conn, str(exc), protocol)
+        refuse_file(conn, exc, protocol)
         return
     try:
         if protocol == "framed":
             conn.send_header(proto.encode_ok(size, ctx.files.sha256(path)))
         conn.send_file(path, path.name)
     except OSError as exc:
-        conn.publish("error", detail=f"sending '{path.name}' stopped: {exc.strerror or exc}")
+        err, code, params = os_fields(exc, "send to", *conn.peer)
+        conn.publish("error", detail=f"sending '{path.name}' stopped: {exc.strerror or exc}",
+                     call="sendfile", args={"file": path.name}, errno=err, code=code, params=params)
         return
     conn.finish_sending()
 
 
-def refuse_file(conn: Connection, reason: str, protocol: str) -> None:
+def refuse_file(conn: Connection, problem: LabError, protocol: str) -> None:
     """Refused requests are logged, then answered with an ERR line (framed) or a plain close (raw)."""
-    conn.publish("error", detail=f"file request refused: {reason}")
+    reason = str(problem)
+    conn.publish("error", detail=f"file request refused: {reason}", code=problem.code, params=problem.params)
     if protocol == "framed":
         try:
             conn.send_header(proto.encode_err(reason))
@@ -74,51 +78,43 @@ def on_file_request(ctx: Context, conn: Connection, data: bytes, protocol: str) 
     if conn.sent_eof:
         return  # the answer is complete: what the client still sends is read and ignored
     try:
-        name = conn.reader.feed(data)
-    except ValueError as exc:
-        refuse_file(conn, str(exc), protocol)
+        requests = conn.reader.feed(data)  # one FileRequest at most, then the reader pauses for good
+    except ProtocolError as exc:
+        refuse_file(conn, exc, protocol)
         return
-    if name is not None:
-        serve_file(ctx, conn, name, protocol)
+    for request in requests:
+        serve_file(ctx, conn, request.name, protocol)
 
 
 # -- http mode ---------------------------------------------------------------------------------
 
-def http_reader() -> Any:
-    from .httpproto import RequestParser
-
-    return RequestParser()
-
-
-def http_preview() -> Any:
-    from .httpproto import redact
-
-    return redact
-
-
 def on_http_request(ctx: Context, conn: Connection, data: bytes) -> None:
     """HTTP/1.0 by hand: parse the request head, answer it, close. One request per connection."""
-    from .httpproto import BadRequest, Request, Site, redact
+    from .httpproto import Site, bad_request_response, redact
 
     if conn.sent_eof:
         return
-    for item in conn.reader.feed(data):
-        if isinstance(item, Request):
-            shown = redact(item.head)
-            conn.publish("http", size=len(item.head), payload=shown,
-                         detail="HTTP request:\n" + shown[:HTTP_HEAD_SHOWN].decode("utf-8", "replace"))
-            response = Site(ctx.files.resolve, ctx.files.listing).respond(item)
-        elif isinstance(item, BadRequest):
-            conn.publish("error", detail=f"bad HTTP request: {item.reason}")
-            response = item.response()
-        else:
-            continue
-        head = response.head()
-        conn.publish("http", size=len(head), payload=head,
-                     detail="HTTP response:\n" + head[:HTTP_HEAD_SHOWN].decode("utf-8", "replace"))
-        try:
-            conn.send(response.encode())
-        except LabError:
-            return
-        conn.finish_sending()
+    try:
+        requests = conn.reader.feed(data)  # one Request at most, then the parser pauses for good
+    except ProtocolError as exc:
+        conn.publish("error", detail=f"bad HTTP request: {exc}", code=exc.code, params=exc.params)
+        response = bad_request_response(exc)
+    else:
+        if not requests:
+            return  # the head is not complete yet
+        request = requests[0]
+        shown = redact(request.head)
+        conn.publish("http", size=len(request.head), payload=shown,
+                     detail="HTTP request:\n" + shown[:HTTP_HEAD_SHOWN].decode("utf-8", "replace"),
+                     args={"direction": "request", "method": request.method, "target": request.target,
+                           "version": request.version})
+        response = Site(ctx.files.resolve, ctx.files.listing).respond(request)
+    head = response.head()
+    conn.publish("http", size=len(head), payload=head,
+                 detail="HTTP response:\n" + head[:HTTP_HEAD_SHOWN].decode("utf-8", "replace"),
+                 args={"direction": "response", "status": response.status, "reason": response.reason})
+    try:
+        conn.send(response.encode())
+    except LabError:
         return
+    conn.finish_sending()

@@ -11,7 +11,7 @@ import ipaddress
 import socket
 from dataclasses import dataclass
 
-from .errors import BadInput, Forbidden, Refused, explain_os_error, where
+from .errors import BadInput, Forbidden, Refused, os_problem, where
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOOPBACK: tuple[IPNetwork, ...] = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
@@ -47,16 +47,16 @@ def parse_rules(text: str, variable: str) -> list[Rule]:
                 first, _, last = ports.partition("-")
                 low, high = int(first), int(last or first)
             except ValueError:
-                raise BadInput(f"{variable}: '{entry}' has a bad port range; write it like host:8000-8100.") from None
+                raise BadInput("policy-bad-port-range", variable=variable, entry=entry) from None
             if not 0 <= low <= high <= 65535:
-                raise BadInput(f"{variable}: '{entry}' has a port range outside 0-65535.")
+                raise BadInput("policy-port-range-outside", variable=variable, entry=entry)
         try:
             networks = [ipaddress.ip_network(host, strict=False)]
         except ValueError:
             try:
                 infos = socket.getaddrinfo(host, None)
             except socket.gaierror:
-                raise BadInput(f"{variable}: '{entry}' is neither an address, a network (CIDR) nor a known host name.") from None
+                raise BadInput("policy-bad-entry", variable=variable, entry=entry) from None
             networks = [ipaddress.ip_network(info[4][0]) for info in infos]
         rules.extend(Rule(net, low, high) for net in networks)
     return rules
@@ -98,16 +98,15 @@ class Policy:
         try:
             infos = socket.getaddrinfo(host, port, 0, socktype, 0, socket.AI_PASSIVE if passive else 0)
         except socket.gaierror as exc:
-            raise Refused(explain_os_error(exc, self.what, host, port)) from None
+            raise Refused.of(os_problem(exc, self.what, host, port)) from None
         except UnicodeError:
-            raise BadInput(f"'{host}' is not a valid host name.") from None
+            raise BadInput("host-invalid", host=host[:253]) from None
         for info in infos:
             ip = str(info[4][0])
             # A bind is judged by its address; its port range is applied by the caller (ports_for).
             if not (self.ports_for(ip) is not None or self.allows(ip, port) if passive else self.allows(ip, port)):
                 shown = ip if ip == host else f"{host} ({ip})"
-                raise Forbidden(
-                    f"The lab may not {self.what} {where(shown, port)}: its policy allows only {self.described}. "
-                    f"To allow it, start the dashboard with {self.variable} set, e.g. {self.variable}={ip}/32.")
+                raise Forbidden(f"policy-forbids-{self.what}", address=where(shown, port), allowed=self.described,
+                                variable=self.variable, ip=ip)
         family, _, _, _, sockaddr = infos[0]
         return family, (str(sockaddr[0]), int(sockaddr[1]))

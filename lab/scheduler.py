@@ -70,14 +70,12 @@ class Scheduler:
 
     def _check_room(self, owner: str, per_owner: int, total: int) -> None:
         if self._closed:
-            raise TooLarge("The lab is shutting down; it takes no new periodic sends.")
+            raise TooLarge("lab-shutting-down")
         mine = sum(1 for t in self._tasks if t.owner == owner)
         if mine >= per_owner:
-            raise TooLarge(f"This endpoint already has {mine} periodic sends running, its limit "
-                           "(SOCKETLAB_MAX_PERIODIC_PER_ENDPOINT); wait for one to finish, or stop the endpoint.")
+            raise TooLarge("too-many-periodic-per-endpoint", count=mine)
         if len(self._tasks) >= total:
-            raise TooLarge(f"The lab already has {len(self._tasks)} periodic sends running, its limit "
-                           "(SOCKETLAB_MAX_PERIODIC_TOTAL); wait for one to finish.")
+            raise TooLarge("too-many-periodic", count=len(self._tasks))
 
     def count(self, owner: str | None = None) -> int:
         with self._cond:

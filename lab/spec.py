@@ -9,39 +9,37 @@ from typing import Any
 
 import re2  # google-re2: linear-time matching for rules
 
+from . import servermodes
 from .errors import BadInput, TooLarge
 from .events import Address
 
 KINDS = ("tcp-server", "tcp-client", "udp-server", "udp-client")
-MODES = {
-    "tcp-server": ("echo", "reply", "manual", "file", "files", "relay", "http"),
-    "udp-server": ("echo", "reply", "manual"),
-}
-FRAMINGS = ("raw", "line", "length")
-BYTE_MODES = ("file", "files", "http")  # modes that speak their own protocol: no message framing
+FRAMINGS = servermodes.FRAMINGS
 MAX_RULES = 20
 PROTOCOLS = ("raw", "framed")
 ENCODINGS = ("utf-8", "hex")
 
 # The fields each request takes; anything else is refused by name.
 CLIENT_FIELDS = ("kind", "host", "port", "framing", "delimiter", "impair", "broadcast")
-SERVER_FIELDS = ("kind", "host", "port", "mode", "reply", "file", "protocol", "framing", "delimiter", "rules", "impair")
+SERVER_COMMON = ("kind", "host", "port", "mode", "framing", "delimiter", "impair")  # + what the modes read
 RULE_FIELDS = ("match", "reply")
 IMPAIR_FIELDS = ("loss", "duplicate", "reorder", "delay_ms", "jitter_ms", "seed")
 SEND_FIELDS = ("data", "encoding", "conn", "to", "repeat", "interval_ms", "numbered")
 DOWNLOAD_FIELDS = ("host", "port", "file", "protocol")
 
 
-def _object(body: Any, example: str, fields: tuple[str, ...] = (), what: str = "This request") -> dict[str, Any]:
+def _object(body: Any, example: str, fields: tuple[str, ...] = (), unknown: str = "unknown-request-field",
+            **about: Any) -> dict[str, Any]:
     """`body` as a JSON object; with `fields`, a key outside them is refused by name, so that a
-    typo such as `recv_delay` is a sentence, not a setting silently ignored."""
+    typo such as `recv_delay` is a sentence, not a setting silently ignored (`unknown`: the code
+    of that sentence, `about`: its other params)."""
     if not isinstance(body, dict):
-        raise BadInput(f"The request body must be a JSON object, like {example}.")
+        raise BadInput("not-an-object", example=example)
     if fields:
-        unknown = [key for key in body if key not in fields]
-        if unknown:
-            name = str(unknown[0])[:40]
-            raise BadInput(f"{what} has no field '{name}'; the fields it takes are: {', '.join(fields)}.")
+        strangers = [key for key in body if key not in fields]
+        if strangers:
+            name = str(strangers[0])[:40]
+            raise BadInput(unknown, field=name, fields=", ".join(fields), **about)
     return body
 
 
@@ -52,17 +50,16 @@ def _string(body: dict[str, Any], key: str, default: str | None = None, *, requi
         value = default
     if value is None:
         if required:
-            raise BadInput(f"'{key}' is missing.")
+            raise BadInput("field-missing", field=key)
         return None
     if not isinstance(value, str):
-        raise BadInput(f"'{key}' must be a string, not {type(value).__name__}.")
+        raise BadInput("not-a-string", field=key, type=type(value).__name__)
     if choices and value not in choices:
-        raise BadInput(f"'{value}' is not a valid {key}: use one of {', '.join(choices)}.")
+        raise BadInput("not-a-choice", value=value[:40], field=key, choices=", ".join(choices))
     if len(value) > max_length:
-        raise BadInput(f"'{key}' is too long (at most {max_length} characters).")
+        raise BadInput("string-too-long", field=key, limit=max_length)
     if not lenient and not _is_text(value):
-        raise BadInput(f"'{key}' contains a character that is not valid text (a lone surrogate such as \\ud800); "
-                       "send real characters, or hex for raw bytes.")
+        raise BadInput("not-text", field=key)
     return value
 
 
@@ -79,13 +76,12 @@ def _port(body: dict[str, Any], key: str = "port", *, allow_zero: bool) -> int:
     if value is None and allow_zero:
         value = 0
     if value is None:
-        raise BadInput(f"'{key}' is missing: which port number?")
+        raise BadInput("port-missing", field=key)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise BadInput(f"The port must be a whole number, not {value!r}.")
+        raise BadInput("port-not-a-number", value=repr(value)[:40])
     low = 0 if allow_zero else 1
     if not low <= value <= 65535:
-        extra = " (0 lets the system choose)" if allow_zero else ""
-        raise BadInput(f"Port {value} is out of range: a port is a number from {low} to 65535{extra}.")
+        raise BadInput("port-out-of-range-zero" if allow_zero else "port-out-of-range", port=value, low=low)
     return value
 
 
@@ -94,9 +90,9 @@ def _number(body: dict[str, Any], key: str, default: float, low: float, high: fl
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (whole and not isinstance(value, int)):
-        raise BadInput(f"'{key}' must be a {'whole ' if whole else ''}number, not {value!r}.")
+        raise BadInput("not-a-whole-number" if whole else "not-a-number", field=key, value=repr(value)[:40])
     if not low <= value <= high:
-        raise BadInput(f"'{key}' must be between {low:g} and {high:g}.")
+        raise BadInput("number-out-of-range", field=key, low=low, high=high)
     return value
 
 
@@ -105,7 +101,7 @@ def _host(body: dict[str, Any]) -> str:
     assert host is not None
     host = host.strip()
     if not host:
-        raise BadInput("The host is empty: give an address like 127.0.0.1.")
+        raise BadInput("host-empty")
     return host
 
 
@@ -142,20 +138,16 @@ class Rule:
         """Raises BadInput with a sentence for a pattern RE2 or Python's re cannot compile."""
         for found in _COUNTS.finditer(pattern):
             if any(n and int(n) > RULE_REPEAT_MAX for n in found.groups()):
-                raise BadInput(f"The rule pattern '{pattern}' repeats something {found.group(0)} times; "
-                               f"a rule may repeat at most {RULE_REPEAT_MAX} times.")
+                raise BadInput("rule-repeat-too-large", pattern=pattern, found=found.group(0), limit=RULE_REPEAT_MAX)
         try:
             compiled = re2.compile(pattern, _re2_options())
         except re2.error as exc:
             reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
-            raise BadInput(f"The rule pattern '{pattern}' is not a regular expression the lab can use: {reason}. "
-                           "(The lab matches in linear time, so look-arounds like (?=...) and back-references "
-                           "like \\1 are not available.)") from None
+            raise BadInput("rule-not-linear", pattern=pattern, reason=reason) from None
         try:
             re.compile(pattern)
         except (re.error, OverflowError, RecursionError) as exc:
-            raise BadInput(f"The rule pattern '{pattern}' is not a valid Python regular expression: {exc}; "
-                           "the generated program matches with Python's re, so use a form both understand.") from None
+            raise BadInput("rule-not-python", pattern=pattern, reason=str(exc)) from None
         return cls(pattern, reply, compiled, tuple(_TEMPLATE.split(reply)))
 
     def answer(self, text: str, limit: int) -> bytes | None:
@@ -178,8 +170,7 @@ class Rule:
             data = filled.encode("utf-8")
             size += len(data)
             if size > limit:
-                raise TooLarge(f"The reply of the rule '{self.pattern}' would be more than {limit} bytes after "
-                               "its $n captures are filled in (the lab's send limit), so nothing was sent.")
+                raise TooLarge("rule-reply-too-large", pattern=self.pattern, limit=limit)
             out.append(data)
         return b"".join(out)
 
@@ -232,12 +223,12 @@ def _framing(body: dict[str, Any], kind: str, mode: str | None) -> tuple[str, by
     framing = _string(body, "framing", "raw", choices=FRAMINGS) or "raw"
     delimiter_text = _string(body, "delimiter", "\n", max_length=8)
     if framing != "raw" and not kind.startswith("tcp"):
-        raise BadInput("Framing cuts a TCP byte stream into messages; UDP keeps each datagram whole, so it needs none.")
-    if framing != "raw" and mode in BYTE_MODES:
-        raise BadInput(f"Mode '{mode}' speaks its own protocol, so it cannot also use '{framing}' framing.")
+        raise BadInput("framing-for-udp")
+    if mode is not None and framing not in servermodes.REGISTRY[mode].framings:
+        raise BadInput("framing-with-byte-mode", mode=mode, framing=framing)
     delimiter = (delimiter_text or "").encode("utf-8")
     if framing == "line" and not delimiter:
-        raise BadInput("Line framing needs a delimiter, such as \"\\n\".")
+        raise BadInput("delimiter-missing")
     return framing, delimiter
 
 
@@ -246,10 +237,10 @@ def _rules(body: dict[str, Any]) -> tuple[Rule, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list) or len(raw) > MAX_RULES:
-        raise BadInput(f"'rules' must be a list of at most {MAX_RULES} {{\"match\": regex, \"reply\": text}} objects.")
+        raise BadInput("rules-invalid", limit=MAX_RULES)
     rules = []
     for entry in raw:
-        item = _object(entry, '{"match": "^hello (\\w+)", "reply": "hi $1"}', RULE_FIELDS, "A rule")
+        item = _object(entry, '{"match": "^hello (\\w+)", "reply": "hi $1"}', RULE_FIELDS, "unknown-rule-field")
         pattern = _string(item, "match", required=True, max_length=200) or ""
         reply = _string(item, "reply", required=True, max_length=4096) or ""
         rules.append(Rule.make(pattern, reply))
@@ -261,8 +252,8 @@ def _impair(body: dict[str, Any], kind: str) -> ImpairSpec | None:
     if raw is None:
         return None
     if not kind.startswith("udp"):
-        raise BadInput("Impairment (loss, duplicates, reordering) is for UDP endpoints: TCP repairs all of that itself.")
-    raw = _object(raw, '{"loss": 0.2, "seed": 1}', IMPAIR_FIELDS, "'impair'")
+        raise BadInput("impair-for-tcp")
+    raw = _object(raw, '{"loss": 0.2, "seed": 1}', IMPAIR_FIELDS, "unknown-impair-field")
     return ImpairSpec(
         loss=_number(raw, "loss", 0.0, 0, 1), duplicate=_number(raw, "duplicate", 0.0, 0, 1),
         reorder=_number(raw, "reorder", 0.0, 0, 1), delay_ms=_number(raw, "delay_ms", 0.0, 0, 10_000),
@@ -274,24 +265,24 @@ def parse_endpoint(body: Any) -> EndpointSpec:
     kind = _string(body, "kind", required=True, choices=KINDS)
     assert kind is not None
     server = kind.endswith("server")
-    _object(body, "", SERVER_FIELDS if server else CLIENT_FIELDS, f"A {kind}")
+    _object(body, "", SERVER_COMMON + servermodes.server_fields() if server else CLIENT_FIELDS, "unknown-field", kind=kind)
     host, port = _host(body), _port(body, allow_zero=server)
-    mode = _string(body, "mode", "echo", choices=MODES[kind]) if server else None
+    mode = _string(body, "mode", "echo", choices=servermodes.modes_for(kind)) if server else None
     framing, delimiter = _framing(body, kind, mode)
     impair = _impair(body, kind)
     broadcast = body.get("broadcast", False)
     if not isinstance(broadcast, bool):
-        raise BadInput("'broadcast' must be true or false.")
+        raise BadInput("not-a-boolean", field="broadcast")
     if broadcast and kind != "udp-client":
-        raise BadInput("Only a UDP client can broadcast (TCP always talks to exactly one peer).")
+        raise BadInput("broadcast-not-udp-client")
     if not server:
         return EndpointSpec(kind, host, port, framing=framing, delimiter=delimiter, broadcast=broadcast, impair=impair)
     reply = _string(body, "reply", "OK") or ""
     protocol = _string(body, "protocol", "raw", choices=PROTOCOLS) or "raw"
     file = _string(body, "file", max_length=1024)
-    if mode == "file" and not file:
-        raise BadInput("Mode 'file' needs a 'file': the name of the file to send to every client.")
-    return EndpointSpec(kind, host, port, mode, reply, file, protocol, framing, delimiter, _rules(body), impair=impair)
+    spec = EndpointSpec(kind, host, port, mode, reply, file, protocol, framing, delimiter, _rules(body), impair=impair)
+    servermodes.REGISTRY[spec.mode or "echo"].check(spec)
+    return spec
 
 
 @dataclass(frozen=True)
@@ -309,34 +300,34 @@ def decode_data(text: str, encoding: str) -> bytes:
         try:
             return binascii.unhexlify("".join(text.split()).removeprefix("0x"))
         except (binascii.Error, ValueError):
-            raise BadInput("The hex data is not valid: use pairs of hex digits, like '68 65 6c 6c 6f'.") from None
+            raise BadInput("hex-invalid") from None
     return text.encode("utf-8", "replace")  # a lone surrogate from JSON becomes '?', never a crash
 
 
 def parse_send(body: Any, max_bytes: int) -> SendRequest:
-    body = _object(body, '{"data": "hello", "encoding": "utf-8"}', SEND_FIELDS, "A send")
+    body = _object(body, '{"data": "hello", "encoding": "utf-8"}', SEND_FIELDS, "unknown-send-field")
     text = _string(body, "data", required=True, max_length=4 * max_bytes + 16, lenient=True)
     encoding = _string(body, "encoding", "utf-8", choices=ENCODINGS) or "utf-8"
     assert text is not None
     data = decode_data(text, encoding)
     if not data:
-        raise BadInput("There is nothing to send: the data is empty.")
+        raise BadInput("send-empty")
     if len(data) > max_bytes:
-        raise TooLarge(f"One send may carry at most {max_bytes} bytes; this one has {len(data)}.")
+        raise TooLarge("send-too-large", limit=max_bytes, size=len(data))
     conn = body.get("conn")
     if conn is not None and not isinstance(conn, str):
-        raise BadInput(f"'conn' must be a connection id string like 'c1', not {conn!r}.")
+        raise BadInput("conn-not-a-string", value=repr(conn)[:40])
     to = body.get("to")
     if to is not None:
         if (not isinstance(to, list) or len(to) != 2 or not isinstance(to[0], str)
                 or isinstance(to[1], bool) or not isinstance(to[1], int)):
-            raise BadInput("'to' must be [host, port], like [\"127.0.0.1\", 9999].")
+            raise BadInput("to-invalid")
         to = (_host({"host": to[0]}), _port({"port": to[1]}, allow_zero=False))
     repeat = int(_number(body, "repeat", 1, 1, 10_000, whole=True))
     interval_ms = int(_number(body, "interval_ms", 0, 0, 60_000, whole=True))
     numbered = body.get("numbered", False)
     if not isinstance(numbered, bool):
-        raise BadInput("'numbered' must be true or false.")
+        raise BadInput("not-a-boolean", field="numbered")
     return SendRequest(data, conn, to, repeat, interval_ms, numbered)
 
 
@@ -350,12 +341,12 @@ class DownloadRequest:
 
 def parse_download(body: Any) -> DownloadRequest:
     body = _object(body, '{"host": "127.0.0.1", "port": 9000, "file": "hello.txt", "protocol": "framed"}', DOWNLOAD_FIELDS,
-                   "A download")
+                   "unknown-download-field")
     host, port = _host(body), _port(body, allow_zero=False)
     file = _string(body, "file", max_length=1024)
     if file is not None and not file.strip():
         file = None
     if file is not None and ("\n" in file or "\r" in file):
-        raise BadInput("The file name must be one line (no line breaks).")
+        raise BadInput("file-name-multiline")
     protocol = _string(body, "protocol", "raw", choices=PROTOCOLS) or "raw"
     return DownloadRequest(host, port, file, protocol)

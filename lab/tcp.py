@@ -15,10 +15,9 @@ import threading
 import time
 from typing import Any
 
-from . import download_protocol as proto
-from . import modes
+from . import servermodes
 from .connection import Connection
-from .endpoint import Context, Endpoint, address, bind_socket, join, spawn
+from .endpoint import Context, Endpoint, address, bind_socket, errno_name, join, spawn
 from .errors import LabError, NotFound, Refused, where
 from .events import Address
 from .spec import EndpointSpec
@@ -26,7 +25,6 @@ from .spec import EndpointSpec
 BACKLOG = 128
 RELAY_FINISH = 0.2  # seconds a relay receiver that took part of a message gets for the rest
 IDLE_CHECK = 1.0  # seconds between two looks for idle connections
-HTTP_REQUEST_SECONDS = 10.0  # an http-mode client has this long to send its whole request head
 ACCEPT_BACKOFF = (0.05, 1.0)  # seconds to wait after a failed accept(), doubling up to the second
 
 
@@ -37,23 +35,23 @@ class TcpServer(Endpoint):
         super().__init__(ctx, ep_id, spec)
         host, port = spec.host, spec.port
         self.reply, self.file, self.protocol = spec.reply, spec.file, spec.protocol
-        if self.mode == "file":
-            ctx.files.resolve(self.file or "")  # unknown file: refuse now, not on every connect
+        self.handler = servermodes.REGISTRY[self.mode or "echo"](self)  # may refuse, e.g. an unknown file
         self.connections: dict[str, Connection] = {}
         self._ids = itertools.count(1)
         self._stopping = threading.Event()
         try:
             self._listener: socket.socket | None = bind_socket(ctx, host, port, socket.SOCK_STREAM)
         except OSError as exc:
-            raise self.fail(exc, "listen on", host, port) from None
+            raise self.fail(exc, "listen on", host, port, "bind") from None
         try:
             self._listener.listen(BACKLOG)
         except OSError as exc:
             self._listener.close()
-            raise self.fail(exc, "listen on", host, port) from None
+            raise self.fail(exc, "listen on", host, port, "listen") from None
         self.local = address(self._listener.getsockname())
         self.state = "listening"
-        self.publish("listen", detail=f"socket() + bind({where(*self.local)}) + listen({BACKLOG}): waiting for clients to connect")
+        self.publish("listen", detail=f"socket() + bind({where(*self.local)}) + listen({BACKLOG}): waiting for clients to connect",
+                     call="listen", args={"address": list(self.local), "backlog": BACKLOG})
         self._accept_thread: threading.Thread | None = spawn(f"accept-{ep_id}", self._accept_loop, self.crashed)
 
     def _accept_loop(self) -> None:
@@ -75,14 +73,19 @@ class TcpServer(Endpoint):
             except OSError as exc:
                 if self.state != "listening" or self._stopping.is_set():
                     return  # stop_listening() shut the socket down to wake us
+                reason = {"errno": errno_name(exc) or "?", "reason": exc.strerror or str(exc)}
                 if exc.errno in (errno.EBADF, errno.EINVAL, errno.ENOTSOCK):
                     self.state = "error"
-                    self.publish("error", detail=f"accept() failed: {exc.strerror or exc}; this server no longer accepts")
+                    self.publish("error", detail=f"accept() failed: {exc.strerror or exc}; this server no longer accepts",
+                                 call="accept", errno=errno_name(exc), code="accept-failed", params=reason)
+                    self.publish_state()
                     return
                 # Out of file descriptors or memory, or a client that left before accept(): like
                 # socketserver, keep serving; wait a little so an EMFILE storm does not spin.
                 self.publish("error", detail=f"accept() failed: {exc.strerror or exc}; trying again in "
-                                            f"{backoff * 1000:.0f} ms (clients wait in the backlog meanwhile)")
+                                            f"{backoff * 1000:.0f} ms (clients wait in the backlog meanwhile)",
+                             call="accept", errno=errno_name(exc), code="accept-retry",
+                             params={**reason, "retry_ms": round(backoff * 1000)})
                 if self._stopping.wait(backoff):
                     return
                 backoff = min(backoff * 2, ACCEPT_BACKOFF[1])
@@ -93,63 +96,43 @@ class TcpServer(Endpoint):
             if len(self.connections) >= self.ctx.limits.connections_per_server:
                 self.publish("refuse", conn=conn_id, peer=peer,
                              detail=f"accept() returned a socket, but this server is at its limit of "
-                                    f"{self.ctx.limits.connections_per_server} connections: closed it at once")
+                                    f"{self.ctx.limits.connections_per_server} connections: closed it at once",
+                             call="accept", result=peer, code="connection-limit",
+                             params={"limit": self.ctx.limits.connections_per_server})
                 sock.close()
                 continue
             conn = Connection(self, sock, conn_id, peer)
             with self._lock:
                 self.connections[conn_id] = conn
             conn.publish("accept", detail=f"accept() returned a new socket {where(*conn.local)} <-> {where(*peer)}; "
-                                          "the listening socket keeps listening")
+                                          "the listening socket keeps listening", call="accept", result=peer)
+            self.publish_state()
             conn.start()
 
     def close_idle(self, now: float) -> None:
         """Close connections idle for SOCKETLAB_MAX_IDLE_SECONDS, and HTTP connections whose request
-        has not arrived whole within HTTP_REQUEST_SECONDS (as real web servers do): a crowd of
+        has not arrived whole within their mode's request_seconds (as real web servers do): a crowd of
         silent peers must not hold every slot of the server."""
         limit = self.ctx.limits.idle_seconds
         with self._lock:
             conns = [c for c in self.connections.values() if c.state == "open"]
         for conn in conns:
             idle = conn.idle_for(now)
-            if self.mode == "http" and not conn.sent_eof and now - conn.opened >= HTTP_REQUEST_SECONDS:
-                conn.close(f"no complete HTTP request within {HTTP_REQUEST_SECONDS:g} s", wait=False)
+            request_limit = self.handler.request_seconds
+            if request_limit is not None and not conn.sent_eof and now - conn.opened >= request_limit:
+                conn.close("http-timeout", wait=False, params={"limit": request_limit})
             elif limit and idle >= limit:
-                conn.close(f"idle for {limit} s, the server's idle timeout (SOCKETLAB_MAX_IDLE_SECONDS)", wait=False)
+                conn.close("idle-timeout", wait=False, params={"limit": limit})
 
     # -- what each mode does (called in the connection's thread) --------------------------------
 
     def on_open(self, conn: Connection) -> None:
-        if self.mode == "file":
-            modes.serve_file(self.ctx, conn, self.file or "", self.protocol)
-        elif self.mode == "files":
-            conn.reader = proto.RequestReader()
-        elif self.mode == "http":
-            conn.reader = modes.http_reader()
-            conn.preview = modes.http_preview()  # no cookie or password in the recv events either
+        self.handler.on_open(conn)
 
     def on_data(self, conn: Connection, data: bytes) -> None:
-        if self.mode == "files":
-            modes.on_file_request(self.ctx, conn, data, self.protocol)
-        elif self.mode == "http":
-            modes.on_http_request(self.ctx, conn, data)
-        elif self.mode != "file":  # file mode reads what the client sends and ignores it
-            for message in conn.frame(data):
-                self.on_message(conn, message)
+        self.handler.on_data(conn, data)
 
-    def on_message(self, conn: Connection, message: bytes) -> None:
-        matched, answer = modes.rule_answer(self.spec.rules, message, self.ctx.limits.send_bytes, conn.publish)
-        if matched:
-            if answer is not None:
-                conn.send_message(answer)
-        elif self.mode == "echo":
-            conn.send_message(message)
-        elif self.mode == "reply":
-            conn.send_message(self.reply.encode("utf-8"))
-        elif self.mode == "relay":
-            self._relay(conn, message)
-
-    def _relay(self, sender: Connection, message: bytes) -> None:
+    def relay(self, sender: Connection, message: bytes) -> None:
         """Client-to-client through the server: the server is the only one that knows everyone."""
         with self._lock:
             others = [c for c in self.connections.values() if c is not sender and c.state == "open"]
@@ -166,11 +149,13 @@ class TcpServer(Endpoint):
         to = ", ".join(delivered) if delivered else "nobody (no other client is connected)"
         if skipped:
             to += f" (not to {', '.join(skipped)}: closed or not reading)"
-        sender.publish("relay", size=len(message), payload=message, detail=f"relayed from {sender.id} via the server to {to}")
+        sender.publish("relay", size=len(message), payload=message, detail=f"relayed from {sender.id} via the server to {to}",
+                       args={"from": sender.id, "to": delivered, "skipped": skipped})
 
     def on_closed(self, conn: Connection) -> None:
         with self._lock:
             self.connections.pop(conn.id or "", None)
+        self.publish_state()
 
     # -- commands -----------------------------------------------------------------------------
 
@@ -180,18 +165,21 @@ class TcpServer(Endpoint):
         with self._lock:
             targets = [c for c in self.connections.values() if c.state == "open"]
         if not targets:
-            raise Refused("No client is connected to this server, so there is nobody to send to.")
+            raise Refused("no-client-connected")
         return sum(c.send_message(data) for c in targets)
 
     def connection(self, conn_id: str) -> Connection:
         with self._lock:
             conn = self.connections.get(conn_id)
         if conn is None:
-            raise NotFound(f"This server has no connection '{conn_id}' (it may have closed already).")
+            raise NotFound("no-such-connection", conn=conn_id)
         return conn
 
-    def stop_listening(self) -> None:
-        """Close only the listening socket: new clients are refused, established ones go on."""
+    def stop_listening(self, reason: str = "stopped") -> None:
+        """Close only the listening socket: new clients are refused, established ones go on.
+
+        `reason` is the close event's code: "stopped" (asked for), "server-stopped" (from close()).
+        """
         with self._lock:
             listener, self._listener = self._listener, None
             if listener is None:
@@ -205,25 +193,32 @@ class TcpServer(Endpoint):
             pass
         join(self._accept_thread)
         listener.close()
+        established = len(self.connections)
         self.publish("close", detail=f"close() on the listening socket: new clients are now refused; "
-                                     f"{len(self.connections)} established connection(s) go on")
+                                     f"{established} established connection(s) go on",
+                     call="close", args={"socket": "listening"}, closed_by="local", code=reason,
+                     params={"established": established})
+        self.publish_state()
 
     def close(self) -> None:
         self.stop_tasks()
-        self.stop_listening()
+        self.stop_listening("server-stopped")
         with self._lock:
             conns = list(self.connections.values())
         for conn in conns:
-            conn.close("server stopped", wait=False)
+            conn.close("server-stopped", wait=False)
         for conn in conns:
             join(conn._thread)
         self.state = "stopped"
 
-    def to_json(self) -> dict[str, Any]:
-        data = super().to_json()
+    def to_json(self, snapshot: bool = False) -> dict[str, Any]:
+        data = super().to_json(snapshot)
         with self._lock:
-            data["connections"] = [c.to_json() for c in self.connections.values()]
-        data.update(reply=self.reply if self.mode == "reply" else None, file=self.file, protocol=self.protocol)
+            # A snapshot lists each connection's summary, one dict made at accept and shared by
+            # every state event: a server with n connections costs n pointers per event, not n
+            # new dicts (a buffer of 10,000 events stays small). Counters travel in send/recv events.
+            data["connections"] = [c.summary if snapshot else c.to_json() for c in self.connections.values()]
+        data.update(reply=self.reply if "reply" in self.handler.fields else None, file=self.file, protocol=self.protocol)
         return data
 
 
@@ -242,14 +237,15 @@ class TcpClient(Endpoint):
             sock.connect(sockaddr)
         except OSError as exc:
             sock.close()
-            raise self.fail(exc, "connect to", host, port, peer=sockaddr) from None
+            raise self.fail(exc, "connect to", host, port, "connect", peer=sockaddr) from None
         sock.settimeout(None)
         self.local = address(sock.getsockname())
         self.state = "connected"
         self.conn = Connection(self, sock, None, sockaddr)
         self.publish("connect", peer=sockaddr,
                      detail=f"connect({where(*sockaddr)}) succeeded; the client did not bind: "
-                            f"the OS picked its local port {self.local[1]}")
+                            f"the OS picked its local port {self.local[1]}",
+                     call="connect", args={"address": list(sockaddr)})
         self.conn.start()
 
     def on_open(self, conn: Connection) -> None:
@@ -260,16 +256,17 @@ class TcpClient(Endpoint):
 
     def on_closed(self, conn: Connection) -> None:
         self.state = "closed"
+        self.publish_state()
 
     def send(self, data: bytes, conn: str | None = None, to: Address | None = None) -> int:
         return self.conn.send_message(data)
 
     def close(self) -> None:
         self.stop_tasks()
-        self.conn.close("closed from the dashboard")
+        self.conn.close("dashboard")
         self.state = "closed"
 
-    def to_json(self) -> dict[str, Any]:
-        data = super().to_json()
-        data["connection"] = self.conn.to_json()
+    def to_json(self, snapshot: bool = False) -> dict[str, Any]:
+        data = super().to_json(snapshot)
+        data["connection"] = self.conn.to_json(tcp_info=not snapshot)
         return data

@@ -13,14 +13,15 @@ import socket
 import threading
 from typing import Any, Callable
 
-from . import modes
-from .endpoint import Context, Endpoint, address, bind_socket, join, spawn
-from .errors import LabError, Refused, TooLarge, explain_os_error, where
+from . import servermodes
+from .endpoint import Context, Endpoint, address, bind_socket, errno_name, join, os_fields, spawn
+from .errors import LabError, Refused, TooLarge, os_problem, where
 from .events import Address
 from .impair import DelayLine, Impairer
 from .spec import EndpointSpec
 
 RECV_SIZE = 65535
+RECV_ARGS: dict[str, Any] = {"bufsize": RECV_SIZE}  # shared by every recvfrom event: never mutated
 HOLD_LIMIT = 2.0  # seconds a reordered datagram waits for a later one to overtake it
 
 
@@ -57,6 +58,7 @@ class UdpEndpoint(Endpoint):
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._impairer = Impairer(spec.impair) if spec.impair else None
+        self.handler = servermodes.REGISTRY[spec.mode](self) if spec.mode else None
         self._delay_line: DelayLine | None = None
         self._numbered = itertools.count(1)  # datagrams offered for sending, for impairment notes
         self._held: list[tuple[bytes, Address, int]] = []
@@ -73,7 +75,9 @@ class UdpEndpoint(Endpoint):
                 data, peer_addr = sock.recvfrom(RECV_SIZE)
             except OSError as exc:
                 if not self._stopping:
-                    self.publish("error", detail=f"recvfrom() failed: {exc.strerror or exc}")
+                    err, code, params = os_fields(exc, "receive from", *(self.local or ("", 0)))
+                    self.publish("error", detail=f"recvfrom() failed: {exc.strerror or exc}", call="recvfrom",
+                                 errno=err, code=code, params=params)
                     continue
                 return
             if peer_addr is None:  # woken by shutdown() in close()
@@ -83,7 +87,8 @@ class UdpEndpoint(Endpoint):
             self.bytes_in += len(data)
             self.datagrams_in += 1
             self.publish("recv", peer=peer, size=len(data), payload=data,
-                         detail=f"recvfrom({RECV_SIZE}) returned a {len(data)}-byte datagram from {where(*peer)}")
+                         detail=f"recvfrom({RECV_SIZE}) returned a {len(data)}-byte datagram from {where(*peer)}",
+                         call="recvfrom", args=RECV_ARGS, result=len(data))
             try:
                 self.on_datagram(data, peer)
             except LabError:
@@ -92,15 +97,8 @@ class UdpEndpoint(Endpoint):
                 # the answer could not be sent (its error event says why); the socket keeps receiving
 
     def on_datagram(self, data: bytes, peer: Address) -> None:
-        limit = min(self.ctx.limits.send_bytes, self.ctx.limits.datagram_bytes)
-        matched, answer = modes.rule_answer(self.spec.rules, data, limit, functools.partial(self.publish, peer=peer))
-        if matched:
-            if answer is not None:
-                self.sendto(answer, peer)
-        elif self.mode == "echo":
-            self.sendto(data, peer)
-        elif self.mode == "reply":
-            self.sendto(self.spec.reply.encode("utf-8"), peer)
+        if self.handler is not None:  # a client has no mode: it only shows what arrives
+            self.handler.on_datagram(data, peer)
 
     def target(self, to: Address) -> Address:
         """An explicit destination, checked against the target policy (never an open relay)."""
@@ -109,9 +107,9 @@ class UdpEndpoint(Endpoint):
     def sendto(self, data: bytes, peer: Address) -> int:
         """Send one datagram, through the impairment when the endpoint has one."""
         if len(data) > self.ctx.limits.datagram_bytes:
-            raise TooLarge(f"A datagram may carry at most {self.ctx.limits.datagram_bytes} bytes; this one has {len(data)}.")
+            raise TooLarge("datagram-too-large", limit=self.ctx.limits.datagram_bytes, size=len(data))
         if self._sock is None or self.state in ("stopped", "closed"):
-            raise Refused("This UDP socket is closed; nothing can be sent on it.")
+            raise Refused("udp-socket-closed")
         number = next(self._numbered)
         if self._impairer is None:
             return self._transmit(data, peer)
@@ -119,11 +117,13 @@ class UdpEndpoint(Endpoint):
         if fate.copies == 0:
             self.datagrams_lost += 1
             self.publish("lost", peer=peer, size=len(data), payload=data,
-                         detail=f"datagram {number} lost by impairment (loss {self._impairer.spec.loss:.0%}): it never reached the network")
+                         detail=f"datagram {number} lost by impairment (loss {self._impairer.spec.loss:.0%}): it never reached the network",
+                         code="impair-loss", params={"datagram": number, "loss": self._impairer.spec.loss})
             return len(data)
         notes = [f"datagram {number}"] + (["delayed"] if fate.delay else [])
         for copy in range(fate.copies):
             note = ", ".join(notes + (["duplicate copy"] if copy else []))
+            impaired = {"datagram": number, "impair": (["delayed"] if fate.delay else []) + (["duplicate"] if copy else [])}
             if fate.held:
                 with self._send_lock:
                     self._held.append((data, peer, number))
@@ -133,12 +133,12 @@ class UdpEndpoint(Endpoint):
                 if not self._later(HOLD_LIMIT, functools.partial(self._release_held, number), len(data)):
                     with self._send_lock:
                         self._held = [h for h in self._held if h[2] != number]
-                    self._overflowed(data, peer, note)
+                    self._overflowed(data, peer, note, number)
             elif fate.delay:
-                if not self._later(fate.delay, functools.partial(self._transmit_quietly, data, peer, note), len(data)):
-                    self._overflowed(data, peer, note)
+                if not self._later(fate.delay, functools.partial(self._transmit_quietly, data, peer, note, impaired), len(data)):
+                    self._overflowed(data, peer, note, number)
             else:
-                self._transmit(data, peer, note)
+                self._transmit(data, peer, note, impaired)
         if not fate.held:
             self._release_held()
         return len(data)
@@ -151,14 +151,16 @@ class UdpEndpoint(Endpoint):
                 self._delay_line = DelayLine(f"impair-{self.id}", limits.delay_datagrams, limits.delay_bytes)
         return self._delay_line.put(delay, callback, size)
 
-    def _overflowed(self, data: bytes, peer: Address, note: str) -> None:
+    def _overflowed(self, data: bytes, peer: Address, note: str, number: int) -> None:
         """A datagram the full delay line could not hold: dropped, counted, and said so."""
         line = self._delay_line
         assert line is not None
         self.publish("lost", peer=peer, size=len(data), payload=data,
                      detail=f"{note} dropped: the delay line already holds {line.held} datagrams ({line.held_bytes} bytes), "
                             f"the lab's limit (SOCKETLAB_MAX_DELAY_DATAGRAMS, SOCKETLAB_MAX_DELAY_BYTES); "
-                            f"{line.dropped} dropped so far")
+                            f"{line.dropped} dropped so far",
+                     code="delay-line-full", params={"datagram": number, "held": line.held, "held_bytes": line.held_bytes,
+                                                     "dropped": line.dropped})
 
     @property
     def delay_dropped(self) -> int:
@@ -169,33 +171,41 @@ class UdpEndpoint(Endpoint):
             held = [h for h in self._held if only is None or h[2] == only]
             self._held = [h for h in self._held if h not in held]
         for data, peer, number in held:
-            self._transmit_quietly(data, peer, f"datagram {number}, held back and sent after a later one: reordered")
+            self._transmit_quietly(data, peer, f"datagram {number}, held back and sent after a later one: reordered",
+                                   {"datagram": number, "impair": ["reordered"]})
 
-    def _transmit_quietly(self, data: bytes, peer: Address, note: str) -> None:
+    def _transmit_quietly(self, data: bytes, peer: Address, note: str, impaired: dict[str, Any] | None = None) -> None:
         try:
-            self._transmit(data, peer, note)
+            self._transmit(data, peer, note, impaired)
         except LabError:
             return  # the error event is already published; a delayed send has nobody to tell
 
-    def _transmit(self, data: bytes, peer: Address, note: str = "") -> int:
+    def _transmit(self, data: bytes, peer: Address, note: str = "", impaired: dict[str, Any] | None = None) -> int:
+        """sendto() with its events; `impaired` ({"datagram": n, "impair": [...]}) joins the send's args."""
         sock = self._sock
         if sock is None or self._stopping:
-            raise Refused("This UDP socket is closed; nothing can be sent on it.")
+            raise Refused("udp-socket-closed")
         detail = f"sendto({where(*peer)}) of one {len(data)}-byte datagram" + (f" ({note})" if note else "")
         # Published just before the call, so the log shows it before the peer's recvfrom(); except
         # the very first sendto() of a client, which is what binds it: its local port is known after.
         bound = self.local is not None
+        args = {"bytes": len(data), "address": list(peer)}
+        if impaired:
+            args.update(impaired)
         if bound:
-            self.publish("send", peer=peer, size=len(data), payload=data, detail=detail)
+            self.publish("send", peer=peer, size=len(data), payload=data, detail=detail, call="sendto", args=args,
+                         result=len(data))
         try:
             sent = sock.sendto(data, peer)
         except OSError as exc:
-            sentence = explain_os_error(exc, "send to", *peer)
-            self.publish("error", peer=peer, detail=sentence)
-            raise Refused(sentence) from None
+            problem = os_problem(exc, "send to", *peer)
+            self.publish("error", peer=peer, detail=problem.sentence, call="sendto", errno=errno_name(exc),
+                         code=problem.code, params=problem.params)
+            raise Refused.of(problem) from None
         if not bound:
             self.local = address(sock.getsockname())
-            self.publish("send", peer=peer, size=sent, payload=data, detail=detail + "; the OS bound the socket to a free port")
+            self.publish("send", peer=peer, size=sent, payload=data, detail=detail + "; the OS bound the socket to a free port",
+                         call="sendto", args=args, result=sent)
         self.bytes_out += sent
         self.datagrams_out += 1
         return sent
@@ -214,12 +224,12 @@ class UdpEndpoint(Endpoint):
             join(self._thread)
             sock.close()
         self.state = "stopped" if self.kind == "udp-server" else "closed"
-        self.publish("close", detail="close() on the UDP socket")
+        self.publish("close", detail="close() on the UDP socket", call="close", closed_by="local", code="stopped")
 
-    def to_json(self) -> dict[str, Any]:
-        data = super().to_json()
+    def to_json(self, snapshot: bool = False) -> dict[str, Any]:
+        data = super().to_json(snapshot)
         data.update(datagrams_in=self.datagrams_in, datagrams_out=self.datagrams_out, datagrams_lost=self.datagrams_lost,
-                    kernel_drops=kernel_drops(self._sock), delay_dropped=self.delay_dropped,
+                    kernel_drops=None if snapshot else kernel_drops(self._sock), delay_dropped=self.delay_dropped,
                     last_peer=list(self.last_peer) if self.last_peer else None)
         return data
 
@@ -233,23 +243,23 @@ class UdpServer(UdpEndpoint):
         try:
             sock = bind_socket(ctx, host, port, socket.SOCK_DGRAM)
         except OSError as exc:
-            raise self.fail(exc, "bind", host, port) from None
+            raise self.fail(exc, "bind", host, port, "bind") from None
         self._sock = sock
         self.local = address(sock.getsockname())
         self.state = "bound"
         self.publish("listen", detail=f"socket(SOCK_DGRAM) + bind({where(*self.local)}): waiting for datagrams "
-                                      "(UDP has no listen() and no accept())")
+                                      "(UDP has no listen() and no accept())", call="bind", args={"address": list(self.local)})
         self._start_receiving()
 
     def send(self, data: bytes, conn: str | None = None, to: Address | None = None) -> int:
         peer = self.target(to) if to else self.last_peer
         if peer is None:
-            raise Refused("No datagram has arrived yet, so there is no peer to answer; give a 'to' address.")
+            raise Refused("no-peer-yet")
         return self.sendto(data, peer)
 
-    def to_json(self) -> dict[str, Any]:
-        data = super().to_json()
-        data["reply"] = self.spec.reply if self.mode == "reply" else None
+    def to_json(self, snapshot: bool = False) -> dict[str, Any]:
+        data = super().to_json(snapshot)
+        data["reply"] = self.spec.reply if self.handler and "reply" in self.handler.fields else None
         return data
 
 

@@ -14,6 +14,11 @@ from werkzeug.exceptions import HTTPException
 
 from lab import BadInput, Forbidden, Lab, LabError, NotFound, Refused, TooLarge
 from lab.codegen import program_for, program_for_download
+from lab.errors import Problem
+from lab.kinds import kinds_json
+from lab.messages import MESSAGES
+from lab import servermodes
+from lab.spec import DownloadRequest
 
 from .auth import READ_METHODS, VIEW, Access, token_from
 
@@ -26,11 +31,8 @@ ERRORS: dict[type[LabError], tuple[int, str]] = {
     BadInput: (400, "bad-input"), Forbidden: (403, "forbidden"), NotFound: (404, "not-found"),
     Refused: (409, "refused"), TooLarge: (413, "too-large"),
 }
-HTTP_ERRORS = {  # Werkzeug's own refusals, before any route runs: status -> (code, sentence)
-    400: ("bad-input", "The request could not be understood."),
-    404: ("no-such-route", "There is no such API route; see the README for the list."),
-    405: ("method-not-allowed", "This route does not accept that HTTP method; see the README for the list."),
-    413: ("too-large", "The request body is too large."),
+HTTP_ERRORS = {  # Werkzeug's own refusals, before any route runs: status -> code (sentence: lab/messages.py)
+    400: "bad-input", 404: "no-such-route", 405: "method-not-allowed", 413: "too-large",
 }
 
 
@@ -43,13 +45,13 @@ def body() -> Any:
     """The JSON body; a BadInput sentence when it is missing or not JSON."""
     raw = request.get_data(cache=True)
     if not raw.strip():
-        raise BadInput("The request needs a JSON body.")
+        raise BadInput("no-body")
     try:
         data = request.get_json(force=True, silent=True)
     except RecursionError:  # (the json module recurses once per nesting level)
-        raise BadInput("The JSON body is nested too deeply; a request is a flat object with a few fields.") from None
+        raise BadInput("json-too-deep") from None
     if data is None:
-        raise BadInput("The request body is not valid JSON.")
+        raise BadInput("invalid-json")
     return data
 
 
@@ -60,18 +62,20 @@ def check_access() -> Any:
     access: Access = current_app.config["ACCESS"]
     role = access.role(token_from(request.headers, request.args), request.remote_addr)
     if role is None:
-        return jsonify(error=access.refusal(request.remote_addr), code="unauthorized"), 401
+        code = access.refusal_code(request.remote_addr)
+        return jsonify(error=MESSAGES[code], code=code, params={}), 401
     if role == VIEW and request.method not in READ_METHODS:
-        return jsonify(error="This is a view-only link: it can watch the lab but not change it. Ask the teacher for the control link.",
-                       code="view-only"), 403
+        return jsonify(error=MESSAGES["view-only"], code="view-only", params={}), 403
     g.role = role
     return None
 
 
 @api.errorhandler(LabError)
 def lab_error(exc: LabError) -> tuple[Response, int]:
-    status, code = ERRORS.get(type(exc), (400, "bad-input"))
-    return jsonify(error=str(exc), code=code), status
+    # `code` names exactly what went wrong (lab/messages.py; the page words it from code and params);
+    # `category` keeps the coarse code this body carried before issue 11, for scripts that branch on it.
+    status, category = ERRORS.get(type(exc), (400, "bad-input"))
+    return jsonify(error=str(exc), code=exc.code, params=exc.params, category=category), status
 
 
 @api.app_errorhandler(HTTPException)
@@ -79,8 +83,8 @@ def http_error(exc: HTTPException) -> Any:
     if not request.path.startswith("/api"):
         return exc  # the page and static files keep Flask's own answers
     code = exc.code or 400
-    name, sentence = HTTP_ERRORS.get(code, ("http-error", exc.description or "The request failed."))
-    return jsonify(error=sentence, code=name), code
+    name = HTTP_ERRORS.get(code, "bad-input")
+    return jsonify(error=MESSAGES[name], code=name, params={}, category=name), code
 
 
 @api.errorhandler(Exception)
@@ -92,8 +96,8 @@ def unexpected(exc: Exception) -> Any:
     if current_app.testing:
         raise exc
     log.exception("unexpected error in %s %s", request.method, request.path)
-    return jsonify(error=f"The lab could not do that ({type(exc).__name__}); it keeps running. Please report this.",
-                   code="unexpected"), 409
+    params = {"error": type(exc).__name__}
+    return jsonify(error=Problem("unexpected", params).sentence, code="unexpected", params=params), 409
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -103,9 +107,9 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise BadInput(f"'{name}' must be a whole number, not '{raw[:40]}'.") from None
+        raise BadInput("query-not-a-whole-number", field=name, value=raw[:40]) from None
     if not low <= value <= high:
-        raise BadInput(f"'{name}' must be between {low} and {high}.")
+        raise BadInput("number-out-of-range", field=name, low=low, high=high)
     return value
 
 
@@ -116,10 +120,12 @@ def health() -> Response:
 
 @api.get("/session")
 def session() -> Response:
-    """Who the caller is, so the page can hide controls from viewers, plus the lab's limits."""
+    """Who the caller is, so the page can hide controls from viewers, plus the lab's limits and
+    registries (the event kinds: the page lists none by hand)."""
     the_lab = lab()
     return jsonify(role=g.role, limits=vars(the_lab.ctx.limits), allow=the_lab.ctx.targets.described,
-                   bind=the_lab.ctx.binds.described)
+                   bind=the_lab.ctx.binds.described,
+                   kinds=kinds_json(), **servermodes.session_info())  # + "modes" and "framings"
 
 
 @api.get("/stats")
@@ -156,7 +162,10 @@ def delete_endpoint(ep_id: str) -> Response:
 @api.get("/endpoints/<ep_id>/code")
 def endpoint_code(ep_id: str) -> Response:
     """The plain-Python socket program that does what this endpoint does."""
-    return jsonify(python=program_for(lab().endpoint(ep_id).to_json()))
+    endpoint = lab().endpoint(ep_id)
+    address = endpoint.local if endpoint.kind.endswith("server") else endpoint.remote
+    assert address is not None  # a server is bound, and a client knows its target, once made
+    return jsonify(python=program_for(endpoint.spec, address, endpoint.id))
 
 
 @api.post("/endpoints/<ep_id>/stop-listening")
@@ -198,7 +207,9 @@ def delete_download(dl_id: str) -> Response:
 
 @api.get("/downloads/<dl_id>/code")
 def download_code(dl_id: str) -> Response:
-    return jsonify(python=program_for_download(lab().download(dl_id).to_json()))
+    download = lab().download(dl_id)
+    asked = DownloadRequest(download.host, download.port, download.file, download.protocol)
+    return jsonify(python=program_for_download(asked, download.id))
 
 
 @api.get("/downloads/<dl_id>/file")

@@ -18,6 +18,8 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
+from lab.messages import MESSAGES
+
 log = logging.getLogger(__name__)
 
 CONTROL, VIEW = "control", "view"
@@ -56,11 +58,12 @@ class Access:
                 return VIEW
         return None
 
+    def refusal_code(self, remote_addr: str | None) -> str:
+        """The code (lab/messages.py) of the refusal a request without a valid token gets."""
+        return "unauthorized" if self.required else "local-only"
+
     def refusal(self, remote_addr: str | None) -> str:
-        if not self.required:
-            return ("This dashboard has no access token set, so it only accepts requests from its own machine. "
-                    "Start it with SOCKETLAB_TOKEN=<a secret> to allow remote control.")
-        return "An access token is needed: open the link with ?token=... that the lab printed, or send 'Authorization: Bearer <token>'."
+        return MESSAGES[self.refusal_code(remote_addr)]
 
 
 def token_from(headers: Any, args: Any, auth: Any = None) -> str | None:

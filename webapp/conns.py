@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 from urllib.parse import parse_qs
 
+from lab.messages import MESSAGES
+
 log = logging.getLogger(__name__)
 
 StartResponse = Callable[..., Any]
@@ -46,26 +48,21 @@ class ConnLimits:
     join_seconds: int = 5  # a Socket.IO connection must join the namespace within this
 
 
-REFUSALS = {  # code -> (HTTP status, sentence)
-    "too-many-websockets": ("503 Service Unavailable",
-                            "The dashboard is watched by as many viewers as it can serve right now; try again in a minute."),
-    "too-many-websockets-from-address": ("429 Too Many Requests",
-                                         "Too many live views are open from your address; close some tabs and reload."),
-    "too-many-pending": ("503 Service Unavailable",
-                         "The dashboard has too many unfinished requests right now; try again in a moment."),
-    "too-many-pending-from-address": ("429 Too Many Requests",
-                                      "Too many unfinished requests came from your address; this one was closed."),
-    "head-timeout": ("408 Request Timeout",
-                     "The request did not arrive in time, so the dashboard closed the connection."),
-    "head-too-large": ("431 Request Header Fields Too Large",
-                       "The request's headers are too large for the dashboard."),
+STATUS = {  # refusal code -> HTTP status (the sentence of each code: lab/messages.py)
+    "too-many-websockets": "503 Service Unavailable",
+    "too-many-websockets-from-address": "429 Too Many Requests",
+    "too-many-pending": "503 Service Unavailable",
+    "too-many-pending-from-address": "429 Too Many Requests",
+    "head-timeout": "408 Request Timeout",
+    "head-too-large": "431 Request Header Fields Too Large",
 }
+REFUSALS = {code: (status, MESSAGES[code]) for code, status in STATUS.items()}  # code -> (HTTP status, sentence)
 
 
 def refusal_response(code: str) -> tuple[str, list[tuple[str, str]], bytes]:
     """Status line, headers and JSON body for a refusal: {"error": sentence, "code": code}."""
     status, sentence = REFUSALS[code]
-    body = json.dumps({"error": sentence, "code": code}).encode()
+    body = json.dumps({"error": sentence, "code": code, "params": {}}).encode()
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Connection", "close")]
     if status.startswith(("503", "429")):
         headers.append(("Retry-After", "5"))

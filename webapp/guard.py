@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from lab.messages import MESSAGES
+
 from .auth import READ_METHODS
 
 Environ = dict[str, Any]
@@ -47,14 +49,10 @@ class Refusal:
     sentence: str
 
 
-UNKNOWN_HOST = Refusal(400, "unknown-host", (
-    "This dashboard does not answer to that host name. Open it by this machine's address or a name "
-    "listed in SOCKETLAB_HOSTS."))
-CROSS_ORIGIN = Refusal(403, "cross-origin", (
-    "Another web page tried to make the lab act. Only the dashboard's own page, or a script that "
-    "sends no Origin header, may change the lab."))
-NOT_JSON = Refusal(415, "not-json", (
-    "The API only accepts request bodies sent as JSON, with 'Content-Type: application/json'."))
+# sentences: lab/messages.py, the one table (the page words the same codes in its language)
+UNKNOWN_HOST = Refusal(400, "unknown-host", MESSAGES["unknown-host"])
+CROSS_ORIGIN = Refusal(403, "cross-origin", MESSAGES["cross-origin"])
+NOT_JSON = Refusal(415, "not-json", MESSAGES["not-json"])
 STATUS_TEXT = {400: "Bad Request", 403: "Forbidden", 415: "Unsupported Media Type"}
 
 
@@ -266,7 +264,7 @@ class Guard:
     def refuse(refusal: Refusal, environ: Environ, start_response: StartResponse) -> list[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith(("/api", "/socket.io")):
-            body = json.dumps({"error": refusal.sentence, "code": refusal.code}).encode()
+            body = json.dumps({"error": refusal.sentence, "code": refusal.code, "params": {}}).encode()
             kind = "application/json"
         else:
             body, kind = refusal.sentence.encode() + b"\n", "text/plain; charset=utf-8"

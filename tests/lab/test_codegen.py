@@ -14,12 +14,14 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 
 import pytest
 
 from lab import BadInput, Lab
+from lab.endpoint import Endpoint
 from lab.codegen import program_for, program_for_download
+from lab.spec import parse_download, parse_endpoint
 
 from ..support import wait_until
 
@@ -104,10 +106,15 @@ def lab_files(lab: Lab, folders: dict[str, Path], tmp_path: Path) -> Path:
     return folders["files"]
 
 
-def made(kind: str, mode: str | None = None, **fields: Any) -> dict[str, Any]:
-    """An endpoint object shaped like to_json()'s, for what the lab would refuse to make."""
-    return {"id": "e9", "kind": kind, "mode": mode, "state": "listening", "local": ["127.0.0.1", 0],
-            "remote": ["127.0.0.1", 9], "reply": None, "file": None, "protocol": "raw", **fields}
+def code(endpoint: Endpoint) -> str:
+    """What GET /api/endpoints/<id>/code answers: the program from the endpoint's spec and live address."""
+    address = endpoint.local if endpoint.kind.endswith("server") else endpoint.remote
+    assert address is not None
+    return program_for(endpoint.spec, address, endpoint.id)
+
+
+def download_code(host: str, port: int, file: str | None, protocol: str, dl_id: str | None = None) -> str:
+    return program_for_download(parse_download({"host": host, "port": port, "file": file, "protocol": protocol}), dl_id)
 
 
 def read_exactly(sock: socket.socket, size: int) -> bytes:
@@ -131,8 +138,8 @@ FRAMINGS = ("raw", "line", "length")
 
 # -- every program ---------------------------------------------------------------------------------
 
-def lab_endpoints(lab: Lab) -> Iterator[dict[str, Any]]:
-    """The JSON of every endpoint the lab accepts, over the kinds, modes, framings and options."""
+def lab_endpoints(lab: Lab) -> Iterator[str]:
+    """The program of every endpoint the lab accepts, over the kinds, modes, framings and options."""
     rules = [{"match": r"^add (\d+) (\d+)$", "reply": "$1 + $2"}]
     tcp = itertools.product(("echo", "reply", "manual", "file", "files", "relay", "http"), FRAMINGS,
                             ("raw", "framed"), (None, rules))
@@ -148,17 +155,16 @@ def lab_endpoints(lab: Lab) -> Iterator[dict[str, Any]]:
         if spec["kind"] == "tcp-server" and spec["mode"] == "echo":
             for client in [{"kind": "tcp-client", "port": endpoint.local[1], "framing": f} for f in FRAMINGS] + [
                     {"kind": "udp-client", "port": 9, "impair": {"loss": 0.1}}]:
-                yield lab.create(client).to_json()
-        yield endpoint.to_json()
+                yield code(lab.create(client))
+        yield code(endpoint)
         for ep_id in list(lab.endpoints):
             lab.remove(ep_id)  # the lab holds at most 64 endpoints
 
 
 def test_every_program_compiles_and_reads_like_a_textbook(lab: Lab) -> None:
-    downloads = [{"host": "127.0.0.1", "port": 9000, "file": file, "protocol": protocol}
+    programs = list(lab_endpoints(lab))
+    programs += [download_code("127.0.0.1", 9000, file, protocol)
                  for file, protocol in itertools.product(("hello.txt", None), ("raw", "framed"))]
-    programs = [program_for(endpoint) for endpoint in lab_endpoints(lab)]
-    programs += [program_for_download(download) for download in downloads]
     assert len(programs) > 80
     for code in programs:
         tree = ast.parse(compile(code, "prog.py", "exec", ast.PyCF_ONLY_AST))
@@ -173,36 +179,33 @@ def test_every_program_compiles_and_reads_like_a_textbook(lab: Lab) -> None:
             assert "a recv() may return part of a send, or several: that is why we frame" in code
         if "udp" in comment[1]:
             assert ("The lab can impair this endpoint" in code) == ("impair" in comment[1]), code
-    assert "SO_BROADCAST" in program_for(made("udp-client", broadcast=True, remote=["255.255.255.255", 9]))
-    assert "AF_INET6" in program_for(made("tcp-server", "echo", local=["::1", 0]))
+    broadcast = parse_endpoint({"kind": "udp-client", "host": "255.255.255.255", "port": 9, "broadcast": True})
+    assert "SO_BROADCAST" in program_for(broadcast, ("255.255.255.255", 9))
+    assert "AF_INET6" in program_for(parse_endpoint({"kind": "tcp-server", "host": "::1", "mode": "echo"}), ("::1", 0))
 
 
 def test_values_are_embedded_with_repr_so_nothing_becomes_code() -> None:
     evil = "x'; import os; os.system('echo pwned') #\n\"\"\"\\"
-    endpoint = made("tcp-server", "reply", id="e1\nimport os", local=[evil, 0], reply=evil, framing="line",
-                    delimiter="'\n", rules=[{"match": "a'\n#", "reply": evil}])
-    programs = [program_for(endpoint), program_for(made("tcp-server", "file", file=evil)),
-                program_for_download({"host": evil, "port": 1, "file": evil.replace("\n", ""), "protocol": "framed"})]
-    for code in programs:
-        tree = ast.parse(code)
+    reply = parse_endpoint({"kind": "tcp-server", "mode": "reply", "reply": evil, "framing": "line", "delimiter": "'\n",
+                            "rules": [{"match": "a'\n#", "reply": evil}]})
+    file = parse_endpoint({"kind": "tcp-server", "mode": "file", "file": evil})
+    programs = [program_for(reply, (evil.strip(), 0), "e1\nimport os"), program_for(file, ("127.0.0.1", 0), "e9"),
+                download_code(evil, 1, evil.replace("\n", ""), "framed", "d1\nimport os")]
+    for program in programs:
+        tree = ast.parse(program)
         calls = [n.func.attr for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)]
         assert "system" not in calls
-        assert "e1\nimport" not in code and "\nimport os;" not in code
+        assert "e1\nimport" not in program and "d1\nimport" not in program and "\nimport os;" not in program
     constants = {n.targets[0].id: ast.literal_eval(n.value) for n in ast.parse(programs[0]).body
                  if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name) and n.targets[0].id.isupper()}
     assert constants["HOST"] == evil.strip() and constants["REPLY"] == evil and constants["DELIMITER"] == b"'\n"
     assert constants["RULES"] == [("a'\n#", evil)]
 
 
-@pytest.mark.parametrize("endpoint", [
-    "not an object", made("tcp-thing"), made("tcp-server", "dance"), made("udp-server", "relay"),
-    made("tcp-server", local=["127.0.0.1", 70000]), made("tcp-client", remote=None), made("tcp-server", "reply", reply=5),
-    made("tcp-server", "echo", rules=[{"match": "(", "reply": "x"}]), made("tcp-client", framing="zigzag"),
-    made("tcp-server", "file"), made("tcp-server", "echo", framing="line", delimiter=""),
-])
-def test_a_bad_endpoint_is_a_sentence(endpoint: Any) -> None:
-    with pytest.raises(BadInput):
-        program_for(endpoint)
+def test_the_lab_id_goes_into_the_comment_only_when_the_lab_made_it() -> None:
+    spec = parse_endpoint({"kind": "tcp-server", "mode": "echo"})
+    assert "# Mirrors Socket Lab endpoint e7 (tcp-server, mode echo)." in program_for(spec, ("127.0.0.1", 0), "e7")
+    assert "# Mirrors Socket Lab endpoint (tcp-server, mode echo)." in program_for(spec, ("127.0.0.1", 0), "e 7")
 
 
 # -- the programs against the lab --------------------------------------------------------------
@@ -212,16 +215,16 @@ def test_a_bad_endpoint_is_a_sentence(endpoint: Any) -> None:
 def test_tcp_client_program_against_a_lab_server(lab: Lab, run: Callable[..., Program], mode: str, args: list[str],
                                                  expected: str) -> None:
     server = lab.create({"kind": "tcp-server", "port": 0, "mode": mode, "reply": "你好"})
-    code = program_for(lab.create({"kind": "tcp-client", "port": server.local[1]}).to_json())
-    assert run(code, *[str(server.local[1]) if a == "PORT" else a for a in args]).output() == expected
+    program = code(lab.create({"kind": "tcp-client", "port": server.local[1]}))
+    assert run(program, *[str(server.local[1]) if a == "PORT" else a for a in args]).output() == expected
 
 
 @pytest.mark.parametrize(("proto", "mode", "expected"), [("tcp", "echo", "hello"), ("tcp", "reply", "pong"),
                                                      ("udp", "echo", "hello"), ("udp", "reply", "pong")])
 def test_server_program_with_a_lab_client(lab: Lab, run: Callable[..., Program], proto: str, mode: str,
                                           expected: str) -> None:
-    mirrored = lab.create({"kind": f"{proto}-server", "port": 0, "mode": mode, "reply": "pong"}).to_json()
-    program = run(program_for(mirrored), "0")
+    mirrored = lab.create({"kind": f"{proto}-server", "port": 0, "mode": mode, "reply": "pong"})
+    program = run(code(mirrored), "0")
     client = lab.create({"kind": f"{proto}-client", "port": program.port()})
     lab.send(client.id, {"data": "hello"})
     assert "b'hello'" in program.line("sent")
@@ -232,19 +235,19 @@ def test_server_program_with_a_lab_client(lab: Lab, run: Callable[..., Program],
 
 def test_udp_client_program_against_a_lab_server_and_against_silence(lab: Lab, run: Callable[..., Program]) -> None:
     server = lab.create({"kind": "udp-server", "port": 0, "mode": "reply", "reply": "pong"})
-    code = program_for(lab.create({"kind": "udp-client", "port": server.local[1]}).to_json())
-    assert run(code).output() == "received: pong"
+    program = code(lab.create({"kind": "udp-client", "port": server.local[1]}))
+    assert run(program).output() == "received: pong"
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
         silent.bind(("127.0.0.1", 0))
-        assert run(code, str(silent.getsockname()[1])).output() == "no reply (UDP does not guarantee delivery)"
+        assert run(program, str(silent.getsockname()[1])).output() == "no reply (UDP does not guarantee delivery)"
         assert silent.recv(100) == b"hello"
 
 
 @pytest.mark.parametrize("protocol", ["raw", "framed"])
 def test_files_server_program_with_a_plain_downloader(lab: Lab, lab_files: Path, run: Callable[..., Program],
                                                       protocol: str) -> None:
-    mirrored = lab.create({"kind": "tcp-server", "port": 0, "mode": "files", "protocol": protocol}).to_json()
-    port = run(program_for(mirrored), "0").port()
+    mirrored = lab.create({"kind": "tcp-server", "port": 0, "mode": "files", "protocol": protocol})
+    port = run(code(mirrored), "0").port()
     wanted = (lab_files / "random-1MB.bin").read_bytes()
     got = ask(port, b"random-1MB.bin\n")
     if protocol == "framed":
@@ -261,7 +264,7 @@ def test_generated_servers_never_follow_a_link_out_of_their_folder(lab: Lab, lab
     (tmp_path / "secret.txt").write_text("do not serve")
     (lab_files / "escape.txt").symlink_to(tmp_path / "secret.txt")
     (lab_files / "inside.txt").symlink_to(lab_files / "hello.txt")  # a link that stays inside is fine
-    port = run(program_for(lab.create({"kind": "tcp-server", "port": 0, "mode": mode}).to_json()), "0").port()
+    port = run(code(lab.create({"kind": "tcp-server", "port": 0, "mode": mode})), "0").port()
     if mode == "files":
         assert ask(port, b"escape.txt\n") == b""
         assert ask(port, b"inside.txt\n") == (lab_files / "hello.txt").read_bytes()
@@ -276,12 +279,12 @@ def test_download_program_against_a_lab_files_server(lab: Lab, run: Callable[...
     server = lab.create({"kind": "tcp-server", "port": 0, "mode": "files", "protocol": protocol})
     download = lab.start_download({"host": "127.0.0.1", "port": server.local[1], "file": "random-1MB.bin",
                                    "protocol": protocol})
-    code = program_for_download(download.to_json())
-    out = run(code).output()
+    program = download_code("127.0.0.1", server.local[1], "random-1MB.bin", protocol, download.id)
+    out = run(program).output()
     assert (tmp_path / "random-1MB.bin").read_bytes() == (folders["files"] / "random-1MB.bin").read_bytes()
     assert out == "saved 1048576 bytes to random-1MB.bin" + (" (sha256 verified)" if protocol == "framed" else "")
     if protocol == "framed":
-        refused = run(code, str(server.local[1]), "missing.bin")
+        refused = run(program, str(server.local[1]), "missing.bin")
         assert "the server refused: ERR" in refused.output() and refused.proc.returncode == 1
         assert not list(tmp_path.glob("missing.bin*"))
 
@@ -290,9 +293,9 @@ def test_download_program_against_a_lab_files_server(lab: Lab, run: Callable[...
 def test_classic_downloader_program_against_the_file_mode_program(lab: Lab, lab_files: Path, tmp_path: Path,
                                                                   run: Callable[..., Program], protocol: str) -> None:
     mirrored = lab.create({"kind": "tcp-server", "port": 0, "mode": "file", "file": "gradient.png",
-                           "protocol": protocol}).to_json()
-    port = run(program_for(mirrored), "0").port()
-    download = program_for_download({"host": "127.0.0.1", "port": 1, "file": None, "protocol": protocol})
+                           "protocol": protocol})
+    port = run(code(mirrored), "0").port()
+    download = download_code("127.0.0.1", 1, None, protocol)
     assert "saved" in run(download, str(port)).output()
     assert (tmp_path / "download.bin").read_bytes() == (lab_files / "gradient.png").read_bytes()
 
@@ -300,7 +303,7 @@ def test_classic_downloader_program_against_the_file_mode_program(lab: Lab, lab_
 # -- relay, http, framing and rules: lab JSON, plain sockets to see the bytes ----------------------
 
 def test_relay_program_forwards_each_message_to_the_other_clients(lab: Lab, run: Callable[..., Program]) -> None:
-    program = run(program_for(lab.create({"kind": "tcp-server", "port": 0, "mode": "relay"}).to_json()), "0")
+    program = run(code(lab.create({"kind": "tcp-server", "port": 0, "mode": "relay"})), "0")
     port = program.port()
     with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as a, \
             socket.create_connection(("127.0.0.1", port), timeout=WAIT) as b, \
@@ -316,7 +319,7 @@ def test_relay_program_forwards_each_message_to_the_other_clients(lab: Lab, run:
 def test_http_program_serves_the_page_and_only_its_own_files(lab: Lab, lab_files: Path, tmp_path: Path,
                                                              run: Callable[..., Program]) -> None:
     (tmp_path / "secret.txt").write_text("do not serve")
-    port = run(program_for(lab.create({"kind": "tcp-server", "port": 0, "mode": "http"}).to_json()), "0").port()
+    port = run(code(lab.create({"kind": "tcp-server", "port": 0, "mode": "http"})), "0").port()
     page = ask(port, b"GET / HTTP/1.0\r\n\r\n")
     assert page.startswith(b"HTTP/1.0 200 OK\r\n") and b"<h1>" in page
     hello = ask(port, b"GET /hello.txt HTTP/1.0\r\nHost: x\r\n\r\n")
@@ -330,7 +333,7 @@ def test_http_program_serves_the_page_and_only_its_own_files(lab: Lab, lab_files
 def test_framed_programs_cut_the_stream_into_messages(lab: Lab, run: Callable[..., Program], framing: str,
                                                       encode: Callable[[bytes], bytes]) -> None:
     spec = {"kind": "tcp-server", "port": 0, "mode": "echo", "framing": framing, "delimiter": ";"}
-    server = run(program_for(lab.create(spec).to_json()), "0")
+    server = run(code(lab.create(spec)), "0")
     both = encode(b"one") + encode(b"two")
     with socket.create_connection(("127.0.0.1", server.port()), timeout=WAIT) as s:
         s.sendall(both[:5])  # a message cut in two, then the rest of it stuck to the next
@@ -339,14 +342,14 @@ def test_framed_programs_cut_the_stream_into_messages(lab: Lab, run: Callable[..
     assert "b'one'" in server.line("sent") and "b'two'" in server.line("sent")
     lab_server = lab.create(spec)  # the client program against the lab's own framed server
     client = lab.create({"kind": "tcp-client", "port": lab_server.local[1], "framing": framing, "delimiter": ";"})
-    assert run(program_for(client.to_json()), str(lab_server.local[1]), "framed hello").output() == "received: framed hello"
+    assert run(code(client), str(lab_server.local[1]), "framed hello").output() == "received: framed hello"
 
 
 def test_rules_program_answers_exactly_like_the_lab(lab: Lab, run: Callable[..., Program]) -> None:
     rules = [{"match": r"^add (\d+) (\d+)$", "reply": "$2 + $1 ($0) $7"}, {"match": "^hi", "reply": "hello"}]
     spec = {"kind": "tcp-server", "port": 0, "mode": "reply", "framing": "line", "rules": rules}
     lab_server = lab.create(spec)
-    port = run(program_for(lab_server.to_json()), "0").port()
+    port = run(code(lab_server), "0").port()
     asked, expected = b"add 2 3\nwhat?\nhi there\n", b"3 + 2 (add 2 3) $7\nOK\nhello\n"
     for answering in (lab_server.local[1], port):
         with socket.create_connection(("127.0.0.1", answering), timeout=WAIT) as s:

@@ -6,6 +6,7 @@ import hashlib
 import socket
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,50 +14,70 @@ from lab import Lab, Refused
 from lab import download_protocol as proto
 
 from ..support import Resources, wait_until
+from .parsing import check_every_cut
 
 SHA = "ab" * 32
 
 
-@pytest.mark.parametrize(
-    ("framed", "chunks", "expected"),
-    [
-        (False, [b"abc", b"def", b""], ["body:abcdef", "end"]),
-        (True, [f"OK 3 {SHA}\nabc".encode(), b""], ["header:3", "body:abc", "end"]),
-        (True, [f"OK 3 {SHA}\n".encode(), b"ab", b""], ["header:3", "body:ab", "failed"]),
-        (True, [b"ERR no such file\n"], ["failed"]),
-        (True, [b"HTTP/1.0 200 OK\r\n"], ["failed"]),
-        (True, [b""], ["failed"]),
-        (True, [f"OK 1 {SHA}\nab".encode()], ["header:1", "body:a", "failed"]),
-    ],
-)
-def test_receiver_table(framed: bool, chunks: list[bytes], expected: list[str]) -> None:
-    for feed_bytewise in (False, True):
-        receiver = proto.DownloadReceiver(framed)
-        seen: list[str] = []
-        for chunk in chunks:
-            pieces = [chunk[i:i + 1] for i in range(len(chunk))] if feed_bytewise and chunk else [chunk]
-            for piece in pieces:
-                for event in receiver.feed(piece):
-                    if isinstance(event, proto.Header):
-                        seen.append(f"header:{event.size}")
-                    elif isinstance(event, proto.Body):
-                        if seen and seen[-1].startswith("body:"):
-                            seen[-1] += bytes(event.data).decode()
-                        else:
-                            seen.append("body:" + bytes(event.data).decode())
-                    else:
-                        seen.append(type(event).__name__.lower())
-        assert seen == expected, f"bytewise={feed_bytewise}"
+OK = f"OK 3 {SHA}\n".encode()
 
 
-def test_request_reader() -> None:
-    reader = proto.RequestReader()
-    assert reader.feed(b"hel") is None
-    assert reader.feed(b"lo.txt\r\nextra") == b"hello.txt"
-    with pytest.raises(ValueError):
-        proto.RequestReader().feed(b"x" * (proto.MAX_REQUEST_LINE + 10))
-    with pytest.raises(ValueError):
-        proto.RequestReader().feed(b"")
+def shown(event: proto.DownloadEvent) -> str:
+    if isinstance(event, proto.Header):
+        return f"header:{event.size}"
+    return "body:" + bytes(event.data).decode()  # copied now: the view is only good until the next receive
+
+
+def joined(seen: list[Any]) -> list[Any]:
+    """Body pieces joined: how many there are depends on how the bytes were cut."""
+    out: list[Any] = []
+    for item in seen:
+        if isinstance(item, str) and item.startswith("body:") and out and str(out[-1]).startswith("body:"):
+            out[-1] += item.removeprefix("body:")
+        else:
+            out.append(item)
+    return out
+
+
+RECEIVER_TABLE: list[tuple[str, bool, bytes, bool, list[Any]]] = [
+    # (name, framed, bytes, then EOF?, events then how it ended)
+    ("raw to eof", False, b"abcdef", True, ["body:abcdef", "END"]),
+    ("raw, nothing", False, b"", True, ["END"]),
+    ("raw, more to come", False, b"abc", False, ["body:abc", "NEED_DATA"]),
+    ("framed", True, OK + b"abc", True, ["header:3", "body:abc", "END"]),
+    ("framed, crlf header", True, OK[:-1] + b"\r\nabc", True, ["header:3", "body:abc", "END"]),
+    ("framed, empty file", True, f"OK 0 {SHA}\n".encode(), True, ["header:0", "END"]),
+    ("framed, cut short", True, OK + b"ab", True, ["header:3", "body:ab", ("error", "body-cut-by-eof")]),
+    ("framed, trailing bytes", True, OK + b"abcdef", False, ["header:3", "body:abc", ("error", "body-too-long")]),
+    ("refused", True, b"ERR no such file\n", False, [("error", "server-refused")]),
+    ("not a file server", True, b"HTTP/1.0 200 OK\r\n", False, [("error", "header-invalid")]),
+    ("no header at all", True, b"", True, [("error", "header-missing")]),
+    ("eof inside the header", True, OK[:10], True, [("error", "header-missing")]),
+    ("longest header line", True, b"x" * proto.MAX_HEADER_LINE + b"\n", False, [("error", "header-invalid")]),
+    ("header line too long", True, b"x" * (proto.MAX_HEADER_LINE + 1) + b"\n", False, [("error", "header-too-long")]),
+]
+
+
+@pytest.mark.parametrize(("framed", "data", "eof", "expected"), [c[1:] for c in RECEIVER_TABLE],
+                         ids=[c[0] for c in RECEIVER_TABLE])
+def test_receiver_table(framed: bool, data: bytes, eof: bool, expected: list[Any]) -> None:
+    check_every_cut(lambda: proto.DownloadReceiver(framed), data, expected, eof=eof, show=shown, merge=joined)
+
+
+REQUEST_TABLE: list[tuple[bytes, bool, list[Any]]] = [
+    (b"hello.txt\n", True, [b"hello.txt", "PAUSED"]),
+    (b"hello.txt\r\nextra bytes, ignored\n", True, [b"hello.txt", "PAUSED"]),
+    (b"\n", True, [b"", "PAUSED"]),  # an empty name: the server refuses it by name, not the parser
+    (b"x" * proto.MAX_REQUEST_LINE + b"\n", False, [b"x" * proto.MAX_REQUEST_LINE, "PAUSED"]),
+    (b"x" * (proto.MAX_REQUEST_LINE + 1), False, [("error", "request-line-too-long")]),
+    (b"hello.txt", True, [("error", "request-missing")]),
+    (b"", True, [("error", "request-missing")]),
+]
+
+
+@pytest.mark.parametrize(("data", "eof", "expected"), REQUEST_TABLE, ids=[repr(c[0][:20]) for c in REQUEST_TABLE])
+def test_request_reader_table(data: bytes, eof: bool, expected: list[Any]) -> None:
+    check_every_cut(proto.RequestReader, data, expected, eof=eof, show=lambda request: request.name)
 
 
 def plain_downloader(port: int, name: bytes | None) -> bytes:

@@ -1,4 +1,4 @@
-"""The event bus, framers and file name checks: pure code, tested with tables."""
+"""The event bus and file name checks: pure code, tested with tables (the framers: test_framing.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 from lab import BadInput, EventBus, NotFound
 from lab.events import PREVIEW_BYTES
 from lab.files import FileStore
-from lab.framing import FramingError, LengthFramer, LineFramer, RawFramer
 
 
 def test_bus_numbers_from_one_and_counts_what_left_the_buffer() -> None:
@@ -73,50 +72,6 @@ def test_wait_wakes_on_publish() -> None:
     assert not bus.wait(0, timeout=0.01)
     bus.publish("e1", "listen")
     assert bus.wait(0, timeout=0.01)
-
-
-LINE_TABLE = [
-    (b"a\nb\n", [b"a", b"b"]),
-    (b"a\r\nb", [b"a\r"]),
-    (b"\n\n", [b"", b""]),
-    (b"no newline", []),
-]
-
-
-@pytest.mark.parametrize(("data", "messages"), LINE_TABLE)
-def test_line_framer_whole_and_bytewise(data: bytes, messages: list[bytes]) -> None:
-    assert LineFramer().feed(data) == messages
-    framer = LineFramer()
-    assert [m for i in range(len(data)) for m in framer.feed(data[i:i + 1])] == messages
-
-
-def test_line_framer_multibyte_delimiter_and_eof() -> None:
-    framer = LineFramer(b"\r\n")
-    assert framer.feed(b"GET / HTTP/1.0\r") == []
-    assert framer.feed(b"\nHost: x\r\n") == [b"GET / HTTP/1.0", b"Host: x"]
-    framer.feed(b"partial")
-    with pytest.raises(FramingError):
-        framer.feed(b"")
-
-
-LENGTH_TABLE = [
-    (b"\x00\x00\x00\x03abc\x00\x00\x00\x00", [b"abc", b""]),
-    (b"\x00\x00\x00\x05abc", []),
-]
-
-
-@pytest.mark.parametrize(("data", "messages"), LENGTH_TABLE)
-def test_length_framer_whole_and_bytewise(data: bytes, messages: list[bytes]) -> None:
-    assert LengthFramer().feed(data) == messages
-    framer = LengthFramer()
-    assert [m for i in range(len(data)) for m in framer.feed(data[i:i + 1])] == messages
-
-
-def test_framers_round_trip() -> None:
-    for framer in (LineFramer(), LengthFramer(), RawFramer()):
-        assert framer.feed(framer.encode(b"hello")) == [b"hello"]
-    with pytest.raises(FramingError):
-        LengthFramer(max_length=10).feed(b"\x00\x00\x01\x00")
 
 
 @pytest.mark.parametrize(

@@ -1,32 +1,44 @@
-"""The HTTP/1.0 server protocol, sans-I/O: request parsing tables (whole and one byte at a time),
-responses, and the Site over a temporary files folder, including a path-traversal corpus."""
+"""The HTTP/1.0 server protocol, sans-I/O: request parsing tables (whole, one byte at a time, at
+random splits, with trailing data), responses, and the Site over a temporary files folder, including
+a path-traversal corpus."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lab.files import SAMPLE_TEXT, FileStore
-from lab.httpproto import MAX_FILE, MAX_HEAD, MAX_HEADERS, BadRequest, Request, RequestParser, Response, Site
+from lab.httpproto import (MAX_FILE, MAX_HEAD, MAX_HEADERS, STATUS, Request, RequestParser, Response, Site,
+                           bad_request_response, error_response)
+from lab.sansio import END, NEED_DATA, PAUSED, ProtocolError
 
-Parsed = tuple[str, str, str, list[tuple[str, str]]] | int  # a Request's fields, or a BadRequest's status
+from .parsing import check_every_cut, run
 
-
-def parse(data: bytes, bytewise: bool = False) -> list[Request | BadRequest]:
-    """Feed `data` then EOF, whole or one byte at a time, and collect every event."""
-    parser = RequestParser()
-    pieces = [data[i:i + 1] for i in range(len(data))] if bytewise else [data]
-    events: list[Request | BadRequest] = []
-    for piece in [*pieces, b""]:
-        events += parser.feed(piece)
-    return events
+Parsed = tuple[str, str, str, list[tuple[str, str]]] | int  # a Request's fields, or the status of its error page
+TRAILING = b"GET /second HTTP/1.0\r\n\r\n"  # bytes after the head: a body, or a second request
 
 
-def summary(event: Request | BadRequest) -> Parsed:
-    if isinstance(event, BadRequest):
-        return event.status
+def summary(event: Request) -> Parsed:
     return event.method, event.target, event.version, event.headers
+
+
+def outcome(seen: list[Any]) -> Parsed | None:
+    """What the connection gets: the request's fields, the error page's status, or nothing (no request)."""
+    if isinstance(seen[-1], tuple) and seen[-1][0] == "error":
+        assert len(seen) == 1
+        return STATUS.get(seen[-1][1], 400)
+    if seen == ["END"]:
+        return None
+    assert len(seen) == 2 and seen[1] == "PAUSED", seen  # one request, then nothing more is read
+    parsed: Parsed = seen[0]
+    return parsed
+
+
+def parse(data: bytes) -> list[Any]:
+    """Every event and the ending of `data` fed whole, then EOF."""
+    return run(RequestParser(), [data])
 
 
 def long_head(size: int) -> bytes:
@@ -100,32 +112,49 @@ PARSE_TABLE: list[tuple[bytes, Parsed | None]] = [
 
 @pytest.mark.parametrize(("data", "expected"), PARSE_TABLE, ids=[repr(d[:30]) for d, _ in PARSE_TABLE])
 def test_parse_table(data: bytes, expected: Parsed | None) -> None:
-    whole = parse(data)
-    assert [summary(event) for event in whole] == ([] if expected is None else [expected])
-    assert parse(data, bytewise=True) == whole  # recv() may cut the bytes anywhere
+    check_every_cut(RequestParser, data, [expected], show=summary, merge=lambda seen: [outcome(seen)])
+    if isinstance(expected, tuple):  # a complete request: what follows its head changes nothing
+        check_every_cut(RequestParser, data + TRAILING, [expected], show=summary, merge=lambda seen: [outcome(seen)])
 
 
 def test_head_is_the_raw_bytes_up_to_the_blank_line() -> None:
-    [request] = parse(b"GET / HTTP/1.0\r\nHost: x\r\n\r\nbody bytes")
+    request, _ = parse(b"GET / HTTP/1.0\r\nHost: x\r\n\r\nbody bytes")
     assert isinstance(request, Request)
     assert request.head == b"GET / HTTP/1.0\r\nHost: x\r\n\r\n"
-    [simple] = parse(b"GET /\r\n\r\n")
+    simple, _ = parse(b"GET /\r\n\r\n")
     assert isinstance(simple, Request) and simple.head == b"GET /\r\n"
-    [bare] = parse(b"GET / HTTP/1.0\nA: b\n\n")
+    bare, _ = parse(b"GET / HTTP/1.0\nA: b\n\n")
     assert isinstance(bare, Request) and bare.head == b"GET / HTTP/1.0\nA: b\n\n"
 
 
 def test_eof_sentence_and_one_request_per_connection() -> None:
-    assert parse(b"GET / HTTP/1.0\r\n") == [BadRequest(400, "the connection closed before the request was complete")]
+    with pytest.raises(ProtocolError) as cut:
+        parser = RequestParser()
+        parser.receive_data(b"GET / HTTP/1.0\r\n")
+        parser.receive_data(b"")
+        parser.next_event()
+    assert cut.value.code == "http-cut-by-eof"
+    assert str(cut.value) == "the connection closed before the request was complete"
     parser = RequestParser()
-    assert parser.feed(b"GET / HTTP/1.0\r\n") == []
-    [request] = parser.feed(b"\r\nGET /again HTTP/1.0\r\n\r\n")
+    parser.receive_data(b"GET / HTTP/1.0\r\n")
+    assert parser.next_event() is NEED_DATA
+    parser.receive_data(b"\r\nGET /again HTTP/1.0\r\n\r\n")
+    request = parser.next_event()
     assert isinstance(request, Request) and request.target == "/"
-    assert parser.feed(b"GET /more HTTP/1.0\r\n\r\n") == []
-    assert parser.feed(b"") == []
+    assert parser.next_event() is PAUSED
+    parser.receive_data(b"GET /more HTTP/1.0\r\n\r\n")
+    parser.receive_data(b"")
+    assert parser.next_event() is PAUSED
+    silent = RequestParser()
+    silent.receive_data(b"")
+    assert silent.next_event() is END  # connected and closed without a byte: no request, no error
     bad = RequestParser()
-    assert [summary(e) for e in bad.feed(b"NOPE\r\n")] == [400]  # a bad first line is answered at once
-    assert bad.feed(b"\r\n") == [] and bad.feed(b"") == []
+    bad.receive_data(b"NOPE\r\n")  # a bad first line is refused at once, without waiting for the head
+    with pytest.raises(ProtocolError) as refused:
+        bad.next_event()
+    assert refused.value.code == "http-request-line"
+    with pytest.raises(ProtocolError):  # and stays refused
+        bad.next_event()
 
 
 def test_response_encoding() -> None:
@@ -140,10 +169,18 @@ def test_response_encoding() -> None:
 @pytest.mark.parametrize(("status", "phrase"), [(400, b"Bad Request"), (431, b"Request Header Fields Too Large"),
                                                 (505, b"HTTP Version Not Supported")])
 def test_bad_request_pages(status: int, phrase: bytes) -> None:
-    data = BadRequest(status, "the header <X> & 'y' is wrong").response().encode()
+    data = error_response(status, "the header <X> & 'y' is wrong").encode()
     assert data.startswith(b"HTTP/1.0 %d %s\r\n" % (status, phrase))
     assert b"Content-Type: text/html; charset=utf-8\r\n" in data and b"Connection: close\r\n" in data
     assert b"The header &lt;X&gt; &amp; &#x27;y&#x27; is wrong.</p>" in data and b"<X>" not in data
+
+
+@pytest.mark.parametrize(("error", "status"), [
+    (ProtocolError("http-version", version="HTTP/2.0"), 505), (ProtocolError("http-head-too-long", limit=MAX_HEAD), 431),
+    (ProtocolError("http-too-many-headers", limit=MAX_HEADERS), 431), (ProtocolError("http-method"), 400)])
+def test_a_refused_request_gets_the_status_of_its_code(error: ProtocolError, status: int) -> None:
+    data = bad_request_response(error).encode()
+    assert data.startswith(b"HTTP/1.0 %d " % status) and str(error)[1:].encode() in data
 
 
 # -- the site -------------------------------------------------------------------------------------
@@ -164,7 +201,7 @@ def site(store: FileStore) -> Site:
 
 def ask(site: Site, target: str, method: str = "GET") -> Response:
     """The whole path a request takes: bytes, parser, site."""
-    [request] = parse(f"{method} {target} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
+    request, _ = parse(f"{method} {target} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
     assert isinstance(request, Request)
     return site.respond(request)
 
@@ -206,7 +243,7 @@ def test_targets_query_strings_and_absolute_form(site: Site) -> None:
     assert ask(site, "http://127.0.0.1:8080/files/hello.txt").body == hello
     assert ask(site, "HTTP://example/files/hello.txt?x#y").body == hello
     assert ask(site, "/?x=1").status == 200 and ask(site, "http://example").status == 200
-    [simple] = parse(b"GET /\r\n\r\n")
+    simple, _ = parse(b"GET /\r\n\r\n")
     assert isinstance(simple, Request)
     assert site.respond(simple).encode().startswith(b"HTTP/1.0 200 OK\r\n")  # HTTP/0.9 answered as 1.0
 

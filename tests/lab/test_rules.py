@@ -55,7 +55,7 @@ def test_reply_capped_after_expansion() -> None:
     with pytest.raises(TooLarge, match="more than 1048576 bytes"):
         rule.answer("x" * 4096, 1 << 20)  # 4 KiB in would be 8 MiB out
     reported: list[str] = []
-    assert rule_answer((rule,), b"x" * 4096, 1 << 20, lambda kind, detail: reported.append(f"{kind}: {detail}")) == (True, None)
+    assert rule_answer((rule,), b"x" * 4096, 1 << 20, lambda kind, detail, **fields: reported.append(f"{kind}: {detail}")) == (True, None)
     assert reported and reported[0].startswith("error: The reply of the rule")
 
 

@@ -84,7 +84,7 @@ def test_an_answer_that_cannot_be_sent_does_not_end_the_server(lab: Lab, monkeyp
     def refuse_once(data: bytes, peer: tuple[str, int]) -> int:
         if not failures:
             failures.append(data)
-            raise Refused("This UDP socket is closed; nothing can be sent on it.")
+            raise Refused("udp-socket-closed")
         return real(data, peer)
 
     monkeypatch.setattr(server, "sendto", refuse_once)

@@ -305,7 +305,7 @@ def test_idle_connections_are_closed_and_busy_ones_kept(folders: dict[str, Path]
 
 
 def test_unfinished_http_requests_do_not_hold_the_server(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("lab.tcp.HTTP_REQUEST_SECONDS", 1.0)
+    monkeypatch.setattr("lab.servermodes.Http.request_seconds", 1.0)
     server = lab.create({"kind": "tcp-server", "port": 0, "mode": "http"})
     assert server.local is not None
     slow = [socket.create_connection(server.local, timeout=10) for _ in range(20)]

@@ -288,11 +288,13 @@ def test_every_api_error_carries_a_stable_code(app: Any, client: Any) -> None:
         bound.bind(("127.0.0.1", 0))
         closed_port = bound.getsockname()[1]
         cases = [
-            (client.post("/api/endpoints", json={"kind": "nope"}), 400, "bad-input"),
-            (client.post("/api/endpoints", json={"kind": "tcp-client", "host": "192.0.2.1", "port": 9}), 403, "forbidden"),
-            (client.get("/api/endpoints/e999"), 404, "not-found"),
+            # lab errors: the fine code (lab/messages.py); `category` keeps the coarse code of before
+            (client.post("/api/endpoints", json={"kind": "nope"}), 400, "not-a-choice/bad-input"),
+            (client.post("/api/endpoints", json={"kind": "tcp-client", "host": "192.0.2.1", "port": 9}), 403,
+             "policy-forbids-reach/forbidden"),
+            (client.get("/api/endpoints/e999"), 404, "no-such-endpoint/not-found"),
             (client.post("/api/endpoints", json={"kind": "tcp-client", "host": "127.0.0.1", "port": closed_port}),
-             409, "refused"),
+             409, "connection-refused/refused"),
             (client.post("/api/endpoints", data=b'"' + b"x" * (9 << 20) + b'"', content_type="application/json"),
              413, "too-large"),
             (client.get("/api/no-such-thing"), 404, "no-such-route"),
@@ -300,12 +302,16 @@ def test_every_api_error_carries_a_stable_code(app: Any, client: Any) -> None:
             (client.post("/api/endpoints", data="{}", content_type="text/plain"), 415, "not-json"),
             (client.post("/api/endpoints", json={}, headers={"Origin": FOREIGN}), 403, "cross-origin"),
             (client.get("/api/endpoints", headers={"Host": "attacker.example"}), 400, "unknown-host"),
-            (client.get("/api/endpoints", environ_base={"REMOTE_ADDR": "192.0.2.5"}), 401, "unauthorized"),
+            (client.get("/api/endpoints", environ_base={"REMOTE_ADDR": "192.0.2.5"}), 401, "local-only"),
         ]
     app.config["ACCESS"] = Access("control-secret", "view-secret")
     cases.append((client.post("/api/endpoints", json={"kind": "tcp-server", "port": 0},
                               headers={"Authorization": "Bearer view-secret"}), 403, "view-only"))
-    for answer, status, code in cases:
+    cases.append((client.get("/api/endpoints", environ_base={"REMOTE_ADDR": "192.0.2.5"}), 401, "unauthorized"))
+    for answer, status, expected in cases:
         body = answer.get_json()
+        code, _, category = expected.partition("/")
         assert (answer.status_code, body["code"]) == (status, code), body
+        assert not category or body["category"] == category, body
+        assert isinstance(body["params"], dict), body
         assert isinstance(body["error"], str) and body["error"].endswith("."), body

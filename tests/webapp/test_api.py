@@ -53,13 +53,16 @@ def test_events_paging(client: Any) -> None:
     make(client, kind="tcp-server", port=0)
     make(client, kind="udp-server", port=0)
     everything = client.get("/api/events?after=0").get_json()
-    assert [e["seq"] for e in everything["events"]] == [1, 2] and everything["last"] == 2 and everything["dropped"] == 0
+    # each create: its `listen`, then its `state` snapshot
+    assert [e["kind"] for e in everything["events"]] == ["listen", "state", "listen", "state"]
+    assert [e["seq"] for e in everything["events"]] == [1, 2, 3, 4] and everything["last"] == 4 and everything["dropped"] == 0
     one = client.get("/api/events?after=1&limit=1").get_json()
     assert [e["seq"] for e in one["events"]] == [2]
-    none = client.get("/api/events?after=2").get_json()
-    assert none == {"events": [], "last": 2, "dropped": 0}
+    none = client.get("/api/events?after=4").get_json()
+    assert none == {"events": [], "last": 4, "dropped": 0}
     event = everything["events"][0]
-    assert set(event) == {"seq", "ts", "endpoint", "conn", "proto", "kind", "local", "peer", "size", "data", "hex", "detail"}
+    assert set(event) == {"seq", "ts", "endpoint", "conn", "proto", "kind", "local", "peer", "size", "data", "hex", "detail",
+                          "call", "args", "result", "closed_by", "errno", "code", "params", "message", "framing", "state"}
 
 
 def test_files_and_download_round_trip(client: Any, folders: dict) -> None:

@@ -1,0 +1,59 @@
+"""The one registry of event kinds: every kind the lab publishes is named here, once.
+
+Everything else reads this table: the event buffer (which kinds are lifecycle, so always recorded
+and pinned), the API (GET /api/session hands it to the page), the page (how the ladder draws a kind,
+which translation key words it), and the tests (every published kind is registered, every kind has a
+translation and a drawing rule). Adding a kind is one entry here plus its translations.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+Draw = Literal["lane-start", "lane-end", "arrow", "mark", "none"]
+
+
+class Kind(NamedTuple):
+    """What an event kind is, as data.
+
+    `lifecycle`: tells the story of a socket's life, so it is always recorded (never rate-limited)
+    and pinned in the buffer for late joiners; every other kind may come by the thousand per second.
+    `draw`: how the sequence diagram draws it. `changes`: it may change an endpoint's card.
+    """
+
+    name: str
+    lifecycle: bool
+    draw: Draw
+    changes: bool
+
+
+KINDS: dict[str, Kind] = {k.name: k for k in (
+    Kind("listen", True, "lane-start", True),
+    Kind("accept", True, "lane-start", True),
+    Kind("connect", True, "lane-start", True),
+    Kind("send", False, "arrow", False),
+    Kind("recv", False, "arrow", False),
+    Kind("message", False, "mark", False),
+    Kind("shutdown", True, "mark", True),
+    Kind("close", True, "lane-end", True),
+    Kind("refuse", True, "mark", False),
+    # errors are not lifecycle, but have a budget of their own in the buffer (see EventBus._admit)
+    Kind("error", False, "mark", True),
+    Kind("relay", False, "mark", False),
+    Kind("http", False, "mark", False),
+    Kind("lost", False, "mark", False),
+    Kind("header", True, "mark", True),
+    Kind("progress", False, "none", True),
+    Kind("done", True, "mark", True),
+    Kind("tcp_info", False, "none", False),
+    Kind("backpressure", False, "mark", False),
+    Kind("state", True, "none", True),
+)}
+
+#: Kinds always recorded and pinned in the buffer (derived: never list them again elsewhere).
+LIFECYCLE_KINDS: frozenset[str] = frozenset(k.name for k in KINDS.values() if k.lifecycle)
+
+
+def kinds_json() -> dict[str, dict[str, object]]:
+    """The registry as the page reads it (GET /api/session "kinds")."""
+    return {k.name: {"lifecycle": k.lifecycle, "draw": k.draw, "changes": k.changes} for k in KINDS.values()}

@@ -1,0 +1,276 @@
+"""The one table of English sentences: every problem a user can meet, by its stable code.
+
+A LabError, an API error body and an event all carry a code from here and the params its
+template needs; `{name}` is filled from the params (lab/errors.py `render`, or str.format: a
+template holds no other braces). The page words the same code through `err.<code>` in
+static/i18n/errors-en.js (generated from this table: `python -m lab.messages > static/i18n/errors-en.js`)
+and static/i18n/errors-zh.js (written by hand). tests/lab/test_messages.py fails when a code
+lacks either translation or a placeholder differs.
+
+Codes name what went wrong ("port-in-use"), never where it was noticed. A code, once published,
+keeps its meaning: pages and scripts branch on it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Final
+
+# What the lab was doing when the OS said no: token -> the English words of "Could not <...> <address>".
+ACTIONS: Final[dict[str, str]] = {
+    "listen": "listen on",
+    "bind": "bind",
+    "connect": "connect to",
+    "send": "send to",
+    "receive": "receive from",
+    "download": "download from",
+    "reach": "reach",
+}
+
+# OS errors whose sentence depends on the action: one code per action ("connect-timed-out").
+_PER_ACTION: Final[dict[str, str]] = {
+    "timed-out": "Could not {action} {{address}}: no answer before the time limit "
+                 "(the host may be down or a firewall drops packets).",
+    "port-needs-root": "Not allowed to {action} {{address}}: ports below 1024 need administrator rights; "
+                       "use a port above 1024 or 0.",
+    "address-not-local": "Cannot {action} {{address}}: {{host}} is not an address of this machine.",
+    "datagram-too-large": "The datagram is too large to {action} {{address}} in one piece.",
+    "failed": "Could not {action} {{address}}: {{reason}} ({{errno}}).",
+}
+
+MESSAGES: dict[str, str] = {
+    # -- the OS said no (lab/errors.py os_problem) ------------------------------------------------
+    **{f"{token}-{family}": template.format(action=phrase)
+       for family, template in _PER_ACTION.items() for token, phrase in ACTIONS.items()},
+    "host-not-found": "The host name '{host}' could not be found; check the spelling, or use an IP address like 127.0.0.1.",
+    "port-in-use": "Port {port} is already in use on {host}: another program or another lab server is listening there. "
+                   "Choose another port, or 0 to let the system pick a free one.",
+    "broadcast-not-allowed": "Not allowed to send to {address}: it is a broadcast address, and the kernel lets a socket "
+                             "send there only with SO_BROADCAST on. Turn on 'broadcast' for this UDP client, or send to "
+                             "one host's address.",
+    "connection-refused": "Connection refused by {address}: nothing is listening on that port. "
+                          "Start a server there first, or check the port.",
+    "host-unreachable": "Cannot reach {address}: the host or its network is unreachable from this machine "
+                        "(no route to it, {errno}).",
+    "connection-reset": "The connection to {address} was reset by the peer (it closed abruptly, without a normal goodbye).",
+    "peer-closed": "Cannot send to {address}: the peer has already closed the connection.",
+
+    # -- the request body and its fields (lab/spec.py, webapp/api.py) -----------------------------
+    "no-body": "The request needs a JSON body.",
+    "json-too-deep": "The JSON body is nested too deeply; a request is a flat object with a few fields.",
+    "invalid-json": "The request body is not valid JSON.",
+    "not-an-object": "The request body must be a JSON object, like {example}.",
+    "unknown-field": "A {kind} has no field '{field}'; the fields it takes are: {fields}.",
+    "unknown-request-field": "This request has no field '{field}'; the fields it takes are: {fields}.",
+    "unknown-rule-field": "A rule has no field '{field}'; the fields it takes are: {fields}.",
+    "unknown-impair-field": "'impair' has no field '{field}'; the fields it takes are: {fields}.",
+    "unknown-send-field": "A send has no field '{field}'; the fields it takes are: {fields}.",
+    "unknown-download-field": "A download has no field '{field}'; the fields it takes are: {fields}.",
+    "field-missing": "'{field}' is missing.",
+    "not-a-string": "'{field}' must be a string, not {type}.",
+    "not-a-choice": "'{value}' is not a valid {field}: use one of {choices}.",
+    "string-too-long": "'{field}' is too long (at most {limit} characters).",
+    "not-text": "'{field}' contains a character that is not valid text (a lone surrogate such as \\ud800); "
+                "send real characters, or hex for raw bytes.",
+    "port-missing": "'{field}' is missing: which port number?",
+    "port-not-a-number": "The port must be a whole number, not {value}.",
+    "port-out-of-range": "Port {port} is out of range: a port is a number from {low} to 65535.",
+    "port-out-of-range-zero": "Port {port} is out of range: a port is a number from {low} to 65535 "
+                              "(0 lets the system choose).",
+    "not-a-number": "'{field}' must be a number, not {value}.",
+    "not-a-whole-number": "'{field}' must be a whole number, not {value}.",
+    "number-out-of-range": "'{field}' must be between {low} and {high}.",
+    "host-empty": "The host is empty: give an address like 127.0.0.1.",
+    "host-invalid": "'{host}' is not a valid host name.",
+    "not-a-boolean": "'{field}' must be true or false.",
+    "hex-invalid": "The hex data is not valid: use pairs of hex digits, like '68 65 6c 6c 6f'.",
+    "send-empty": "There is nothing to send: the data is empty.",
+    "send-too-large": "One send may carry at most {limit} bytes; this one has {size}.",
+    "conn-not-a-string": "'conn' must be a connection id string like 'c1', not {value}.",
+    "to-invalid": "'to' must be [host, port], like [\"127.0.0.1\", 9999].",
+    "file-name-multiline": "The file name must be one line (no line breaks).",
+    "query-not-a-whole-number": "'{field}' must be a whole number, not '{value}'.",
+
+    # -- what an endpoint may be (lab/spec.py) ----------------------------------------------------
+    "framing-for-udp": "Framing cuts a TCP byte stream into messages; UDP keeps each datagram whole, so it needs none.",
+    "framing-with-byte-mode": "Mode '{mode}' speaks its own protocol, so it cannot also use '{framing}' framing.",
+    "delimiter-missing": "Line framing needs a delimiter, such as \"\\n\".",
+    "rules-invalid": "'rules' must be a list of at most {limit} objects, each with a 'match' pattern and a 'reply' text.",
+    "rule-repeat-too-large": "The rule pattern '{pattern}' repeats something {found} times; "
+                             "a rule may repeat at most {limit} times.",
+    "rule-not-linear": "The rule pattern '{pattern}' is not a regular expression the lab can use: {reason}. "
+                       "(The lab matches in linear time, so look-arounds like (?=...) and back-references "
+                       "like \\1 are not available.)",
+    "rule-not-python": "The rule pattern '{pattern}' is not a valid Python regular expression: {reason}; "
+                       "the generated program matches with Python's re, so use a form both understand.",
+    "rule-reply-too-large": "The reply of the rule '{pattern}' would be more than {limit} bytes after "
+                            "its $n captures are filled in (the lab's send limit), so nothing was sent.",
+    "impair-for-tcp": "Impairment (loss, duplicates, reordering) is for UDP endpoints: TCP repairs all of that itself.",
+    "broadcast-not-udp-client": "Only a UDP client can broadcast (TCP always talks to exactly one peer).",
+    "file-mode-needs-file": "Mode 'file' needs a 'file': the name of the file to send to every client.",
+
+    # -- the generated program (lab/codegen.py) ---------------------------------------------------
+    "code-endpoint-not-object": "An endpoint must be a JSON object.",
+    "code-kind-unknown": "There is no program for an endpoint of kind {kind}.",
+    "code-file-missing": "A file server in mode 'file' needs the name of its file.",
+    "code-download-not-object": "A download must be a JSON object.",
+    "code-address-missing": "The endpoint has no {which} address to put in the program.",
+    "code-host-empty": "The {which} host is empty: a program needs an address like 127.0.0.1.",
+    "code-delimiter-empty": "The delimiter is empty: line framing needs something to cut at.",
+    "code-rules-invalid": "'rules' must be a list of objects, each with a 'match' pattern and a 'reply' template.",
+    "code-rule-invalid": "Each rule must have a 'match' pattern and a 'reply' template, both strings.",
+    "code-rule-pattern": "The rule pattern {pattern} is not a valid regular expression: {reason}.",
+
+    # -- bytes on a lab socket that break a protocol (lab/sansio.py ProtocolError: framing.py,
+    #    download_protocol.py, httpproto.py); lower case, as they follow "framing: " or "download failed: "
+    "line-too-long": "a line longer than {limit} bytes arrived without a delimiter",
+    "line-cut-by-eof": "the peer closed the connection in the middle of a line ({size} bytes without a delimiter)",
+    "message-too-long": "a message announced {size} bytes, more than the limit of {limit}",
+    "message-cut-by-eof": "the peer closed the connection in the middle of a message ({size} bytes left over)",
+    "request-line-too-long": "the request line is longer than {limit} bytes",
+    "request-missing": "the client closed the connection before sending a file name",
+    "header-too-long": "the server's header line is too long: is it really a framed file server?",
+    "header-missing": "the server closed the connection before sending a header",
+    "header-invalid": "the server did not answer with an 'OK <size> <sha256>' header (it sent '{sent}')",
+    "server-refused": "the server refused: {reason}",
+    "body-too-long": "the server sent more than the {size} bytes it announced",
+    "body-cut-by-eof": "the connection closed after {received} of {size} bytes",
+    "http-head-too-long": "the request line and headers are longer than {limit} bytes",
+    "http-too-many-headers": "the request has more than {limit} header lines",
+    "http-not-utf8": "the request line is not valid UTF-8 text",
+    "http-request-line": "the first line must look like 'GET /path HTTP/1.0': a method, a path and a version, "
+                         "separated by single spaces",
+    "http-method": "the method (the first word, like GET) contains characters a method may not contain",
+    "http-path-control": "the path contains control characters",
+    "http-version-form": "the version must look like HTTP/1.0, not '{version}'",
+    "http-version": "this little server speaks HTTP/1.0 and HTTP/1.1 only, not {version}",
+    "http-folded-header": "a header line starts with a space: folded (continued) header lines are not allowed",
+    "http-header-form": "every header line must look like 'Name: value', with no space before the colon",
+    "http-header-control": "the value of the header '{name}' contains control characters",
+    "http-cut-by-eof": "the connection closed before the request was complete",
+
+    # -- the lab's state and limits (lab/core.py, tcp.py, udp.py, connection.py, scheduler.py) ----
+    "too-many-endpoints": "The lab already has {count} endpoints, its limit; stop one first.",
+    "no-such-endpoint": "There is no endpoint '{endpoint}' (it may have been stopped already).",
+    "not-a-tcp-server-listening": "Only a TCP server has a listening socket; {endpoint} is a {kind}.",
+    "not-a-tcp-server-connections": "Only a TCP server has connections to close; {endpoint} is a {kind}.",
+    "no-such-connection": "This server has no connection '{conn}' (it may have closed already).",
+    "no-client-connected": "No client is connected to this server, so there is nobody to send to.",
+    "cannot-send": "A {kind} cannot send.",
+    "connection-closed": "Connection {conn} to {address} is closed; nothing can be sent on it.",
+    "client-connection-closed": "The connection to {address} is closed; nothing can be sent on it.",
+    "already-shut-down": "This side already finished sending (shutdown SHUT_WR), so it cannot send any more.",
+    "closed-while-sending": "The connection closed while sending; nothing more can be sent on it.",
+    "udp-socket-closed": "This UDP socket is closed; nothing can be sent on it.",
+    "datagram-too-large": "A datagram may carry at most {limit} bytes; this one has {size}.",
+    "no-peer-yet": "No datagram has arrived yet, so there is no peer to answer; give a 'to' address.",
+    "lab-shutting-down": "The lab is shutting down; it takes no new periodic sends.",
+    "too-many-periodic-per-endpoint": "This endpoint already has {count} periodic sends running, its limit "
+                                      "(SOCKETLAB_MAX_PERIODIC_PER_ENDPOINT); wait for one to finish, or stop the endpoint.",
+    "too-many-periodic": "The lab already has {count} periodic sends running, its limit "
+                         "(SOCKETLAB_MAX_PERIODIC_TOTAL); wait for one to finish.",
+
+    # -- files and downloads (lab/files.py, core.py, download.py, modes.py) -----------------------
+    "file-too-large": "The file is larger than the lab's limit of {limit} bytes.",
+    "file-name-too-long": "The file name is too long (more than {limit} bytes).",
+    "file-name-not-utf8": "The file name is not valid UTF-8 text.",
+    "file-name-empty": "The file name is empty.",
+    "file-name-nul": "The file name contains a NUL byte, which no file name may contain.",
+    "file-name-percent": "The file name contains percent-encoding (like %2e); send the plain name instead.",
+    "file-name-path": "Only a plain file name from the lab's files folder is allowed: no folders, no '..', no absolute paths.",
+    "file-name-control": "The file name contains control characters.",
+    "no-such-file": "There is no file named '{file}' in the lab's files folder.",
+    "file-outside-folder": "'{file}' points outside the lab's files folder, so it is not served.",
+    "not-a-regular-file": "'{file}' is not a regular file in the lab's files folder.",
+    "too-many-downloads": "{count} downloads are already running, the lab's limit; wait for one to finish.",
+    "downloads-folder-full": "The downloads folder holds the lab's limit of {limit} bytes in running downloads; "
+                             "wait for one to finish.",
+    "no-such-download": "There is no download '{download}'.",
+    "download-not-saved": "Download {download} is {state}: there is no saved file to fetch yet.",
+    "download-file-gone": "The saved file of download {download} is no longer in the downloads folder.",
+    "download-cancelled": "the download was cancelled",
+    "download-file-too-large": "the file is {size} bytes, more than the lab's limit of {limit} bytes",
+    "download-folder-too-full": "the file is {size} bytes, more than the {limit} bytes the downloads folder may "
+                                "still take (SOCKETLAB_MAX_DOWNLOADS_BYTES)",
+    "download-too-much-data": "more than the lab's limit of {limit} bytes arrived",
+    "download-folder-overflow": "more than the {limit} bytes the downloads folder may still take "
+                                "(SOCKETLAB_MAX_DOWNLOADS_BYTES) arrived",
+    "checksum-mismatch": "the checksum does not match: expected {expected}, got {actual}",
+
+    # -- the lab's policy (lab/policy.py, endpoint.py) --------------------------------------------
+    "policy-bad-port-range": "{variable}: '{entry}' has a bad port range; write it like host:8000-8100.",
+    "policy-port-range-outside": "{variable}: '{entry}' has a port range outside 0-65535.",
+    "policy-bad-entry": "{variable}: '{entry}' is neither an address, a network (CIDR) nor a known host name.",
+    "policy-forbids-reach": "The lab may not reach {address}: its policy allows only {allowed}. "
+                            "To allow it, start the dashboard with {variable} set, e.g. {variable}={ip}/32.",
+    "policy-forbids-bind": "The lab may not bind {address}: its policy allows only {allowed}. "
+                           "To allow it, start the dashboard with {variable} set, e.g. {variable}={ip}/32.",
+    "policy-port-range": "Lab servers on {host} may only use ports {low}-{high} ({variable}); "
+                         "choose one of those, or 0 to let the lab pick.",
+
+    # -- why the lab closed something (`close` events: code, closed_by "local") ------------------
+    "stopped": "the endpoint was stopped",
+    "dashboard": "closed from the dashboard",
+    "idle-timeout": "idle for {limit} s, the server's idle timeout (SOCKETLAB_MAX_IDLE_SECONDS)",
+    "http-timeout": "no complete HTTP request within {limit} s",
+    "server-stopped": "server stopped",
+    "failed-send": "a send failed",
+    "backpressure": "the peer stopped reading",
+    "done": "done",
+    "download-done": "the download is complete",
+    "transfer-failed": "the download failed",  # (not "download-failed": that is the OS error family's)
+
+    # -- event-only problems (refuse, lost, backpressure, error events) ---------------------------
+    "accept-failed": "accept() failed: {reason} ({errno}); this server no longer accepts",
+    "accept-retry": "accept() failed: {reason} ({errno}); trying again in {retry_ms} ms "
+                    "(clients wait in the backlog meanwhile)",
+    "crash": "the lab's {what} thread stopped unexpectedly ({exception}: {text}); it no longer works: "
+             "stop it and start a new one, and please report this",
+    "connection-limit": "accept() returned a socket, but this server is at its limit of {limit} connections: "
+                        "closed it at once",
+    "impair-loss": "a datagram was lost by impairment (loss {loss}): it never reached the network",
+    "delay-line-full": "a datagram was dropped: the delay line already holds {held} datagrams, the lab's limit "
+                       "(SOCKETLAB_MAX_DELAY_DATAGRAMS, SOCKETLAB_MAX_DELAY_BYTES)",
+    "peer-not-reading": "Connection {conn} to {address} is not reading: its buffers stayed full for {waited_s} s, "
+                        "so these {total} bytes were not sent (the connection goes on).",
+    "peer-stopped-reading": "Connection {conn} to {address} stopped reading: only {sent} of {total} bytes went out "
+                            "within the send timeout "
+                            "({timeout_s} s), so the lab closed the connection (the rest would have arrived cut in two).",
+
+    # -- the dashboard's own refusals (webapp/) ---------------------------------------------------
+    "bad-input": "The request could not be understood.",
+    "no-such-route": "There is no such API route; see the README for the list.",
+    "method-not-allowed": "This route does not accept that HTTP method; see the README for the list.",
+    "too-large": "The request body is too large.",
+    "unexpected": "The lab could not do that ({error}); it keeps running. Please report this.",
+    "local-only": "This dashboard has no access token set, so it only accepts requests from its own machine. "
+                  "Start it with SOCKETLAB_TOKEN=<a secret> to allow remote control.",
+    "unauthorized": "An access token is needed: open the link with ?token=... that the lab printed, "
+                    "or send 'Authorization: Bearer <token>'.",
+    "view-only": "This is a view-only link: it can watch the lab but not change it. Ask the teacher for the control link.",
+    "unknown-host": "This dashboard does not answer to that host name. Open it by this machine's address or a name "
+                    "listed in SOCKETLAB_HOSTS.",
+    "cross-origin": "Another web page tried to make the lab act. Only the dashboard's own page, or a script that "
+                    "sends no Origin header, may change the lab.",
+    "too-many-websockets": "The dashboard is watched by as many viewers as it can serve right now; try again in a minute.",
+    "too-many-websockets-from-address": "Too many live views are open from your address; close some tabs and reload.",
+    "too-many-pending": "The dashboard has too many unfinished requests right now; try again in a moment.",
+    "too-many-pending-from-address": "Too many unfinished requests came from your address; this one was closed.",
+    "head-timeout": "The request did not arrive in time, so the dashboard closed the connection.",
+    "head-too-large": "The request's headers are too large for the dashboard.",
+    "not-json": "The API only accepts request bodies sent as JSON, with 'Content-Type: application/json'.",
+}
+
+
+def to_js() -> str:
+    """static/i18n/errors-en.js: this table as the page's `err.<code>` entries."""
+    lines = ["// Generated from lab/messages.py by `python -m lab.messages > static/i18n/errors-en.js`: do not edit;",
+             "// tests/lab/test_messages.py fails when it falls out of date.",
+             "export default {"]
+    lines += [f"  {json.dumps('err.' + code)}: {json.dumps(template, ensure_ascii=False)}," for code, template in MESSAGES.items()]
+    lines.append("};")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(to_js(), end="")
