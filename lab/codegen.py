@@ -59,7 +59,7 @@ def program_for(spec: EndpointSpec, address: Address, ep_id: str | None = None) 
     family = "socket.AF_INET6" if ":" in host else "socket.AF_INET"
     impair = spec.impair is not None
     if handler and kind == "tcp-server":
-        sections += _tcp_server(handler, framing, bool(rules), framed_files, family)
+        sections += _tcp_server(handler, framing, bool(rules), framed_files, family, spec.recv_delay_ms)
     elif handler:
         sections.append(_udp_server(handler, bool(rules), family, impair))
     elif kind == "tcp-client":
@@ -129,9 +129,10 @@ def program_for_download(request: DownloadRequest, dl_id: str | None = None) -> 
 
 # -- the pieces of a TCP server ------------------------------------------------------------------
 
-def _tcp_server(handler: type[Mode], framing: str, rules: bool, framed_files: bool, family: str) -> list[str]:
+def _tcp_server(handler: type[Mode], framing: str, rules: bool, framed_files: bool, family: str,
+                delay_ms: int = 0) -> list[str]:
     own = handler.code_sections(framed_files)  # a mode with its own protocol brings its own handle()
-    sections = own if own is not None else [_message_handler(handler, framing, rules)]
+    sections = own if own is not None else [_message_handler(handler, framing, rules, delay_ms)]
     sections.append("\n".join([
         f"server = socket.socket({family}, socket.SOCK_STREAM)",
         "server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart at once on the same port",
@@ -156,14 +157,15 @@ def _respond(handler: type[Mode], rules: bool, var: str, send: Callable[[str], s
     return lines if silent else lines + ["else:"] + ["    " + line for line in fallback]
 
 
-def _receive_loop(handler: type[Mode], framing: str, rules: bool) -> list[str]:
+def _receive_loop(handler: type[Mode], framing: str, rules: bool, delay_ms: int = 0) -> list[str]:
     """The recv loop of a TCP message mode, at the depth of a `with conn:` body."""
     wrap: Callable[[str], str] = (lambda data: data) if framing == "raw" else (lambda data: f"frame({data})")
 
     def respond(var: str) -> list[str]:
         return _respond(handler, rules, var, lambda data: f"conn.sendall({wrap(data)})", wrap)
 
-    lines = ["while True:",
+    slow = [f"    time.sleep({delay_ms / 1000:g})  # a slow reader: sends pile up, one recv() takes them all"] if delay_ms else []
+    lines = ["while True:", *slow,
              "    data = conn.recv(1024)",
              "    if not data:  # b'' means the client closed the connection",
              "        break"]
@@ -178,12 +180,12 @@ def _receive_loop(handler: type[Mode], framing: str, rules: bool) -> list[str]:
     return ["        " + line for line in lines]
 
 
-def _message_handler(handler: type[Mode], framing: str, rules: bool) -> str:
+def _message_handler(handler: type[Mode], framing: str, rules: bool, delay_ms: int = 0) -> str:
     if not handler.code_shares_clients:
         return "\n".join(["def handle(conn, addr):",
                           "    print(addr, 'connected', flush=True)",
                           "    with conn:"]
-                         + _receive_loop(handler, framing, rules)
+                         + _receive_loop(handler, framing, rules, delay_ms)
                          + ["    print(addr, 'closed', flush=True)"])
     return "\n".join(["clients = []  # the socket of every connected client",
                       "clients_lock = threading.Lock()",
@@ -194,7 +196,7 @@ def _message_handler(handler: type[Mode], framing: str, rules: bool) -> str:
                       "        clients.append(conn)",
                       "    print(addr, 'connected', flush=True)  # only now can it hear the others",
                       "    try:"]
-                     + _receive_loop(handler, framing, rules)
+                     + _receive_loop(handler, framing, rules, delay_ms)
                      + ["    finally:",
                         "        with clients_lock:",
                         "            clients.remove(conn)",
@@ -261,7 +263,7 @@ def _udp_client(family: str, broadcast: bool, impair: bool) -> str:
 
 # -- assembling and checking ---------------------------------------------------------------------
 
-MODULES = ("hashlib", "os", "pathlib", "re", "socket", "struct", "sys", "threading", "urllib.parse")
+MODULES = ("hashlib", "os", "pathlib", "re", "socket", "struct", "sys", "threading", "time", "urllib.parse")
 
 
 def _assemble(comment: list[str], sections: list[str]) -> str:

@@ -98,6 +98,7 @@ class Connection:
         self._sampled = 0.0
         self._sampled_bytes = 0
         self._closing: str | None = None  # why the lab is closing it (a code of lab/messages.py), when it is
+        self._stopping = threading.Event()  # set by close(): ends a slow reader's wait at once
         self._closing_params: dict[str, Any] | None = None
         self._reset_seen: str | None = None  # errno name of a reset a send met: then the peer's close is a reset
         self.summary: dict[str, Any] = {"id": conn_id, "peer": list(peer), "local": list(self.local)}
@@ -122,9 +123,13 @@ class Connection:
         ending = Ending("local")
         buf = bytearray(RECV_SIZE)
         view = memoryview(buf)
+        delay = self.owner.spec.recv_delay_ms / 1000  # a slow reader: the sender's bytes pile up meanwhile
+        recv_args = RECV_ARGS if not delay else {**RECV_ARGS, "delay_ms": self.owner.spec.recv_delay_ms}
         try:
             self.owner.on_open(self)
             while True:
+                if delay:
+                    self._stopping.wait(delay)  # close() cuts the wait short; the recv then returns 0
                 n = self.sock.recv_into(buf)
                 if n == 0:
                     if self._reset_seen:  # a reset met our send (EPIPE consumes it): no FIN came
@@ -138,7 +143,7 @@ class Connection:
                 self.owner.bytes_in += n
                 self.recvs += 1
                 self.publish("recv", size=n, payload=data if self.preview is None else self.preview(data),
-                             detail=f"recv({RECV_SIZE}) returned {n} bytes", call="recv", args=RECV_ARGS, result=n)
+                             detail=f"recv({RECV_SIZE}) returned {n} bytes", call="recv", args=recv_args, result=n)
                 self._sample()
                 try:
                     self.owner.on_data(self, data)
@@ -396,6 +401,7 @@ class Connection:
         if self._closing is None:
             self._closing_params = params  # (set first: the receive thread reads both once _closing is set)
             self._closing = reason
+        self._stopping.set()
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:

@@ -233,6 +233,7 @@ class Endpoint:
             "bytes_in": self.bytes_in,
             "bytes_out": self.bytes_out,
             "framing": self.spec.framing,
+            "recv_delay_ms": self.spec.recv_delay_ms,
             "delimiter": self.spec.delimiter.decode("utf-8", "replace") if self.spec.framing == "line" else None,
             "rules": [rule.to_json() for rule in self.spec.rules],
             "impair": self.spec.impair.to_json() if self.spec.impair else None,

@@ -92,6 +92,7 @@ MESSAGES: dict[str, str] = {
     "query-not-a-whole-number": "'{field}' must be a whole number, not '{value}'.",
 
     # -- what an endpoint may be (lab/spec.py) ----------------------------------------------------
+    "recv-delay-for-tcp-server": "'recv_delay_ms' makes a slow reader, and only a TCP server reads a byte stream slowly; leave it out here.",
     "framing-for-udp": "Framing cuts a TCP byte stream into messages; UDP keeps each datagram whole, so it needs none.",
     "framing-with-byte-mode": "Mode '{mode}' speaks its own protocol, so it cannot also use '{framing}' framing.",
     "delimiter-missing": "Line framing needs a delimiter, such as \"\\n\".",

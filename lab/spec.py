@@ -21,7 +21,7 @@ ENCODINGS = ("utf-8", "hex")
 
 # The fields each request takes; anything else is refused by name.
 CLIENT_FIELDS = ("kind", "host", "port", "framing", "delimiter", "impair", "broadcast")
-SERVER_COMMON = ("kind", "host", "port", "mode", "framing", "delimiter", "impair")  # + what the modes read
+SERVER_COMMON = ("kind", "host", "port", "mode", "framing", "delimiter", "impair", "recv_delay_ms")  # + what the modes read
 RULE_FIELDS = ("match", "reply")
 IMPAIR_FIELDS = ("loss", "duplicate", "reorder", "delay_ms", "jitter_ms", "seed")
 SEND_FIELDS = ("data", "encoding", "conn", "to", "repeat", "interval_ms", "numbered")
@@ -217,6 +217,7 @@ class EndpointSpec:
     rules: tuple[Rule, ...] = ()
     broadcast: bool = False
     impair: ImpairSpec | None = None
+    recv_delay_ms: int = 0  # a slow reader: wait this long before each recv() (tcp-server)
 
 
 def _framing(body: dict[str, Any], kind: str, mode: str | None) -> tuple[str, bytes]:
@@ -280,7 +281,11 @@ def parse_endpoint(body: Any) -> EndpointSpec:
     reply = _string(body, "reply", "OK") or ""
     protocol = _string(body, "protocol", "raw", choices=PROTOCOLS) or "raw"
     file = _string(body, "file", max_length=1024)
-    spec = EndpointSpec(kind, host, port, mode, reply, file, protocol, framing, delimiter, _rules(body), impair=impair)
+    recv_delay_ms = int(_number(body, "recv_delay_ms", 0, 0, 10_000, whole=True))
+    if recv_delay_ms and kind != "tcp-server":
+        raise BadInput("recv-delay-for-tcp-server")
+    spec = EndpointSpec(kind, host, port, mode, reply, file, protocol, framing, delimiter, _rules(body), impair=impair,
+                        recv_delay_ms=recv_delay_ms)
     servermodes.REGISTRY[spec.mode or "echo"].check(spec)
     return spec
 
