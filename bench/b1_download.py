@@ -1,5 +1,7 @@
-"""1: a 1 GiB framed download, lab server to lab client, with a live Socket.IO client watching,
-against a plain `socket.sendfile` -> `recv_into` copy of the same file written to disk."""
+"""1: 1 GiB downloads, lab server to lab client, with a live Socket.IO client watching, against a
+plain `socket.sendfile` -> `recv_into` copy of the same file written to disk: the classic raw
+download (read until EOF) against the plain copy, and the framed one (size and SHA-256 verified)
+against the plain copy that also hashes."""
 
 from __future__ import annotations
 
@@ -68,11 +70,17 @@ def plain_copy(path: Path, out_dir: Path, verify: bool = False) -> float:
     return SIZE / elapsed
 
 
-def lab_download(lab: Dashboard, port: int, name: str) -> float:
-    started = lab.api("POST", "/api/downloads", json={"host": "127.0.0.1", "port": port, "file": name, "protocol": "framed"})
+def lab_download(lab: Dashboard, port: int, name: str | None) -> float:
+    """Bytes per second until the download is done (raw: the file saved; its SHA-256 follows)."""
+    body = {"host": "127.0.0.1", "port": port, "protocol": "framed" if name else "raw"}
+    if name:
+        body["file"] = name
+    started = lab.api("POST", "/api/downloads", json=body)
     while (dl := lab.api("GET", f"/api/downloads/{started['id']}"))["state"] == "running":
         time.sleep(0.02)
-    assert dl["state"] == "done" and dl["verified"], dl
+    assert dl["state"] == "done" and (dl["verified"] or not name), dl
+    while name is None and lab.api("GET", f"/api/downloads/{started['id']}")["sha256"] is None:
+        time.sleep(0.02)  # (the hash of the saved file, read back once it is done)
     os.unlink(lab.downloads / dl["saved_as"])
     return SIZE / dl["seconds"]
 
@@ -82,28 +90,32 @@ def run() -> Result:
         big = lab.files / "big-1GiB.bin"
         make_file(big, SIZE)
         server = lab.api("POST", "/api/endpoints", json={"kind": "tcp-server", "port": 0, "mode": "files", "protocol": "framed"})
+        classic = lab.api("POST", "/api/endpoints", json={"kind": "tcp-server", "port": 0, "mode": "file", "file": big.name})
         watcher = socketio.Client()
         seen = []
         watcher.on("events", seen.extend)
         watcher.connect(lab.url, transports=["websocket"])
         try:
             lab_download(lab, server["local"][1], big.name)  # warm-up: the server hashes the file once
-            plain, verified, labbed = [], [], []
+            plain, verified, labbed, raw = [], [], [], []
             with tempfile.TemporaryDirectory() as out:
                 for _ in range(2):  # interleaved, best of each: the machine is shared and noisy
                     plain.append(plain_copy(big, Path(out)))
+                    raw.append(lab_download(lab, classic["local"][1], None))
                     verified.append(plain_copy(big, Path(out), verify=True))
                     labbed.append(lab_download(lab, server["local"][1], big.name))
         finally:
             watcher.disconnect()
         ceiling = hash_ceiling()
-        ratio, fair = max(labbed) / max(plain), max(labbed) / max(verified)
+        ratio, fair, classic_ratio = max(labbed) / max(plain), max(labbed) / max(verified), max(raw) / max(plain)
         progress = sum(1 for e in seen if e["kind"] == "progress")
     mib = 2**20
-    return Result(1, "1 GiB framed download vs plain sendfile->recv_into",
-                  f"{ratio:.2f}x ({max(labbed) / mib:.0f} vs {max(plain) / mib:.0f} MiB/s); {fair:.2f}x of the plain copy that also "
-                  f"hashes; SHA-256 alone: {ceiling / mib:.0f} MiB/s", f">= {TARGET}x", ratio >= TARGET,
+    return Result(1, "1 GiB raw download vs plain sendfile->recv_into; framed vs the plain copy that also hashes",
+                  f"raw {classic_ratio:.2f}x ({max(raw) / mib:.0f} vs {max(plain) / mib:.0f} MiB/s); framed {fair:.2f}x of the "
+                  f"plain copy that also hashes ({ratio:.2f}x of the plain copy; SHA-256 alone: {ceiling / mib:.0f} MiB/s)",
+                  f"raw >= {TARGET}x, framed >= {TARGET}x of the hashing copy", classic_ratio >= TARGET and fair >= TARGET,
                   {"lab_MiBps": [x / mib for x in labbed], "plain_MiBps": [x / mib for x in plain],
+                   "raw_MiBps": [x / mib for x in raw], "raw_ratio": classic_ratio,
                    "plain_with_sha256_MiBps": [x / mib for x in verified], "sha256_ceiling_MiBps": ceiling / mib,
                    "ratio": ratio, "ratio_vs_plain_with_sha256": fair,
                    "events_seen_by_socketio_client": len(seen), "progress_events": progress})
