@@ -10,14 +10,13 @@ import errno
 import os
 import select
 import socket
-import struct
 import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Protocol
 
 from . import tcpinfo
-from .endpoint import Context, join, os_fields, spawn
+from .endpoint import Context, join, os_fields, spawn, timeval
 from .errors import LabError, Problem, Refused, explain_os_error, os_problem, where
 from .events import PREVIEW_BYTES, Address
 from .framing import make_framer
@@ -32,10 +31,6 @@ RESET_ERRNOS = (errno.ECONNRESET, errno.EPIPE)  # the peer's kernel answered wit
 
 
 FILE_CHUNK = 1 << 30  # bytes per sendfile() call (as socket.sendfile); the timeout counts from the last progress
-
-
-def _timeval(seconds: float) -> bytes:
-    return struct.pack("ll", int(seconds), int(seconds % 1 * 1_000_000))
 
 
 def _writable(sock: socket.socket, timeout: float) -> bool:
@@ -342,7 +337,7 @@ class Connection:
         with self._send_lock, open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             head = f.read(PREVIEW_BYTES)  # for the preview only; sendfile() starts from offset 0
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(timeout))
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval(timeout))
             sent, stalled = 0, False
             progress = time.monotonic()
             while sent < size:

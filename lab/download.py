@@ -8,6 +8,7 @@ claimed with link(), which never overwrites, so two downloads of one file never 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import queue
@@ -19,11 +20,12 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from . import download_protocol as proto
-from .endpoint import Context, address, crash_params, crash_sentence, errno_name, exc_code, join, spawn
+from .endpoint import Context, address, crash_params, crash_sentence, errno_name, exc_code, join, spawn, timeval
 from .errors import LabError, Refused, os_problem, where
 from .events import Address
 
 BUFFER_SIZE = 1 << 20
+RECV_TIMEOUT = 60.0  # seconds a download waits for the next bytes before it gives up
 PROGRESS_INTERVAL = 0.05  # at most ~20 progress events a second per transfer
 _UNSAFE = re.compile(r"[^\w.\-]+")
 
@@ -129,7 +131,11 @@ class Download:
             self.publish("error", detail=problem.sentence, call="connect", errno=errno_name(exc), code=problem.code,
                          params=problem.params)
             raise Refused.of(problem) from None
-        sock.settimeout(60)  # a server that stops sending for a minute is considered gone
+        # A server that sends nothing for a minute is considered gone. SO_RCVTIMEO, not settimeout():
+        # the socket stays blocking, so each recv_into() is one system call, as in a plain copy
+        # (settimeout polls before every recv; measured 0.5-0.6x of the plain copy with it).
+        sock.settimeout(None)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval(RECV_TIMEOUT))
         self._sock = sock
         self.local = address(sock.getsockname())
         self._thread: threading.Thread | None = spawn(f"download-{dl_id}", self._run, self._crashed)
@@ -144,6 +150,8 @@ class Download:
         except LabError as exc:
             self._finish("failed", str(exc), exc_code(exc), getattr(exc, "params", None))
         except OSError as exc:
+            if isinstance(exc, BlockingIOError):  # SO_RCVTIMEO ran out: nothing came for RECV_TIMEOUT
+                exc = TimeoutError(errno.ETIMEDOUT, os.strerror(errno.ETIMEDOUT))
             if self._cancelled:
                 self._finish("failed", "the download was cancelled", "download-cancelled", {})
             else:

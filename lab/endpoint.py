@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import socket
+import struct
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -78,6 +79,12 @@ def bind_socket(ctx: Context, host: str, port: int, socktype: int) -> socket.soc
                 sock.close()
                 raise
     raise AssertionError("unreachable: the loop returns or raises")
+
+
+def timeval(seconds: float) -> bytes:
+    """A struct timeval for SO_SNDTIMEO/SO_RCVTIMEO: the kernel bounds a blocking call, and the
+    socket stays blocking (one system call per send or recv, where settimeout() adds a poll)."""
+    return struct.pack("ll", int(seconds), int(seconds % 1 * 1_000_000))
 
 
 def address(sockaddr: Any) -> Address:

@@ -181,3 +181,14 @@ def test_sample_files_exist(lab: Lab, folders: dict) -> None:
     assert set(names) >= {"hello.txt", "random-1MB.bin", "gradient.png"}
     assert names["random-1MB.bin"]["size"] == 1 << 20
     assert Path(folders["files"] / "gradient.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_server_that_sends_nothing_times_the_download_out(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    # SO_RCVTIMEO bounds each blocking recv_into(); the kernel's EAGAIN reads as a time-out
+    monkeypatch.setattr("lab.download.RECV_TIMEOUT", 0.3)
+    silent = lab.create({"kind": "tcp-server", "port": 0, "mode": "manual"})
+    download = lab.start_download({"host": "127.0.0.1", "port": silent.local[1]})
+    wait_until(lambda: download.state == "failed", 10)
+    assert "no answer before the time limit" in (download.error or "")
+    error = [e for e in lab.bus.since(0)[0] if e.endpoint == download.id and e.kind == "error"][-1]
+    assert error.code == "download-timed-out" and error.errno == "ETIMEDOUT"
