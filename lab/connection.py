@@ -235,13 +235,21 @@ class Connection:
         past the deadline, and the socket's blocking mode (shared with the receiving thread) is
         never changed.
         """
+        try:  # the usual case first: the kernel has room, one system call sends it all
+            sent = self.sock.send(data, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            self._saw_reset(exc)
+            raise
+        if sent == len(data):
+            return sent
         view = memoryview(data)
         fd = self.sock.fileno()
         if fd < 0:  # closed by the receiving thread a moment ago
             raise OSError(errno.EBADF, "the socket is closed")
         poller = select.poll()
         poller.register(fd, select.POLLOUT)
-        sent = 0
         while sent < len(data):
             left = (deadline if sent else start_by) - time.monotonic()
             if not poller.poll(max(0.0, left) * 1000):  # an error or hang-up wakes it too: send() then raises
