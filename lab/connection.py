@@ -121,6 +121,7 @@ class Connection:
         delay = self.owner.spec.recv_delay_ms / 1000  # a slow reader: the sender's bytes pile up meanwhile
         recv_args = RECV_ARGS if not delay else {**RECV_ARGS, "delay_ms": self.owner.spec.recv_delay_ms}
         try:
+            self._publish_tcp_info()  # the kernel's view just after the handshake (its first RTT), so no page asks
             self.owner.on_open(self)
             while True:
                 if delay:
@@ -329,6 +330,9 @@ class Connection:
         if now - self._sampled < TCP_INFO_INTERVAL:
             return
         self._sampled, self._sampled_bytes = now, moved
+        self._publish_tcp_info()
+
+    def _publish_tcp_info(self) -> None:
         info = self.tcp_info()
         if info is not None:
             self.publish("tcp_info", detail=tcpinfo.summary(info), call="getsockopt", args=info)

@@ -68,6 +68,7 @@ class Lab:
         with self._lock:
             self.endpoints[ep_id] = endpoint
         endpoint.publish_state()
+        endpoint.start()
         return endpoint
 
     def endpoint(self, ep_id: str) -> Endpoint:

@@ -175,6 +175,10 @@ class Endpoint:
             snapshot["removed"] = True
         self.publish("state", detail=f"{self.kind} {self.id} is {'removed' if removed else self.state}", state=snapshot)
 
+    def start(self) -> None:
+        """Start the endpoint's threads. Lab.create calls it after the endpoint's first `state`
+        event, so every page knows the endpoint before any event of its threads arrives."""
+
     def crashed(self, exc: BaseException) -> None:
         """A thread of this endpoint died of a bug: say so, in its state and in an event."""
         self.state = "error"

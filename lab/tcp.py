@@ -52,7 +52,10 @@ class TcpServer(Endpoint):
         self.state = "listening"
         self.publish("listen", detail=f"socket() + bind({where(*self.local)}) + listen({BACKLOG}): waiting for clients to connect",
                      call="listen", args={"address": list(self.local), "backlog": BACKLOG})
-        self._accept_thread: threading.Thread | None = spawn(f"accept-{ep_id}", self._accept_loop, self.crashed)
+        self._accept_thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._accept_thread = spawn(f"accept-{self.id}", self._accept_loop, self.crashed)
 
     def _accept_loop(self) -> None:
         listener = self._listener
@@ -246,6 +249,8 @@ class TcpClient(Endpoint):
                      detail=f"connect({where(*sockaddr)}) succeeded; the client did not bind: "
                             f"the OS picked its local port {self.local[1]}",
                      call="connect", args={"address": list(sockaddr)})
+
+    def start(self) -> None:
         self.conn.start()
 
     def on_open(self, conn: Connection) -> None:

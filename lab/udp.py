@@ -64,6 +64,10 @@ class UdpEndpoint(Endpoint):
         self._held: list[tuple[bytes, Address, int]] = []
         self._send_lock = threading.Lock()
 
+    def start(self) -> None:
+        if self.kind == "udp-server":  # (a client starts receiving at its first sendto(), as the OS binds it then)
+            self._start_receiving()
+
     def _start_receiving(self) -> None:
         self._thread = spawn(f"udp-{self.id}", self._recv_loop, self.crashed)
 
@@ -229,7 +233,7 @@ class UdpEndpoint(Endpoint):
     def to_json(self, snapshot: bool = False) -> dict[str, Any]:
         data = super().to_json(snapshot)
         data.update(datagrams_in=self.datagrams_in, datagrams_out=self.datagrams_out, datagrams_lost=self.datagrams_lost,
-                    kernel_drops=None if snapshot else kernel_drops(self._sock), delay_dropped=self.delay_dropped,
+                    kernel_drops=kernel_drops(self._sock), delay_dropped=self.delay_dropped,
                     last_peer=list(self.last_peer) if self.last_peer else None)
         return data
 
@@ -249,7 +253,6 @@ class UdpServer(UdpEndpoint):
         self.state = "bound"
         self.publish("listen", detail=f"socket(SOCK_DGRAM) + bind({where(*self.local)}): waiting for datagrams "
                                       "(UDP has no listen() and no accept())", call="bind", args={"address": list(self.local)})
-        self._start_receiving()
 
     def send(self, data: bytes, conn: str | None = None, to: Address | None = None) -> int:
         peer = self.target(to) if to else self.last_peer

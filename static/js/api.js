@@ -1,9 +1,12 @@
 // The one way the page talks to the REST API: JSON in and out, the access token on every request,
 // and every failure turned into an ApiError carrying a sentence a student can read.
-import { t } from "./i18n.js";
+import { Emitter } from "./emitter.js";
+import { current, t } from "./i18n.js";
+
+const has = (id) => current.has(id);
 
 const TOKEN_KEY = "socketlab.token";
-const tokenListeners = [];
+const tokenChanges = new Emitter();
 let askForToken = null; // () => Promise<string>, set by the session module
 let pendingAsk = null; // one prompt at a time, however many requests answered 401
 
@@ -29,7 +32,7 @@ export function token() {
 }
 
 export function onTokenChange(fn) {
-  tokenListeners.push(fn);
+  return tokenChanges.on("token", fn);
 }
 
 export function setTokenPrompt(fn) {
@@ -38,7 +41,7 @@ export function setTokenPrompt(fn) {
 
 function setToken(value) {
   sessionStorage.setItem(TOKEN_KEY, value);
-  for (const fn of tokenListeners) fn(value);
+  tokenChanges.emit("token", value);
 }
 
 /** Ask the user for a token (once, whoever asks); resolves when a new one was given. */
@@ -58,9 +61,26 @@ export function authHeaders() {
   return value ? { Authorization: `Bearer ${value}` } : {};
 }
 
+/** An error's params for its sentence: a port is a name, not a quantity (5000, never 5,000). */
+export function errorParams(params) {
+  const out = {};
+  for (const [k, v] of Object.entries(params && typeof params === "object" ? params : {})) {
+    out[k] = /port$/i.test(k) && typeof v === "number" ? String(v) : Array.isArray(v) ? v.join(":") : v;
+  }
+  return out;
+}
+
+/**
+ * The sentence for an error answer, in the reader's language: from its stable `code` and `params`
+ * through the err.<code> tables; the English `error` only when the page has no translation of the code.
+ */
 async function sentenceOf(response) {
   try {
     const body = await response.json();
+    if (body && typeof body.code === "string" && has(`err.${body.code}`)) {
+      const text = t(`err.${body.code}`, errorParams(body.params));
+      if (!/\{\w+\}/.test(text)) return text; // every value the sentence needs was given
+    }
     if (body && typeof body.error === "string" && body.error.trim()) return body.error;
   } catch {
     // not JSON: fall through to the generic sentence, never the raw body

@@ -5,6 +5,7 @@ import { showCode } from "./code-panel.js";
 import { peerIndex, streamCounters, streamLesson, tcpInfoBlock, teachingSummary, udpStats } from "./conn-stats.js";
 import { el, hostPort, setOptions } from "./dom.js";
 import { formatNumber, t, tOr } from "./i18n.js";
+import { speaksOwnProtocol } from "./kinds.js";
 import { noticeIn } from "./notice.js";
 import { SendBox } from "./send-box.js";
 
@@ -127,7 +128,7 @@ export class EndpointCard {
 
     if (this.kind === "tcp-server") this.updateSockets(ep, gone);
     this.updateStats(ep, index);
-    this.sendForm.hidden = gone || ["file", "files", "http"].includes(ep.mode);
+    this.sendForm.hidden = gone || speaksOwnProtocol(ep.mode);
     this.sendBox.setFraming(ep, this.kind === "tcp-client" ? index.server(ep.remote) : null);
     const server = this.kind.endsWith("-server");
     this.stop.textContent = t(gone ? "card.remove" : server ? "card.stop" : "card.close");
@@ -172,9 +173,9 @@ export class EndpointCard {
     this.stopListening.hidden = !open;
     const conns = Array.isArray(ep.connections) ? ep.connections : [];
     this.connsTitle.textContent = conns.length || !gone ? t("card.conns", { n: conns.length }) : "";
-    const framing = ["file", "files", "http"].includes(ep.mode) ? "raw" : ep.framing || "raw";
+    const framing = speaksOwnProtocol(ep.mode) ? "raw" : ep.framing || "raw";
     this.conns.replaceChildren(...conns.map((conn) => this.connRow(conn, framing)));
-    const why = ["file", "files", "http"].includes(ep.mode) ? null
+    const why = speaksOwnProtocol(ep.mode) ? null
       : conns.map((c) => streamLesson(c, this.index.ofServerConn(c)?.conn, framing)).find(Boolean);
     if (why) this.conns.append(el("li", { class: "conn-why" }, why));
     setOptions(this.target, [["", t("send.all")], ...conns.map((c) => [c.id, `${c.id} · ${hostPort(c.peer)}`])]);

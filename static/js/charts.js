@@ -105,3 +105,7 @@ export function initChart() {
   new ResizeObserver(() => rebuild()).observe(box);
   onLanguageChange(rebuild);
 }
+
+// the classroom's view interface (classroom.js VIEWS): init, add, reset, redraw
+export const init = initChart;
+export const redraw = rebuild;

@@ -15,8 +15,10 @@ import { initShortcuts } from "./shortcuts.js";
 
 const MAX_HISTORY = 20000;
 const VIEW_KEY = "socketlab.view";
-const VIEWS = ["log", "ladder", "split", "numbers"];
-const views = [log, ladder, counters, chart];
+const LAYOUTS = ["log", "ladder", "split", "numbers"]; // the tabs: which panes are shown
+// The views: each takes the same events, live or replayed, through one interface (init, add,
+// reset, redraw). Adding a view is one module with that interface plus its entry here.
+const VIEWS = [log, ladder, counters, chart];
 const panel = document.getElementById("classroom");
 let history = []; // the live events this page has seen (bounded), oldest first
 let replaying = false;
@@ -26,11 +28,15 @@ let chosen = "log";
 const serverNow = () => Date.now() / 1000 + skew;
 
 function feed(events) {
-  for (const view of views) view.add(events);
+  for (const view of VIEWS) view.add(events);
 }
 
 function resetViews() {
-  for (const view of views) view.reset();
+  for (const view of VIEWS) view.reset();
+}
+
+function redrawViews() {
+  for (const view of VIEWS) view.redraw();
 }
 
 function onLive(events, { live = false } = {}) {
@@ -72,7 +78,7 @@ const replayHooks = {
 
 /** Show one of the views: "log", "ladder", "split" (diagram and log side by side), "numbers". */
 export function showView(view, { remember = true } = {}) {
-  if (!VIEWS.includes(view)) return;
+  if (!LAYOUTS.includes(view)) return;
   if (remember) {
     chosen = view;
     localStorage.setItem(VIEW_KEY, view);
@@ -87,9 +93,7 @@ export function showView(view, { remember = true } = {}) {
   document.getElementById("pane-log").hidden = !["log", "split"].includes(view);
   document.getElementById("pane-ladder").hidden = !["ladder", "split"].includes(view);
   document.getElementById("pane-numbers").hidden = view !== "numbers";
-  ladder.redraw();
-  counters.schedule();
-  chart.rebuild();
+  redrawViews();
 }
 
 function setUpTabs() {
@@ -105,23 +109,17 @@ function setUpTabs() {
     });
   }
   const stored = localStorage.getItem(VIEW_KEY);
-  showView(VIEWS.includes(stored) ? stored : "log", { remember: false });
-  if (VIEWS.includes(stored)) chosen = stored;
+  showView(LAYOUTS.includes(stored) ? stored : "log", { remember: false });
+  if (LAYOUTS.includes(stored)) chosen = stored;
 }
 
 export function initClassroom() {
-  log.initLog();
-  ladder.initLadder();
-  counters.initCounters();
-  chart.initChart();
+  for (const view of VIEWS) view.init();
   setClocks(serverNow);
   counters.setLaneInfo((id) => ladder.model.lanes.get(id));
   setUpTabs();
   replay.initReplay(replayHooks);
-  projector.initProjector(() => {
-    ladder.redraw();
-    chart.rebuild();
-  });
+  projector.initProjector(redrawViews);
   focus.initFocus({
     // a focus shows the diagram and the log together; leaving it goes back to the chosen view
     changed(lanes) {

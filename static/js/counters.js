@@ -3,6 +3,7 @@
 // A "message" is one send() or recv() call; for UDP, one datagram.
 import { el } from "./dom.js";
 import { formatNumber, onLanguageChange, t, tOr } from "./i18n.js";
+import { startsLane } from "./kinds.js";
 import { laneOf } from "./ladder-model.js";
 
 const RATE_WINDOW = 2; // seconds
@@ -61,7 +62,7 @@ export function add(events) {
       bucketOf(s, ev.ts)[0] += size;
     } else if (ev.kind === "lost") {
       entry(ev).lost += 1;
-    } else if (["listen", "connect", "accept"].includes(ev.kind)) {
+    } else if (startsLane(ev.kind)) { // a socket with no traffic yet still gets its row
       entry(ev);
     }
   }
@@ -161,3 +162,7 @@ export function initCounters() {
   setInterval(schedule, 500); // rates fall back to zero when the traffic stops
   onLanguageChange(schedule);
 }
+
+// the classroom's view interface (classroom.js VIEWS): init, add, reset, redraw
+export const init = initCounters;
+export const redraw = schedule;

@@ -4,13 +4,13 @@ import { post } from "./api.js";
 import { unescapeDelimiter } from "./conn-stats.js";
 import { el, setOptions } from "./dom.js";
 import { onLanguageChange, t } from "./i18n.js";
+import { modesOf, speaksOwnProtocol } from "./kinds.js";
 import { noticeIn } from "./notice.js";
 
 const form = document.getElementById("create-form");
 const fields = form.elements;
 const ruleRows = document.getElementById("rule-rows");
 const notice = noticeIn(form, "create-error", document.getElementById("create-hint"));
-const BYTE_MODES = ["file", "files", "http"]; // modes that speak their own protocol: no framing, no rules
 const MAX_RULES = 20;
 let onCreated = () => {};
 let servers = []; // the endpoints list, to offer a new client the newest server's port
@@ -23,7 +23,7 @@ function applicable() {
   const kind = fields.kind.value;
   const mode = fields.mode.value;
   const tcp = kind.startsWith("tcp");
-  const framing = tcp && !(kind === "tcp-server" && BYTE_MODES.includes(mode));
+  const framing = tcp && !(kind === "tcp-server" && speaksOwnProtocol(mode));
   return {
     server: isServer(kind),
     reply: isServer(kind) && mode === "reply",
@@ -32,9 +32,24 @@ function applicable() {
     framing,
     delimiter: framing && fields.framing.value === "line",
     broadcast: kind === "udp-client",
-    rules: isServer(kind) && !BYTE_MODES.includes(mode),
+    rules: isServer(kind) && !speaksOwnProtocol(mode),
     impair: !tcp,
   };
+}
+
+/** The mode menu from the server's mode registry (GET /api/session "modes"); each option shown for the kinds that have it. */
+export function showModes() {
+  const tcp = modesOf("tcp-server") || [];
+  const udp = modesOf("udp-server") || [];
+  const chosen = fields.mode.value;
+  fields.mode.replaceChildren(...[...new Set([...tcp, ...udp])].map((mode) => {
+    const option = el("option", { value: mode, i18n: `mode.${mode}` });
+    if (!udp.includes(mode)) option.dataset.show = "tcp-server";
+    else if (!tcp.includes(mode)) option.dataset.show = "udp-server";
+    return option;
+  }));
+  if ([...fields.mode.options].some((o) => o.value === chosen)) fields.mode.value = chosen;
+  update();
 }
 
 function update() {
@@ -42,7 +57,7 @@ function update() {
   for (const option of fields.mode.querySelectorAll("[data-show]")) {
     option.hidden = option.disabled = kind !== option.dataset.show;
   }
-  if (fields.mode.selectedOptions[0]?.disabled) fields.mode.value = "echo";
+  if (fields.mode.selectedOptions[0]?.disabled) fields.mode.value = [...fields.mode.options].find((o) => !o.disabled)?.value ?? "";
   const show = applicable();
   for (const row of form.querySelectorAll("[data-show]:not(option)")) {
     row.hidden = !show[row.dataset.show];

@@ -3,6 +3,7 @@
 import { ApiError, authHeaders, get, post, token } from "./api.js";
 import { showCode } from "./code-panel.js";
 import { debounce, el, hostPort, parseHostPort, setOptions } from "./dom.js";
+import { Emitter } from "./emitter.js";
 import { formatNumber, onLanguageChange, t, tOr } from "./i18n.js";
 import { noticeIn } from "./notice.js";
 
@@ -17,10 +18,34 @@ let servers = [];
 let files = [];
 let knownServers = new Set();
 let pollTimer = 0;
-let failed = () => {};
+const signals = new Emitter();
 
-export function onDownloadsError(fn) {
-  failed = fn;
+/** fn(sentence) when loading or saving a download failed. */
+export const onDownloadsError = (fn) => signals.on("error", fn);
+
+const failed = (sentence) => signals.emit("error", sentence);
+
+/**
+ * Keep the cards current from events: a download's `state` snapshot (a snapshot without an
+ * endpoint `kind`) replaces its card, a `progress` event moves its byte count. No request.
+ */
+export function applyEvents(events) {
+  for (const ev of events) {
+    const snapshot = ev.state;
+    if (snapshot && typeof snapshot === "object" && typeof snapshot.kind !== "string" && snapshot.id) {
+      const card = cards.get(snapshot.id);
+      if (snapshot.removed) card?.root.remove();
+      if (snapshot.removed) cards.delete(snapshot.id);
+      else {
+        const known = [...cards.values()].map((c) => c.download);
+        render(cards.has(snapshot.id) ? known.map((d) => (d.id === snapshot.id ? snapshot : d)) : [...known, snapshot]);
+      }
+    } else if (ev.kind === "progress" && cards.has(ev.endpoint) && Number.isFinite(ev.args?.bytes)) {
+      const card = cards.get(ev.endpoint);
+      card.download = { ...card.download, bytes: ev.args.bytes, size: ev.args.size ?? card.download.size };
+      fill(card);
+    }
+  }
 }
 
 // -- the form ---------------------------------------------------------------------------------
@@ -180,6 +205,7 @@ function fill(card) {
   card.root.replaceChildren(...parts);
 }
 
+/** Draw these downloads (the whole list); while one runs, ask again (until the lab sends download snapshots). */
 function render(downloads) {
   const seen = new Set();
   for (const d of downloads) {

@@ -1,26 +1,52 @@
-// The endpoints list: GET /api/endpoints, one card per endpoint id, kept in the server's order.
-// Refreshed after every action and, debounced, after lifecycle events in the log.
+// The endpoints list: one card per endpoint id, kept in the server's order. Loaded once with
+// GET /api/endpoints (and after this page's own actions); from then on `state` events carry each
+// endpoint's snapshot and traffic moves its counters (lab-state.js): no request per event.
 import { get } from "./api.js";
 import { EndpointCard } from "./card.js";
 import { peerIndex } from "./conn-stats.js";
 import { debounce } from "./dom.js";
+import { Emitter } from "./emitter.js";
 import { onLanguageChange } from "./i18n.js";
+import { LabState } from "./lab-state.js";
 
-const container = document.getElementById("endpoints");
-const empty = document.getElementById("sockets-empty");
 const cards = new Map();
-const listeners = [];
+const signals = new Emitter();
+const lab = new LabState();
+let container = null;
+let empty = null;
 let generation = 0; // answers that arrive out of order must not undo newer ones
-let failed = () => {};
 let latest = []; // the last list drawn, for the peer lookups of a single card's refresh
 
-export function onEndpoints(fn) {
-  listeners.push(fn);
+/** fn(list) after every drawing of the list. */
+export const onEndpoints = (fn) => signals.on("endpoints", fn);
+
+/** fn(sentence) when a refresh fails (the page shows it in its banner). */
+export const onRefreshError = (fn) => signals.on("error", fn);
+
+const failed = (sentence) => signals.emit("error", sentence);
+
+let drawSoon = () => {};
+
+/** Keep the cards current from a batch of events (snapshots and counters), drawn at most once a frame. */
+export function applyEvents(events) {
+  // (TCP_INFO comes in tcp_info events, from the handshake on; kernel drops in UDP snapshots)
+  if (lab.apply(events)) drawSoon();
 }
 
-/** Called with the sentence when a refresh fails (the page shows it in its banner). */
-export function onRefreshError(fn) {
-  failed = fn;
+export function initEndpoints() {
+  container = document.getElementById("endpoints");
+  empty = document.getElementById("sockets-empty");
+  let frame = 0;
+  drawSoon = () => {
+    if (!frame) frame = requestAnimationFrame(() => {
+      frame = 0;
+      render(lab.list());
+    });
+  };
+  onLanguageChange(() => {
+    const index = peerIndex(latest);
+    for (const card of cards.values()) card.update(card.ep, index);
+  });
 }
 
 function render(list) {
@@ -51,19 +77,36 @@ function render(list) {
     }
   }
   empty.hidden = list.length > 0;
-  for (const fn of listeners) fn(list);
+  signals.emit("endpoints", list);
 }
 
+/** The newest seq the lab recorded: what is read right after holds the events up to it. */
+async function newestSeq() {
+  const newest = await get(`/events?after=${Number.MAX_SAFE_INTEGER}&limit=1`);
+  return Number(newest?.last) || 0;
+}
+
+/** GET the whole list (at start, and after this page's own actions); events keep it current after. */
 export async function refresh() {
   const mine = ++generation;
   let list;
+  let base = 0;
   try {
-    list = await get("/endpoints");
+    // a list read while no event was recorded holds exactly the events up to `base`: traffic may
+    // go on meanwhile (a periodic send), so ask again, a few times at most, until nothing moved
+    for (let tries = 0; tries < 3; tries++) {
+      base = await newestSeq();
+      list = await get("/endpoints");
+      if ((await newestSeq()) === base) break;
+    }
   } catch (error) {
     failed(error.message);
     return;
   }
-  if (mine === generation && Array.isArray(list)) render(list);
+  if (mine === generation && Array.isArray(list)) {
+    lab.load(list, base);
+    render(lab.list());
+  }
 }
 
 export const refreshSoon = debounce(refresh, 150);
@@ -80,8 +123,9 @@ export async function refreshOne(id) {
   }
   const card = cards.get(id);
   if (!card || !ep || card.kind !== ep.kind) return;
-  latest = latest.map((old) => (old.id === id ? ep : old));
-  card.update(ep, peerIndex(latest));
+  const held = lab.takeSyscallFields(ep);
+  latest = latest.map((old) => (old.id === id ? held : old));
+  card.update(held, peerIndex(latest));
 }
 
 /**
@@ -102,7 +146,3 @@ export function reveal(id) {
   cards.get(id)?.root.scrollIntoView({ block: "nearest", behavior: "smooth" });
 }
 
-onLanguageChange(() => {
-  const index = peerIndex(latest);
-  for (const card of cards.values()) card.update(card.ep, index);
-});

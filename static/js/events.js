@@ -2,15 +2,16 @@
 // after the last seq it saw, then applies Socket.IO batches; seqs already seen are ignored, and a
 // gap between seqs is counted as dropped events.
 import { get, onTokenChange, requestToken, token } from "./api.js";
+import { Emitter } from "./emitter.js";
 import { onLanguageChange, t } from "./i18n.js";
 
 const PAGE = 1000;
 const RETRY_MS = 1000;
 const MAX_BUFFERED = 5000;
-const liveState = document.getElementById("live-state");
-const liveText = document.getElementById("live-text");
-const droppedPill = document.getElementById("dropped");
-const listeners = [];
+const signals = new Emitter();
+let liveState = null;
+let liveText = null;
+let droppedPill = null;
 let socket = null;
 let lastSeq = 0;
 let dropped = 0;
@@ -18,16 +19,14 @@ let catchingUp = false;
 let buffered = []; // socket batches that arrived while catching up
 let inFlight = false;
 let retryTimer = 0;
-let failed = () => {};
 
 /** fn(events, {live}) for every batch of new events, oldest first; live: just sent by the server (not history). */
-export function onEvents(fn) {
-  listeners.push(fn);
-}
+export const onEvents = (fn) => signals.on("events", fn);
 
-export function onCatchUpError(fn) {
-  failed = fn;
-}
+/** fn(sentence) when catching up from GET /api/events failed. */
+export const onCatchUpError = (fn) => signals.on("error", fn);
+
+const failed = (sentence) => signals.emit("error", sentence);
 
 function showState(state) {
   liveState.dataset.state = state;
@@ -40,7 +39,7 @@ function showDropped() {
 }
 
 function deliver(events, live = false) {
-  if (events.length) for (const fn of listeners) fn(events, { live });
+  if (events.length) signals.emit("events", events, { live });
 }
 
 /** Keep the events newer than lastSeq; a seq that skips ahead means the ones between were dropped. */
@@ -124,8 +123,13 @@ export function connectEvents() {
   });
 }
 
-// The header pills are filled as soon as the language is set, before the socket exists.
-onLanguageChange(() => {
-  showState(liveState.dataset.state);
-  showDropped();
-});
+/** The header pills, filled as soon as the language is set, before the socket exists. */
+export function initLiveState() {
+  liveState = document.getElementById("live-state");
+  liveText = document.getElementById("live-text");
+  droppedPill = document.getElementById("dropped");
+  onLanguageChange(() => {
+    showState(liveState.dataset.state);
+    showDropped();
+  });
+}

@@ -4,6 +4,7 @@ import { el } from "./dom.js";
 import { formatNumber, t, tOr } from "./i18n.js";
 import { laneStats } from "./counters.js";
 import { decodeText } from "./decode.js";
+import { eventText } from "./event-text.js";
 import { addr, closedByPeer } from "./ladder-model.js";
 import { encoding } from "./log-filter.js";
 
@@ -45,13 +46,13 @@ function label(item) {
     }
     case "connect": return t("ladder.connect");
     case "accept": return t("ladder.accept", { conn: ev.conn || "" });
-    case "close": return closedByPeer(ev) ? t("ladder.closedByPeer") : t("ladder.close");
+    case "close": return closedByPeer(ev) ? t("ladder.closedByPeer") : ev.closed_by === "reset" ? t("ladder.reset") : t("ladder.close");
     case "eof": return t("ladder.eof");
     case "shutdown": return t("ladder.shutdown");
     case "lost": return t("ladder.lost", { size: bytes(ev.size) });
     default:
       if (ev.kind === "listen") return t("ladder.listen", { port: ev.local ? String(ev.local[1]) : "" });
-      if (ev.kind === "error") return t("ladder.error", { text: shortText(ev.detail, 28) });
+      if (ev.kind === "error") return t("ladder.error", { text: shortText(eventText(ev), 28) });
       if (ev.kind === "close") return t("ladder.close");
       return tOr(`ev.${ev.kind}`, ev.kind);
   }
@@ -274,5 +275,5 @@ function drawItem(model, item, { x, y, top, rowLayer, arrowLayer, far, width, fo
   const text = node("text", { x: cx + (left ? -10 : 10), y: ly, "text-anchor": left ? "end" : "start", class: "label" }, words);
   if (item.role === "recv" && item.sources.length > 1) text.classList.add("many");
   g.append(text);
-  g.append(node("title", {}, item.ev.detail || item.ev.kind));
+  g.append(node("title", {}, eventText(item.ev)));
 }

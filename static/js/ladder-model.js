@@ -5,11 +5,13 @@
 // TCP is a byte stream, so sends and recvs are matched by byte offsets per direction: one recv
 // may take the bytes of several sends (coalescing) and one send may be split across recvs.
 // UDP keeps datagram boundaries: a send matches the recv of the same datagram at its peer.
+//
+// How a kind is drawn comes from the server's registry (kinds.js); what a row means comes from the
+// event's fields (closed_by, args), never from its English `detail`.
+import { drawOf } from "./kinds.js";
 
 const MAX_ITEMS = 3000; // rows kept in memory (far more than are drawn)
 const MAX_QUEUE = 2000; // unmatched sends or recvs kept per direction
-const RECEIVES = new Set(["recv", "progress", "header"]);
-const IGNORED = new Set(["tcp_info", "message"]);
 
 /** "127.0.0.1:5000" (IPv6 in brackets), "" for null. */
 export function addr(a) {
@@ -23,16 +25,19 @@ export function laneOf(ev) {
   return `${ev.endpoint}/${ev.conn}`;
 }
 
-/** Bytes on the wire of a download's header line ("OK <size> <sha256>\n"), from the event's detail. */
+/** Bytes on the wire of a download's header line ("OK <size> <sha256>\n"), from the event's args. */
 function headerBytes(ev) {
-  const match = /^header: (OK \d+ [0-9a-f]{64})$/.exec(ev.detail || "");
-  return match ? match[1].length + 1 : 0;
+  const a = ev.args || {};
+  return Number.isFinite(a.size) && typeof a.sha256 === "string" ? `OK ${a.size} ${a.sha256}\n`.length : 0;
 }
 
-/** The peer closed (our recv() returned 0) rather than this side. */
+/** The peer closed (our recv() returned 0: its FIN arrived) rather than this side. */
 export function closedByPeer(ev) {
-  return ev.kind === "close" && /closed by the peer/.test(ev.detail || "");
+  return ev.kind === "close" && ev.closed_by === "peer";
 }
+
+/** A download's bytes coming in (its header line and its progress) are drawn as receives. */
+const downloadIn = (ev) => ev.kind === "header" || ev.kind === "progress";
 
 export class LadderModel {
   constructor() {
@@ -60,10 +65,14 @@ export class LadderModel {
   }
 
   add(ev) {
-    if (!ev || typeof ev.kind !== "string" || IGNORED.has(ev.kind)) {
-      if (ev?.kind === "message") this.countMessage(ev);
+    if (!ev || typeof ev.kind !== "string") return false;
+    // a framed message adds to the recv it came out of; quiet kinds (progress of a socket's
+    // numbers, snapshots) draw nothing, except a download's bytes in
+    if (ev.kind === "message") {
+      this.countMessage(ev);
       return false;
     }
+    if (drawOf(ev.kind) === "none" && !downloadIn(ev)) return false;
     const lane = this.lane(ev);
     const item = { seq: ev.seq, ev, lane: lane.id, role: this.roleOf(ev), sources: [], dests: [], messages: 0 };
     if (item.role === "recv" && ev.kind === "header") item.bytes = headerBytes(ev);
@@ -81,10 +90,13 @@ export class LadderModel {
   }
 
   roleOf(ev) {
-    if (ev.kind === "send") return "send";
-    if (RECEIVES.has(ev.kind)) return "recv";
-    if (ev.kind === "close" && !ev.peer) return "note"; // a listening or UDP socket: no FIN to draw
-    return ["lost", "connect", "accept", "close", "shutdown"].includes(ev.kind) ? ev.kind : "note";
+    const draw = drawOf(ev.kind);
+    if (draw === "arrow") return ev.kind === "send" ? "send" : "recv";
+    if (downloadIn(ev)) return "recv";
+    if (draw === "lane-end") return ev.peer ? "close" : "note"; // a listening or UDP socket: no FIN to draw
+    if (draw === "lane-start") return ev.kind === "listen" ? "note" : ev.kind; // connect, accept
+    // marks with a shape of their own; every other mark is a note beside its lane
+    return ev.kind === "lost" || ev.kind === "shutdown" ? ev.kind : "note";
   }
 
   lane(ev) {
@@ -109,8 +121,8 @@ export class LadderModel {
     if (lane.conn) lane.kind = "connection";
     else if (known) lane.kind = known;
     else if (ev.kind === "listen") lane.kind = `${lane.proto}-server`;
-    else if (ev.kind === "connect" && /downloading/.test(ev.detail || "")) lane.kind = "download";
-    else if (!lane.kind) lane.kind = /^d\d/.test(lane.endpoint) ? "download" : `${lane.proto}-client`;
+    else if (ev.kind === "connect" && ev.args?.download) lane.kind = "download";
+    else if (!lane.kind) lane.kind = downloadIn(ev) ? "download" : `${lane.proto}-client`;
     lane.known = Boolean(lane.conn || known || ev.kind === "listen" || ev.kind === "connect");
   }
 
@@ -141,7 +153,8 @@ export class LadderModel {
       // FIN: the first shutdown()/close() of a side, to the peer's "recv() returned 0"
       if (closedByPeer(ev)) this.pair(`f ${addr(lane.peer)}>${addr(lane.local)}`, item, "resp");
       else this.pair(`f ${addr(lane.local)}>${addr(lane.peer)}`, item, "init");
-    } else if (ev.kind === "done" && /returned 0 bytes/.test(ev.detail || "") && lane.local && lane.peer) {
+    } else if (ev.kind === "done" && lane.local && lane.peer) {
+      // a download is done when its recv() returned 0: the server's FIN arrived
       item.role = "eof";
       this.pair(`f ${addr(lane.peer)}>${addr(lane.local)}`, item, "resp");
     }

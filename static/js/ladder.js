@@ -3,6 +3,7 @@
 // only the newest MAX_ROWS rows: older ones fold into "N earlier events", the newest stay in view.
 // Paused, new events wait in a queue; "step" adds one row at a time.
 import { onLanguageChange, t } from "./i18n.js";
+import { Emitter } from "./emitter.js";
 import { drawLadder } from "./ladder-draw.js";
 import { LadderModel } from "./ladder-model.js";
 
@@ -26,10 +27,9 @@ let follow = true;
 let frame = 0;
 let lastDraw = 0;
 let gap = MIN_MS;
-let picked = () => {};
 let drawnRows = 0; // rows the model had made at the last drawing
 let settleTimer = 0;
-const laneListeners = [];
+const signals = new Emitter();
 
 export { model };
 
@@ -43,7 +43,7 @@ function draw() {
   drawnRows = madeRows();
   drawLadder(model, focus, rush ? RUSH_ROWS : MAX_ROWS);
   if (follow) scroller.scrollTop = scroller.scrollHeight;
-  for (const fn of laneListeners) fn(model);
+  signals.emit("drawn", model);
   if (rush) settleTimer = setTimeout(() => madeRows() === drawnRows && redraw(), SETTLE_MS);
 }
 
@@ -130,14 +130,10 @@ export function setEndpoints(list) {
 }
 
 /** fn(seq) when a row of the diagram is clicked (the page shows that event's details). */
-export function onPick(fn) {
-  picked = fn;
-}
+export const onPick = (fn) => signals.on("pick", fn);
 
 /** fn(model) after each redraw (the focus menu lists the connections it knows). */
-export function onDrawn(fn) {
-  laneListeners.push(fn);
-}
+export const onDrawn = (fn) => signals.on("drawn", fn);
 
 export function initLadder() {
   pauseButton.addEventListener("click", togglePause);
@@ -162,7 +158,7 @@ export function initLadder() {
   }, { passive: true });
   svg.addEventListener("click", (event) => {
     const row = event.target.closest?.("g.row");
-    if (row) picked(Number(row.dataset.seq));
+    if (row) signals.emit("pick", Number(row.dataset.seq));
   });
   new ResizeObserver(resized).observe(scroller);
   onLanguageChange(() => {
@@ -171,3 +167,6 @@ export function initLadder() {
   });
   showQueue();
 }
+
+// the classroom's view interface (classroom.js VIEWS): init, add, reset, redraw
+export const init = initLadder;

@@ -2,13 +2,19 @@
 // chosen encoding and as a hex dump; and copying (that event, or the whole filtered log) as text.
 import { el, hostPort } from "./dom.js";
 import { appendText, decodeText, hexDump, isCut } from "./decode.js";
+import { eventText as sentenceOf } from "./event-text.js";
+import { Emitter } from "./emitter.js";
 import { formatNumber, onLanguageChange, t, tOr } from "./i18n.js";
 
 const panel = document.getElementById("log-detail");
 const status = document.getElementById("log-copy-status");
 let current = null;
 let encodingOf = () => "utf-8";
-let closed = () => {};
+const signals = new Emitter();
+const closed = () => signals.emit("close");
+
+/** fn() when the panel closes. */
+export const onDetailClose = (fn) => signals.on("close", fn);
 
 const pad = (n, width = 2) => String(n).padStart(width, "0");
 
@@ -26,7 +32,7 @@ export function eventText(ev, encoding) {
     `#${ev.seq} ${clockText(ev.ts)} ${ev.endpoint}${ev.conn ? "/" + ev.conn : ""} ${ev.proto} ${ev.kind} ${t("detail.size", { n: Number(ev.size) || 0 })}`,
   ];
   if (ev.local || ev.peer) lines.push(`${t("detail.local")}: ${hostPort(ev.local) || "—"}  ${t("detail.peer")}: ${hostPort(ev.peer) || "—"}`);
-  if (ev.detail) lines.push(`${t("detail.call")}: ${ev.detail}`);
+  lines.push(`${t("detail.call")}: ${sentenceOf(ev)}`);
   if (ev.hex) {
     if (encoding !== "hex") lines.push(`${t("detail.text")} (${ENCODING_NAMES[encoding] || encoding}): ${decodeText(ev, encoding)}`);
     lines.push(`${t("detail.hex")}: ${ev.hex}`);
@@ -39,7 +45,7 @@ export function logText(events, encoding) {
   const head = ["log.col.time", "log.col.endpoint", "log.col.conn", "log.col.kind", "log.col.peer", "log.col.size", "log.col.text", "log.col.detail"].map((id) => t(id));
   const flat = (s) => String(s ?? "").replace(/[\t\r\n]/g, " ");
   const rows = events.map((ev) => [clockText(ev.ts), ev.endpoint, ev.conn || "", ev.kind, hostPort(ev.peer), ev.size || "",
-    flat(decodeText(ev, encoding)), flat(ev.detail)].join("\t"));
+    flat(decodeText(ev, encoding)), flat(sentenceOf(ev))].join("\t"));
   return [head.join("\t"), ...rows].join("\n");
 }
 
@@ -93,7 +99,7 @@ function render() {
       el("span", { class: "kind-badge", data: { kind }, text: tOr(`ev.${kind}`, kind) }),
       el("h3", { class: "detail-title", text: t("detail.title", { seq: ev.seq }) }), el("span", { class: "spacer" }), copyButton, close),
     el("p", { class: "detail-call", testid: "detail-call" }, el("span", { class: "detail-call-label", i18n: "detail.call" }), " ",
-      el("code", { text: ev.detail || "—" })),
+      el("code", { text: sentenceOf(ev) || "—" })),
     el("dl", { class: "detail-fields" },
       field("detail.when", clockText(ev.ts)),
       field("detail.socket", `${ev.endpoint}${ev.conn ? " / " + ev.conn : ""} (${String(ev.proto || "").toUpperCase()})`),
@@ -124,7 +130,7 @@ export const shownSeq = () => (current ? current.seq : null);
 /** encoding() -> the chosen encoding; onClose() when the panel closes. */
 export function initDetail(encoding, onClose) {
   encodingOf = encoding;
-  closed = onClose;
+  if (onClose) onDetailClose(onClose);
   onLanguageChange(render);
 }
 

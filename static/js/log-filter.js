@@ -3,16 +3,19 @@
 // is found by typing 你好 once GBK is chosen. The focus on one connection narrows it further.
 import { setOptions } from "./dom.js";
 import { decodeText } from "./decode.js";
+import { Emitter } from "./emitter.js";
+import { eventText } from "./event-text.js";
 import { onLanguageChange, t, tOr } from "./i18n.js";
 import { addr, laneOf } from "./ladder-model.js";
 
-const endpointSelect = document.getElementById("log-filter-endpoint");
-const connSelect = document.getElementById("log-filter-conn");
-const kindSelect = document.getElementById("log-filter-kind");
-const search = document.getElementById("log-search");
-const encodingSelect = document.getElementById("log-encoding");
-const clearButton = document.getElementById("log-filter-clear");
-const listeners = [];
+// (the controls are looked up in initFilter: importing this module touches no DOM)
+let endpointSelect = null;
+let connSelect = null;
+let kindSelect = null;
+let search = null;
+let encodingSelect = null;
+let clearButton = null;
+const changes = new Emitter();
 const endpoints = new Set();
 const conns = new Map(); // endpoint -> Set of conn ids
 const kinds = new Set();
@@ -22,31 +25,40 @@ let optionsDirty = false;
 
 const ENCODING_KEY = "socketlab.encoding";
 
-export function onFilterChange(fn) {
-  listeners.push(fn);
-}
+/** fn() after any filter or the encoding changed; returns a function that unsubscribes. */
+export const onFilterChange = (fn) => changes.on("change", fn);
 
 function changed() {
   clearButton.hidden = !isFiltering();
-  for (const fn of listeners) fn();
+  changes.emit("change");
 }
 
-export const encoding = () => encodingSelect.value || "utf-8";
+export const encoding = () => encodingSelect?.value || "utf-8";
 
 export function isFiltering() {
-  return Boolean(endpointSelect.value || connSelect.value || kindSelect.value || needle || focusLanes);
+  return Boolean(endpointSelect?.value || connSelect?.value || kindSelect?.value || needle || focusLanes);
 }
 
-/** Does `ev` pass every filter? */
-export function matches(ev) {
-  if (focusLanes && !focusLanes.has(laneOf(ev))) return false;
-  if (endpointSelect.value && ev.endpoint !== endpointSelect.value) return false;
-  if (connSelect.value && ev.conn !== connSelect.value) return false;
-  if (kindSelect.value && ev.kind !== kindSelect.value) return false;
-  if (!needle) return true;
-  const hay = [decodeText(ev, encoding()), ev.data, ev.hex, ev.detail, ev.endpoint, ev.conn, ev.kind,
+/**
+ * Does `ev` pass the filter `f` ({focus: Set of lanes | null, endpoint, conn, kind, needle (lower
+ * case), encoding})? The text search looks at the preview in that encoding and at the sentence the
+ * page shows for the event, in the reader's language. Pure.
+ */
+export function eventMatches(ev, f) {
+  if (f.focus && !f.focus.has(laneOf(ev))) return false;
+  if (f.endpoint && ev.endpoint !== f.endpoint) return false;
+  if (f.conn && ev.conn !== f.conn) return false;
+  if (f.kind && ev.kind !== f.kind) return false;
+  if (!f.needle) return true;
+  const hay = [decodeText(ev, f.encoding || "utf-8"), ev.data, ev.hex, eventText(ev), ev.endpoint, ev.conn, ev.kind,
     tOr(`ev.${ev.kind}`, ""), addr(ev.peer), addr(ev.local)];
-  return hay.some((part) => typeof part === "string" && part.toLowerCase().includes(needle));
+  return hay.some((part) => typeof part === "string" && part.toLowerCase().includes(f.needle));
+}
+
+/** Does `ev` pass every filter on the page? */
+export function matches(ev) {
+  return eventMatches(ev, { focus: focusLanes, endpoint: endpointSelect?.value, conn: connSelect?.value,
+    kind: kindSelect?.value, needle, encoding: encoding() });
 }
 
 /** Remember the sockets, connections and kinds seen, for the menus. */
@@ -110,6 +122,12 @@ export function clearFilters() {
 }
 
 export function initFilter() {
+  endpointSelect = document.getElementById("log-filter-endpoint");
+  connSelect = document.getElementById("log-filter-conn");
+  kindSelect = document.getElementById("log-filter-kind");
+  search = document.getElementById("log-search");
+  encodingSelect = document.getElementById("log-encoding");
+  clearButton = document.getElementById("log-filter-clear");
   let timer = 0;
   search.addEventListener("input", () => {
     clearTimeout(timer);

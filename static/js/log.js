@@ -6,6 +6,7 @@
 import { el, hostPort } from "./dom.js";
 import { appendText, decodeText, isCut } from "./decode.js";
 import { formatNumber, onLanguageChange, t, tOr } from "./i18n.js";
+import { eventText } from "./event-text.js";
 import * as detail from "./log-detail.js";
 import * as filter from "./log-filter.js";
 
@@ -65,7 +66,7 @@ function row(ev, index) {
   appendText(text, preview);
   if (preview && isCut(ev)) text.append(el("span", { class: "cut", text: "…" }));
   hex.textContent = ev.hex || "";
-  info.firstChild.textContent = ev.detail || "";
+  info.firstChild.textContent = eventText(ev);
   if (kind === "error" || kind === "lost") tr.classList.add("is-error");
   if (ev.seq === detail.shownSeq()) tr.classList.add("selected");
   if ((cutOff + index) % 2) tr.classList.add("alt");
@@ -75,7 +76,7 @@ function row(ev, index) {
 /** Measure the height of one row (all rows are given it) and of the header. */
 function measure() {
   const probe = row({ seq: 0, kind: "recv", endpoint: "e1", conn: "c1", size: 1, ts: 0, data: "Xg你", hex: "58",
-    detail: "Xg你", peer: ["127.0.0.1", 1] }, 0);
+    call: "recv", args: { bufsize: 65536 }, result: 1, peer: ["127.0.0.1", 1] }, 0);
   probe.style.height = "auto";
   body.append(probe);
   const height = Math.ceil(probe.getBoundingClientRect().height);
@@ -200,7 +201,9 @@ function cutList() {
 }
 
 /** Take events (already de-duplicated, oldest first); they are drawn in the next animation frame. */
-export function addEvents(events) {
+export function addEvents(batch) {
+  // a snapshot (kind "state") keeps the cards current; it is not a socket call, so no row of its own
+  const events = batch.filter((ev) => !ev.state);
   if (!events.length) return;
   total += events.length;
   kept.push(...events);
@@ -311,3 +314,7 @@ export function initLog() {
   onLanguageChange(() => render(true));
   showCounts();
 }
+
+// the classroom's view interface (classroom.js VIEWS): init, add, reset, redraw
+export const init = initLog;
+export const redraw = () => schedule();

@@ -1,20 +1,16 @@
-// Wires the page together: language, token and role, then the forms, the lists and the event
-// stream. Commands go page -> REST; what happened comes back as events and refreshes the lists.
+// Wires the page together: language, token, role and the server's registries, then the forms, the
+// lists and the event stream. Commands go page -> REST; what happened comes back as events, and the
+// lists follow them (snapshots in `state` events) without asking the server again.
 import { get, takeTokenFromUrl } from "./api.js";
 import * as createForm from "./create-form.js";
 import * as downloads from "./downloads.js";
 import * as endpoints from "./endpoints.js";
-import { connectEvents, onCatchUpError, onEvents } from "./events.js";
+import { connectEvents, initLiveState, onCatchUpError, onEvents } from "./events.js";
 import { languages, preferredLanguage, setLanguage } from "./i18n.js";
 import { initClassroom } from "./classroom.js";
 import { noticeIn } from "./notice.js";
-import { applyRole, installTokenPrompt, loadRole } from "./session.js";
+import { applyRole, installTokenPrompt, loadSession } from "./session.js";
 import { initTeaching } from "./teach.js";
-
-// Data kinds change no endpoint; every other kind (listen, accept, connect, close, error, done,
-// stop, ...) may, so the cards refresh after it. A UDP recv changes the server's last peer.
-const DATA_KINDS = new Set(["send", "recv", "progress", "message", "tcp_info"]);
-const changesEndpoint = (ev) => !DATA_KINDS.has(ev.kind) || (ev.proto === "udp" && ev.kind === "recv");
 
 const banner = noticeIn(document.getElementById("page-notice"), "page-error");
 
@@ -66,14 +62,16 @@ async function loadFiles() {
 
 function onNewEvents(events) {
   // the log, diagram and counters get their events in classroom.js (live, or a replay)
-  if (events.some(changesEndpoint)) endpoints.refreshSoon();
-  if (events.some((ev) => String(ev.endpoint || "").startsWith("d"))) downloads.refreshSoon();
+  endpoints.applyEvents(events);
+  downloads.applyEvents(events);
 }
 
 async function start() {
   takeTokenFromUrl();
+  initLiveState();
   setUpLanguage();
   installTokenPrompt();
+  endpoints.initEndpoints();
   initClassroom();
   setUpTabs();
   downloads.initDownloads();
@@ -92,7 +90,8 @@ async function start() {
   initTeaching(onEvents); // lessons, the TCP vs UDP panel, live counters and TCP_INFO
 
   try {
-    applyRole(await loadRole());
+    applyRole((await loadSession()).role);
+    createForm.showModes();
   } catch (error) {
     banner.show(error.message);
   }

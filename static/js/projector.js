@@ -1,13 +1,18 @@
 // Projector mode (?view=projector, the header button or "p"): large type, strong contrast, the
 // forms put away so the diagram and the log get the room. The light/dark theme works in both
 // modes and is remembered by the browser.
+import { Emitter } from "./emitter.js";
 import { onLanguageChange, t } from "./i18n.js";
 
 const THEME_KEY = "socketlab.theme";
 const root = document.documentElement;
 const projectorButton = document.getElementById("projector-toggle");
 const themeButton = document.getElementById("theme-toggle");
-let changed = () => {};
+const signals = new Emitter();
+const changed = () => signals.emit("change");
+
+/** fn() after every switch of projector mode or theme (the diagram and the chart measure their type again). */
+export const onProjectorChange = (fn) => signals.on("change", fn);
 
 export const isProjector = () => root.classList.contains("projector");
 
@@ -41,9 +46,9 @@ export function setTheme(theme) {
 
 export const toggleTheme = () => setTheme(root.dataset.theme === "dark" ? "light" : "dark");
 
-/** `onChange()` after every switch (the diagram and the chart measure their type again). */
+/** `onChange()` after every switch (see onProjectorChange). */
 export function initProjector(onChange) {
-  changed = onChange;
+  if (onChange) onProjectorChange(onChange);
   root.dataset.theme = localStorage.getItem(THEME_KEY) === "dark" ? "dark" : "light";
   if (new URLSearchParams(window.location.search).get("view") === "projector") root.classList.add("projector");
   projectorButton.addEventListener("click", toggleProjector);

@@ -1,6 +1,9 @@
 // Recordings as data: events to JSON Lines and CSV, and JSON Lines back to clean events. Pure (no
 // DOM), so it is tested with node --test; replay.js does the files and the playing.
-export const FIELDS = ["seq", "ts", "endpoint", "conn", "proto", "kind", "local", "peer", "size", "data", "hex", "detail"];
+// The event's fields as the lab publishes them: the structured ones too (CONTRACT "Structured
+// events"), so a replay words every event the way the live page did, in either language.
+export const FIELDS = ["seq", "ts", "endpoint", "conn", "proto", "kind", "local", "peer", "size", "data", "hex", "detail",
+  "call", "args", "result", "closed_by", "errno", "code", "params", "message", "framing", "state"];
 
 export function toJsonl(events) {
   return events.map((ev) => JSON.stringify(Object.fromEntries(FIELDS.map((f) => [f, ev[f] ?? null])))).join("\n") + "\n";
@@ -9,7 +12,8 @@ export function toJsonl(events) {
 /** A CSV cell. Text a spreadsheet would run as a formula (=, +, -, @, tab, CR first) is prefixed
  * with ', whatever field it came from: an imported file may put a formula in an address too. */
 export function cell(value) {
-  let s = value === null || value === undefined ? "" : Array.isArray(value) ? value.join(":") : String(value);
+  let s = value === null || value === undefined ? "" : Array.isArray(value) ? value.join(":")
+    : typeof value === "object" ? JSON.stringify(value) : String(value);
   if (typeof value !== "number" && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
@@ -25,6 +29,8 @@ export function toCsv(events) {
 
 const address = (a) => (Array.isArray(a) && a.length === 2 && typeof a[1] === "number" ? [String(a[0]), a[1]] : null);
 const text = (s) => (typeof s === "string" ? s : null);
+const object = (o) => (o && typeof o === "object" && !Array.isArray(o) ? o : null);
+const scalar = (v) => (typeof v === "number" || typeof v === "string" ? v : Array.isArray(v) ? address(v) : null);
 
 /** An event from an imported line, with every field of the right type; null when it is not one. */
 function clean(raw) {
@@ -34,6 +40,9 @@ function clean(raw) {
     conn: raw.conn === null || raw.conn === undefined ? null : String(raw.conn), proto: raw.proto === "udp" ? "udp" : "tcp",
     kind: raw.kind, local: address(raw.local), peer: address(raw.peer), size: Number.isFinite(raw.size) ? raw.size : 0,
     data: text(raw.data), hex: text(raw.hex) && /^[0-9a-f ]*$/i.test(raw.hex) ? raw.hex : null, detail: text(raw.detail) ?? "",
+    call: text(raw.call), args: object(raw.args), result: scalar(raw.result), closed_by: text(raw.closed_by),
+    errno: text(raw.errno), code: text(raw.code), params: object(raw.params),
+    message: Number.isFinite(raw.message) ? raw.message : null, framing: text(raw.framing), state: object(raw.state),
   };
 }
 

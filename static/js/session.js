@@ -1,6 +1,7 @@
 // Who is looking: the access-token prompt (shown when the API answers 401) and the role
 // (GET /api/session: "view" hides every control and shows the "view only" badge).
 import { ApiError, get, setTokenPrompt } from "./api.js";
+import { setKinds, setModes } from "./kinds.js";
 
 const dialog = document.getElementById("token-dialog");
 const form = document.getElementById("token-form");
@@ -33,15 +34,20 @@ export function installTokenPrompt() {
   setTokenPrompt(askForToken);
 }
 
-/** "control" or "view"; a server without /api/session is a control session. */
-export async function loadRole() {
+/**
+ * GET /api/session: the role ("control" or "view"; a server without /api/session is a control
+ * session) and the registries the page reads instead of listing them itself (kinds, modes, framings).
+ */
+export async function loadSession() {
+  let session = null;
   try {
-    const session = await get("/session");
-    return session && session.role === "view" ? "view" : "control";
+    session = await get("/session");
   } catch (error) {
-    if (error instanceof ApiError && error.status === 404) return "control";
-    throw error;
+    if (!(error instanceof ApiError && error.status === 404)) throw error;
   }
+  setKinds(session?.kinds);
+  setModes(session?.modes, session?.framings);
+  return { role: session && session.role === "view" ? "view" : "control" };
 }
 
 /** Controls carry data-control; the stylesheet hides them all in a view-only session. */

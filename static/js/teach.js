@@ -2,38 +2,23 @@
 // do and what the class will see, and the live hooks the teaching views need from the events.
 import { del, post } from "./api.js";
 import { initCompare, openCompare, resetCompare, seeEvents } from "./compare.js";
-import { debounce, el } from "./dom.js";
+import { el } from "./dom.js";
 import * as downloads from "./downloads.js";
 import * as endpoints from "./endpoints.js";
 import { onLanguageChange, t } from "./i18n.js";
 import { noticeIn } from "./notice.js";
 import { LESSONS } from "./presets.js";
 
-// Events that change a socket's counters without changing its state (main.js refreshes the cards
-// on the others): the cards' send()/recv()/message counts follow them, debounced.
-const COUNTED = new Set(["send", "recv", "message", "lost", "relay"]);
 const menu = document.getElementById("lessons-menu");
 const list = document.getElementById("lessons-list");
 const banner = document.getElementById("lesson-banner");
 let made = []; // endpoints the current lesson made, stopped when the next lesson starts
 let current = null; // {lesson, outcome}: the lesson on show and what its preset returned
 let building = 0;
-const oneRefreshers = new Map();
 
-function refreshOneSoon(id) {
-  if (!oneRefreshers.has(id)) oneRefreshers.set(id, debounce(() => endpoints.refreshOne(id), 200));
-  oneRefreshers.get(id)();
-}
-
-/** Every batch of new events: the comparison's counters, the cards' counters and TCP_INFO. */
+/** Every batch of new events: the comparison's counters (the cards follow them in endpoints.js). */
 function onLabEvents(events) {
   seeEvents(events);
-  let counted = false;
-  for (const ev of events) {
-    if (ev.kind === "tcp_info") refreshOneSoon(ev.endpoint);
-    else if (COUNTED.has(ev.kind)) counted = true;
-  }
-  if (counted) endpoints.refreshSoon();
 }
 
 // -- what a lesson preset may do ------------------------------------------------------------------

@@ -334,3 +334,27 @@ def test_the_readme_names_every_kind_and_field() -> None:
 def test_the_session_hands_the_page_the_kinds(client: Any) -> None:
     kinds = client.get("/api/session").get_json()["kinds"]
     assert kinds == kinds_json() and set(kinds) == set(KINDS)
+
+
+def test_pages_learn_of_an_endpoint_before_any_event_of_its_threads(lab: Lab) -> None:
+    """Lab.create publishes the first `state`, then starts the threads: a page that keeps its cards
+    from events never meets an accept, a recv or a TCP_INFO of an endpoint it does not know."""
+    server = lab.create({"kind": "tcp-server", "port": 0, "mode": "echo"})
+    client = lab.create({"kind": "tcp-client", "port": server.local[1]})
+    lab.send(client.id, {"data": "hi"})
+    wait_until(lambda: any(e.kind == "recv" and e.endpoint == client.id for e in lab.bus.since(0)[0]))
+    events = lab.bus.since(0)[0]
+    for endpoint in (server.id, client.id):
+        kinds = [e.kind for e in events if e.endpoint == endpoint]
+        first_state = kinds.index("state")
+        assert set(kinds[:first_state]) <= {"listen", "connect"}, kinds
+    info = [e for e in events if e.kind == "tcp_info" and e.endpoint == client.id]
+    assert info and info[0].args and info[0].args["state"] == "ESTABLISHED"  # the handshake's TCP_INFO, unasked
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_every_kind_has_words_in_both_languages(language: str) -> None:
+    """Adding a kind is one registry entry plus its translations: a missing one fails here."""
+    table = (ROOT / "static" / "i18n" / f"{language}.js").read_text(encoding="utf-8")
+    missing = [kind for kind in KINDS if f'"ev.{kind}' not in table]
+    assert not missing, f"no ev.<kind> sentence in {language}.js for {missing}"

@@ -87,7 +87,8 @@ EMFILE_SCRIPT = textwrap.dedent("""
     sys.stdin.readline()                                           # the test has seen its echoes
     events = lab.bus.since(0, 10000)[0]
     print(json.dumps({"state": server.state, "accepts": sum(e.kind == "accept" for e in events),
-                      "errors": [e.detail for e in events if e.kind == "error"]}), flush=True)
+                      "errors": [e.detail for e in events if e.kind == "error"],
+                      "closes": [e.detail for e in events if e.kind == "close"]}), flush=True)
     lab.close()
 """)
 
@@ -106,12 +107,14 @@ def emfile_scenario(proc: subprocess.Popen[str]) -> None:
         for _ in range(5):  # the last ones meet EMFILE in accept() and wait in the backlog
             s = socket.create_connection(("127.0.0.1", port), timeout=20)
             clients.append(s)
+        echoes = []
         for i, s in enumerate(clients):
             s.sendall(f"hello {i}".encode())
-            assert s.recv(100) == f"hello {i}".encode()
+            echoes.append(s.recv(100))
         proc.stdin.write("done\n")
         proc.stdin.flush()
         summary = json.loads(proc.stdout.readline())
+        assert echoes == [f"hello {i}".encode() for i in range(5)], summary
         assert summary["state"] == "listening" and summary["accepts"] == 5
         assert any("Too many open files" in e and "trying again" in e for e in summary["errors"])
     finally:

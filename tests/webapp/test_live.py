@@ -49,8 +49,9 @@ def test_socketio_client_receives_real_traffic(live_server: LiveServer, events_c
 
 def test_late_joiner_catches_up_with_the_rest_api(live_server: LiveServer, events_client: Callable[..., EventCollector]) -> None:
     server, client = traffic(live_server.url)
-    history = requests.get(f"{live_server.url}/api/events?after=0").json()
-    assert {e["kind"] for e in history["events"]} >= {"listen", "accept", "connect", "send", "recv"}
+    wanted = {"listen", "accept", "connect", "send", "recv"}  # (the echo arrives a moment after the send answers)
+    history = wait_until(lambda: (h := requests.get(f"{live_server.url}/api/events?after=0").json())
+                         and wanted <= {e["kind"] for e in h["events"]} and h)
     collector = events_client(live_server.url)
     requests.post(f"{live_server.url}/api/endpoints/{client['id']}/send", json={"data": "again"})
     later = collector.wait_for(endpoint=client["id"], kind="recv", data="again")

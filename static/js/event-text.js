@@ -1,0 +1,132 @@
+// The sentence the page shows for an event, built from its fields (call, args, result, closed_by,
+// code, params, errno, message, framing, state) through the i18n tables: `ev.<kind>.<variant>`
+// for what happened, `err.<code>` (static/i18n/errors-*.js) for a problem the lab names by code,
+// `ev.why.<code>` for why the lab closed something. `detail` (the lab's English) is never read:
+// the same event reads as English or Chinese alike. Pure (no DOM): tr is {t, has} from i18n.js.
+import { current } from "./i18n.js";
+
+/** "127.0.0.1:5000" (IPv6 in brackets), "" for anything that is not an address. */
+const where = (a) => (Array.isArray(a) && a.length >= 2 ? (String(a[0]).includes(":") ? `[${a[0]}]:${a[1]}` : `${a[0]}:${a[1]}`) : "");
+// Numbers inside a call (recv(65536), listen(128)) stay as the program wrote them: no grouping.
+const plain = (v) => (v === null || v === undefined ? "" : String(v));
+const count = (v) => (Number.isFinite(Number(v)) ? Number(v) : 0);
+const args = (ev) => (ev.args && typeof ev.args === "object" ? ev.args : {});
+const bytesOf = (ev) => count(typeof ev.result === "number" ? ev.result : ev.size);
+
+/**
+ * `err.<code>` with the event's params (the connection and peer filled in from the event itself),
+ * when the tables know the code; null when they do not, or a value the sentence needs is missing
+ * (then the caller words it from the call and errno: a "{placeholder}" never reaches the page).
+ */
+function problem(ev, tr) {
+  if (!ev.code || !tr.has(`err.${ev.code}`)) return null;
+  const params = { conn: plain(ev.conn), address: where(ev.peer), ...(ev.params && typeof ev.params === "object" ? ev.params : {}) };
+  for (const [k, v] of Object.entries(params)) {
+    if (Array.isArray(v)) params[k] = where(v) || v.join(", ");
+    else if (/port$/i.test(k) && typeof v === "number") params[k] = String(v); // a port is a name: 5000, never 5,000
+  }
+  const text = tr.t(`err.${ev.code}`, params);
+  return /\{\w+\}/.test(text) ? null : text;
+}
+
+const framingName = (framing, tr) => (tr.has(`ev.framing.${framing}`) ? tr.t(`ev.framing.${framing}`) : plain(framing));
+
+function send(ev, tr) {
+  const a = args(ev);
+  const n = count(a.bytes ?? bytesOf(ev));
+  const call = ev.call || "send";
+  if (call === "sendfile") return tr.t("ev.send.file", { n, size: count(a.size ?? n), file: plain(a.file) });
+  if (a.header) return tr.t("ev.send.header", { n });
+  if (a.request) return tr.t("ev.send.request", { n, file: plain(a.file ?? a.request) });
+  if (ev.framing && ev.message) return tr.t("ev.send.framed", { call, n, message: ev.message, framing: framingName(ev.framing, tr) });
+  if (call === "sendto") return tr.t("ev.send.to", { n, address: where(a.address ?? ev.peer) });
+  return tr.t("ev.send.text", { call, n });
+}
+
+function recv(ev, tr) {
+  const a = args(ev);
+  const n = bytesOf(ev);
+  const call = ev.call || "recv";
+  if (call === "recvfrom") return tr.t("ev.recv.from", { bufsize: plain(a.bufsize), n, address: where(ev.peer) });
+  return tr.t("ev.recv.text", { call, bufsize: plain(a.bufsize), n });
+}
+
+function close(ev, tr) {
+  const a = args(ev);
+  const params = ev.params && typeof ev.params === "object" ? ev.params : {};
+  if (a.socket === "listening") return tr.t("ev.close.listening", { n: count(params.established) });
+  if (ev.closed_by === "peer") return tr.t("ev.close.peer");
+  if (ev.closed_by === "reset") return ev.errno ? tr.t("ev.close.resetErrno", { errno: ev.errno }) : tr.t("ev.close.reset");
+  if (ev.code) {
+    const why = tr.has(`ev.why.${ev.code}`) ? tr.t(`ev.why.${ev.code}`, params) : problem(ev, tr) ?? ev.code;
+    return tr.t("ev.close.why", { why });
+  }
+  return tr.t("ev.close.local");
+}
+
+function failure(ev, tr) {
+  const worded = problem(ev, tr);
+  if (worded) return worded;
+  if (ev.call && ev.errno) return tr.t("ev.error.callErrno", { call: ev.call, errno: ev.errno });
+  if (ev.errno) return tr.t("ev.error.errno", { errno: ev.errno });
+  if (ev.call) return tr.t("ev.error.call", { call: ev.call });
+  return tr.t("ev.error.text");
+}
+
+function done(ev, tr) {
+  const a = args(ev);
+  const text = tr.t("ev.done.text", { n: count(a.bytes ?? ev.size), file: plain(a.file) });
+  if (a.verified === true) return `${text}${tr.t("ev.done.verified")}`;
+  if (a.verified === false) return `${text}${tr.t("ev.done.mismatch")}`;
+  return text;
+}
+
+function http(ev, tr) {
+  const a = args(ev);
+  if (a.direction === "response") return tr.t("ev.http.response", { version: plain(a.version), status: plain(a.status), reason: plain(a.reason) });
+  return tr.t("ev.http.request", { method: plain(a.method), target: plain(a.target), version: plain(a.version) });
+}
+
+function tcpInfo(ev, tr) {
+  const a = args(ev);
+  return tr.t("ev.tcp_info.text", { state: plain(a.state), rtt: plain(a.rtt_us), cwnd: plain(a.snd_cwnd) });
+}
+
+// One wording per kind; a kind without one (the server may add kinds) is shown by its name.
+const WORDING = {
+  listen: (ev, tr) => ev.proto === "udp"
+    ? tr.t("ev.listen.udp", { address: where(args(ev).address ?? ev.local) })
+    : tr.t("ev.listen.tcp", { address: where(args(ev).address ?? ev.local), backlog: plain(args(ev).backlog) }),
+  accept: (ev, tr) => tr.t("ev.accept.text", { conn: plain(ev.conn), local: where(ev.local), peer: where(ev.result ?? ev.peer) }),
+  connect: (ev, tr) => tr.t(args(ev).download ? "ev.connect.download" : "ev.connect.text", { address: where(args(ev).address ?? ev.peer) }),
+  send,
+  recv,
+  message: (ev, tr) => tr.t("ev.message.text", { message: plain(ev.message), framing: framingName(ev.framing, tr), n: bytesOf(ev) }),
+  shutdown: (ev, tr) => tr.t("ev.shutdown.text", { how: plain(args(ev).how || "SHUT_WR") }),
+  close,
+  refuse: (ev, tr) => problem(ev, tr) ?? tr.t("ev.refuse.text", { n: count(ev.params?.limit) }),
+  error: failure,
+  relay: (ev, tr) => tr.t("ev.relay.text", { from: plain(args(ev).from),
+    to: Array.isArray(args(ev).to) ? args(ev).to.join(", ") : plain(args(ev).to), n: bytesOf(ev) }),
+  http,
+  lost: (ev, tr) => problem(ev, tr) ?? tr.t(ev.code && tr.has(`ev.lost.${ev.code}`) ? `ev.lost.${ev.code}` : "ev.lost.text", { n: count(ev.size) }),
+  header: (ev, tr) => tr.t("ev.header.text", { size: count(args(ev).size), sha256: plain(args(ev).sha256) }),
+  progress: (ev, tr) => (args(ev).size
+    ? tr.t("ev.progress.of", { got: count(args(ev).bytes), size: count(args(ev).size) })
+    : tr.t("ev.progress.text", { got: count(args(ev).bytes ?? ev.size) })),
+  done,
+  tcp_info: tcpInfo,
+  backpressure: (ev, tr) => problem(ev, tr) ?? tr.t("ev.backpressure.text", { sent: count(ev.params?.sent), total: count(ev.params?.total) }),
+  state: (ev, tr) => tr.t("ev.state.text", { id: plain(ev.state?.id ?? ev.endpoint),
+    state: tr.has(`state.${ev.state?.state}`) ? tr.t(`state.${ev.state?.state}`) : plain(ev.state?.state) }),
+};
+
+/** The sentence for `ev` in the language of `tr` (default: the page's). */
+export function eventText(ev, tr = current) {
+  if (!ev || typeof ev.kind !== "string") return "";
+  const wording = Object.hasOwn(WORDING, ev.kind) ? WORDING[ev.kind] : null;
+  return wording ? wording(ev, tr) : tr.t("ev.other", { kind: ev.kind });
+}
+
+/** The kinds this module words (a test checks every registered kind is among them). */
+export const wordedKinds = () => Object.keys(WORDING);
