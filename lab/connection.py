@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import errno
 import os
-import select
 import socket
 import threading
 import time
@@ -16,7 +15,8 @@ from pathlib import Path
 from typing import Any, Callable, NamedTuple, Protocol
 
 from . import tcpinfo
-from .endpoint import Context, join, os_fields, spawn, timeval
+from .endpoint import Context, join, os_fields, spawn
+from .deadline import send_within, sendfile_within
 from .errors import LabError, Problem, Refused, explain_os_error, os_problem, where
 from .events import PREVIEW_BYTES, Address
 from .framing import make_framer
@@ -28,15 +28,6 @@ RECV_SIZE = 65536
 RECV_ARGS: dict[str, Any] = {"bufsize": RECV_SIZE}
 SHUT_WR_ARGS: dict[str, Any] = {"how": "SHUT_WR"}
 RESET_ERRNOS = (errno.ECONNRESET, errno.EPIPE)  # the peer's kernel answered with RST
-
-
-FILE_CHUNK = 1 << 30  # bytes per sendfile() call (as socket.sendfile); the timeout counts from the last progress
-
-
-def _writable(sock: socket.socket, timeout: float) -> bool:
-    poller = select.poll()
-    poller.register(sock.fileno(), select.POLLOUT)
-    return bool(poller.poll(timeout * 1000))
 
 
 TCP_INFO_INTERVAL = 1.0  # seconds between TCP_INFO samples while a connection is busy
@@ -230,41 +221,11 @@ class Connection:
         return self.owner.ctx.limits.send_timeout_ms / 1000
 
     def _send_within(self, data: bytes, deadline: float, start_by: float) -> int:
-        """Send as much of `data` as the peer takes by `deadline`; returns the bytes that went.
-
-        poll() waits for room and send(MSG_DONTWAIT) takes only what fits, so nothing here blocks
-        past the deadline, and the socket's blocking mode (shared with the receiving thread) is
-        never changed.
-        """
-        try:  # the usual case first: the kernel has room, one system call sends it all
-            sent = self.sock.send(data, socket.MSG_DONTWAIT)
-        except BlockingIOError:
-            sent = 0
+        try:
+            return send_within(self.sock, data, deadline, start_by)
         except OSError as exc:
             self._saw_reset(exc)
             raise
-        if sent == len(data):
-            return sent
-        view = memoryview(data)
-        fd = self.sock.fileno()
-        if fd < 0:  # closed by the receiving thread a moment ago
-            raise OSError(errno.EBADF, "the socket is closed")
-        poller = select.poll()
-        poller.register(fd, select.POLLOUT)
-        while sent < len(data):
-            left = (deadline if sent else start_by) - time.monotonic()
-            if not poller.poll(max(0.0, left) * 1000):  # an error or hang-up wakes it too: send() then raises
-                if left <= 0:
-                    break
-                continue
-            try:
-                sent += self.sock.send(view[sent:], socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                continue  # room was taken before our send(): poll again
-            except OSError as exc:
-                self._saw_reset(exc)
-                raise
-        return sent
 
     def _saw_reset(self, exc: OSError) -> None:
         """A send that meets a reset consumes it (the next recv() returns 0, as after a FIN): keep
@@ -349,25 +310,11 @@ class Connection:
         with self._send_lock, open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             head = f.read(PREVIEW_BYTES)  # for the preview only; sendfile() starts from offset 0
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval(timeout))
-            sent, stalled = 0, False
-            progress = time.monotonic()
-            while sent < size:
-                try:
-                    n = os.sendfile(self.sock.fileno(), f.fileno(), sent, min(size - sent, FILE_CHUNK))
-                except BlockingIOError:  # no room for SO_SNDTIMEO (or a non-blocking socket: wait here)
-                    left = progress + timeout - time.monotonic()
-                    if left <= 0 or not _writable(self.sock, left):
-                        stalled = True
-                        break
-                    continue
-                except OSError as exc:
-                    self._saw_reset(exc)
-                    raise
-                if n == 0:
-                    break  # the file shrank while it was being sent
-                sent += n
-                progress = time.monotonic()
+            try:
+                sent, stalled = sendfile_within(self.sock, f, size, timeout)
+            except OSError as exc:
+                self._saw_reset(exc)
+                raise
         self._count_sent(sent)
         self.publish("send", size=sent, payload=head, detail=f"sendfile() sent {sent} of {size} bytes of '{name}'",
                      call="sendfile", args={"bytes": size, "file": name}, result=sent)
