@@ -86,6 +86,7 @@ class Connection:
         self._closing: str | None = None  # why the lab is closing it (a code of lab/messages.py), when it is
         self._stopping = threading.Event()  # set by close(): ends a slow reader's wait at once
         self._closing_params: dict[str, Any] | None = None
+        self._closing_ts: float | None = None
         self._reset_seen: str | None = None  # errno name of a reset a send met: then the peer's close is a reset
         self.summary: dict[str, Any] = {"id": conn_id, "peer": list(peer), "local": list(self.local)}
         self._send_lock = threading.Lock()
@@ -98,10 +99,11 @@ class Connection:
                 call: str | None = None, args: dict[str, Any] | None = None, result: Any = None,
                 closed_by: str | None = None, errno: str | None = None, code: str | None = None,
                 params: dict[str, Any] | None = None, message: int | None = None,
-                framing: str | None = None) -> None:
+                framing: str | None = None, ts: float | None = None) -> None:
         # straight to the bus, every field in order: this runs twice per echoed message
         self.owner.ctx.bus.record(self.owner.id, kind, self.owner.proto, self.id, self.local, self.peer, size, payload,
-                                  detail, call, args, result, closed_by, errno, code, params, message, framing)
+                                  detail, call, args, result, closed_by, errno, code, params, message, framing,
+                                  None, ts)
 
     # -- receiving (runs in the connection's own thread) ------------------------------------
 
@@ -159,13 +161,16 @@ class Connection:
     def _publish_close(self, ending: Ending) -> None:
         """The one `close` event of this connection; the lab's own reason, when it closed it, wins
         over what the socket saw meanwhile."""
+        began = None
         if self._closing is not None:
             ending = Ending("local", self._closing, self._closing_params)
+            began = self._closing_ts  # the lab's close began then; the peer's recv() of it returns after
         closed_by, code, params, err, detail = ending
         if not detail:
             code = code or "done"
             detail = f"closed by the lab ({Problem(code, params or {}).sentence}): close() on this socket"
-        self.publish("close", detail=detail, call="close", closed_by=closed_by, errno=err, code=code, params=params)
+        self.publish("close", detail=detail, call="close", closed_by=closed_by, errno=err, code=code, params=params,
+                     ts=began)
 
     # -- commands (from any thread) -----------------------------------------------------------
 
@@ -310,6 +315,7 @@ class Connection:
         with self._send_lock, open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             head = f.read(PREVIEW_BYTES)  # for the preview only; sendfile() starts from offset 0
+            began = time.time()
             try:
                 sent, stalled = sendfile_within(self.sock, f, size, timeout)
             except OSError as exc:
@@ -317,20 +323,21 @@ class Connection:
                 raise
         self._count_sent(sent)
         self.publish("send", size=sent, payload=head, detail=f"sendfile() sent {sent} of {size} bytes of '{name}'",
-                     call="sendfile", args={"bytes": size, "file": name}, result=sent)
+                     call="sendfile", args={"bytes": size, "file": name}, result=sent, ts=began)
         if stalled:
             raise TimeoutError(str(self._backpressure(sent, size, keep_open=False, waited=timeout, call="sendfile")))
         return sent
 
     def send_header(self, data: bytes) -> None:
         deadline = time.monotonic() + self.send_timeout()
+        began = time.time()
         with self._send_lock:
             sent = self._send_within(data, deadline, deadline)
         self._count_sent(sent)
         if sent < len(data):  # a file answer without its header is no answer: close in any case
             raise TimeoutError(str(self._backpressure(sent, len(data), keep_open=False, waited=self.send_timeout())))
         self.publish("send", size=len(data), payload=data, detail=f"sendall() sent a {len(data)}-byte header",
-                     call="sendall", args={"bytes": len(data), "header": True}, result=len(data))
+                     call="sendall", args={"bytes": len(data), "header": True}, result=len(data), ts=began)
 
     def finish_sending(self) -> None:
         """shutdown(SHUT_WR): tell the peer we are done; keep reading so closing never resets."""
@@ -353,7 +360,8 @@ class Connection:
         `reason` is a code of lab/messages.py (the close event's `code`), `params` its values.
         """
         if self._closing is None:
-            self._closing_params = params  # (set first: the receive thread reads both once _closing is set)
+            self._closing_params = params  # (set first: the receive thread reads these once _closing is set)
+            self._closing_ts = time.time()
             self._closing = reason
         self._stopping.set()
         try:

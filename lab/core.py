@@ -188,6 +188,23 @@ class Lab:
             raise NotFound("download-file-gone", download=dl_id)
         return download.path
 
+    def clear(self) -> int:
+        """A fresh start for a new stage: remove every endpoint (each says so in its events) and stop
+        the downloads still running (finished ones and their files stay). Returns how many endpoints closed."""
+        with self._lock:
+            ids = list(self.endpoints)
+            running = [d for d in self.downloads.values() if d.state == "running"]
+        closed = 0
+        for ep_id in ids:
+            try:
+                self.remove(ep_id)
+                closed += 1
+            except NotFound:
+                pass  # removed meanwhile by someone else: closed all the same
+        for download in running:
+            download.cancel()
+        return closed
+
     def close(self) -> None:
         """Stop every endpoint and download; afterwards no lab thread or socket is left."""
         with self._lock:

@@ -148,10 +148,11 @@ class EventBus:
         message: int | None = None,
         framing: str | None = None,
         state: dict[str, Any] | None = None,
+        ts: float | None = None,
     ) -> Event | None:
         """Record one event; returns it, or None when the per-second limit suppressed it."""
         return self.record(endpoint, kind, proto, conn, local, peer, size, payload, detail,
-                           call, args, result, closed_by, errno, code, params, message, framing, state)
+                           call, args, result, closed_by, errno, code, params, message, framing, state, ts)
 
     def record(
         self,
@@ -174,8 +175,15 @@ class EventBus:
         message: int | None = None,
         framing: str | None = None,
         state: dict[str, Any] | None = None,
+        ts: float | None = None,
     ) -> Event | None:
-        """publish() with every field given in order: the socket threads' hot path."""
+        """publish() with every field given in order: the socket threads' hot path.
+
+        `ts` is when the call began, for a call this side starts and reports only after it returns
+        (connect, a client's first sendto, sendfile, a close the lab asked for): sorted by (ts, seq),
+        a cause then comes before its effects, though its seq may come after them. Calls that wait
+        for the peer (accept, recv) are stamped when they return, which is after the cause began.
+        """
         head = None if payload is None else payload[:PREVIEW_BYTES]  # cut before any formatting
         now = time.time()
         with self._lock:
@@ -183,7 +191,7 @@ class EventBus:
                 self.suppressed += 1
                 return None
             self._seq += 1
-            event = Event(self._seq, now, endpoint, conn, proto, kind, local, peer, size, head, detail,
+            event = Event(self._seq, now if ts is None else ts, endpoint, conn, proto, kind, local, peer, size, head, detail,
                           call, args, result, closed_by, errno, code, params, message, framing, state)
             self._events.append(event)
             if kind in LIFECYCLE_KINDS:

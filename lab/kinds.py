@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Literal, NamedTuple
 
 Draw = Literal["lane-start", "lane-end", "arrow", "mark", "none"]
+LogRow = Literal["row", "divider", "none"]
 
 
 class Kind(NamedTuple):
@@ -19,12 +20,14 @@ class Kind(NamedTuple):
     `lifecycle`: tells the story of a socket's life, so it is always recorded (never rate-limited)
     and pinned in the buffer for late joiners; every other kind may come by the thousand per second.
     `draw`: how the sequence diagram draws it. `changes`: it may change an endpoint's card.
+    `log`: how the log shows it: a row, a divider between stages, or nothing (snapshots).
     """
 
     name: str
     lifecycle: bool
     draw: Draw
     changes: bool
+    log: LogRow = "row"
 
 
 KINDS: dict[str, Kind] = {k.name: k for k in (
@@ -47,7 +50,11 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("done", True, "mark", True),
     Kind("tcp_info", False, "none", False),
     Kind("backpressure", False, "mark", False),
-    Kind("state", True, "none", True),
+    Kind("state", True, "none", True, "none"),
+    # the classroom (lab/stage.py): a new stage begins (the views start afresh), and the stage
+    # changed within one (a lesson built, an action ran, the teacher's view); no socket of their own
+    Kind("stage", True, "none", False, "divider"),
+    Kind("classroom", True, "none", False, "none"),
 )}
 
 #: Kinds always recorded and pinned in the buffer (derived: never list them again elsewhere).
@@ -56,4 +63,5 @@ LIFECYCLE_KINDS: frozenset[str] = frozenset(k.name for k in KINDS.values() if k.
 
 def kinds_json() -> dict[str, dict[str, object]]:
     """The registry as the page reads it (GET /api/session "kinds")."""
-    return {k.name: {"lifecycle": k.lifecycle, "draw": k.draw, "changes": k.changes} for k in KINDS.values()}
+    return {k.name: {"lifecycle": k.lifecycle, "draw": k.draw, "changes": k.changes, "log": k.log}
+            for k in KINDS.values()}

@@ -260,6 +260,19 @@ MESSAGES: dict[str, str] = {
     "head-timeout": "The request did not arrive in time, so the dashboard closed the connection.",
     "head-too-large": "The request's headers are too large for the dashboard.",
     "not-json": "The API only accepts request bodies sent as JSON, with 'Content-Type: application/json'.",
+
+    # -- the classroom stage and its lessons (lab/stage.py, lab/lessons.py) -----------------------
+    "no-such-lesson": "There is no such lesson: lessons are numbered {low} to {high}, or null for a new stage "
+                      "without one.",
+    "no-lesson": "No lesson is on the stage, so it has no '{action}' button; start a lesson first.",
+    "no-such-action": "Lesson {lesson} has no action '{action}'; its actions are: {actions}.",
+    "lesson-not-ready": "Lesson {lesson} is still being set up (or failed to start); wait a moment, or start it again.",
+    "lesson-no-files": "This lesson needs a file to serve, and the files folder is empty.",
+    "lesson-accepted": "Connected: the server is still listening.",
+    "lesson-refused": "Refused, as expected: {reason}",
+    "lesson-socket-gone": "A socket this lesson made is gone ({reason}); start the lesson again.",
+    "unknown-view": "'{view}' is not a view; the views are: {views}.",
+    "bad-focus": "A focus is null or a list of at most {max} lane names like \"e1/c2\", each at most {chars} characters.",
 }
 
 

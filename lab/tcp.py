@@ -37,6 +37,8 @@ class TcpServer(Endpoint):
         self.reply, self.file, self.protocol = spec.reply, spec.file, spec.protocol
         self.handler = servermodes.REGISTRY[self.mode or "echo"](self)  # may refuse, e.g. an unknown file
         self.connections: dict[str, Connection] = {}
+        self.accepted = 0  # connections accept() has returned, ever
+        self._accepted = threading.Condition(self._lock)
         self._ids = itertools.count(1)
         self._stopping = threading.Event()
         try:
@@ -107,10 +109,19 @@ class TcpServer(Endpoint):
             conn = Connection(self, sock, conn_id, peer)
             with self._lock:
                 self.connections[conn_id] = conn
+                self.accepted += 1
+                self._accepted.notify_all()
             conn.publish("accept", detail=f"accept() returned a new socket {where(*conn.local)} <-> {where(*peer)}; "
                                           "the listening socket keeps listening", call="accept", result=peer)
             self.publish_state()
             conn.start()
+
+    def wait_accepted(self, count: int, timeout: float) -> bool:
+        """Block until accept() has returned `count` connections in all (or the timeout). A client's
+        connect() returns once the kernel completed the handshake, before this server's accept():
+        closing the listening socket in between would reset that client."""
+        with self._accepted:
+            return self._accepted.wait_for(lambda: self.accepted >= count, timeout)
 
     def close_idle(self, now: float) -> None:
         """Close connections idle for SOCKETLAB_MAX_IDLE_SECONDS, and HTTP connections whose request
@@ -236,6 +247,7 @@ class TcpClient(Endpoint):
         self.remote = sockaddr
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.settimeout(self.CONNECT_TIMEOUT)
+        began = time.time()  # the event's time: connect() began before the server's accept() returned
         try:
             sock.connect(sockaddr)
         except OSError as exc:
@@ -248,7 +260,7 @@ class TcpClient(Endpoint):
         self.publish("connect", peer=sockaddr,
                      detail=f"connect({where(*sockaddr)}) succeeded; the client did not bind: "
                             f"the OS picked its local port {self.local[1]}",
-                     call="connect", args={"address": list(sockaddr)})
+                     call="connect", args={"address": list(sockaddr)}, ts=began)
 
     def start(self) -> None:
         self.conn.start()

@@ -11,6 +11,7 @@ import itertools
 import os
 import socket
 import threading
+import time
 from typing import Any, Callable
 
 from . import servermodes
@@ -199,6 +200,7 @@ class UdpEndpoint(Endpoint):
         if bound:
             self.publish("send", peer=peer, size=len(data), payload=data, detail=detail, call="sendto", args=args,
                          result=len(data))
+        began = time.time()
         try:
             sent = sock.sendto(data, peer)
         except OSError as exc:
@@ -209,7 +211,7 @@ class UdpEndpoint(Endpoint):
         if not bound:
             self.local = address(sock.getsockname())
             self.publish("send", peer=peer, size=sent, payload=data, detail=detail + "; the OS bound the socket to a free port",
-                         call="sendto", args=args, result=sent)
+                         call="sendto", args=args, result=sent, ts=began)
         self.bytes_out += sent
         self.datagrams_out += 1
         return sent

@@ -7,6 +7,7 @@ from typing import Any, TypeVar, overload
 
 from flask import Flask, render_template
 from lab import Lab, Limits
+from lab.stage import Stage
 
 from .auth import prepare_tokens
 from .conns import ConnBudget, ConnLimits, LiveGate
@@ -73,6 +74,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     lab = Lab(app.config["FILES"], app.config["DOWNLOADS"], app.config["LIMITS"],
               allow=app.config["ALLOW"], bind=app.config["BIND"])
     app.extensions["socketlab"] = lab
+    app.extensions["socketlab_stage"] = Stage(lab)
 
     from .api import api  # the blueprint needs the app's lab only at request time
 

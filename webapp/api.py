@@ -16,6 +16,8 @@ from lab import BadInput, Forbidden, Lab, LabError, NotFound, Refused, TooLarge
 from lab.codegen import program_for, program_for_download
 from lab.errors import Problem
 from lab.kinds import kinds_json
+from lab.lessons import LESSONS
+from lab.stage import Stage
 from lab.messages import MESSAGES
 from lab import servermodes
 from lab.spec import DownloadRequest
@@ -125,7 +127,36 @@ def session() -> Response:
     the_lab = lab()
     return jsonify(role=g.role, limits=vars(the_lab.ctx.limits), allow=the_lab.ctx.targets.described,
                    bind=the_lab.ctx.binds.described,
-                   kinds=kinds_json(), **servermodes.session_info())  # + "modes" and "framings"
+                   kinds=kinds_json(), lessons=[lesson.summary() for lesson in LESSONS.values()],
+                   **servermodes.session_info())  # + "modes" and "framings"
+
+
+def stage() -> Stage:
+    stage_: Stage = current_app.extensions["socketlab_stage"]
+    return stage_
+
+
+@api.get("/stage")
+def get_stage() -> Response:
+    return jsonify(stage().to_json())
+
+
+@api.post("/stage")
+def new_stage() -> tuple[Response, int]:
+    """Close every endpoint, begin the next stage for every page, build its lesson (lab/stage.py)."""
+    return jsonify(stage().begin(body())), 201
+
+
+@api.post("/stage/actions/<key>")
+def stage_action(key: str) -> Response:
+    raw = request.get_data(cache=True)
+    the_stage, result = stage().act(key, body() if raw.strip() else None)
+    return jsonify(stage=the_stage, result=result)
+
+
+@api.put("/stage/teacher")
+def stage_teacher() -> Response:
+    return jsonify(stage().set_teacher(body()))
 
 
 @api.get("/stats")

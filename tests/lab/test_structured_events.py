@@ -319,7 +319,7 @@ def test_each_kind_has_a_lifecycle_flag_and_a_drawing_rule() -> None:
         assert isinstance(kind.lifecycle, bool) and isinstance(kind.changes, bool)
         assert kind.draw in ("lane-start", "lane-end", "arrow", "mark", "none"), kind
     assert events_module.LIFECYCLE_KINDS is LIFECYCLE_KINDS  # derived once, never listed again
-    assert kinds_json()["close"] == {"lifecycle": True, "draw": "lane-end", "changes": True}
+    assert kinds_json()["close"] == {"lifecycle": True, "draw": "lane-end", "changes": True, "log": "row"}
 
 
 def test_the_readme_names_every_kind_and_field() -> None:

@@ -34,6 +34,10 @@ ROUTES = [
     ("GET", "/api/events?after=0", None),
     ("GET", "/api/session", None),
     ("GET", "/api/stats", None),
+    ("GET", "/api/stage", None),
+    ("PUT", "/api/stage/teacher", {"view": "ladder"}),
+    ("POST", "/api/stage/actions/sendHello", None),
+    ("POST", "/api/stage", {"lesson": None}),
 ]
 
 

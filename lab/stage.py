@@ -1,0 +1,179 @@
+"""The classroom stage: what the whole room is looking at, held once, by the lab.
+
+A stage is a fresh start: beginning one closes every endpoint of the lab (whichever tab or
+script made it) and, with a lesson, builds that lesson's sockets here, in the lab. Everyone sees
+the same stage: it travels as events through the bus like everything else, so a page that
+reloads, a second tab, a viewer and a late joiner all replay to the same place:
+
+- `stage`: a new stage began (lifecycle: always recorded and pinned). Views that show "the
+  current stage only" start afresh at this event; the log keeps what came before, marked.
+- `classroom`: the stage changed within itself (the lesson is built, an action ran, the teacher
+  chose another view or focus). Its `params` are the whole stage, so one event is enough to catch up.
+
+Thread safety: one lock serialises the changes (a build may block for a connect timeout); reading
+the stage takes only a snapshot lock, so GET /api/stage never waits for a build.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from .errors import BadInput, LabError, NotFound, Refused
+from .lessons import VIEWS, Lesson, lesson as lesson_numbered
+
+if TYPE_CHECKING:
+    from .core import Lab
+
+TEACHER_VIEWS = ("log", "ladder", "split", "numbers")
+MAX_FOCUS = 8
+MAX_LANE_CHARS = 40
+
+
+def _problem(exc: LabError) -> dict[str, Any]:
+    return {"error": str(exc), "code": exc.code, "params": exc.params}
+
+
+class Stage:
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self._changing = threading.Lock()  # one change at a time (held across a lesson's build)
+        self._lock = threading.Lock()  # guards the fields below for a consistent snapshot
+        self.number = 1
+        self.seq = 0
+        self.started = time.time()
+        self.teacher: dict[str, Any] = {"view": "log", "focus": None}
+        self.lesson: Lesson | None = None
+        self.state: dict[str, Any] = {}  # the lesson's life on this stage: ids, step, last, ...
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        with self._lock:
+            return self._snapshot()
+
+    def _snapshot(self) -> dict[str, Any]:
+        lesson = None
+        if self.lesson is not None:
+            s = self.state
+            ids = s.get("ids") or {}
+            lesson = {**self.lesson.summary(), "ids": {k: v for k, v in ids.items() if k != "run"},
+                      "prefill": s.get("prefill"), "link": s.get("link"), "download": s.get("download"),
+                      "state": s["state"], "error": s.get("error"), "step": s["step"], "last": s.get("last"),
+                      "run": ids.get("run")}
+        # deep copies: the snapshot goes into events that outlive this stage's later changes
+        return copy.deepcopy({"stage": self.number, "seq": self.seq, "started": self.started,
+                              "endpoints": len(self.lab.endpoints), "teacher": self.teacher, "lesson": lesson})
+
+    # -- changing ---------------------------------------------------------------------------------
+
+    def begin(self, body: Any) -> dict[str, Any]:
+        """POST /api/stage: close everything, start the next stage, build its lesson (if any)."""
+        if not isinstance(body, dict):
+            raise BadInput("not-an-object", example='{"lesson": 4}')
+        unknown = sorted(set(body) - {"lesson"})
+        if unknown:
+            raise BadInput("unknown-field", kind="stage", field=str(unknown[0])[:40], fields="lesson")
+        n = body.get("lesson")
+        chosen = None if n is None else lesson_numbered(n)
+        with self._changing:
+            self.lab.clear()
+            with self._lock:
+                self.number += 1
+                self.started = time.time()
+                self.lesson = chosen
+                self.state = {"state": "building", "step": 0, "ids": {}}
+                if chosen is not None:
+                    self.teacher = {"view": chosen.view if chosen.view in TEACHER_VIEWS else self.teacher["view"],
+                                    "focus": None}
+                else:
+                    self.teacher = {**self.teacher, "focus": None}
+                event = self.lab.bus.publish("", "stage", proto="", detail=self._describe("began"),
+                                             params=self._snapshot())
+                self.seq = event.seq if event is not None else self.lab.bus.last_seq
+            if chosen is None:
+                with self._lock:
+                    self.state["state"] = "ready"
+                return self._changed("a new stage without a lesson")
+            try:
+                built = chosen.build(self.lab)
+            except LabError as exc:
+                with self._lock:
+                    self.state.update(state="failed", error=_problem(exc))
+                return self._changed(f"lesson {chosen.n} could not start: {exc}")
+            with self._lock:
+                self.state.update(state="ready", ids=built.ids, prefill=built.prefill, link=built.link,
+                                  download=built.download)
+            return self._changed(f"lesson {chosen.n} is ready")
+
+    def act(self, key: str, body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """POST /api/stage/actions/<key>: run one of the lesson's buttons; (stage, result)."""
+        with self._changing:
+            lesson = self.lesson
+            if lesson is None:
+                raise Refused("no-lesson", action=key[:40])
+            action = next((a for a in lesson.actions if a.key == key), None)
+            if action is None:
+                raise NotFound("no-such-action", lesson=lesson.n, action=key[:40],
+                               actions=", ".join(a.key for a in lesson.actions))
+            if self.state["state"] != "ready":
+                raise Refused("lesson-not-ready", lesson=lesson.n)
+            ids = self.state["ids"]
+            try:
+                result = action.run(self.lab, ids, body)
+            except NotFound as exc:  # a socket the lesson made was stopped from its card meanwhile
+                raise Refused("lesson-socket-gone", reason=str(exc)) from None
+            except LabError as exc:
+                with self._lock:
+                    self.state["step"] += 1
+                    self.state["last"] = {"action": key, "label": action.label, "ok": False, **_problem(exc)}
+                self._changed(f"lesson {lesson.n}: {key} failed: {exc}")
+                raise
+            with self._lock:
+                self.state["step"] += 1
+                self.state["last"] = {"action": key, "label": action.label, **result}
+            return self._changed(f"lesson {lesson.n}: {key}"), result
+
+    def set_teacher(self, body: Any) -> dict[str, Any]:
+        """PUT /api/stage/teacher: the controller's view and focus, for every page that follows."""
+        if not isinstance(body, dict):
+            raise BadInput("not-an-object", example='{"view": "ladder", "focus": null}')
+        unknown = sorted(set(body) - {"view", "focus"})
+        if unknown:
+            raise BadInput("unknown-field", kind="teacher's choice", field=str(unknown[0])[:40], fields="view, focus")
+        teacher = dict(self.teacher)
+        if "view" in body:
+            view = body["view"]
+            if view not in TEACHER_VIEWS:
+                raise BadInput("unknown-view", view=str(view)[:40], views=", ".join(TEACHER_VIEWS))
+            teacher["view"] = view
+        if "focus" in body:
+            focus = body["focus"]
+            if focus is not None and not (
+                    isinstance(focus, list) and 0 < len(focus) <= MAX_FOCUS
+                    and all(isinstance(x, str) and 0 < len(x) <= MAX_LANE_CHARS for x in focus)):
+                raise BadInput("bad-focus", max=MAX_FOCUS, chars=MAX_LANE_CHARS)
+            teacher["focus"] = focus
+        with self._changing:
+            with self._lock:
+                if teacher == self.teacher:
+                    return dict(teacher)  # nothing changed: no event (a page may repeat itself)
+                self.teacher = teacher
+            self._changed("the teacher's view")
+        return dict(teacher)
+
+    def _changed(self, what: str) -> dict[str, Any]:
+        with self._lock:
+            snapshot = self._snapshot()
+            self.lab.bus.publish("", "classroom", proto="", detail=f"stage {self.number}: {what}", params=snapshot)
+        return snapshot
+
+    def _describe(self, what: str) -> str:
+        lesson = self.lesson
+        about = f"lesson {lesson.n} ({lesson.text['en']['title']})" if lesson else "no lesson"
+        return f"stage {self.number} {what}: {about}; every endpoint of the lab was closed"
+
+
+__all__ = ["Stage", "TEACHER_VIEWS", "VIEWS"]

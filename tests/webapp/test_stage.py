@@ -1,0 +1,175 @@
+"""The classroom stage over the REST API and Socket.IO: one stage for every page, held by the server.
+
+A new stage closes every endpoint (not only the caller's), reaches every connected client as a
+`stage` event, and is what a late joiner reads from GET /api/stage; hostile bodies get a sentence.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+import pytest
+import requests
+
+from lab.lessons import LESSONS
+
+from ..support import EventCollector, LiveServer, Resources, wait_until
+
+
+def post(client: Any, path: str, body: Any = None) -> Any:
+    return client.post(path, json=body) if body is not None else client.post(path)
+
+
+def test_a_stage_starts_at_one_without_a_lesson(client: Any) -> None:
+    stage = client.get("/api/stage").get_json()
+    assert stage["stage"] == 1 and stage["seq"] == 0 and stage["lesson"] is None
+    assert stage["teacher"] == {"view": "log", "focus": None} and stage["endpoints"] == 0
+
+
+def test_a_lesson_closes_every_endpoint_then_builds_its_own(client: Any) -> None:
+    # "another tab" made these: a lesson closes them all the same
+    made = [client.post("/api/endpoints", json={"kind": "udp-server", "port": 0}).get_json()["id"] for _ in range(3)]
+    assert client.get("/api/stage").get_json()["endpoints"] == 3
+    answer = client.post("/api/stage", json={"lesson": 4})
+    assert answer.status_code == 201
+    stage = answer.get_json()
+    assert stage["stage"] == 2 and stage["lesson"]["n"] == 4 and stage["lesson"]["state"] == "ready"
+    ids = {e["id"] for e in client.get("/api/endpoints").get_json()}
+    assert not ids & set(made) and ids == set(stage["lesson"]["ids"].values())
+    assert stage["teacher"]["view"] == "numbers"  # the lesson opens the view that shows its point
+    assert stage["lesson"]["text"]["zh"]["title"] == "粘包与分帧"
+    servers = [client.get(f"/api/endpoints/{stage['lesson']['ids'][k]}").get_json() for k in ("raw", "line")]
+    assert [s["recv_delay_ms"] for s in servers] == [200, 200]
+    # the events: the stage begins (its seq is the stage's), earlier endpoints' removals come before it
+    events = client.get("/api/events?after=0&limit=10000").get_json()["events"]
+    begun = [e for e in events if e["kind"] == "stage"]
+    assert len(begun) == 1 and begun[0]["seq"] == stage["seq"] and begun[0]["params"]["stage"] == 2
+    removed = [e["seq"] for e in events if e["kind"] == "state" and e["state"].get("removed")]
+    assert len(removed) == 3 and max(removed) < stage["seq"]
+    ready = [e for e in events if e["kind"] == "classroom"]
+    assert ready[-1]["params"]["lesson"]["state"] == "ready"
+
+
+def test_actions_count_as_steps_and_answer_with_data(client: Any) -> None:
+    client.post("/api/stage", json={"lesson": 3})
+    first = client.post("/api/stage/actions/stopListening")
+    assert first.status_code == 200 and first.get_json()["stage"]["lesson"]["step"] == 1
+    tried = client.post("/api/stage/actions/newClient").get_json()
+    assert tried["result"]["code"] == "lesson-refused" and tried["result"]["cause"]["code"] == "connection-refused"
+    assert tried["stage"]["lesson"]["last"]["action"] == "newClient"
+    assert tried["stage"]["lesson"]["last"]["label"]["zh"] == "尝试新客户端"
+
+
+def test_compare_run_takes_its_settings_and_replaces_the_previous_run(client: Any) -> None:
+    client.post("/api/stage", json={"lesson": 8})
+    one = client.post("/api/stage/actions/run", json={"count": 5, "interval": 0, "seed": 3}).get_json()
+    run = one["stage"]["lesson"]["run"]
+    assert run["settings"]["seed"] == 3 and run["settings"]["loss"] == 20 and set(run["ids"]) == {
+        "tcpServer", "tcpClient", "udpServer", "udpClient"}
+    two = client.post("/api/stage/actions/run", json={"count": 5, "interval": 0}).get_json()["stage"]["lesson"]["run"]
+    alive = {e["id"] for e in client.get("/api/endpoints").get_json()}
+    assert alive == set(two["ids"].values()) and not alive & set(run["ids"].values())
+
+
+@pytest.mark.parametrize(("path", "body", "status", "code"), [
+    ("/api/stage", {"lesson": 0}, 400, "no-such-lesson"),
+    ("/api/stage", {"lesson": 10}, 400, "no-such-lesson"),
+    ("/api/stage", {"lesson": "4"}, 400, "no-such-lesson"),
+    ("/api/stage", {"lesson": True}, 400, "no-such-lesson"),
+    ("/api/stage", {"lesson": [4]}, 400, "no-such-lesson"),
+    ("/api/stage", {"lesson": 4, "extra": "<script>"}, 400, "unknown-field"),
+    ("/api/stage", [4], 400, "not-an-object"),
+    ("/api/stage/actions/sendHello", None, 409, "no-lesson"),
+    ("/api/stage/actions/" + "x" * 5000, None, 409, "no-lesson"),
+])
+def test_hostile_stage_requests_get_a_sentence(client: Any, path: str, body: Any, status: int, code: str) -> None:
+    answer = post(client, path, body)
+    assert answer.status_code == status, answer.get_json()
+    problem = answer.get_json()
+    assert problem["code"] == code and problem["error"].endswith(".") and len(problem["error"]) < 300
+    assert client.get("/api/health").status_code == 200
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    ({"view": "<img src=x onerror=alert(1)>"}, "unknown-view"),
+    ({"view": "compare"}, "unknown-view"),
+    ({"focus": "e1"}, "bad-focus"),
+    ({"focus": []}, "bad-focus"),
+    ({"focus": ["e1"] * 9}, "bad-focus"),
+    ({"focus": ["x" * 41]}, "bad-focus"),
+    ({"focus": [1]}, "bad-focus"),
+    ({"view": "log", "admin": True}, "unknown-field"),
+    ("ladder", "not-an-object"),
+])
+def test_hostile_teacher_choices_get_a_sentence(client: Any, body: Any, code: str) -> None:
+    answer = client.put("/api/stage/teacher", json=body)
+    assert answer.status_code == 400 and answer.get_json()["code"] == code
+    assert client.get("/api/stage").get_json()["teacher"] == {"view": "log", "focus": None}
+
+
+def test_an_unknown_action_names_the_lessons_actions(client: Any) -> None:
+    client.post("/api/stage", json={"lesson": 1})
+    answer = client.post("/api/stage/actions/explode")
+    assert answer.status_code == 404 and "sendHello" in answer.get_json()["error"]
+
+
+def test_an_action_on_a_socket_stopped_from_its_card_is_a_sentence(client: Any) -> None:
+    ids = client.post("/api/stage", json={"lesson": 1}).get_json()["lesson"]["ids"]
+    client.delete(f"/api/endpoints/{ids['client']}")
+    answer = client.post("/api/stage/actions/sendHello")
+    assert answer.status_code == 409 and answer.get_json()["code"] == "lesson-socket-gone"
+
+
+def test_the_teacher_choice_is_published_once_per_change(client: Any) -> None:
+    for _ in range(3):
+        assert client.put("/api/stage/teacher", json={"view": "ladder", "focus": ["e1/c1"]}).status_code == 200
+    events = client.get("/api/events?after=0").get_json()["events"]
+    changes = [e["params"]["teacher"] for e in events if e["kind"] == "classroom"]
+    assert changes == [{"view": "ladder", "focus": ["e1/c1"]}]
+    assert client.get("/api/stage").get_json()["teacher"]["focus"] == ["e1/c1"]
+
+
+def test_every_connected_client_sees_the_new_stage_and_a_late_joiner_reads_it(
+        live_server: LiveServer, events_client: Callable[..., EventCollector]) -> None:
+    watcher = events_client(live_server.url)
+    stage = requests.post(f"{live_server.url}/api/stage", json={"lesson": 9}, timeout=10).json()
+    begun = watcher.wait_for(kind="stage")
+    assert begun["params"]["lesson"]["n"] == 9 and begun["endpoint"] == "" and begun["seq"] == stage["seq"]
+    ready = wait_until(lambda: [e for e in watcher.find(kind="classroom") if e["params"]["lesson"]["state"] == "ready"])
+    assert ready[-1]["params"]["lesson"]["ids"] == stage["lesson"]["ids"]
+    late = requests.get(f"{live_server.url}/api/stage", timeout=5).json()
+    assert late["stage"] == stage["stage"] and late["lesson"]["n"] == 9 and late["teacher"]["view"] == "log"
+
+
+def test_concurrent_new_stages_leave_one_lessons_sockets_and_no_leak(client: Any, app: Any, resources: Resources) -> None:
+    lessons = [1, 2, 4, 6, 9, 2, 6, 1]
+    errors: list[Any] = []
+
+    def begin(n: int) -> None:
+        answer = app.test_client().post("/api/stage", json={"lesson": n})
+        if answer.status_code != 201:
+            errors.append(answer.get_json())
+
+    threads = [threading.Thread(target=begin, args=(n,)) for n in lessons]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    stage = client.get("/api/stage").get_json()
+    assert stage["stage"] == 1 + len(lessons)
+    alive = {e["id"] for e in client.get("/api/endpoints").get_json()}
+    made = {v for v in stage["lesson"]["ids"].values() if isinstance(v, str) and v.startswith("e")}
+    made |= {v for vs in stage["lesson"]["ids"].values() if isinstance(vs, list) for v in vs}
+    assert alive == made  # serialised: only the last lesson's sockets are left
+    client.post("/api/stage", json={"lesson": None})
+    wait_until(lambda: not resources.new_threads(), 10)
+
+
+def test_the_session_lists_the_lessons_from_the_one_registry(client: Any) -> None:
+    lessons = client.get("/api/session").get_json()["lessons"]
+    assert [x["n"] for x in lessons] == sorted(LESSONS)
+    for x in lessons:
+        assert set(x["text"]) == {"en", "zh"} and all(x["text"][lang]["title"] for lang in ("en", "zh"))
+        assert all(set(a["label"]) == {"en", "zh"} for a in x["actions"])
