@@ -11,15 +11,26 @@ worker_class = "webapp.worker.HeadFirstWorker"
 logger_class = "webapp.redact.RedactingGunicornLogger"
 
 
-def on_starting(server):  # gunicorn hook
-    from webapp.auth import announce, prepare_tokens
+def on_starting(server):  # gunicorn hook: before binding
+    from webapp.auth import prepare_tokens
+    from webapp.startup import check_token_variables
 
+    check_token_variables(os.environ)  # a sentence and exit status 2, before anything is announced
     hosts = [b.rsplit(":", 1)[0].strip("[]") for b in server.cfg.bind if not b.startswith(("unix:", "fd://"))]
     access = prepare_tokens(os.environ, hosts)
     # The worker's app reads where the dashboard listens (for its Host check) from the environment it
     # inherits; an empty host (-b :5000) listens on every address.
     os.environ["SOCKETLAB_DASHBOARD_BIND"] = ",".join(h or "0.0.0.0" for h in hosts)
-    for bind in server.cfg.bind:
-        host, _, port = bind.rpartition(":")
-        for line in announce(access, host.strip("[]"), int(port or 0)):
-            server.log.info("%s", line)
+    server.socketlab_access = access
+
+
+def when_ready(server):  # gunicorn hook: the listening sockets are bound (a busy port never gets here)
+    from webapp.auth import announce
+
+    for listener in server.LISTENERS:
+        address = listener.sock.getsockname()
+        if isinstance(address, tuple):
+            # the workers, forked after this, put it in the Join panel's links
+            os.environ.setdefault("SOCKETLAB_DASHBOARD_PORT", str(address[1]))
+            for line in announce(server.socketlab_access, str(address[0]), int(address[1])):
+                server.log.info("%s", line)

@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterator
 from .errors import BadInput, Forbidden, LabError, Refused, os_problem
 from .events import Address, EventBus
 from .files import FileStore
+from .interfaces import reachable_at
 from .policy import Policy
 from .scheduler import Scheduler
 from .spec import EndpointSpec
@@ -159,6 +160,7 @@ class Endpoint:
         self.bytes_in = 0
         self.bytes_out = 0
         self._lock = threading.Lock()
+        self._reachable: list[dict[str, object]] | None = None
 
     def publish(self, kind: str, **fields: Any) -> None:
         fields.setdefault("local", self.local)
@@ -249,4 +251,14 @@ class Endpoint:
             "rules": [rule.to_json() for rule in self.spec.rules],
             "impair": self.spec.impair.to_json() if self.spec.impair else None,
             "broadcast": self.spec.broadcast,
+            "reachable": self.reachable_json(),
         }
+
+    def reachable_json(self) -> list[dict[str, object]] | None:
+        """For a server bound to every address (0.0.0.0, ::): the machine's real addresses, one per
+        interface, as students type them; read once, when first asked (a class's addresses hold still)."""
+        if not self.kind.endswith("server") or not self.local or self.local[0] not in ("0.0.0.0", "::"):
+            return None
+        if self._reachable is None:
+            self._reachable = [a.to_json() for a in reachable_at(self.local[0])]
+        return self._reachable

@@ -272,6 +272,17 @@ MESSAGES: dict[str, str] = {
     "lesson-refused": "Refused, as expected: {reason}",
     "lesson-socket-gone": "A socket this lesson made is gone ({reason}); start the lesson again.",
     "unknown-view": "'{view}' is not a view; the views are: {views}.",
+    "name-not-text": "A name is text, like \"Ann\".",
+    "name-empty": "The name is empty; type the name the class should see, or leave it out (names are never required).",
+    "name-too-long": "That name is too long: at most {max} characters, so it fits on the projector.",
+    "name-bad-character": "The name contains an invisible control character ({code}); type it again with letters, "
+                          "digits, spaces or emoji only.",
+    "name-bad-address": "'{address}' is not an IP address; names belong to the address students connect from.",
+    "name-too-fast": "Names change at most once a second; wait a moment and try again.",
+    "too-many-names": "This stage already has {max} names, the most it keeps; a new stage starts afresh.",
+    "join-wrong-code": "That code is not right; check the code on the projector (letters and digits, no spaces).",
+    "join-too-many-tries": "Too many wrong codes from your address; wait a minute, then type the code on the "
+                           "projector again.",
     "bad-focus": "A focus is null or a list of at most {max} lane names like \"e1/c2\", each at most {chars} characters.",
 }
 

@@ -21,8 +21,9 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from .errors import BadInput, LabError, NotFound, Refused
+from .errors import BadInput, LabError, NotFound, Refused, TooLarge
 from .lessons import VIEWS, Lesson, lesson as lesson_numbered
+from .names import clean_address, clean_name
 
 if TYPE_CHECKING:
     from .core import Lab
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 TEACHER_VIEWS = ("log", "ladder", "split", "numbers")
 MAX_FOCUS = 8
 MAX_LANE_CHARS = 40
+MAX_NAMES = 500  # display names one stage keeps (a lecture hall, with room to spare)
+NAME_INTERVAL = 1.0  # seconds between two name changes of one address (each is an event for every page)
 
 
 def _problem(exc: LabError) -> dict[str, Any]:
@@ -47,6 +50,8 @@ class Stage:
         self.teacher: dict[str, Any] = {"view": "log", "focus": None}
         self.lesson: Lesson | None = None
         self.state: dict[str, Any] = {}  # the lesson's life on this stage: ids, step, last, ...
+        self.names: dict[str, str] = {}  # IP address -> display name, for this stage only
+        self._named_at: dict[str, float] = {}
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -65,7 +70,8 @@ class Stage:
                       "run": ids.get("run")}
         # deep copies: the snapshot goes into events that outlive this stage's later changes
         return copy.deepcopy({"stage": self.number, "seq": self.seq, "started": self.started,
-                              "endpoints": len(self.lab.endpoints), "teacher": self.teacher, "lesson": lesson})
+                              "endpoints": len(self.lab.endpoints), "teacher": self.teacher, "lesson": lesson,
+                              "names": self.names})
 
     # -- changing ---------------------------------------------------------------------------------
 
@@ -83,6 +89,7 @@ class Stage:
             with self._lock:
                 self.number += 1
                 self.started = time.time()
+                self.names, self._named_at = {}, {}  # names are per stage (students' pages give theirs again)
                 self.lesson = chosen
                 self.state = {"state": "building", "step": 0, "ids": {}}
                 if chosen is not None:
@@ -163,6 +170,31 @@ class Stage:
                 self.teacher = teacher
             self._changed("the teacher's view")
         return dict(teacher)
+
+    def set_name(self, address: Any, raw: Any, limited: bool = True) -> dict[str, str]:
+        """Name the connections from `address` (a student naming themself is `limited` to one change
+        a second; a controller renaming someone is not). `raw` None clears the name."""
+        address = clean_address(address)
+        name = None if raw is None else clean_name(raw)
+        with self._changing:
+            with self._lock:
+                if self.names.get(address) == name:
+                    return dict(self.names)
+                now = time.monotonic()
+                if limited and now - self._named_at.get(address, float("-inf")) < NAME_INTERVAL:
+                    raise Refused("name-too-fast")
+                if name is not None and address not in self.names and len(self.names) >= MAX_NAMES:
+                    raise TooLarge("too-many-names", max=MAX_NAMES)
+                if limited:
+                    if len(self._named_at) >= 4 * MAX_NAMES:
+                        self._named_at.clear()  # (bounded: the limit is about bursts, not history)
+                    self._named_at[address] = now
+                if name is None:
+                    self.names.pop(address, None)
+                else:
+                    self.names[address] = name
+            self._changed(f"{address} is {'unnamed' if name is None else 'named'}")
+        return dict(self.names)
 
     def _changed(self, what: str) -> dict[str, Any]:
         with self._lock:

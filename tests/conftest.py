@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -20,6 +21,7 @@ from werkzeug.serving import make_server
 from lab import Lab
 from webapp import create_app, shutdown
 
+from .netns import Lan
 from .support import EventCollector, LiveServer, Resources
 
 
@@ -120,3 +122,18 @@ def context(browser: Any) -> Iterator[Any]:
     ctx.set_default_timeout(TIMEOUT_MS)
     yield ctx
     ctx.close()
+
+
+@pytest.fixture
+def lan() -> Iterator[Lan]:
+    network = Lan(hosts=4)
+    try:
+        try:
+            network.build()
+        except subprocess.CalledProcessError as exc:
+            if not network.created and not os.environ.get("CI"):  # in CI a LAN that cannot be built is a failure
+                pytest.skip(f"root, but `ip netns add` is refused here (a container without CAP_SYS_ADMIN?): {exc.stderr.strip()}")
+            raise
+        yield network
+    finally:
+        network.close()  # whatever failed half-way: kill the children, delete every namespace made

@@ -23,7 +23,7 @@ from .support import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 READY = {
-    "dev": r"Running on (http://127\.0\.0\.1:(\d+))",  # werkzeug prints the port it got
+    "dev": r"dashboard on (http://127\.0\.0\.1:(\d+))/",  # webapp/__main__.py prints the port it got
     "gunicorn": r"Listening at: (http://127\.0\.0\.1:(\d+))",
 }
 

@@ -12,6 +12,7 @@ from lab.stage import Stage
 from .auth import prepare_tokens
 from .conns import ConnBudget, ConnLimits, LiveGate
 from .guard import Guard, HostPolicy
+from .join import JoinDesk
 from .redact import hide_tokens_in_werkzeug_log
 from .live import EventPacket, socketio
 from .relay import Relay
@@ -67,6 +68,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # where the dashboard itself listens: python -m webapp passes --host here; gunicorn.conf.py
         # sets SOCKETLAB_DASHBOARD_BIND in the master, whose environment the worker inherits
         DASHBOARD_BIND=env.get("SOCKETLAB_DASHBOARD_BIND", ""),
+        DASHBOARD_PORT=int(env.get("SOCKETLAB_DASHBOARD_PORT", "0") or 0),  # 0: the port of the request
         MAX_CONTENT_LENGTH=8 << 20,  # JSON bodies: a 1 MiB send as hex text fits, more is 413
     )
     app.config.update(config or {})
@@ -75,6 +77,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
               allow=app.config["ALLOW"], bind=app.config["BIND"])
     app.extensions["socketlab"] = lab
     app.extensions["socketlab_stage"] = Stage(lab)
+    app.extensions["socketlab_join"] = JoinDesk.create(app.config.get("JOIN_CODE"))
 
     from .api import api  # the blueprint needs the app's lab only at request time
 
@@ -83,6 +86,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     @app.get("/")
     def index() -> str:
         return render_template("index.html")
+
+    @app.get("/join")
+    def join_page() -> str:
+        """The short link: a student types the code from the projector (and a name, if they like)."""
+        return render_template("join.html")
 
     @app.after_request
     def security_headers(response: Any) -> Any:

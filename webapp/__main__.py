@@ -6,10 +6,12 @@ import argparse
 import logging
 import os
 
+from werkzeug.serving import make_server
+
 from . import create_app, shutdown
-from .live import socketio
 from .auth import announce, prepare_tokens
 from .devserver import bounded_handler
+from .startup import check_port, check_token_variables, listening_socket
 
 
 def main() -> None:
@@ -18,18 +20,28 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=5000, help="port to serve the dashboard on (default 5000)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    access = prepare_tokens(os.environ, [args.host])  # type: ignore[arg-type]
-    app = create_app({"ACCESS": access, "DASHBOARD_BIND": args.host})  # the Host check answers to it
+    # Every start-up problem is one sentence and a non-zero exit, before any URL is printed.
+    check_port(args.port)
+    check_token_variables(os.environ)
+    # bound first, like socketserver, so a busy port is known before anything is announced
+    with listening_socket(args.host, args.port) as sock:
+        access = prepare_tokens(os.environ, [args.host])  # type: ignore[arg-type]
+        app = create_app({"ACCESS": access, "DASHBOARD_BIND": args.host,  # the Host check answers to it
+                          "DASHBOARD_PORT": sock.getsockname()[1]})  # the Join panel's links use it
+        server = make_server(args.host, args.port, app, threaded=True, fd=sock.fileno(),  # (werkzeug dups it)
+                             # head deadline and connection caps (slowloris): webapp/devserver.py
+                             request_handler=bounded_handler(app.extensions["socketlab_conns"]))
+    port = server.socket.getsockname()[1]
     log = logging.getLogger("webapp")
-    log.info("Socket Lab dashboard on http://%s:%d/", args.host, args.port)
-    for line in announce(access, args.host, args.port):
+    log.info("Socket Lab dashboard on http://%s:%d/", args.host, port)
+    for line in announce(access, args.host, port):
         log.info("%s", line)
     try:
-        socketio.run(app, host=args.host, port=args.port, debug=False, use_reloader=False,
-                     allow_unsafe_werkzeug=True, log_output=False,
-                     # head deadline and connection caps (slowloris): webapp/devserver.py
-                     request_handler=bounded_handler(app.extensions["socketlab_conns"]))
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
     finally:
+        server.server_close()
         shutdown(app)
 
 

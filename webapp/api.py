@@ -23,6 +23,7 @@ from lab import servermodes
 from lab.spec import DownloadRequest
 
 from .auth import READ_METHODS, VIEW, Access, token_from
+from .join import join_info, qr_svg
 
 log = logging.getLogger(__name__)
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -57,16 +58,23 @@ def body() -> Any:
     return data
 
 
+# Who may skip a rule: anyone may read health and trade the short code for the view link; a viewer
+# may name itself (a name is not an action on the lab).
+OPEN_ROUTES = {("GET", "/api/health"), ("POST", "/api/join")}
+VIEWER_WRITES = {"/api/names/me"}
+
+
 @api.before_request
 def check_access() -> Any:
-    if request.path == "/api/health":
+    if (request.method, request.path) in OPEN_ROUTES:
+        g.role = None
         return None
     access: Access = current_app.config["ACCESS"]
     role = access.role(token_from(request.headers, request.args), request.remote_addr)
     if role is None:
         code = access.refusal_code(request.remote_addr)
         return jsonify(error=MESSAGES[code], code=code, params={}), 401
-    if role == VIEW and request.method not in READ_METHODS:
+    if role == VIEW and request.method not in READ_METHODS and request.path not in VIEWER_WRITES:
         return jsonify(error=MESSAGES["view-only"], code="view-only", params={}), 403
     g.role = role
     return None
@@ -157,6 +165,70 @@ def stage_action(key: str) -> Response:
 @api.put("/stage/teacher")
 def stage_teacher() -> Response:
     return jsonify(stage().set_teacher(body()))
+
+
+# -- joining the class: names, the short code, the QR code (webapp/join.py) ----------------------
+
+def _name_body() -> Any:
+    data = body()
+    if not isinstance(data, dict) or set(data) != {"name"}:
+        raise BadInput("not-an-object", example='{"name": "Ann"}')
+    return data["name"]
+
+
+@api.get("/names")
+def list_names() -> Response:
+    return jsonify(stage().to_json()["names"])
+
+
+@api.put("/names/me")
+def name_me() -> Response:
+    """A student names the address its requests (and its socket programs) come from."""
+    return jsonify(stage().set_name(request.remote_addr, _name_body()))
+
+
+@api.delete("/names/me")
+def unname_me() -> Response:
+    return jsonify(stage().set_name(request.remote_addr, None))
+
+
+@api.put("/names/<address>")
+def rename(address: str) -> Response:
+    return jsonify(stage().set_name(address, _name_body(), limited=False))
+
+
+@api.delete("/names/<address>")
+def unname(address: str) -> Response:
+    return jsonify(stage().set_name(address, None, limited=False))
+
+
+def _join_info() -> dict[str, Any]:
+    port = current_app.config.get("DASHBOARD_PORT") or request.host.rpartition(":")[2]
+    return join_info(current_app.config["ACCESS"], current_app.config["DASHBOARD_BIND"],
+                     int(port) if str(port).isdigit() else 80, current_app.extensions["socketlab_join"].code)
+
+
+@api.get("/join")
+def join() -> Response:
+    """What the Join panel shows: the dashboard's addresses, the view link, the short link and code."""
+    return jsonify(_join_info())
+
+
+@api.get("/join/qr.svg")
+def join_qr() -> Response:
+    return Response(qr_svg(_join_info()["view_url"]), mimetype="image/svg+xml",
+                    headers={"Cache-Control": "no-store"})
+
+
+@api.post("/join")
+def join_with_code() -> Response:
+    """Trade the short code for the view token (no token needed; wrong codes are rate-limited)."""
+    data = body()
+    if not isinstance(data, dict) or "code" not in data:
+        raise BadInput("not-an-object", example='{"code": "K7Q2XM"}')
+    token = current_app.extensions["socketlab_join"].trade(request.remote_addr or "", data["code"],
+                                                           current_app.config["ACCESS"])
+    return jsonify(token=token, url="/" + (f"?token={token}" if token else ""))
 
 
 @api.get("/stats")

@@ -9,9 +9,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import subprocess
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -48,21 +46,6 @@ result["events"] = [(e.kind, e.detail) for e in lab.bus.since(0)[0] if e.kind !=
 lab.close()
 print(json.dumps(result), flush=True)
 """
-
-
-@pytest.fixture
-def lan() -> Iterator[Lan]:
-    network = Lan(hosts=4)
-    try:
-        try:
-            network.build()
-        except subprocess.CalledProcessError as exc:
-            if not network.created and not os.environ.get("CI"):  # in CI a LAN that cannot be built is a failure
-                pytest.skip(f"root, but `ip netns add` is refused here (a container without CAP_SYS_ADMIN?): {exc.stderr.strip()}")
-            raise
-        yield network
-    finally:
-        network.close()  # whatever failed half-way: kill the children, delete every namespace made
 
 
 def folders(tmp_path: Path, host: str) -> tuple[str, str]:
