@@ -107,7 +107,7 @@ def _big_file(lab: Lab) -> str | None:
 
 def _build_echo(lab: Lab) -> Built:
     server = _make(lab, kind="tcp-server", port=0, mode="echo")
-    client = _make(lab, kind="tcp-client", port=_port(lab, server))
+    [client] = _clients(lab, server, 1)  # accepted before "Send hello": connect, accept, then the data
     return Built({"server": server, "client": client}, prefill={client: {"data": "hello"}})
 
 
@@ -167,8 +167,8 @@ def _build_sticky(lab: Lab) -> Built:
     # the two servers first, so their cards sit side by side; both read slowly, as a busy program does
     raw = _make(lab, kind="tcp-server", port=0, mode="manual", recv_delay_ms=SLOW_READER_MS)
     line = _make(lab, kind="tcp-server", port=0, mode="manual", framing="line", recv_delay_ms=SLOW_READER_MS)
-    raw_client = _make(lab, kind="tcp-client", port=_port(lab, raw))
-    line_client = _make(lab, kind="tcp-client", port=_port(lab, line), framing="line")
+    [raw_client] = _clients(lab, raw, 1)
+    [line_client] = _clients(lab, line, 1, framing="line")
     box = {"data": "hello", "repeat": 20, "interval": 0, "numbered": True}
     return Built({"raw": raw, "line": line, "rawClient": raw_client, "lineClient": line_client},
                  prefill={raw_client: box, line_client: box})

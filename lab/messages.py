@@ -275,7 +275,7 @@ MESSAGES: dict[str, str] = {
     "name-not-text": "A name is text, like \"Ann\".",
     "name-empty": "The name is empty; type the name the class should see, or leave it out (names are never required).",
     "name-too-long": "That name is too long: at most {max} characters, so it fits on the projector.",
-    "name-bad-character": "The name contains an invisible control character ({code}); type it again with letters, "
+    "name-bad-character": "The name contains an invisible control character ({char}); type it again with letters, "
                           "digits, spaces or emoji only.",
     "name-bad-address": "'{address}' is not an IP address; names belong to the address students connect from.",
     "name-too-fast": "Names change at most once a second; wait a moment and try again.",

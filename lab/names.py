@@ -34,7 +34,7 @@ def clean_name(raw: Any) -> str:
         raise BadInput("name-empty")
     for ch in name:
         if unicodedata.category(ch) in REFUSED_CATEGORIES and ch not in ALLOWED_FORMAT:
-            raise BadInput("name-bad-character", code=f"U+{ord(ch):04X}")
+            raise BadInput("name-bad-character", char=f"U+{ord(ch):04X}")
     if len(name) > MAX_CHARS or len(name.encode()) > MAX_BYTES:
         raise BadInput("name-too-long", max=MAX_CHARS)
     return " ".join(name.split())  # one line, single spaces

@@ -213,7 +213,7 @@ export default {
   "err.name-not-text": "A name is text, like \"Ann\".",
   "err.name-empty": "The name is empty; type the name the class should see, or leave it out (names are never required).",
   "err.name-too-long": "That name is too long: at most {max} characters, so it fits on the projector.",
-  "err.name-bad-character": "The name contains an invisible control character ({code}); type it again with letters, digits, spaces or emoji only.",
+  "err.name-bad-character": "The name contains an invisible control character ({char}); type it again with letters, digits, spaces or emoji only.",
   "err.name-bad-address": "'{address}' is not an IP address; names belong to the address students connect from.",
   "err.name-too-fast": "Names change at most once a second; wait a moment and try again.",
   "err.too-many-names": "This stage already has {max} names, the most it keeps; a new stage starts afresh.",

@@ -213,7 +213,7 @@ export default {
   "err.name-not-text": "名字是一段文字，比如 \"小明\"。",
   "err.name-empty": "名字是空的；请输入全班要看到的名字，或者不填（名字从来都不是必须的）。",
   "err.name-too-long": "名字太长了：最多 {max} 个字符，这样投影上才放得下。",
-  "err.name-bad-character": "名字里有一个看不见的控制字符（{code}）；请只用字母、数字、空格或表情重新输入。",
+  "err.name-bad-character": "名字里有一个看不见的控制字符（{char}）；请只用字母、数字、空格或表情重新输入。",
   "err.name-bad-address": "“{address}”不是 IP 地址；名字属于学生连接时使用的地址。",
   "err.name-too-fast": "名字每秒最多改一次；请稍等再试。",
   "err.too-many-names": "这个舞台已经有 {max} 个名字了，这是它能保存的上限；新的舞台会重新开始。",

@@ -76,16 +76,22 @@ export function errorParams(params) {
  */
 async function sentenceOf(response) {
   try {
-    const body = await response.json();
-    if (body && typeof body.code === "string" && has(`err.${body.code}`)) {
-      const text = t(`err.${body.code}`, errorParams(body.params));
-      if (!/\{\w+\}/.test(text)) return text; // every value the sentence needs was given
-    }
-    if (body && typeof body.error === "string" && body.error.trim()) return body.error;
+    const sentence = errorSentence(await response.json());
+    if (sentence) return sentence;
   } catch {
     // not JSON: fall through to the generic sentence, never the raw body
   }
   return t("error.status", { status: response.status });
+}
+
+/** The sentence of an error body {error, code, params} (an answer, or one a stage carries); null when it has none. */
+export function errorSentence(body) {
+  if (body && typeof body.code === "string" && has(`err.${body.code}`)) {
+    const text = t(`err.${body.code}`, errorParams(body.params));
+    if (!/\{\w+\}/.test(text)) return text; // every value the sentence needs was given
+  }
+  if (body && typeof body.error === "string" && body.error.trim()) return body.error;
+  return null;
 }
 
 /**
@@ -123,3 +129,9 @@ export async function api(method, path, body) {
 export const get = (path) => api("GET", path);
 export const post = (path, body = {}) => api("POST", path, body);
 export const del = (path) => api("DELETE", path);
+export const put = (path, body = {}) => api("PUT", path, body);
+
+/** Store a token the page was given (the Join page trades the short code for the view token). */
+export function keepToken(value) {
+  if (value) setToken(value);
+}

@@ -2,11 +2,14 @@
 // a user is typing into its send box survives the live updates around it.
 import { del, post } from "./api.js";
 import { showCode } from "./code-panel.js";
-import { peerIndex, streamCounters, streamLesson, tcpInfoBlock, teachingSummary, udpStats } from "./conn-stats.js";
+import { bytes, chipToggle, part } from "./chips.js";
+import { peerIndex, readsEvery, streamCounters, streamLesson, tcpInfoBlock, teachingSummary, trafficTotals,
+  udpStats } from "./conn-stats.js";
 import { el, hostPort, setOptions } from "./dom.js";
 import { formatNumber, t, tOr } from "./i18n.js";
 import { speaksOwnProtocol } from "./kinds.js";
 import { noticeIn } from "./notice.js";
+import { reachLine } from "./join-panel.js";
 import { SendBox } from "./send-box.js";
 
 const LISTENING = new Set(["listening"]);
@@ -51,9 +54,14 @@ export class EndpointCard {
       : el("div", { class: "card-remote" }, this.remoteLabel, this.remote);
     this.lesson = el("p", { class: "lesson", testid: "endpoint-lesson" });
     this.web = el("a", { class: "web-link", testid: "endpoint-web", target: "_blank", rel: "noopener" });
+    this.reach = el("p", { class: "reach-line", testid: "endpoint-reachable", hidden: true }); // issue 16, J
 
-    this.root = el("article", { class: "card", testid: "endpoint-card", data: { endpointId: ep.id, kind: this.kind } },
-      head, addr, remote, el("div", { class: "lesson-row" }, this.lesson, code), this.web);
+    this.root = el("article", { class: "card", testid: "endpoint-card", id: `card-${ep.id}`,
+      data: { endpointId: ep.id, kind: this.kind } });
+    // projector mode shows only this chip until it is opened (style.css); elsewhere it is not shown
+    this.chip = chipToggle(this.root, "endpoint-chip");
+    this.root.append(...[this.chip, head, addr, this.reach, remote, el("div", { class: "lesson-row" }, this.lesson, code), this.web]
+      .filter(Boolean));
     if (this.kind === "tcp-server") this.root.append(this.buildSockets());
     this.stats = el("div", { class: "card-stats" });
     this.root.append(this.stats);
@@ -117,6 +125,7 @@ export class EndpointCard {
       this.remote.textContent = hostPort(ep.remote) || "—";
     }
     this.lesson.textContent = this.lessonText(ep, gone);
+    reachLine(this.reach, gone ? null : ep); // bound to 0.0.0.0: the machine's real addresses (issue 16, J)
     this.web.hidden = gone || ep.mode !== "http" || !ep.local;
     if (!this.web.hidden) {
       // a server bound to every address is reached at the address this page came from
@@ -128,10 +137,39 @@ export class EndpointCard {
 
     if (this.kind === "tcp-server") this.updateSockets(ep, gone);
     this.updateStats(ep, index);
+    this.updateChip(ep);
     this.sendForm.hidden = gone || speaksOwnProtocol(ep.mode);
     this.sendBox.setFraming(ep, this.kind === "tcp-client" ? index.server(ep.remote) : null);
     const server = this.kind.endsWith("-server");
     this.stop.textContent = t(gone ? "card.remove" : server ? "card.stop" : "card.close");
+  }
+
+  /** The one line a projector shows: id, kind, port, state, connections, slow reader, traffic. */
+  updateChip(ep) {
+    const state = String(ep.state || "");
+    const traffic = trafficTotals(ep);
+    const io = (dir) => {
+      const n = dir === "out" ? traffic.callsOut : traffic.callsIn;
+      const b = bytes(dir === "out" ? traffic.bytesOut : traffic.bytesIn);
+      const io = part(`chip-io ${dir}`, t(`chip.${dir}`, { n, bytes: b }), `chip-${dir}`);
+      io.title = t(`chip.${traffic.udp ? "udp" : "tcp"}.${dir}Title`, { n, bytes: b });
+      return io;
+    };
+    const port = part("chip-port", ep.local ? `:${ep.local[1]}` : "—", "chip-port");
+    port.title = hostPort(ep.local);
+    const parts = [part("chip-id ep-id", ep.id), part("chip-kind", t(`kind.${this.kind}`)), port,
+      el("span", { class: "state-badge", data: { state }, text: tOr(`state.${state}`, state) })];
+    if (this.kind === "tcp-server") {
+      const conns = Array.isArray(ep.connections) ? ep.connections.length : 0;
+      parts.push(part("chip-conns", t("chip.conns", { n: conns }), "chip-conns"));
+    }
+    if (readsEvery(ep)) parts.push(part("chip-delay", readsEvery(ep), "chip-delay"));
+    // (the traffic shows once there is some: a row of "0 B" would only crowd the line)
+    if (traffic.callsOut || traffic.bytesOut) parts.push(io("out"));
+    if (traffic.callsIn || traffic.bytesIn) parts.push(io("in"));
+    this.chip.replaceChildren(...parts);
+    this.chip.setAttribute("aria-label", [ep.id, t(`kind.${this.kind}`), hostPort(ep.local), ...parts.slice(3)
+      .map((p) => p.title || p.textContent)].filter(Boolean).join(", "));
   }
 
   modeSummary(ep) {

@@ -12,12 +12,15 @@ import { onFilterChange } from "./log-filter.js";
 import * as projector from "./projector.js";
 import * as replay from "./replay.js";
 import { initShortcuts } from "./shortcuts.js";
+import { feedByStage, lastStageIndex } from "./stages.js";
 
 const MAX_HISTORY = 20000;
 const VIEW_KEY = "socketlab.view";
 const LAYOUTS = ["log", "ladder", "split", "numbers"]; // the tabs: which panes are shown
 // The views: each takes the same events, live or replayed, through one interface (init, add,
 // reset, redraw). Adding a view is one module with that interface plus its entry here.
+// A view shows the current classroom stage only (it starts afresh with newStage(), or reset() when
+// it has none) unless it says `keepsStages` (the log keeps earlier stages, marked).
 const VIEWS = [log, ladder, counters, chart];
 const panel = document.getElementById("classroom");
 let history = []; // the live events this page has seen (bounded), oldest first
@@ -27,8 +30,11 @@ let chosen = "log";
 
 const serverNow = () => Date.now() / 1000 + skew;
 
+// Fed in order (live, the catch-up after a reload, a replay), a "stage" event is where the views
+// of the current stage start afresh: they get only what follows the last one in the batch.
 function feed(events) {
-  for (const view of VIEWS) view.add(events);
+  if (lastStageIndex(events) >= 0) focus.clear(); // the connection in focus belongs to the stage that ended
+  feedByStage(VIEWS, events);
 }
 
 function resetViews() {
@@ -53,6 +59,7 @@ function onLive(events, { live = false } = {}) {
 function setClocks(fn) {
   counters.setClock(fn);
   chart.setClock(fn);
+  ladder.setClock(fn);
 }
 
 const replayHooks = {
@@ -134,6 +141,7 @@ export function initClassroom() {
     log.select(seq);
   });
   onEndpoints((list) => ladder.setEndpoints(list));
+  ladder.onLeft(counters.forget); // a closed socket's lane leaves the diagram and the numbers together
   onFilterChange(ladder.redraw); // the encoding of the previews is chosen in the log's tools
   onEvents(onLive);
   initShortcuts({ showView, focus, ladder, projector, log });

@@ -1,18 +1,23 @@
-// "TCP vs UDP under loss": one click makes a TCP echo pair (line framing) and a UDP echo pair
-// whose client goes through a seeded bad network, sends N numbered messages on both, and counts,
-// from the messages each client gets back, what was received, lost, duplicated and reordered.
-// Same seed, same outcome: the lab decides each datagram's fate from the seed alone.
-import { del, post } from "./api.js";
+// "TCP vs UDP under loss" (lesson 8): the server makes a TCP echo pair (line framing) and a UDP
+// echo pair whose client goes through a seeded bad network, and sends N numbered messages on both
+// (POST /api/stage/actions/run). Every page, viewers too, opens this panel, takes the run from the
+// stage (stage.lesson.run) and counts, from the messages each client gets back, what was received,
+// lost, duplicated and reordered. Same seed, same outcome: the lab decides each datagram's fate from
+// the seed alone.
+import { post } from "./api.js";
 import { el } from "./dom.js";
 import { formatNumber, onLanguageChange, t } from "./i18n.js";
 import { noticeIn } from "./notice.js";
+import { adopt, current, onStage, serverNow } from "./stage.js";
 
 const DEFAULTS = { loss: 20, duplicate: 5, reorder: 10, seed: 1, count: 30, interval: 50 };
 const SETTLE_MS = 1500; // after the last send: the reorder hold (300 ms) and the echo are long done
+const CLOCK_SLACK_S = 0.001; // `started` and event times are floats of the same server clock
+const MAX_HELD = 20000;
 const NUMBERED = /^#(\d+) /;
 let ui = null;
-let run = null; // the current run: endpoint ids, tallies, timer
-let afterChange = () => {};
+let run = null; // the run on show: endpoint ids, settings, tallies, settle timer
+let held = []; // this stage's numbered events: a run adopted late (a reload, a late viewer) counts them
 
 /** What one client got back, by message number. */
 class Tally {
@@ -123,48 +128,71 @@ function settings() {
   };
 }
 
-async function stopPrevious() {
-  if (!run) return;
-  clearTimeout(run.timer);
-  const ids = Object.values(run.ids);
-  run = null;
-  await Promise.all(ids.map((id) => del(`/endpoints/${id}`).catch(() => null)));
-}
-
+/** Lesson 8's run: the server makes both pairs and sends; every page tallies from the events. */
 async function start() {
-  let s;
+  let body;
   try {
-    s = settings();
+    body = settings();
   } catch (error) {
     ui.notice.show(error.message);
     return;
   }
   ui.notice.clear();
   ui.dialog.dataset.state = "starting";
-  ui.form.querySelector("[type=submit]").disabled = true;
+  const button = ui.form.querySelector("[type=submit]");
+  button.disabled = true;
   try {
-    await stopPrevious();
-    const tcpServer = await post("/endpoints", { kind: "tcp-server", port: 0, mode: "echo", framing: "line" });
-    const tcpClient = await post("/endpoints", { kind: "tcp-client", port: tcpServer.local[1], framing: "line" });
-    const udpServer = await post("/endpoints", { kind: "udp-server", port: 0, mode: "echo" });
-    const impair = { loss: s.loss / 100, duplicate: s.duplicate / 100, reorder: s.reorder / 100, seed: s.seed };
-    const udpClient = await post("/endpoints", { kind: "udp-client", port: udpServer.local[1], impair });
-    run = { settings: s, settled: false, timer: 0,
-      ids: { tcpServer: tcpServer.id, tcpClient: tcpClient.id, udpServer: udpServer.id, udpClient: udpClient.id },
-      tcp: new Tally(s.count), udp: new Tally(s.count) };
-    ui.dialog.dataset.run = String(Number(ui.dialog.dataset.run || 0) + 1);
-    afterChange();
-    const burst = { data: "ping", repeat: s.count, interval_ms: s.interval, numbered: true };
-    await Promise.all([post(`/endpoints/${tcpClient.id}/send`, burst), post(`/endpoints/${udpClient.id}/send`, burst)]);
-    ui.dialog.dataset.state = "running";
-    const mine = run;
-    run.timer = setTimeout(() => settle(mine), (s.count - 1) * s.interval + SETTLE_MS);
+    const answer = await post("/stage/actions/run", body);
+    adopt(answer?.stage);
   } catch (error) {
     ui.notice.show(error.message);
     ui.dialog.dataset.state = "failed";
   } finally {
-    ui.form.querySelector("[type=submit]").disabled = false;
+    button.disabled = false;
   }
+}
+
+/** Events of this run: its clients' sends and echoes, from the moment it started (a run may reuse sockets). */
+function tallyEvents(events) {
+  const { tcpClient, udpClient } = run.ids;
+  let changed = false;
+  for (const ev of events) {
+    const tally = ev.endpoint === tcpClient ? run.tcp : ev.endpoint === udpClient ? run.udp : null;
+    if (!tally || !(ev.ts >= run.started - CLOCK_SLACK_S)) continue;
+    const match = NUMBERED.exec(ev.data || "");
+    if (!match) continue;
+    const n = Number(match[1]);
+    if (ev.kind === "send" || ev.kind === "lost") tally.send(n);
+    else if ((tally === run.tcp && ev.kind === "message") || (tally === run.udp && ev.kind === "recv")) tally.receive(n);
+    else continue;
+    changed = true;
+  }
+  return changed;
+}
+
+/**
+ * The run the stage names (stage.lesson.run), on every page: a new one starts empty tallies,
+ * counted from the events this page already holds of the current stage, then from the live ones.
+ */
+function adoptRun(given) {
+  if (!given || !given.ids || !given.settings) return;
+  if (run && run.started === given.started) return;
+  clearTimeout(run?.timer);
+  const s = given.settings;
+  run = { ids: given.ids, settings: s, started: Number(given.started), settled: false, timer: 0,
+    tcp: new Tally(s.count), udp: new Tally(s.count) };
+  if (!ui) build();
+  for (const name of Object.keys(DEFAULTS)) {
+    if (name in s) ui.form.elements[name].value = String(s[name]);
+  }
+  ui.dialog.dataset.run = String(Number(ui.dialog.dataset.run || 0) + 1);
+  ui.dialog.dataset.state = "running";
+  ui.notice.clear();
+  tallyEvents(held);
+  // settled: the last send is (count - 1) intervals after the start, and its echo well within SETTLE_MS
+  const settledAt = run.started + ((s.count - 1) * s.interval + SETTLE_MS) / 1000;
+  const mine = run;
+  run.timer = setTimeout(() => settle(mine), Math.max(0, (settledAt - serverNow()) * 1000));
   draw();
 }
 
@@ -173,7 +201,6 @@ function settle(which) {
   run.settled = true;
   ui.dialog.dataset.state = "done";
   draw();
-  afterChange();
 }
 
 function drawSide(part, tally, settled) {
@@ -204,42 +231,50 @@ function draw() {
   ui.status.textContent = t(run.settled ? "compare.done" : "compare.running", { n: s.count, ms: s.interval, seed: s.seed });
 }
 
-/** Events from the page's stream: the clients' sends, the lab's "lost" notes, and the echoes back. */
+/** Every batch of the page's events: kept for the current stage (a run adopted later counts them), and tallied. */
 export function seeEvents(events) {
-  if (!run) return;
-  const { tcpClient, udpClient } = run.ids;
   let changed = false;
   for (const ev of events) {
-    const tally = ev.endpoint === tcpClient ? run.tcp : ev.endpoint === udpClient ? run.udp : null;
-    if (!tally) continue;
-    const match = NUMBERED.exec(ev.data || "");
-    if (!match) continue;
-    const n = Number(match[1]);
-    if (ev.kind === "send" || ev.kind === "lost") tally.send(n);
-    else if ((tally === run.tcp && ev.kind === "message") || (tally === run.udp && ev.kind === "recv")) tally.receive(n);
-    else continue;
-    changed = true;
+    if (ev.kind === "stage") {
+      held = [];
+      continue;
+    }
+    if (!NUMBERED.test(ev.data || "")) continue;
+    held.push(ev);
+    if (held.length > MAX_HELD) held = held.slice(-MAX_HELD / 2);
   }
+  if (run) changed = tallyEvents(events);
   if (changed && !frame) frame = requestAnimationFrame(draw);
 }
 
-/** Open the panel (lesson 8); `changed` is told when a run makes or settles endpoints. */
-export function openCompare(changed = afterChange) {
+/** Open the panel (lesson 8, on every page). */
+export function openCompare() {
   if (!ui) build();
-  afterChange = changed;
   if (!ui.dialog.open) ui.dialog.showModal();
   ui.form.querySelector("[type=submit]").focus();
 }
 
-/** Stop the last run's sockets (a new lesson starts) and show an empty panel. */
-export async function resetCompare() {
-  await stopPrevious();
+/** The stage changed: a new stage empties the panel and puts it away; lesson 8's run is adopted. */
+function followStage(stage, previous) {
+  if (previous && stage.stage !== previous.stage) resetCompare();
+  const lesson = stage.lesson;
+  if (lesson?.view === "compare" && lesson.run) adoptRun(lesson.run);
+}
+
+/** Forget the run and show an empty panel, closed. */
+export function resetCompare() {
+  clearTimeout(run?.timer);
+  run = null;
   if (!ui) return;
   ui.dialog.dataset.state = "idle";
   ui.status.textContent = "";
+  ui.notice.clear();
   for (const part of [ui.tcp, ui.udp]) drawSide(part, new Tally(0), false);
+  if (ui.dialog.open) ui.dialog.close();
 }
 
-export function initCompare(changed) {
-  afterChange = changed;
+export function initCompare() {
+  onStage(followStage);
+  const stage = current();
+  if (stage) followStage(stage, null);
 }

@@ -135,6 +135,7 @@ export function teachingSummary(ep) {
   if (ep.framing === "length") parts.push(t("summary.length"));
   if (ep.rules?.length) parts.push(t("summary.rules", { n: ep.rules.length }));
   if (ep.broadcast) parts.push("SO_BROADCAST");
+  if (ep.recv_delay_ms > 0) parts.push(readsEvery(ep));
   const imp = ep.impair;
   if (imp) {
     const pct = (x) => `${Math.round(x * 1000) / 10}%`;
@@ -145,6 +146,28 @@ export function teachingSummary(ep) {
     parts.push(t("summary.seed", { seed: imp.seed }));
   }
   return parts;
+}
+
+/** "reads every 200 ms": a tcp-server made a slow reader (recv_delay_ms), so a burst glues; "" otherwise. */
+export function readsEvery(ep) {
+  return ep.recv_delay_ms > 0 ? t("summary.readsEvery", { n: ep.recv_delay_ms }) : "";
+}
+
+/**
+ * What a socket moved so far, for its one-line chip: calls (send() / recv() for TCP, datagrams
+ * for UDP) and bytes, each way. A server's totals are its own (they outlive closed connections).
+ */
+export function trafficTotals(ep) {
+  const conns = Array.isArray(ep.connections) ? ep.connections : ep.connection ? [ep.connection] : [];
+  const sum = (key) => conns.reduce((n, c) => n + Number(c[key] || 0), 0);
+  const udp = String(ep.kind || "").startsWith("udp");
+  return {
+    udp,
+    callsOut: udp ? Number(ep.datagrams_out || 0) : sum("sends"),
+    callsIn: udp ? Number(ep.datagrams_in || 0) : sum("recvs"),
+    bytesOut: Number(ep.bytes_out ?? sum("bytes_out")),
+    bytesIn: Number(ep.bytes_in ?? sum("bytes_in")),
+  };
 }
 
 const ESCAPES = { "\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\" };

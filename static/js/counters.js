@@ -74,6 +74,12 @@ export function reset() {
   schedule();
 }
 
+/** These lanes left the diagram (their sockets closed a while ago): their rows leave the numbers too. */
+export function forget(ids) {
+  for (const id of ids) stats.delete(id);
+  schedule();
+}
+
 /** Where "now" is for rates: the server's clock while live, the replay's while replaying. */
 export function setClock(fn) {
   clock = fn;

@@ -1,6 +1,7 @@
 // Downloads: the form (which file server, which file, which protocol), the list of downloads
 // with progress and checksum, and polling while any is still running.
 import { ApiError, authHeaders, get, post, token } from "./api.js";
+import { bytes, chipToggle, part } from "./chips.js";
 import { showCode } from "./code-panel.js";
 import { debounce, el, hostPort, parseHostPort, setOptions } from "./dom.js";
 import { Emitter } from "./emitter.js";
@@ -171,14 +172,14 @@ function fill(card) {
     d.host && d.port ? el("span", { class: "ep-mode", text: t("dl.from", { addr: hostPort([d.host, d.port]) }) }) : null,
     el("span", { class: "spacer" }),
     el("span", { class: "state-badge", testid: "download-state", data: { state }, text: tOr(`state.${state}`, state) }));
-  const parts = [head];
-  const bytes = Number(d.bytes || 0);
+  const got = Number(d.bytes || 0);
+  const parts = [fillChip(card, d, state, got), head];
   if (typeof d.size === "number" && d.size > 0) {
-    parts.push(el("progress", { class: "dl-progress", max: String(d.size), value: String(Math.min(bytes, d.size)),
+    parts.push(el("progress", { class: "dl-progress", max: String(d.size), value: String(Math.min(got, d.size)),
       testid: "download-progress" }));
-    parts.push(el("p", { class: "dl-bytes", testid: "download-bytes", text: t("dl.progress", { got: bytes, size: d.size }) }));
+    parts.push(el("p", { class: "dl-bytes", testid: "download-bytes", text: t("dl.progress", { got, size: d.size }) }));
   } else {
-    parts.push(el("p", { class: "dl-bytes", testid: "download-bytes", text: t("dl.bytes", { n: bytes }) }));
+    parts.push(el("p", { class: "dl-bytes", testid: "download-bytes", text: t("dl.bytes", { n: got }) }));
   }
   if (d.sha256) {
     parts.push(el("p", { class: "dl-sha", title: d.sha256 },
@@ -205,6 +206,17 @@ function fill(card) {
   card.root.replaceChildren(...parts);
 }
 
+/** The projector's one line for a download: id, file, server address, state, bytes so far. */
+function fillChip(card, d, state, got) {
+  const size = typeof d.size === "number" && d.size > 0 ? ` / ${bytes(d.size)}` : "";
+  card.chip.replaceChildren(part("chip-id ep-id", d.id), part("chip-kind", t("chip.download")),
+    part("chip-file", d.file || t("dl.untitled")),
+    d.host && d.port ? part("chip-port", hostPort([d.host, d.port]), "chip-port") : null,
+    el("span", { class: "state-badge", data: { state }, text: tOr(`state.${state}`, state) }),
+    part("chip-io in", `↓ ${bytes(got)}${size}`, "chip-in"));
+  return card.chip;
+}
+
 /** Draw these downloads (the whole list); while one runs, ask again (until the lab sends download snapshots). */
 function render(downloads) {
   const seen = new Set();
@@ -212,7 +224,9 @@ function render(downloads) {
     seen.add(d.id);
     let card = cards.get(d.id);
     if (!card) {
-      card = { root: el("article", { class: "card download", testid: "download", data: { downloadId: d.id } }) };
+      const root = el("article", { class: "card download", testid: "download", id: `download-${d.id}`,
+        data: { downloadId: d.id } });
+      card = { root, chip: chipToggle(root, "download-chip") };
       cards.set(d.id, card);
     }
     card.download = d;

@@ -3,7 +3,7 @@
 // for what happened, `err.<code>` (static/i18n/errors-*.js) for a problem the lab names by code,
 // `ev.why.<code>` for why the lab closed something. `detail` (the lab's English) is never read:
 // the same event reads as English or Chinese alike. Pure (no DOM): tr is {t, has} from i18n.js.
-import { current } from "./i18n.js";
+import { current, currentLanguage } from "./i18n.js";
 
 /** "127.0.0.1:5000" (IPv6 in brackets), "" for anything that is not an address. */
 const where = (a) => (Array.isArray(a) && a.length >= 2 ? (String(a[0]).includes(":") ? `[${a[0]}]:${a[1]}` : `${a[0]}:${a[1]}`) : "");
@@ -92,6 +92,22 @@ function tcpInfo(ev, tr) {
   return tr.t("ev.tcp_info.text", { state: plain(a.state), rtt: plain(a.rtt_us), cwnd: plain(a.snd_cwnd) });
 }
 
+/** A new stage: "Stage 5 · Lesson 5: File download: raw vs framed" (the lesson's title in the
+ * reader's language, from the stage object the event carries), or "Stage 6 · New stage". */
+function stage(ev, tr) {
+  const params = ev.params && typeof ev.params === "object" ? ev.params : {};
+  const n = Number.isInteger(params.stage) ? params.stage : null;
+  const lesson = params.lesson && typeof params.lesson === "object" ? params.lesson : null;
+  const texts = lesson?.text && typeof lesson.text === "object" ? lesson.text : {};
+  const words = texts[tr.code ?? currentLanguage()] ?? texts.en;
+  const title = typeof words?.title === "string" ? words.title : "";
+  if (lesson && title) {
+    return n === null ? tr.t("ev.stage.lessonOnly", { lesson: plain(lesson.n), title })
+      : tr.t("ev.stage.lesson", { n, lesson: plain(lesson.n), title });
+  }
+  return n === null ? tr.t("ev.stage.newOnly") : tr.t("ev.stage.new", { n });
+}
+
 // One wording per kind; a kind without one (the server may add kinds) is shown by its name.
 const WORDING = {
   listen: (ev, tr) => ev.proto === "udp"
@@ -117,6 +133,8 @@ const WORDING = {
   done,
   tcp_info: tcpInfo,
   backpressure: (ev, tr) => problem(ev, tr) ?? tr.t("ev.backpressure.text", { sent: count(ev.params?.sent), total: count(ev.params?.total) }),
+  stage,
+  classroom: (ev, tr) => tr.t("ev.classroom.text"),
   state: (ev, tr) => tr.t("ev.state.text", { id: plain(ev.state?.id ?? ev.endpoint),
     state: tr.has(`state.${ev.state?.state}`) ? tr.t(`state.${ev.state?.state}`) : plain(ev.state?.state) }),
 };

@@ -26,6 +26,9 @@ export const onEvents = (fn) => signals.on("events", fn);
 /** fn(sentence) when catching up from GET /api/events failed. */
 export const onCatchUpError = (fn) => signals.on("error", fn);
 
+/** fn() on every (re)connection of the event stream (the stage is read again: events may have been missed). */
+export const onConnected = (fn) => signals.on("connected", fn);
+
 const failed = (sentence) => signals.emit("error", sentence);
 
 function showState(state) {
@@ -107,6 +110,7 @@ export function connectEvents() {
   socket.on("connect", () => {
     showState("connected");
     catchUp();
+    signals.emit("connected");
   });
   socket.on("disconnect", () => showState("disconnected"));
   socket.on("connect_error", async () => {

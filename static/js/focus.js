@@ -5,6 +5,7 @@ import { setOptions } from "./dom.js";
 import { onLanguageChange, t } from "./i18n.js";
 import { addr } from "./ladder-model.js";
 import { model, onDrawn } from "./ladder.js";
+import { book as names, onNames } from "./names.js";
 
 const select = document.getElementById("focus-select");
 const clearButton = document.getElementById("focus-clear");
@@ -26,7 +27,8 @@ function connections() {
       out.push([partner.id, `${lane.id} ⇄ ${partner.id}`]); // named by the server's side, c1, c2...
       continue;
     }
-    const other = partner ? partner.id : lane.proto === "tcp" ? addr(lane.peer) : t("focus.datagrams");
+    // a student's connection is listed by the student's name (the address in the option's title)
+    const other = partner ? partner.id : lane.proto === "tcp" ? names.label(lane.peer) : t("focus.datagrams");
     out.push([lane.id, lane.conn ? `${other} ⇄ ${lane.id}` : `${lane.id} ⇄ ${other}`]);
   }
   return out;
@@ -34,10 +36,19 @@ function connections() {
 
 function fill() {
   choices = connections();
+  // the connection in focus left (closed a while ago, or a new stage began): every connection again
+  if (select.value && !model.lanes.has(select.value)) {
+    select.value = "";
+    apply();
+  }
   const next = choices.map((c) => c.join("=")).join("|") + t("focus.all");
   if (next === signature) return;
   signature = next;
   setOptions(select, [["", t("focus.all")], ...choices]);
+  for (const option of select.options) {
+    const lane = model.lanes.get(option.value);
+    option.title = lane?.peer && names.of(lane.peer) !== null ? addr(lane.peer) : "";
+  }
 }
 
 function apply() {
@@ -81,6 +92,7 @@ export function initFocus(given) {
     signature = "";
     fill();
   });
+  onNames(fill); // the labels carry names: the signature changes with them, the choice stays
   clearButton.hidden = true;
   fill();
 }

@@ -1,8 +1,9 @@
 // The event kinds as the server names them (lab/kinds.py, handed over by GET /api/session as
-// "kinds": {name: {lifecycle, draw, changes}}). The page lists no kind by hand: it asks this
+// "kinds": {name: {lifecycle, draw, changes, log}}). The page lists no kind by hand: it asks this
 // registry how a kind is drawn and whether it is part of a socket's life. Pure (no DOM).
 
 let registry = new Map();
+const LOG_ROWS = ["row", "divider", "none"];
 
 /** Take the registry from the session answer; anything malformed is left out, not guessed. */
 export function setKinds(kinds) {
@@ -10,7 +11,8 @@ export function setKinds(kinds) {
   if (!kinds || typeof kinds !== "object") return;
   for (const [name, info] of Object.entries(kinds)) {
     if (info && typeof info === "object") {
-      registry.set(name, { lifecycle: Boolean(info.lifecycle), draw: String(info.draw || "none"), changes: Boolean(info.changes) });
+      registry.set(name, { lifecycle: Boolean(info.lifecycle), draw: String(info.draw || "none"), changes: Boolean(info.changes),
+        log: LOG_ROWS.includes(info.log) ? info.log : "row" });
     }
   }
 }
@@ -28,6 +30,18 @@ export const isLifecycle = (kind) => registry.get(kind)?.lifecycle ?? false;
 
 /** Starts a socket's lane in the diagram (and its row in the counters). */
 export const startsLane = (kind) => drawOf(kind) === "lane-start";
+
+/** Ends a socket's lane (close): the diagram lets the lane go a few seconds later. */
+export const endsLane = (kind) => drawOf(kind) === "lane-end";
+
+/**
+ * How the log shows `kind`: "row", "divider" (a new stage begins) or "none" (snapshots that keep
+ * the cards current). A kind the registry does not know is still shown: "row".
+ */
+export const logOf = (kind) => registry.get(kind)?.log ?? "row";
+
+/** A new classroom stage begins: the views of "the current stage only" start afresh here. */
+export const beginsStage = (kind) => logOf(kind) === "divider";
 
 // The server's modes and framings for the create form ("modes": {"tcp-server": [...]},
 // "framings": {mode: [...]}); null until a session that names them was read.

@@ -7,6 +7,7 @@ import { decodeText } from "./decode.js";
 import { eventText } from "./event-text.js";
 import { addr, closedByPeer } from "./ladder-model.js";
 import { encoding } from "./log-filter.js";
+import { book as names } from "./names.js";
 
 const MAX_ARROWS_IN = 40; // into one recv (a flood may coalesce hundreds of sends into one)
 const SVG = "http://www.w3.org/2000/svg";
@@ -58,18 +59,6 @@ function label(item) {
   }
 }
 
-/** Where the other end of an item is drawn: a lab lane, or a lane for a program outside the lab. */
-function farEnd(model, item) {
-  const lane = model.lanes.get(item.lane);
-  const ev = item.ev;
-  if (lane.proto === "udp") {
-    const there = model.udpLaneAt(ev.peer);
-    return there ? there.id : ev.peer ? `ext ${addr(ev.peer)}` : null;
-  }
-  const partner = model.partnerOf(lane);
-  return partner ? partner.id : lane.peer ? `ext ${addr(lane.peer)}` : null;
-}
-
 let measurer = null;
 
 /** How wide `text` is drawn in the diagram's font (to put a label where it fits). */
@@ -101,14 +90,33 @@ function orderKey(model, lane) {
 /** "127.0.0.1:5000", or just ":5000" in a narrow lane (in a lab the host is nearly always the same). */
 const where = (a, compact) => (a ? (compact ? `:${a[1]}` : addr(a)) : "—");
 
+/** ["10.77.0.2", 53422] from an external lane's id "ext 10.77.0.2:53422" (or "ext [v6]:port"). */
+function externalPeer(id) {
+  const text = id.slice(4);
+  const cut = text.lastIndexOf(":");
+  return [text.slice(0, cut).replace(/^\[|\]$/g, ""), Number(text.slice(cut + 1))];
+}
+
+/** A lane's address line: "⇄ Ann" for a connection whose peer has a name (the address in its title). */
+function laneAddr(lane, compact) {
+  const name = lane.peer ? names.of(lane.peer) : null;
+  if (name === null) {
+    return el("span", { class: "lane-addr", text: lane.conn ? `⇄ ${where(lane.peer, compact)}` : where(lane.local, compact) });
+  }
+  return el("span", { class: "lane-addr named", testid: "lane-name", title: addr(lane.peer), text: `⇄ ${name}` });
+}
+
 function laneHeader(model, id, x, width, compact) {
   const box = el("div", { class: "lane-head", testid: "ladder-lane", data: { lane: id } });
   box.style.left = `${x - width / 2}px`;
   box.style.width = `${width}px`;
   if (id.startsWith("ext ")) {
     box.classList.add("external");
+    const peer = externalPeer(id);
+    const name = names.of(peer); // a student's program, named: the address stays one hover away
     box.append(el("span", { class: "lane-id", text: t("ladder.outside") }),
-      el("span", { class: "lane-addr", text: compact ? `:${id.split(":").pop()}` : id.slice(4) }));
+      el("span", { class: "lane-addr", text: name ?? (compact ? `:${id.split(":").pop()}` : id.slice(4)),
+        title: name === null ? null : id.slice(4), testid: name === null ? null : "lane-name" }));
     return box;
   }
   const lane = model.lanes.get(id);
@@ -117,7 +125,7 @@ function laneHeader(model, id, x, width, compact) {
   const numbers = { out: formatNumber(stats.bytesOut), in: formatNumber(stats.bytesIn) };
   box.append(el("span", { class: "lane-id", text: id }),
     el("span", { class: "lane-kind", text: tOr(`ladder.kind.${lane.kind}`, lane.kind) }),
-    el("span", { class: "lane-addr", text: lane.conn ? `⇄ ${where(lane.peer, compact)}` : where(lane.local, compact) }),
+    laneAddr(lane, compact),
     el("span", { class: "lane-bytes", testid: "lane-bytes", text: t(compact ? "ladder.laneBytesShort" : "ladder.laneBytes", numbers) }));
   if (lane.closed !== null) box.classList.add("closed");
   return box;
@@ -146,7 +154,7 @@ export function drawLadder(model, focus, maxRows) {
   const far = new Map(); // item seq -> lane id of its far end, when drawn to it
   for (const item of rows) {
     if (!needsFarEnd(item)) continue;
-    const end = farEnd(model, item);
+    const end = model.farEndOf(item); // null when the lab socket there has left
     if (!end || (item.role !== "lost" && !end.startsWith("ext "))) continue; // in flight to a lab lane
     far.set(item.seq, end);
     shown.add(end);

@@ -8,10 +8,15 @@
 //
 // How a kind is drawn comes from the server's registry (kinds.js); what a row means comes from the
 // event's fields (closed_by, args), never from its English `detail`.
-import { drawOf } from "./kinds.js";
+//
+// Closed sockets leave: a lane whose socket closed (a lane-end kind) or whose endpoint was removed
+// (a "state" snapshot with `removed`) is kept LANE_LINGER seconds, then sweep() takes it away with
+// its rows. The model keeps no timer: sweep(now) is called by ladder.js, with the page's clock.
+import { drawOf, endsLane } from "./kinds.js";
 
 const MAX_ITEMS = 3000; // rows kept in memory (far more than are drawn)
 const MAX_QUEUE = 2000; // unmatched sends or recvs kept per direction
+export const LANE_LINGER = 5; // seconds a closed socket's lane stays in the diagram
 
 /** "127.0.0.1:5000" (IPv6 in brackets), "" for null. */
 export function addr(a) {
@@ -40,11 +45,15 @@ export function closedByPeer(ev) {
 const downloadIn = (ev) => ev.kind === "header" || ev.kind === "progress";
 
 export class LadderModel {
-  constructor() {
+  /** `clock()`: seconds, on the events' clock (the server's while live, the replay's in a replay). */
+  constructor({ clock = () => Date.now() / 1000 } = {}) {
+    this.clock = clock;
     this.reset();
   }
 
-  reset() {
+  /** Start afresh; a new classroom stage keeps the endpoint kinds learnt from the endpoint list. */
+  reset({ keepKinds = false } = {}) {
+    const kinds = keepKinds && this.kinds ? this.kinds : new Map();
     this.lanes = new Map(); // id -> lane
     this.items = []; // rows, in drawing order
     this.bySeq = new Map();
@@ -53,7 +62,9 @@ export class LadderModel {
     this.pairs = new Map(); // "connect"/"fin" key -> {init, resp}
     this.byPair = new Map(); // "local|peer" -> TCP lane id
     this.udpByPort = new Map(); // local port -> UDP lane id
-    this.kinds = new Map(); // endpoint id -> kind, from GET /api/endpoints
+    this.kinds = kinds; // endpoint id -> kind, from GET /api/endpoints
+    this.ending = new Map(); // lane id -> when its socket closed (seconds): it leaves LANE_LINGER later
+    this.gone = new Set(); // lanes that left: their late events draw nothing, nothing points at them
     this.version = 0;
   }
 
@@ -66,6 +77,8 @@ export class LadderModel {
 
   add(ev) {
     if (!ev || typeof ev.kind !== "string") return false;
+    if (ev.state?.removed) this.endEndpoint(String(ev.state.id ?? ev.endpoint ?? ""), this.timeOf(ev));
+    if (this.gone.has(laneOf(ev))) return false;
     // a framed message adds to the recv it came out of; quiet kinds (progress of a socket's
     // numbers, snapshots) draw nothing, except a download's bytes in
     if (ev.kind === "message") {
@@ -81,7 +94,10 @@ export class LadderModel {
     this.bySeq.set(item.seq, item);
     lane.last = item.seq;
     if (lane.first === null) lane.first = item.seq;
-    if (ev.kind === "close") lane.closed = item.seq;
+    if (endsLane(ev.kind)) {
+      lane.closed = item.seq;
+      if (!this.ending.has(lane.id)) this.ending.set(lane.id, this.timeOf(ev));
+    }
     if (ev.kind === "lost") lane.lost++;
     this.link(item, lane);
     if (this.items.length > MAX_ITEMS) this.forget(this.items.length - MAX_ITEMS + 200);
@@ -258,17 +274,75 @@ export class LadderModel {
     this.forgotten += n;
   }
 
-  /** The lab lane at the other end of a TCP lane, or null (a program outside the lab). */
+  /** The time an event happened (its ts), or now for an event without one. */
+  timeOf(ev) {
+    return Number.isFinite(ev.ts) && ev.ts > 0 ? ev.ts : this.clock();
+  }
+
+  /** Every lane of an endpoint (its own socket, its connections) ended at `at`: it was removed. */
+  endEndpoint(endpoint, at) {
+    for (const lane of this.lanes.values()) {
+      if (lane.endpoint === endpoint && !this.ending.has(lane.id)) this.ending.set(lane.id, at);
+    }
+  }
+
+  /** Take away the lanes that ended LANE_LINGER seconds before `now`, with their rows; their ids. */
+  sweep(now = this.clock()) {
+    const left = [];
+    for (const [id, at] of this.ending) if (now - at >= LANE_LINGER) left.push(id);
+    if (!left.length) return left;
+    const leaving = new Set(left);
+    for (const id of left) this.removeLane(id);
+    this.items = this.items.filter((item) => {
+      if (!leaving.has(item.lane)) return true;
+      this.bySeq.delete(item.seq);
+      return false;
+    });
+    this.version++;
+    return left;
+  }
+
+  removeLane(id) {
+    const lane = this.lanes.get(id);
+    this.ending.delete(id);
+    this.gone.add(id);
+    if (!lane) return;
+    this.lanes.delete(id);
+    if (lane.proto === "tcp" && lane.local && lane.peer) {
+      // a new connection on the same ports (the OS reuses them) starts with fresh byte counts
+      const [a, b] = [addr(lane.local), addr(lane.peer)];
+      for (const key of [`t ${a}>${b}`, `t ${b}>${a}`]) this.flows.delete(key);
+      for (const key of [`c ${a}>${b}`, `c ${b}>${a}`, `f ${a}>${b}`, `f ${b}>${a}`]) this.pairs.delete(key);
+    }
+  }
+
+  /** The lab lane at the other end of a TCP lane, or null (a program outside the lab, or one that left). */
   partnerOf(lane) {
     if (!lane.local || !lane.peer || lane.proto !== "tcp") return null;
     const id = this.byPair.get(`${addr(lane.peer)}|${addr(lane.local)}`);
-    return id ? this.lanes.get(id) : null;
+    return (id && this.lanes.get(id)) || null;
   }
 
   /** The UDP lane bound to `peer`'s port, or null. */
   udpLaneAt(peer) {
     const id = peer ? this.udpByPort.get(String(peer[1])) : null;
-    return id ? this.lanes.get(id) : null;
+    return (id && this.lanes.get(id)) || null;
+  }
+
+  /**
+   * Where the far end of a row with no partner row is drawn: a lab lane's id, "ext host:port" for a
+   * program outside the lab, or null: nothing to draw, e.g. the lab socket there has left (the
+   * diagram never draws an arrow to a lane that is gone, nor passes it off as an outside program).
+   */
+  farEndOf(item) {
+    const lane = this.lanes.get(item.lane);
+    if (!lane) return null;
+    const ev = item.ev;
+    const id = lane.proto === "udp" ? (ev.peer ? this.udpByPort.get(String(ev.peer[1])) : undefined)
+      : lane.local && lane.peer ? this.byPair.get(`${addr(lane.peer)}|${addr(lane.local)}`) : undefined;
+    if (id !== undefined) return this.lanes.has(id) ? id : null;
+    const peer = lane.proto === "udp" ? ev.peer : lane.peer;
+    return peer ? `ext ${addr(peer)}` : null;
   }
 
   /** Lanes that exchanged anything with `laneId` (for the focus on one connection). */

@@ -2,17 +2,23 @@
 // to the recv(s) that got its bytes. Drawn as SVG from the LadderModel at most every MIN_MS, and
 // only the newest MAX_ROWS rows: older ones fold into "N earlier events", the newest stay in view.
 // Paused, new events wait in a queue; "step" adds one row at a time.
+// A closed socket's lane leaves LANE_LINGER seconds after (the model decides which, this module
+// when: a sweep every SWEEP_MS, and one right after new events, so a reload does not bring back
+// lanes that closed long ago). Paused, nothing leaves: the picture holds still while it is explained.
 import { onLanguageChange, t } from "./i18n.js";
 import { Emitter } from "./emitter.js";
 import { drawLadder } from "./ladder-draw.js";
 import { LadderModel } from "./ladder-model.js";
+import { onNames } from "./names.js";
 
 const MAX_ROWS = 150;
 const RUSH_ROWS = 30; // drawn while a flood lasts:
 const RUSH_AFTER = 100; // more new rows than this since the last drawing (some 1,000 a second)
 const SETTLE_MS = 300; // after a flood, all MAX_ROWS are drawn once it has been calm this long
 const MIN_MS = 90; // at most ~11 redraws a second, however fast events arrive
-const model = new LadderModel();
+const SWEEP_MS = 1000;
+let clock = () => Date.now() / 1000; // the events' clock: the server's while live, the replay's in a replay
+const model = new LadderModel({ clock: () => clock() });
 const scroller = document.getElementById("ladder-scroll");
 const svg = document.getElementById("ladder");
 const pauseButton = document.getElementById("ladder-pause");
@@ -75,6 +81,15 @@ function showQueue() {
   scroller.classList.toggle("paused", paused);
 }
 
+/** Let the lanes of sockets closed LANE_LINGER seconds ago go (not while paused). */
+function sweep() {
+  if (paused) return;
+  const left = model.sweep(clock());
+  if (!left.length) return;
+  signals.emit("left", left);
+  redraw();
+}
+
 /** New events, oldest first: drawn now, or queued while paused. */
 export function add(events) {
   if (paused) {
@@ -83,14 +98,29 @@ export function add(events) {
     return;
   }
   for (const ev of events) model.add(ev);
+  sweep();
   redraw();
 }
 
+/** Forget everything (a replay starts, or the page goes back to live). */
 export function reset() {
   model.reset();
   waiting = [];
   showQueue();
   redraw();
+}
+
+/** A new classroom stage: the diagram starts afresh (the endpoint kinds it learnt stay). */
+export function newStage() {
+  model.reset({ keepKinds: true });
+  waiting = [];
+  showQueue();
+  redraw();
+}
+
+/** Where "now" is for closed lanes leaving: the server's clock while live, the replay's while replaying. */
+export function setClock(fn) {
+  clock = fn;
 }
 
 export function setPaused(on) {
@@ -135,6 +165,9 @@ export const onPick = (fn) => signals.on("pick", fn);
 /** fn(model) after each redraw (the focus menu lists the connections it knows). */
 export const onDrawn = (fn) => signals.on("drawn", fn);
 
+/** fn([lane id, ...]) when closed sockets' lanes left the diagram (the numbers let them go too). */
+export const onLeft = (fn) => signals.on("left", fn);
+
 export function initLadder() {
   pauseButton.addEventListener("click", togglePause);
   stepButton.addEventListener("click", step);
@@ -161,10 +194,12 @@ export function initLadder() {
     if (row) signals.emit("pick", Number(row.dataset.seq));
   });
   new ResizeObserver(resized).observe(scroller);
+  setInterval(sweep, SWEEP_MS);
   onLanguageChange(() => {
     showQueue();
     redraw();
   });
+  onNames(redraw); // a student named (or renamed): the lanes are labelled again, nothing else changes
   showQueue();
 }
 

@@ -65,7 +65,8 @@ export function matches(ev) {
 export function note(events) {
   for (const ev of events) {
     const ep = String(ev.endpoint ?? "");
-    if (!endpoints.has(ep)) {
+    // a stage's divider has no socket ("" would be a second "all sockets" in the menu)
+    if (ep && !endpoints.has(ep)) {
       endpoints.add(ep);
       optionsDirty = true;
     }

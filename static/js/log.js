@@ -3,12 +3,18 @@
 // flood of thousands of events a second from stalling the page: each batch builds a few dozen rows,
 // not hundreds. Following the newest, it shows the bottom; scrolled up to read, what the reader
 // sees stays put and a pill counts what is new. A click on a row opens its details.
+// Rows are in causal order (log-order.js): a late cause goes above rows already shown. A new
+// classroom stage is a divider row; the rows before it stay, dimmed and marked with their stage.
 import { el, hostPort } from "./dom.js";
 import { appendText, decodeText, isCut } from "./decode.js";
 import { formatNumber, onLanguageChange, t, tOr } from "./i18n.js";
 import { eventText } from "./event-text.js";
 import * as detail from "./log-detail.js";
 import * as filter from "./log-filter.js";
+import { logOf } from "./kinds.js";
+import { book as names, onNames } from "./names.js";
+import { insertCausal } from "./log-order.js";
+import { Stages } from "./stages.js";
 
 const MAX_KEPT = 20000; // events kept (for filters, export, scrolling back)
 const OVERSCAN = 40; // rows built beyond each edge of the visible part
@@ -39,6 +45,12 @@ let viewHeight = 0;
 let knownTop = 0; // the scrollTop this script set or saw last: any other value is the reader's doing
 let drawn = { first: -1, last: -1, length: 0, cutOff: 0 }; // the rows built last time
 let settleTimer = 0;
+let reorderedAt = Infinity; // lowest position (cutOff + index) a row was inserted at since the last render
+const stages = new Stages();
+const isDivider = (ev) => logOf(ev.kind) === "divider";
+const cutOf = (ev) => stages.cutOf(ev);
+// a stage's divider shows whatever the filters are: it says which stage the rows below belong to
+const passes = (ev) => isDivider(ev) || filter.matches(ev);
 
 const topSpacer = el("tr", { class: "log-spacer", "aria-hidden": "true" });
 const bottomSpacer = el("tr", { class: "log-spacer", "aria-hidden": "true" });
@@ -50,17 +62,44 @@ const template = el("tr", { testid: "event-row", role: "row" }, ...["col-time", 
 template.cells[3].append(el("span", { class: "kind-badge" }));
 template.cells[8].append(el("div", { class: "clamp" }));
 
+/** The divider a new stage begins with: "Stage 5 · Lesson 5: File download: raw vs framed". */
+function divider(ev) {
+  const tr = el("tr", { class: "stage-divider", testid: "stage-divider", role: "row" },
+    el("td", { class: "col-divider", role: "cell", text: eventText(ev) }));
+  Object.assign(tr.dataset, { seq: ev.seq, kind: String(ev.kind), endpoint: "", size: 0 });
+  markStage(tr, ev);
+  if (ev.seq === detail.shownSeq()) tr.classList.add("selected");
+  return tr;
+}
+
+/** Give a row its stage number (data-stage); a row of an earlier stage is dimmed and says which. */
+function markStage(tr, ev) {
+  const n = stages.stageOf(ev);
+  if (n !== null) tr.dataset.stage = String(n);
+  if (!stages.isEarlier(ev)) return;
+  tr.classList.add("earlier-stage");
+  if (n !== null) tr.title = t("log.earlierStage", { n });
+}
+
 function row(ev, index) {
+  if (isDivider(ev)) return divider(ev);
   const kind = String(ev.kind || "");
   const tr = template.cloneNode(true);
   Object.assign(tr.dataset, { seq: ev.seq, kind, endpoint: ev.endpoint ?? "", size: ev.size ?? 0 });
+  markStage(tr, ev);
   const [time, ep, conn, badge, peer, size, text, hex, info] = tr.cells;
   time.textContent = detail.clockText(ev.ts);
   ep.textContent = ev.endpoint ?? "";
   conn.textContent = ev.conn ?? "";
   badge.firstChild.dataset.kind = kind;
   badge.firstChild.textContent = tOr(`ev.${kind}`, kind);
-  peer.textContent = hostPort(ev.peer);
+  // a named peer shows its name; the address is one hover away (names are text: textContent only)
+  const name = ev.peer ? names.of(ev.peer) : null;
+  peer.textContent = name ?? hostPort(ev.peer);
+  if (name !== null) {
+    peer.title = hostPort(ev.peer);
+    peer.classList.add("named");
+  }
   size.textContent = ev.size ? formatNumber(ev.size) : "";
   const preview = decodeText(ev, filter.encoding());
   appendText(text, preview);
@@ -139,7 +178,10 @@ function render(force = false) {
   }
   const oldFirst = drawn.first - shifted;
   const oldLast = drawn.last - shifted;
-  if (force || drawn.first < 0 || oldFirst < 0 || oldFirst >= last || oldLast <= first) {
+  // a row inserted among or above the rows built moved them: build the window again
+  const moved = reorderedAt - cutOff < oldLast;
+  reorderedAt = Infinity;
+  if (force || moved || drawn.first < 0 || oldFirst < 0 || oldFirst >= last || oldLast <= first) {
     const fragment = document.createDocumentFragment();
     for (let i = first; i < last; i++) fragment.append(row(list[i], i));
     body.replaceChildren(topSpacer, fragment, bottomSpacer);
@@ -202,17 +244,35 @@ function cutList() {
 
 /** Take events (already de-duplicated, oldest first); they are drawn in the next animation frame. */
 export function addEvents(batch) {
-  // a snapshot (kind "state") keeps the cards current; it is not a socket call, so no row of its own
-  const events = batch.filter((ev) => !ev.state);
+  // the registry says how the log shows a kind: snapshots (kind "state") keep the cards current
+  // and are no socket call, so no row of their own; a new stage is a divider
+  const events = [];
+  let newStage = false;
+  for (const ev of batch) {
+    if (stages.note(ev)) newStage = true;
+    if (logOf(ev.kind) !== "none") events.push(ev);
+  }
   if (!events.length) return;
   total += events.length;
-  kept.push(...events);
+  for (const ev of events) insertCausal(kept, ev, cutOf, isDivider);
   if (kept.length > MAX_KEPT) kept = kept.slice(-MAX_KEPT);
   filter.note(events);
-  const fresh = events.filter(filter.matches);
-  matching += fresh.length;
-  if (!follow) unseen += fresh.length;
-  for (const ev of fresh) list.push(ev);
+  // the reader's top row: a row inserted at or above it moves the view down by one row to keep it
+  let topRow = follow || knownTop < 0 || !rowHeight ? -1 : Math.floor(Math.max(0, scroller.scrollTop - headHeight) / rowHeight);
+  let above = 0;
+  for (const ev of events) {
+    if (!passes(ev)) continue;
+    matching++;
+    if (!follow) unseen++;
+    const index = insertCausal(list, ev, cutOf, isDivider);
+    if (index < list.length - 1) reorderedAt = Math.min(reorderedAt, cutOff + index);
+    if (index <= topRow) {
+      above++;
+      topRow++;
+    }
+  }
+  if (newStage) reorderedAt = cutOff; // every row shown so far now belongs to an earlier stage: mark it
+  if (above) scrollTo(scroller.scrollTop + above * rowHeight);
   cutList();
   schedule();
 }
@@ -222,6 +282,7 @@ export const add = addEvents;
 /** Forget everything (a replay starts, or the page goes back to live). */
 export function reset() {
   filter.reset();
+  stages.reset();
   clear();
 }
 
@@ -243,7 +304,7 @@ export const filtered = () => list.slice();
 export const all = () => kept;
 
 function refilter() {
-  list = kept.filter(filter.matches);
+  list = kept.filter(passes);
   matching = list.length;
   follow = true;
   unseen = 0;
@@ -312,9 +373,12 @@ export function initLog() {
     detail.refresh();
   });
   onLanguageChange(() => render(true));
+  onNames(() => render(true)); // the rows built again with the new names; the list and the scroll stay
   showCounts();
 }
 
-// the classroom's view interface (classroom.js VIEWS): init, add, reset, redraw
+// the classroom's view interface (classroom.js VIEWS): init, add, reset, redraw; the log keeps
+// the rows of earlier stages (dimmed, below their divider) instead of starting afresh
 export const init = initLog;
+export const keepsStages = true;
 export const redraw = () => schedule();

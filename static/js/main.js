@@ -5,12 +5,16 @@ import { get, takeTokenFromUrl } from "./api.js";
 import * as createForm from "./create-form.js";
 import * as downloads from "./downloads.js";
 import * as endpoints from "./endpoints.js";
-import { connectEvents, initLiveState, onCatchUpError, onEvents } from "./events.js";
+import { connectEvents, initLiveState, onCatchUpError, onConnected, onEvents } from "./events.js";
+import { initFollow, setFollowRole } from "./follow.js";
+import { initJoin } from "./join-panel.js";
 import { languages, preferredLanguage, setLanguage } from "./i18n.js";
+import { initBannerFold } from "./chips.js";
 import { initClassroom } from "./classroom.js";
 import { noticeIn } from "./notice.js";
 import { applyRole, installTokenPrompt, loadSession } from "./session.js";
-import { initTeaching } from "./teach.js";
+import { initStage, loadStage } from "./stage.js";
+import { initTeaching, setSession } from "./teach.js";
 
 const banner = noticeIn(document.getElementById("page-notice"), "page-error");
 
@@ -87,11 +91,19 @@ async function start() {
   downloads.onDownloadsError((sentence) => banner.show(sentence));
   onCatchUpError((sentence) => banner.show(sentence));
   onEvents(onNewEvents);
+  initStage({ onEvents, onConnected }); // the shared classroom stage: lesson, step, the teacher's view
   initTeaching(onEvents); // lessons, the TCP vs UDP panel, live counters and TCP_INFO
+  initFollow(onEvents); // controllers lead, viewers follow
+  initBannerFold(); // projector mode: the lesson banner on one line, opening on a click
 
   try {
-    applyRole((await loadSession()).role);
+    const session = await loadSession();
+    applyRole(session.role);
+    setSession(session);
+    setFollowRole(session.role);
     createForm.showModes();
+    await loadStage();
+    initJoin({ role: session.role, onEndpoints: endpoints.onEndpoints }); // the Join panel, names (issue 16)
   } catch (error) {
     banner.show(error.message);
   }

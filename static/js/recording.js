@@ -2,6 +2,9 @@
 // DOM), so it is tested with node --test; replay.js does the files and the playing.
 // The event's fields as the lab publishes them: the structured ones too (CONTRACT "Structured
 // events"), so a replay words every event the way the live page did, in either language.
+import { peerNames } from "./names.js";
+import { stageNumbers } from "./stages.js";
+
 export const FIELDS = ["seq", "ts", "endpoint", "conn", "proto", "kind", "local", "peer", "size", "data", "hex", "detail",
   "call", "args", "result", "closed_by", "errno", "code", "params", "message", "framing", "state"];
 
@@ -18,12 +21,17 @@ export function cell(value) {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
+/** CSV with every event (earlier stages too); `stage` says which classroom stage each belongs to,
+ * `peer_name` the display name of its peer in that stage (names.js; empty when unnamed). */
 export function toCsv(events) {
-  const lines = [["iso_time", ...FIELDS].join(",")];
-  for (const ev of events) {
+  // "stage" and "peer_name" come last: the columns a script already reads by position stay where they were
+  const lines = [["iso_time", ...FIELDS, "stage", "peer_name"].join(",")];
+  const stages = stageNumbers(events);
+  const names = peerNames(events);
+  events.forEach((ev, i) => {
     const iso = typeof ev.ts === "number" ? new Date(ev.ts * 1000).toISOString() : "";
-    lines.push([iso, ...FIELDS.map((f) => ev[f])].map(cell).join(","));
-  }
+    lines.push([iso, ...FIELDS.map((f) => ev[f]), stages[i], names[i]].map(cell).join(","));
+  });
   return lines.join("\r\n") + "\r\n";
 }
 

@@ -47,7 +47,8 @@ export async function loadSession() {
   }
   setKinds(session?.kinds);
   setModes(session?.modes, session?.framings);
-  return { role: session && session.role === "view" ? "view" : "control" };
+  const lessons = Array.isArray(session?.lessons) ? session.lessons : []; // the Lessons menu (teach.js)
+  return { role: session && session.role === "view" ? "view" : "control", lessons };
 }
 
 /** Controls carry data-control; the stylesheet hides them all in a view-only session. */

@@ -3,12 +3,14 @@
 import { el } from "./dom.js";
 import { onLanguageChange, t } from "./i18n.js";
 import * as detail from "./log-detail.js";
+import { toggleJoin } from "./join-panel.js";
 
 const dialog = document.getElementById("shortcuts-dialog");
 const helpButton = document.getElementById("shortcuts-open");
 const KEYS = [
   ["?", "keys.help"],
   ["p", "keys.projector"],
+  ["j", "keys.join"],
   ["t", "keys.theme"],
   ["Space", "keys.pause"],
   ["n", "keys.step"],
@@ -57,6 +59,7 @@ export function initShortcuts({ showView, focus, ladder, projector, log }) {
   const actions = {
     "?": toggleHelp,
     p: projector.toggleProjector,
+    j: toggleJoin,
     t: projector.toggleTheme,
     " ": ladder.togglePause,
     n: () => {

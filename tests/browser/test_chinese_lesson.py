@@ -61,10 +61,12 @@ def test_a_full_lesson_in_chinese_leaves_no_english(open_page: Any, live_server:
     lab = lab_of(live_server)
 
     banner = start_lesson(page, 1)  # echo
+    show(page, "split")  # the lesson opens its own view; the log is read here too
     banner.get_by_test_id("lesson-action").first.click()
     expect(log_rows(page, "recv", "e2", 5)).to_have_count(1)
 
     banner = start_lesson(page, 4)  # sticky packets
+    show(page, "split")  # the lesson opens its own view; the log is read here too
     banner.get_by_test_id("lesson-action").first.click()
     expect(log_rows(page, "message").first).to_be_visible()
 
@@ -83,6 +85,7 @@ def test_a_full_lesson_in_chinese_leaves_no_english(open_page: Any, live_server:
     expect(log_rows(page, "http").first).to_be_visible()
 
     banner = start_lesson(page, 9)  # broadcast
+    show(page, "split")  # the lesson opens its own view; the log is read here too
     before = lab.bus.last_seq
     banner.get_by_test_id("lesson-action").first.click()
     wait_until(lambda: any(e.seq > before and e.proto == "udp" and e.kind in ("send", "error")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from lab.kinds import KINDS
+
 from ..support import wait_until
 
 from .ui import expect, log_rows, rows_in_view
@@ -32,8 +34,10 @@ def bus_events(lab: Any, kind: str, endpoint: str) -> list[Any]:
 
 
 def logged(lab: Any) -> list[Any]:
-    """The events the log shows: all but the `state` snapshots (they keep the cards current)."""
-    return [e for e in lab.bus.since(0, 100_000)[0] if e.kind != "state"]
+    """The events the log shows as rows, in its order: every kind the registry gives a row (not the
+    `state` snapshots nor `classroom` changes), sorted causally by (ts, seq) as the log sorts them."""
+    rows = [e for e in lab.bus.since(0, 100_000)[0] if KINDS[e.kind].log == "row"]
+    return sorted(rows, key=lambda e: (e.ts, e.seq))
 
 
 def show(page: Any, view: str) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from lab.impair import Impairer
 from lab.spec import ImpairSpec
 
+from .test_classroom import show
 from .ui import card, expect, log_rows, port_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,11 +18,22 @@ ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / os.environ.get("SOCKETLAB_SCREENSHOTS", "test-artifacts/screenshots")
 
 
+# The page asks before a new stage closes sockets (skipped when none is open): whichever comes first,
+# the confirmation or the next stage's banner.
+CONFIRM_OR_NEW_STAGE = """before => document.getElementById("stage-confirm").open
+  || (document.getElementById("lesson-banner").dataset.stage || "") !== before"""
+
+
 def start_lesson(page: Any, n: int) -> Any:
-    """Open the Lessons menu and click lesson n; returns its banner once the sockets are made."""
+    """Open the Lessons menu and click lesson n (confirming when sockets would close); returns its
+    banner once the server has made the lesson's sockets."""
+    banner = page.get_by_test_id("lesson-banner")
+    before = banner.get_attribute("data-stage") or ""
     page.get_by_test_id("lessons-button").click()
     page.locator(f'[data-testid="lesson-preset"][data-lesson="{n}"]').click()
-    banner = page.get_by_test_id("lesson-banner")
+    page.wait_for_function(CONFIRM_OR_NEW_STAGE, arg=before)
+    if page.get_by_test_id("stage-confirm").is_visible():
+        page.get_by_test_id("stage-ok").click()
     expect(banner).to_have_attribute("data-lesson", str(n))
     expect(banner).to_have_attribute("data-state", "ready")
     return banner
@@ -48,6 +60,8 @@ def test_menu_lists_the_nine_lessons_in_order(page: Any) -> None:
 
 def test_lesson_1_tcp_echo(page: Any) -> None:
     banner = start_lesson(page, 1)
+    expect(page.get_by_test_id("classroom")).to_have_attribute("data-view", "ladder")  # the view lesson 1 names
+    show(page, "split")  # the lesson opens the diagram; its log rows are read here too
     expect(banner).to_contain_text("The class sees")
     expect(card(page, "e2").get_by_test_id("send-data")).to_have_value("hello")
     action(banner, "Send hello").click()
@@ -79,6 +93,7 @@ def test_lesson_2_many_clients(page: Any) -> None:
 
 def test_lesson_3_stop_listening_versus_stop(page: Any) -> None:
     banner = start_lesson(page, 3)
+    show(page, "split")  # the lesson opens the diagram; its log rows are read here too
     server = card(page, "e1")
     expect(server.get_by_test_id("connection")).to_have_count(2)
     action(banner, "Stop listening").click()
@@ -140,6 +155,7 @@ def test_lesson_5_file_download_raw_versus_framed(page: Any) -> None:
 
 def test_lesson_6_relay_chat(page: Any) -> None:
     banner = start_lesson(page, 6)
+    show(page, "split")  # the lesson opens the diagram; its log rows are read here too
     expect(card(page, "e1").get_by_test_id("connection")).to_have_count(3)
     action(banner, "Send from client 1").click()
     expect(log_rows(page, "relay", "e1")).to_have_count(1)
@@ -205,6 +221,7 @@ def test_lesson_8_udp_versus_tcp_under_loss(page: Any) -> None:
 
 def test_lesson_9_broadcast(page: Any) -> None:
     banner = start_lesson(page, 9)
+    show(page, "split")  # the lesson opens the diagram; its log rows are read here too
     servers = ("e1", "e2", "e3")
     ports = {port_of(card(page, s)) for s in servers}
     assert len(ports) == 1, "the three servers share one port"

@@ -62,10 +62,13 @@ def recorded_lesson(lab: Any) -> None:
 def test_export_import_and_replay_reproduce_the_diagram(page: Any, live_server: Any, tmp_path: Path) -> None:
     lab = lab_of(live_server)
     recorded_lesson(lab)
-    total = lab.bus.last_seq
     shown = len(logged(lab))  # the log shows every event but the `state` snapshots
     expect(page.get_by_test_id("log-count")).to_have_text(f"{shown} events")
     show(page, "ladder")
+    # the teacher's choice of view is recorded too (a `classroom` event, for the viewers who follow)
+    stage = live_server.app.extensions["socketlab_stage"]
+    wait_until(lambda: stage.to_json()["teacher"]["view"] == "ladder")
+    total = lab.bus.last_seq
     expect(page.locator('[data-testid="ladder-arrow"][data-kind="fin"]')).to_have_count(1)
     live = diagram(page)
     live_rows = page.locator("#ladder").get_attribute("data-rows")

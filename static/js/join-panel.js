@@ -1,0 +1,257 @@
+// Joining the class (issue 16), the page side: the Join panel the teacher puts on the projector
+// (the QR code of the view link, the short link and its code, the lab's servers as students type
+// them in their own programs), the names a controller renames or clears, and the "Your name"
+// control of a viewer's page. Everything a student typed is put on the page as text (textContent),
+// and the QR code, though it comes from our own server, is parsed as SVG data, never as HTML.
+import { authHeaders, del, get, put } from "./api.js";
+import { el } from "./dom.js";
+import { onLanguageChange, t } from "./i18n.js";
+import { book as names, onNames } from "./names.js";
+import { noticeIn } from "./notice.js";
+import { callFor, hostPort, liveServers, reachableOf } from "./reach.js";
+import { current as currentStage, onStage } from "./stage.js";
+
+const NAME_KEY = "socketlab.name"; // the /join page stores the name a student gave under the same key
+const SVG_NS = "http://www.w3.org/2000/svg";
+const QR_PARTS = new Set(["svg", "path", "rect", "g", "title", "desc"]); // all segno's SVG needs
+
+let role = "control";
+let info = null; // the answer of GET /api/join
+let qr = null; // the QR code as an <svg> element, or null
+let servers = [];
+let dialog = null;
+let body = null;
+let notice = null;
+
+/** The card's line for a server bound to every address: "reach me at 192.168.1.10:40123 · 10.0.0.5:40123 (bridge)". */
+export function reachLine(line, ep) {
+  const wildcard = Boolean(ep) && Array.isArray(ep.reachable);
+  const found = wildcard ? reachableOf(ep) : [];
+  line.hidden = !found.length;
+  if (!found.length) return;
+  const parts = found.map((a) => hostPort(a.address, a.port) + (a.kind === "lan" ? "" : ` (${t(`join.kind.${a.kind}`)})`));
+  line.textContent = t("join.reachMe", { list: parts.join(" · ") });
+  line.title = t("join.reachTitle");
+}
+
+/** The QR code from its SVG text: only the shapes segno draws, no scripts, no links, no handlers. */
+function parseQr(text) {
+  const doc = new DOMParser().parseFromString(text, "image/svg+xml");
+  const root = doc.documentElement;
+  if (root.namespaceURI !== SVG_NS || root.localName !== "svg" || doc.querySelector("parsererror")) return null;
+  for (const node of [...root.querySelectorAll("*")]) {
+    if (!QR_PARTS.has(node.localName)) node.remove();
+  }
+  for (const node of [root, ...root.querySelectorAll("*")]) {
+    for (const attr of [...node.attributes]) {
+      if (/^on|href$/i.test(attr.name)) node.removeAttribute(attr.name);
+    }
+  }
+  const svg = document.importNode(root, true);
+  svg.removeAttribute("width");
+  svg.removeAttribute("height");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", t("join.qrLabel"));
+  return svg;
+}
+
+async function loadQr() {
+  // fetched with the page's token (an <img src> could not send it) and parsed, not inserted as HTML
+  const response = await fetch("/api/join/qr.svg", { headers: authHeaders(), cache: "no-store" });
+  if (!response.ok) throw new Error(t("error.status", { status: response.status }));
+  return parseQr(await response.text());
+}
+
+async function load() {
+  try {
+    info = await get("/join");
+    qr = info && !info.loopback_only ? await loadQr() : null;
+    notice.clear();
+  } catch (error) {
+    notice.show(error.message);
+  }
+  render();
+}
+
+function serverBlock(ep) {
+  const found = reachableOf(ep);
+  const lines = found.map((a) => {
+    const marked = a.kind !== "lan";
+    return el("li", { class: `join-call${marked ? " other" : ""}`, testid: "join-server", data: { kind: a.kind, endpoint: ep.id } },
+      el("code", { text: callFor(ep.kind, a.address, a.port) }),
+      marked ? el("span", { class: "join-mark", text: t(`join.kind.${a.kind}`), title: t(`join.kindTitle.${a.kind}`) }) : null);
+  });
+  if (!lines.length) return null;
+  return el("li", { class: "join-ep" },
+    el("span", { class: "join-ep-head", text: t("join.serverHead", { id: ep.id, kind: t(`kind.${ep.kind}`) }) }),
+    el("ul", { class: "join-calls" }, ...lines));
+}
+
+function namesBlock() {
+  const entries = names.entries();
+  const rows = entries.map(([address, name]) => {
+    const input = el("input", { value: name, spellcheck: "false", "aria-label": t("join.renameLabel", { address }),
+      testid: "name-input" });
+    const rename = el("button", { type: "submit", class: "btn small", text: t("join.rename") });
+    const clear = el("button", { type: "button", class: "btn small ghost", testid: "name-clear", text: t("join.clear") });
+    const form = el("form", { class: "join-name-row", testid: "name-row", data: { address } },
+      el("span", { class: "join-name-addr", text: address }), input, rename, clear);
+    const target = `/names/${encodeURIComponent(address)}`;
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      act(() => put(target, { name: input.value }));
+    });
+    clear.addEventListener("click", () => act(() => del(target)));
+    return el("li", {}, form);
+  });
+  const list = el("ul", { class: "join-names-list", testid: "names-list" }, ...rows);
+  const box = el("details", { class: "join-names", "data-control": true },
+    el("summary", { text: t("join.names", { n: entries.length }) }),
+    entries.length ? list : el("p", { class: "hint", text: t("join.noNames") }));
+  if (!entries.length) box.append(list); // the list is there (empty), so a test and a reader find it
+  box.open = wasOpen;
+  box.addEventListener("toggle", () => {
+    wasOpen = box.open;
+  });
+  return box;
+}
+let wasOpen = false;
+
+async function act(request) {
+  try {
+    const answer = await request();
+    notice.clear();
+    if (answer && typeof answer === "object") names.set(answer); // the answer is the names now
+  } catch (error) {
+    notice.show(error.message);
+  }
+}
+
+function render() {
+  if (!dialog?.open) return;
+  const close = el("button", { type: "button", class: "btn join-close", testid: "join-close", text: t("join.close") });
+  close.addEventListener("click", () => dialog.close());
+  const head = el("div", { class: "join-head" }, el("h2", { id: "join-panel-title", text: t("join.panelTitle") }), close);
+  const live = liveServers(servers).map(serverBlock).filter(Boolean);
+  const serverList = el("div", { class: "join-servers" },
+    el("h3", { text: t("join.serversTitle") }),
+    live.length ? el("ul", { class: "join-eps" }, ...live) : el("p", { class: "hint", text: t("join.noServers") }));
+  const parts = [head];
+  if (!info) {
+    parts.push(el("p", { class: "hint", text: t("join.loading") }));
+  } else if (info.loopback_only) {
+    parts.push(el("p", { class: "join-loopback", testid: "join-loopback" },
+      t("join.loopbackOnly"), " ", el("code", { text: "make run HOST=0.0.0.0" })), serverList);
+  } else {
+    const qrBox = el("div", { class: "join-qr", testid: "join-qr" });
+    if (qr) qrBox.append(qr);
+    const facts = el("div", { class: "join-facts" },
+      el("p", { class: "join-label", text: t("join.openLabel") }),
+      el("p", { class: "join-big join-url", testid: "join-short-url" }, ...breakable(String(info.short_url || ""))),
+      info.needs_code ? el("p", { class: "join-label", text: t("join.codeLabel") }) : null,
+      info.needs_code ? el("p", { class: "join-big join-code", testid: "join-code", text: String(info.code || "") }) : null,
+      serverList);
+    parts.push(el("div", { class: "join-main" }, qrBox, facts));
+  }
+  if (role === "control") parts.push(namesBlock());
+  body.replaceChildren(...parts);
+}
+
+/** A link as text nodes with a line-break chance before its path ("http://10.0.0.5:5000" / "/join"),
+ * so a narrow projector wraps it there and not in the middle of a word. */
+function breakable(url) {
+  const cut = url.indexOf("/", url.indexOf("//") + 2);
+  return cut > 0 ? [url.slice(0, cut), el("wbr"), url.slice(cut)] : [url];
+}
+
+/** Open the Join panel (or close it when open): "j", or the header button. */
+export function toggleJoin() {
+  if (!dialog) return;
+  if (dialog.open) {
+    dialog.close();
+    return;
+  }
+  dialog.showModal();
+  render();
+  load();
+}
+
+// -- a viewer's own name ("Your name" in the header) ----------------------------------------------
+
+const storedName = () => localStorage.getItem(NAME_KEY) || "";
+
+async function sendMyName(name, shown) {
+  try {
+    const answer = name ? await put("/names/me", { name }) : await del("/names/me");
+    if (name) localStorage.setItem(NAME_KEY, name);
+    else localStorage.removeItem(NAME_KEY);
+    shown.clear();
+    if (answer && typeof answer === "object") names.set(answer);
+    return true;
+  } catch (error) {
+    shown.show(error.message);
+    return false;
+  }
+}
+
+function setUpMyName() {
+  const form = document.getElementById("my-name");
+  const input = document.getElementById("my-name-input");
+  if (!form || !input) return;
+  form.hidden = role !== "view";
+  if (role !== "view") return;
+  const shown = noticeIn(document.getElementById("page-notice"), "name-error");
+  input.value = storedName();
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    sendMyName(input.value.trim(), shown);
+  });
+  // names are per stage: a new stage starts with none, so the name this page gave is sent again
+  let sentFor = currentStage()?.stage ?? 0;
+  const again = (stage) => {
+    const name = storedName();
+    if (!name || !stage || stage.stage <= sentFor) return;
+    sentFor = stage.stage;
+    sendMyName(name, shown);
+  };
+  onStage((stage, previous) => {
+    if (previous && stage.stage > previous.stage) again(stage);
+  });
+  // first load: the /join page named us a moment ago; only a page whose name is missing sends it
+  const now = currentStage();
+  const name = storedName();
+  if (now && name && !Object.values(now.names || {}).includes(name)) {
+    sentFor = now.stage;
+    sendMyName(name, shown);
+  }
+}
+
+/**
+ * `role`: "control" or "view" (GET /api/session); `onEndpoints`: endpoints.js's subscription (the
+ * servers the panel lists). Called once the session and the stage are loaded.
+ */
+export function initJoin({ role: given, onEndpoints }) {
+  role = given === "view" ? "view" : "control";
+  dialog = document.getElementById("join-panel");
+  body = document.getElementById("join-body");
+  notice = noticeIn(dialog, "join-error", body);
+  names.set(currentStage()?.names);
+  onStage((stage) => names.set(stage?.names));
+  onNames(render);
+  let seen = "";
+  onEndpoints((list) => {
+    // the list comes again with every snapshot (traffic): the panel is drawn again only when its
+    // servers changed, so a name being typed in it is not wiped by a send elsewhere
+    servers = liveServers(list);
+    const now = JSON.stringify(servers.map((ep) => [ep.id, ep.kind, ep.local, ep.reachable]));
+    if (now === seen) return;
+    seen = now;
+    render();
+  });
+  onLanguageChange(render);
+  document.getElementById("join-open").addEventListener("click", toggleJoin);
+  dialog.addEventListener("click", (event) => {
+    if (event.target === dialog) dialog.close(); // a click on the backdrop
+  });
+  setUpMyName();
+}
