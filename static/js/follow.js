@@ -64,6 +64,8 @@ function followStage(stage, previous) {
   const newStage = previous && previous.stage !== stage.stage;
   const teacherMoved = previous && JSON.stringify(previous.teacher) !== JSON.stringify(stage.teacher);
   if (follows() && (first || teacherMoved)) showTeacher(stage.teacher);
+  // a teacher's page that reloads (or a second teacher tab) lands where the class is, during a lesson
+  else if (first && role === "control" && lesson) showTeacher(stage.teacher);
   // a new lesson opens its view on every controller and every page that follows (the server makes
   // it the teacher's view too, so late joiners land there)
   if (lesson && newStage && (follows() || role === "control")) showLessonView(lesson);
@@ -128,7 +130,7 @@ export function setFollowRole(given) {
   role = given === "view" ? "view" : "control";
   drawToggle();
   const stage = current();
-  if (stage && follows()) showTeacher(stage.teacher);
+  if (stage && (follows() || (role === "control" && stage.lesson))) showTeacher(stage.teacher);
 }
 
 /** `onEvents` from events.js: a focus the teacher chose waits for its lane's events. */

@@ -185,12 +185,27 @@ async function sendMyName(name, shown) {
     const answer = name ? await put("/names/me", { name }) : await del("/names/me");
     if (name) localStorage.setItem(NAME_KEY, name);
     else localStorage.removeItem(NAME_KEY);
+    showMyName();
+    document.getElementById("my-name").open = false;
     shown.clear();
     if (answer && typeof answer === "object") names.set(answer);
     return true;
   } catch (error) {
     shown.show(error.message);
     return false;
+  }
+}
+
+/** The header's name button says the name the class sees ("👤 Ann"), or "Your name" before one is given. */
+function showMyName() {
+  const label = document.getElementById("my-name-shown");
+  const name = storedName();
+  if (name) {
+    delete label.dataset.i18n; // (applyStatic would put the placeholder words back on a language change)
+    label.textContent = name;
+  } else {
+    label.dataset.i18n = "join.myName";
+    label.textContent = t("join.myName");
   }
 }
 
@@ -202,6 +217,7 @@ function setUpMyName() {
   if (role !== "view") return;
   const shown = noticeIn(document.getElementById("page-notice"), "name-error");
   input.value = storedName();
+  showMyName();
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     sendMyName(input.value.trim(), shown);

@@ -174,6 +174,7 @@ def test_hostile_names_are_text_or_refused(context: Any, class_server: LiveServe
     expect(teacher.get_by_test_id("my-name")).to_be_hidden()  # a controller renames in the Join panel instead
     field = viewer.get_by_test_id("my-name-input")
     problem = viewer.get_by_test_id("name-error")
+    viewer.get_by_test_id("my-name-open").click()  # the header's name button opens the field (until saved)
     for hostile, said in (("A" * 10240, "too long"), ("\u202eAnn", "invisible control character")):
         field.fill(hostile)
         viewer.get_by_test_id("my-name-save").click()
@@ -182,6 +183,7 @@ def test_hostile_names_are_text_or_refused(context: Any, class_server: LiveServe
     field.fill("<b>Ann</b>")
     viewer.get_by_test_id("my-name-save").click()
     expect(problem).to_be_hidden()
+    expect(viewer.get_by_test_id("my-name-open")).to_have_text("✎ <b>Ann</b>")  # the name, as text
     assert viewer.evaluate("localStorage.getItem('socketlab.name')") == "<b>Ann</b>"
     client = connect_and_send(made["local"][1], b"hi\n")
     try:
