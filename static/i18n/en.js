@@ -196,6 +196,7 @@ export default {
   "join.serversTitle": "The lab's servers, as your program must name them",
   "join.serverHead": "{id} · {kind}",
   "join.noServers": "No server is running yet. Start one bound to 0.0.0.0 so the class can reach it.",
+  "join.onlyHere": "These servers listen on this computer only: students’ programs cannot reach them. Make servers on 0.0.0.0 (host field), with the dashboard started with",
   "join.loopbackOnly": "This dashboard listens on this computer only (loopback), so students' computers cannot reach it. For a class, stop it and start it with",
   "join.kind.lan": "network",
   "join.kind.bridge": "bridge",

@@ -195,6 +195,7 @@ export default {
   "join.serversTitle": "实验室的服务器，你的程序里要这样写",
   "join.serverHead": "{id} · {kind}",
   "join.noServers": "还没有运行的服务器。请创建一个绑定到 0.0.0.0 的服务器，全班才能连上。",
+  "join.onlyHere": "这些服务器只在本机上监听：学生的程序连不上。请在 0.0.0.0 上创建服务器（主机一栏），并在启动面板时设置",
   "join.loopbackOnly": "本仪表板只在本机（回环地址）上监听，学生的电脑连不上它。上课时请先停止它，再用下面的命令启动：",
   "join.kind.lan": "局域网",
   "join.kind.bridge": "网桥",

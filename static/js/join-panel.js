@@ -132,10 +132,15 @@ function render() {
   const close = el("button", { type: "button", class: "btn join-close", testid: "join-close", text: t("join.close") });
   close.addEventListener("click", () => dialog.close());
   const head = el("div", { class: "join-head" }, el("h2", { id: "join-panel-title", text: t("join.panelTitle") }), close);
-  const live = liveServers(servers).map(serverBlock).filter(Boolean);
+  const running = liveServers(servers);
+  const live = running.map(serverBlock).filter(Boolean);
+  // servers there are, but only this computer can reach them: say what students need instead
+  const onlyHere = running.length > 0 && !running.some((ep) => reachableOf(ep).some((a) => a.kind === "lan"));
   const serverList = el("div", { class: "join-servers" },
     el("h3", { text: t("join.serversTitle") }),
-    live.length ? el("ul", { class: "join-eps" }, ...live) : el("p", { class: "hint", text: t("join.noServers") }));
+    live.length ? el("ul", { class: "join-eps" }, ...live) : el("p", { class: "hint", text: t("join.noServers") }),
+    onlyHere ? el("p", { class: "join-only-here", testid: "join-only-here" }, t("join.onlyHere"), " ",
+      el("code", { text: "SOCKETLAB_BIND=0.0.0.0" })) : null);
   const parts = [head];
   if (!info) {
     parts.push(el("p", { class: "hint", text: t("join.loading") }));

@@ -12,6 +12,7 @@
 // Closed sockets leave: a lane whose socket closed (a lane-end kind) or whose endpoint was removed
 // (a "state" snapshot with `removed`) is kept LANE_LINGER seconds, then sweep() takes it away with
 // its rows. The model keeps no timer: sweep(now) is called by ladder.js, with the page's clock.
+// During a lesson (a "stage" event with a lesson began the stage) nothing leaves before the next stage.
 import { drawOf, endsLane } from "./kinds.js";
 
 const MAX_ITEMS = 3000; // rows kept in memory (far more than are drawn)
@@ -65,6 +66,9 @@ export class LadderModel {
     this.kinds = kinds; // endpoint id -> kind, from GET /api/endpoints
     this.ending = new Map(); // lane id -> when its socket closed (seconds): it leaves LANE_LINGER later
     this.gone = new Set(); // lanes that left: their late events draw nothing, nothing points at them
+    // A lesson is on the stage: its few sockets' closings are its point (lesson 3: "Stop closes every
+    // socket"), so their lanes stay until the next stage ends the lesson (nine lessons, K).
+    this.lesson = false;
     this.version = 0;
   }
 
@@ -77,6 +81,7 @@ export class LadderModel {
 
   add(ev) {
     if (!ev || typeof ev.kind !== "string") return false;
+    if (ev.kind === "stage") this.lesson = Boolean(ev.params?.lesson);
     if (ev.state?.removed) this.endEndpoint(String(ev.state.id ?? ev.endpoint ?? ""), this.timeOf(ev));
     if (this.gone.has(laneOf(ev))) return false;
     // a framed message adds to the recv it came out of; quiet kinds (progress of a socket's
@@ -289,6 +294,7 @@ export class LadderModel {
   /** Take away the lanes that ended LANE_LINGER seconds before `now`, with their rows; their ids. */
   sweep(now = this.clock()) {
     const left = [];
+    if (this.lesson) return left;
     for (const [id, at] of this.ending) if (now - at >= LANE_LINGER) left.push(id);
     if (!left.length) return left;
     const leaving = new Set(left);

@@ -133,6 +133,18 @@ def test_join_panel_on_the_projector(context: Any, class_server: LiveServer, tmp
     expect(panel).to_be_hidden()
 
 
+def test_the_panel_warns_when_no_server_is_reachable_from_the_class(context: Any, class_server: LiveServer) -> None:
+    """A server on 127.0.0.1 is listed as "this computer only", with a sentence saying what students need."""
+    api(class_server, "POST", "/endpoints", json={"kind": "tcp-server", "host": "127.0.0.1", "port": 0, "mode": "echo"})
+    page = open_as(context, class_server, CONTROL)
+    page.get_by_test_id("join-open").click()
+    warning = page.get_by_test_id("join-only-here")
+    expect(warning).to_be_visible()
+    expect(warning).to_contain_text("SOCKETLAB_BIND=0.0.0.0")
+    api(class_server, "POST", "/endpoints", json={"kind": "udp-server", "host": "0.0.0.0", "port": 0, "mode": "echo"})
+    expect(warning).to_have_count(0)  # one server the class can reach: nothing to warn about
+
+
 def test_loopback_dashboard_says_why_students_cannot_join(page: Any) -> None:
     """The default dashboard (127.0.0.1): one sentence and the command to run for a class, no QR
     code or code that would lead nowhere."""
