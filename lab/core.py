@@ -24,8 +24,11 @@ KEEP_DOWNLOADS = 200
 
 class Lab:
     def __init__(self, files_dir: str | os.PathLike[str], downloads_dir: str | os.PathLike[str],
-                 limits: Limits | None = None, bus: EventBus | None = None, allow: str = "", bind: str = "") -> None:
-        """`allow` and `bind` widen the loopback-only target and bind policies (SOCKETLAB_ALLOW/BIND syntax)."""
+                 limits: Limits | None = None, bus: EventBus | None = None, allow: str = "", bind: str = "",
+                 id_suffix: str = "") -> None:
+        """`allow` and `bind` widen the loopback-only target and bind policies (SOCKETLAB_ALLOW/BIND syntax).
+        `id_suffix` ("@pc1" for a lab agent) makes its ids unique among the labs of one dashboard."""
+        self.id_suffix = id_suffix
         limits = limits or Limits()
         self.ctx = Context(bus or EventBus(max_per_second=limits.events_per_second), FileStore(files_dir), limits,
                            Policy.from_text(allow, "SOCKETLAB_ALLOW", "reach"),
@@ -57,7 +60,7 @@ class Lab:
             if taken >= self.ctx.limits.endpoints:
                 raise TooLarge("too-many-endpoints", count=taken)
             self._creating += 1
-            ep_id = f"e{next(self._ids)}"
+            ep_id = f"e{next(self._ids)}{self.id_suffix}"
         classes: dict[str, type[Endpoint]] = {"tcp-server": TcpServer, "tcp-client": TcpClient,
                                               "udp-server": UdpServer, "udp-client": UdpClient}
         try:
@@ -125,7 +128,7 @@ class Lab:
             if running >= self.ctx.limits.downloads_at_once:
                 raise TooLarge("too-many-downloads", count=running)
             self._starting += 1
-            dl_id = f"d{next(self._download_ids)}"
+            dl_id = f"d{next(self._download_ids)}{self.id_suffix}"
         try:
             download = Download(self.ctx, dl_id, self.downloads_dir, request.host, request.port,
                                 request.file, request.protocol, self._room_on_disk)

@@ -283,6 +283,25 @@ MESSAGES: dict[str, str] = {
     "join-wrong-code": "That code is not right; check the code on the projector (letters and digits, no spaces).",
     "join-too-many-tries": "Too many wrong codes from your address; wait a minute, then type the code on the "
                            "projector again.",
+    # -- lab agents over Redis (agent/, webapp/agents.py) ---------------------------------------
+    "no-such-command": "A lab does not know the command '{command}' (the dashboard and the agent may be different versions).",
+    "download-too-large-to-fetch": "This download is {size} bytes, more than the {limit} bytes a dashboard fetches from a "
+                                   "lab agent; copy it from the agent's downloads folder instead.",
+    "agent-error": "The lab agent refused: {reason}",
+    "agent-command-expired": "The lab agent took this command after its deadline had passed, so it did not run it; "
+                             "try again.",
+    "agent-down": "The lab agent '{agent}' is down (since {since}): its sockets cannot be reached until it is back.",
+    "agent-timeout": "The lab agent '{agent}' did not answer within {seconds} s; it may be overloaded or cut off.",
+    "no-such-agent": "There is no lab agent named '{agent}'; the agents up now are: {agents}.",
+    "agent-needed": "Several lab agents are up ({agents}): say which one with \"agent\": \"<name>\".",
+    "no-agent-up": "No lab agent is up: start one with python -m agent --redis <url> --name <name>.",
+    "redis-unreachable": "The dashboard cannot reach Redis right now; it keeps trying. Check that redis-server runs.",
+    # the agent process itself (agent/): its start-up settings and the commands it cannot read
+    "redis-url-invalid": "'{url}' is not a Redis URL: use redis://[:password@]host:port/db or unix:///path/to.sock[?db=n].",
+    "agent-name-invalid": "'{name}' is not a valid agent name: use 1 to {limit} letters, digits, '.', '_' or '-'.",
+    "setting-not-a-whole-number": "{name} must be a whole number of at least 1, not '{value}'.",
+    "agent-bad-command": "The lab agent could not read a command: its '{field}' is missing or malformed.",
+    "agent-command-too-large": "This command is {size} bytes, more than the {limit} bytes a lab agent takes at once.",
     "bad-focus": "A focus is null or a list of at most {max} lane names like \"e1/c2\", each at most {chars} characters.",
 }
 

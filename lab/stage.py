@@ -19,14 +19,26 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import BadInput, LabError, NotFound, Refused, TooLarge
+from .events import EventBus
 from .lessons import VIEWS, Lesson, lesson as lesson_numbered
 from .names import clean_address, clean_name
 
 if TYPE_CHECKING:
-    from .core import Lab
+    from .client import LabClient
+
+
+class StageLabs(Protocol):
+    """What the stage needs of the labs (webapp/labs.py Labs has it): every lab, the one a lesson
+    goes to, and the bus every page reads."""
+
+    bus: EventBus
+
+    def all(self) -> list[LabClient]: ...
+
+    def for_new(self, body: Any) -> tuple[LabClient, Any]: ...
 
 TEACHER_VIEWS = ("log", "ladder", "split", "numbers")
 MAX_FOCUS = 8
@@ -40,8 +52,10 @@ def _problem(exc: LabError) -> dict[str, Any]:
 
 
 class Stage:
-    def __init__(self, lab: Lab) -> None:
-        self.lab = lab
+    def __init__(self, labs: StageLabs) -> None:
+        self.labs = labs
+        self.bus = labs.bus
+        self.client: LabClient | None = None  # the lab the current lesson was built on
         self._changing = threading.Lock()  # one change at a time (held across a lesson's build)
         self._lock = threading.Lock()  # guards the fields below for a consistent snapshot
         self.number = 1
@@ -56,8 +70,12 @@ class Stage:
     # -- reading ----------------------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
+        """The stage, and how many endpoints a new stage would close now (asked of the labs, outside
+        the lock: with agents that is a command each)."""
         with self._lock:
-            return self._snapshot()
+            snapshot = self._snapshot()
+        snapshot["endpoints"] = sum(int(client.call("stats")["endpoints"]) for client in self.labs.all())
+        return snapshot
 
     def _snapshot(self) -> dict[str, Any]:
         lesson = None
@@ -70,8 +88,7 @@ class Stage:
                       "run": ids.get("run")}
         # deep copies: the snapshot goes into events that outlive this stage's later changes
         return copy.deepcopy({"stage": self.number, "seq": self.seq, "started": self.started,
-                              "endpoints": len(self.lab.endpoints), "teacher": self.teacher, "lesson": lesson,
-                              "names": self.names})
+                              "teacher": self.teacher, "lesson": lesson, "names": self.names})
 
     # -- changing ---------------------------------------------------------------------------------
 
@@ -79,13 +96,16 @@ class Stage:
         """POST /api/stage: close everything, start the next stage, build its lesson (if any)."""
         if not isinstance(body, dict):
             raise BadInput("not-an-object", example='{"lesson": 4}')
-        unknown = sorted(set(body) - {"lesson"})
+        unknown = sorted(set(body) - {"lesson", "agent"})
         if unknown:
-            raise BadInput("unknown-field", kind="stage", field=str(unknown[0])[:40], fields="lesson")
+            raise BadInput("unknown-field", kind="stage", field=str(unknown[0])[:40], fields="lesson, agent")
         n = body.get("lesson")
         chosen = None if n is None else lesson_numbered(n)
+        client, _ = self.labs.for_new({"agent": body["agent"]} if "agent" in body else {})
         with self._changing:
-            self.lab.clear()
+            for each in self.labs.all():
+                each.call("stage.clear")
+            self.client = client
             with self._lock:
                 self.number += 1
                 self.started = time.time()
@@ -97,22 +117,22 @@ class Stage:
                                     "focus": None}
                 else:
                     self.teacher = {**self.teacher, "focus": None}
-                event = self.lab.bus.publish("", "stage", proto="", detail=self._describe("began"),
-                                             params=self._snapshot())
-                self.seq = event.seq if event is not None else self.lab.bus.last_seq
+                event = self.bus.publish("", "stage", proto="", detail=self._describe("began"),
+                                         params=self._snapshot())
+                self.seq = event.seq if event is not None else self.bus.last_seq
             if chosen is None:
                 with self._lock:
                     self.state["state"] = "ready"
                 return self._changed("a new stage without a lesson")
             try:
-                built = chosen.build(self.lab)
+                built = client.call("lesson.build", {"n": chosen.n})
             except LabError as exc:
                 with self._lock:
                     self.state.update(state="failed", error=_problem(exc))
                 return self._changed(f"lesson {chosen.n} could not start: {exc}")
             with self._lock:
-                self.state.update(state="ready", ids=built.ids, prefill=built.prefill, link=built.link,
-                                  download=built.download)
+                self.state.update(state="ready", ids=built["ids"], prefill=built["prefill"], link=built["link"],
+                                  download=built["download"])
             return self._changed(f"lesson {chosen.n} is ready")
 
     def act(self, key: str, body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -128,8 +148,9 @@ class Stage:
             if self.state["state"] != "ready":
                 raise Refused("lesson-not-ready", lesson=lesson.n)
             ids = self.state["ids"]
+            assert self.client is not None  # a lesson is on the stage: it was built on this lab
             try:
-                result = action.run(self.lab, ids, body)
+                answer = self.client.call("lesson.act", {"n": lesson.n, "key": key, "ids": ids, "body": body})
             except NotFound as exc:  # a socket the lesson made was stopped from its card meanwhile
                 raise Refused("lesson-socket-gone", reason=str(exc)) from None
             except LabError as exc:
@@ -138,7 +159,9 @@ class Stage:
                     self.state["last"] = {"action": key, "label": action.label, "ok": False, **_problem(exc)}
                 self._changed(f"lesson {lesson.n}: {key} failed: {exc}")
                 raise
+            result = answer["result"]
             with self._lock:
+                self.state["ids"] = answer["ids"]  # (what the action made, e.g. one more client)
                 self.state["step"] += 1
                 self.state["last"] = {"action": key, "label": action.label, **result}
             return self._changed(f"lesson {lesson.n}: {key}"), result
@@ -199,7 +222,7 @@ class Stage:
     def _changed(self, what: str) -> dict[str, Any]:
         with self._lock:
             snapshot = self._snapshot()
-            self.lab.bus.publish("", "classroom", proto="", detail=f"stage {self.number}: {what}", params=snapshot)
+            self.bus.publish("", "classroom", proto="", detail=f"stage {self.number}: {what}", params=snapshot)
         return snapshot
 
     def _describe(self, what: str) -> str:

@@ -13,6 +13,7 @@ from .auth import prepare_tokens
 from .conns import ConnBudget, ConnLimits, LiveGate
 from .guard import Guard, HostPolicy
 from .join import JoinDesk
+from .labs import EmbeddedLabs
 from .redact import hide_tokens_in_werkzeug_log
 from .live import EventPacket, socketio
 from .relay import Relay
@@ -76,7 +77,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     lab = Lab(app.config["FILES"], app.config["DOWNLOADS"], app.config["LIMITS"],
               allow=app.config["ALLOW"], bind=app.config["BIND"])
     app.extensions["socketlab"] = lab
-    app.extensions["socketlab_stage"] = Stage(lab)
+    labs = app.extensions["socketlab_labs"] = EmbeddedLabs(lab)
+    app.extensions["socketlab_stage"] = Stage(labs)
     app.extensions["socketlab_join"] = JoinDesk.create(app.config.get("JOIN_CODE"))
 
     from .api import api  # the blueprint needs the app's lab only at request time
@@ -109,7 +111,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.wsgi_app = Guard(app.wsgi_app, HostPolicy.from_settings(app.config["DASHBOARD_BIND"], app.config["HOSTS"]))  # type: ignore[method-assign]
     hide_tokens_in_werkzeug_log()
 
-    relay = Relay(socketio.server, lab.bus, every_second=gate.reap)
+    relay = Relay(socketio.server, labs.bus, every_second=gate.reap)
     relay.start()
     app.extensions["socketlab_relay"] = relay
     return app
@@ -118,4 +120,4 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def shutdown(app: Flask) -> None:
     """Stop the relay and close every socket and thread of the app's lab."""
     app.extensions["socketlab_relay"].stop()
-    app.extensions["socketlab"].close()
+    app.extensions["socketlab_labs"].close()

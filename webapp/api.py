@@ -6,23 +6,24 @@ a traceback.
 
 from __future__ import annotations
 
+import io
 import logging
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request, send_file
 from werkzeug.exceptions import HTTPException
 
-from lab import BadInput, Forbidden, Lab, LabError, NotFound, Refused, TooLarge
-from lab.codegen import program_for, program_for_download
+from lab import BadInput, Forbidden, LabError, NotFound, Refused, TooLarge
 from lab.errors import Problem
 from lab.kinds import kinds_json
 from lab.lessons import LESSONS
 from lab.stage import Stage
 from lab.messages import MESSAGES
 from lab import servermodes
-from lab.spec import DownloadRequest
 
 from .auth import READ_METHODS, VIEW, Access, token_from
+from .labs import Labs
 from .join import join_info, qr_svg
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,14 @@ HTTP_ERRORS = {  # Werkzeug's own refusals, before any route runs: status -> cod
 }
 
 
-def lab() -> Lab:
-    lab_: Lab = current_app.extensions["socketlab"]
-    return lab_
+def labs() -> Labs:
+    labs_: Labs = current_app.extensions["socketlab_labs"]
+    return labs_
+
+
+def on(item_id: str, op: str, **args: Any) -> Any:
+    """Run a command on the lab that holds `item_id` (an endpoint or a download)."""
+    return labs().for_id(item_id).call(op, {"id": item_id, **args})
 
 
 def body() -> Any:
@@ -132,9 +138,7 @@ def health() -> Response:
 def session() -> Response:
     """Who the caller is, so the page can hide controls from viewers, plus the lab's limits and
     registries (the event kinds: the page lists none by hand)."""
-    the_lab = lab()
-    return jsonify(role=g.role, limits=vars(the_lab.ctx.limits), allow=the_lab.ctx.targets.described,
-                   bind=the_lab.ctx.binds.described,
+    return jsonify(role=g.role, **labs().session(),  # limits, allow, bind, agents
                    kinds=kinds_json(), lessons=[lesson.summary() for lesson in LESSONS.values()],
                    **servermodes.session_info())  # + "modes" and "framings"
 
@@ -233,102 +237,103 @@ def join_with_code() -> Response:
 
 @api.get("/stats")
 def stats() -> Response:
-    the_lab = lab()
     relay = current_app.extensions["socketlab_relay"]
-    return jsonify(events=the_lab.bus.last_seq, suppressed=the_lab.bus.suppressed, relay_batches=relay.batches,
-                   relay_skipped=relay.skipped, endpoints=len(the_lab.endpoints),
-                   downloads_running=sum(d.state == "running" for d in list(the_lab.downloads.values())),
+    labs_ = [client.call("stats") for client in labs().all()]
+    return jsonify(events=labs().bus.last_seq, suppressed=sum(x["suppressed"] for x in labs_),
+                   relay_batches=relay.batches, relay_skipped=relay.skipped,
+                   endpoints=sum(x["endpoints"] for x in labs_),
+                   downloads_running=sum(x["downloads_running"] for x in labs_),
                    connections=current_app.extensions["socketlab_conns"].snapshot())  # refused/closed, conns.py
+
+
+@api.get("/agents")
+def agents() -> Response:
+    return jsonify(labs().agents())
 
 
 @api.get("/endpoints")
 def list_endpoints() -> Response:
-    return jsonify([e.to_json() for e in list(lab().endpoints.values())])
+    return jsonify([ep for client in labs().all() for ep in client.call("endpoints.list")])
 
 
 @api.post("/endpoints")
 def create_endpoint() -> tuple[Response, int]:
-    return jsonify(lab().create(body()).to_json()), 201
+    client, spec = labs().for_new(body())
+    return jsonify(client.call("endpoints.create", {"body": spec})), 201
 
 
 @api.get("/endpoints/<ep_id>")
 def get_endpoint(ep_id: str) -> Response:
-    return jsonify(lab().endpoint(ep_id).to_json())
+    return jsonify(on(ep_id, "endpoints.get"))
 
 
 @api.delete("/endpoints/<ep_id>")
 def delete_endpoint(ep_id: str) -> Response:
-    lab().remove(ep_id)
-    return jsonify(deleted=ep_id)
+    return jsonify(on(ep_id, "endpoints.remove"))
 
 
 @api.get("/endpoints/<ep_id>/code")
 def endpoint_code(ep_id: str) -> Response:
     """The plain-Python socket program that does what this endpoint does."""
-    endpoint = lab().endpoint(ep_id)
-    address = endpoint.local if endpoint.kind.endswith("server") else endpoint.remote
-    assert address is not None  # a server is bound, and a client knows its target, once made
-    return jsonify(python=program_for(endpoint.spec, address, endpoint.id))
+    return jsonify(on(ep_id, "endpoints.code"))
 
 
 @api.post("/endpoints/<ep_id>/stop-listening")
 def stop_listening(ep_id: str) -> Response:
-    return jsonify(lab().stop_listening(ep_id).to_json())
+    return jsonify(on(ep_id, "endpoints.stop_listening"))
 
 
 @api.delete("/endpoints/<ep_id>/connections/<conn_id>")
 def close_connection(ep_id: str, conn_id: str) -> Response:
-    lab().close_connection(ep_id, conn_id)
-    return jsonify(closed=conn_id)
+    return jsonify(on(ep_id, "endpoints.close_connection", conn=conn_id))
 
 
 @api.post("/endpoints/<ep_id>/send")
 def send(ep_id: str) -> Response:
-    return jsonify(lab().send(ep_id, body()))
+    return jsonify(on(ep_id, "endpoints.send", body=body()))
 
 
 @api.post("/downloads")
 def start_download() -> tuple[Response, int]:
-    return jsonify(lab().start_download(body()).to_json()), 202
+    client, asked = labs().for_new(body())
+    return jsonify(client.call("downloads.start", {"body": asked})), 202
 
 
 @api.get("/downloads")
 def list_downloads() -> Response:
-    return jsonify([d.to_json() for d in list(lab().downloads.values())])
+    return jsonify([d for client in labs().all() for d in client.call("downloads.list")])
 
 
 @api.get("/downloads/<dl_id>")
 def get_download(dl_id: str) -> Response:
-    return jsonify(lab().download(dl_id).to_json())
+    return jsonify(on(dl_id, "downloads.get"))
 
 
 @api.delete("/downloads/<dl_id>")
 def delete_download(dl_id: str) -> Response:
-    lab().remove_download(dl_id)
-    return jsonify(deleted=dl_id)
+    return jsonify(on(dl_id, "downloads.remove"))
 
 
 @api.get("/downloads/<dl_id>/code")
 def download_code(dl_id: str) -> Response:
-    download = lab().download(dl_id)
-    asked = DownloadRequest(download.host, download.port, download.file, download.protocol)
-    return jsonify(python=program_for_download(asked, download.id))
+    return jsonify(on(dl_id, "downloads.code"))
 
 
 @api.get("/downloads/<dl_id>/file")
 def download_file(dl_id: str) -> Response:
-    path = lab().download_path(dl_id)
-    return send_file(path, as_attachment=True, download_name=path.name)
+    name, saved = labs().for_id(dl_id).file(dl_id)
+    return send_file(saved if isinstance(saved, Path) else io.BytesIO(saved), as_attachment=True, download_name=name)
 
 
 @api.get("/files")
 def list_files() -> Response:
-    return jsonify(lab().files.listing())
+    client, _ = labs().for_new({"agent": request.args["agent"]} if "agent" in request.args else {})
+    return jsonify(client.call("files.list"))
 
 
 @api.get("/events")
 def events() -> Response:
-    bus = lab().bus
+    bus = labs().bus
     after = _int_arg("after", 0, 0, 2**62)
     limit = _int_arg("limit", 1000, 1, 10_000)
     found, dropped = bus.since(after, limit)

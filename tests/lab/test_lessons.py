@@ -14,6 +14,7 @@ import pytest
 from lab import Lab
 from lab.events import Event
 from lab.lessons import LESSONS
+from lab.client import OneLab
 from lab.stage import Stage
 
 from ..support import Resources, wait_until
@@ -127,7 +128,7 @@ def test_every_lesson_has_a_point_test() -> None:
 
 @pytest.mark.parametrize("n", sorted(LESSONS))
 def test_each_lesson_makes_its_point_ten_times_in_a_row(lab: Lab, resources: Resources, n: int) -> None:
-    stage = Stage(lab)
+    stage = Stage(OneLab(lab))
     for _ in range(RUNS):
         s = stage.begin({"lesson": n})
         assert s["lesson"]["state"] == "ready", s["lesson"]["error"]
@@ -144,7 +145,7 @@ def causal(events: list[Event]) -> list[Event]:
 
 @pytest.mark.parametrize("run", range(20))
 def test_echo_in_causal_order_connect_before_accept_send_before_recv(lab: Lab, run: int) -> None:
-    stage = Stage(lab)
+    stage = Stage(OneLab(lab))
     s = stage.begin({"lesson": 1})
     ids = s["lesson"]["ids"]
     stage.act("sendHello", None)
@@ -158,7 +159,7 @@ def test_echo_in_causal_order_connect_before_accept_send_before_recv(lab: Lab, r
 
 @pytest.mark.parametrize("run", range(20))
 def test_broadcast_in_causal_order_the_send_before_its_three_recvs(lab: Lab, run: int) -> None:
-    stage = Stage(lab)
+    stage = Stage(OneLab(lab))
     s = stage.begin({"lesson": 9})
     ids = s["lesson"]["ids"]
     stage.act("broadcast", None)
