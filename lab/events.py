@@ -17,7 +17,7 @@ from .kinds import LIFECYCLE_KINDS
 
 Address = tuple[str, int]
 
-__all__ = ["LIFECYCLE_KINDS", "Event", "EventBus", "PREVIEW_BYTES"]
+__all__ = ["LIFECYCLE_KINDS", "Event", "EventBus", "PREVIEW_BYTES", "Recorded", "Relayed"]
 
 #: Bytes of payload kept in an event. Previews are cut *before* formatting, so a 1 MB recv
 #: costs the same to record as a 64-byte one.
@@ -100,6 +100,21 @@ class Event(NamedTuple):
         }
 
 
+class Relayed(NamedTuple):
+    """An event another lab recorded (a lab agent, over Redis), kept as its JSON and renumbered
+    into this bus: `body["seq"]` is this bus's seq, `body["agent_seq"]` the agent's own."""
+
+    seq: int
+    kind: str
+    body: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return self.body  # (made once, when relayed in, and never changed after)
+
+
+Recorded = Event | Relayed
+
+
 class EventBus:
     """A bounded, thread-safe ring of events numbered from 1, with a condition to wait on.
 
@@ -110,8 +125,8 @@ class EventBus:
     """
 
     def __init__(self, capacity: int = 10_000, max_per_second: int = 0, pinned: int = 2_000) -> None:
-        self._events: deque[Event] = deque(maxlen=capacity)
-        self._pinned: deque[Event] = deque(maxlen=pinned)
+        self._events: deque[Recorded] = deque(maxlen=capacity)
+        self._pinned: deque[Recorded] = deque(maxlen=pinned)
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._waiting = 0  # threads in wait()
@@ -211,7 +226,21 @@ class EventBus:
         self._window_count += 1
         return self._window_count <= self._max_per_second
 
-    def since(self, after: int, limit: int = 1000) -> tuple[list[Event], int]:
+    def relay_in(self, body: dict[str, Any]) -> Relayed:
+        """Add an event another lab recorded (a checked JSON object with a `kind`): it keeps its own
+        seq as `agent_seq` and gets this bus's next one. Never rate-limited here: its lab did that."""
+        with self._lock:
+            self._seq += 1
+            body["agent_seq"], body["seq"] = body.get("seq"), self._seq
+            event = Relayed(self._seq, str(body["kind"]), body)
+            self._events.append(event)
+            if event.kind in LIFECYCLE_KINDS:
+                self._pinned.append(event)
+            if self._waiting:
+                self._cond.notify_all()
+        return event
+
+    def since(self, after: int, limit: int = 1000) -> tuple[list[Recorded], int]:
         """Events with seq > after (oldest first, at most `limit`), and how many of them were dropped."""
         limit = max(0, limit)
         with self._cond:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from typing import Any, TypeVar, overload
 
 from flask import Flask, render_template
@@ -13,7 +14,7 @@ from .auth import prepare_tokens
 from .conns import ConnBudget, ConnLimits, LiveGate
 from .guard import Guard, HostPolicy
 from .join import JoinDesk
-from .labs import EmbeddedLabs
+from .labs import EmbeddedLabs, Labs
 from .redact import hide_tokens_in_werkzeug_log
 from .live import EventPacket, socketio
 from .relay import Relay
@@ -70,14 +71,33 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # sets SOCKETLAB_DASHBOARD_BIND in the master, whose environment the worker inherits
         DASHBOARD_BIND=env.get("SOCKETLAB_DASHBOARD_BIND", ""),
         DASHBOARD_PORT=int(env.get("SOCKETLAB_DASHBOARD_PORT", "0") or 0),  # 0: the port of the request
+        BOOT=uuid.uuid4().hex[:12],  # this run of the dashboard: a page that saw another one resumes
+        REDIS=env.get("SOCKETLAB_REDIS", ""),  # set: a dashboard over lab agents (the lab-agents issue)
+        LOCAL_AGENT=env.get("SOCKETLAB_LOCAL_AGENT", ""),
         MAX_CONTENT_LENGTH=8 << 20,  # JSON bodies: a 1 MiB send as hex text fits, more is 413
     )
     app.config.update(config or {})
 
-    lab = Lab(app.config["FILES"], app.config["DOWNLOADS"], app.config["LIMITS"],
-              allow=app.config["ALLOW"], bind=app.config["BIND"])
-    app.extensions["socketlab"] = lab
-    labs = app.extensions["socketlab_labs"] = EmbeddedLabs(lab)
+    labs: Labs
+    if app.config["REDIS"]:  # the labs are agents on other hosts (webapp/agents.py); none in this process
+        from .agents import AgentLabs
+
+        labs = AgentLabs(app.config["REDIS"])
+        app.extensions["socketlab"] = None
+        if app.config["LOCAL_AGENT"]:  # an agent in this process too (its lab, this host's policy)
+            from agent.agent import Agent
+            from agent.config import checked_name, lab_from_env
+
+            name = checked_name(app.config["LOCAL_AGENT"])
+            local = Agent(name, app.config["REDIS"], lab_from_env(name, env))
+            local.start()
+            app.extensions["socketlab_local_agent"] = local
+    else:
+        lab = Lab(app.config["FILES"], app.config["DOWNLOADS"], app.config["LIMITS"],
+                  allow=app.config["ALLOW"], bind=app.config["BIND"])
+        app.extensions["socketlab"] = lab
+        labs = EmbeddedLabs(lab)
+    app.extensions["socketlab_labs"] = labs
     app.extensions["socketlab_stage"] = Stage(labs)
     app.extensions["socketlab_join"] = JoinDesk.create(app.config.get("JOIN_CODE"))
 
@@ -121,3 +141,7 @@ def shutdown(app: Flask) -> None:
     """Stop the relay and close every socket and thread of the app's lab."""
     app.extensions["socketlab_relay"].stop()
     app.extensions["socketlab_labs"].close()
+    local = app.extensions.get("socketlab_local_agent")
+    if local is not None:
+        local.stop()
+        local.lab.close()

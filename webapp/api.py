@@ -7,6 +7,7 @@ a traceback.
 from __future__ import annotations
 
 import io
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -138,7 +139,7 @@ def health() -> Response:
 def session() -> Response:
     """Who the caller is, so the page can hide controls from viewers, plus the lab's limits and
     registries (the event kinds: the page lists none by hand)."""
-    return jsonify(role=g.role, **labs().session(),  # limits, allow, bind, agents
+    return jsonify(role=g.role, boot=current_app.config["BOOT"], **labs().session(),  # limits, allow, bind, agents
                    kinds=kinds_json(), lessons=[lesson.summary() for lesson in LESSONS.values()],
                    **servermodes.session_info())  # + "modes" and "framings"
 
@@ -333,9 +334,29 @@ def list_files() -> Response:
 
 @api.get("/events")
 def events() -> Response:
+    """Events after `after`, oldest first. `boot` names this dashboard's run: a page that saw another
+    (the dashboard restarted; with agents, their streams still hold what happened) sends `resume`, the
+    last agent_seq it has of each agent, and gets the events past those, each exactly once."""
     bus = labs().bus
     after = _int_arg("after", 0, 0, 2**62)
     limit = _int_arg("limit", 1000, 1, 10_000)
+    resume = _resume_arg()
     found, dropped = bus.since(after, limit)
     last = found[-1].seq if found else bus.last_seq
-    return jsonify(events=[e.to_json() for e in found], last=last, dropped=dropped)
+    shown = [e.to_json() for e in found]
+    if resume:
+        shown = [e for e in shown if e.get("agent") not in resume or (e.get("agent_seq") or 0) > resume[e["agent"]]]
+    return jsonify(events=shown, last=last, dropped=dropped, boot=current_app.config["BOOT"])
+
+
+def _resume_arg() -> dict[str, int]:
+    raw = request.args.get("resume")
+    if not raw:
+        return {}
+    try:
+        given = json.loads(raw[:20_000])
+    except ValueError:
+        raise BadInput("invalid-json") from None
+    if not isinstance(given, dict) or not all(isinstance(k, str) and isinstance(v, int) for k, v in given.items()):
+        raise BadInput("not-an-object", example='{"pc1": 1234}')
+    return given

@@ -1,0 +1,320 @@
+"""A dashboard over lab agents: the labs live on other hosts and speak only through Redis Streams.
+
+- The bridge thread XREADs every agent's `ev:{agent}` stream and relays each event into this
+  dashboard's own bus (renumbered, `agent` and `agent_seq` kept), which the one relay task emits
+  as today. Per agent, events keep the order the agent recorded them. Several dashboards each read
+  the streams themselves: nothing is consumed, nothing is sent twice to a browser.
+- It also turns heartbeat keys (`hb:{agent}`, PX 2500) into `agent` events: up, and down when
+  the key has expired (within 3 s of an agent's death).
+- `AgentClient` sends a command (XADD `cmd:{agent}`) and waits at most 5 s for its answer on this
+  dashboard's `reply:{id}` stream, read by one reply thread.
+
+The protocol is /tmp/prompts/schema13.md's, told in the README's "Many hosts".
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+from typing import Any
+
+import orjson
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from agent.redisconn import connect, redacted
+from lab.client import LabClient
+from lab.commands import raise_error
+from lab.errors import NotFound, Refused
+from lab.events import EventBus
+from lab.kinds import KINDS
+
+log = logging.getLogger(__name__)
+
+COMMAND_SECONDS = 5.0  # a command never waits longer (CONTRACT: "never hangs longer than 5 s")
+BLOCK_MS = 500  # each blocking read; the socket timeout is longer
+HEARTBEAT_POLL = 0.5
+MAX_ENTRY_BYTES = 64 << 10  # an event is a few hundred bytes; a bigger entry is hostile or broken
+READ_COUNT = 2000
+
+
+def _valid(body: Any, agent: str) -> bool:
+    """A stream entry is an event object of a known kind, with the fields the page relies on."""
+    return (isinstance(body, dict) and isinstance(body.get("kind"), str) and body["kind"] in KINDS
+            and isinstance(body.get("seq"), int) and isinstance(body.get("endpoint"), str)
+            and isinstance(body.get("ts"), (int, float)) and body.get("agent") == agent)
+
+
+class AgentClient:
+    """One agent's lab, as a LabClient: each call is a command over Redis."""
+
+    def __init__(self, hub: AgentHub, name: str) -> None:
+        self.hub = hub
+        self.name = name
+
+    def call(self, op: str, args: dict[str, Any] | None = None) -> Any:
+        return self.hub.command(self.name, op, args or {})
+
+    def file(self, dl_id: str) -> tuple[str, Path | bytes]:
+        answer = self.call("downloads.file", {"id": dl_id})
+        return str(answer["name"]), base64.b64decode(answer["data_b64"])
+
+
+class AgentHub:
+    """The dashboard's side of Redis: the bridge (events and heartbeats), the replies, the commands."""
+
+    def __init__(self, url: str, bus: EventBus | None = None) -> None:
+        self.url = url
+        self.bus = bus or EventBus(capacity=50_000, pinned=5_000)
+        self.id = uuid.uuid4().hex[:12]
+        self.reply_key = f"reply:{self.id}".encode()
+        self.redis = connect(url, socket_timeout=BLOCK_MS / 1000 + 2)
+        self.agents: dict[str, dict[str, Any]] = {}  # name -> {"name","host","state","since","boot_ms"}
+        self.owners: dict[str, str] = {}  # endpoint or download id -> agent name (removed ones too)
+        self.live: dict[str, str] = {}  # endpoint id -> agent, while it exists
+        self.skipped = 0  # hostile or broken stream entries
+        self._positions: dict[bytes, bytes] = {}  # ev:{agent} -> last id read
+        self._waiting: dict[str, Future[tuple[bool, Any]]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # -- life ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        for name, target in (("agents-bridge", self._bridge), ("agents-replies", self._replies),
+                             ("agents-heartbeats", self._heartbeats)):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        log.info("dashboard %s over the lab agents at %s", self.id, redacted(self.url))
+
+    def close(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(5)
+        try:
+            self.redis.delete(self.reply_key)
+        except RedisError:
+            pass
+        self.redis.close()
+
+    def _loop(self, what: str, once: Any) -> None:
+        """Run `once()` until stopped; Redis away is logged once per outage, retried every 0.5 s."""
+        down_since = 0.0
+        while not self._stop.is_set():
+            try:
+                once()
+                if down_since:
+                    log.info("%s: Redis is back after %.1f s", what, time.monotonic() - down_since)
+                    down_since = 0.0
+            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                if not down_since:
+                    down_since = time.monotonic()
+                    log.warning("%s: Redis unreachable (%s); retrying", what, exc)
+                self._stop.wait(0.5)
+            except Exception:  # a bug must not stop the bridge for everyone: logged, and on we go
+                log.exception("%s failed", what)
+                self._stop.wait(0.5)
+
+    # -- events -------------------------------------------------------------------------------
+
+    def _bridge(self) -> None:
+        self._loop("bridge", self._bridge_once)
+
+    def _bridge_once(self) -> None:
+        self._find_streams()
+        if not self._positions:
+            self._stop.wait(BLOCK_MS / 1000)
+            return
+        answer: Any = self.redis.xread(dict(self._positions), count=READ_COUNT, block=BLOCK_MS)  # type: ignore[arg-type]
+        for stream, entries in answer or []:
+            agent = stream.decode()[3:]
+            for entry_id, fields in entries:
+                self._positions[stream] = entry_id
+                self._take(agent, fields.get(b"e"))
+
+    def _find_streams(self) -> None:
+        """Every `ev:*` stream, read from its start (its MAXLEN keeps about 100 s): so a dashboard that
+        (re)starts shows what the agents did meanwhile."""
+        for key in self.redis.scan_iter(match=b"ev:*", count=1000):
+            if key not in self._positions:
+                self._positions[key] = b"0-0"
+
+    def _take(self, agent: str, raw: Any) -> None:
+        if not isinstance(raw, bytes) or len(raw) > MAX_ENTRY_BYTES:
+            self.skipped += 1
+            return
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            self.skipped += 1
+            return
+        if not _valid(body, agent):
+            self.skipped += 1
+            return
+        snapshot = body.get("state")
+        with self._lock:
+            if body["endpoint"]:
+                self.owners[body["endpoint"]] = agent
+            if body["kind"] == "state" and isinstance(snapshot, dict) and "kind" in snapshot:  # an endpoint's
+                if snapshot.get("removed"):
+                    self.live.pop(body["endpoint"], None)
+                else:
+                    self.live[body["endpoint"]] = agent
+        self.bus.relay_in(body)
+
+    # -- heartbeats ---------------------------------------------------------------------------
+
+    def _heartbeats(self) -> None:
+        self._loop("heartbeats", self._heartbeats_once)
+
+    def _heartbeats_once(self) -> None:
+        keys: list[bytes] = list(self.redis.scan_iter(match=b"hb:*", count=1000))
+        values: Any = self.redis.mget(keys) if keys else []
+        seen: dict[str, dict[str, Any]] = {}
+        for key, value in zip(keys, values):
+            try:
+                beat = orjson.loads(value) if value else None
+            except orjson.JSONDecodeError:
+                beat = None
+            name = key.decode(errors="replace")[3:]
+            if isinstance(beat, dict):
+                seen[name] = beat
+        now = time.time()
+        for name, beat in seen.items():
+            known = self.agents.get(name)
+            if known is None or known["state"] == "down" or known.get("boot_ms") != beat.get("boot_ms"):
+                self.agents[name] = {"name": name, "host": str(beat.get("host", "")), "state": "up", "since": now,
+                                     "boot_ms": beat.get("boot_ms")}
+                self._agent_event(name, "up", now)
+        for name, known in self.agents.items():
+            if known["state"] == "up" and name not in seen:
+                known.update(state="down", since=now)
+                self._agent_event(name, "down", now)
+        self._stop.wait(HEARTBEAT_POLL)
+
+    def _agent_event(self, name: str, what: str, now: float) -> None:
+        self.bus.relay_in({
+            "seq": None, "ts": now, "endpoint": "", "conn": None, "proto": "", "kind": "agent", "local": None,
+            "peer": None, "size": 0, "data": None, "hex": None, "detail": f"lab agent {name} is {what}",
+            "call": None, "args": {"event": what, "host": self.agents[name]["host"]}, "result": None,
+            "closed_by": None, "errno": None, "code": None, "params": None, "message": None, "framing": None,
+            "state": None, "agent": name})
+
+    # -- commands -----------------------------------------------------------------------------
+
+    def _replies(self) -> None:
+        position = [b"$"]
+
+        def once() -> None:
+            answer: Any = self.redis.xread({self.reply_key: position[0]}, count=500, block=BLOCK_MS)
+            for _, entries in answer or []:
+                for entry_id, fields in entries:
+                    position[0] = entry_id
+                    waiting = self._waiting.pop(fields.get(b"id", b"").decode(errors="replace"), None)
+                    if waiting is None:
+                        continue  # an answer after its deadline, or not ours
+                    try:
+                        waiting.set_result((fields.get(b"ok") == b"1", orjson.loads(fields.get(b"body", b"null"))))
+                    except orjson.JSONDecodeError:
+                        waiting.set_result((False, {"code": "agent-error", "params": {"reason": "a broken answer"}}))
+
+        self._loop("replies", once)
+
+    def command(self, agent: str, op: str, args: dict[str, Any]) -> Any:
+        """Send one command and wait for its answer (5 s at most, then a sentence)."""
+        known = self.agents.get(agent)
+        if known is None:
+            raise NotFound("no-such-agent", agent=agent[:40], agents=", ".join(self.up()) or "none")
+        if known["state"] != "up":
+            raise Refused("agent-down", agent=agent, since=time.strftime("%H:%M:%S", time.localtime(known["since"])))
+        command_id = uuid.uuid4().hex
+        answer: Future[tuple[bool, Any]] = Future()
+        self._waiting[command_id] = answer
+        deadline = time.time() + COMMAND_SECONDS
+        try:
+            self.redis.xadd(f"cmd:{agent}", {"id": command_id, "op": op, "args": orjson.dumps(args),
+                                             "reply": self.reply_key, "deadline": repr(deadline)},
+                            maxlen=10_000, approximate=True)
+            ok, body = answer.result(timeout=max(0.0, deadline - time.time()))
+        except (RedisConnectionError, RedisTimeoutError, OSError):
+            raise Refused("redis-unreachable") from None
+        except FutureTimeout:
+            raise Refused("agent-timeout", agent=agent, seconds=int(COMMAND_SECONDS)) from None
+        finally:
+            self._waiting.pop(command_id, None)
+        if not ok:
+            raise_error(body)
+        self._note_owner(agent, body)
+        return body
+
+    def _note_owner(self, agent: str, body: Any) -> None:
+        """A create answers with the new id: known before its first event arrives."""
+        if isinstance(body, dict) and isinstance(body.get("id"), str):
+            with self._lock:
+                self.owners[body["id"]] = agent
+
+    def up(self) -> list[str]:
+        return sorted(name for name, a in self.agents.items() if a["state"] == "up")
+
+
+class AgentLabs:
+    """Labs over Redis: the Labs interface of webapp/labs.py."""
+
+    def __init__(self, url: str) -> None:
+        self.hub = AgentHub(url)
+        self.bus = self.hub.bus
+        self.hub.start()
+
+    def client(self, name: str) -> LabClient:
+        return AgentClient(self.hub, name)
+
+    def all(self) -> list[LabClient]:
+        return [self.client(name) for name in self.hub.up()]
+
+    def for_id(self, item_id: str) -> LabClient:
+        owner = self.hub.owners.get(item_id)
+        if owner is not None:
+            return self.client(owner)  # (down: its commands answer 409 with the agent's name and since when)
+        up = self.hub.up()
+        if not up:
+            raise Refused("no-agent-up")
+        return self.client(up[0])  # an id nobody announced: that agent's lab says "no such ..." in its words
+
+    def for_new(self, body: Any) -> tuple[LabClient, Any]:
+        up = self.hub.up()
+        if isinstance(body, dict) and "agent" in body:
+            body = dict(body)
+            name = str(body.pop("agent"))[:40]
+            if name not in self.hub.agents:
+                raise NotFound("no-such-agent", agent=name, agents=", ".join(up) or "none")
+            return self.client(name), body
+        if len(up) == 1:
+            return self.client(up[0]), body
+        if not up:
+            raise Refused("no-agent-up")
+        raise Refused("agent-needed", agents=", ".join(up))
+
+    def agents(self) -> list[dict[str, Any]]:
+        counts: dict[str, int] = {}
+        for owner in list(self.hub.live.values()):
+            counts[owner] = counts.get(owner, 0) + 1
+        return [{"name": a["name"], "host": a["host"], "state": a["state"], "since": a["since"],
+                 "endpoints": counts.get(a["name"], 0)} for a in sorted(self.hub.agents.values(), key=lambda a: a["name"])]
+
+    def session(self) -> dict[str, Any]:
+        return {"limits": None, "allow": None, "bind": None, "agents": self.agents()}
+
+    def close(self) -> None:
+        self.hub.close()
+
+
+__all__ = ["AgentClient", "AgentHub", "AgentLabs"]
