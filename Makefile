@@ -22,13 +22,13 @@ run: $(VENV)/.run-deps
 
 test: $(VENV)/.test-deps
 	node --test tests/js/
-	$(PY) -m ruff check lab webapp bench tests
-	$(PY) -m mypy --strict lab webapp
+	$(PY) -m ruff check lab webapp agent bench tests
+	$(PY) -m mypy --strict lab webapp agent
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.test-deps
-	$(PY) -m ruff check lab webapp bench tests
-	$(PY) -m mypy --strict lab webapp
+	$(PY) -m ruff check lab webapp agent bench tests
+	$(PY) -m mypy --strict lab webapp agent
 
 bench: $(VENV)/.test-deps
 	$(PY) -m bench

@@ -55,6 +55,9 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     # changed within one (a lesson built, an action ran, the teacher's view); no socket of their own
     Kind("stage", True, "none", False, "divider"),
     Kind("classroom", True, "none", False, "none"),
+    # a lab agent (agent/, CONTRACT "Lab agents"): args.event is "up" or "down" (the dashboard saw its
+    # heartbeat come or go) or "dropped" (args.count events left the agent's buffer during a Redis outage)
+    Kind("agent", True, "none", False),
 )}
 
 #: Kinds always recorded and pinned in the buffer (derived: never list them again elsewhere).

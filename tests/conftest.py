@@ -22,12 +22,21 @@ from lab import Lab
 from webapp import create_app, shutdown
 
 from .netns import Lan
+from .redis_server import RedisServer
 from .support import EventCollector, LiveServer, Resources
 
 
 @pytest.fixture
 def resources() -> Resources:
     return Resources.now()
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server of this test's own, on a unix socket (tests/redis_server.py); stopped by pid."""
+    server = RedisServer()
+    yield server
+    server.close()
 
 
 @pytest.fixture

@@ -38,16 +38,20 @@ def namespaces() -> set[str]:
 class Process:
     """A child in a namespace; a thread reads its stdout lines so a test can wait on them with a timeout."""
 
-    def __init__(self, argv: list[str]) -> None:
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None, merge_stderr: bool = False) -> None:
         self.argv = argv
-        self.popen = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # merge_stderr: for a long-lived child that logs (an agent), so an undrained stderr pipe never fills
+        self.popen = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE, text=True)
         self._lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
         self._reader = threading.Thread(target=self._read, name=f"netns-stdout-{self.popen.pid}")
         self._reader.start()
 
     def _read(self) -> None:
         assert self.popen.stdout is not None
         for line in self.popen.stdout:
+            self.seen.append(line.rstrip("\n"))  # (kept whole, for a failing test's message)
             self._lines.put(line.rstrip("\n"))
         self._lines.put(None)  # end of output: the child exited
 
@@ -58,8 +62,8 @@ class Process:
             raise AssertionError(f"no output within {timeout} s from the child in {self.argv[3]}") from None
         if line is None:
             self.popen.wait(5)
-            assert self.popen.stderr is not None
-            raise AssertionError(f"the child in {self.argv[3]} exited with {self.popen.returncode}: {self.popen.stderr.read()}")
+            said = self.popen.stderr.read() if self.popen.stderr else "\n".join(self.seen)
+            raise AssertionError(f"the child in {self.argv[3]} exited with {self.popen.returncode}: {said}")
         return line
 
     def json(self, timeout: float = 5.0) -> Any:
@@ -112,6 +116,12 @@ class Lan:
     def run(self, host: str, program: str, *args: str) -> Process:
         """Run `python -c program args...` inside `host`, from the project root so `import lab` works."""
         process = Process(["ip", "netns", "exec", host, sys.executable, "-c", program, *args])
+        self.processes.append(process)
+        return process
+
+    def start(self, host: str, argv: list[str], env: dict[str, str] | None = None) -> Process:
+        """Run any program inside `host` (stdout and stderr as one stream of lines); stopped by close()."""
+        process = Process(["ip", "netns", "exec", host, *argv], env, merge_stderr=True)
         self.processes.append(process)
         return process
 

@@ -245,10 +245,10 @@ class AgentHub:
                                              "reply": self.reply_key, "deadline": repr(deadline)},
                             maxlen=10_000, approximate=True)
             ok, body = answer.result(timeout=max(0.0, deadline - time.time()))
+        except FutureTimeout:  # (first: it is the builtin TimeoutError, an OSError, since Python 3.11)
+            raise Refused("agent-timeout", agent=agent, seconds=int(COMMAND_SECONDS)) from None
         except (RedisConnectionError, RedisTimeoutError, OSError):
             raise Refused("redis-unreachable") from None
-        except FutureTimeout:
-            raise Refused("agent-timeout", agent=agent, seconds=int(COMMAND_SECONDS)) from None
         finally:
             self._waiting.pop(command_id, None)
         if not ok:

@@ -1,5 +1,6 @@
 // One endpoint card. Built once per endpoint id and updated in place on every refresh, so what
 // a user is typing into its send box survives the live updates around it.
+import { agents, clockOf } from "./agents.js";
 import { del, post } from "./api.js";
 import { showCode } from "./code-panel.js";
 import { bytes, chipToggle, part } from "./chips.js";
@@ -37,8 +38,10 @@ export class EndpointCard {
     const code = el("button", { type: "button", class: "btn small code-btn", testid: "show-code", i18n: "code.button",
       "data-i18n-title": "code.buttonTitle" });
     code.addEventListener("click", () => showCode("endpoints", this.id));
+    // the lab agent that holds it (issue 13): named from its events' `agent`, never from the id
+    this.agentTag = el("span", { class: "agent-tag", testid: "endpoint-agent", hidden: true });
     const head = el("div", { class: "card-head" },
-      el("span", { class: "ep-id", testid: "endpoint-id", text: ep.id }),
+      el("span", { class: "ep-id", testid: "endpoint-id", text: ep.id }), this.agentTag,
       el("span", { class: "ep-kind", i18n: `kind.${this.kind}` }),
       this.state, el("span", { class: "spacer" }), this.stop);
 
@@ -138,10 +141,33 @@ export class EndpointCard {
     if (this.kind === "tcp-server") this.updateSockets(ep, gone);
     this.updateStats(ep, index);
     this.updateChip(ep);
+    this.markAgent();
     this.sendForm.hidden = gone || speaksOwnProtocol(ep.mode);
     this.sendBox.setFraming(ep, this.kind === "tcp-client" ? index.server(ep.remote) : null);
     const server = this.kind.endsWith("-server");
     this.stop.textContent = t(gone ? "card.remove" : server ? "card.stop" : "card.close");
+  }
+
+  /** Which agent holds it and whether that agent is down ("agent down", data-agent-state on card and chip). */
+  markAgent() {
+    const name = typeof this.ep?.agent === "string" ? this.ep.agent : agents.ownerOf(this.id);
+    const state = name ? agents.stateOf(name) : "";
+    const down = state === "down";
+    this.agentTag.hidden = !name;
+    this.agentTag.textContent = down ? `${name} · ${t("agents.cardDown")}` : name;
+    this.agentTag.title = down ? t("agents.cardDownTitle", { name, time: clockOf(agents.get(name)?.since) })
+      : name ? t("agents.tagTitle", { name, host: agents.get(name)?.host || "?" }) : "";
+    // the chip names it too, right after the id (the chip is refilled on updates: placed again each time)
+    this.chip.querySelector(".chip-agent")?.remove();
+    if (name) {
+      const tag = part("chip-agent agent-tag", this.agentTag.textContent, "chip-agent");
+      tag.dataset.agentState = state || "unknown";
+      this.chip.firstChild ? this.chip.firstChild.after(tag) : this.chip.append(tag);
+    }
+    for (const node of [this.root, this.chip, this.agentTag]) {
+      if (name) Object.assign(node.dataset, { agent: name, agentState: state || "unknown" });
+      else delete node.dataset.agentState;
+    }
   }
 
   /** The one line a projector shows: id, kind, port, state, connections, slow reader, traffic. */

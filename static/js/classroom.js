@@ -83,6 +83,13 @@ const replayHooks = {
   source: () => (replaying ? replay.events() : history),
 };
 
+/** The dashboard restarted with a new lab (embedded): what this page saw belongs to the old one. */
+export function startAfresh() {
+  history = [];
+  focus.clear();
+  if (!replaying) resetViews();
+}
+
 /** Show one of the views: "log", "ladder", "split" (diagram and log side by side), "numbers". */
 export function showView(view, { remember = true } = {}) {
   if (!LAYOUTS.includes(view)) return;

@@ -1,5 +1,6 @@
 // The "New socket" form: shows only the fields that apply to the chosen kind and mode, and
 // turns them into an endpoint spec for POST /api/endpoints (framing, rules, impairment included).
+import { withAgent } from "./agents-view.js";
 import { post } from "./api.js";
 import { unescapeDelimiter } from "./conn-stats.js";
 import { el, setOptions } from "./dom.js";
@@ -148,7 +149,7 @@ function spec() {
     const impair = impairment();
     if (impair) result.impair = impair;
   }
-  return result;
+  return withAgent(result, fields.agent); // over lab agents: the one chosen in the picker
 }
 
 async function submit(event) {

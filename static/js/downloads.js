@@ -1,5 +1,6 @@
 // Downloads: the form (which file server, which file, which protocol), the list of downloads
 // with progress and checksum, and polling while any is still running.
+import { withAgent } from "./agents-view.js";
 import { ApiError, authHeaders, get, post, token } from "./api.js";
 import { bytes, chipToggle, part } from "./chips.js";
 import { showCode } from "./code-panel.js";
@@ -126,7 +127,7 @@ async function submit(event) {
   const body = { host: where[0], port: where[1], protocol: fields.protocol.value };
   if (fields.file.value) body.file = fields.file.value;
   try {
-    const download = await post("/downloads", body);
+    const download = await post("/downloads", withAgent(body, fields.agent)); // (the agent it runs on)
     notice.clear();
     if (download && download.id) {
       render([...[...cards.values()].map((c) => c.download).filter((d) => d.id !== download.id), download]);

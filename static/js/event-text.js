@@ -108,6 +108,16 @@ function stage(ev, tr) {
   return n === null ? tr.t("ev.stage.newOnly") : tr.t("ev.stage.new", { n });
 }
 
+/** A lab agent came, went, or lost events while Redis was away (issue 13): named by `agent`. */
+function agent(ev, tr) {
+  const a = args(ev);
+  const name = plain(ev.agent) || "?";
+  if (a.event === "up") return a.host ? tr.t("ev.agent.upHost", { name, host: plain(a.host) }) : tr.t("ev.agent.up", { name });
+  if (a.event === "down") return tr.t("ev.agent.down", { name });
+  if (a.event === "dropped") return tr.t("ev.agent.dropped", { name, n: count(a.count) });
+  return tr.t("ev.agent.other", { name, event: plain(a.event) });
+}
+
 // One wording per kind; a kind without one (the server may add kinds) is shown by its name.
 const WORDING = {
   listen: (ev, tr) => ev.proto === "udp"
@@ -134,6 +144,7 @@ const WORDING = {
   tcp_info: tcpInfo,
   backpressure: (ev, tr) => problem(ev, tr) ?? tr.t("ev.backpressure.text", { sent: count(ev.params?.sent), total: count(ev.params?.total) }),
   stage,
+  agent,
   classroom: (ev, tr) => tr.t("ev.classroom.text"),
   state: (ev, tr) => tr.t("ev.state.text", { id: plain(ev.state?.id ?? ev.endpoint),
     state: tr.has(`state.${ev.state?.state}`) ? tr.t(`state.${ev.state?.state}`) : plain(ev.state?.state) }),

@@ -1,8 +1,10 @@
 // The live event stream. On every (re)connect the page first catches up from GET /api/events
 // after the last seq it saw, then applies Socket.IO batches; seqs already seen are ignored, and a
-// gap between seqs is counted as dropped events.
+// gap between seqs is counted as dropped events. A dashboard that restarted (another `boot`) is
+// resumed per agent, or, embedded, shown as a new lab (event-cursor.js says which and keeps count).
 import { get, onTokenChange, requestToken, token } from "./api.js";
 import { Emitter } from "./emitter.js";
+import { EventCursor } from "./event-cursor.js";
 import { onLanguageChange, t } from "./i18n.js";
 
 const PAGE = 1000;
@@ -13,8 +15,7 @@ let liveState = null;
 let liveText = null;
 let droppedPill = null;
 let socket = null;
-let lastSeq = 0;
-let dropped = 0;
+const cursor = new EventCursor();
 let catchingUp = false;
 let buffered = []; // socket batches that arrived while catching up
 let inFlight = false;
@@ -25,6 +26,10 @@ export const onEvents = (fn) => signals.on("events", fn);
 
 /** fn(sentence) when catching up from GET /api/events failed. */
 export const onCatchUpError = (fn) => signals.on("error", fn);
+
+/** fn({agents}) when the dashboard restarted: agents true (resumed from the agents' streams) or
+ * false (embedded: a new lab, the views start afresh), before the catch-up delivers anything. */
+export const onRestarted = (fn) => signals.on("restarted", fn);
 
 /** fn() on every (re)connection of the event stream (the stage is read again: events may have been missed). */
 export const onConnected = (fn) => signals.on("connected", fn);
@@ -37,25 +42,25 @@ function showState(state) {
 }
 
 function showDropped() {
-  droppedPill.dataset.count = String(dropped);
-  droppedPill.textContent = t("header.dropped", { n: dropped });
+  droppedPill.dataset.count = String(cursor.dropped);
+  droppedPill.textContent = t("header.dropped", { n: cursor.dropped });
 }
 
 function deliver(events, live = false) {
   if (events.length) signals.emit("events", events, { live });
 }
 
-/** Keep the events newer than lastSeq; a seq that skips ahead means the ones between were dropped. */
+/** Keep the events not shown yet; a seq that skips ahead means the ones between were dropped. */
 function accept(events) {
-  const fresh = [];
-  for (const ev of events) {
-    if (typeof ev.seq !== "number" || ev.seq <= lastSeq) continue;
-    if (ev.seq > lastSeq + 1) dropped += ev.seq - lastSeq - 1;
-    lastSeq = ev.seq;
-    fresh.push(ev);
-  }
+  const fresh = cursor.take(events);
   showDropped();
   deliver(fresh, true);
+}
+
+/** One page of history after `after` (with `resume` once the dashboard restarted over agents). */
+function historyPage(after, resume) {
+  const query = resume ? `&resume=${encodeURIComponent(resume)}` : "";
+  return get(`/events?after=${after}&limit=${PAGE}${query}`);
 }
 
 async function catchUp() {
@@ -64,17 +69,29 @@ async function catchUp() {
   inFlight = true;
   catchingUp = true;
   try {
+    let resume = "";
     for (;;) {
-      const page = await get(`/events?after=${lastSeq}&limit=${PAGE}`);
+      const after = cursor.lastSeq;
+      const page = await historyPage(after, resume);
+      const restart = cursor.seeBoot(page?.boot);
+      if (restart !== "same") {
+        // its seqs are another run's: this page is dropped and asked again from the new run's start
+        resume = cursor.resumeArg();
+        signals.emit("restarted", { agents: restart === "agents" });
+        continue;
+      }
       const events = Array.isArray(page?.events) ? page.events : [];
-      dropped += Number(page?.dropped || 0);
-      // the history is contiguous past what the buffer dropped (counted just above)
-      const fresh = events.filter((ev) => ev.seq > lastSeq);
-      if (fresh.length) lastSeq = fresh[fresh.length - 1].seq;
-      if (typeof page?.last === "number" && page.last > lastSeq && !events.length) lastSeq = page.last;
+      cursor.dropped += Number(page?.dropped || 0);
+      const fresh = cursor.take(events, { history: true });
+      if (!events.length) cursor.reached(page?.last);
       showDropped();
       deliver(fresh);
-      if (events.length < PAGE) break;
+      // `resume` filters a page on the server, so a short page is not the end; `last` is the newest
+      // seq the server looked at (sent or not): fewer than PAGE past `after` and it had no more
+      if (resume) {
+        if (!(typeof page?.last === "number" && page.last - after >= PAGE)) break;
+        cursor.reached(page.last);
+      } else if (events.length < PAGE) break;
     }
   } catch (error) {
     failed(t("error.catchup", { reason: error.message }));
@@ -99,6 +116,11 @@ function onBatch(batch) {
   } else {
     accept(events);
   }
+}
+
+/** Over lab agents (the session's "agents" is a list), a restarted dashboard is resumed, never a new lab. */
+export function setOverAgents(over) {
+  cursor.overAgents = Boolean(over);
 }
 
 export function connectEvents() {

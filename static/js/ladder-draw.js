@@ -1,5 +1,6 @@
 // Drawing the sequence diagram: SVG rows and arrows, and the lane headings above them, from a
 // LadderModel. Rebuilt as a whole (at most a few times a second): 150 rows are a few hundred nodes.
+import { agents } from "./agents.js";
 import { el } from "./dom.js";
 import { formatNumber, t, tOr } from "./i18n.js";
 import { laneStats } from "./counters.js";
@@ -127,6 +128,14 @@ function laneHeader(model, id, x, width, compact) {
     el("span", { class: "lane-kind", text: tOr(`ladder.kind.${lane.kind}`, lane.kind) }),
     laneAddr(lane, compact),
     el("span", { class: "lane-bytes", testid: "lane-bytes", text: t(compact ? "ladder.laneBytesShort" : "ladder.laneBytes", numbers) }));
+  // the lab agent it runs on (issue 13), as its events named it: a small tag in the heading's corner
+  const agent = agents.ownerOf(lane.endpoint);
+  if (agent) {
+    const state = agents.stateOf(agent) || "unknown";
+    box.append(el("span", { class: "agent-tag lane-agent", testid: "lane-agent", text: agent,
+      title: state === "down" ? t("agents.cardDown") : null, data: { agentState: state } }));
+    Object.assign(box.dataset, { agent, agentState: state });
+  }
   if (lane.closed !== null) box.classList.add("closed");
   return box;
 }

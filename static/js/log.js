@@ -90,6 +90,11 @@ function row(ev, index) {
   const [time, ep, conn, badge, peer, size, text, hex, info] = tr.cells;
   time.textContent = detail.clockText(ev.ts);
   ep.textContent = ev.endpoint ?? "";
+  // the lab agent it came from (issue 13): its `agent` field, never read from the id
+  if (typeof ev.agent === "string" && ev.agent) {
+    ep.append(el("span", { class: "agent-tag", testid: "log-agent", text: ev.agent }));
+    tr.dataset.agent = ev.agent;
+  }
   conn.textContent = ev.conn ?? "";
   badge.firstChild.dataset.kind = kind;
   badge.firstChild.textContent = tOr(`ev.${kind}`, kind);

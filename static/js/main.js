@@ -5,12 +5,13 @@ import { get, takeTokenFromUrl } from "./api.js";
 import * as createForm from "./create-form.js";
 import * as downloads from "./downloads.js";
 import * as endpoints from "./endpoints.js";
-import { connectEvents, initLiveState, onCatchUpError, onConnected, onEvents } from "./events.js";
+import { connectEvents, initLiveState, onCatchUpError, onConnected, onEvents, onRestarted, setOverAgents } from "./events.js";
+import { filesPath, initAgents } from "./agents-view.js";
 import { initFollow, setFollowRole } from "./follow.js";
 import { initJoin } from "./join-panel.js";
-import { languages, preferredLanguage, setLanguage } from "./i18n.js";
+import { languages, preferredLanguage, setLanguage, t } from "./i18n.js";
 import { initBannerFold } from "./chips.js";
-import { initClassroom } from "./classroom.js";
+import { initClassroom, startAfresh } from "./classroom.js";
 import { noticeIn } from "./notice.js";
 import { applyRole, installTokenPrompt, loadSession } from "./session.js";
 import { initStage, loadStage } from "./stage.js";
@@ -55,7 +56,9 @@ function setUpTabs() {
 
 async function loadFiles() {
   try {
-    const files = await get("/files");
+    const path = filesPath(); // over agents: the chosen agent's files (null while none is up)
+    if (!path) return;
+    const files = await get(path);
     if (!Array.isArray(files)) return;
     createForm.setFiles(files);
     downloads.setFiles(files);
@@ -91,6 +94,15 @@ async function start() {
   downloads.onDownloadsError((sentence) => banner.show(sentence));
   onCatchUpError((sentence) => banner.show(sentence));
   onEvents(onNewEvents);
+  onRestarted(({ agents }) => {
+    // over agents the page resumes where it was; embedded, the lab is new: say so and start afresh
+    if (!agents) {
+      banner.show(t("agents.newLab"), "info");
+      startAfresh();
+    }
+    endpoints.refresh(); // (their lists and the seq they are current at belong to the new run)
+    downloads.refresh();
+  });
   initStage({ onEvents, onConnected }); // the shared classroom stage: lesson, step, the teacher's view
   initTeaching(onEvents); // lessons, the TCP vs UDP panel, live counters and TCP_INFO
   initFollow(onEvents); // controllers lead, viewers follow
@@ -101,6 +113,9 @@ async function start() {
     applyRole(session.role);
     setSession(session);
     setFollowRole(session.role);
+    initAgents({ list: session.agents, onEvents, onConnected, failed: (sentence) => banner.show(sentence),
+      pickedAgent: loadFiles }); // issue 13
+    setOverAgents(Array.isArray(session.agents));
     createForm.showModes();
     await loadStage();
     initJoin({ role: session.role, onEndpoints: endpoints.onEndpoints }); // the Join panel, names (issue 16)

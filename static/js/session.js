@@ -48,7 +48,9 @@ export async function loadSession() {
   setKinds(session?.kinds);
   setModes(session?.modes, session?.framings);
   const lessons = Array.isArray(session?.lessons) ? session.lessons : []; // the Lessons menu (teach.js)
-  return { role: session && session.role === "view" ? "view" : "control", lessons };
+  // "agents": a list over lab agents (issue 13), null on an embedded dashboard (nothing of agents shown)
+  const agents = Array.isArray(session?.agents) ? session.agents : null;
+  return { role: session && session.role === "view" ? "view" : "control", lessons, agents };
 }
 
 /** Controls carry data-control; the stylesheet hides them all in a view-only session. */

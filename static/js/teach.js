@@ -1,6 +1,7 @@
 // Teaching: the Lessons menu and "New stage" (the server closes every socket of the lab and builds
 // the lesson's; the page only asks, after a confirmation), and the lesson banner, drawn on every page
 // (controller, reload, second tab, viewer, late joiner) from the shared stage (stage.js).
+import { withAgent } from "./agents-view.js";
 import { errorSentence, get, post } from "./api.js";
 import { initCompare, openCompare, seeEvents } from "./compare.js";
 import { el } from "./dom.js";
@@ -14,6 +15,7 @@ const menu = document.getElementById("lessons-menu");
 const list = document.getElementById("lessons-list");
 const banner = document.getElementById("lesson-banner");
 const newStage = document.getElementById("stage-new");
+const agentPicker = document.querySelector("[data-testid=lessons-agent]"); // (issue 13: shown over agents only)
 const confirmDialog = document.getElementById("stage-confirm");
 let lessons = []; // GET /api/session "lessons": the menu
 let role = "control";
@@ -185,7 +187,8 @@ async function startStage(lesson) {
   try {
     const count = await openEndpoints();
     if (count > 0 && !(await confirmStage(lesson, count))) return;
-    const stage = await post("/stage", { lesson: lesson ? lesson.n : null });
+    // over lab agents a lesson runs on the agent chosen in the menu (a new empty stage clears them all)
+    const stage = await post("/stage", lesson ? withAgent({ lesson: lesson.n }, agentPicker) : { lesson: null });
     pageNotice.clear();
     dismissed = "";
     adopt(stage);

@@ -59,6 +59,10 @@ export function everyKind() {
     event("done", { endpoint: "d1", size: 4000, args: { bytes: 4000, file: "a.txt", verified: true } }),
     event("tcp_info", { conn: "c1", args: { state: "ESTABLISHED", rtt_us: 52, snd_cwnd: 10 } }),
     event("backpressure", { conn: "c1", size: 100, code: "peer-not-reading", params: { sent: 0, total: 100, timeout_s: 5, waited_s: 5 } }),
+    // lab agents (issue 13): the dashboard saw one come or go, or one lost events during a Redis outage
+    event("agent", { endpoint: "", proto: "", agent: "room_a", args: { event: "up", host: "lab" } }),
+    event("agent", { endpoint: "", proto: "", agent: "room_a", args: { event: "down", host: "lab" } }),
+    event("agent", { endpoint: "", proto: "", agent: "room_a", args: { event: "dropped", count: 3 } }),
     event("state", { state: { id: "e1", kind: "tcp-server", state: "listening" } }),
   ];
 }

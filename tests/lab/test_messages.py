@@ -21,7 +21,7 @@ from lab.messages import ACTIONS, MESSAGES, to_js
 from ..webapp.test_api import BAD_CREATES
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = sorted([*ROOT.glob("lab/*.py"), *ROOT.glob("webapp/*.py")])
+SOURCES = sorted([*ROOT.glob("lab/*.py"), *ROOT.glob("webapp/*.py"), *ROOT.glob("agent/*.py")])
 ERROR_CLASSES = {"LabError", "BadInput", "NotFound", "Refused", "TooLarge", "Forbidden", "ProtocolError", "Problem"}
 CODE = re.compile(r"[a-z0-9]+(-[a-z0-9_]+)*")
 PLACEHOLDER = re.compile(r"\{(\w+)\}")

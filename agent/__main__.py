@@ -1,0 +1,73 @@
+"""`python -m agent --redis <url> --name <name>`: run a lab agent until SIGTERM or Ctrl-C.
+
+A setting that cannot work (a malformed URL or name, a limit that is not a number) is said in a
+sentence and the agent exits with status 2: retrying cannot fix a typo. Redis being unreachable is
+not such a problem: in a lab room the agents often boot before the machine that runs Redis, and the
+lab records events meanwhile (its buffer is the outage buffer), so the agent starts anyway and its
+loops keep trying, saying so in the log every 5 s until Redis answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from types import FrameType
+
+from lab.errors import LabError
+
+from .agent import Agent
+from .config import checked_name, default_name, lab_from_env
+from .redisconn import redacted
+
+log = logging.getLogger("agent")
+
+
+def main(argv: list[str] | None = None) -> int:
+    env = dict(os.environ)
+    parser = argparse.ArgumentParser(prog="python -m agent", description="Run a Socket Lab agent on this host.")
+    parser.add_argument("--redis", default=env.get("SOCKETLAB_REDIS", ""),
+                        help="redis://[:password@]host:port/db or unix:///path/to.sock[?db=n] (SOCKETLAB_REDIS)")
+    parser.add_argument("--name", default=env.get("SOCKETLAB_AGENT_NAME") or default_name(),
+                        help="this agent's name, 1-40 of [A-Za-z0-9_.-] (SOCKETLAB_AGENT_NAME; default: the host name)")
+    options = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if not options.redis:
+        parser.error("which Redis? Give --redis <url> or set SOCKETLAB_REDIS.")
+    try:
+        name = checked_name(options.name)
+        lab = lab_from_env(name, env)
+    except LabError as exc:
+        print(f"python -m agent: {exc}", file=sys.stderr)
+        return 2
+    try:
+        agent = Agent(name, options.redis, lab)
+    except LabError as exc:
+        lab.close()
+        print(f"python -m agent: {exc}", file=sys.stderr)
+        return 2
+    done = threading.Event()
+
+    def finish(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, finish)
+    signal.signal(signal.SIGINT, finish)
+    agent.start()
+    log.info("agent %s up on %s", name, redacted(options.redis))
+    try:
+        while not done.wait(3600):  # (a timed wait: signal handlers run in the main thread between waits)
+            pass
+    finally:
+        log.info("agent %s stopping", name)
+        agent.stop()
+        lab.close()
+        log.info("agent %s stopped", name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

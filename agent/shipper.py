@@ -1,0 +1,149 @@
+"""The agent's events, from its lab's bus to the stream ev:{agent}: every 10 ms, one pipelined XADD.
+
+Invariant: `sent` is the newest seq that Redis is known to hold; every event after it is still in the
+lab's bus, or counted as dropped there. So the bus is the outage buffer: while Redis is away nothing is
+taken from it, and when Redis is back the shipper asks Redis for the newest id it holds and goes on
+from there. Ids are explicit, `{boot_ms}-{seq}`: an XADD sent twice (its answer was lost) is refused by
+Redis as "equal or smaller than the target stream top item", which means it is already there, so no
+event is ever written twice. Events the bus let go meanwhile become one event of kind "agent",
+args {"event": "dropped", "count": n}, at the id of the first one missing: never lost silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import orjson
+import redis
+
+from lab.events import Event, EventBus, Recorded
+
+from .retry import PROBLEMS, UNREACHABLE, Outage
+
+BATCH_SECONDS = 0.01  # gather events this long after the first: one round trip carries them all
+BATCH_EVENTS = 2000  # at most this many per pipeline (a larger backlog takes several, back to back)
+MAXLEN = 200_000  # about 100 s of a busy lab (2000 events/s): a dashboard back within that misses nothing
+ALREADY_THERE = "equal or smaller"  # Redis: "The ID specified in XADD is equal or smaller than the target stream top item"
+
+log = logging.getLogger("agent.shipper")
+
+
+class Shipper:
+    def __init__(self, client: redis.Redis, bus: EventBus, name: str, boot_ms: int, stopping: threading.Event) -> None:
+        self.client, self.bus, self.name, self.boot_ms = client, bus, name, boot_ms
+        self.key = f"ev:{name}"
+        self.stopping = stopping
+        self.outage = Outage(log, f"agent {name}: shipping events")
+        self.sent = 0
+        self.shipped = 0  # entries Redis took (or already held)
+        self.dropped = 0  # events the bus let go before Redis took them
+        self._resync = True  # ask Redis where it stands before the next XADD (at start, after an outage)
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            if not self.bus.wait(self.sent, 0.5, cancelled=self.stopping.is_set) and not self._resync:
+                continue
+            self.stopping.wait(BATCH_SECONDS)
+            try:
+                while self.ship_once() >= BATCH_EVENTS and not self.stopping.is_set():
+                    pass  # a backlog (after an outage): send it batch after batch, without waiting
+                self.outage.ok()
+            except UNREACHABLE as exc:
+                self._resync = True
+                self.stopping.wait(self.outage.failed(exc))
+            except redis.ResponseError as exc:  # e.g. WRONGTYPE: someone made ev:{name} a string
+                self._resync = True
+                self.stopping.wait(self.outage.failed(exc))
+        try:  # a last batch, once: what the lab recorded while stopping (no waiting for a lost Redis)
+            self.ship_once()
+        except PROBLEMS as exc:
+            log.warning("agent %s: events after seq %d were not shipped at stop (%s)", self.name, self.sent, exc)
+
+    def ship_once(self) -> int:
+        """Send what the bus holds after `sent` (at most one batch); returns how many entries went."""
+        if self._resync:
+            self._resynchronise()
+        events, dropped = self.bus.since(self.sent, BATCH_EVENTS)
+        if not events:
+            return 0
+        entries = [(e.seq, self._encode(e)) for e in events]
+        if dropped:
+            gap = _first_gap(self.sent, events)
+            at = next((i for i, e in enumerate(events) if e.seq > gap), len(events))
+            ts = _ts(events[at]) if at < len(events) else time.time()  # (sorted by ts, it stays where the gap is)
+            entries.insert(at, (gap, self._encode(self._dropped_event(gap, dropped, ts))))
+        pipe = self.client.pipeline(transaction=False)
+        for seq, data in entries:
+            pipe.xadd(self.key, {b"e": data}, id=f"{self.boot_ms}-{seq}", maxlen=MAXLEN, approximate=True)
+        results = pipe.execute(raise_on_error=False)
+        for (seq, _), result in zip(entries, results, strict=True):
+            if isinstance(result, Exception) and ALREADY_THERE not in str(result):
+                raise result  # (entries before it are in Redis: the resync after the error finds them)
+            if isinstance(result, Exception) and self._overtaken():
+                # "equal or smaller" means "already there" only below our own ids: above them stands an
+                # entry someone else wrote (`XADD ev:{name} * ...` by hand takes a later millisecond), and
+                # counting ours as shipped would lose every event from here on. Resynchronise (which
+                # numbers above it) and send the rest again on the next round.
+                self._resync = True
+                return 0
+            self.sent = max(self.sent, seq)
+            self.shipped += 1
+        self.sent = events[-1].seq
+        self.dropped += dropped
+        return len(entries)
+
+    def _resynchronise(self) -> None:
+        """Go on from the newest entry Redis holds: nothing it has is sent again, nothing it lost is skipped."""
+        top: Any = self.client.xrevrange(self.key, "+", "-", count=1)  # (protocol 2: [(id, fields)])
+        if top:
+            ms, _, seq = top[0][0].decode().partition("-")
+            if int(ms) > self.boot_ms or (int(ms) == self.boot_ms and self.sent == 0 and self.shipped == 0):
+                # an earlier agent of this name wrote ids above ours (the clock went back, or it started
+                # in this same millisecond), or someone wrote an entry by hand: number above them, or
+                # every XADD would look "already there"
+                log.warning("agent %s: ev:%s already holds ids from %s ms; numbering from %d ms", self.name, self.name,
+                            ms, int(ms) + 1)
+                self.boot_ms = int(ms) + 1
+            elif int(ms) == self.boot_ms:
+                # Redis's own word: it may hold more than we saw confirmed (an answer lost in the outage),
+                # or less (a Redis restarted from an older snapshot): go on right after what it holds
+                self.sent = min(int(seq), self.bus.last_seq)
+        # (an empty stream, or only older boots' ids: Redis restarted empty; what it held is gone with
+        # it, and what we had confirmed is not sent again: dashboards read on from the ids they had)
+        self._resync = False
+
+    def _overtaken(self) -> bool:
+        """Whether the stream's newest entry has a millisecond above ours: not an entry of this agent."""
+        top: Any = self.client.xrevrange(self.key, "+", "-", count=1)
+        return bool(top) and int(top[0][0].split(b"-")[0]) > self.boot_ms
+
+    def _encode(self, event: Recorded) -> bytes:
+        body: dict[str, Any] = event.to_json()
+        body["agent"] = self.name
+        return orjson.dumps(body)
+
+    def _dropped_event(self, seq: int, count: int, ts: float) -> Event:
+        return Event(seq, ts, "", None, "", "agent", None, None, 0, None,
+                     f"{count} events left agent {self.name}'s buffer before Redis took them",
+                     args={"event": "dropped", "count": count})
+
+
+def _first_gap(after: int, events: list[Recorded]) -> int:
+    """The first seq after `after` that `events` (ascending) lacks."""
+    expected = after + 1
+    for event in events:
+        if event.seq != expected:
+            return expected
+        expected += 1
+    return expected
+
+
+def _ts(event: Recorded) -> float:
+    return event.ts if isinstance(event, Event) else float(event.body.get("ts") or time.time())
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
