@@ -60,7 +60,12 @@ class AgentClient:
         self.name = name
 
     def call(self, op: str, args: dict[str, Any] | None = None) -> Any:
-        return self.hub.command(self.name, op, args or {})
+        answer = self.hub.command(self.name, op, args or {})
+        if op.startswith(("endpoints.", "downloads.")):  # endpoint and download objects say whose they are
+            for item in answer if isinstance(answer, list) else [answer]:
+                if isinstance(item, dict) and "id" in item:
+                    item["agent"] = self.name
+        return answer
 
     def file(self, dl_id: str) -> tuple[str, Path | bytes]:
         answer = self.call("downloads.file", {"id": dl_id})

@@ -244,7 +244,8 @@ def stats() -> Response:
                    relay_batches=relay.batches, relay_skipped=relay.skipped,
                    endpoints=sum(x["endpoints"] for x in labs_),
                    downloads_running=sum(x["downloads_running"] for x in labs_),
-                   connections=current_app.extensions["socketlab_conns"].snapshot())  # refused/closed, conns.py
+                   connections=current_app.extensions["socketlab_conns"].snapshot(),  # refused/closed, conns.py
+                   skipped_entries=getattr(getattr(labs(), "hub", None), "skipped", 0))  # hostile stream entries
 
 
 @api.get("/agents")
