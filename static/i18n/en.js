@@ -594,6 +594,8 @@ export default {
   "stage.newTitle": "Close every socket of the lab and start afresh, for every page and viewer",
   "stage.follow": "Follow the teacher",
   "stage.following": "✓ Follow the teacher",
+  "stage.followShort": "Follow",
+  "stage.followingShort": "✓ Follow",
   "stage.followTitle": "On: this page shows the view, focus and lesson step the teacher shows. Off: browse on your own.",
   "stage.confirm.lesson": "Start lesson {n}: {title}?",
   "stage.confirm.new": "Start a new stage?",

@@ -592,6 +592,8 @@ export default {
   "stage.newTitle": "关闭实验室里的所有套接字，为每个页面和观看者重新开始",
   "stage.follow": "跟随老师",
   "stage.following": "✓ 跟随老师",
+  "stage.followShort": "跟随",
+  "stage.followingShort": "✓ 跟随",
   "stage.followTitle": "开启：本页面显示老师所看的视图、焦点和课程步骤。关闭：自己浏览。",
   "stage.confirm.lesson": "开始第 {n} 课：{title}？",
   "stage.confirm.new": "开始一个新阶段？",

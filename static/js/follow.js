@@ -111,7 +111,15 @@ function userMoved() {
 function drawToggle() {
   toggle.hidden = role !== "view";
   toggle.setAttribute("aria-pressed", String(following));
-  toggle.textContent = t(following ? "stage.following" : "stage.follow");
+  // the long words, and short ones that a projector's crowded header shows instead (style.css)
+  const key = following ? "stage.following" : "stage.follow";
+  const long = document.createElement("span");
+  long.className = "label-long";
+  long.textContent = t(key);
+  const short = document.createElement("span");
+  short.className = "label-short";
+  short.textContent = t(`${key}Short`);
+  toggle.replaceChildren(long, short);
 }
 
 function setFollowing(on) {

@@ -221,7 +221,10 @@ function scrollTo(top) {
 function readerScrolled(top) {
   knownTop = top;
   viewHeight = scroller.clientHeight;
-  const atEnd = headHeight + list.length * rowHeight - top - viewHeight < 48;
+  // the end as drawn, not as `list` is now: rows added since the last render are not below yet, and a
+  // log that grew taller (the layout moved: a viewer's comparison panel closed at a new stage) has its
+  // scrollTop pulled back to the drawn end, which is no reason to stop following (nine lessons, K)
+  const atEnd = scroller.scrollHeight - top - viewHeight < 48;
   if (atEnd !== follow) {
     follow = atEnd;
     unseen = 0;

@@ -18,6 +18,7 @@ import pytest
 
 from webapp.auth import Access
 
+from ..support import wait_until
 from .conftest import PageProblems
 from .test_lessons import start_lesson
 from .test_projector_layout import MAIN_VIEW_SHARE, VISIBLE_BOX, overlap, with_box
@@ -66,6 +67,14 @@ IN_SIGHT = "(selector) => {" + VISIBLE_BOX + """return [...document.querySelecto
 
 def assert_in_sight(page: Any, selector: str, where: str, count: int | None = None) -> None:
     """Every element matching `selector` is wholly on screen and not covered (at least one, or `count`)."""
+    def settled() -> list[dict[str, Any]] | None:  # the page draws in animation frames: give it a moment
+        found: list[dict[str, Any]] = page.evaluate(IN_SIGHT, selector)
+        return found if found and all(i["whole"] and i["uncovered"] for i in found) else None
+
+    try:
+        wait_until(settled, timeout=3)
+    except AssertionError:
+        pass  # said precisely below
     found = page.evaluate(IN_SIGHT, selector)
     if count is None:
         assert found, f"{where}: nothing matches {selector}"
@@ -93,8 +102,15 @@ def assert_room(page: Any, where: str) -> float:
     return share
 
 
-def lanes_drawn(page: Any) -> list[str]:
-    return list(page.get_by_test_id("ladder-lane").evaluate_all("els => els.map(e => e.dataset.lane)"))
+# The lanes the shown views draw: the diagram's lanes and the Numbers view's rows (a hidden view is
+# drawn again when it is shown, so what it held while hidden is not on screen).
+LANES_SHOWN = """() => [["#pane-ladder", '[data-testid="ladder-lane"]'], ["#pane-numbers", '[data-testid="counter-row"]']]
+  .filter(([pane]) => !document.querySelector(pane).hidden)
+  .flatMap(([pane, lane]) => [...document.querySelectorAll(`${pane} ${lane}`)].map((el) => el.dataset.lane))"""
+
+
+def lanes_shown(page: Any) -> list[str]:
+    return list(page.evaluate(LANES_SHOWN))
 
 
 def stage_of(server: Any) -> dict[str, Any]:
@@ -151,13 +167,15 @@ def press(banner: Any, key: str) -> None:
 
 
 def row(role: str, lane: str, bytes_: int | None = None) -> str:
-    """A mark of the diagram: its role (send, recv, eof: "recv() returned 0", ...) on one lane."""
+    """A mark of the diagram: its role (send, recv, close, ...) on one lane."""
     size = f'[data-bytes="{bytes_}"]' if bytes_ is not None else ""
     return f'#ladder [data-testid="ladder-{role}"][data-lane="{lane}"]{size}'
 
 
 def log(kind: str, endpoint: str) -> str:
-    return f'#log-body [data-testid="event-row"][data-kind="{kind}"][data-endpoint="{endpoint}"]'
+    """This stage's rows of the log (of one endpoint or download, or of any when `endpoint` is "")."""
+    of = f'[data-endpoint="{endpoint}"]' if endpoint else ""
+    return f'#log-body [data-testid="event-row"][data-kind="{kind}"]{of}:not(.earlier-stage)'
 
 
 def echo(banner: Any, ids: dict[str, Any], pages: list[Any]) -> Points:
@@ -181,19 +199,31 @@ def stop(banner: Any, ids: dict[str, Any], pages: list[Any]) -> Points:
         assert_in_sight(page, '[data-testid="lesson-result"]', "lesson 3, refused", 1)
     press(banner, "sendFirst")
     press(banner, "stopServer")
-    return [(row("eof", lane), 1) for lane in (ids["first"], ids["second"])]
+    # the clients' close marks ("recv() = 0: the peer closed") and the server's two FINs that caused them
+    return [(row("close", lane), 1) for lane in (ids["first"], ids["second"])] + [
+        ('#ladder [data-testid="ladder-arrow"][data-kind="fin"]', 2)]
 
 
 def sticky(banner: Any, ids: dict[str, Any], pages: list[Any]) -> Points:
-    press(banner, "burst")  # 4: the counters of the two slow-reading servers
-    return [(f'[data-testid="counter-row"][data-lane="{ids[name]}/c1"]', 1) for name in ("raw", "line")]
+    press(banner, "burst")  # 4: the Numbers rows: 20 send() on each client, fewer recv() on the servers
+    counter = '#pane-numbers [data-testid="counter-row"][data-lane="{}"]'.format
+    for page in pages:
+        for name in ("rawClient", "lineClient"):
+            expect(page.locator(counter(ids[name])).locator('td[data-key="msgsOut"]')).to_have_text(str(BURST))
+        for name in ("raw", "line"):
+            recvs = page.locator(counter(f"{ids[name]}/c1")).locator('td[data-key="msgsIn"]')
+            expect(recvs).not_to_have_text("0")
+            assert int(recvs.inner_text()) < BURST, "the slow reader gets the 20 messages in fewer recv()"
+    return [(counter(lane), 1) for lane in (f"{ids['raw']}/c1", f"{ids['line']}/c1", ids["rawClient"], ids["lineClient"])]
 
 
 def files(banner: Any, ids: dict[str, Any], pages: list[Any]) -> Points:
     press(banner, "downloadRaw")  # 5: the framed download's header line, then "checksum verified"
     press(banner, "downloadFramed")
-    return [('#log-body [data-testid="event-row"][data-kind="header"]', 1),
-            ('#log-body [data-testid="event-row"][data-kind="done"]', 2)]
+    header = pages[0].locator(log("header", ""))  # only the framed download has a header line
+    expect(header).to_have_count(1)
+    framed = header.get_attribute("data-endpoint")
+    return [(log("header", framed), 1), (log("done", framed), 1)]
 
 
 def relay(banner: Any, ids: dict[str, Any], pages: list[Any]) -> Points:
@@ -204,7 +234,9 @@ def relay(banner: Any, ids: dict[str, Any], pages: list[Any]) -> Points:
 
 def http(banner: Any, ids: dict[str, Any], pages: list[Any]) -> Points:
     press(banner, "getByHand")  # 7: the request and the response, as text on the socket
-    return [(log("http", ids["server"]), 1), ('#log-body [data-testid="event-row"][data-kind="recv"]', 1)]
+    # the server's two http rows (the request it parsed, the response it wrote) and the two recv rows:
+    # the request arriving at the server, the response arriving at the client
+    return [(log("http", ids["server"]), 2), (log("recv", ""), 2)]
 
 
 def compare(banner: Any, ids: dict[str, Any], pages: list[Any]) -> Points:
@@ -212,7 +244,10 @@ def compare(banner: Any, ids: dict[str, Any], pages: list[Any]) -> Points:
     panel.get_by_test_id("compare-run").click()
     for page in pages:
         expect(page.get_by_test_id("compare-panel")).to_have_attribute("data-state", "done")
-    return [('[data-testid="compare-tcp"]', 1), ('[data-testid="compare-udp"]', 1)]
+    # the counters of both sides (TCP: all 30 received; UDP: some lost) and UDP's list of the lost
+    counters = [(f'[data-testid="compare-{proto}-{key}"]', 1) for proto in ("tcp", "udp")
+                for key in ("sent", "received", "lost", "duplicated", "late")]
+    return [*counters, ('[data-testid="compare-udp-lost-list"]', 1)]
 
 
 def broadcast(banner: Any, ids: dict[str, Any], pages: list[Any]) -> Points:
@@ -223,6 +258,8 @@ def broadcast(banner: Any, ids: dict[str, Any], pages: list[Any]) -> Points:
 LESSONS: dict[int, Callable[[Any, dict[str, Any], list[Any]], Points]] = {
     1: echo, 2: clients, 3: stop, 4: sticky, 5: files, 6: relay, 7: http, 8: compare, 9: broadcast}
 SIZES = [(1280, 720), (1024, 768)]
+BURST = 20  # lesson 4: send() calls per client
+COMPARE, FILES = 8, 5  # the lesson with the comparison panel, the one joiners land in
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -239,12 +276,12 @@ def test_the_nine_lessons_in_a_row_on_a_projector(classroom: Any, room: Any, siz
         banner = start_lesson(teacher, n)
         lesson = stage_of(classroom)["lesson"]
         points = run(banner, lesson["ids"], pages)
-        for who, page in zip(("teacher", "student"), pages):
+        for who, page in zip(("teacher", "student"), pages, strict=True):
             where = f"{width}x{height} {lang}, lesson {n}, {who}"
             seen = page.get_by_test_id("lesson-banner")
             expect(seen).to_have_attribute("data-lesson", str(n))
             expect(seen.get_by_test_id("lesson-step")).to_have_attribute("data-step", str(lesson_step(classroom)))
-            if n == 8:
+            if n == COMPARE:
                 expect(page.get_by_test_id("compare-panel")).to_be_visible()
             else:
                 expect(page.get_by_test_id("classroom")).to_have_attribute("data-view", lesson["view"])
@@ -257,9 +294,11 @@ def test_the_nine_lessons_in_a_row_on_a_projector(classroom: Any, room: Any, siz
             for selector, count in points:
                 assert_in_sight(page, selector, where, count)
             SHARES[f"{width}x{height} {lang} lesson {n} {who}"] = assert_room(page, where)
-            old = [lane for lane in lanes_drawn(page) if lane.split("/")[0] in earlier]
+            old = [lane for lane in lanes_shown(page) if lane.split("/")[0] in earlier]
             assert not old, f"{where}: the diagram still shows lanes of an earlier lesson: {old}"
-        if n == 8:
+        if n == FILES:
+            joiners_land_in_lesson_5(classroom, room, teacher, (size, lang), earlier)
+        if n == COMPARE:
             teacher.get_by_test_id("compare-close").click()
     print("\nmain view share:", *(f"{k}: {v:.0%}" for k, v in SHARES.items()), sep="\n  ")
 
@@ -267,3 +306,36 @@ def test_the_nine_lessons_in_a_row_on_a_projector(classroom: Any, room: Any, siz
 def lesson_step(server: Any) -> int:
     step: int = stage_of(server)["lesson"]["step"]
     return step
+
+
+def joiners_land_in_lesson_5(classroom: Any, room: Any, teacher: Any, combination: tuple[tuple[int, int], str],
+                             earlier: set[str]) -> None:
+    """In the middle of lesson 5: a reload, a second controller tab and a late viewer show lesson 5's
+    stage, banner and step, and their diagram holds nothing of lessons 1-4."""
+    (size, lang), stage = combination, stage_of(classroom)
+    teacher.reload()
+    wait_ready(teacher)
+    second = teacher.context.new_page()
+    second.goto(f"{classroom.url}/?view=projector&token={CONTROL}")
+    wait_ready(second)
+    late = room(*size, lang, VIEW)
+    for page in (teacher, second, late):  # reloaded, a second tab, a late viewer
+        banner = page.get_by_test_id("lesson-banner")
+        expect(banner).to_have_attribute("data-lesson", "5")
+        expect(banner).to_have_attribute("data-stage", str(stage["stage"]))
+        expect(banner.get_by_test_id("lesson-step")).to_have_attribute("data-step", str(stage["lesson"]["step"]))
+        expect(page.get_by_test_id("classroom")).to_have_attribute("data-view", "log")
+        expect(page.locator(log("header", ""))).to_have_count(1)
+    # the late viewer browses on its own to the diagram (a controller's choice would move the class)
+    late.get_by_test_id("follow-toggle").click()
+    late.get_by_test_id("view-ladder").click()
+    expect(late.get_by_test_id("classroom")).to_have_attribute("data-view", "ladder")
+    lanes = set(stage["lesson"]["ids"].get("downloads") or []) | {stage["lesson"]["ids"]["framed"]}
+    expect(late.locator('[data-testid="ladder-lane"]').first).to_be_visible()
+    for lane in lanes:
+        expect(late.locator(f'[data-testid="ladder-lane"][data-lane^="{lane}"]').first).to_be_attached()
+    old = [lane for lane in lanes_shown(late) if lane.split("/")[0] in earlier]
+    assert not old, f"the late viewer's diagram shows lanes of lessons 1-4: {old}"
+    late.screenshot(path=str(SHOTS / f"{size[0]}x{size[1]}-{lang}-lesson-5-late-viewer-diagram.png"))
+    second.close()
+    late.context.close()

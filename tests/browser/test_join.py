@@ -175,6 +175,22 @@ def connect_and_send(port: int, data: bytes) -> socket.socket:
     return client
 
 
+def give_hostile_names_then(viewer: Any, name: str) -> None:
+    """Type hostile names in the viewer's name field (each refused with a sentence), then `name`."""
+    field = viewer.get_by_test_id("my-name-input")
+    problem = viewer.get_by_test_id("name-error")
+    viewer.get_by_test_id("my-name-open").click()  # the header's name button opens the field (until saved)
+    for hostile, said in (("A" * 10240, "too long"), ("\u202eAnn", "invisible control character")):
+        field.fill(hostile)
+        viewer.get_by_test_id("my-name-save").click()
+        expect(problem).to_be_visible()
+        expect(problem).to_contain_text(said)
+    field.fill(name)
+    viewer.get_by_test_id("my-name-save").click()
+    expect(problem).to_be_hidden()
+    expect(viewer.get_by_test_id("my-name-open")).to_have_text(f"✎ {name}")  # the name, as text
+
+
 def test_hostile_names_are_text_or_refused(context: Any, class_server: LiveServer) -> None:
     """Through the page: 10 KB and bidi overrides are refused with a sentence; HTML is shown as the
     characters it is on the lane and in the log; a controller renames (emoji) and clears, and every
@@ -184,18 +200,7 @@ def test_hostile_names_are_text_or_refused(context: Any, class_server: LiveServe
     teacher.get_by_test_id("view-split").click()
     viewer = open_as(context, class_server, VIEW)
     expect(teacher.get_by_test_id("my-name")).to_be_hidden()  # a controller renames in the Join panel instead
-    field = viewer.get_by_test_id("my-name-input")
-    problem = viewer.get_by_test_id("name-error")
-    viewer.get_by_test_id("my-name-open").click()  # the header's name button opens the field (until saved)
-    for hostile, said in (("A" * 10240, "too long"), ("\u202eAnn", "invisible control character")):
-        field.fill(hostile)
-        viewer.get_by_test_id("my-name-save").click()
-        expect(problem).to_be_visible()
-        expect(problem).to_contain_text(said)
-    field.fill("<b>Ann</b>")
-    viewer.get_by_test_id("my-name-save").click()
-    expect(problem).to_be_hidden()
-    expect(viewer.get_by_test_id("my-name-open")).to_have_text("✎ <b>Ann</b>")  # the name, as text
+    give_hostile_names_then(viewer, "<b>Ann</b>")
     assert viewer.evaluate("localStorage.getItem('socketlab.name')") == "<b>Ann</b>"
     client = connect_and_send(made["local"][1], b"hi\n")
     try:
