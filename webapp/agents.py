@@ -185,7 +185,7 @@ class AgentHub:
         keys: list[bytes] = list(self.redis.scan_iter(match=b"hb:*", count=1000))
         values: Any = self.redis.mget(keys) if keys else []
         seen: dict[str, dict[str, Any]] = {}
-        for key, value in zip(keys, values):
+        for key, value in zip(keys, values, strict=True):
             try:
                 beat = orjson.loads(value) if value else None
             except orjson.JSONDecodeError:
