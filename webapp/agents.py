@@ -86,6 +86,7 @@ class AgentHub:
         self.live: dict[str, str] = {}  # endpoint id -> agent, while it exists
         self.skipped = 0  # hostile or broken stream entries
         self._positions: dict[bytes, bytes] = {}  # ev:{agent} -> last id read
+        self._next_scan = 0.0
         self._waiting: dict[str, Future[tuple[bool, Any]]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -135,7 +136,9 @@ class AgentHub:
         self._loop("bridge", self._bridge_once)
 
     def _bridge_once(self) -> None:
-        self._find_streams()
+        if time.monotonic() >= self._next_scan:  # new agents' streams: looked for twice a second, not per read
+            self._find_streams()
+            self._next_scan = time.monotonic() + HEARTBEAT_POLL
         if not self._positions:
             self._stop.wait(BLOCK_MS / 1000)
             return

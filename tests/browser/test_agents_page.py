@@ -216,7 +216,9 @@ def test_a_restarted_dashboard_is_resumed_every_event_once(agents_page: Any, hos
     except AssertionError:
         pass  # (said precisely below)
     seen, streams = given(), hosts.streams()
-    assert len(streams["pc1"]) > 150
+    # (85 ticks or more went by; each gives a recv and an echo, fewer events if a slow machine's echo
+    # server read two ticks at once: the count only shows the restart had traffic to miss)
+    assert len(streams["pc1"]) > 2 * 50
     assert len(seen) == len(set(seen)), "an event was shown twice"
     assert sorted(seen) == shipped(), "the page and the agents' streams disagree"
     assert resumed, "the page never asked for what it missed with `resume`"
