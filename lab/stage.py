@@ -101,7 +101,9 @@ class Stage:
             raise BadInput("unknown-field", kind="stage", field=str(unknown[0])[:40], fields="lesson, agent")
         n = body.get("lesson")
         chosen = None if n is None else lesson_numbered(n)
-        client, _ = self.labs.for_new({"agent": body["agent"]} if "agent" in body else {})
+        client, rest = self.labs.for_new({"agent": body["agent"]} if "agent" in body else {})
+        if "agent" in rest:  # a dashboard with its own lab, not over agents: there is no agent to name
+            raise BadInput("unknown-field", kind="stage of a dashboard without lab agents", field="agent", fields="lesson")
         with self._changing:
             for each in self.labs.all():
                 each.call("stage.clear")

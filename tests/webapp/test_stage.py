@@ -79,6 +79,7 @@ def test_compare_run_takes_its_settings_and_replaces_the_previous_run(client: An
     ("/api/stage", {"lesson": True}, 400, "no-such-lesson"),
     ("/api/stage", {"lesson": [4]}, 400, "no-such-lesson"),
     ("/api/stage", {"lesson": 4, "extra": "<script>"}, 400, "unknown-field"),
+    ("/api/stage", {"lesson": 4, "agent": "pc1"}, 400, "unknown-field"),  # (this dashboard has its own lab)
     ("/api/stage", [4], 400, "not-an-object"),
     ("/api/stage/actions/sendHello", None, 409, "no-lesson"),
     ("/api/stage/actions/" + "x" * 5000, None, 409, "no-lesson"),
