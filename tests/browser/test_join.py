@@ -333,7 +333,7 @@ def test_the_class_a_student_on_another_host_appears_by_name(browser: Any, lan: 
         browsers = [chromium_in(browser, teacher_host, tmp_path), chromium_in(browser, student_host, tmp_path)]
         teacher = browsers[0].new_context(viewport={"width": 1280, "height": 720}, locale="en-US").new_page()
         teacher.goto(f"http://127.0.0.1:{dashboard.port}/?token={CONTROL}")
-        wait_ready(teacher)
+        wait_ready(teacher, timeout=30_000)  # (a fresh Chromium in a namespace host: its first page)
         teacher.get_by_test_id("view-split").click()
         made = teacher.evaluate(FETCH, ["POST", "/endpoints", CONTROL,
                                         {"kind": "tcp-server", "host": "0.0.0.0", "port": 0, "mode": "echo"}])
@@ -353,7 +353,7 @@ def test_the_class_a_student_on_another_host_appears_by_name(browser: Any, lan: 
         student.get_by_test_id("join-code").fill(info["code"].lower())  # as a student types it
         student.get_by_test_id("join-name").fill("Ann")
         student.get_by_test_id("join-submit").click()
-        wait_ready(student)
+        wait_ready(student, timeout=30_000)
         expect(student.get_by_test_id("view-only-badge")).to_be_visible()
         expect(student.get_by_test_id("my-name-input")).to_have_value("Ann")
         teacher.evaluate(WATCH_FOR_NAME, "Ann")

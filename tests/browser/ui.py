@@ -13,10 +13,11 @@ if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 
 
-def wait_ready(page: Page) -> None:
-    """The page has loaded its data and its event stream is connected."""
-    expect(page.locator("body")).to_have_attribute("data-ready", "true")
-    expect(page.get_by_test_id("socket-state")).to_have_attribute("data-state", "connected")
+def wait_ready(page: Page, timeout: float = 10_000) -> None:
+    """The page has loaded its data and its event stream is connected (`timeout` in ms: a page in a
+    Chromium just started in a namespace host, on a loaded machine, may need more than the default)."""
+    expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=timeout)
+    expect(page.get_by_test_id("socket-state")).to_have_attribute("data-state", "connected", timeout=timeout)
 
 
 def card(page: Page, ep_id: str) -> Locator:
