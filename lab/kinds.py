@@ -58,6 +58,9 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     # a lab agent (agent/, CONTRACT "Lab agents"): args.event is "up" or "down" (the dashboard saw its
     # heartbeat come or go) or "dropped" (args.count events left the agent's buffer during a Redis outage)
     Kind("agent", True, "none", False),
+    # a traced student program (agent/trace/): a socket call with no kind of its own, args name it:
+    # socket() {family, type}, a TCP bind() {address}, settimeout() {timeout}, setsockopt() {level, option, value}
+    Kind("setup", False, "mark", False),
 )}
 
 #: Kinds always recorded and pinned in the buffer (derived: never list them again elsewhere).

@@ -302,6 +302,14 @@ MESSAGES: dict[str, str] = {
     "setting-not-a-whole-number": "{name} must be a whole number of at least 1, not '{value}'.",
     "agent-bad-command": "The lab agent could not read a command: its '{field}' is missing or malformed.",
     "agent-command-too-large": "This command is {size} bytes, more than the {limit} bytes a lab agent takes at once.",
+    # -- a student's own program under the tracer (agent/trace/): hints for the classic mistakes ---
+    "recv-on-listening-socket": "{call}() on a listening socket: a listening socket only accepts connections. "
+                                "Call accept() and receive on the socket it returns.",
+    "send-str": "{call}() was given a str, but sockets carry bytes: encode it first, e.g. "
+                "sock.sendall(text.encode()), or write a bytes literal like b\"hello\".",
+    "socket-never-closed": "Socket {socket} was never closed: call close() (or use `with socket.socket() as s:`) "
+                           "so the peer sees the end of the stream and the port is freed.",
+    "traced-call-failed": "{call}() raised {exception}.",
     "bad-focus": "A focus is null or a list of at most {max} lane names like \"e1/c2\", each at most {chars} characters.",
 }
 

@@ -200,8 +200,9 @@ class AgentHub:
         for name, beat in seen.items():
             known = self.agents.get(name)
             if known is None or known["state"] == "down" or known.get("boot_ms") != beat.get("boot_ms"):
+                # ("commands": false is a traced program, python -m agent.trace: it has no lab to drive)
                 self.agents[name] = {"name": name, "host": str(beat.get("host", "")), "state": "up", "since": now,
-                                     "boot_ms": beat.get("boot_ms")}
+                                     "boot_ms": beat.get("boot_ms"), "commands": beat.get("commands") is not False}
                 self._agent_event(name, "up", now)
         for name, known in self.agents.items():
             if known["state"] == "up" and name not in seen:
@@ -271,7 +272,8 @@ class AgentHub:
                 self.owners[body["id"]] = agent
 
     def up(self) -> list[str]:
-        return sorted(name for name, a in self.agents.items() if a["state"] == "up")
+        """The agents up that take commands: a traced program (agent/trace/) is listed, never asked."""
+        return sorted(name for name, a in self.agents.items() if a["state"] == "up" and a.get("commands", True))
 
 
 class AgentLabs:

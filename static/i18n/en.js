@@ -628,4 +628,11 @@ export default {
   "ev.agent.down": "Lab agent {name} is down: its heartbeat stopped",
   "ev.agent.dropped": { one: "Lab agent {name} dropped {n} event while Redis was away", other: "Lab agent {name} dropped {n} events while Redis was away" },
   "ev.agent.other": "Lab agent {name}: {event}",
+  "ev.setup": "setup",
+  "ev.setup.socket": "socket({family}, {type}): a new socket",
+  "ev.setup.bind": "bind({address}): the socket takes this address",
+  "ev.setup.settimeout": "settimeout({timeout}): a call now waits at most {timeout} s",
+  "ev.setup.blocking": "settimeout(None): calls wait as long as it takes",
+  "ev.setup.setsockopt": "setsockopt({level}, {option}, {value})",
+  "ev.setup.other": "{call}()",
 };

@@ -626,4 +626,11 @@ export default {
   "ev.agent.down": "实验代理 {name} 已离线：它的心跳停止了",
   "ev.agent.dropped": "Redis 不可用期间，实验代理 {name} 丢弃了 {n} 个事件",
   "ev.agent.other": "实验代理 {name}：{event}",
+  "ev.setup": "准备",
+  "ev.setup.socket": "socket({family}, {type})：新建一个套接字",
+  "ev.setup.bind": "bind({address})：套接字占用这个地址",
+  "ev.setup.settimeout": "settimeout({timeout})：之后每个调用最多等待 {timeout} 秒",
+  "ev.setup.blocking": "settimeout(None)：调用会一直等到完成",
+  "ev.setup.setsockopt": "setsockopt({level}, {option}, {value})：设置套接字选项",
+  "ev.setup.other": "{call}()：套接字调用",
 };

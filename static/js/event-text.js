@@ -118,6 +118,17 @@ function agent(ev, tr) {
   return tr.t("ev.agent.other", { name, event: plain(a.event) });
 }
 
+/** A traced program setting up a socket, a call with no kind of its own (agent/trace/): socket(), bind(), ... */
+function setup(ev, tr) {
+  const a = args(ev);
+  if (ev.call === "socket") return tr.t("ev.setup.socket", { family: plain(a.family), type: plain(a.type) });
+  if (ev.call === "bind") return tr.t("ev.setup.bind", { address: where(a.address) || plain(a.address) });
+  if (ev.call === "settimeout") return a.timeout === null || a.timeout === undefined
+    ? tr.t("ev.setup.blocking") : tr.t("ev.setup.settimeout", { timeout: plain(a.timeout) });
+  if (ev.call === "setsockopt") return tr.t("ev.setup.setsockopt", { level: plain(a.level), option: plain(a.option), value: plain(a.value) });
+  return tr.t("ev.setup.other", { call: plain(ev.call) });
+}
+
 // One wording per kind; a kind without one (the server may add kinds) is shown by its name.
 const WORDING = {
   listen: (ev, tr) => ev.proto === "udp"
@@ -145,6 +156,7 @@ const WORDING = {
   backpressure: (ev, tr) => problem(ev, tr) ?? tr.t("ev.backpressure.text", { sent: count(ev.params?.sent), total: count(ev.params?.total) }),
   stage,
   agent,
+  setup,
   classroom: (ev, tr) => tr.t("ev.classroom.text"),
   state: (ev, tr) => tr.t("ev.state.text", { id: plain(ev.state?.id ?? ev.endpoint),
     state: tr.has(`state.${ev.state?.state}`) ? tr.t(`state.${ev.state?.state}`) : plain(ev.state?.state) }),

@@ -8,7 +8,7 @@ import { KINDS, event, everyKind } from "./fixtures.mjs";
 const en = translator("en");
 const zh = translator("zh");
 // Latin words a Chinese sentence may keep: socket calls and constants, errno names, protocol names.
-const ALLOWED = /^(TCP|UDP|HTTP|Redis|RST|FIN|SHA|TCP_INFO|SOCK_DGRAM|SHUT_WR|ESTABLISHED|ECONNRESET|ECONNREFUSED|GET|txt|[a-z_]+|c\d+|e\d+|d\d+|[a-f0-9]+)$/;
+const ALLOWED = /^(TCP|UDP|HTTP|Redis|RST|FIN|SHA|TCP_INFO|SOCK_DGRAM|SHUT_WR|ESTABLISHED|ECONNRESET|ECONNREFUSED|GET|txt|[a-z_]+|c\d+|e\d+|d\d+|s\d+|[a-f0-9]+)$/;
 
 test("every registered kind has a wording of its own", () => {
   for (const kind of Object.keys(KINDS)) assert.ok(wordedKinds().includes(kind), `no wording for ${kind}`);

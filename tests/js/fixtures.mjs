@@ -63,6 +63,15 @@ export function everyKind() {
     event("agent", { endpoint: "", proto: "", agent: "room_a", args: { event: "up", host: "lab" } }),
     event("agent", { endpoint: "", proto: "", agent: "room_a", args: { event: "down", host: "lab" } }),
     event("agent", { endpoint: "", proto: "", agent: "room_a", args: { event: "dropped", count: 3 } }),
+    // a traced student program (issue 17): calls with no kind of their own
+    event("setup", { endpoint: "s1@echo", call: "socket", args: { family: "AF_INET", type: "SOCK_STREAM", thread: "MainThread" } }),
+    event("setup", { endpoint: "s1@echo", local: S, call: "bind", args: { address: S, thread: "MainThread" } }),
+    event("setup", { endpoint: "s1@echo", call: "settimeout", args: { timeout: 2.5, thread: "MainThread" } }),
+    event("setup", { endpoint: "s1@echo", call: "settimeout", args: { timeout: null, thread: "MainThread" } }),
+    event("setup", { endpoint: "s1@echo", call: "setsockopt", args: { level: 1, option: 2, value: 1, thread: "MainThread" } }),
+    event("error", { endpoint: "s1@echo", call: "recv", errno: "ENOTCONN", code: "recv-on-listening-socket", params: { call: "recv" } }),
+    event("error", { endpoint: "s2@echo", call: "send", code: "send-str", params: { call: "send" } }),
+    event("error", { endpoint: "s2@echo", call: "close", code: "socket-never-closed", params: { socket: "s2@echo" } }),
     event("state", { state: { id: "e1", kind: "tcp-server", state: "listening" } }),
   ];
 }

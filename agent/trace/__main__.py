@@ -1,0 +1,93 @@
+"""`python -m agent.trace --redis <url> [--name <name>] program.py [args...]`: run a program, traced.
+
+The program runs as `python program.py args...` would run it: sys.argv, sys.path[0] (its folder),
+`__name__ == "__main__"`, its output untouched, its exit status, and an uncaught exception's
+traceback as Python prints it (the tracer's own frames taken off). The tracer only adds events.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import os
+import re
+import runpy
+import sys
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from agent.config import NAME_LIMIT, checked_name
+from lab.errors import LabError
+
+from .delivery import Delivery
+from .tracer import Tracer
+from .tsocket import install
+
+_kept: list[Any] = []  # the program's globals, alive until exit as under `python program.py`
+
+
+def default_name(program: str) -> str:
+    """The file's stem, cleaned as agent names are ("echo server.py" -> "echo-server")."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "-", Path(program).stem)[:NAME_LIMIT].strip("-")
+    return cleaned or "program"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m agent.trace",
+                                     description="Run a Python program with its socket calls shown on the dashboards.")
+    parser.add_argument("--redis", default=os.environ.get("SOCKETLAB_REDIS", ""),
+                        help="redis://[:password@]host:port/db or unix:///path/to.sock[?db=n] (SOCKETLAB_REDIS)")
+    parser.add_argument("--name", default="", help="the name the class sees (default: the program's file name)")
+    parser.add_argument("program", help="the Python file to run")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
+    options = parser.parse_args(argv)
+    if not options.redis:
+        parser.error("which Redis? Give --redis <url> or set SOCKETLAB_REDIS.")
+    program: str = options.program
+    if not os.path.isfile(program):  # (python's own words and status for a missing file)
+        print(f"{sys.executable}: can't open file {os.path.abspath(program)!r}: [Errno 2] No such file or directory",
+              file=sys.stderr)
+        return 2
+    try:
+        tracer = Tracer(checked_name(options.name or default_name(program)))
+        delivery = Delivery(tracer, options.redis, program)
+    except LabError as exc:
+        print(f"python -m agent.trace: {exc}", file=sys.stderr)
+        return 2
+
+    def at_exit() -> None:  # (atexit runs after the interpreter joined the program's own threads)
+        if tracer.on:
+            tracer.finish()
+        delivery.stop()
+
+    def in_child() -> None:  # a fork's child: untraced (its parent's seqs and Redis client are not its own)
+        tracer.on = False
+
+    delivery.start()
+    install(tracer)
+    os.register_at_fork(after_in_child=in_child)
+    atexit.register(at_exit)
+    sys.argv = [program, *options.args]
+    sys.path[0] = os.path.dirname(os.path.abspath(program))
+    try:
+        _kept.append(runpy.run_path(program, run_name="__main__"))
+    except SystemExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001  (the program's: printed as Python would, then status 1)
+        tb = _program_frames(exc.__traceback__, program)
+        sys.excepthook(type(exc), exc.with_traceback(tb), tb)
+        return 1
+    return 0
+
+
+def _program_frames(tb: TracebackType | None, program: str) -> TracebackType | None:
+    """The traceback from the program's first frame on: the tracer's and runpy's are not the program's."""
+    first = tb
+    while first is not None and first.tb_frame.f_code.co_filename != program:
+        first = first.tb_next
+    return first or tb
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Broken and hostile programs under the tracer: it never hangs them, never changes what they
+print or how they end, and counts what it could not ship."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from agent.redisconn import connect
+from webapp import create_app, shutdown
+
+from ..redis_server import RedisServer
+from ..support import wait_until
+from .helpers import PROGRAMS, run, shipped
+
+
+def test_an_exception_gives_the_same_traceback_and_status(redis_server: RedisServer) -> None:
+    plain = run("crash.py")
+    traced = run("crash.py", redis_url=redis_server.url)
+    assert plain.returncode == traced.returncode == 1
+    assert traced.stdout == plain.stdout == b"before\n"
+    assert traced.stderr == plain.stderr and str(PROGRAMS / "crash.py").encode() in traced.stderr
+    events = shipped(redis_server.url, "crash")
+    assert [(e["kind"], e["call"]) for e in events][:2] == [("setup", "socket"), ("setup", "settimeout")]
+    assert events[-1]["code"] == "socket-never-closed"  # (the program dropped it: collected, or open at exit)
+    assert not redis_server_keys(redis_server, "hb:*")  # the heartbeat is gone at once
+
+
+def test_os_exit_does_not_hang(redis_server: RedisServer) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
+        sink.bind(("127.0.0.1", 0))
+        port = str(sink.getsockname()[1])
+        plain = run("exit_now.py", port)
+        traced = run("exit_now.py", port, redis_url=redis_server.url)
+    assert plain.returncode == traced.returncode == 7 and traced.stdout == plain.stdout == b"leaving\n"
+
+
+def test_a_fork_does_not_hang_and_only_the_parent_is_traced(redis_server: RedisServer) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
+        sink.bind(("127.0.0.1", 0))
+        port = str(sink.getsockname()[1])
+        traced = run("forker.py", port, redis_url=redis_server.url)
+        got = sorted(sink.recvfrom(100)[0] for _ in range(2))
+    assert traced.returncode == 3 and traced.stdout == b"child status 0\n", traced.stderr
+    assert got == [b"from the child", b"from the parent"]
+    sends = [e["data"] for e in shipped(redis_server.url, "forker") if e["kind"] == "send"]
+    assert sends == ["from the parent"]
+
+
+def test_ten_thousand_calls_a_second_never_hang_and_every_event_is_shipped_or_counted(redis_server: RedisServer) -> None:
+    traced = run("flood.py", "30000", redis_url=redis_server.url)
+    assert traced.returncode == 0 and traced.stdout == b"flooded\n", traced.stderr
+    events = shipped(redis_server.url, "flood")
+    dropped = sum(e["args"]["count"] for e in events if e["kind"] == "agent" and e["args"]["event"] == "dropped")
+    recorded = [e for e in events if e["kind"] != "agent"]
+    # socket, listen (the bind), 30000 x (sendto, recvfrom), close: shipped, or counted as dropped
+    assert len(recorded) + dropped == 3 + 60_000
+    assert recorded[-1]["kind"] == "close"  # the last events are flushed at exit
+
+
+def test_the_dashboard_relays_a_traced_program_as_an_agent(redis_server: RedisServer) -> None:
+    app = create_app({"TESTING": True, "REDIS": redis_server.url})
+    client = app.test_client()
+    try:
+        traced = run("mistakes.py", redis_url=redis_server.url, name="student-7")
+        assert traced.returncode == 0, traced.stderr
+
+        def relayed() -> list[dict[str, Any]]:
+            found = client.get("/api/events?after=0&limit=10000").get_json()["events"]
+            return [e for e in found if e.get("agent") == "student-7" and e["kind"] != "agent"]
+
+        events = wait_until(lambda: [e for e in relayed() if e["code"] == "socket-never-closed"] and relayed(), 10)
+        assert events[0]["endpoint"] == "s1@student-7" and events[0]["call"] == "socket"
+        assert [e["agent_seq"] for e in events] == sorted(e["agent_seq"] for e in events)
+        assert client.get("/api/endpoints").status_code == 200  # a traced program is never sent a command
+    finally:
+        shutdown(app)
+
+
+def redis_server_keys(server: RedisServer, pattern: str) -> list[bytes]:
+    r = connect(server.url, socket_timeout=5)
+    try:
+        return list(r.scan_iter(match=pattern))
+    finally:
+        r.close()
