@@ -26,6 +26,10 @@ from .retry import PROBLEMS, UNREACHABLE, Outage
 BATCH_SECONDS = 0.01  # gather events this long after the first: one round trip carries them all
 BATCH_EVENTS = 2000  # at most this many per pipeline (a larger backlog takes several, back to back)
 MAXLEN = 200_000  # about 100 s of a busy lab (2000 events/s): a dashboard back within that misses nothing
+# XADD <key> MAXLEN ~ <MAXLEN> <boot>-<seq> e <data>, in RESP: the part after the key, with the
+# id's and the data's lengths and values still to fill (a Shipper puts its key in front, once)
+_MAXLEN_RESP = b"$6\r\nMAXLEN\r\n$1\r\n~\r\n$%d\r\n%d\r\n" % (len(str(MAXLEN)), MAXLEN)
+_ID_AND_DATA = b"$%d\r\n%s-%d\r\n$1\r\ne\r\n$%d\r\n%s\r\n"
 ALREADY_THERE = "equal or smaller"  # Redis: "The ID specified in XADD is equal or smaller than the target stream top item"
 
 log = logging.getLogger("agent.shipper")
@@ -35,6 +39,8 @@ class Shipper:
     def __init__(self, client: redis.Redis, bus: EventBus, name: str, boot_ms: int, stopping: threading.Event) -> None:
         self.client, self.bus, self.name, self.boot_ms = client, bus, name, boot_ms
         self.key = f"ev:{name}"
+        key = self.key.encode()  # (an agent's name is letters, digits and _.-: no '%' to confuse the template)
+        self._xadd = b"*8\r\n$4\r\nXADD\r\n$%d\r\n%s\r\n" % (len(key), key) + _MAXLEN_RESP + _ID_AND_DATA
         self.stopping = stopping
         self.outage = Outage(log, f"agent {name}: shipping events")
         self.sent = 0
@@ -75,10 +81,7 @@ class Shipper:
             at = next((i for i, e in enumerate(events) if e.seq > gap), len(events))
             ts = _ts(events[at]) if at < len(events) else time.time()  # (sorted by ts, it stays where the gap is)
             entries.insert(at, (gap, self._encode(self._dropped_event(gap, dropped, ts))))
-        pipe = self.client.pipeline(transaction=False)
-        for seq, data in entries:
-            pipe.xadd(self.key, {b"e": data}, id=f"{self.boot_ms}-{seq}", maxlen=MAXLEN, approximate=True)
-        results = pipe.execute(raise_on_error=False)
+        results = self._xadd_all(entries)
         for (seq, _), result in zip(entries, results, strict=True):
             if isinstance(result, Exception) and ALREADY_THERE not in str(result):
                 raise result  # (entries before it are in Redis: the resync after the error finds them)
@@ -95,30 +98,75 @@ class Shipper:
         self.dropped += dropped
         return len(entries)
 
+    def _xadd_all(self, entries: list[tuple[int, bytes]]) -> list[Any]:
+        """One XADD per entry, pipelined in one write; each answer, or the ResponseError it was.
+
+        The commands are packed here rather than by redis-py's pipeline: its packing of each argument
+        was half the shipper's time (a profile of 20,000 events: 25 of 54 us an event), on the lab's own
+        process, where it slows the sockets being watched. Same bytes on the wire, same answers.
+        """
+        boot = str(self.boot_ms).encode()
+        template = self._xadd
+        payload = b"".join(template % (len(boot) + 1 + len(str(seq)), boot, seq, len(data), data)
+                           for seq, data in entries)
+        pool = self.client.connection_pool
+        connection = pool.get_connection()
+        try:
+            connection.send_packed_command([payload], check_health=False)  # type: ignore[no-untyped-call]
+            results: list[Any] = []
+            for _ in entries:
+                try:
+                    results.append(connection.read_response())
+                except redis.ResponseError as exc:
+                    results.append(exc)
+            return results
+        except BaseException:
+            connection.disconnect()  # type: ignore[no-untyped-call]  # (half-read answers: never reuse it)
+            raise
+        finally:
+            pool.release(connection)
+
+    def _top(self) -> tuple[int, int, bool] | None:
+        """The stream's newest entry: its id's millisecond and sequence, and whether it is ours (an event
+        of this agent at that very seq). An entry someone wrote by hand may share our millisecond: its
+        id alone cannot tell, and taking it for ours would skip our events from its seq on."""
+        top: Any = self.client.xrevrange(self.key, "+", "-", count=1)  # (protocol 2: [(id, fields)])
+        if not top:
+            return None
+        entry_id, fields = top[0]
+        ms, _, seq = entry_id.decode().partition("-")
+        try:
+            body = orjson.loads(fields.get(b"e", b""))
+            ours = isinstance(body, dict) and body.get("agent") == self.name and body.get("seq") == int(seq)
+        except (orjson.JSONDecodeError, ValueError):
+            ours = False
+        return int(ms), int(seq), ours
+
     def _resynchronise(self) -> None:
         """Go on from the newest entry Redis holds: nothing it has is sent again, nothing it lost is skipped."""
-        top: Any = self.client.xrevrange(self.key, "+", "-", count=1)  # (protocol 2: [(id, fields)])
+        top = self._top()
         if top:
-            ms, _, seq = top[0][0].decode().partition("-")
-            if int(ms) > self.boot_ms or (int(ms) == self.boot_ms and self.sent == 0 and self.shipped == 0):
+            ms, seq, ours = top
+            if ms > self.boot_ms or (ms == self.boot_ms and (not ours or (self.sent == 0 and self.shipped == 0))):
                 # an earlier agent of this name wrote ids above ours (the clock went back, or it started
                 # in this same millisecond), or someone wrote an entry by hand: number above them, or
                 # every XADD would look "already there"
-                log.warning("agent %s: ev:%s already holds ids from %s ms; numbering from %d ms", self.name, self.name,
-                            ms, int(ms) + 1)
-                self.boot_ms = int(ms) + 1
-            elif int(ms) == self.boot_ms:
+                log.warning("agent %s: ev:%s already holds ids from %d ms; numbering from %d ms", self.name, self.name,
+                            ms, ms + 1)
+                self.boot_ms = ms + 1
+            elif ms == self.boot_ms:
                 # Redis's own word: it may hold more than we saw confirmed (an answer lost in the outage),
                 # or less (a Redis restarted from an older snapshot): go on right after what it holds
-                self.sent = min(int(seq), self.bus.last_seq)
+                self.sent = min(seq, self.bus.last_seq)
         # (an empty stream, or only older boots' ids: Redis restarted empty; what it held is gone with
         # it, and what we had confirmed is not sent again: dashboards read on from the ids they had)
         self._resync = False
 
     def _overtaken(self) -> bool:
-        """Whether the stream's newest entry has a millisecond above ours: not an entry of this agent."""
-        top: Any = self.client.xrevrange(self.key, "+", "-", count=1)
-        return bool(top) and int(top[0][0].split(b"-")[0]) > self.boot_ms
+        """Whether the stream's newest entry is not this agent's own: above our millisecond, or at it
+        but written by someone else."""
+        top = self._top()
+        return top is not None and (top[0] > self.boot_ms or (top[0] == self.boot_ms and not top[2]))
 
     def _encode(self, event: Recorded) -> bytes:
         body: dict[str, Any] = event.to_json()

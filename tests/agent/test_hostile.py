@@ -16,7 +16,7 @@ from lab import Lab
 
 from ..support import wait_until
 from .conftest import NAME
-from .helpers import REPLY, call, send_command, wait_reply
+from .helpers import REPLY, call, send_command, stream, wait_reply
 
 
 def raw_command(r: redis.Redis, fields: dict[str, Any]) -> str:
@@ -72,3 +72,20 @@ def test_a_reply_key_of_the_wrong_type_does_not_stop_the_agent(agent: Agent, r: 
     wait_until(lambda: r.xpending(f"cmd:{NAME}", GROUP)["pending"] == 0 and r.xlen(f"cmd:{NAME}") == 1)
     ok, _ = call(r, NAME, "files.list")
     assert ok
+
+
+def test_an_entry_written_by_hand_in_the_agents_own_millisecond_costs_no_event(agent: Agent, agent_lab: Lab,
+                                                                                r: redis.Redis) -> None:
+    """A foreign entry whose id shares the agent's millisecond, with a sequence above its own: by id
+    alone it looks like the agent's, and taking it for "already there" would drop every event up to
+    that sequence. The agent reads the entry, sees it is not its own, and numbers above it."""
+    agent_lab.create({"kind": "udp-server", "port": 0})
+    wait_until(lambda: stream(r, NAME), 10)
+    last = agent_lab.bus.last_seq
+    r.xadd(f"ev:{NAME}", {"e": orjson.dumps({"kind": "junk"})}, id=f"{agent.shipper.boot_ms}-{last + 50}")
+    for _ in range(3):
+        agent_lab.create({"kind": "udp-server", "port": 0})
+    expected = agent_lab.bus.last_seq
+    shipped = lambda: sorted(body["seq"] for _, body in stream(r, NAME) if isinstance(body, dict) and "seq" in body)  # noqa: E731
+    wait_until(lambda: shipped()[-1:] == [expected], 10)
+    assert shipped() == list(range(1, expected + 1))  # every event once: none taken as already there
