@@ -333,7 +333,14 @@ def test_the_class_a_student_on_another_host_appears_by_name(browser: Any, lan: 
         browsers = [chromium_in(browser, teacher_host, tmp_path), chromium_in(browser, student_host, tmp_path)]
         teacher = browsers[0].new_context(viewport={"width": 1280, "height": 720}, locale="en-US").new_page()
         teacher.goto(f"http://127.0.0.1:{dashboard.port}/?token={CONTROL}")
-        wait_ready(teacher, timeout=30_000)  # (a fresh Chromium in a namespace host: its first page)
+        if teacher.evaluate("document.body.dataset.ready") != "true":
+            # (2 of 4 full runs saw a fresh namespace Chromium's first page never run its modules, the
+            # page's words never filled in: not understood yet; the teacher's page is loaded once more)
+            try:
+                wait_ready(teacher, timeout=15_000)
+            except AssertionError:
+                teacher.goto(f"http://127.0.0.1:{dashboard.port}/?token={CONTROL}")
+        wait_ready(teacher, timeout=30_000)
         teacher.get_by_test_id("view-split").click()
         made = teacher.evaluate(FETCH, ["POST", "/endpoints", CONTROL,
                                         {"kind": "tcp-server", "host": "0.0.0.0", "port": 0, "mode": "echo"}])
