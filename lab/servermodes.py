@@ -55,14 +55,16 @@ class Mode:
             self.on_message(conn, message)
 
     def on_message(self, conn: Connection, message: bytes) -> None:
-        from .modes import rule_answer
+        if self.server.spec.rules:  # (an import per message was 13% of an echo server's time, profiled)
+            from .modes import rule_answer
 
-        matched, answer = rule_answer(self.server.spec.rules, message, self.server.ctx.limits.send_bytes, conn.publish)
-        if matched:
-            if answer is not None:
-                conn.send_message(answer)
-        else:
-            self.answer(conn, message)
+            matched, answer = rule_answer(self.server.spec.rules, message, self.server.ctx.limits.send_bytes,
+                                          conn.publish)
+            if matched:
+                if answer is not None:
+                    conn.send_message(answer)
+                return
+        self.answer(conn, message)
 
     def answer(self, conn: Connection, message: bytes) -> None:
         reply = self.reply_to(message)
@@ -72,11 +74,13 @@ class Mode:
     # -- UDP (called in the receive thread) --------------------------------------------------------
 
     def on_datagram(self, data: bytes, peer: Address) -> None:
-        from .modes import rule_answer
-
         server = self.server
-        limit = min(server.ctx.limits.send_bytes, server.ctx.limits.datagram_bytes)
-        matched, answer = rule_answer(server.spec.rules, data, limit, functools.partial(server.publish, peer=peer))
+        matched, answer = False, None
+        if server.spec.rules:
+            from .modes import rule_answer
+
+            limit = min(server.ctx.limits.send_bytes, server.ctx.limits.datagram_bytes)
+            matched, answer = rule_answer(server.spec.rules, data, limit, functools.partial(server.publish, peer=peer))
         if not matched:
             answer = self.reply_to(data)
         if answer is not None:

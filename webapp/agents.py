@@ -9,7 +9,7 @@
 - `AgentClient` sends a command (XADD `cmd:{agent}`) and waits at most 5 s for its answer on this
   dashboard's `reply:{id}` stream, read by one reply thread.
 
-The protocol is /tmp/prompts/schema13.md's, told in the README's "Many hosts".
+The keys and entries are told in the README's "Many hosts" (and shared/CONTRACT.md "Lab agents").
 """
 
 from __future__ import annotations
