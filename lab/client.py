@@ -8,7 +8,7 @@ routes and the classroom stage hold a LabClient and never know which one it is.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from . import commands
 from .core import Lab
@@ -56,3 +56,9 @@ class OneLab:
     def for_new(self, body: Any) -> tuple[LabClient, Any]:
         # (a spec that names an agent goes on as it is: its parser names "agent" as a field it does not take)
         return self.client, body
+
+    def share(self, kind: str, detail: str, snapshot: dict[str, Any]) -> None:
+        """The stage changed: one dashboard, one lab; nobody else to tell."""
+
+    def follow_stage(self, adopt: Callable[[str, str, Any], None]) -> None:
+        """No other dashboard shares this lab's stage."""

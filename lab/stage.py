@@ -32,19 +32,30 @@ if TYPE_CHECKING:
 
 class StageLabs(Protocol):
     """What the stage needs of the labs (webapp/labs.py Labs has it): every lab, the one a lesson
-    goes to, and the bus every page reads."""
+    goes to, the bus every page reads, and where to tell other dashboards of a change (over lab
+    agents, every dashboard on the same Redis shows one stage: webapp/agents.py)."""
 
     bus: EventBus
 
     def all(self) -> list[LabClient]: ...
 
+    def for_id(self, item_id: str) -> LabClient: ...
+
     def for_new(self, body: Any) -> tuple[LabClient, Any]: ...
+
+    def share(self, kind: str, detail: str, snapshot: dict[str, Any]) -> None: ...
 
 TEACHER_VIEWS = ("log", "ladder", "split", "numbers")
 MAX_FOCUS = 8
 MAX_LANE_CHARS = 40
 MAX_NAMES = 500  # display names one stage keeps (a lecture hall, with room to spare)
 NAME_INTERVAL = 1.0  # seconds between two name changes of one address (each is an event for every page)
+
+
+def _focus_ok(focus: Any) -> bool:
+    """None (the whole diagram) or a few lanes, each named in a few characters."""
+    return focus is None or (isinstance(focus, list) and 0 < len(focus) <= MAX_FOCUS
+                             and all(isinstance(x, str) and 0 < len(x) <= MAX_LANE_CHARS for x in focus))
 
 
 def _problem(exc: LabError) -> dict[str, Any]:
@@ -119,9 +130,10 @@ class Stage:
                                     "focus": None}
                 else:
                     self.teacher = {**self.teacher, "focus": None}
-                event = self.bus.publish("", "stage", proto="", detail=self._describe("began"),
-                                         params=self._snapshot())
+                began = self._snapshot()
+                event = self.bus.publish("", "stage", proto="", detail=self._describe("began"), params=began)
                 self.seq = event.seq if event is not None else self.bus.last_seq
+            self.labs.share("stage", self._describe("began"), began)
             if chosen is None:
                 with self._lock:
                     self.state["state"] = "ready"
@@ -150,7 +162,10 @@ class Stage:
             if self.state["state"] != "ready":
                 raise Refused("lesson-not-ready", lesson=lesson.n)
             ids = self.state["ids"]
-            assert self.client is not None  # a lesson is on the stage: it was built on this lab
+            if self.client is None:  # a lesson another dashboard built: the lab that holds its sockets
+                self.client = next((self.labs.for_id(i) for i in ids.values() if isinstance(i, str)), None)
+            if self.client is None:
+                raise Refused("lesson-not-ready", lesson=lesson.n)
             try:
                 answer = self.client.call("lesson.act", {"n": lesson.n, "key": key, "ids": ids, "body": body})
             except NotFound as exc:  # a socket the lesson made was stopped from its card meanwhile
@@ -183,9 +198,7 @@ class Stage:
             teacher["view"] = view
         if "focus" in body:
             focus = body["focus"]
-            if focus is not None and not (
-                    isinstance(focus, list) and 0 < len(focus) <= MAX_FOCUS
-                    and all(isinstance(x, str) and 0 < len(x) <= MAX_LANE_CHARS for x in focus)):
+            if not _focus_ok(focus):
                 raise BadInput("bad-focus", max=MAX_FOCUS, chars=MAX_LANE_CHARS)
             teacher["focus"] = focus
         with self._changing:
@@ -224,8 +237,51 @@ class Stage:
     def _changed(self, what: str) -> dict[str, Any]:
         with self._lock:
             snapshot = self._snapshot()
-            self.bus.publish("", "classroom", proto="", detail=f"stage {self.number}: {what}", params=snapshot)
+            detail = f"stage {self.number}: {what}"
+            self.bus.publish("", "classroom", proto="", detail=detail, params=snapshot)
+        self.labs.share("classroom", detail, snapshot)
         return snapshot
+
+    # -- another dashboard's change (over lab agents) ------------------------------------------------
+
+    def adopt(self, kind: str, detail: str, snapshot: Any) -> None:
+        """Take the stage another dashboard on the same lab agents began or changed, and tell this
+        dashboard's pages with the same event. `snapshot` came through Redis: it is checked, and
+        one that does not hold together is refused with ValueError (the bridge counts it)."""
+        if kind not in ("stage", "classroom") or not isinstance(snapshot, dict):
+            raise ValueError("not a stage")
+        number, teacher, names, about = (snapshot.get("stage"), snapshot.get("teacher"), snapshot.get("names"),
+                                         snapshot.get("lesson"))
+        if not (isinstance(number, int) and number > 0 and isinstance(teacher, dict)
+                and teacher.get("view") in TEACHER_VIEWS and _focus_ok(teacher.get("focus"))
+                and isinstance(snapshot.get("started"), (int, float)) and isinstance(names, dict)
+                and all(isinstance(k, str) and isinstance(v, str) for k, v in names.items())
+                and (about is None or isinstance(about, dict))):
+            raise ValueError("a stage that does not hold together")
+        lesson, ids = None, {}
+        state: dict[str, Any] = {"state": "ready", "step": 0, "ids": {}}
+        if about is not None:
+            lesson = lesson_numbered(about.get("n"))  # (BadInput for a number no lesson has)
+            if (not isinstance(about.get("ids"), dict) or not isinstance(about.get("step"), int)
+                    or about.get("state") not in ("building", "ready", "failed")):
+                raise ValueError("a lesson that does not hold together")
+            ids = about["ids"]
+            state = {"state": about["state"], "step": about["step"], "last": about.get("last"),
+                     "error": about.get("error"), "prefill": about.get("prefill"), "link": about.get("link"),
+                     "download": about.get("download"),
+                     "ids": {**ids, **({"run": about["run"]} if about.get("run") else {})}}
+        names = {clean_address(k): clean_name(v) for k, v in names.items()}  # (BadInput: before any change)
+        with self._changing:
+            with self._lock:
+                if kind == "stage":
+                    self.names, self._named_at = {}, {}
+                self.number, self.started = number, float(snapshot["started"])
+                self.teacher = {"view": teacher["view"], "focus": teacher.get("focus")}
+                self.lesson, self.state, self.client = lesson, state, None  # (found at its first action)
+                self.names = names
+                event = self.bus.publish("", kind, proto="", detail=str(detail)[:200], params=self._snapshot())
+                if kind == "stage":
+                    self.seq = event.seq if event is not None else self.bus.last_seq
 
     def _describe(self, what: str) -> str:
         lesson = self.lesson

@@ -98,7 +98,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.extensions["socketlab"] = lab
         labs = EmbeddedLabs(lab)
     app.extensions["socketlab_labs"] = labs
-    app.extensions["socketlab_stage"] = Stage(labs)
+    stage = app.extensions["socketlab_stage"] = Stage(labs)
+    labs.follow_stage(stage.adopt)  # (over lab agents, one stage for every dashboard on that Redis)
     app.extensions["socketlab_join"] = JoinDesk.create(app.config.get("JOIN_CODE"))
 
     from .api import api  # the blueprint needs the app's lab only at request time

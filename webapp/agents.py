@@ -8,6 +8,10 @@
   the key has expired (within 3 s of an agent's death).
 - `AgentClient` sends a command (XADD `cmd:{agent}`) and waits at most 5 s for its answer on this
   dashboard's `reply:{id}` stream, read by one reply thread.
+- The classroom stage is one for every dashboard on the same Redis: each change is also added to
+  the `stage` stream (its snapshot, and which dashboard made it), which every other dashboard's
+  bridge reads first in each XREAD and adopts (lab/stage.py Stage.adopt); a dashboard that starts
+  takes the last entry, so a restart keeps the class where it was.
 
 The keys and entries are told in the README's "Many hosts" (and shared/CONTRACT.md "Lab agents").
 """
@@ -22,7 +26,7 @@ import uuid
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -32,7 +36,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from agent.redisconn import connect, redacted
 from lab.client import LabClient
 from lab.commands import raise_error
-from lab.errors import NotFound, Refused
+from lab.errors import LabError, NotFound, Refused
 from lab.events import EventBus
 from lab.kinds import KINDS
 
@@ -43,6 +47,8 @@ BLOCK_MS = 500  # each blocking read; the socket timeout is longer
 HEARTBEAT_POLL = 0.5
 MAX_ENTRY_BYTES = 64 << 10  # an event is a few hundred bytes; a bigger entry is hostile or broken
 READ_COUNT = 2000
+STAGE_KEY = b"stage"
+STAGE_MAXLEN = 1000
 
 
 def _valid(body: Any, agent: str) -> bool:
@@ -86,6 +92,8 @@ class AgentHub:
         self.live: dict[str, str] = {}  # endpoint id -> agent, while it exists
         self.skipped = 0  # hostile or broken stream entries
         self._positions: dict[bytes, bytes] = {}  # ev:{agent} -> last id read
+        self._adopt: Callable[[str, str, Any], None] | None = None  # the stage's, once it follows others
+        self._stage_position: bytes | None = None  # the last `stage` entry read
         self._next_scan = 0.0
         self._waiting: dict[str, Future[tuple[bool, Any]]] = {}
         self._lock = threading.Lock()
@@ -139,11 +147,22 @@ class AgentHub:
         if time.monotonic() >= self._next_scan:  # new agents' streams: looked for twice a second, not per read
             self._find_streams()
             self._next_scan = time.monotonic() + HEARTBEAT_POLL
-        if not self._positions:
+        streams = dict(self._positions)
+        if self._adopt is not None:
+            if self._stage_position is None:
+                self._stage_position = self._stage_catch_up()
+            # first: within one answer, a new stage comes before the events of the lesson it builds
+            streams = {STAGE_KEY: self._stage_position, **streams}
+        if not streams:
             self._stop.wait(BLOCK_MS / 1000)
             return
-        answer: Any = self.redis.xread(dict(self._positions), count=READ_COUNT, block=BLOCK_MS)  # type: ignore[arg-type]
+        answer: Any = self.redis.xread(streams, count=READ_COUNT, block=BLOCK_MS)  # type: ignore[arg-type]
         for stream, entries in answer or []:
+            if stream == STAGE_KEY:
+                for entry_id, fields in entries:
+                    self._stage_position = entry_id
+                    self._take_stage(fields)
+                continue
             agent = stream.decode()[3:]
             for entry_id, fields in entries:
                 self._positions[stream] = entry_id
@@ -178,6 +197,43 @@ class AgentHub:
                 else:
                     self.live[body["endpoint"]] = agent
         self.bus.relay_in(body)
+
+    # -- the shared stage ------------------------------------------------------------------------
+
+    def follow_stage(self, adopt: Callable[[str, str, Any], None]) -> None:
+        """From now on, other dashboards' stage changes are given to `adopt(kind, detail, snapshot)`."""
+        self._adopt = adopt
+
+    def share_stage(self, kind: str, detail: str, snapshot: dict[str, Any]) -> None:
+        """This dashboard changed the stage: tell the others (and a restart of this one)."""
+        entry = orjson.dumps({"kind": kind, "detail": detail, "params": snapshot})
+        try:
+            self.redis.xadd(STAGE_KEY, {"from": self.id, "e": entry}, maxlen=STAGE_MAXLEN, approximate=True)
+        except (RedisError, OSError) as exc:  # this dashboard's pages have it; the others will not
+            log.warning("the stage could not be shared through Redis (%s)", exc)
+
+    def _stage_catch_up(self) -> bytes:
+        """A dashboard that starts takes the class's stage: the last entry, as a stage that begins."""
+        last: Any = self.redis.xrevrange(STAGE_KEY, count=1)
+        if not last:
+            return b"0-0"
+        entry_id, fields = last[0]
+        self._take_stage(fields, as_new=True)
+        return bytes(entry_id)
+
+    def _take_stage(self, fields: Any, as_new: bool = False) -> None:
+        if fields.get(b"from") == self.id.encode() or self._adopt is None:
+            return  # our own change: this dashboard's pages had it at once
+        raw = fields.get(b"e")
+        try:
+            if not isinstance(raw, bytes) or len(raw) > MAX_ENTRY_BYTES:
+                raise ValueError("too big")
+            body = orjson.loads(raw)
+            if not isinstance(body, dict):
+                raise ValueError("not an object")
+            self._adopt("stage" if as_new else str(body.get("kind")), str(body.get("detail", "")), body.get("params"))
+        except (ValueError, LabError):  # (orjson.JSONDecodeError is a ValueError)
+            self.skipped += 1
 
     # -- heartbeats ---------------------------------------------------------------------------
 
@@ -322,6 +378,12 @@ class AgentLabs:
 
     def session(self) -> dict[str, Any]:
         return {"limits": None, "allow": None, "bind": None, "agents": self.agents()}
+
+    def share(self, kind: str, detail: str, snapshot: dict[str, Any]) -> None:
+        self.hub.share_stage(kind, detail, snapshot)
+
+    def follow_stage(self, adopt: Callable[[str, str, Any], None]) -> None:
+        self.hub.follow_stage(adopt)
 
     def close(self) -> None:
         self.hub.close()

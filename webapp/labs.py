@@ -8,7 +8,7 @@ is the same interface over Redis Streams.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from lab.client import LabClient, OneLab
 from lab.events import EventBus
@@ -32,6 +32,12 @@ class Labs(Protocol):
 
     def session(self) -> dict[str, Any]:
         """What GET /api/session says of the labs: limits and policies (the embedded lab's)."""
+
+    def share(self, kind: str, detail: str, snapshot: dict[str, Any]) -> None:
+        """The stage changed here: tell every other dashboard of these labs (lab/stage.py)."""
+
+    def follow_stage(self, adopt: Callable[[str, str, Any], None]) -> None:
+        """Give other dashboards' stage changes to `adopt` (Stage.adopt)."""
 
     def close(self) -> None: ...
 
