@@ -337,7 +337,9 @@ def list_files() -> Response:
 def events() -> Response:
     """Events after `after`, oldest first. `boot` names this dashboard's run: a page that saw another
     (the dashboard restarted; with agents, their streams still hold what happened) sends `resume`, the
-    last agent_seq it has of each agent, and gets the events past those, each exactly once."""
+    last agent_seq it has of each agent and that event's ts, and gets the events past those, each
+    exactly once. An agent that restarted meanwhile numbers from 1 again, later in time: an event is
+    old only when its number AND its time are not past the page's (as the page's own cursor judges)."""
     bus = labs().bus
     after = _int_arg("after", 0, 0, 2**62)
     limit = _int_arg("limit", 1000, 1, 10_000)
@@ -346,11 +348,19 @@ def events() -> Response:
     last = found[-1].seq if found else bus.last_seq
     shown = [e.to_json() for e in found]
     if resume:
-        shown = [e for e in shown if e.get("agent") not in resume or (e.get("agent_seq") or 0) > resume[e["agent"]]]
+        shown = [e for e in shown if not _shown_before(e, resume)]
     return jsonify(events=shown, last=last, dropped=dropped, boot=current_app.config["BOOT"])
 
 
-def _resume_arg() -> dict[str, int]:
+def _shown_before(event: dict[str, Any], resume: dict[str, tuple[int, float]]) -> bool:
+    seen = resume.get(event.get("agent"))  # type: ignore[arg-type]
+    if seen is None or event.get("agent_seq") is None:
+        return False
+    return bool(event["agent_seq"] <= seen[0] and not event.get("ts", 0) > seen[1])
+
+
+def _resume_arg() -> dict[str, tuple[int, float]]:
+    """{agent: [agent_seq, ts]} (or {agent: agent_seq}, as older pages send: any time)."""
     raw = request.args.get("resume")
     if not raw:
         return {}
@@ -358,6 +368,16 @@ def _resume_arg() -> dict[str, int]:
         given = json.loads(raw[:20_000])
     except ValueError:
         raise BadInput("invalid-json") from None
-    if not isinstance(given, dict) or not all(isinstance(k, str) and isinstance(v, int) for k, v in given.items()):
-        raise BadInput("not-an-object", example='{"pc1": 1234}')
-    return given
+    example = '{"pc1": [1234, 1764553200.5]}'
+    if not isinstance(given, dict):
+        raise BadInput("not-an-object", example=example)
+    resume: dict[str, tuple[int, float]] = {}
+    for name, seen in given.items():
+        if isinstance(seen, int) and not isinstance(seen, bool):
+            resume[name] = (seen, float("inf"))
+        elif (isinstance(seen, list) and len(seen) == 2 and isinstance(seen[0], int)
+              and isinstance(seen[1], (int, float)) and not any(isinstance(x, bool) for x in seen)):
+            resume[name] = (seen[0], float(seen[1]))
+        else:
+            raise BadInput("not-an-object", example=example)
+    return resume

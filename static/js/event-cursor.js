@@ -41,10 +41,12 @@ export class EventCursor {
     return "new-lab";
   }
 
-  /** The `resume` argument: {agent: last agent_seq shown}, or "" when there is nothing to resume. */
+  /** The `resume` argument: {agent: [last agent_seq shown, its ts]}, or "" when there is nothing
+   * to resume. The server judges an event old as isOld() does, so an agent that restarted meanwhile
+   * (numbering from 1 again, later in time) is not filtered out. */
   resumeArg() {
     if (!this.agents.size) return "";
-    return JSON.stringify(Object.fromEntries([...this.agents].map(([name, r]) => [name, r.seq])));
+    return JSON.stringify(Object.fromEntries([...this.agents].map(([name, r]) => [name, [r.seq, r.ts]])));
   }
 
   /**

@@ -165,6 +165,31 @@ def test_resume_gives_what_a_page_missed_once(room: dict[str, Any]) -> None:
     rest = [e["agent_seq"] for e in answer["events"] if e.get("agent") == "pc1" and e["kind"] != "agent"]
     assert rest == [e["agent_seq"] for e in mine if e["agent_seq"] > middle] and answer["boot"]
     assert c.get("/api/events?after=0&resume=[1]").status_code == 400
+    for hostile in ('{"pc1": [1]}', '{"pc1": [true, 1]}', '{"pc1": "1"}', '{"pc1": [1, 2, 3]}', '{"pc1": [1, "x"]}'):
+        assert c.get(f"/api/events?after=0&resume={hostile}").status_code == 400, hostile
+
+
+def test_resume_keeps_the_events_of_an_agent_that_restarted_meanwhile(room: dict[str, Any], tmp_path: Path) -> None:
+    """pc1 restarts (its seqs begin at 1 again, later in time): a page that saw its old run up to seq N
+    gets every event of the new run, even those numbered N or below."""
+    c = room["client"]
+    made = c.post("/api/endpoints", json={"kind": "udp-server", "port": 0, "agent": "pc1"}).get_json()
+    for _ in range(3):
+        c.post("/api/endpoints", json={"kind": "udp-client", "port": made["local"][1], "agent": "pc1"})
+    old_run = wait_until(lambda: [e for e in events(c, agent="pc1") if e["kind"] not in ("agent", "stage")], 5)
+    last = old_run[-1]
+    old = room["agents"]["pc1"]
+    old.stop()
+    old.lab.close()
+    room["agents"]["pc1"] = make_agent(room["redis"], tmp_path / "again", "pc1")
+    wait_until(lambda: [a["state"] for a in c.get("/api/agents").get_json()] == ["up", "up"], 5)
+    c.post("/api/endpoints", json={"kind": "udp-server", "port": 0, "agent": "pc1"})
+    new_run = wait_until(lambda: [e for e in events(c, agent="pc1") if e["ts"] > last["ts"] and e["kind"] == "listen"
+                                  and e["agent_seq"] is not None and e["agent_seq"] <= last["agent_seq"]], 5)
+    answer = c.get(f'/api/events?after=0&resume={{"pc1": [{last["agent_seq"]}, {last["ts"]}]}}').get_json()
+    kept = {(e["agent_seq"], e["ts"]) for e in answer["events"] if e.get("agent") == "pc1"}
+    assert {(e["agent_seq"], e["ts"]) for e in new_run} <= kept
+    assert not {(e["agent_seq"], e["ts"]) for e in old_run} & kept  # the old run: shown before
 
 
 def test_a_lesson_runs_on_the_chosen_agent(room: dict[str, Any]) -> None:
