@@ -52,4 +52,4 @@ def lab_from_env(name: str, env: Mapping[str, str]) -> Lab:
     """The agent's lab: ids end in "@<name>" so they are unique among every agent of a dashboard."""
     return Lab(env.get("SOCKETLAB_FILES", "./lab-files"), env.get("SOCKETLAB_DOWNLOADS", "./lab-downloads"),
                limits_from_env(env), allow=env.get("SOCKETLAB_ALLOW", ""), bind=env.get("SOCKETLAB_BIND", ""),
-               id_suffix=f"@{name}")
+               id_suffix=f"@{name}", capture=env.get("SOCKETLAB_CAPTURE") == "1")  # (the sandbox sets it)

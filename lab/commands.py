@@ -55,6 +55,13 @@ def _download_file(lab: Lab, args: Args) -> dict[str, Any]:
     return {"name": path.name, "data_b64": base64.b64encode(path.read_bytes()).decode()}
 
 
+def _capture_pcap(lab: Lab, args: Args) -> dict[str, Any]:
+    """The pcap as base64, so it crosses Redis like any answer (the ring holds a few MB at most)."""
+    endpoint = args.get("endpoint")
+    data = lab.capture_pcap(None if endpoint is None else _text(args, "endpoint"))
+    return {"name": f"socketlab-{endpoint or 'all'}.pcap", "data_b64": base64.b64encode(data).decode()}
+
+
 def _lesson_build(lab: Lab, args: Args) -> dict[str, Any]:
     return lesson_numbered(args.get("n")).build(lab)._asdict()
 
@@ -108,7 +115,10 @@ COMMANDS: dict[str, Callable[[Lab, Args], Any]] = {
     "stage.clear": lambda lab, a: {"closed": lab.clear()},
     "lesson.build": _lesson_build,
     "lesson.act": _lesson_act,
+    "wire.status": lambda lab, a: lab.wire_status(),
+    "capture.pcap": _capture_pcap,
     "stats": lambda lab, a: {"events": lab.bus.last_seq, "suppressed": lab.bus.suppressed,
+                             "capture": lab.capture.stats() if lab.capture is not None else None,
                              "endpoints": len(lab.endpoints),
                              "downloads_running": sum(d.state == "running" for d in list(lab.downloads.values()))},
 }

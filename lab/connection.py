@@ -117,8 +117,10 @@ class Connection:
             self._publish_tcp_info()  # the kernel's view just after the handshake (its first RTT), so no page asks
             self.owner.on_open(self)
             while True:
-                if delay:
-                    self._stopping.wait(delay)  # close() cuts the wait short; the recv then returns 0
+                if delay and self._stopping.wait(delay):
+                    # closed while it waited: a slow reader stops without reading, so what it never read
+                    # is still unread at close(), and the kernel answers with RST (the RST lesson)
+                    break
                 n = self.sock.recv_into(buf)
                 if n == 0:
                     if self._reset_seen:  # a reset met our send (EPIPE consumes it): no FIN came
@@ -364,8 +366,11 @@ class Connection:
             self._closing_ts = time.time()
             self._closing = reason
         self._stopping.set()
+        # SHUT_RD wakes a blocked recv without sending a FIN: a slow reader's close() then happens with
+        # its unread bytes still queued, a reset as in any program (SHUT_RDWR would send FIN first)
+        how = socket.SHUT_RD if self.owner.spec.recv_delay_ms else socket.SHUT_RDWR
         try:
-            self.sock.shutdown(socket.SHUT_RDWR)
+            self.sock.shutdown(how)
         except OSError:
             pass  # already closed by the peer or the thread: nothing left to wake
         if wait:

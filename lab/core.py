@@ -14,10 +14,14 @@ from .endpoint import Context, Endpoint, Limits
 from .errors import BadInput, NotFound, Refused, TooLarge
 from .events import EventBus
 from .files import FileStore
+from .link import Link
 from .policy import Policy
 from .spec import parse_download, parse_endpoint, parse_send
 from .tcp import TcpClient, TcpServer
 from .udp import UdpClient, UdpServer
+from .wire import Capture, Directory, Expected, why_not as capture_why_not
+from .wire.capture import SNAPLEN
+from .wire.pcap import pcap_bytes
 
 KEEP_DOWNLOADS = 200
 
@@ -25,9 +29,11 @@ KEEP_DOWNLOADS = 200
 class Lab:
     def __init__(self, files_dir: str | os.PathLike[str], downloads_dir: str | os.PathLike[str],
                  limits: Limits | None = None, bus: EventBus | None = None, allow: str = "", bind: str = "",
-                 id_suffix: str = "") -> None:
+                 id_suffix: str = "", capture: bool = False) -> None:
         """`allow` and `bind` widen the loopback-only target and bind policies (SOCKETLAB_ALLOW/BIND syntax).
-        `id_suffix` ("@pc1" for a lab agent) makes its ids unique among the labs of one dashboard."""
+        `id_suffix` ("@pc1" for a lab agent) makes its ids unique among the labs of one dashboard.
+        `capture`: record the lab's own packets (lab/wire/) when this process may (a sandbox, or root);
+        off by default, so a lab that did not ask pays nothing and its events are only its calls."""
         self.id_suffix = id_suffix
         limits = limits or Limits()
         self.ctx = Context(bus or EventBus(max_per_second=limits.events_per_second), FileStore(files_dir), limits,
@@ -42,6 +48,14 @@ class Lab:
         self._lock = threading.Lock()
         self._creating = 0  # endpoints being made: their slots count against the limit already
         self._starting = 0  # downloads connecting
+        self.link = Link()  # real loss and rate for specs with "link" (nft + tc in this lab's namespace)
+        self.capture: Capture | None = None
+        self._capture_why: str | None = capture_why_not() if capture else "capture-off"
+        if self._capture_why is None:
+            try:
+                self.capture = Capture(self.bus, self._directory)
+            except OSError:  # e.g. no loopback to bind in this namespace
+                self._capture_why = "capture-unsupported"
 
     @property
     def bus(self) -> EventBus:
@@ -55,12 +69,16 @@ class Lab:
 
     def create(self, body: Any) -> Endpoint:
         spec = parse_endpoint(body)
+        if spec.link is not None:  # before any socket: a lab that cannot impair says why (a 400 sentence)
+            self.link.check(spec.link)
         with self._lock:  # the slot is taken under the lock: parallel creates cannot overshoot the limit
             taken = len(self.endpoints) + self._creating
             if taken >= self.ctx.limits.endpoints:
                 raise TooLarge("too-many-endpoints", count=taken)
             self._creating += 1
             ep_id = f"e{next(self._ids)}{self.id_suffix}"
+        if self.capture is not None and spec.kind.endswith("client"):  # its SYN leaves before it is an endpoint
+            self.capture.expect(ep_id, spec.kind[:3], spec.port)
         classes: dict[str, type[Endpoint]] = {"tcp-server": TcpServer, "tcp-client": TcpClient,
                                               "udp-server": UdpServer, "udp-client": UdpClient}
         try:
@@ -68,11 +86,28 @@ class Lab:
         finally:
             with self._lock:
                 self._creating -= 1
+        if spec.link is not None:
+            self._apply_link(endpoint)
         with self._lock:
             self.endpoints[ep_id] = endpoint
+        if self.capture is not None:
+            self.capture.refresh()  # its port joins the filter before anyone can use it
         endpoint.publish_state()
         endpoint.start()
         return endpoint
+
+    def _apply_link(self, endpoint: Endpoint) -> None:
+        """The endpoint's link rules on its own port (a TCP client's too: the port the OS gave it at
+        connect; a UDP client has none before its first sendto(), so its target's port is used).
+        An endpoint whose rules failed is closed, never left running without the loss it asked for."""
+        address = endpoint.local or endpoint.remote
+        assert endpoint.spec.link is not None and address is not None  # bound, connected, or a target
+        try:
+            self.link.apply(endpoint.id, endpoint.kind[:3], address[1], endpoint.spec.link)
+        except Exception:
+            self.link.remove(endpoint.id)
+            endpoint.close()
+            raise
 
     def endpoint(self, ep_id: str) -> Endpoint:
         with self._lock:
@@ -84,8 +119,11 @@ class Lab:
     def remove(self, ep_id: str) -> None:
         endpoint = self.endpoint(ep_id)
         endpoint.close()
+        self.link.remove(ep_id)
         with self._lock:
             self.endpoints.pop(ep_id, None)
+        if self.capture is not None:
+            self.capture.refresh()
         endpoint.publish_state(removed=True)
 
     def send(self, ep_id: str, body: Any) -> dict[str, int]:
@@ -129,6 +167,8 @@ class Lab:
                 raise TooLarge("too-many-downloads", count=running)
             self._starting += 1
             dl_id = f"d{next(self._download_ids)}{self.id_suffix}"
+        if self.capture is not None:
+            self.capture.expect(dl_id, "tcp", request.port)
         try:
             download = Download(self.ctx, dl_id, self.downloads_dir, request.host, request.port,
                                 request.file, request.protocol, self._room_on_disk)
@@ -216,7 +256,34 @@ class Lab:
             self.endpoints.clear()
         for endpoint in endpoints:
             endpoint.close()
+        self.link.close()
+        if self.capture is not None:
+            self.capture.close()
         for download in downloads:
             download.cancel()
         self.ctx.scheduler.close()
         self.bus.wake()
+
+    # -- the wire (lab/wire/) -------------------------------------------------------------------
+
+    def _directory(self, expected: list[Expected]) -> Directory:
+        """The lab's sockets now, for the capture to tell whose a packet is (called by the capture:
+        never call the capture while holding self._lock)."""
+        with self._lock:
+            endpoints, downloads = list(self.endpoints.values()), list(self.downloads.values())
+        return Directory(endpoints, downloads, expected)
+
+    def wire_status(self) -> dict[str, Any]:
+        """What this lab can do on the wire, each with the code of why not (CONTRACT "The wire")."""
+        impair = self.link.why_not()
+        return {"capture": self.capture is not None, "impair_tcp": impair is None,
+                "why_not": {"capture": self._capture_why, "impair_tcp": impair}}
+
+    def capture_pcap(self, endpoint: str | None = None) -> bytes:
+        """The captured frames (of one endpoint, when named) as a pcap file."""
+        if self.capture is None:
+            raise Refused(self._capture_why or "capture-off")
+        frames = self.capture.ring.frames(endpoint)
+        if endpoint is not None and not frames and endpoint not in self.endpoints:
+            self.endpoint(endpoint)  # NotFound, with its sentence (a removed endpoint's frames stay)
+        return pcap_bytes(frames, SNAPLEN)

@@ -250,6 +250,7 @@ class Endpoint:
             "delimiter": self.spec.delimiter.decode("utf-8", "replace") if self.spec.framing == "line" else None,
             "rules": [rule.to_json() for rule in self.spec.rules],
             "impair": self.spec.impair.to_json() if self.spec.impair else None,
+            "link": self.spec.link.to_json() if self.spec.link else None,
             "broadcast": self.spec.broadcast,
             "reachable": self.reachable_json(),
         }

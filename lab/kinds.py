@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple
 
-Draw = Literal["lane-start", "lane-end", "arrow", "mark", "none"]
+Draw = Literal["lane-start", "lane-end", "arrow", "mark", "wire", "none"]
 LogRow = Literal["row", "divider", "none"]
 
 
@@ -61,6 +61,9 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     # a traced student program (agent/trace/): a socket call with no kind of its own, args name it:
     # socket() {family, type}, a TCP bind() {address}, settimeout() {timeout}, setsockopt() {level, option, value}
     Kind("setup", False, "mark", False),
+    # a segment or datagram on the wire (lab/wire/, CONTRACT "The wire"): args hold its header
+    # {flags, seq, ack, win, len, src, dst, analysis}; drawn as a thin arrow in the wire layer
+    Kind("packet", False, "wire", False),
 )}
 
 #: Kinds always recorded and pinned in the buffer (derived: never list them again elsewhere).

@@ -19,6 +19,8 @@ from .lesson_steps import (SLOW_READER_MS, Built, Ids, Result, broadcast, build_
                            build_compare, build_echo, build_files, build_http, build_relay, build_sticky,
                            build_stop, burst, compare_run, download, get_by_hand, one_more, relay_first,
                            send_from, send_all, stop_listening, stop_server, try_client)
+from .lesson_wire import (build_close, build_handshake, build_loss, build_mss, build_reset, client_closes, close_unread,
+                          connect_closed, handshake_connect, loss_run, send_big, server_closes)
 
 if TYPE_CHECKING:
     from .core import Lab
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
 Words = dict[str, str]  # {"en": ..., "zh": ...}
 
 VIEWS = ("log", "ladder", "split", "numbers", "compare")
+NEEDS = (None, "capture", "link")  # what a lesson needs beyond sockets: the capture (packets), or real loss
+IMPAIRMENTS = (None, "seeded", "link")  # the loss a lesson uses: the lab's seeded UDP impairment, or the kernel's
 
 
 class Action(NamedTuple):
@@ -41,11 +45,15 @@ class Lesson(NamedTuple):
     text: dict[str, dict[str, str]]  # {"en": {"title", "do", "see"}, "zh": {...}}
     build: Callable[[Lab], Built]
     actions: tuple[Action, ...]
+    # Without capture a "capture" lesson still runs (its socket calls show, the packets do not, and the
+    # session's why-not sentence says so); a "link" lesson refuses to build, with the reason as its error.
+    needs: str | None = None
+    impairment: str | None = None  # the page says which loss a lesson uses: "seeded" (reproducible) or "link" (real)
 
     def summary(self) -> dict[str, Any]:
         """The lesson as the menu needs it (GET /api/session "lessons")."""
-        return {"n": self.n, "key": self.key, "view": self.view, "text": self.text,
-                "actions": [{"key": a.key, "label": a.label} for a in self.actions]}
+        return {"n": self.n, "key": self.key, "view": self.view, "text": self.text, "needs": self.needs,
+                "impairment": self.impairment, "actions": [{"key": a.key, "label": a.label} for a in self.actions]}
 
 
 def _text(title: Words, do: Words, see: Words) -> dict[str, dict[str, str]]:
@@ -131,7 +139,7 @@ LESSONS: dict[int, Lesson] = {lesson.n: lesson for lesson in (
         {"en": "TCP: every message, in order. UDP: lost, duplicated and reordered datagrams, the same ones on every "
                "run with the same seed.",
          "zh": "TCP：每条消息都按顺序到达。UDP：有丢包、重复和乱序，而且同一个种子每次都是同样的那几个。"}),
-        build_compare, (_act("run", "Run", "运行", compare_run),)),
+        build_compare, (_act("run", "Run", "运行", compare_run),), impairment="seeded"),
     Lesson(9, "broadcast", "log", _text(
         {"en": "Broadcast", "zh": "广播"},
         {"en": "Press “Broadcast one datagram”.", "zh": "点击“广播一个数据报”。"},
@@ -139,6 +147,53 @@ LESSONS: dict[int, Lesson] = {lesson.n: lesson for lesson in (
                "OS refuses.",
          "zh": "一次 sendto() 发往 127.255.255.255，共享同一端口的三个服务器全部收到；没有 SO_BROADCAST 时操作系统会拒绝。"}),
         build_broadcast, (_act("broadcast", "Broadcast one datagram", "广播一个数据报", broadcast),)),
+    Lesson(10, "handshake", "ladder", _text(
+        {"en": "The three-way handshake", "zh": "三次握手"},
+        {"en": "Press “Connect a client”, and watch the thin packet arrows under connect() and accept().",
+         "zh": "点击“连接一个客户端”，观察 connect() 和 accept() 下方的细箭头（数据包）。"},
+        {"en": "Before connect() returns, three packets: SYN (client → server), SYN,ACK (server → client), ACK. "
+               "accept() only hands over a connection the kernel has already made.",
+         "zh": "connect() 返回之前有三个数据包：SYN（客户端 → 服务器）、SYN,ACK（服务器 → 客户端）、ACK。"
+               "accept() 只是交出内核已经建立好的连接。"}),
+        build_handshake, (_act("connect", "Connect a client", "连接一个客户端", handshake_connect),), needs="capture"),
+    Lesson(11, "close", "ladder", _text(
+        {"en": "The four-way close and TIME_WAIT", "zh": "四次挥手与 TIME_WAIT"},
+        {"en": "Press “Client closes first”, then “Server closes first”.",
+         "zh": "点击“客户端先关闭”，然后点击“服务器先关闭”。"},
+        {"en": "After close(): FIN, ACK one way, FIN, ACK the other. The side that closed first keeps its socket in "
+               "TIME_WAIT (about 60 s), read from the kernel's own table.",
+         "zh": "close() 之后：一个方向 FIN、ACK，另一个方向 FIN、ACK。先关闭的一方，其套接字会停留在 TIME_WAIT"
+               "（约 60 秒），这是从内核自己的表里读出来的。"}),
+        build_close, (_act("clientCloses", "Client closes first", "客户端先关闭", client_closes),
+                      _act("serverCloses", "Server closes first", "服务器先关闭", server_closes)), needs="capture"),
+    Lesson(12, "reset", "ladder", _text(
+        {"en": "RST: the connection refused, and the abrupt close", "zh": "RST：拒绝连接与强行关闭"},
+        {"en": "Press “Connect to a closed port”, then “Close with unread data”.",
+         "zh": "点击“连接一个关闭的端口”，然后点击“带着未读数据关闭”。"},
+        {"en": "No listener: the SYN gets an RST back, connect() fails. A server that closes with bytes it never "
+               "read sends RST, not FIN: the client's connection is reset.",
+         "zh": "没有监听者：SYN 换来一个 RST，connect() 失败。服务器带着从未读取的字节关闭时，发出的是 RST 而不是 FIN："
+               "客户端的连接被重置。"}),
+        build_reset, (_act("connectClosed", "Connect to a closed port", "连接一个关闭的端口", connect_closed),
+                      _act("closeUnread", "Close with unread data", "带着未读数据关闭", close_unread)), needs="capture"),
+    Lesson(13, "mss", "ladder", _text(
+        {"en": "A send larger than the MSS", "zh": "大于 MSS 的一次发送"},
+        {"en": "Press “Send 200 000 bytes”: one send() call.", "zh": "点击“发送 200 000 字节”：只调用一次 send()。"},
+        {"en": "One send(), several segments on the wire, each small enough for the path's MTU (65 536 bytes on "
+               "loopback; on Ethernet 1 500, an MSS of about 1 460); the server's recv() calls return pieces of "
+               "their own size.",
+         "zh": "一次 send()，线路上却是好几个报文段，每个都放得进路径的 MTU（回环接口上是 65 536 字节；以太网上是 1 500，"
+               "MSS 约 1 460）；服务器的 recv() 返回的块大小又各不相同。"}),
+        build_mss, (_act("sendBig", "Send 200 000 bytes", "发送 200 000 字节", send_big),), needs="capture"),
+    Lesson(14, "loss", "compare", _text(
+        {"en": "TCP vs UDP under real loss", "zh": "真实丢包下的 TCP 与 UDP"},
+        {"en": "Press Run: 200 numbered messages over TCP and over UDP, on a link whose kernel drops 20% of packets.",
+         "zh": "点击运行：在内核丢弃 20% 数据包的链路上，分别用 TCP 和 UDP 发送 200 条编号消息。"},
+        {"en": "UDP: some messages never arrive, counted on both sides. TCP: every one, in order, at the cost of "
+               "retransmitted segments (marked on the wire, and counted in TCP_INFO) and extra time.",
+         "zh": "UDP：有些消息始终没有到达，两端都计了数。TCP：每条都按顺序到达，代价是重传的报文段"
+               "（在线路上有标记，也记在 TCP_INFO 里）和多花的时间。"}),
+        build_loss, (_act("run", "Run", "运行", loss_run),), needs="link", impairment="link"),
 )}
 
 

@@ -271,6 +271,31 @@ MESSAGES: dict[str, str] = {
     "lesson-accepted": "Connected: the server is still listening.",
     "lesson-refused": "Refused, as expected: {reason}",
     "lesson-socket-gone": "A socket this lesson made is gone ({reason}); start the lesson again.",
+    "lesson-time-wait-client": "The client closed first, so the kernel keeps its socket {address} in TIME_WAIT "
+                               "(about 60 s); the server's side is gone.",
+    "lesson-time-wait-server": "The server closed first, so the kernel keeps its socket {address} in TIME_WAIT "
+                               "(about 60 s); the client's side is gone.",
+    "lesson-no-time-wait": "Neither side is in TIME_WAIT in the kernel's table any more.",
+    "lesson-closed-unread": "The server closed with {bytes} bytes it never read, so its kernel sent RST instead of FIN.",
+    "lesson-big-send": "One send() of {size} bytes; the path's MTU is {mtu} bytes, so the kernel cut it into segments "
+                       "that fit (its segment size now: {mss} bytes).",
+    # -- the wire: real loss and rate on the lab's link (lab/link.py, spec "link") -----------------
+    "unknown-link-field": "'link' has no field '{field}'; the fields it takes are: {fields}.",
+    "link-needs-sandbox": "Real packet loss needs a network of the lab's own, and this lab has none: start the dashboard "
+                          "with SOCKETLAB_SANDBOX=1 (or run the lab as root). The seeded UDP loss ('impair') works anywhere.",
+    "link-no-nft": "Real packet loss needs the nft program (Debian's nftables package), which this machine lacks.",
+    "link-no-tc": "A rate limit needs the tc program (Debian's iproute2 package), which this machine lacks.",
+    "link-rate-shared-loopback": "A rate limit slows the whole loopback interface, which the dashboard and every other "
+                                 "program here share: it is offered only in the sandbox (SOCKETLAB_SANDBOX=1).",
+    "link-failed": "The kernel refused the lab's link rules: {reason}",
+    # -- capture (lab/wire/): why this lab shows no packets, and the pcap export ---------------------
+    "capture-off": "Packet capture is off for this lab: start the dashboard with SOCKETLAB_SANDBOX=1 to see "
+                   "the packets beside the socket calls.",
+    "capture-not-permitted": "Packets cannot be captured here: capturing needs root or a sandbox of the lab's own, "
+                             "and this lab has neither. Start the dashboard with SOCKETLAB_SANDBOX=1; everything "
+                             "else works without it.",
+    "capture-unsupported": "Packets cannot be captured on this system (it has no Linux packet socket on the "
+                           "loopback); everything else works without it.",
     "unknown-view": "'{view}' is not a view; the views are: {views}.",
     "name-not-text": "A name is text, like \"Ann\".",
     "name-empty": "The name is empty; type the name the class should see, or leave it out (names are never required).",

@@ -20,10 +20,12 @@ PROTOCOLS = ("raw", "framed")
 ENCODINGS = ("utf-8", "hex")
 
 # The fields each request takes; anything else is refused by name.
-CLIENT_FIELDS = ("kind", "host", "port", "framing", "delimiter", "impair", "broadcast")
-SERVER_COMMON = ("kind", "host", "port", "mode", "framing", "delimiter", "impair", "recv_delay_ms")  # + what the modes read
+CLIENT_FIELDS = ("kind", "host", "port", "framing", "delimiter", "impair", "broadcast", "link")
+SERVER_COMMON = ("kind", "host", "port", "mode", "framing", "delimiter", "impair", "recv_delay_ms", "link")  # + what the modes read
 RULE_FIELDS = ("match", "reply")
 IMPAIR_FIELDS = ("loss", "duplicate", "reorder", "delay_ms", "jitter_ms", "seed")
+LINK_FIELDS = ("loss", "rate_kbit")
+RATE_KBIT = (8, 10_000_000)  # 1 kB/s (slow enough to watch) .. 10 Gbit/s (loopback's own speed)
 SEND_FIELDS = ("data", "encoding", "conn", "to", "repeat", "interval_ms", "numbered")
 DOWNLOAD_FIELDS = ("host", "port", "file", "protocol")
 
@@ -204,6 +206,18 @@ class ImpairSpec:
 
 
 @dataclass(frozen=True)
+class LinkSpec:
+    """Real impairment of the lab's own link (lab/link.py): kernel drops on input and a tbf rate.
+    Unlike ImpairSpec it is not seeded: the kernel decides, so TCP really loses and retransmits."""
+
+    loss: float = 0.0  # fraction 0..1 of the endpoint's packets dropped on arrival, both directions
+    rate_kbit: int = 0  # 0: no rate limit
+
+    def to_json(self) -> dict[str, float]:
+        return {"loss": self.loss, "rate_kbit": self.rate_kbit}
+
+
+@dataclass(frozen=True)
 class EndpointSpec:
     kind: str
     host: str
@@ -218,6 +232,7 @@ class EndpointSpec:
     broadcast: bool = False
     impair: ImpairSpec | None = None
     recv_delay_ms: int = 0  # a slow reader: wait this long before each recv() (tcp-server)
+    link: LinkSpec | None = None  # real loss and rate on the endpoint's port (lab/link.py)
 
 
 def _framing(body: dict[str, Any], kind: str, mode: str | None) -> tuple[str, bytes]:
@@ -261,6 +276,19 @@ def _impair(body: dict[str, Any], kind: str) -> ImpairSpec | None:
         jitter_ms=_number(raw, "jitter_ms", 0.0, 0, 10_000), seed=int(_number(raw, "seed", 1, -2**63, 2**63 - 1, whole=True)))
 
 
+def _link(body: dict[str, Any]) -> LinkSpec | None:
+    """The "link" field: None when absent or when it asks for nothing (loss 0, no rate)."""
+    raw = body.get("link")
+    if raw is None:
+        return None
+    raw = _object(raw, '{"loss": 0.2, "rate_kbit": 800}', LINK_FIELDS, "unknown-link-field")
+    loss = _number(raw, "loss", 0.0, 0, 1)
+    rate = int(_number(raw, "rate_kbit", 0, 0, RATE_KBIT[1], whole=True))
+    if 0 < rate < RATE_KBIT[0]:
+        raise BadInput("number-out-of-range", field="rate_kbit", low=RATE_KBIT[0], high=RATE_KBIT[1])
+    return LinkSpec(float(loss), rate) if loss or rate else None
+
+
 def parse_endpoint(body: Any) -> EndpointSpec:
     body = _object(body, '{"kind": "tcp-server", "host": "127.0.0.1", "port": 0, "mode": "echo"}')
     kind = _string(body, "kind", required=True, choices=KINDS)
@@ -270,14 +298,15 @@ def parse_endpoint(body: Any) -> EndpointSpec:
     host, port = _host(body), _port(body, allow_zero=server)
     mode = _string(body, "mode", "echo", choices=servermodes.modes_for(kind)) if server else None
     framing, delimiter = _framing(body, kind, mode)
-    impair = _impair(body, kind)
+    impair, link = _impair(body, kind), _link(body)
     broadcast = body.get("broadcast", False)
     if not isinstance(broadcast, bool):
         raise BadInput("not-a-boolean", field="broadcast")
     if broadcast and kind != "udp-client":
         raise BadInput("broadcast-not-udp-client")
     if not server:
-        return EndpointSpec(kind, host, port, framing=framing, delimiter=delimiter, broadcast=broadcast, impair=impair)
+        return EndpointSpec(kind, host, port, framing=framing, delimiter=delimiter, broadcast=broadcast, impair=impair,
+                            link=link)
     reply = _string(body, "reply", "OK") or ""
     protocol = _string(body, "protocol", "raw", choices=PROTOCOLS) or "raw"
     file = _string(body, "file", max_length=1024)
@@ -285,7 +314,7 @@ def parse_endpoint(body: Any) -> EndpointSpec:
     if recv_delay_ms and kind != "tcp-server":
         raise BadInput("recv-delay-for-tcp-server")
     spec = EndpointSpec(kind, host, port, mode, reply, file, protocol, framing, delimiter, _rules(body), impair=impair,
-                        recv_delay_ms=recv_delay_ms)
+                        recv_delay_ms=recv_delay_ms, link=link)
     servermodes.REGISTRY[spec.mode or "echo"].check(spec)
     return spec
 

@@ -16,6 +16,7 @@ from .guard import Guard, HostPolicy
 from .join import JoinDesk
 from .labs import EmbeddedLabs, Labs
 from .redact import hide_tokens_in_werkzeug_log
+from .sandbox import wanted as sandbox_wanted
 from .live import EventPacket, socketio
 from .relay import Relay
 
@@ -74,15 +75,24 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         BOOT=uuid.uuid4().hex[:12],  # this run of the dashboard: a page that saw another one resumes
         REDIS=env.get("SOCKETLAB_REDIS", ""),  # set: a dashboard over lab agents (the lab-agents issue)
         LOCAL_AGENT=env.get("SOCKETLAB_LOCAL_AGENT", ""),
+        CAPTURE=env.get("SOCKETLAB_CAPTURE") == "1",  # the embedded lab captures its packets (as root: lab/wire/)
+        SANDBOX=sandbox_wanted(env),  # the lab in namespaces of its own, as an agent (webapp/sandbox.py)
         MAX_CONTENT_LENGTH=8 << 20,  # JSON bodies: a 1 MiB send as hex text fits, more is 413
     )
     app.config.update(config or {})
 
     labs: Labs
+    if app.config["SANDBOX"]:  # its own Redis and one agent in namespaces; then a dashboard like any over agents
+        from .sandbox import Sandbox
+
+        sandbox = app.extensions["socketlab_sandbox"] = Sandbox(env)
+        app.config["REDIS"] = sandbox.url
     if app.config["REDIS"]:  # the labs are agents on other hosts (webapp/agents.py); none in this process
         from .agents import AgentLabs
 
         labs = AgentLabs(app.config["REDIS"])
+        if app.config["SANDBOX"]:
+            app.extensions["socketlab_sandbox"].wait_seen(labs.hub)  # the first request finds its agent up
         app.extensions["socketlab"] = None
         if app.config["LOCAL_AGENT"]:  # an agent in this process too (its lab, this host's policy)
             from agent.agent import Agent
@@ -94,7 +104,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             app.extensions["socketlab_local_agent"] = local
     else:
         lab = Lab(app.config["FILES"], app.config["DOWNLOADS"], app.config["LIMITS"],
-                  allow=app.config["ALLOW"], bind=app.config["BIND"])
+                  allow=app.config["ALLOW"], bind=app.config["BIND"], capture=app.config["CAPTURE"])
         app.extensions["socketlab"] = lab
         labs = EmbeddedLabs(lab)
     app.extensions["socketlab_labs"] = labs
@@ -146,3 +156,6 @@ def shutdown(app: Flask) -> None:
     if local is not None:
         local.stop()
         local.lab.close()
+    sandbox = app.extensions.get("socketlab_sandbox")
+    if sandbox is not None:
+        sandbox.stop()

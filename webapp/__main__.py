@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
+from types import FrameType
 
 from werkzeug.serving import make_server
 
@@ -14,10 +16,17 @@ from .devserver import bounded_handler
 from .startup import check_port, check_token_variables, listening_socket
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m webapp", description="Socket Lab dashboard")
     parser.add_argument("--host", default="127.0.0.1", help="address to serve the dashboard on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=5000, help="port to serve the dashboard on (default 5000)")
+    parser.add_argument("--sandbox", action="store_true",
+                        help="run the lab in a user + network namespace of its own, so it may capture and impair "
+                             "its own traffic (SOCKETLAB_SANDBOX=1)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Every start-up problem is one sentence and a non-zero exit, before any URL is printed.
@@ -26,16 +35,23 @@ def main() -> None:
     # bound first, like socketserver, so a busy port is known before anything is announced
     with listening_socket(args.host, args.port) as sock:
         access = prepare_tokens(os.environ, [args.host])  # type: ignore[arg-type]
-        app = create_app({"ACCESS": access, "DASHBOARD_BIND": args.host,  # the Host check answers to it
-                          "DASHBOARD_PORT": sock.getsockname()[1]})  # the Join panel's links use it
+        config = {"ACCESS": access, "DASHBOARD_BIND": args.host,  # the Host check answers to it
+                  "DASHBOARD_PORT": sock.getsockname()[1]}  # the Join panel's links use it
+        if args.sandbox:
+            config["SANDBOX"] = True
+        app = create_app(config)
         server = make_server(args.host, args.port, app, threaded=True, fd=sock.fileno(),  # (werkzeug dups it)
                              # head deadline and connection caps (slowloris): webapp/devserver.py
                              request_handler=bounded_handler(app.extensions["socketlab_conns"]))
     port = server.socket.getsockname()[1]
     log = logging.getLogger("webapp")
+    if app.config["SANDBOX"]:
+        log.info("the lab runs in its own network namespace (the sandbox): it may capture and impair its own traffic")
     log.info("Socket Lab dashboard on http://%s:%d/", args.host, port)
     for line in announce(access, args.host, port):
         log.info("%s", line)
+    # SIGTERM ends the dashboard like Ctrl-C, so shutdown() runs: a sandbox's children are stopped by pid
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -6,9 +6,11 @@ a traceback.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -57,12 +59,27 @@ def body() -> Any:
     if not raw.strip():
         raise BadInput("no-body")
     try:
-        data = request.get_json(force=True, silent=True)
+        # NaN, Infinity and 1e999 are not JSON numbers: refused here, because a lab agent's transport
+        # (orjson) would turn them into null, and null means "the default" (a loss of Infinity became 0)
+        data = json.loads(raw, parse_constant=_not_a_number, parse_float=_finite)
     except RecursionError:  # (the json module recurses once per nesting level)
         raise BadInput("json-too-deep") from None
+    except ValueError:
+        data = None
     if data is None:
         raise BadInput("invalid-json")
     return data
+
+
+def _not_a_number(text: str) -> float:
+    raise ValueError(f"{text} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
 
 
 # Who may skip a rule: anyone may read health and trade the short code for the view link; a viewer
@@ -139,9 +156,39 @@ def health() -> Response:
 def session() -> Response:
     """Who the caller is, so the page can hide controls from viewers, plus the lab's limits and
     registries (the event kinds: the page lists none by hand)."""
-    return jsonify(role=g.role, boot=current_app.config["BOOT"], **labs().session(),  # limits, allow, bind, agents
+    return jsonify(role=g.role, boot=current_app.config["BOOT"], sandbox=bool(current_app.config.get("SANDBOX")),
+                   **labs().session(),  # limits, allow, bind, agents
+                   **wire_session(),  # "capture", "impair_tcp", "why_not" (CONTRACT "The wire")
                    kinds=kinds_json(), lessons=[lesson.summary() for lesson in LESSONS.values()],
                    **servermodes.session_info())  # + "modes" and "framings"
+
+
+def wire_session() -> dict[str, Any]:
+    """What the labs can do on the wire: the first lab that captures, else the first lab's reasons
+    (a dashboard over agents asks each one up; with none up, nothing is possible yet)."""
+    statuses = []
+    for client in labs().all():
+        try:
+            statuses.append(client.call("wire.status"))
+        except LabError:
+            continue  # an agent that went down meanwhile: the others answer
+    if not statuses:
+        return {"capture": False, "impair_tcp": False, "why_not": {"capture": "no-agent-up", "impair_tcp": "no-agent-up"}}
+    status: dict[str, Any] = next((s for s in statuses if s.get("capture")), statuses[0])
+    return status
+
+
+@api.get("/capture.pcap")
+def capture_pcap() -> Response:
+    """The captured packets as a pcap file (of one endpoint with ?endpoint=<id>), for Wireshark and tshark."""
+    endpoint = request.args.get("endpoint")
+    if endpoint:
+        answer = on(endpoint, "capture.pcap", endpoint=endpoint)
+    else:
+        client, _ = labs().for_new({"agent": request.args["agent"]} if "agent" in request.args else {})
+        answer = client.call("capture.pcap")
+    return send_file(io.BytesIO(base64.b64decode(answer["data_b64"])), mimetype="application/vnd.tcpdump.pcap",
+                     as_attachment=True, download_name=answer["name"])
 
 
 def stage() -> Stage:
@@ -245,7 +292,8 @@ def stats() -> Response:
                    endpoints=sum(x["endpoints"] for x in labs_),
                    downloads_running=sum(x["downloads_running"] for x in labs_),
                    connections=current_app.extensions["socketlab_conns"].snapshot(),  # refused/closed, conns.py
-                   skipped_entries=getattr(getattr(labs(), "hub", None), "skipped", 0))  # hostile stream entries
+                   skipped_entries=getattr(getattr(labs(), "hub", None), "skipped", 0),  # hostile stream entries
+                   capture=next((x["capture"] for x in labs_ if x.get("capture")), None))  # lab/wire/ counts
 
 
 @api.get("/agents")

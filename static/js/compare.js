@@ -18,6 +18,7 @@ const NUMBERED = /^#(\d+) /;
 let ui = null;
 let run = null; // the run on show: endpoint ids, settings, tallies, settle timer
 let held = []; // this stage's numbered events: a run adopted late (a reload, a late viewer) counts them
+let impairment = "seeded"; // the lesson's loss (lab/lessons.py): "seeded" (lesson 8, this form) or "link" (lesson 14, the kernel's)
 
 /** What one client got back, by message number. */
 class Tally {
@@ -83,7 +84,8 @@ function side(proto) {
   const lostList = el("p", { class: "cmp-lost", testid: `compare-${proto}-lost-list` });
   const strip = el("div", { class: "cmp-strip", testid: `compare-${proto}-strip` });
   const root = el("section", { class: "cmp-side", testid: `compare-${proto}`, data: { proto } },
-    el("h3", { i18n: `compare.${proto}.title` }), el("p", { class: "cmp-setup", i18n: `compare.${proto}.setup` }),
+    el("h3", { i18n: `compare.${proto}.title` }), el("p", { class: "cmp-setup cmp-seeded-only", i18n: `compare.${proto}.setup` }),
+    el("p", { class: "cmp-setup cmp-link-only", i18n: `compare.${proto}.setupLink` }),
     table, lostList, strip, el("p", { class: "cmp-why", i18n: `compare.${proto}.why` }));
   return { root, numbers, lostList, strip };
 }
@@ -101,7 +103,9 @@ function build() {
   const dialog = el("dialog", { class: "cmp-dialog", testid: "compare-panel", data: { state: "idle" } },
     el("div", { class: "cmp-head" }, el("h2", { i18n: "compare.title" }), el("span", { class: "spacer" }), close),
     form, status, el("div", { class: "cmp-sides" }, tcp.root, udp.root),
-    el("p", { class: "cmp-note", i18n: "compare.note" }));
+    el("p", { class: "cmp-note cmp-seeded-only", i18n: "compare.note" }),
+    el("p", { class: "cmp-note cmp-link-only", testid: "compare-note-link", i18n: "compare.noteLink" }));
+  dialog.dataset.impairment = impairment;
   const notice = noticeIn(dialog, "compare-error", status);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -228,7 +232,8 @@ function draw() {
   drawSide(ui.tcp, run.tcp, run.settled);
   drawSide(ui.udp, run.udp, run.settled);
   const s = run.settings;
-  ui.status.textContent = t(run.settled ? "compare.done" : "compare.running", { n: s.count, ms: s.interval, seed: s.seed });
+  const key = `compare.${s.link ? "link." : ""}${run.settled ? "done" : "running"}`;
+  ui.status.textContent = t(key, { n: s.count, ms: s.interval, seed: s.seed, loss: s.loss });
 }
 
 /** Every batch of the page's events: kept for the current stage (a run adopted later counts them), and tallied. */
@@ -258,6 +263,10 @@ export function openCompare() {
 function followStage(stage, previous) {
   if (previous && stage.stage !== previous.stage) resetCompare();
   const lesson = stage.lesson;
+  if (lesson?.view === "compare") {
+    impairment = lesson.impairment === "link" ? "link" : "seeded";
+    if (ui) ui.dialog.dataset.impairment = impairment;
+  }
   if (lesson?.view === "compare" && lesson.run) adoptRun(lesson.run);
 }
 

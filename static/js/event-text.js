@@ -129,6 +129,18 @@ function setup(ev, tr) {
   return tr.t("ev.setup.other", { call: plain(ev.call) });
 }
 
+/** A packet on the wire (lab/wire/): its header as Wireshark's Info column gives it, and what its analysis marked. */
+function packet(ev, tr) {
+  const a = args(ev);
+  const len = count(a.len ?? ev.size);
+  const ends = { src: where(a.src), dst: where(a.dst) };
+  const text = ev.proto === "udp" ? tr.t("ev.packet.udp", { ...ends, len })
+    : tr.t("ev.packet.tcp", { ...ends, flags: plain(a.flags), seq: plain(a.seq), ack: plain(a.ack), win: plain(a.win), len });
+  if (typeof a.analysis !== "string" || !a.analysis) return text;
+  const analysis = tr.has(`wire.analysis.${a.analysis}`) ? tr.t(`wire.analysis.${a.analysis}`) : a.analysis;
+  return tr.t("ev.packet.marked", { text, analysis });
+}
+
 // One wording per kind; a kind without one (the server may add kinds) is shown by its name.
 const WORDING = {
   listen: (ev, tr) => ev.proto === "udp"
@@ -157,6 +169,7 @@ const WORDING = {
   stage,
   agent,
   setup,
+  packet,
   classroom: (ev, tr) => tr.t("ev.classroom.text"),
   state: (ev, tr) => tr.t("ev.state.text", { id: plain(ev.state?.id ?? ev.endpoint),
     state: tr.has(`state.${ev.state?.state}`) ? tr.t(`state.${ev.state?.state}`) : plain(ev.state?.state) }),

@@ -7,6 +7,7 @@ import { laneStats } from "./counters.js";
 import { decodeText } from "./decode.js";
 import { eventText } from "./event-text.js";
 import { addr, closedByPeer } from "./ladder-model.js";
+import { drawPacket, packetEnds } from "./ladder-wire.js";
 import { encoding } from "./log-filter.js";
 import { book as names } from "./names.js";
 
@@ -148,13 +149,13 @@ function arrow(g, x1, y1, x2, y2, cls, attrs = {}) {
   return line;
 }
 
-/** Draw the newest `maxRows` rows of `model` (on the lanes in `focus`, a Set, or all). */
-export function drawLadder(model, focus, maxRows) {
+/** Draw the newest `maxRows` rows of `model` (on the lanes in `focus`, a Set, or all); `wire`: with the packets. */
+export function drawLadder(model, focus, maxRows, { wire = true } = {}) {
   const font = parseFloat(getComputedStyle(svg).fontSize) || 15;
   const rowH = Math.round(font * 1.95);
   measureWith(font);
-  const { rows, earlier } = model.visible(maxRows, focus);
-  const shown = new Set(rows.map((r) => r.lane));
+  const { rows, earlier } = model.visible(maxRows, focus, wire);
+  const shown = new Set(rows.filter((r) => r.role !== "packet").map((r) => r.lane)); // a packet's lanes: its two ends, below
   // open sockets keep their lane; a listening socket only while its rows are in view
   for (const lane of model.lanes.values()) {
     const listener = lane.proto === "tcp" && !lane.peer;
@@ -168,6 +169,8 @@ export function drawLadder(model, focus, maxRows) {
     far.set(item.seq, end);
     shown.add(end);
   }
+  const ends = packetEnds(model, rows); // the wire layer (ladder-wire.js): each packet's two lanes
+  for (const pair of ends.values()) for (const id of pair) if (id) shown.add(id);
   for (const item of rows) {
     for (const link of item.sources) {
       const other = model.bySeq.get(link.seq);
@@ -194,7 +197,7 @@ export function drawLadder(model, focus, maxRows) {
   svg.setAttribute("height", String(height));
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   const defs = node("defs");
-  for (const kind of ["data", "udp", "ctl", "fin"]) {
+  for (const kind of ["data", "udp", "ctl", "fin", "wire", "rst"]) {
     const marker = node("marker", { id: `head-${kind}`, viewBox: "0 0 10 10", refX: 8, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" });
     marker.append(node("path", { d: "M0,0 L10,5 L0,10 z", class: `head ${kind}` }));
     defs.append(marker);
@@ -212,8 +215,12 @@ export function drawLadder(model, focus, maxRows) {
     const endY = lane && lane.closed !== null && y.has(lane.closed) ? y.get(lane.closed) : height;
     laneLayer.append(node("line", { x1: x.get(id), x2: x.get(id), y1: firstY, y2: endY, class: lane ? "lane" : "lane external" }));
   }
-  for (const item of rows) drawItem(model, item, { x, y, top, rowLayer, arrowLayer, far, width, font });
+  for (const item of rows) {
+    if (item.role === "packet") drawPacket(model, item, { x, y, rowLayer, arrowLayer, ends, font, node, arrow, textWidth });
+    else drawItem(model, item, { x, y, top, rowLayer, arrowLayer, far, width, font });
+  }
   svg.replaceChildren(defs, laneLayer, arrowLayer, rowLayer);
+  svg.classList.toggle("wire-on", ends.size > 0); // real packets drawn: the calls' own FIN and handshake links step back
   empty.hidden = rows.length > 0;
   svg.dataset.rows = String(rows.length);
 }

@@ -14,6 +14,7 @@
 // its rows. The model keeps no timer: sweep(now) is called by ladder.js, with the page's clock.
 // During a lesson (a "stage" event with a lesson began the stage) nothing leaves before the next stage.
 import { drawOf, endsLane } from "./kinds.js";
+import { WireTrack } from "./wire-model.js";
 
 const MAX_ITEMS = 3000; // rows kept in memory (far more than are drawn)
 const MAX_QUEUE = 2000; // unmatched sends or recvs kept per direction
@@ -69,6 +70,7 @@ export class LadderModel {
     // A lesson is on the stage: its few sockets' closings are its point (lesson 3: "Stop closes every
     // socket"), so their lanes stay until the next stage ends the lesson (nine lessons, K).
     this.lesson = false;
+    this.wire = new WireTrack(); // the packets (wire-model.js): where each goes among the calls
     this.version = 0;
   }
 
@@ -91,6 +93,7 @@ export class LadderModel {
       return false;
     }
     if (drawOf(ev.kind) === "none" && !downloadIn(ev)) return false;
+    if (drawOf(ev.kind) === "wire") return this.addPacket(ev);
     const lane = this.lane(ev);
     const item = { seq: ev.seq, ev, lane: lane.id, role: this.roleOf(ev), sources: [], dests: [], messages: 0 };
     if (item.role === "recv" && ev.kind === "header") item.bytes = headerBytes(ev);
@@ -105,6 +108,22 @@ export class LadderModel {
     }
     if (ev.kind === "lost") lane.lost++;
     this.link(item, lane);
+    this.wire.callAdded(this, item, lane);
+    if (this.items.length > MAX_ITEMS) this.forget(this.items.length - MAX_ITEMS + 200);
+    this.version++;
+    return true;
+  }
+
+  /** A packet row (wire-model.js places it): it belongs to its socket's lane but makes none, nor starts or ends one. */
+  addPacket(ev) {
+    const item = { seq: ev.seq, ev, lane: laneOf(ev), role: "packet", sources: [], dests: [], messages: 0, bytes: 0 };
+    this.items.push(item);
+    this.bySeq.set(item.seq, item);
+    if (!this.wire.addPacket(this, item)) {
+      this.items.pop(); // not a packet, or the same frame reported twice
+      this.bySeq.delete(item.seq);
+      return false;
+    }
     if (this.items.length > MAX_ITEMS) this.forget(this.items.length - MAX_ITEMS + 200);
     this.version++;
     return true;
@@ -367,9 +386,10 @@ export class LadderModel {
     return found;
   }
 
-  /** The newest `max` rows on `lanes` (a Set, or null for all), and how many earlier rows are hidden. */
-  visible(max, lanes = null) {
-    const rows = lanes ? this.items.filter((item) => lanes.has(item.lane)) : this.items;
+  /** The newest `max` rows on `lanes` (a Set, or null for all), and how many earlier rows are hidden; `wire`: with packets. */
+  visible(max, lanes = null, wire = true) {
+    const keep = (item) => (!lanes || lanes.has(item.lane)) && (wire || item.role !== "packet");
+    const rows = lanes || !wire ? this.items.filter(keep) : this.items;
     const shown = rows.slice(-max);
     const earlier = rows.length - shown.length + (lanes ? 0 : this.forgotten);
     return { rows: shown, earlier };

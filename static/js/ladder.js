@@ -10,6 +10,7 @@ import { Emitter } from "./emitter.js";
 import { drawLadder } from "./ladder-draw.js";
 import { LadderModel } from "./ladder-model.js";
 import { onNames } from "./names.js";
+import { initWireControls, onWireChange, wireShown } from "./wire-controls.js";
 
 const MAX_ROWS = 150;
 const RUSH_ROWS = 30; // drawn while a flood lasts:
@@ -47,7 +48,7 @@ function draw() {
   // half a second on a slow machine: draw the newest few until it calms down, then all of them.
   const rush = madeRows() - drawnRows > RUSH_AFTER;
   drawnRows = madeRows();
-  drawLadder(model, focus, rush ? RUSH_ROWS : MAX_ROWS);
+  drawLadder(model, focus, rush ? RUSH_ROWS : MAX_ROWS, { wire: wireShown() });
   if (follow) scroller.scrollTop = scroller.scrollHeight;
   signals.emit("drawn", model);
   if (rush) settleTimer = setTimeout(() => madeRows() === drawnRows && redraw(), SETTLE_MS);
@@ -200,6 +201,9 @@ export function initLadder() {
     redraw();
   });
   onNames(redraw); // a student named (or renamed): the lanes are labelled again, nothing else changes
+  // the wire layer: its toggle redraws; its pcap is of the socket in focus (the first lane of the focus), or all
+  initWireControls(() => (focus ? model.lanes.get([...focus][0])?.endpoint ?? null : null));
+  onWireChange(redraw);
   showQueue();
 }
 

@@ -18,6 +18,7 @@ const newStage = document.getElementById("stage-new");
 const agentPicker = document.querySelector("[data-testid=lessons-agent]"); // (issue 13: shown over agents only)
 const confirmDialog = document.getElementById("stage-confirm");
 let lessons = []; // GET /api/session "lessons": the menu
+let wire = {}; // GET /api/session "capture", "impair_tcp": what this lab can do on the wire
 let role = "control";
 let dismissed = ""; // the stage whose banner this page closed (it comes back with the next stage)
 let prepared = ""; // the stage whose send boxes and Download form this page filled
@@ -199,11 +200,23 @@ async function startStage(lesson) {
   }
 }
 
+/** Which loss a lesson uses (seeded or the kernel's), and what it lacks here (no capture, no real loss). */
+function lessonTags(lesson) {
+  const tags = [];
+  if (lesson.impairment) {
+    tags.push(el("span", { class: "lesson-tag", testid: "lesson-impairment", i18n: `lessons.impairment.${lesson.impairment}` }));
+  }
+  const can = lesson.needs === "link" ? wire.impair_tcp : lesson.needs === "capture" ? wire.capture : true;
+  if (can === false) tags.push(el("span", { class: "lesson-tag off", testid: "lesson-needs", i18n: `lessons.needs.${lesson.needs}` }));
+  return tags;
+}
+
 function drawMenu() {
   list.replaceChildren(...lessons.map((lesson) => {
     const button = el("button", { type: "button", class: "lesson-item", testid: "lesson-preset",
       data: { lesson: String(lesson.n), key: lesson.key } },
-      el("span", { class: "lesson-n", text: String(lesson.n) }), el("span", { text: inLanguage(lesson.text)?.title || "" }));
+      el("span", { class: "lesson-n", text: String(lesson.n) }),
+      el("span", { class: "lesson-label" }, el("span", { text: inLanguage(lesson.text)?.title || "" }), ...lessonTags(lesson)));
     button.addEventListener("click", () => startStage(lesson));
     return el("li", {}, button);
   }));
@@ -221,8 +234,9 @@ function placeBanner() {
 }
 
 /** The session's lessons (the menu) and role (viewers see the banner, without its buttons). */
-export function setSession({ role: given, lessons: menuLessons }) {
+export function setSession({ role: given, lessons: menuLessons, wire: wireSession }) {
   role = given === "view" ? "view" : "control";
+  wire = wireSession || {}; // (null before the wire issue: no tag says anything is missing)
   lessons = Array.isArray(menuLessons) ? menuLessons : [];
   drawMenu();
   placeBanner();

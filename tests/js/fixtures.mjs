@@ -72,6 +72,10 @@ export function everyKind() {
     event("error", { endpoint: "s1@echo", call: "recv", errno: "ENOTCONN", code: "recv-on-listening-socket", params: { call: "recv" } }),
     event("error", { endpoint: "s2@echo", call: "send", code: "send-str", params: { call: "send" } }),
     event("error", { endpoint: "s2@echo", call: "close", code: "socket-never-closed", params: { socket: "s2@echo" } }),
+    // the wire (issue 14): a segment, a retransmitted one, a datagram
+    event("packet", { endpoint: "e2", local: C, peer: S, args: { flags: "SYN", seq: 0, ack: 0, win: 65495, len: 0, src: C, dst: S, analysis: null } }),
+    event("packet", { endpoint: "e2", local: C, peer: S, size: 5, args: { flags: "PSH,ACK", seq: 1, ack: 1, win: 512, len: 5, src: C, dst: S, analysis: "retransmission" } }),
+    event("packet", { endpoint: "e2", proto: "udp", local: C, peer: S, size: 3, args: { flags: null, seq: null, ack: null, win: null, len: 3, src: C, dst: S, analysis: null } }),
     event("state", { state: { id: "e1", kind: "tcp-server", state: "listening" } }),
   ];
 }

@@ -18,7 +18,7 @@ test("kinds: the page knows what the session said, and nothing it did not", () =
   assert.equal(isLifecycle("recv"), false);
   assert.equal(startsLane("connect"), true);
   assert.equal(startsLane("send"), false);
-  assert.equal(drawOf("packet"), "mark"); // unknown: still shown
+  assert.equal(drawOf("no-such-kind"), "mark"); // unknown: still shown
   setKinds({ weird: null, ok: { draw: "arrow" } });
   assert.deepEqual(kindNames(), ["ok"]);
   setKinds(undefined);

@@ -317,7 +317,7 @@ def test_every_kind_seen_in_the_scenarios_is_registered(lab: Lab) -> None:
 def test_each_kind_has_a_lifecycle_flag_and_a_drawing_rule() -> None:
     for kind in KINDS.values():
         assert isinstance(kind.lifecycle, bool) and isinstance(kind.changes, bool)
-        assert kind.draw in ("lane-start", "lane-end", "arrow", "mark", "none"), kind
+        assert kind.draw in ("lane-start", "lane-end", "arrow", "mark", "wire", "none"), kind
     assert events_module.LIFECYCLE_KINDS is LIFECYCLE_KINDS  # derived once, never listed again
     assert kinds_json()["close"] == {"lifecycle": True, "draw": "lane-end", "changes": True, "log": "row"}
 

@@ -74,7 +74,7 @@ def test_compare_run_takes_its_settings_and_replaces_the_previous_run(client: An
 
 @pytest.mark.parametrize(("path", "body", "status", "code"), [
     ("/api/stage", {"lesson": 0}, 400, "no-such-lesson"),
-    ("/api/stage", {"lesson": 10}, 400, "no-such-lesson"),
+    ("/api/stage", {"lesson": 15}, 400, "no-such-lesson"),  # (lessons 1-14)
     ("/api/stage", {"lesson": "4"}, 400, "no-such-lesson"),
     ("/api/stage", {"lesson": True}, 400, "no-such-lesson"),
     ("/api/stage", {"lesson": [4]}, 400, "no-such-lesson"),

@@ -1,0 +1,76 @@
+"""14: a 1 GiB lab download with packet capture on, against the same download with capture off, in
+the same run: two dashboards side by side in one network namespace of their own (made with
+`unshare --net` as root, or a user namespace with it), serving the same file. Interleaved, best of
+each. Capture must keep the download at >= 0.5x, with every frame counted (as a `packet` event, or
+as suppressed by the events-per-second limit, or as skipped or of no lab socket)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+from .b1_download import SIZE, lab_download, make_file, settled
+from .common import ROOT, Dashboard, Result, dashboard
+
+TARGET = 0.5
+RUNS = 2
+
+
+def capture_stats(lab: Dashboard) -> dict[str, Any]:
+    stats: dict[str, Any] = lab.api("GET", "/api/stats")
+    return stats
+
+
+def inner() -> dict[str, Any]:
+    """In the namespace: both dashboards, the downloads, the counts."""
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    with dashboard({"SOCKETLAB_CAPTURE": "1"}) as on, dashboard({"SOCKETLAB_CAPTURE": "0"}) as off:
+        big = on.files / "big-1GiB.bin"
+        make_file(big, SIZE)
+        os.link(big, off.files / big.name)  # one file on disk, served by both
+        session = on.api("GET", "/api/session")
+        assert session["capture"] is True, session["why_not"]
+        ports = {}
+        for name, lab in (("on", on), ("off", off)):
+            server = lab.api("POST", "/api/endpoints", json={"kind": "tcp-server", "port": 0, "mode": "file",
+                                                              "file": big.name})
+            ports[name] = server["local"][1]
+        speeds: dict[str, list[float]] = {"on": [], "off": []}
+        for _ in range(RUNS):  # interleaved: the machine is shared and noisy
+            speeds["off"].append(settled(lab_download, off, ports["off"], None))
+            speeds["on"].append(settled(lab_download, on, ports["on"], None))
+        stats = capture_stats(on)
+        limit = session["limits"]["events_per_second"]
+    return {"speeds": speeds, "stats": stats, "events_per_second": limit}
+
+
+def run() -> Result:
+    ns = ["unshare", "--net"] if os.geteuid() == 0 else ["unshare", "--user", "--map-root-user", "--net"]
+    done = subprocess.run([*ns, sys.executable, "-m", "bench.b14_capture", "inner"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=1800, check=False)
+    if done.returncode:
+        return Result(14, "1 GiB download with capture on vs off", f"could not run: {done.stderr.strip()[-300:]}",
+                      f">= {TARGET}x", False)
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    on, off = max(got["speeds"]["on"]), max(got["speeds"]["off"])
+    capture = got["stats"]["capture"]
+    frames, packets, suppressed = capture["frames"], capture["packets"], capture["suppressed"]
+    counted = packets + suppressed + capture["unmatched"] + sum(capture["skipped"].values()) == frames
+    ratio = on / off
+    mib = 2**20
+    return Result(14, "1 GiB raw download with packet capture on vs off (same run, in a namespace)",
+                  f"{ratio:.2f}x ({on / mib:.0f} vs {off / mib:.0f} MiB/s); {frames} frames: {packets} packet events, "
+                  f"{suppressed} over the {got['events_per_second']}/s limit, {capture['kernel_drops']} dropped "
+                  f"by the kernel", f">= {TARGET}x, every frame counted", ratio >= TARGET and counted,
+                  {"on_MiBps": [x / mib for x in got["speeds"]["on"]], "off_MiBps": [x / mib for x in got["speeds"]["off"]],
+                   "ratio": ratio, "capture": capture, "bus_suppressed": got["stats"]["suppressed"]})
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["inner"]:
+        print(json.dumps(inner()), flush=True)
+    else:
+        print(run())

@@ -1,0 +1,63 @@
+"""A sandboxed dashboard for the tests: the app's own redis-server and one lab agent in a user +
+network namespace of its own (webapp/sandbox.py), driven through the REST API.
+
+Skipped, with the reason, where this machine gives no namespace (the refusal itself is tested with a
+failing unshare in test_refused.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from webapp import create_app, shutdown
+
+
+def namespaces_work() -> str | None:
+    """None when `unshare` gives this user a network namespace, else what it said."""
+    argv = ["unshare", "--net", "true"] if os.geteuid() == 0 else ["unshare", "--user", "--map-root-user", "--net", "true"]
+    try:
+        done = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+    return None if done.returncode == 0 else done.stderr.strip()
+
+
+@pytest.fixture(scope="module")
+def sandbox_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    refused = namespaces_work()
+    if refused:
+        pytest.skip(f"no network namespace here: {refused}")
+    root = tmp_path_factory.mktemp("sandbox")
+    saved = {k: os.environ.get(k) for k in ("SOCKETLAB_FILES", "SOCKETLAB_DOWNLOADS")}
+    os.environ["SOCKETLAB_FILES"], os.environ["SOCKETLAB_DOWNLOADS"] = str(root / "files"), str(root / "downloads")
+    try:
+        app = create_app({"TESTING": True, "SANDBOX": True})
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    yield app
+    sandbox = app.extensions["socketlab_sandbox"]
+    shutdown(app)
+    assert sandbox.agent.poll() is not None and sandbox.redis.poll() is not None  # stopped by pid
+    assert not Path(sandbox.dir).exists()
+
+
+@pytest.fixture
+def api(sandbox_app: Any) -> Any:
+    client = sandbox_app.test_client()
+    yield client
+    client.post("/api/stage", json={"lesson": None})  # a fresh stage: every endpoint of the test closed
+
+
+def in_namespace(app: Any, *argv: str) -> str:
+    """A command's output inside the sandbox's network namespace (nsenter by the agent's pid)."""
+    pid = app.extensions["socketlab_sandbox"].agent.pid
+    enter = ["nsenter", "-t", str(pid), "-n"] if os.geteuid() == 0 else ["nsenter", "-t", str(pid), "-U", "-n", "--preserve-credentials"]
+    return subprocess.run([*enter, *argv], capture_output=True, text=True, timeout=10, check=True).stdout
