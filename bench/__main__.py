@@ -13,7 +13,8 @@ from .common import ROOT, Result
 
 BENCHES = {1: "b1_download", 2: "b2_echo", 3: "b3_delivery", 4: "b4_flood", 5: "b5_page", 6: "b6_startup",
            7: "b7_idle", 8: "b8_agents", 9: "b9_agents_wide", 10: "b10_agent_commands", 11: "b11_agent_death",
-           12: "b12_agent_echo", 13: "b13_trace", 14: "b14_capture"}
+           12: "b12_agent_echo", 13: "b13_trace", 14: "b14_capture", 15: "b15_idle_conns",
+           16: "b16_viewers"}
 
 
 def main() -> int:

@@ -145,23 +145,27 @@ class Download:
 
     def _run(self) -> None:
         tmp = self.folder / f".{self.id}.part"
+        failure: tuple[str, str | None, dict[str, Any] | None, str | None] | None = None
         try:
             self._transfer(tmp)
         except LabError as exc:
-            self._finish("failed", str(exc), exc_code(exc), getattr(exc, "params", None))
+            failure = (str(exc), exc_code(exc), getattr(exc, "params", None), None)
         except OSError as exc:
             if isinstance(exc, BlockingIOError):  # SO_RCVTIMEO ran out: nothing came for RECV_TIMEOUT
                 exc = TimeoutError(errno.ETIMEDOUT, os.strerror(errno.ETIMEDOUT))
             if self._cancelled:
-                self._finish("failed", "the download was cancelled", "download-cancelled", {})
+                failure = ("the download was cancelled", "download-cancelled", {}, None)
             else:
                 problem = os_problem(exc, "download from", self.host, self.port)
-                self._finish("failed", problem.sentence, problem.code, problem.params, errno_name(exc))
+                failure = (problem.sentence, problem.code, problem.params, errno_name(exc))
         finally:
             if self._sock is not None:
                 self._sock.close()
-            with contextlib.suppress(OSError):  # (e.g. a folder in the way: the failure is reported already)
+            with contextlib.suppress(OSError):  # (e.g. a folder in the way: the failure says why)
                 tmp.unlink(missing_ok=True)
+        # Said only once the partial file is gone: whoever sees "failed" finds nothing left behind.
+        if failure is not None:
+            self._finish("failed", *failure)
 
     def _transfer(self, tmp: Path) -> None:  # noqa: PLR0912 (the receive loop stays in one piece: it is the hot path)
         sock = self._sock

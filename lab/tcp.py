@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import itertools
+import select
 import socket
 import threading
 import time
@@ -17,6 +18,7 @@ from typing import Any
 
 from . import servermodes
 from .connection import Connection
+from .snapshots import Snapshots
 from .endpoint import Context, Endpoint, address, bind_socket, errno_name, join, spawn
 from .errors import LabError, NotFound, Refused, where
 from .events import Address
@@ -41,6 +43,9 @@ class TcpServer(Endpoint):
         self._accepted = threading.Condition(self._lock)
         self._ids = itertools.count(1)
         self._stopping = threading.Event()
+        # `state` snapshots, held back in a burst of accepts or closes (lab/snapshots.py says why)
+        self._snapshots = Snapshots(self.publish_state, lambda: len(self.connections))
+        self._closing_all = False  # close() is closing every connection
         try:
             self._listener: socket.socket | None = bind_socket(ctx, host, port, socket.SOCK_STREAM)
         except OSError as exc:
@@ -74,6 +79,7 @@ class TcpServer(Endpoint):
             try:
                 sock, peer_addr = listener.accept()
             except TimeoutError:
+                self._snapshots.send(hold=False)
                 continue
             except OSError as exc:
                 if self.state != "listening" or self._stopping.is_set():
@@ -105,6 +111,7 @@ class TcpServer(Endpoint):
                              call="accept", result=peer, code="connection-limit",
                              params={"limit": self.ctx.limits.connections_per_server})
                 sock.close()
+                self._snapshots.send(hold=self._backlogged(listener))
                 continue
             conn = Connection(self, sock, conn_id, peer)
             with self._lock:
@@ -113,8 +120,13 @@ class TcpServer(Endpoint):
                 self._accepted.notify_all()
             conn.publish("accept", detail=f"accept() returned a new socket {where(*conn.local)} <-> {where(*peer)}; "
                                           "the listening socket keeps listening", call="accept", result=peer)
-            self.publish_state()
+            self._snapshots.send(hold=self._backlogged(listener), due=True)
             conn.start()
+
+    @staticmethod
+    def _backlogged(listener: socket.socket) -> bool:
+        """More clients wait to be accepted (so the burst goes on: a snapshot may wait for them)."""
+        return bool(select.select([listener], [], [], 0)[0])
 
     def wait_accepted(self, count: int, timeout: float) -> bool:
         """Block until accept() has returned `count` connections in all (or the timeout). A client's
@@ -169,7 +181,12 @@ class TcpServer(Endpoint):
     def on_closed(self, conn: Connection) -> None:
         with self._lock:
             self.connections.pop(conn.id or "", None)
-        self.publish_state()
+            closing_all = self._closing_all
+            looping = self._listener is not None and not self._stopping.is_set()  # its tick sends a held snapshot
+        if closing_all:  # close() sends one snapshot once every connection is gone
+            self._snapshots.owe()
+            return
+        self._snapshots.send(hold=looping, due=True)
 
     # -- commands -----------------------------------------------------------------------------
 
@@ -212,18 +229,20 @@ class TcpServer(Endpoint):
                                      f"{established} established connection(s) go on",
                      call="close", args={"socket": "listening"}, closed_by="local", code=reason,
                      params={"established": established})
-        self.publish_state()
+        self._snapshots.send(hold=False, due=True)
 
     def close(self) -> None:
         self.stop_tasks()
         self.stop_listening("server-stopped")
         with self._lock:
             conns = list(self.connections.values())
+            self._closing_all = True  # their closes owe one snapshot in all, sent below
         for conn in conns:
             conn.close("server-stopped", wait=False)
         for conn in conns:
             join(conn._thread)
         self.state = "stopped"
+        self._snapshots.send(hold=False)
 
     def to_json(self, snapshot: bool = False) -> dict[str, Any]:
         data = super().to_json(snapshot)
