@@ -1,10 +1,11 @@
 """`python -m bench.hall_watcher URL N`: N Socket.IO viewers of one dashboard, as cheap as a viewer can be.
 
 Bench 16 runs 200 viewers on the same 2 cores as the dashboards it measures, so each viewer does
-the least that still checks delivery: per batch, one regex pass for the agent's numbers (every
-(agent_seq) counted, so a viewer knows what it missed), the dashboard's first and last seq (a gap
-there is a drop the page counts and shows), and one latency per batch, from the `ts` of its oldest
-event (every event of the batch is charged that latency: an upper bound on each one's).
+the least that still checks delivery: per batch, the agent's numbers (every agent_seq counted, so a
+viewer knows what it missed or got twice: a batch of the next numbers in a row, as many as it holds,
+is counted in one step, any other one by one), the dashboard's first and last seq (a gap there is a
+drop the page counts and shows), and one latency per batch, from the `ts` of its oldest event (every
+event of the batch is charged that latency: an upper bound on each one's).
 
 Prints "ready", then on a JSON line {"last": agent_seq range [first, last]} waits (5 s at most) until
 each viewer has the last one, and prints one JSON line: per viewer, events, missing, duplicated,
@@ -35,14 +36,32 @@ class HallWatcher(Watcher):
         super().__init__(url, keep_latencies=False)
 
     def on_batch(self, frame: bytes, now: float) -> None:
-        seqs = AGENT_SEQ.findall(frame)
-        heads = SEQ.findall(frame)
-        if not heads:
+        head = SEQ.search(frame)
+        if head is None:
             return
-        first, last = int(heads[0][0]), int(heads[-1][0])
+        tail = SEQ.match(frame, frame.rfind(b'{"seq":'))
+        first, last = int(head[1]), int(tail[1]) if tail else int(head[1])
         if self.last and first > self.last + 1:
             self.dropped += first - self.last - 1
         self.last = max(self.last, last)
+        n = frame.count(b'"agent_seq":')
+        if not n:
+            return
+        low = AGENT_SEQ.search(frame)
+        high = AGENT_SEQ.match(frame, frame.rfind(b'"agent_seq":'))
+        assert low is not None and high is not None
+        lowest, highest = int(low[1]), int(high[1])
+        if lowest == self.newest + 1 and highest - lowest + 1 == n and highest < len(self.counts):
+            # the usual batch: the agent's next numbers, each once, in order (they are new, so 0 before):
+            # counted in one step, no Python loop per event (200 viewers share the machine measured)
+            self.counts[lowest:highest + 1] = b"\x01" * n
+        else:
+            self._count_each(AGENT_SEQ.findall(frame))
+        self.count += n
+        self.newest = max(self.newest, highest)  # (one agent: its events arrive in its order)
+        self.batches.append(((now - float(head[2])) * 1000, n))
+
+    def _count_each(self, seqs: list[bytes]) -> None:
         counts = self.counts
         for text in seqs:
             seq = int(text)
@@ -50,10 +69,6 @@ class HallWatcher(Watcher):
                 counts.extend(bytes(seq + 1 - len(counts) + (1 << 16)))
             if counts[seq] < 255:
                 counts[seq] += 1
-        self.count += len(seqs)
-        if seqs:
-            self.newest = max(self.newest, int(seqs[-1]))  # (one agent: its events arrive in its order)
-            self.batches.append(((now - float(heads[0][1])) * 1000, len(seqs)))
 
     def report(self, first: int, last: int) -> dict[str, Any]:
         window = self.counts[first:last + 1]
