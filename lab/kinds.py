@@ -69,6 +69,11 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
 #: Kinds always recorded and pinned in the buffer (derived: never list them again elsewhere).
 LIFECYCLE_KINDS: frozenset[str] = frozenset(k.name for k in KINDS.values() if k.lifecycle)
 
+#: What a traced program's events may be (agent/trace/ records only these): its socket calls and its
+#: drop counts, never a lab endpoint's state. The dashboard's route for traced programs takes no other.
+TRACED_KINDS: frozenset[str] = frozenset({"setup", "listen", "accept", "connect", "send", "recv", "shutdown", "close",
+                                          "error", "agent"})
+
 
 def kinds_json() -> dict[str, dict[str, object]]:
     """The registry as the page reads it (GET /api/session "kinds")."""

@@ -51,7 +51,7 @@ STAGE_KEY = b"stage"
 STAGE_MAXLEN = 1000
 
 
-def _valid(body: Any, agent: str) -> bool:
+def valid_event(body: Any, agent: str) -> bool:
     """A stream entry is an event object of a known kind, with the fields the page relies on."""
     return (isinstance(body, dict) and isinstance(body.get("kind"), str) and body["kind"] in KINDS
             and isinstance(body.get("seq"), int) and isinstance(body.get("endpoint"), str)
@@ -184,7 +184,7 @@ class AgentHub:
         except orjson.JSONDecodeError:
             self.skipped += 1
             return
-        if not _valid(body, agent):
+        if not valid_event(body, agent):
             self.skipped += 1
             return
         snapshot = body.get("state")
@@ -389,4 +389,4 @@ class AgentLabs:
         self.hub.close()
 
 
-__all__ = ["AgentClient", "AgentHub", "AgentLabs"]
+__all__ = ["AgentClient", "AgentHub", "AgentLabs", "valid_event"]

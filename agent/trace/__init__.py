@@ -1,6 +1,8 @@
 """Trace an unmodified Python program's socket calls live (issue 17): `python -m agent.trace`.
 
-The program runs in this process with `socket.socket` replaced by a traced subclass (tsocket.py);
-every call is recorded as the lab's own structured event (tracer.py) and shipped to Redis exactly
-as a lab agent ships its lab's events (delivery.py), under the program's name.
+The program runs in this process with `socket.socket` replaced by a traced subclass (tsocket.py),
+which appends one record per call (tracer.py). A courier process (courier.py, fed through a pipe by
+outbox.py) turns the records into the lab's own structured events (unpack.py) and ships them under
+the program's name: to Redis exactly as a lab agent ships its lab's (delivery.py), or straight to a
+dashboard over HTTP (posting.py, to webapp/traces.py).
 """

@@ -1,4 +1,5 @@
-"""`python -m agent.trace --redis <url> [--name <name>] program.py [args...]`: run a program, traced.
+"""`python -m agent.trace (--redis <url> | --dashboard <url> [--token <t>]) [--name <name>] program.py [args...]`:
+run a program, traced.
 
 The program runs as `python program.py args...` would run it: sys.argv, sys.path[0] (its folder),
 `__name__ == "__main__"`, its output untouched, its exit status, and an uncaught exception's
@@ -12,18 +13,22 @@ import atexit
 import os
 import re
 import runpy
+import signal
 import sys
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from agent.config import NAME_LIMIT, checked_name
+from agent.redisconn import connect
 from lab.errors import LabError
 
-from .delivery import Delivery
+from .outbox import Outbox
+from .posting import check_dashboard_url
 from .tracer import Tracer
 from .tsocket import install
 
+FLUSH_SECONDS = 10.0  # at the program's end, its last events get this long to arrive (the courier's own bound)
 _kept: list[Any] = []  # the program's globals, alive until exit as under `python program.py`
 
 
@@ -38,12 +43,16 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Run a Python program with its socket calls shown on the dashboards.")
     parser.add_argument("--redis", default=os.environ.get("SOCKETLAB_REDIS", ""),
                         help="redis://[:password@]host:port/db or unix:///path/to.sock[?db=n] (SOCKETLAB_REDIS)")
+    parser.add_argument("--dashboard", default=os.environ.get("SOCKETLAB_DASHBOARD", ""),
+                        help="without Redis: the dashboard's URL, e.g. http://10.0.0.5:5000 (SOCKETLAB_DASHBOARD)")
+    parser.add_argument("--token", default=os.environ.get("SOCKETLAB_TOKEN", ""),
+                        help="the dashboard's control token (SOCKETLAB_TOKEN); a viewer's token is refused")
     parser.add_argument("--name", default="", help="the name the class sees (default: the program's file name)")
     parser.add_argument("program", help="the Python file to run")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
     options = parser.parse_args(argv)
-    if not options.redis:
-        parser.error("which Redis? Give --redis <url> or set SOCKETLAB_REDIS.")
+    if bool(options.redis) == bool(options.dashboard):
+        parser.error("where to? Give --redis <url> (a Redis the dashboards read) or --dashboard <url> --token <t>.")
     program: str = options.program
     if not os.path.isfile(program):  # (python's own words and status for a missing file)
         print(f"{sys.executable}: can't open file {os.path.abspath(program)!r}: [Errno 2] No such file or directory",
@@ -51,20 +60,31 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         tracer = Tracer(checked_name(options.name or default_name(program)))
-        delivery = Delivery(tracer, options.redis, program)
+        if options.redis:
+            connect(options.redis, 1.0).close()  # (checks the URL: a sentence now, not in the courier)
+            where = ["--redis", options.redis]
+        else:
+            where = ["--dashboard", check_dashboard_url(options.dashboard)]
     except LabError as exc:
         print(f"python -m agent.trace: {exc}", file=sys.stderr)
         return 2
+    outbox = Outbox(tracer, ["--name", tracer.name, "--program", program, "--pid", str(os.getpid()), *where],
+                    options.token)
+
+    interrupted: list[bool] = []
 
     def at_exit() -> None:  # (atexit runs after the interpreter joined the program's own threads)
         if tracer.on:
             tracer.finish()
-        delivery.stop()
+        outbox.close(FLUSH_SECONDS + 1)
+        if interrupted:  # (registered first, so it runs after the program's own atexit functions)
+            _die_of_sigint()
 
-    def in_child() -> None:  # a fork's child: untraced (its parent's seqs and Redis client are not its own)
+    def in_child() -> None:  # a fork's child: untraced (its records would be taken for its parent's)
         tracer.on = False
+        outbox.forget()
 
-    delivery.start()
+    outbox.start()
     install(tracer)
     os.register_at_fork(after_in_child=in_child)
     atexit.register(at_exit)
@@ -77,8 +97,22 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException as exc:  # noqa: BLE001  (the program's: printed as Python would, then status 1)
         tb = _program_frames(exc.__traceback__, program)
         sys.excepthook(type(exc), exc.with_traceback(tb), tb)
+        if isinstance(exc, KeyboardInterrupt):
+            interrupted.append(True)  # Python then ends by SIGINT, after its exit functions: so does this
         return 1
     return 0
+
+
+def _die_of_sigint() -> None:
+    """End as CPython ends on an uncaught KeyboardInterrupt: output flushed, then killed by SIGINT
+    (status -2, or 130 in a shell), so that a shell or a make sees an interrupted program."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)
 
 
 def _program_frames(tb: TracebackType | None, program: str) -> TracebackType | None:

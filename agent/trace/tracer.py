@@ -1,58 +1,71 @@
-"""What a traced program did, as the lab's own events: one EventBus, one endpoint id per socket.
+"""What a traced program did, as raw records on the program's side: one append per call, nothing more.
 
 The tracer never changes what the program sees: it records around the real call (tsocket.py) and
-the call's result or exception goes back unchanged. Its own threads (the shipper, the heartbeat)
-open sockets too (redis-py's); those are not the program's, so a thread-local flag leaves them
-untraced rather than shipping the shipper's own traffic in an endless loop.
+the call's result or exception goes back unchanged. Recording is the cheapest thing that keeps
+the facts: a tuple appended to a deque (atomic under the GIL, no lock), with the time, the
+thread's name and the first PREVIEW_BYTES of the payload. Everything else (sequence numbers,
+sentences, argument objects, JSON, Redis or HTTP) happens in the courier, a process of its own
+(courier.py), so it neither holds this interpreter's lock nor slows the program's sockets:
+profiled, encoding and shipping in-process cost more than the calls being traced (bench 13).
+
+Two record shapes travel to the courier (unpack.py turns them into the lab's events):
+- a data call (send/recv and their kin, the hot path): `(ts, thread, where, call, arg, n, head, to)`,
+  `where` being the socket's `(endpoint, proto, local, peer)`, cached on the socket;
+- anything else: `(ts, thread, endpoint, kind, proto, local, peer, size, head, detail, call, args,
+  result, closed_by, errno, code, params)`, every field given.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
+import time
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections import deque
 from typing import Any
 
-from lab.events import Address, EventBus
+from lab.events import PREVIEW_BYTES, Address
 
-#: Events the bus holds for the shipper; a program faster than Redis loses the oldest, counted by
-#: the shipper as an `agent` event "dropped" (never silently).
+#: Records held for the courier; a program faster than the courier loses the oldest beyond this
+#: (its last calls, the ones that explain how it ended, stay), counted, and the courier ships the
+#: count as an `agent` event "dropped" (never silently).
 CAPACITY = 50_000
+
+Record = tuple[Any, ...]
 
 
 class Tracer:
-    def __init__(self, name: str, bus: EventBus | None = None) -> None:
+    def __init__(self, name: str, capacity: int = CAPACITY) -> None:
         self.name = name
-        self.bus = bus or EventBus(capacity=CAPACITY, pinned=5_000)  # no per-second limit: the ring bounds it
-        self.on = True  # False in a fork's child: its events would share the parent's seqs and Redis client
+        self.on = True  # False in a fork's child: its records would be taken for the parent's
+        self.records: deque[Record] = deque(maxlen=capacity)
+        self.capacity = capacity
+        self.idle = False  # the outbox's writer is asleep: the next record wakes it (outbox.py)
+        self.wakeup = threading.Event()
+        self._drops = itertools.count()  # next() is atomic: each record let go takes one number
+        self._drops_read = 0
         self._ids = itertools.count(1)
-        self._local = threading.local()
         # endpoint id -> (weak reference, proto) of every traced socket not yet closed:
         # what is left when the program ends, or when the garbage collector takes one, was never closed
         self._open: dict[str, tuple[weakref.ref[Any], str]] = {}
 
-    # -- whose sockets ---------------------------------------------------------------------------
+    # -- the records ---------------------------------------------------------------------------
 
-    def traces_here(self) -> bool:
-        return self.on and not getattr(self._local, "untraced", False)
+    def put(self, record: Record) -> None:
+        """Keep one record for the courier (any thread; never blocks, never raises into the program)."""
+        records = self.records
+        if len(records) == self.capacity:  # full: append() lets the oldest go (a race with the writer's
+            next(self._drops)              # popleft may count one that stayed: never one that went uncounted)
+        records.append(record)
+        if self.idle:
+            self.idle = False
+            self.wakeup.set()
 
-    @contextmanager
-    def untraced(self) -> Iterator[None]:
-        """Sockets this thread creates meanwhile are the tracer's own (Redis), not the program's."""
-        self._local.untraced = True
-        try:
-            yield
-        finally:
-            self._local.untraced = False
-
-    def thread_target(self, target: Any) -> Any:
-        """`target`, run with this thread's sockets untraced (the shipper's and heartbeat's threads)."""
-        def run() -> None:
-            with self.untraced():
-                target()
-        return run
+    def dropped(self) -> int:
+        """Records let go so far (the outbox's writer alone asks)."""
+        taken = next(self._drops) - self._drops_read  # (that next() is the read's own: not a drop)
+        self._drops_read += 1
+        return taken
 
     # -- sockets ---------------------------------------------------------------------------------
 
@@ -82,14 +95,14 @@ class Tracer:
         self._open.clear()
 
     def never_closed(self, endpoint: str, proto: str, when: str) -> None:
-        self.bus.record(endpoint, "error", proto, None, None, None, 0, None,
-                        f"socket {endpoint} was never closed ({when})", "close", {"when": when},
-                        None, None, None, "socket-never-closed", {"socket": endpoint})
+        self.record(endpoint, "error", proto, None, None, 0, None, f"socket {endpoint} was never closed ({when})",
+                    "close", {"when": when}, code="socket-never-closed", params={"socket": endpoint})
 
     def record(self, endpoint: str, kind: str, proto: str, local: Address | None, peer: Address | None,
                size: int, payload: bytes | None, detail: str, call: str, args: dict[str, Any],
                result: Any = None, errno: str | None = None, code: str | None = None,
                params: dict[str, Any] | None = None, ts: float | None = None, closed_by: str | None = None) -> None:
-        args["thread"] = threading.current_thread().name  # a program's threads become its lanes
-        self.bus.record(endpoint, kind, proto, None, local, peer, size, payload, detail, call, args, result,
-                        closed_by, errno, code, params, None, None, None, ts)
+        """Any call but the data calls, every field given (the thread's name goes into `args`)."""
+        self.put((time.time() if ts is None else ts, threading.current_thread().name, endpoint, kind, proto, local,
+                  peer, size, None if payload is None else payload[:PREVIEW_BYTES], detail, call, args, result,
+                  closed_by, errno, code, params))

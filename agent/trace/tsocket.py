@@ -3,13 +3,13 @@
 Installed as `socket.socket` before the program runs, so everything that builds a socket from the
 module global gets it: socket.create_connection, socketserver, http.server, and accept() itself.
 Behaviour is unchanged by construction: the real call runs exactly as it would, its result is
-returned and its exception re-raised as they were; recording happens after it (or, for a send,
-with the bytes it was given), and nothing recorded can raise into the program.
+returned and its exception re-raised as they were; recording happens after it (a send is stamped
+when it began: its bytes may be received before it returns), and nothing recorded can raise into
+the program.
 """
 
 from __future__ import annotations
 
-import errno
 import socket
 import time
 from typing import Any
@@ -17,9 +17,18 @@ from typing import Any
 from lab.errors import os_problem
 from lab.events import PREVIEW_BYTES, Address
 
+from .facts import errno_name as _errno
+from .facts import head as _head
+from .facts import thread_name as _thread
+from .facts import unread_bytes
 from .tracer import Tracer
+from .unpack import address as _address  # (the courier applies it to the data calls' addresses)
 
 _real_socket = socket.socket
+# the real calls and the clock, looked up once: the data calls run per send and recv
+_send, _sendall, _sendto = _real_socket.send, _real_socket.sendall, _real_socket.sendto
+_recv, _recv_into, _recvfrom = _real_socket.recv, _real_socket.recv_into, _real_socket.recvfrom
+_time = time.time
 _ACTIVE: list[Tracer] = []  # the one tracer of this process, once installed
 _HOW = {socket.SHUT_RD: "SHUT_RD", socket.SHUT_WR: "SHUT_WR", socket.SHUT_RDWR: "SHUT_RDWR"}
 
@@ -29,28 +38,13 @@ def install(tracer: Tracer) -> None:
     socket.socket = TracedSocket  # type: ignore[misc]  # (the point: every later socket() is traced)
 
 
-def _address(value: Any) -> Address | None:
-    return (str(value[0]), int(value[1])) if isinstance(value, tuple) and len(value) >= 2 else None
-
-
-def _head(data: Any, n: int) -> bytes:
-    """The first bytes of a buffer the program passed (bytes, bytearray, memoryview of any format)."""
-    if type(data) is bytes:
-        return data[:min(n, PREVIEW_BYTES)]
-    return bytes(memoryview(data).cast("B")[:min(n, PREVIEW_BYTES)])
-
-
-def _errno(exc: OSError) -> str | None:
-    return errno.errorcode.get(exc.errno) if exc.errno else None
-
-
 class TracedSocket(_real_socket):
-    __slots__ = ("_tr", "_tr_id", "_tr_proto", "_tr_local", "_tr_peer", "_tr_listening")
+    __slots__ = ("_tr", "_tr_id", "_tr_proto", "_tr_local", "_tr_peer", "_tr_listening", "_tr_where", "_tr_read")
 
     def __init__(self, family: Any = -1, type: Any = -1, proto: Any = -1, fileno: Any = None) -> None:  # noqa: A002
         super().__init__(family, type, proto, fileno)
         tracer = _ACTIVE[0] if _ACTIVE else None
-        self._tr: Tracer | None = tracer if tracer is not None and tracer.traces_here() else None
+        self._tr: Tracer | None = tracer if tracer is not None and tracer.on else None
         if self._tr is None:
             return
         kind = self.type
@@ -59,6 +53,8 @@ class TracedSocket(_real_socket):
         self._tr_local: Address | None = None
         self._tr_peer: Address | None = None
         self._tr_listening = False
+        self._tr_read = False  # a recv returned: unread bytes at close() then mean a message cut short
+        self._tr_where: tuple[str, str, Address | None, Address | None] = (self._tr_id, self._tr_proto, None, None)
         if fileno is None:  # (a socket made from an fd, as accept() does, is announced by that call)
             args = {"family": self.family.name, "type": kind.name}
             self._note("setup", f"socket({self.family.name}, {kind.name})", "socket", args)
@@ -90,10 +86,13 @@ class TracedSocket(_real_socket):
                       f"{call}() failed: {exc}", call, args, None, err, code, params)
 
     def _learn_local(self) -> None:
+        """Ask the OS for the local address once (bind, listen, connect, accept, first sendto), never
+        per data call: the data records carry it from `_tr_where`."""
         try:
             self._tr_local = _address(self.getsockname())
         except OSError:
             pass
+        self._tr_where = (self._tr_id, self._tr_proto, self._tr_local, self._tr_peer)
 
     # -- setting up ---------------------------------------------------------------------------
 
@@ -171,91 +170,107 @@ class TracedSocket(_real_socket):
             self._note("setup", f"setsockopt({level}, {option}, {value!r})", "setsockopt",
                        {"level": level, "option": option, "value": value if isinstance(value, int) else None})
 
-    # -- data ---------------------------------------------------------------------------------
+    # -- data: the hot path (one tuple appended per call: tracer.py) ---------------------------
 
     def send(self, data: Any, *flags: int) -> int:
-        if self._tr is None:
-            return _real_socket.send(self, data, *flags)
+        tracer = self._tr
+        if tracer is None:
+            return _send(self, data, *flags)
+        began = _time()  # (its bytes may be received, and recorded, before it returns)
         try:
-            n = _real_socket.send(self, data, *flags)
+            n = _send(self, data, *flags)
         except TypeError as exc:
             self._failed("send", exc, {}, code="send-str" if isinstance(data, str) else None)
             raise
         except OSError as exc:
             self._failed("send", exc, {"bytes": len(data)}, "send", self._tr_peer)
             raise
-        self._note("send", f"send() of {n} bytes", "send", {"bytes": len(data)}, n, _head(data, n), n)
+        if tracer.on:
+            tracer.put((began, _thread(), self._tr_where, "send", len(data), n, _head(data, n), None))
         return n
 
     def sendall(self, data: Any, *flags: int) -> None:
-        if self._tr is None:
-            return _real_socket.sendall(self, data, *flags)
+        tracer = self._tr
+        if tracer is None:
+            return _sendall(self, data, *flags)
+        began = _time()
         try:
-            _real_socket.sendall(self, data, *flags)
+            _sendall(self, data, *flags)
         except TypeError as exc:
             self._failed("sendall", exc, {}, code="send-str" if isinstance(data, str) else None)
             raise
         except OSError as exc:
             self._failed("sendall", exc, {"bytes": len(data)}, "send", self._tr_peer)
             raise
-        n = len(data) if type(data) is bytes else memoryview(data).nbytes
-        self._note("send", f"sendall() of {n} bytes", "sendall", {"bytes": n}, n, _head(data, n), n)
+        if tracer.on:
+            n = len(data) if type(data) is bytes else memoryview(data).nbytes
+            tracer.put((began, _thread(), self._tr_where, "sendall", n, n, _head(data, n), None))
         return None
 
     def sendto(self, data: Any, *rest: Any) -> int:
-        if self._tr is None:
-            return _real_socket.sendto(self, data, *rest)
-        to = _address(rest[-1]) if rest else None
+        tracer = self._tr
+        if tracer is None:
+            return _sendto(self, data, *rest)
+        to = rest[-1] if rest else None  # (as the program gave it: the courier makes it [host, port])
+        began = _time()
         try:
-            n = _real_socket.sendto(self, data, *rest)
+            n = _sendto(self, data, *rest)
         except TypeError as exc:
             self._failed("sendto", exc, {}, code="send-str" if isinstance(data, str) else None)
             raise
         except OSError as exc:
-            self._failed("sendto", exc, {"bytes": len(data)}, "send", to)
+            self._failed("sendto", exc, {"bytes": len(data)}, "send", _address(to))
             raise
         if self._tr_local is None:  # a client's first sendto binds it to a free port
             self._learn_local()
-        self._note("send", f"sendto() of {n} bytes", "sendto", {"bytes": n, "address": list(to) if to else None},
-                   n, _head(data, n), n, peer=to)
+        if tracer.on:
+            tracer.put((began, _thread(), self._tr_where, "sendto", n, n, _head(data, n), to))
         return n
 
     def recv(self, bufsize: int, *flags: int) -> bytes:
-        if self._tr is None:
-            return _real_socket.recv(self, bufsize, *flags)
+        tracer = self._tr
+        if tracer is None:
+            return _recv(self, bufsize, *flags)
         try:
-            data = _real_socket.recv(self, bufsize, *flags)
+            data = _recv(self, bufsize, *flags)
         except OSError as exc:
             self._recv_failed("recv", exc, {"bufsize": bufsize})
             raise
-        n = len(data)
-        self._note("recv", f"recv({bufsize}) returned {n} bytes", "recv", {"bufsize": bufsize}, n, data, n)
+        self._tr_read = True
+        if tracer.on:
+            tracer.put((_time(), _thread(), self._tr_where, "recv", bufsize, len(data), data[:PREVIEW_BYTES],
+                        None))
         return data
 
     def recv_into(self, buffer: Any, nbytes: int = 0, *flags: int) -> int:
-        if self._tr is None:
-            return _real_socket.recv_into(self, buffer, nbytes, *flags)
+        tracer = self._tr
+        if tracer is None:
+            return _recv_into(self, buffer, nbytes, *flags)
         try:
-            n = _real_socket.recv_into(self, buffer, nbytes, *flags)
+            n = _recv_into(self, buffer, nbytes, *flags)
         except OSError as exc:
             self._recv_failed("recv_into", exc, {"bufsize": nbytes})
             raise
-        self._note("recv", f"recv_into() returned {n} bytes", "recv_into", {"bufsize": nbytes or len(buffer)},
-                   n, _head(buffer, n), n)
+        self._tr_read = True
+        if tracer.on:
+            tracer.put((_time(), _thread(), self._tr_where, "recv_into", nbytes or len(buffer), n,
+                        _head(buffer, n), None))
         return n
 
     def recvfrom(self, bufsize: int, *flags: int) -> tuple[bytes, Any]:
-        if self._tr is None:
-            return _real_socket.recvfrom(self, bufsize, *flags)
+        tracer = self._tr
+        if tracer is None:
+            return _recvfrom(self, bufsize, *flags)
         try:
-            data, addr = _real_socket.recvfrom(self, bufsize, *flags)
+            got = _recvfrom(self, bufsize, *flags)
         except OSError as exc:
             self._recv_failed("recvfrom", exc, {"bufsize": bufsize})
             raise
-        n = len(data)
-        self._note("recv", f"recvfrom({bufsize}) returned {n} bytes", "recvfrom", {"bufsize": bufsize}, n, data, n,
-                   peer=_address(addr))
-        return data, addr
+        if tracer.on:
+            data = got[0]
+            tracer.put((_time(), _thread(), self._tr_where, "recvfrom", bufsize, len(data),
+                        data[:PREVIEW_BYTES], got[1]))
+        return got  # (the very tuple the call returned)
 
     def _recv_failed(self, call: str, exc: OSError, args: dict[str, Any]) -> None:
         if self._tr_listening:  # (Linux: ENOTCONN) the program reads where it should accept()
@@ -278,7 +293,17 @@ class TracedSocket(_real_socket):
 
     def close(self) -> None:
         first = self._tr is not None and not self._closed  # type: ignore[attr-defined]  # (socket.socket sets it; typeshed does not say so)
+        unread = self._unread() if first and self._tr_read else 0
+        if unread and self._tr is not None and self._tr.on:  # (before the close: its reset reaches the peer next)
+            self._tr.record(self._tr_id, "error", self._tr_proto, self._tr_local, self._tr_peer, unread, None,
+                            f"close() with {unread} received bytes never read", "close", {"unread": unread},
+                            code="recv-missed-pieces", params={"socket": self._tr_id, "unread": unread})
         _real_socket.close(self)
         if first and self._tr is not None:
             self._tr.closed(self._tr_id)
             self._note("close", "close()", "close", {}, closed_by="local")
+
+    def _unread(self) -> int:
+        """Bytes that arrived on this TCP socket and were never read (FIONREAD): a program that read
+        once with recv() and closed took the first piece of a message for all of it."""
+        return 0 if self._tr_proto != "tcp" or self._tr_listening else unread_bytes(self.fileno())

@@ -463,6 +463,7 @@ export default {
   "ladder.follow": "Jump to newest",
   "ladder.earlier": { one: "{n} earlier event (folded)", other: "{n} earlier events (folded)" },
   "ladder.outside": "outside the lab",
+  "ladder.program": "{name}: a student's own program, traced (python -m agent.trace); each lane one of its sockets, named by its thread",
   "ladder.laneBytes": "out {out} B · in {in} B",
   "ladder.laneBytesShort": "↑{out} ↓{in} B",
   "ladder.bytes": { one: "{n} byte", other: "{n} bytes" },

@@ -252,5 +252,9 @@ export default {
   "err.send-str": "{call}() was given a str, but sockets carry bytes: encode it first, e.g. sock.sendall(text.encode()), or write a bytes literal like b\"hello\".",
   "err.socket-never-closed": "Socket {socket} was never closed: call close() (or use `with socket.socket() as s:`) so the peer sees the end of the stream and the port is freed.",
   "err.traced-call-failed": "{call}() raised {exception}.",
+  "err.recv-missed-pieces": "Socket {socket} was closed with {unread} received bytes never read: one recv() returns what has arrived so far, and TCP may deliver a message in several pieces. Call recv() in a loop until the whole message is there (or the peer closes).",
+  "err.dashboard-url-invalid": "'{url}' is not a dashboard address: use http://host:port, as the dashboard printed it.",
+  "err.trace-batch-invalid": "A traced program's batch must be a JSON object with \"boot\" (a whole number) and \"events\" (a list of events).",
+  "err.trace-batch-too-large": "A traced program's batch holds at most {limit} events; this one has {count}.",
   "err.bad-focus": "A focus is null or a list of at most {max} lane names like \"e1/c2\", each at most {chars} characters.",
 };

@@ -253,4 +253,8 @@ export default {
   "err.send-str": "{call}() 收到的是 str，但套接字传送的是字节：请先编码，例如 sock.sendall(text.encode())，或写字节字面量 b\"hello\"。",
   "err.socket-never-closed": "套接字 {socket} 一直没有关闭：请调用 close()（或使用 `with socket.socket() as s:`），让对方看到数据流结束，并释放端口。",
   "err.traced-call-failed": "{call}() 抛出了 {exception}。",
+  "err.recv-missed-pieces": "套接字 {socket} 关闭时还有 {unread} 字节已到达却从未读取：一次 recv() 只返回目前已到达的数据，而 TCP 可能把一条消息分成几段送达。请循环调用 recv()，直到整条消息都收到（或对方关闭）。",
+  "err.dashboard-url-invalid": "“{url}”不是面板地址：请用面板启动时打印的 http://主机:端口。",
+  "err.trace-batch-invalid": "被跟踪程序的一批事件必须是 JSON 对象，包含 \"boot\"（整数）和 \"events\"（事件列表）。",
+  "err.trace-batch-too-large": "被跟踪程序的一批事件最多 {limit} 个；这一批有 {count} 个。",
 };

@@ -461,6 +461,7 @@ export default {
   "ladder.follow": "跳到最新",
   "ladder.earlier": { other: "更早的 {n} 个事件（已折叠）" },
   "ladder.outside": "实验室外的程序",
+  "ladder.program": "{name}：学生自己的程序，正在被跟踪（python -m agent.trace）；每条泳道是它的一个套接字，以所在线程命名",
   "ladder.laneBytes": "发 {out} 字节 · 收 {in} 字节",
   "ladder.laneBytesShort": "↑{out} ↓{in} 字节",
   "ladder.bytes": { other: "{n} 字节" },

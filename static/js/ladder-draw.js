@@ -10,6 +10,7 @@ import { addr, closedByPeer } from "./ladder-model.js";
 import { drawPacket, packetEnds } from "./ladder-wire.js";
 import { encoding } from "./log-filter.js";
 import { book as names } from "./names.js";
+import { groupLanes } from "./trace-groups.js";
 
 const MAX_ARROWS_IN = 40; // into one recv (a flood may coalesce hundreds of sends into one)
 const SVG = "http://www.w3.org/2000/svg";
@@ -56,6 +57,7 @@ function label(item) {
     default:
       if (ev.kind === "listen") return t("ladder.listen", { port: ev.local ? String(ev.local[1]) : "" });
       if (ev.kind === "error") return t("ladder.error", { text: shortText(eventText(ev), 28) });
+      if (ev.kind === "setup" && typeof ev.call === "string") return `${ev.call}()`; // a traced program's socket(), bind(), ...
       if (ev.kind === "close") return t("ladder.close");
       return tOr(`ev.${ev.kind}`, ev.kind);
   }
@@ -125,13 +127,14 @@ function laneHeader(model, id, x, width, compact) {
   box.dataset.kind = lane.kind;
   const stats = laneStats(id);
   const numbers = { out: formatNumber(stats.bytesOut), in: formatNumber(stats.bytesIn) };
-  box.append(el("span", { class: "lane-id", text: id }),
+  if (lane.program) box.classList.add("traced"); // a student's socket: named by its thread (the id on hover)
+  box.append(el("span", { class: "lane-id", text: lane.program ? lane.thread ?? id : id, title: lane.program ? id : null }),
     el("span", { class: "lane-kind", text: tOr(`ladder.kind.${lane.kind}`, lane.kind) }),
     laneAddr(lane, compact),
     el("span", { class: "lane-bytes", testid: "lane-bytes", text: t(compact ? "ladder.laneBytesShort" : "ladder.laneBytes", numbers) }));
   // the lab agent it runs on (issue 13), as its events named it: a small tag in the heading's corner
   const agent = agents.ownerOf(lane.endpoint);
-  if (agent) {
+  if (agent && !lane.program) { // (a traced program's name is over its group already)
     const state = agents.stateOf(agent) || "unknown";
     box.append(el("span", { class: "agent-tag lane-agent", testid: "lane-agent", text: agent,
       title: state === "down" ? t("agents.cardDown") : null, data: { agentState: state } }));
@@ -139,6 +142,15 @@ function laneHeader(model, id, x, width, compact) {
   }
   if (lane.closed !== null) box.classList.add("closed");
   return box;
+}
+
+/** A traced program's name over its lanes (trace-groups.js). */
+function programHead(group, lanes, x, laneW) {
+  const head = el("div", { class: "program-head", testid: "lane-group", text: group.program,
+    title: t("ladder.program", { name: group.program }), data: { program: group.program } });
+  head.style.left = `${x.get(lanes[group.first]) - laneW / 2 + 3}px`;
+  head.style.width = `${(group.last - group.first + 1) * laneW - 6}px`;
+  return head;
 }
 
 function arrow(g, x1, y1, x2, y2, cls, attrs = {}) {
@@ -177,10 +189,11 @@ export function drawLadder(model, focus, maxRows, { wire = true } = {}) {
       if (other) shown.add(other.lane);
     }
   }
-  const lanes = [...shown].filter((id) => !id.startsWith("ext ")).map((id) => model.lanes.get(id))
+  const sorted = [...shown].filter((id) => !id.startsWith("ext ")).map((id) => model.lanes.get(id))
     .sort((a, b) => { const [p, q] = [orderKey(model, a), orderKey(model, b)]; return p[0] - q[0] || p[1] - q[1]; })
     .map((lane) => lane.id)
     .concat([...shown].filter((id) => id.startsWith("ext ")).sort());
+  const { order: lanes, groups } = groupLanes(sorted, (id) => model.lanes.get(id)); // a student's program: side by side
   const minLane = font * 5.5;
   const width = Math.max(scroller.clientWidth - 2, lanes.length * minLane);
   // a few lanes (a focus on one connection) sit closer together: room outside them for the labels
@@ -191,8 +204,10 @@ export function drawLadder(model, focus, maxRows, { wire = true } = {}) {
   const height = top + rows.length * rowH + rowH / 2;
   const y = new Map(rows.map((item, i) => [item.seq, top + i * rowH + rowH / 2]));
 
-  lanesBox.replaceChildren(...lanes.map((id) => laneHeader(model, id, x.get(id), laneW, laneW < font * 9.5)));
+  lanesBox.replaceChildren(...lanes.map((id) => laneHeader(model, id, x.get(id), laneW, laneW < font * 9.5)),
+    ...groups.map((group) => programHead(group, lanes, x, laneW)));
   lanesBox.style.width = `${width}px`;
+  lanesBox.classList.toggle("with-programs", groups.length > 0); // (a row for the programs' names)
   svg.setAttribute("width", String(width));
   svg.setAttribute("height", String(height));
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
@@ -208,6 +223,11 @@ export function drawLadder(model, focus, maxRows, { wire = true } = {}) {
   if (earlier) {
     rowLayer.append(node("text", { x: 8, y: rowH * 0.65, class: "earlier", "data-testid": "ladder-earlier" },
       t("ladder.earlier", { n: earlier })));
+  }
+  for (const group of groups) { // the program's lanes on a tinted band, under its name
+    const left = x.get(lanes[group.first]) - laneW / 2 + 3;
+    laneLayer.append(node("rect", { x: left, y: 0, width: (group.last - group.first + 1) * laneW - 6, height,
+      rx: 10, class: "program-band", "data-program": group.program }));
   }
   for (const id of lanes) {
     const lane = model.lanes.get(id);

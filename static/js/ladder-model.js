@@ -15,6 +15,7 @@
 // During a lesson (a "stage" event with a lesson began the stage) nothing leaves before the next stage.
 import { drawOf, endsLane } from "./kinds.js";
 import { WireTrack } from "./wire-model.js";
+import { noteTraced, placeByTime } from "./trace-groups.js";
 
 const MAX_ITEMS = 3000; // rows kept in memory (far more than are drawn)
 const MAX_QUEUE = 2000; // unmatched sends or recvs kept per direction
@@ -99,6 +100,7 @@ export class LadderModel {
     if (item.role === "recv" && ev.kind === "header") item.bytes = headerBytes(ev);
     else item.bytes = Number(ev.size) || 0;
     this.items.push(item);
+    if (lane.program) placeByTime(this.items); // (it arrived late, in its program's batch)
     this.bySeq.set(item.seq, item);
     lane.last = item.seq;
     if (lane.first === null) lane.first = item.seq;
@@ -149,6 +151,7 @@ export class LadderModel {
       this.lanes.set(id, lane);
     }
     if (!lane.kind || !lane.known) this.guessKind(lane, ev);
+    noteTraced(lane, ev); // a student's program (trace-groups.js): its name, and the thread of this lane
     if (ev.kind !== "refuse" && ev.local && !lane.local) lane.local = ev.local;
     if (lane.proto === "tcp" && ev.peer && !lane.peer && ev.kind !== "refuse") lane.peer = ev.peer;
     if (lane.proto === "tcp" && lane.local && lane.peer) this.byPair.set(`${addr(lane.local)}|${addr(lane.peer)}`, id);
@@ -282,7 +285,8 @@ export class LadderModel {
   /** Move `item` (just appended) above the earliest of `partners` already drawn, so arrows point down. */
   placeBefore(item, partners) {
     if (!partners.length) return;
-    const at = this.items.length - 1;
+    let at = this.items.length - 1; // (a traced program's row may have moved up by its clock already)
+    while (at > 0 && at >= this.items.length - 500 && this.items[at] !== item) at--;
     if (this.items[at] !== item) return;
     let target = at;
     for (let i = at - 1; i >= 0 && i >= at - 500; i--) {

@@ -31,9 +31,11 @@ def run(program: str, *args: str, redis_url: str | None = None, name: str | None
                           timeout=TIMEOUT, check=False)
 
 
-def start(program: str, *args: str, redis_url: str | None = None, name: str | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(command(program, *args, redis_url=redis_url, name=name), cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+def start(program: str, *args: str, redis_url: str | None = None, name: str | None = None,
+          stdin: int | None = None) -> subprocess.Popen[bytes]:
+    """The program in a process group of its own (as a terminal's foreground job: killpg reaches it all)."""
+    return subprocess.Popen(command(program, *args, redis_url=redis_url, name=name), cwd=ROOT, stdin=stdin,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, process_group=0)
 
 
 def shipped(url: str, name: str) -> list[dict[str, Any]]:

@@ -3,7 +3,10 @@ print or how they end, and counts what it could not ship."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
 from typing import Any
 
 from agent.redisconn import connect
@@ -11,7 +14,7 @@ from webapp import create_app, shutdown
 
 from ..redis_server import RedisServer
 from ..support import wait_until
-from .helpers import PROGRAMS, run, shipped
+from .helpers import PROGRAMS, run, shipped, start
 
 
 def test_an_exception_gives_the_same_traceback_and_status(redis_server: RedisServer) -> None:
@@ -83,3 +86,18 @@ def redis_server_keys(server: RedisServer, pattern: str) -> list[bytes]:
         return list(r.scan_iter(match=pattern))
     finally:
         r.close()
+
+
+def test_ctrl_c_stops_the_program_as_ever_and_its_events_still_arrive(redis_server: RedisServer) -> None:
+    """Ctrl-C in a terminal signals the whole foreground group: the program gets its KeyboardInterrupt,
+    the courier (in a session of its own) is not interrupted and ships everything up to it."""
+    results = []
+    for traced in (False, True):
+        proc = start("steady.py", "20", redis_url=redis_server.url if traced else None, stdin=subprocess.PIPE)
+        assert proc.stdout is not None and proc.stdout.readline() == b"half\n"
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        results.append((proc.returncode, out, err.splitlines()[-1]))
+    assert results[0] == results[1] == (-signal.SIGINT, b"", b"KeyboardInterrupt")  # (killed by it, as CPython ends)
+    events = shipped(redis_server.url, "steady")
+    assert sum(e["kind"] == "send" for e in events) == 20 and events[-1]["kind"] == "close"  # (the with block closed it)

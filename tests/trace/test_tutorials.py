@@ -121,3 +121,41 @@ def test_the_classic_mistakes_carry_hints(redis_server: RedisServer) -> None:
     assert found["socket-never-closed"]["params"] == {"socket": "s1@mistakes"}
     assert [e["code"] for e in errors] == ["recv-on-listening-socket", "send-str", "port-in-use",
                                            "connection-refused", "socket-never-closed"]
+
+
+def test_a_single_recv_on_a_message_in_two_pieces_gets_its_hint(redis_server: RedisServer) -> None:
+    plain = run("one_recv.py")
+    traced = run("one_recv.py", redis_url=redis_server.url)
+    assert traced.stdout == plain.stdout == b"server got: b'first half, '\n" and traced.returncode == 0, traced.stderr
+    events = shipped(redis_server.url, "one_recv")
+    hint = next(e for e in events if e["kind"] == "error")
+    assert hint["code"] == "recv-missed-pieces" and hint["params"] == {"socket": hint["endpoint"], "unread": 11}
+    assert hint["args"] == {"unread": 11, "thread": "MainThread"}
+    after = events[events.index(hint) + 1:]
+    assert next(e for e in after if e["endpoint"] == hint["endpoint"])["kind"] == "close"
+    assert {e["args"]["thread"] for e in events if e["kind"] == "send"} == {"client", "MainThread"}  # threads, named
+    # and what it costs: closing with unread bytes resets the connection, which the client's recv reports
+    assert [(e["code"], e["args"]["thread"]) for e in events if e["kind"] == "error"] == [
+        ("recv-missed-pieces", "MainThread"), ("connection-reset", "client")]
+
+
+def test_http_server_and_urllib_are_traced_through_socketserver(redis_server: RedisServer) -> None:
+    plain = run("http_pair.py")
+    traced = run("http_pair.py", redis_url=redis_server.url)
+    assert traced.stdout == plain.stdout == b"200 hello from http.server\n" and traced.returncode == 0, traced.stderr
+    events = shipped(redis_server.url, "http_pair")
+    listen = next(e for e in events if e["kind"] == "listen")
+    accept = next(e for e in events if e["kind"] == "accept")
+    connect = next(e for e in events if e["kind"] == "connect")
+    assert accept["local"] == listen["local"] == connect["peer"] and accept["result"] == connect["local"]
+    served = [e for e in events if e["endpoint"] == accept["endpoint"]]
+    request = next(e for e in served if e["kind"] == "recv")
+    assert request["call"] == "recv_into" and request["data"].startswith("GET / HTTP/1.1")  # (rfile: makefile)
+    assert request["args"]["thread"].startswith("Thread-")  # ThreadingHTTPServer's thread per request
+    answer = [e for e in served if e["kind"] == "send"]  # (wfile: the headers, then the body; previews of 64 bytes)
+    assert answer[0]["data"].startswith("HTTP/1.0 200 OK") and answer[-1]["data"] == "hello from http.server\n"
+    client = [e for e in events if e["endpoint"] == connect["endpoint"]]
+    assert any(e["kind"] == "send" and e["data"].startswith("GET / HTTP/1.1") for e in client)
+    got = [e for e in client if e["kind"] == "recv"]
+    assert got[0]["data"].startswith("HTTP/1.0 200 OK")
+    assert sum(e["result"] for e in got) == sum(e["result"] for e in answer)  # every byte sent, received

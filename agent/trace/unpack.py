@@ -1,0 +1,66 @@
+"""The courier's side of a record (tracer.py): the lab's own event, in the courier's EventBus.
+
+The program's side kept only facts (the time, the thread, the socket, the call, the sizes, the
+first bytes); the sentences and argument objects the lab's events carry are made here, in the
+courier's process, where they cost the program nothing. Sequence numbers come from the bus, in
+the order the program's threads appended their records.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lab.events import Address, EventBus
+
+# data call -> (kind, how `detail` words it, the name of its one argument)
+_DATA = {
+    "send": ("send", "send() of {n} bytes", "bytes"),
+    "sendall": ("send", "sendall() of {n} bytes", "bytes"),
+    "sendto": ("send", "sendto() of {n} bytes", "bytes"),
+    "recv": ("recv", "recv({arg}) returned {n} bytes", "bufsize"),
+    "recv_into": ("recv", "recv_into() returned {n} bytes", "bufsize"),
+    "recvfrom": ("recv", "recvfrom({arg}) returned {n} bytes", "bufsize"),
+}
+DATA_FIELDS = 8  # (ts, thread, where, call, arg, n, head, to): `to` the address as the program gave or got it
+
+
+def address(value: Any) -> Address | None:
+    """(host, port) of a socket address (IPv4, or IPv6's first two fields); None for any other."""
+    return (str(value[0]), int(value[1])) if isinstance(value, tuple) and len(value) >= 2 else None
+
+FULL_FIELDS = 17
+
+
+def unpack(bus: EventBus, records: list[tuple[Any, ...]]) -> int:
+    """Record each of `records` on `bus`, in order; returns how many were not records (skipped).
+
+    The records come from this tracer's own program over a pipe, but a program can write to any fd
+    it inherits, so each is checked for its shape rather than trusted."""
+    skipped = 0
+    for record in records:
+        try:
+            if len(record) == DATA_FIELDS:
+                _data(bus, record)
+            elif len(record) == FULL_FIELDS:
+                (ts, thread, endpoint, kind, proto, local, peer, size, head, detail, call, args, result,
+                 closed_by, errno, code, params) = record
+                args = dict(args) if isinstance(args, dict) else {}
+                args["thread"] = thread
+                bus.record(endpoint, kind, proto, None, local, peer, size, head, detail, call, args, result,
+                           closed_by, errno, code, params, None, None, None, ts)
+            else:
+                skipped += 1
+        except (TypeError, ValueError, KeyError):
+            skipped += 1
+    return skipped
+
+
+def _data(bus: EventBus, record: tuple[Any, ...]) -> None:
+    ts, thread, (endpoint, proto, local, peer), call, arg, n, head, given = record
+    to = address(given)
+    kind, words, name = _DATA[call]
+    args: dict[str, Any] = {name: arg, "thread": thread}
+    if call == "sendto":
+        args["address"] = list(to) if to else None
+    bus.record(endpoint, kind, proto, None, local, to or peer, n, head, words.format(n=n, arg=arg), call, args, n,
+               None, None, None, None, None, None, None, ts)

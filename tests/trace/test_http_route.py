@@ -1,0 +1,102 @@
+"""POST /api/traces/<name>/events, the route a traced program's courier posts to without Redis:
+a control token, the bridge's checks, a traced program's own kinds and sockets only, each event once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from webapp import create_app, shutdown
+from webapp.auth import Access
+
+CONTROL, VIEW = "control-token-17", "view-token-17"
+ROUTE = "/api/traces/alice/events"
+
+
+@pytest.fixture()
+def app(tmp_path: Any) -> Iterator[Flask]:
+    app = create_app({"TESTING": True, "FILES": str(tmp_path / "f"), "DOWNLOADS": str(tmp_path / "d")})
+    app.config["ACCESS"] = Access(CONTROL, VIEW)
+    yield app
+    shutdown(app)
+
+
+def event(seq: int, **fields: Any) -> dict[str, Any]:
+    base = {"seq": seq, "ts": 1700000000.0 + seq, "endpoint": "s1@alice", "conn": None, "proto": "udp", "kind": "send",
+            "local": ["127.0.0.1", 4000], "peer": ["127.0.0.1", 4000], "size": 1, "data": "x", "hex": "78",
+            "detail": "sendto() of 1 bytes", "call": "sendto", "args": {"bytes": 1, "thread": "MainThread"},
+            "result": 1, "closed_by": None, "errno": None, "code": None, "params": None, "message": None,
+            "framing": None, "state": None, "agent": "alice"}
+    base.update(fields)
+    return base
+
+
+def post(client: FlaskClient, body: Any, token: str | None = CONTROL, route: str = ROUTE, **kw: Any) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return client.post(route, json=body, headers=headers, **kw)
+
+
+def relayed(client: FlaskClient) -> list[dict[str, Any]]:
+    found = client.get("/api/events?after=0&limit=10000", headers={"Authorization": f"Bearer {VIEW}"}).get_json()
+    return [e for e in found["events"] if e.get("agent") == "alice"]
+
+
+def test_a_control_token_is_needed_and_a_viewer_is_refused(app: Flask) -> None:
+    client = app.test_client()
+    batch = {"boot": 1, "events": [event(1)]}
+    assert post(client, batch, token=None).status_code == 401
+    refused = post(client, batch, token=VIEW)
+    assert refused.status_code == 403 and refused.get_json()["code"] == "view-only"
+    assert relayed(client) == []
+    taken = post(client, batch)
+    assert taken.status_code == 200 and taken.get_json() == {"taken": 1, "already": 0, "refused": 0}
+    assert [e["agent_seq"] for e in relayed(client)] == [1]
+
+
+def test_a_batch_posted_again_counts_once_and_a_new_run_starts_afresh(app: Flask) -> None:
+    client = app.test_client()
+    first = {"boot": 5, "events": [event(1), event(2)]}
+    assert post(client, first).get_json()["taken"] == 2
+    again = post(client, {"boot": 5, "events": [event(1), event(2), event(3)]}).get_json()  # (its answer was lost)
+    assert again == {"taken": 1, "already": 2, "refused": 0}
+    assert post(client, {"boot": 6, "events": [event(1)]}).get_json()["taken"] == 1  # the program ran again
+    assert [e["agent_seq"] for e in relayed(client)] == [1, 2, 3, 1]
+
+
+@pytest.mark.parametrize("body, status, code", [
+    ([1, 2], 400, "trace-batch-invalid"),
+    ({"boot": "1", "events": []}, 400, "trace-batch-invalid"),
+    ({"boot": True, "events": []}, 400, "trace-batch-invalid"),
+    ({"boot": 1, "events": {"0": {}}}, 400, "trace-batch-invalid"),
+    ({"boot": 1, "events": [event(i + 1) for i in range(2001)]}, 413, "trace-batch-too-large"),
+])
+def test_hostile_batches_are_refused_in_words(app: Flask, body: Any, status: int, code: str) -> None:
+    answer = post(app.test_client(), body)
+    assert answer.status_code == status and answer.get_json()["code"] == code, answer.get_json()
+    assert answer.get_json()["error"].endswith(".")
+
+
+def test_hostile_events_are_skipped_one_by_one(app: Flask) -> None:
+    client = app.test_client()
+    hostile = [
+        "not an event", None, [], {"seq": 1},
+        event(1, kind="no-such-kind"),
+        event(2, kind="state", state={"kind": "tcp-server", "id": "e1"}),  # a lab endpoint's snapshot: not a program's
+        event(3, endpoint="e1"),  # a lab endpoint's lane
+        event(4, endpoint="s1@bob"),  # another program's socket
+        event(5, agent="bob"),
+        {**event(6), "seq": "6"},
+        event(7, data="x" * 70_000),  # bigger than any event the tracer makes
+    ]
+    answer = post(client, {"boot": 1, "events": [*hostile, event(8)]})
+    assert answer.status_code == 200 and answer.get_json() == {"taken": 1, "already": 0, "refused": len(hostile)}
+    assert [e["agent_seq"] for e in relayed(client)] == [8]
+    assert post(client, "x", route="/api/traces/not a name/events").status_code in (400, 404)
+    bad_name = post(client, {"boot": 1, "events": []}, route="/api/traces/" + "n" * 41 + "/events")
+    assert bad_name.status_code == 400 and bad_name.get_json()["code"] == "agent-name-invalid"
+    deep = post(client, None, data="[" * 100_000, content_type="application/json")
+    assert deep.status_code == 400
