@@ -266,7 +266,7 @@ def test_gbk_payload_reads_correctly_in_gbk_view(page: Any, live_server: Any) ->
 
 
 ENGLISH_LEFT = """els => {
-  const allowed = /^(TCP|UDP|JSON|Lines|CSV|UTF|GBK|Latin|HTTP|FIN|Esc|MB|Socket|Lab|kB|GB|[ecd]\\d+|[a-z_]+\\(\\d*\\)|[ptnfl])$/;
+  const allowed = /^(TCP|UDP|JSON|Lines|CSV|UTF|GBK|Latin|HTTP|FIN|Esc|MB|Socket|Lab|kB|GB|SOCKETLAB_[A-Z_]+|[ecd]\\d+|[a-z_]+\\(\\d*\\)|[ptnfl])$/;
   const found = [];
   for (const root of els) {
     const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
