@@ -196,7 +196,8 @@ class Connection:
         now = time.monotonic()
         deadline = now + (self.send_timeout() if wait is None else wait)
         start_by = deadline if start_wait is None else min(deadline, now + start_wait)
-        if not self._send_lock.acquire(timeout=max(0.0, start_by - now)):
+        # (untimed first: a timed acquire costs 4x an uncontended one, and the lock is nearly always free)
+        if not (self._send_lock.acquire(False) or self._send_lock.acquire(timeout=max(0.0, start_by - now))):
             raise self._backpressure(0, len(data), keep_open=True, waited=start_by - now)
         try:
             framing, index = None, None
