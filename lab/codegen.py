@@ -66,7 +66,21 @@ def program_for(spec: EndpointSpec, address: Address, ep_id: str | None = None) 
         sections.append(_tcp_client(framing, family))
     else:
         sections.append(_udp_client(family, spec.broadcast, impair))
-    return _assemble([f"# {what}", mirrors, usage], sections)
+    return _assemble([f"# {what}", mirrors, usage, *_link_note(spec)], sections)
+
+
+def _link_note(spec: EndpointSpec) -> list[str]:
+    """A spec's `link` is applied by the lab's network namespace, not by any line below: say so, or a
+    student running this program alone wonders where the loss went. Only checked numbers go in."""
+    link = spec.link
+    if link is None:
+        return []
+    parts = ([f"loss: {link.loss * 100:g}% of its packets dropped as they arrive (nftables)"] if link.loss else []) + (
+        [f"rate: {int(link.rate_kbit)} kbit/s at most (tc tbf)"] if link.rate_kbit else [])
+    dropped = "TCP retransmits what is dropped" if spec.kind.startswith("tcp") else "a dropped datagram is simply gone"
+    return ["# Link: applied by the lab's network namespace, in the kernel, not by this program:",
+            f"#   {'; '.join(parts)}.",
+            f"#   Run alone, this program sees none of it; on that link {dropped}."]
 
 
 def program_for_download(request: DownloadRequest, dl_id: str | None = None) -> str:

@@ -64,6 +64,10 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     # a segment or datagram on the wire (lab/wire/, CONTRACT "The wire"): args hold its header
     # {flags, seq, ack, win, len, src, dst, analysis}; drawn as a thin arrow in the wire layer
     Kind("packet", False, "wire", False),
+    # a lesson run is over, judged from its data (lab/loss_watch.py: every TCP message echoed, or TCP
+    # idle past its RTO): args {reason, count, tcp: {received, retransmits, seconds, dropped}, udp: {...}};
+    # lifecycle, so the panel that waits for it never loses it to the rate limit
+    Kind("settled", True, "none", False),
 )}
 
 #: Kinds always recorded and pinned in the buffer (derived: never list them again elsewhere).

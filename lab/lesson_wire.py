@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from . import tcptable
 from .errors import LabError, Refused
 from .lesson_steps import Built, Ids, Result, _clients, _make, _port, try_client
+from .loss_watch import LossWatch
 from .spec import LinkSpec
 from .tcp import TcpClient, TcpServer
 
@@ -185,4 +186,7 @@ def loss_run(lab: Lab, ids: Ids, _: Any) -> Result:
     burst = {"data": "ping", "repeat": LOSS_COUNT, "interval_ms": LOSS_INTERVAL_MS, "numbered": True}
     lab.send(tcp_client, burst)
     lab.send(udp_client, burst)
+    # the panel settles on the lab's `settled` event (lab/loss_watch.py), judged from the data: under
+    # real loss TCP may still be retransmitting long after the last send
+    LossWatch(lab, ids["run"]["ids"], LOSS_COUNT, ids["run"]["started"]).start()
     return {"ok": True}

@@ -294,6 +294,8 @@ MESSAGES: dict[str, str] = {
     "capture-not-permitted": "Packets cannot be captured here: capturing needs root or a sandbox of the lab's own, "
                              "and this lab has neither. Start the dashboard with SOCKETLAB_SANDBOX=1; everything "
                              "else works without it.",
+    "pcap-busy": "{n} pcap files are being written already, and this one waited {seconds} s for its turn: try again "
+                 "in a moment.",
     "capture-unsupported": "Packets cannot be captured on this system (it has no Linux packet socket on the "
                            "loopback); everything else works without it.",
     "unknown-view": "'{view}' is not a view; the views are: {views}.",

@@ -6,7 +6,6 @@ a traceback.
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import logging
@@ -28,6 +27,7 @@ from lab import servermodes
 from .auth import READ_METHODS, VIEW, Access, token_from
 from .labs import Labs
 from .join import join_info, qr_svg
+from .pcap import pcap_response
 
 log = logging.getLogger(__name__)
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -183,12 +183,9 @@ def capture_pcap() -> Response:
     """The captured packets as a pcap file (of one endpoint with ?endpoint=<id>), for Wireshark and tshark."""
     endpoint = request.args.get("endpoint")
     if endpoint:
-        answer = on(endpoint, "capture.pcap", endpoint=endpoint)
-    else:
-        client, _ = labs().for_new({"agent": request.args["agent"]} if "agent" in request.args else {})
-        answer = client.call("capture.pcap")
-    return send_file(io.BytesIO(base64.b64decode(answer["data_b64"])), mimetype="application/vnd.tcpdump.pcap",
-                     as_attachment=True, download_name=answer["name"])
+        return pcap_response(lambda: on(endpoint, "capture.pcap", endpoint=endpoint))
+    client, _ = labs().for_new({"agent": request.args["agent"]} if "agent" in request.args else {})
+    return pcap_response(lambda: client.call("capture.pcap"))
 
 
 def stage() -> Stage:

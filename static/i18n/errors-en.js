@@ -222,6 +222,7 @@ export default {
   "err.link-failed": "The kernel refused the lab's link rules: {reason}",
   "err.capture-off": "Packet capture is off for this lab: start the dashboard with SOCKETLAB_SANDBOX=1 to see the packets beside the socket calls.",
   "err.capture-not-permitted": "Packets cannot be captured here: capturing needs root or a sandbox of the lab's own, and this lab has neither. Start the dashboard with SOCKETLAB_SANDBOX=1; everything else works without it.",
+  "err.pcap-busy": "{n} pcap files are being written already, and this one waited {seconds} s for its turn: try again in a moment.",
   "err.capture-unsupported": "Packets cannot be captured on this system (it has no Linux packet socket on the loopback); everything else works without it.",
   "err.unknown-view": "'{view}' is not a view; the views are: {views}.",
   "err.name-not-text": "A name is text, like \"Ann\".",

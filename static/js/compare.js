@@ -11,7 +11,9 @@ import { noticeIn } from "./notice.js";
 import { adopt, current, onStage, serverNow } from "./stage.js";
 
 const DEFAULTS = { loss: 20, duplicate: 5, reorder: 10, seed: 1, count: 30, interval: 50 };
-const SETTLE_MS = 1500; // after the last send: the reorder hold (300 ms) and the echo are long done
+const SETTLE_MS = 1500; // seeded runs, after the last send: the reorder hold (300 ms) and the echo are long done
+// Link runs (lesson 14) never settle on a clock: under real loss TCP may retransmit for seconds after the
+// last send. They settle on the lab's `settled` event (lab/loss_watch.py), judged from the data.
 const CLOCK_SLACK_S = 0.001; // `started` and event times are floats of the same server clock
 const MAX_HELD = 20000;
 const NUMBERED = /^#(\d+) /;
@@ -82,12 +84,13 @@ function side(proto) {
     table.append(el("div", { class: "cmp-row", data: { row: key } }, el("span", { i18n: `compare.${key}` }), numbers[key]));
   }
   const lostList = el("p", { class: "cmp-lost", testid: `compare-${proto}-lost-list` });
+  const cost = el("p", { class: "cmp-cost cmp-link-only", testid: `compare-${proto}-cost` });
   const strip = el("div", { class: "cmp-strip", testid: `compare-${proto}-strip` });
   const root = el("section", { class: "cmp-side", testid: `compare-${proto}`, data: { proto } },
     el("h3", { i18n: `compare.${proto}.title` }), el("p", { class: "cmp-setup cmp-seeded-only", i18n: `compare.${proto}.setup` }),
     el("p", { class: "cmp-setup cmp-link-only", i18n: `compare.${proto}.setupLink` }),
-    table, lostList, strip, el("p", { class: "cmp-why", i18n: `compare.${proto}.why` }));
-  return { root, numbers, lostList, strip };
+    table, cost, lostList, strip, el("p", { class: "cmp-why", i18n: `compare.${proto}.why` }));
+  return { root, numbers, lostList, cost, strip };
 }
 
 function build() {
@@ -161,6 +164,11 @@ function tallyEvents(events) {
   const { tcpClient, udpClient } = run.ids;
   let changed = false;
   for (const ev of events) {
+    if (ev.kind === "settled" && ev.endpoint === tcpClient && ev.args && typeof ev.args === "object") {
+      run.summary = ev.args; // after every echo this page holds: events arrive in the lab's order
+      changed = true;
+      continue;
+    }
     const tally = ev.endpoint === tcpClient ? run.tcp : ev.endpoint === udpClient ? run.udp : null;
     if (!tally || !(ev.ts >= run.started - CLOCK_SLACK_S)) continue;
     const match = NUMBERED.exec(ev.data || "");
@@ -184,7 +192,7 @@ function adoptRun(given) {
   clearTimeout(run?.timer);
   const s = given.settings;
   run = { ids: given.ids, settings: s, started: Number(given.started), settled: false, timer: 0,
-    tcp: new Tally(s.count), udp: new Tally(s.count) };
+    tcp: new Tally(s.count), udp: new Tally(s.count), summary: null };
   if (!ui) build();
   for (const name of Object.keys(DEFAULTS)) {
     if (name in s) ui.form.elements[name].value = String(s[name]);
@@ -193,10 +201,14 @@ function adoptRun(given) {
   ui.dialog.dataset.state = "running";
   ui.notice.clear();
   tallyEvents(held);
-  // settled: the last send is (count - 1) intervals after the start, and its echo well within SETTLE_MS
-  const settledAt = run.started + ((s.count - 1) * s.interval + SETTLE_MS) / 1000;
-  const mine = run;
-  run.timer = setTimeout(() => settle(mine), Math.max(0, (settledAt - serverNow()) * 1000));
+  if (run.summary) run.settled = true;
+  if (!s.link) {
+    // settled: the last send is (count - 1) intervals after the start, and its echo well within SETTLE_MS
+    const settledAt = run.started + ((s.count - 1) * s.interval + SETTLE_MS) / 1000;
+    const mine = run;
+    run.timer = setTimeout(() => settle(mine), Math.max(0, (settledAt - serverNow()) * 1000));
+  }
+  ui.dialog.dataset.state = run.settled ? "done" : "running";
   draw();
 }
 
@@ -205,6 +217,20 @@ function settle(which) {
   run.settled = true;
   ui.dialog.dataset.state = "done";
   draw();
+}
+
+/** The link run's cost, from the lab's `settled` event: retransmissions and the time to the last echo. */
+function drawCost(part, proto, summary) {
+  const side = summary?.[proto] ?? {};
+  const seconds = typeof side.seconds === "number" ? side.seconds : null;
+  const retransmitted = proto === "tcp" ? Number(side.retransmits) || 0 : 0; // UDP never sends a datagram twice
+  Object.assign(part.root.dataset, { retransmitted: summary ? String(retransmitted) : "", took: seconds ?? "" });
+  const tenths = (x) => formatNumber(Math.round(x * 10) / 10);
+  const udp = summary?.udp?.seconds;
+  if (seconds === null) part.cost.textContent = "";
+  else if (proto === "udp") part.cost.textContent = t("compare.link.udpCost", { s: tenths(seconds) });
+  else part.cost.textContent = t("compare.link.tcpCost", { n: formatNumber(retransmitted), s: tenths(seconds),
+    extra: tenths(Math.max(0, seconds - (typeof udp === "number" ? udp : seconds))) });
 }
 
 function drawSide(part, tally, settled) {
@@ -229,8 +255,14 @@ let frame = 0;
 function draw() {
   frame = 0;
   if (!ui || !run) return;
+  if (run.summary && !run.settled) {
+    run.settled = true; // the lab says the run is over: every echo it will ever get is counted
+    ui.dialog.dataset.state = "done";
+  }
   drawSide(ui.tcp, run.tcp, run.settled);
   drawSide(ui.udp, run.udp, run.settled);
+  drawCost(ui.tcp, "tcp", run.summary);
+  drawCost(ui.udp, "udp", run.summary);
   const s = run.settings;
   const key = `compare.${s.link ? "link." : ""}${run.settled ? "done" : "running"}`;
   ui.status.textContent = t(key, { n: s.count, ms: s.interval, seed: s.seed, loss: s.loss });
@@ -244,7 +276,7 @@ export function seeEvents(events) {
       held = [];
       continue;
     }
-    if (!NUMBERED.test(ev.data || "")) continue;
+    if (ev.kind !== "settled" && !NUMBERED.test(ev.data || "")) continue;
     held.push(ev);
     if (held.length > MAX_HELD) held = held.slice(-MAX_HELD / 2);
   }
@@ -278,7 +310,10 @@ export function resetCompare() {
   ui.dialog.dataset.state = "idle";
   ui.status.textContent = "";
   ui.notice.clear();
-  for (const part of [ui.tcp, ui.udp]) drawSide(part, new Tally(0), false);
+  for (const part of [ui.tcp, ui.udp]) {
+    drawSide(part, new Tally(0), false);
+    drawCost(part, part.root.dataset.proto, null);
+  }
   if (ui.dialog.open) ui.dialog.close();
 }
 

@@ -141,6 +141,15 @@ function packet(ev, tr) {
   return tr.t("ev.packet.marked", { text, analysis });
 }
 
+/** A lesson run is over (lab/loss_watch.py): what each side got back, and what TCP's recovery cost. */
+function settled(ev, tr) {
+  const a = args(ev);
+  const tcp = a.tcp && typeof a.tcp === "object" ? a.tcp : {};
+  const udp = a.udp && typeof a.udp === "object" ? a.udp : {};
+  return tr.t("ev.settled.text", { tcp: count(tcp.received), n: count(a.count), retrans: count(tcp.retransmits),
+    tcpSeconds: plain(tcp.seconds ?? "?"), udpSeconds: plain(udp.seconds ?? "?") });
+}
+
 // One wording per kind; a kind without one (the server may add kinds) is shown by its name.
 const WORDING = {
   listen: (ev, tr) => ev.proto === "udp"
@@ -170,6 +179,7 @@ const WORDING = {
   agent,
   setup,
   packet,
+  settled,
   classroom: (ev, tr) => tr.t("ev.classroom.text"),
   state: (ev, tr) => tr.t("ev.state.text", { id: plain(ev.state?.id ?? ev.endpoint),
     state: tr.has(`state.${ev.state?.state}`) ? tr.t(`state.${ev.state?.state}`) : plain(ev.state?.state) }),

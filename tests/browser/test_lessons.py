@@ -240,8 +240,8 @@ def test_lesson_14_real_loss_in_the_comparison_panel(page: Any) -> None:
     expect(panel.get_by_test_id("compare-seed")).to_be_hidden()
     expect(panel.get_by_test_id("compare-note-link")).to_be_visible()
     panel.get_by_test_id("compare-run").click()
-    expect(panel).to_have_attribute("data-state", "done", timeout=30_000)
-    expect(panel.get_by_test_id("compare-tcp")).to_have_attribute("data-received", "200", timeout=60_000)
+    expect(panel).to_have_attribute("data-state", "done", timeout=90_000)  # the lab's `settled`: TCP is through
+    assert panel.get_by_test_id("compare-tcp").get_attribute("data-received") == "200"
     expect(panel.get_by_test_id("compare-status")).to_contain_text("the kernel drops other packets")
     udp = panel.get_by_test_id("compare-udp")
     assert udp.get_attribute("data-sent") == "200" and int(udp.get_attribute("data-lost") or 0) > 0

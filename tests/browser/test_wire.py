@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from lab.endpoint import Limits
 from lab.wire import why_not
 from webapp import create_app, shutdown
 
@@ -18,6 +20,7 @@ from ..support import Resources, wait_until
 from .test_lessons import action, start_lesson
 from .ui import expect
 
+FLOOD_LIMIT = 500  # events a second the flood test's lab admits: the flood goes far past it
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "img" / "lessons"
 needs_capture = pytest.mark.skipif(why_not() is not None, reason=f"this process cannot capture packets ({why_not()}): "
                                    "these tests run the embedded lab as root")
@@ -26,9 +29,10 @@ needs_capture = pytest.mark.skipif(why_not() is not None, reason=f"this process 
 @pytest.fixture
 def app(request: Any, folders: dict[str, Path]) -> Iterator[Any]:
     """The app over an embedded lab that captures (as root), unless a test parametrizes it with False."""
-    capture = getattr(request, "param", True)
+    param = getattr(request, "param", True)
+    extra = param if isinstance(param, dict) else {"CAPTURE": param}  # (or more config: a test's own limits)
     the_app = create_app({"TESTING": True, "FILES": str(folders["files"]), "DOWNLOADS": str(folders["downloads"]),
-                          "CAPTURE": capture})
+                          "CAPTURE": True, **extra})
     yield the_app
     shutdown(the_app)
 
@@ -143,10 +147,11 @@ def test_reset_lesson_marks_the_rst(open_page: Any, lang: str) -> None:
 
 
 @needs_capture
-def test_a_send_larger_than_the_mss_hangs_its_segments_from_it(open_page: Any) -> None:
-    page = projector(open_page)
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_send_larger_than_the_mss_hangs_its_segments_from_it(open_page: Any, lang: str) -> None:
+    page = projector(open_page, lang)
     banner = start_lesson(page, 13)
-    action(banner, "Send 200 000 bytes").click()
+    action(banner, {"en": "Send 200 000 bytes", "zh": "发送 200 000 字节"}[lang]).click()
     data = page.locator('[data-testid="ladder-packet"]:not([data-bytes="0"]):not([data-resent])')
     total = "rows => rows.reduce((n, r) => n + Number(r.dataset.bytes), 0)"
     page.wait_for_function(f"() => ({total})([...document.querySelectorAll('#ladder g.row[data-kind=packet]:not([data-bytes=\"0\"]):not([data-resent])')]) >= 200000",
@@ -154,10 +159,11 @@ def test_a_send_larger_than_the_mss_hangs_its_segments_from_it(open_page: Any) -
     sizes = [int(b) for b in data.evaluate_all("rows => rows.map(r => r.dataset.bytes)")]
     assert sum(sizes) == 200_000 and len(sizes) >= 4 and max(sizes) <= 65_483, sizes  # no segment above the MSS
     expect(page.get_by_test_id("wire-group")).to_have_count(len(sizes))  # each bracketed to the one send()
-    expect(data.first.get_by_test_id("wire-label")).to_contain_text(f"1/{len(sizes)} of one send()")
+    expect(data.first.get_by_test_id("wire-label")).to_contain_text(
+        {"en": f"1/{len(sizes)} of one send()", "zh": f"1/{len(sizes)}"}[lang])
     page.get_by_test_id("ladder-pause").click()  # the send() and the segments hanging from it, in view
     scroll_to(page, "#ladder [data-testid=ladder-send]")
-    shot(page, "wire-mss-en")
+    shot(page, f"wire-mss-{lang}")
 
 
 @needs_capture
@@ -190,6 +196,49 @@ def test_real_loss_draws_the_lost_segment_and_its_retransmission(open_page: Any,
     data_lost = '#ladder [data-testid=ladder-packet][data-lost]:not([data-bytes="0"])'
     scroll_to(page, data_lost if page.locator(data_lost).count() else "#ladder [data-testid=ladder-packet][data-lost]")
     shot(page, f"wire-loss-{lang}")
+
+
+@needs_capture
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_lesson_14_panel_waits_for_tcp_and_shows_its_cost(open_page: Any, lang: str) -> None:
+    """Lesson 14 on the projector: the panel settles on the lab's `settled` event, never on a clock, so
+    at "done" TCP has all 200 back, with its retransmitted segments and extra time; UDP has lost some.
+    The diagram behind it draws a lost segment's X and its retransmission."""
+    page = projector(open_page, lang)
+    start_lesson(page, 14)
+    panel = page.get_by_test_id("compare-panel")
+    expect(panel).to_have_attribute("data-impairment", "link")
+    panel.get_by_test_id("compare-run").click()
+    expect(panel).to_have_attribute("data-state", "running")
+    expect(panel).to_have_attribute("data-state", "done", timeout=90_000)
+    udp = panel.get_by_test_id("compare-udp")
+    # the final numbers, read the moment the panel says done: nothing arrives for TCP later
+    final = page.evaluate("""() => Object.fromEntries(["tcp", "udp"].map(p => {
+      const d = document.querySelector(`[data-testid=compare-${p}]`).dataset;
+      return [p, { sent: d.sent, received: d.received, lost: d.lost, retransmitted: d.retransmitted, took: d.took }];
+    }))""")
+    assert final["tcp"]["sent"] == final["tcp"]["received"] == "200" and final["tcp"]["lost"] == "0", final
+    assert final["udp"]["sent"] == "200" and int(final["udp"]["lost"]) > 0, final
+    assert int(final["tcp"]["retransmitted"]) > 0 and final["udp"]["retransmitted"] == "0", final
+    assert float(final["tcp"]["took"]) >= float(final["udp"]["took"]) > 0, final
+    cost = panel.get_by_test_id("compare-tcp-cost")
+    expect(cost).to_be_visible()
+    words = cost.inner_text()
+    assert final["tcp"]["retransmitted"] in words and "{" not in words, words
+    if lang == "zh":
+        assert any("\u4e00" <= c <= "\u9fff" for c in words), words
+    expect(panel.get_by_test_id("compare-udp-cost")).to_be_visible()
+    for part in (cost, panel.get_by_test_id("compare-udp-cost"), udp.get_by_test_id("compare-udp-lost")):
+        box = part.bounding_box()
+        assert box and box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= 1280 and box["y"] + box["height"] <= 720, box
+    shot(page, f"wire-loss-panel-{lang}")
+    panel.get_by_test_id("compare-close").click()
+    page.get_by_test_id("view-ladder").click()
+    expect(page.get_by_test_id("wire-lost-x").first).to_be_attached(timeout=10_000)
+    resent = page.locator('[data-testid="ladder-packet"][data-resent]')
+    expect(resent.first).to_be_attached()
+    rows = diagram(page)
+    assert at(rows, lost="true") and max(at(rows, resent="*")) > min(at(rows, lost="true"))
 
 
 @needs_capture
@@ -240,6 +289,7 @@ def test_a_lab_that_cannot_capture_says_why_once(open_page: Any, lang: str) -> N
     expect(page.get_by_test_id("wire-toggle")).to_be_hidden()
     expect(page.get_by_test_id("wire-pcap")).to_be_hidden()
     expect(page.locator('[data-testid="wire-why"]:visible')).to_have_count(1)  # one place, not repeated
+    shot(page, f"wire-why-not-{lang}")  # (README, "The sandbox")
 
 
 @needs_capture
@@ -257,10 +307,12 @@ def test_the_log_shows_packet_rows_and_filters_them(open_page: Any) -> None:
 
 
 @needs_capture
+@pytest.mark.parametrize("app", [{"LIMITS": Limits(events_per_second=FLOOD_LIMIT)}], indirect=True)
 def test_a_flood_of_packets_keeps_the_diagram_bounded_and_the_page_alive(open_page: Any, live_server: Any) -> None:
     """Attack: 2 000 sends back to back to an echo server, each captured both ways (thousands of
-    packet events a second, the bus rate-limits them): the diagram keeps its bounded rows, the
-    toggle still answers, the page reports no error, and no thread or socket of the lab is left."""
+    packet events a second, past the bus's limit, which suppresses the rest): every frame is counted
+    in /api/stats, the diagram keeps its bounded rows, the toggle still answers, the closes still
+    come through, and no thread or socket of the lab is left."""
     page = open_page()
     page.get_by_test_id("view-ladder").click()
     api = page.request
@@ -272,15 +324,42 @@ def test_a_flood_of_packets_keeps_the_diagram_bounded_and_the_page_alive(open_pa
                                                                 "port": server["local"][1]}).json()
     sent = api.post(f"{live_server.url}/api/endpoints/{client['id']}/send", data={"data": "x", "repeat": 2000, "interval_ms": 0})
     assert sent.status == 200, sent.text()
-    expect(packets(page).first).to_be_attached(timeout=10_000)
+    def counted() -> Any:
+        capture = api.get(f"{live_server.url}/api/stats").json()["capture"]
+        frames = capture["packets"] + capture["suppressed"] + capture["unmatched"] + sum(capture["skipped"].values())
+        return capture if capture["suppressed"] and frames == capture["frames"] else None
+    capture = wait_until(counted, 20)  # past the limit: suppressed, and counted, never lost silently
+    assert capture["packets"] > 0
+    assert api.get(f"{live_server.url}/api/stats").json()["suppressed"] > 0
     page.wait_for_function("() => Number(document.getElementById('ladder').dataset.rows) > 100", timeout=20_000)
     assert int(page.get_by_test_id("ladder").get_attribute("data-rows") or "0") <= 150
-    page.get_by_test_id("wire-toggle").click()
+    # once the flood is over (every byte echoed), a message sent in a later second than the flood's is
+    # drawn with its packets: the limit suppresses a flood's second, not the lab's wire layer
+    def echoed() -> bool:
+        conn = api.get(f"{live_server.url}/api/endpoints/{client['id']}").json()["connection"]
+        return bool(conn["bytes_in"] == conn["bytes_out"] >= 2000)
+    wait_until(echoed, 20)
+
+    def after_the_flood() -> bool:
+        assert api.post(f"{live_server.url}/api/endpoints/{client['id']}/send", data={"data": "after"}).status == 200
+        try:  # its packets drawn within a second, or the next try (a later second)
+            page.wait_for_function("() => document.querySelectorAll('[data-testid=ladder-packet]').length > 0",
+                                   timeout=1_000)
+        except PlaywrightTimeout:
+            return False
+        return True
+    wait_until(after_the_flood, 15)
+    # the page still answers: the toggle turns, and the closes (lifecycle, never suppressed) are drawn
+    toggle = page.get_by_test_id("wire-toggle")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-pressed", "false")
     expect(packets(page)).to_have_count(0)
-    page.get_by_test_id("wire-toggle").click()
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-pressed", "true")
     expect(packets(page).first).to_be_attached()
     for ep in (client, server):
         assert api.delete(f"{live_server.url}/api/endpoints/{ep['id']}").status in (200, 204)
+    expect(page.locator('[data-testid="ladder-close"]').first).to_be_attached()  # lifecycle: never suppressed
     # the lab's socket threads are gone (the server's own request threads come and go as they like)
     lab_threads = lambda: [t.name for t in before.new_threads() if "process_request" not in t.name]  # noqa: E731
     wait_until(lambda: not lab_threads(), 5)

@@ -208,6 +208,26 @@ def test_the_lab_id_goes_into_the_comment_only_when_the_lab_made_it() -> None:
     assert "# Mirrors Socket Lab endpoint (tcp-server, mode echo)." in program_for(spec, ("127.0.0.1", 0), "e 7")
 
 
+def test_a_link_is_named_in_the_comment_as_the_kernels_doing_not_the_programs() -> None:
+    """A spec's "link" (lab/link.py) is applied by the lab's namespace: the program says so in its
+    comment, and nothing of it becomes code."""
+    cases = [({"kind": "tcp-server", "mode": "echo", "link": {"loss": 0.2}}, ["loss: 20% of its packets dropped"]),
+             ({"kind": "udp-server", "mode": "echo", "link": {"loss": 0.05, "rate_kbit": 800}},
+              ["loss: 5% of its packets dropped", "rate: 800 kbit/s"]),
+             ({"kind": "tcp-client", "port": 9, "link": {"rate_kbit": 64}}, ["rate: 64 kbit/s"])]
+    for body, words in cases:
+        code = program_for(parse_endpoint(body), ("127.0.0.1", 9))
+        comment = list(itertools.takewhile(lambda line: line.startswith("# "), code.splitlines()))
+        assert comment[3] == "# Link: applied by the lab's network namespace, in the kernel, not by this program:"
+        assert all(w in comment[4] for w in words) and len(comment) == 6, comment
+        assert ("TCP retransmits" in comment[5]) == body["kind"].startswith("tcp"), comment
+        assert all(len(line) <= 100 for line in comment), comment
+        tree = ast.parse(code)
+        assert not [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in ("nft", "tc", "link")]
+    plain = program_for(parse_endpoint({"kind": "tcp-server", "mode": "echo"}), ("127.0.0.1", 9))
+    assert "# Link:" not in plain and "nftables" not in plain
+
+
 # -- the programs against the lab --------------------------------------------------------------
 
 @pytest.mark.parametrize(("mode", "args", "expected"), [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 import pytest
@@ -148,3 +149,37 @@ def test_real_loss_tcp_delivers_all_200_in_order_udp_loses_some(api: Any) -> Non
     packets = [e for e in events(api, seq) if e["kind"] == "packet" and e["endpoint"] in (tcp, run["ids"]["tcpServer"])]
     if api.get("/api/session").json.get("capture"):  # the wire (lab/wire/): the capture marks them too
         assert any((e.get("args") or {}).get("analysis") == "retransmission" for e in packets)
+
+
+LOSS_RUNS = 5
+NUMBER = re.compile(r"^#(\d+) ")
+
+
+def panel_numbers(evs: list[dict[str, Any]], client: str, kind: str, before: int) -> set[int]:
+    """What the comparison panel counts (static/js/compare.js): the numbered messages of `client`
+    among the events that came before the lab's `settled` event."""
+    return {int(m.group(1)) for e in evs if e["endpoint"] == client and e["kind"] == kind and e["seq"] < before
+            and (m := NUMBER.match(e.get("data") or ""))}
+
+
+def test_real_loss_settles_on_the_data_tcp_always_200_of_200(api: Any) -> None:
+    """Five runs on one stage: each ends with one `settled` event, never before TCP's last echo,
+    however long its retransmissions take; by then the panel holds all 200 TCP messages."""
+    _ids, seq = begin(api, 14)
+    for _ in range(LOSS_RUNS):
+        act(api, "run")
+        run = api.get("/api/stage").json["lesson"]["run"]
+        tcp, udp = run["ids"]["tcpClient"], run["ids"]["udpClient"]
+        [settled] = wait_until(lambda tcp=tcp: of(events(api, seq), tcp, "settled"), LOSS_TIMEOUT)
+        args = settled["args"]
+        print("settled", args)
+        assert args["reason"] == "echoed", args
+        evs = events(api, seq)
+        assert panel_numbers(evs, tcp, "message", settled["seq"]) == set(range(1, 201))
+        got_udp = panel_numbers(evs, udp, "recv", settled["seq"])
+        assert len(got_udp) < 200 and got_udp == panel_numbers(evs, udp, "recv", 1 << 62)  # UDP: nothing came later
+        tcp_side, udp_side = args["tcp"], args["udp"]
+        assert tcp_side["received"] == 200 and tcp_side["retransmits"] > 0 and tcp_side["dropped"] > 0
+        assert udp_side["dropped"] > 0 and tcp_side["seconds"] >= udp_side["seconds"] > 0
+        last_echo = max(e["ts"] for e in of(evs, tcp, "message"))
+        assert settled["ts"] >= last_echo and last_echo - run["started"] <= tcp_side["seconds"] + 0.2
