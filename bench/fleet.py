@@ -66,6 +66,16 @@ def wait_for_agents(lab: Dashboard, names: list[str], state: str = "up", timeout
     raise RuntimeError(f"the dashboard did not see {len(names)} agents {state} within {timeout} s")
 
 
+def wait_for_endpoint(lab: Dashboard, endpoint_id: str, timeout: float = 30.0) -> None:
+    """Until the dashboard's bridge has read the endpoint's first events (it looks for new agents'
+    streams twice a second, then reads them from their start)."""
+    deadline = time.monotonic() + timeout
+    while lab.session.get(f"{lab.url}/api/endpoints/{endpoint_id}", timeout=10).status_code != 200:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the dashboard did not learn of {endpoint_id} within {timeout} s")
+        time.sleep(0.05)
+
+
 class AgentHosts:
     """`processes` processes of bench.agent_host, holding `agents` agents in all (a0, a1, ...)."""
 
@@ -176,7 +186,7 @@ def load_run(agents: int, rate: int, seconds: int, viewers: int = 10, processes:
         try:
             wait_for_agents(lab, list(hosts.endpoints))
             for endpoint_id in hosts.endpoints.values():  # each known to the dashboard (its state event came)
-                lab.api("GET", f"/api/endpoints/{endpoint_id}")
+                wait_for_endpoint(lab, endpoint_id)
             watchers = AgentWatchers(lab.url, viewers)
             commands = Commands(lab.url, list(hosts.endpoints.values()))
             rss_before = lab.rss_mb()

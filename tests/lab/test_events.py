@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 
 import pytest
 
@@ -94,3 +95,22 @@ def test_symlink_out_of_the_folder_is_refused(tmp_path) -> None:
     assert "link.txt" not in {f["name"] for f in store.listing()}
     with pytest.raises(NotFound):
         store.resolve("missing.txt")
+
+
+def test_since_matches_a_plain_list_at_every_position() -> None:
+    """since() walks from whichever end of the ring is nearer (a reader keeping up asks near the
+    newest end): the same events as a plain list slice, for every `after` and `limit`."""
+    rng = random.Random(7)
+    for capacity in (1, 5, 50, 500):
+        bus = EventBus(capacity=capacity, pinned=3)
+        for _ in range(capacity * 3 + 10):
+            bus.publish("e1", rng.choice(["send", "listen", "recv", "close"]))
+            for _ in range(5):
+                after, limit = rng.randint(0, bus.last_seq + 2), rng.randint(0, capacity + 5)
+                held = list(bus._events)
+                first = held[0].seq if held else bus.last_seq + 1
+                older = [e for e in bus._pinned if after < e.seq < first] if after + 1 < first else []
+                start = max(0, after + 1 - first)
+                expected = older[:limit] if len(older) >= limit else older + held[start:start + limit - len(older)]
+                got, _ = bus.since(after, limit)
+                assert [e.seq for e in got] == [e.seq for e in expected], (capacity, after, limit)
