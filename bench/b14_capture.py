@@ -7,12 +7,13 @@ as suppressed by the events-per-second limit, or as skipped or of no lab socket)
 from __future__ import annotations
 
 import json
+import hashlib
 import os
 import subprocess
 import sys
 from typing import Any
 
-from .b1_download import SIZE, lab_download, make_file, settled
+from .b1_download import FILE_SHA256, SIZE, lab_download, make_file, settled
 from .common import ROOT, Dashboard, Result, dashboard
 
 TARGET = 0.5
@@ -31,6 +32,11 @@ def inner() -> dict[str, Any]:
         big = on.files / "big-1GiB.bin"
         make_file(big, SIZE)
         os.link(big, off.files / big.name)  # one file on disk, served by both
+        digest = hashlib.sha256()
+        with open(big, "rb") as f:
+            while block := f.read(1 << 24):
+                digest.update(block)
+        FILE_SHA256[big] = digest.hexdigest()  # (each raw download's SHA-256 is checked against it)
         session = on.api("GET", "/api/session")
         assert session["capture"] is True, session["why_not"]
         ports = {}
@@ -40,8 +46,8 @@ def inner() -> dict[str, Any]:
             ports[name] = server["local"][1]
         speeds: dict[str, list[float]] = {"on": [], "off": []}
         for _ in range(RUNS):  # interleaved: the machine is shared and noisy
-            speeds["off"].append(settled(lab_download, off, ports["off"], None))
-            speeds["on"].append(settled(lab_download, on, ports["on"], None))
+            speeds["off"].append(settled(lab_download, big, off, ports["off"], None))
+            speeds["on"].append(settled(lab_download, big, on, ports["on"], None))
         stats = capture_stats(on)
         limit = session["limits"]["events_per_second"]
     return {"speeds": speeds, "stats": stats, "events_per_second": limit}
