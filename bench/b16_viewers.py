@@ -25,7 +25,7 @@ from typing import Any
 import websocket
 
 from .common import ROOT, Dashboard, Result, dashboard
-from .fleet import AgentHosts, Commands, redis_server, wait_for_agents
+from .fleet import AgentHosts, Commands, redis_server, reports_of, wait_for_agents
 
 VIEWERS, RATE, SECONDS = 200, 2000, 30
 DASHBOARDS = 3  # 200 viewers over 80 places a dashboard (100 threads less a fifth)
@@ -62,20 +62,8 @@ class HallWatchers:
                 self.finish(1, 0)
                 raise RuntimeError("the Socket.IO viewers did not start (refused?)")
 
-    def finish(self, first: int, last: int) -> list[dict[str, object]]:
-        reports: list[dict[str, object]] = []
-        for proc in self.procs:
-            assert proc.stdin is not None
-            if proc.poll() is None:
-                proc.stdin.write(json.dumps({"range": [first, last]}) + "\n")
-                proc.stdin.close()
-        for proc in self.procs:
-            assert proc.stdout is not None
-            line = proc.stdout.readline()
-            reports.extend(json.loads(line) if line else [])
-            proc.wait(30)
-            proc.stdout.close()
-        return reports
+    def finish(self, first: int, last: int) -> list[dict[str, Any]]:
+        return reports_of(self.procs, {"range": [first, last]})
 
 
 def open_until_refused(lab: Dashboard, most: int) -> tuple[list[websocket.WebSocket], dict[str, object]]:

@@ -134,19 +134,24 @@ class AgentWatchers:
 
     def finish(self, ranges: dict[str, list[int]], downs: dict[str, int] | None = None) -> list[dict[str, Any]]:
         """Tell them which agent seqs they must have (and how many down events); their reports, one per viewer."""
-        reports: list[dict[str, Any]] = []
-        for proc in self.procs:
-            assert proc.stdin is not None
-            if proc.poll() is None:
-                proc.stdin.write(json.dumps({"ranges": ranges, "downs": downs or {}}) + "\n")
-                proc.stdin.close()
-        for proc in self.procs:
-            assert proc.stdout is not None
-            line = proc.stdout.readline()
-            reports.extend(json.loads(line) if line else [])
-            proc.wait(30)
-            proc.stdout.close()
-        return reports
+        return reports_of(self.procs, {"ranges": ranges, "downs": downs or {}})
+
+
+def reports_of(procs: list[subprocess.Popen[str]], told: dict[str, Any]) -> list[dict[str, Any]]:
+    """Tell each viewer process `told` (one JSON line), then gather their reports, one per viewer."""
+    reports: list[dict[str, Any]] = []
+    for proc in procs:
+        assert proc.stdin is not None
+        if proc.poll() is None:
+            proc.stdin.write(json.dumps(told) + "\n")
+            proc.stdin.close()
+    for proc in procs:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        reports.extend(json.loads(line) if line else [])
+        proc.wait(30)
+        proc.stdout.close()
+    return reports
 
 
 class Commands(threading.Thread):

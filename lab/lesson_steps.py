@@ -232,16 +232,21 @@ def compare_settings(body: Any) -> dict[str, int]:
     return settings
 
 
-def compare_run(lab: Lab, ids: Ids, body: Any) -> Result:
-    """One run: a TCP echo pair (line framing) and a UDP echo pair whose client goes through a
-    seeded bad network, both sending the same numbered messages (the page tallies the echoes)."""
-    s = compare_settings(body)
+def clear_run(lab: Lab, ids: Ids) -> None:
+    """The sockets of the previous run of a comparison go before the next run's are made."""
     for old in (ids.get("run") or {}).get("ids", {}).values():
         try:
             lab.remove(old)
         except LabError:
             pass  # already gone (stopped from its card)
     ids["run"] = None
+
+
+def compare_run(lab: Lab, ids: Ids, body: Any) -> Result:
+    """One run: a TCP echo pair (line framing) and a UDP echo pair whose client goes through a
+    seeded bad network, both sending the same numbered messages (the page tallies the echoes)."""
+    s = compare_settings(body)
+    clear_run(lab, ids)
     tcp_server = _make(lab, kind="tcp-server", port=0, mode="echo", framing="line")
     tcp_client = _make(lab, kind="tcp-client", port=_port(lab, tcp_server), framing="line")
     udp_server = _make(lab, kind="udp-server", port=0, mode="echo")

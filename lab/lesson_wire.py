@@ -15,8 +15,8 @@ import time
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import tcptable
-from .errors import LabError, Refused
-from .lesson_steps import Built, Ids, Result, _clients, _make, _port, try_client
+from .errors import Refused
+from .lesson_steps import Built, Ids, Result, _clients, _make, _port, clear_run, try_client
 from .loss_watch import LossWatch
 from .spec import LinkSpec
 from .tcp import TcpClient, TcpServer
@@ -167,12 +167,7 @@ def build_loss(lab: Lab) -> Built:
 def loss_run(lab: Lab, ids: Ids, _: Any) -> Result:
     """The same numbered messages over a TCP echo pair and a UDP echo pair, both servers on a link
     that drops 20% of their packets in the kernel: UDP loses, TCP retransmits and delivers all."""
-    for old in (ids.get("run") or {}).get("ids", {}).values():
-        try:
-            lab.remove(old)
-        except LabError:
-            pass  # already gone (stopped from its card)
-    ids["run"] = None
+    clear_run(lab, ids)
     link = {"loss": LOSS}
     tcp_server = _make(lab, kind="tcp-server", port=0, mode="echo", framing="line", link=link)
     tcp_client = _make(lab, kind="tcp-client", port=_port(lab, tcp_server), framing="line")
