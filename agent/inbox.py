@@ -44,8 +44,11 @@ class Unanswerable(Exception):
     """An entry without a usable reply key or command id: nobody could read an answer."""
 
 
+WORKERS = 4  # commands run at once (the pool starts its threads as commands overlap, and keeps them)
+
+
 class Inbox:
-    def __init__(self, client: redis.Redis, lab: Lab, name: str, stopping: threading.Event, workers: int = 4) -> None:
+    def __init__(self, client: redis.Redis, lab: Lab, name: str, stopping: threading.Event, workers: int = WORKERS) -> None:
         self.client, self.lab, self.name, self.stopping = client, lab, name, stopping
         self.key = f"cmd:{name}"
         self.consumer = name  # stable across restarts: its pending entries are found again
