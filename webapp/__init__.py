@@ -113,6 +113,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["socketlab_join"] = JoinDesk.create(app.config.get("JOIN_CODE"))
 
     from .api import api  # the blueprint needs the app's lab only at request time
+    from . import classroom  # noqa: F401  (the stage, names and join routes, on the same blueprint)
     from . import traces  # noqa: F401  (its route joins the api blueprint: POST /api/traces/<name>/events)
 
     app.register_blueprint(api)
