@@ -5,6 +5,9 @@ endpoints and downloads when something changed, and caches each flow's owner onc
 A packet between two lab sockets (a lab client and a lab server) belongs to one of them, chosen
 the same way every time: the receiving side's, else the sending side's.
 
+A TCP client owns only its connection's 4-tuple, never its port: the kernel gives the same
+ephemeral port to connections towards other addresses (a browser's, say), which are no lab traffic.
+
 A client's connect() sends its SYN before the client is an endpoint of the lab (the endpoint is
 made by connecting), so the lab says beforehand which port a new client or download will reach
 (`expect`): such a packet belongs to it until the client is known, or for `EXPECT_SECONDS`.
@@ -43,7 +46,10 @@ class Directory:
             proto = getattr(ep, "proto", "tcp")
             if ep.local is not None:
                 self.ports.add(ep.local[1])
-                self.bound.setdefault((proto, ep.local[1]), []).append((ep.local[0], ep.id))
+                # a TCP client's port is no listener: another program's connection may get the same
+                # ephemeral port towards another address (the kernel shares it): only its 4-tuple is the client's
+                if not (proto == "tcp" and getattr(ep, "kind", "") == "tcp-client"):
+                    self.bound.setdefault((proto, ep.local[1]), []).append((ep.local[0], ep.id))
             if ep.remote is not None:
                 self.ports.add(ep.remote[1])
             client = getattr(ep, "conn", None)

@@ -6,18 +6,26 @@
 //
 // A loaded list already holds what events up to `base` did (the newest seq the lab had recorded
 // just before the list was asked for): those events, arriving later through the stream, are not
-// counted again.
+// counted again. Events past `base` that arrived while the list was on its way were applied to the
+// old list: they are applied again to the new one (else an endpoint made meanwhile, whose one
+// snapshot came before the list, would never show).
+
+const KEEP_APPLIED = 5000; // events kept for that (a list takes a few round trips to come)
 
 export class LabState {
   constructor() {
     this.endpoints = new Map(); // id -> endpoint JSON, in the server's order
     this.base = 0;
+    this.applied = []; // events applied since the last load, oldest first (at most KEEP_APPLIED)
   }
 
   /** The whole list, as GET /api/endpoints answered it; `base`: the newest seq recorded before asking. */
   load(list, base = 0) {
     this.endpoints = new Map(list.filter((ep) => ep && ep.id).map((ep) => [ep.id, ep]));
     this.base = Math.max(this.base, base);
+    const again = this.applied.filter((ev) => typeof ev.seq === "number" && ev.seq > this.base);
+    this.applied = [];
+    this.apply(again);
   }
 
   list() {
@@ -33,6 +41,8 @@ export class LabState {
 
   applyOne(ev) {
     if (typeof ev.seq === "number" && ev.seq <= this.base) return false; // already in the loaded list
+    this.applied.push(ev);
+    if (this.applied.length > KEEP_APPLIED * 1.25) this.applied.splice(0, this.applied.length - KEEP_APPLIED);
     const snapshot = ev.state;
     // an endpoint's snapshot names its kind ("tcp-server", ...); a download's does not
     if (snapshot && typeof snapshot === "object" && typeof snapshot.kind === "string") return this.applySnapshot(snapshot);

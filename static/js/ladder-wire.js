@@ -46,7 +46,7 @@ function notes(model, item) {
   if (w.sends.length > 1) sends.push(t("wire.glued", { n: w.sends.length }));
   else if (w.sends.length === 1 && !w.resent) {
     const parts = model.bySeq.get(w.sends[0])?.segments ?? [];
-    if (parts.length > 1) sends.push(t("wire.part", { i: parts.indexOf(item.seq) + 1, n: parts.length }));
+    if (parts.length > 1 && parts.includes(item.seq)) sends.push(t("wire.part", { i: parts.indexOf(item.seq) + 1, n: parts.length }));
   }
   return { marks, sends };
 }

@@ -148,13 +148,16 @@ export class WireTrack {
     return null;
   }
 
-  /** A retransmission: the earlier segment with the same first byte was lost, unless it was acked. */
+  /**
+   * A retransmission: the newest earlier segment holding its first byte was lost, unless the receiver
+   * acked the bytes sent again. The kernel may resend only a tail of a segment (a tail loss probe, or
+   * a resend cut to the MSS or the window): it starts inside the first copy, not at its start.
+   */
   resent(item, p, out, back) {
     for (let i = out.segments.length - 1; i >= 0; i--) {
       const first = out.segments[i];
-      const q = first.item.packet;
-      if (q.seq !== p.seq || first.item === item) continue;
-      const ends = p.seq + Math.max(1, q.len);
+      if (first.item === item || !(first.start <= p.seq - 1 && p.seq - 1 < Math.max(first.end, first.start + 1))) continue;
+      const ends = p.seq + Math.max(1, p.len);
       item.wire.resent = { of: first.item.seq, ms: Math.max(0, Math.round(((item.ev.ts ?? 0) - (first.item.ev.ts ?? 0)) * 1000)) };
       // the receiver acked those bytes before they came again: they arrived, the ACK was what was lost
       first.item.wire.lost = !(back.maxAck !== null && back.maxAck >= ends);

@@ -65,6 +65,20 @@ test("lab state: snapshots replace cards, traffic moves counters, the last snaps
   assert.equal(lab.apply([event("state", { endpoint: "d1", state: { id: "d1", state: "done", bytes: 5 } })]), false);
 });
 
+test("lab state: an endpoint made while the list was on its way still shows (its snapshot came first)", () => {
+  // the page asked for the newest seq (10), then the list; meanwhile e2 was made (seq 11) and the list
+  // was read just before it: the stream's snapshot of e2 reached the page before the list did
+  const lab = new LabState();
+  const e1 = { id: "e1", kind: "tcp-server", state: "listening", connections: [] };
+  lab.load([e1], 5);
+  lab.apply([event("state", { seq: 11, state: { id: "e2", kind: "tcp-server", state: "listening", connections: [] } }),
+    event("state", { seq: 8, state: { id: "e9", kind: "udp-server", state: "ready" } })]);
+  lab.load([e1], 10);
+  assert.deepEqual(lab.list().map((ep) => ep.id), ["e1", "e2"], "e2 applied again; e9 (seq 8) is the list's to say");
+  lab.load([e1], 12);
+  assert.deepEqual(lab.list().map((ep) => ep.id), ["e1"], "a list newer than the snapshot is the truth");
+});
+
 test("decode: UTF-8, GBK, Latin-1 and hex from the same preview bytes", () => {
   const gbk = { hex: "c4 e3 ba c3", data: "\ufffd\ufffd", size: 4 };
   assert.equal(decodeText(gbk, "gbk"), "你好");

@@ -136,6 +136,22 @@ test("a retransmission of bytes the receiver had acked: the first copy arrived (
   assert.equal(third.wire.resent.ms, 500);
 });
 
+test("a resend of a segment's tail (a tail loss probe) is its retransmission, not one more part of the send()", () => {
+  // recorded on a loaded machine: 200 000 bytes, and the kernel resent the last 14 875 of a 62 491-byte segment
+  const a = segment(C, S, "ACK", 1, 1, 65482, { ts: 1700000000.1 });
+  const b = segment(C, S, "PSH,ACK", 65483, 1, 62491, { ts: 1700000000.2 });
+  const tail = segment(C, S, "ACK", 113099, 1, 14875, { ts: 1700000000.45, analysis: "retransmission" });
+  const c = segment(C, S, "PSH,ACK", 127974, 1, 72027, { ts: 1700000000.5 });
+  const big = send(200000);
+  const model = build([client("connect"), server("accept"), big, a, b, tail, c]);
+  const [, second, third] = model.items.filter((i) => i.packet);
+  assert.deepEqual(third.wire.resent, { of: b.seq, ms: 250 });
+  assert.equal(second.wire.lost, true);
+  assert.deepEqual(model.bySeq.get(big.seq).segments, [a.seq, b.seq, c.seq], "three parts: the resend is none of them");
+  const acked = build([a, b, segment(S, C, "ACK", 1, 127974), tail]);
+  assert.equal(acked.items[1].wire.lost, false, "its bytes were acked before they came again: the first copy arrived");
+});
+
 test("the same frame reported for both lab sockets is drawn once", () => {
   const mine = segment(C, S, "SYN", 0, 0);
   const theirs = { ...mine, seq: mine.seq + 1000, endpoint: "e1", local: S, peer: C };
