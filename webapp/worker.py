@@ -100,36 +100,52 @@ class HeadFirstWorker(ThreadWorker):  # type: ignore[misc]
             conn.head += conn.parser.unreader.take_buffered()
         if self._head_arrived(conn):
             return
-        limits, address = self.budget.limits, _address(conn.client)
-        if self.waiting_from[address] >= limits.pending_per_address:
-            self._refuse(next(c for c in self.waiting if _address(c.client) == address), "too-many-pending-from-address")
-        if len(self.waiting) >= limits.pending:
-            self._refuse(next(iter(self.waiting)), "too-many-pending")
-        conn.deadline = time.monotonic() + limits.head_seconds
         conn.sock.setblocking(False)
+        if self._read_head(conn):  # a real client's head is usually there already: no wait at all
+            return
+        limits, address = self.budget.limits, _address(conn.client)
+        # the oldest waiting makes room, unless its head came meanwhile (not yet polled): it goes on,
+        # and the next oldest is looked at. (A probe from an attacked address was refused so, once,
+        # when a burst of new connections came between its accept and the poll that read its head.)
+        while self.waiting_from[address] >= limits.pending_per_address:
+            oldest = next(c for c in self.waiting if _address(c.client) == address)
+            if not self._read_head(oldest):
+                self._refuse(oldest, "too-many-pending-from-address")
+        while len(self.waiting) >= limits.pending:
+            oldest = next(iter(self.waiting))
+            if not self._read_head(oldest):
+                self._refuse(oldest, "too-many-pending")
+        conn.deadline = time.monotonic() + limits.head_seconds
         self.waiting[conn] = None
         self.waiting_from[address] += 1
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_head_readable, conn))
 
     def _on_head_readable(self, conn: HeadConn, _sock: Any) -> None:
+        self._read_head(conn)
+
+    def _read_head(self, conn: HeadConn) -> bool:
+        """Take what has arrived of `conn`'s head, never blocking. True when it no longer waits: its
+        head is whole (it went to a thread), or it left, or it was refused."""
         try:
             data = conn.sock.recv(MAX_HEAD)
         except (BlockingIOError, InterruptedError):
-            return
+            return False
         except OSError:
             data = b""
         if not data:  # the client left before finishing its request
             self._forget(conn)
             self.nr_conns -= 1
             conn.close()
-            return
+            return True
         conn.head += data
         if len(conn.head) > MAX_HEAD:
             self._refuse(conn, "head-too-large")
-            return
+            return True
         if any(end in conn.head for end in HEAD_ENDS):
             self._forget(conn)
             self._head_arrived(conn)
+            return True
+        return False
 
     def _head_arrived(self, conn: HeadConn) -> bool:
         """Hand `conn` to a thread when its head is whole."""
