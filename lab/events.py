@@ -215,6 +215,25 @@ class EventBus:
                 self._cond.notify_all()
         return event
 
+    def record_observed(self, rows: list[tuple[Any, ...]]) -> int:
+        """Record several events of one data kind that were observed, not called (the capture's
+        `packet`s), under one lock: each row is an Event's fields after `seq` up to `args`
+        (ts, endpoint, conn, proto, kind, local, peer, size, head, detail, call, args). Each is
+        admitted or suppressed as record() would; returns how many were recorded."""
+        recorded = 0
+        now = time.time()
+        with self._lock:
+            for row in rows:
+                if self._max_per_second and not self._admit(now, row[4]):
+                    self.suppressed += 1
+                    continue
+                self._seq += 1
+                self._events.append(Event(self._seq, *row))
+                recorded += 1
+            if recorded and self._waiting:
+                self._cond.notify_all()
+        return recorded
+
     def _admit(self, now: float, kind: str) -> bool:
         if now - self._window_start >= 1.0:
             self._window_start, self._window_count, self._window_errors = now, 0, 0

@@ -62,33 +62,37 @@ class TcpFlows:
         return len(self._flows)
 
     def mark(self, p: Packet) -> Marked:
-        key = (p.src, p.dst) if p.src <= p.dst else (p.dst, p.src)
-        sides = self._flows.get(key)
-        if sides is None or (p.flags & (SYN | ACK) == SYN and _finished(sides, p.src, p.seq)):
-            sides = self._flows[key] = {}  # a new connection (or a new one on the same 4-tuple)
-            while len(self._flows) > self.max_flows:
-                self._flows.popitem(last=False)
+        # (the capture thread's hot path, once per frame: fields read once into locals)
+        src, dst, flags, length = p.src, p.dst, p.flags, p.length
+        key = (src, dst) if src <= dst else (dst, src)
+        flows = self._flows
+        sides = flows.get(key)
+        if sides is None or (flags & (SYN | ACK) == SYN and _finished(sides, src, p.seq)):
+            sides = flows[key] = {}  # a new connection (or a new one on the same 4-tuple)
+            while len(flows) > self.max_flows:
+                flows.popitem(last=False)
                 self.evicted += 1
         else:
-            self._flows.move_to_end(key)
-        me = sides.get(p.src)
+            flows.move_to_end(key)
+        me = sides.get(src)
         if me is None:  # a side first seen mid-stream: its first byte here is byte 1, as after a SYN
-            me = sides[p.src] = Side(p.seq if p.flags & SYN else (p.seq - 1) & MASK)
-        peer = sides.get(p.dst)
-        if p.flags & ACK and peer is None:
-            peer = sides[p.dst] = Side((p.ack - 1) & MASK)  # the other side's sends not seen yet: this ack is 1
-        seq = me.rel(p.seq)
-        ack = peer.rel(p.ack) if p.flags & ACK and peer is not None else 0
-        if p.flags & SYN:
+            me = sides[src] = Side(p.seq if flags & SYN else (p.seq - 1) & MASK)
+        peer = sides.get(dst)
+        acks = flags & ACK
+        if acks and peer is None:
+            peer = sides[dst] = Side((p.ack - 1) & MASK)  # the other side's sends not seen yet: this ack is 1
+        seq = (p.seq - me.isn) & MASK
+        ack = (p.ack - peer.isn) & MASK if acks and peer is not None else 0
+        win = p.window
+        if flags & SYN:
             me.syn, me.wscale = True, p.wscale
-        scaled = (not p.flags & SYN and me.syn and peer is not None and peer.syn
-                  and me.wscale is not None and peer.wscale is not None)
-        win = p.window << me.wscale if scaled and me.wscale is not None else p.window
+        elif me.syn and peer is not None and peer.syn and me.wscale is not None and peer.wscale is not None:
+            win <<= me.wscale  # scaled when both SYNs agreed on window scaling
         analysis = self._analyse(p, me, seq, ack, win)
-        end = (seq + p.length + (1 if p.flags & SYN else 0) + (1 if p.flags & FIN else 0)) & MASK
+        end = (seq + length + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)) & MASK
         if _after(end, me.next_rel) or (me.next_rel == 0 and end):
             me.next_rel = end
-        if p.flags & ACK and not p.flags & RST:
+        if acks and not flags & RST:
             me.last_ack, me.last_win = ack, win
         return Marked(p, seq, ack, win, analysis)
 

@@ -87,6 +87,7 @@ class Capture:
         self.flows = TcpFlows()
         self.ring = FrameRing(RING_FRAMES)
         self.counts: Counter[str] = Counter()
+        self._rows: list[tuple[Any, ...]] = []  # packet events of the frames read since the last flush
         self._stop = threading.Event()
         self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
         try:
@@ -151,7 +152,18 @@ class Capture:
                 self._frame(data, wire_len, ts)
                 frames += 1
                 if frames % YIELD_EVERY == 0:
+                    self._flush()
                     time.sleep(0)  # let the socket threads have the GIL (see YIELD_EVERY)
+            self._flush()
+
+    def _flush(self) -> None:
+        """Record the packets of the last few frames, in one go (one lock, one clock read)."""
+        rows = self._rows
+        if rows:
+            recorded = self.bus.record_observed(rows)
+            self.counts["packets"] += recorded
+            self.counts["suppressed"] += len(rows) - recorded
+            self._rows = []
 
     def _frame(self, data: bytes, wire_len: int, ts: float) -> None:
         packet = self.parser.parse(data, wire_len)
@@ -178,10 +190,8 @@ class Capture:
             args = {"flags": None, "seq": None, "ack": None, "win": None, "len": packet.length,
                     "src": list(packet.src), "dst": list(packet.dst), "analysis": None}
             detail = f"UDP datagram len={packet.length}"
-        recorded = self.bus.record(owner.endpoint, "packet", packet.proto, owner.conn, owner.local, owner.peer,
-                                   packet.length, None, f"{packet.src[1]} -> {packet.dst[1]} {detail}", None, args,
-                                   ts=ts)
-        self.counts["packets" if recorded is not None else "suppressed"] += 1
+        self._rows.append((ts, owner.endpoint, owner.conn, packet.proto, "packet", owner.local, owner.peer,
+                           packet.length, None, f"{packet.src[1]} -> {packet.dst[1]} {detail}", None, args))
 
     def _find_owner(self, key: FlowKey) -> tuple[Owner, frozenset[str]] | None:
         owner = self._directory.owner(*key)

@@ -40,6 +40,20 @@ def test_rate_limit_keeps_lifecycle_events() -> None:
     assert bus.publish("e1", "close") is not None
 
 
+def test_observed_events_recorded_in_one_go_share_the_limit_and_the_numbering() -> None:
+    # the capture's packets: several rows under one lock, each admitted or suppressed as record() would
+    bus = EventBus(max_per_second=5)
+    assert bus.publish("e1", "recv") is not None  # one of the five this second
+    rows = [(1.5 + i, "e1", "c1", "tcp", "packet", ("127.0.0.1", 1), ("127.0.0.1", 2), i, None, f"p{i}", None,
+             {"len": i}) for i in range(10)]
+    assert bus.record_observed(rows) == 4 and bus.suppressed == 6
+    events = bus.since(0, 100)[0]
+    assert [(e.seq, e.kind, e.detail) for e in events] == [(1, "recv", "")] + [(2 + i, "packet", f"p{i}") for i in range(4)]
+    packet = events[1].to_json()
+    assert packet["ts"] == 1.5 and packet["local"] == ["127.0.0.1", 1] and packet["args"] == {"len": 0}
+    assert bus.record_observed([]) == 0
+
+
 def test_every_high_volume_kind_is_rate_limited_but_lifecycle_and_some_errors_are_kept() -> None:
     # (a UDP flood at an impaired server once recorded 10,000 `lost` events in 1.3 s)
     bus = EventBus(max_per_second=50)
