@@ -2,9 +2,7 @@
 // between rows (which send's bytes each recv got, connect -> accept, close -> "recv() returned 0").
 // Pure (no DOM): the live page and a replay build the same picture from the same events.
 //
-// TCP is a byte stream, so sends and recvs are matched by byte offsets per direction: one recv
-// may take the bytes of several sends (coalescing) and one send may be split across recvs.
-// UDP keeps datagram boundaries: a send matches the recv of the same datagram at its peer.
+// Which send's bytes each recv got, and connect -> accept, close -> "recv() returned 0": ladder-links.js.
 //
 // How a kind is drawn comes from the server's registry (kinds.js); what a row means comes from the
 // event's fields (closed_by, args), never from its English `detail`.
@@ -14,11 +12,11 @@
 // its rows. The model keeps no timer: sweep(now) is called by ladder.js, with the page's clock.
 // During a lesson (a "stage" event with a lesson began the stage) nothing leaves before the next stage.
 import { drawOf, endsLane } from "./kinds.js";
+import { LinkTrack } from "./ladder-links.js";
 import { WireTrack } from "./wire-model.js";
 import { noteTraced, placeByTime } from "./trace-groups.js";
 
 const MAX_ITEMS = 3000; // rows kept in memory (far more than are drawn)
-const MAX_QUEUE = 2000; // unmatched sends or recvs kept per direction
 export const LANE_LINGER = 5; // seconds a closed socket's lane stays in the diagram
 
 /** "127.0.0.1:5000" (IPv6 in brackets), "" for null. */
@@ -61,8 +59,8 @@ export class LadderModel {
     this.items = []; // rows, in drawing order
     this.bySeq = new Map();
     this.forgotten = 0; // rows dropped from memory (counted in "N earlier events")
-    this.flows = new Map(); // direction key -> {sends, recvs, sent, got}
-    this.pairs = new Map(); // "connect"/"fin" key -> {init, resp}
+    this.links = new LinkTrack(); // which rows are the two ends of one thing (ladder-links.js)
+    this.pairs = this.links.pairs; // (wire-model.js hangs the handshake and the FIN off them)
     this.byPair = new Map(); // "local|peer" -> TCP lane id
     this.udpByPort = new Map(); // local port -> UDP lane id
     this.kinds = kinds; // endpoint id -> kind, from GET /api/endpoints
@@ -109,7 +107,7 @@ export class LadderModel {
       if (!this.ending.has(lane.id)) this.ending.set(lane.id, this.timeOf(ev));
     }
     if (ev.kind === "lost") lane.lost++;
-    this.link(item, lane);
+    this.links.link(this.items, item, lane);
     this.wire.callAdded(this, item, lane);
     if (this.items.length > MAX_ITEMS) this.forget(this.items.length - MAX_ITEMS + 200);
     this.version++;
@@ -182,121 +180,6 @@ export class LadderModel {
     }
   }
 
-  /** Match the new row with its partners; an initiator that arrives late is drawn before them. */
-  link(item, lane) {
-    const ev = item.ev;
-    if (item.role === "send" || item.role === "recv") {
-      if (lane.proto === "udp") this.matchDatagram(item);
-      else if (item.bytes > 0 && ev.local && ev.peer) this.matchStream(item);
-    } else if (item.role === "connect" && ev.local && ev.peer) {
-      this.pair(`c ${addr(ev.local)}>${addr(ev.peer)}`, item, "init");
-    } else if (item.role === "accept" && ev.local && ev.peer) {
-      this.pair(`c ${addr(ev.peer)}>${addr(ev.local)}`, item, "resp");
-    } else if ((item.role === "close" || item.role === "shutdown") && lane.local && lane.peer) {
-      // FIN: the first shutdown()/close() of a side, to the peer's "recv() returned 0"
-      if (closedByPeer(ev)) this.pair(`f ${addr(lane.peer)}>${addr(lane.local)}`, item, "resp");
-      else this.pair(`f ${addr(lane.local)}>${addr(lane.peer)}`, item, "init");
-    } else if (ev.kind === "done" && lane.local && lane.peer) {
-      // a download is done when its recv() returned 0: the server's FIN arrived
-      item.role = "eof";
-      this.pair(`f ${addr(lane.peer)}>${addr(lane.local)}`, item, "resp");
-    }
-  }
-
-  pair(key, item, side) {
-    let pair = this.pairs.get(key);
-    if (!pair) this.pairs.set(key, (pair = { init: null, resp: null }));
-    if (pair[side]) return; // only the first one of each side makes the handshake or the FIN
-    pair[side] = item;
-    if (pair.init && pair.resp) {
-      pair.resp.sources.push({ seq: pair.init.seq, bytes: 0 });
-      pair.init.dests.push({ seq: pair.resp.seq, bytes: 0 });
-      if (side === "init") this.placeBefore(item, [pair.resp]);
-    }
-  }
-
-  flow(key) {
-    let flow = this.flows.get(key);
-    if (!flow) this.flows.set(key, (flow = { sends: [], recvs: [], sent: 0, got: 0 }));
-    return flow;
-  }
-
-  matchStream(item) {
-    const ev = item.ev;
-    const sending = item.role === "send";
-    const flow = this.flow(sending ? `t ${addr(ev.local)}>${addr(ev.peer)}` : `t ${addr(ev.peer)}>${addr(ev.local)}`);
-    if (sending) {
-      flow.sends.push({ item, start: flow.sent, end: flow.sent + item.bytes });
-      flow.sent += item.bytes;
-    } else {
-      flow.recvs.push({ item, start: flow.got, end: flow.got + item.bytes });
-      flow.got += item.bytes;
-    }
-    const partners = [];
-    while (flow.sends.length && flow.recvs.length) {
-      const s = flow.sends[0];
-      const r = flow.recvs[0];
-      const overlap = Math.min(s.end, r.end) - Math.max(s.start, r.start);
-      if (overlap > 0) {
-        this.connect(s.item, r.item, overlap);
-        partners.push(sending ? r.item : null);
-      }
-      const sendDone = s.end <= r.end;
-      const recvDone = r.end <= s.end;
-      if (sendDone) flow.sends.shift();
-      if (recvDone) flow.recvs.shift();
-    }
-    trim(flow.sends);
-    trim(flow.recvs);
-    if (sending) this.placeBefore(item, partners.filter(Boolean));
-  }
-
-  matchDatagram(item) {
-    const ev = item.ev;
-    const sending = item.role === "send";
-    if (!ev.local || !ev.peer) return;
-    // by ports: an unbound client's local host is 0.0.0.0, while its peer sees 127.0.0.1
-    const flow = this.flow(sending ? `u ${ev.local[1]}>${ev.peer[1]}` : `u ${ev.peer[1]}>${ev.local[1]}`);
-    const others = sending ? flow.recvs : flow.sends;
-    // the same datagram: same size and preview; reordering means it need not be the oldest one
-    let index = others.findIndex((o) => o.ev.size === ev.size && o.ev.hex === ev.hex);
-    if (index < 0) index = others.findIndex((o) => o.ev.size === ev.size);
-    if (index < 0) {
-      (sending ? flow.sends : flow.recvs).push(item);
-      trim(sending ? flow.sends : flow.recvs);
-      return;
-    }
-    // reordering moves a datagram by a few places; far older ones never arrived (dropped by the OS)
-    if (index > 32) others.splice(0, index - 32);
-    const [other] = others.splice(Math.min(index, 32), 1);
-    if (sending) {
-      this.connect(item, other, item.bytes);
-      this.placeBefore(item, [other]);
-    } else {
-      this.connect(other, item, item.bytes);
-    }
-  }
-
-  connect(send, recv, bytes) {
-    send.dests.push({ seq: recv.seq, bytes });
-    recv.sources.push({ seq: send.seq, bytes });
-  }
-
-  /** Move `item` (just appended) above the earliest of `partners` already drawn, so arrows point down. */
-  placeBefore(item, partners) {
-    if (!partners.length) return;
-    let at = this.items.length - 1; // (a traced program's row may have moved up by its clock already)
-    while (at > 0 && at >= this.items.length - 500 && this.items[at] !== item) at--;
-    if (this.items[at] !== item) return;
-    let target = at;
-    for (let i = at - 1; i >= 0 && i >= at - 500; i--) {
-      if (partners.includes(this.items[i])) target = i;
-    }
-    if (target === at) return;
-    this.items.splice(at, 1);
-    this.items.splice(target, 0, item);
-  }
-
   forget(n) {
     for (const item of this.items.splice(0, n)) this.bySeq.delete(item.seq);
     this.forgotten += n;
@@ -337,12 +220,7 @@ export class LadderModel {
     this.gone.add(id);
     if (!lane) return;
     this.lanes.delete(id);
-    if (lane.proto === "tcp" && lane.local && lane.peer) {
-      // a new connection on the same ports (the OS reuses them) starts with fresh byte counts
-      const [a, b] = [addr(lane.local), addr(lane.peer)];
-      for (const key of [`t ${a}>${b}`, `t ${b}>${a}`]) this.flows.delete(key);
-      for (const key of [`c ${a}>${b}`, `c ${b}>${a}`, `f ${a}>${b}`, `f ${b}>${a}`]) this.pairs.delete(key);
-    }
+    if (lane.proto === "tcp" && lane.local && lane.peer) this.links.forgetConnection(lane.local, lane.peer);
   }
 
   /** The lab lane at the other end of a TCP lane, or null (a program outside the lab, or one that left). */
@@ -398,9 +276,4 @@ export class LadderModel {
     const earlier = rows.length - shown.length + (lanes ? 0 : this.forgotten);
     return { rows: shown, earlier };
   }
-}
-
-/** Keep the newest MAX_QUEUE, cut in bulk: a one-item splice off the front of a long queue per event is slow. */
-function trim(queue) {
-  if (queue.length > MAX_QUEUE * 1.25) queue.splice(0, queue.length - MAX_QUEUE);
 }
