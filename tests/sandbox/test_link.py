@@ -132,3 +132,27 @@ def test_a_flood_into_a_slow_link_is_bounded_and_the_lab_answers(sandbox_app: An
     for endpoint in (client, server):
         assert api.delete(f"/api/endpoints/{endpoint['id']}").status_code in (200, 204)
     assert "tbf" not in in_namespace(sandbox_app, "tc", "qdisc", "show", "dev", "lo")
+
+
+def test_small_sends_on_a_slow_link_leave_glued_in_one_segment(api: Any) -> None:
+    """Nagle's algorithm, really: once the 64 kbit/s link's bucket is spent and segments wait for their ACKs, the
+    client's next small sends are held and leave together. The capture shows one segment carrying
+    the bytes of several send() calls (the page labels it "← n sends": tests/js/wire-model.test.mjs)."""
+    server = api.post("/api/endpoints", json={"kind": "tcp-server", "port": 0, "mode": "manual",
+                                              "link": {"rate_kbit": 64}}).json
+    client = api.post("/api/endpoints", json={"kind": "tcp-client", "port": server["local"][1]}).json
+    after = api.get(f"/api/events?after={1 << 53}&limit=1").json["last"]
+    sent = api.post(f"/api/endpoints/{client['id']}/send", json={"data": "hi!", "repeat": 300, "interval_ms": 0})
+    assert sent.status_code == 200, sent.json
+    port = client["local"][1]
+
+    def segments() -> list[int]:
+        found = api.get(f"/api/events?after={after}&limit=5000").json["events"]
+        return [e["args"]["len"] for e in found if e["kind"] == "packet" and e["args"]["src"][1] == port
+                and e["args"]["len"] > 0]
+
+    lengths = wait_until(lambda: (s := segments()) and sum(s) >= 900 and s, 20)
+    assert sum(lengths) == 900 and max(lengths) >= 6 and max(lengths) % 3 == 0, lengths  # several sends' bytes in one
+    assert len(lengths) < 300, lengths  # fewer segments than sends
+    for endpoint in (client, server):
+        api.delete(f"/api/endpoints/{endpoint['id']}")
