@@ -56,6 +56,14 @@ def arrive(worker: Worker, listener: socket.socket, clients: list[socket.socket]
     return conn
 
 
+def close_all(worker: Worker, clients: list[socket.socket]) -> None:
+    for conn in [*worker.waiting, *worker.handed]:
+        conn.close()
+    for client in clients:
+        client.close()
+    worker.poller.close()
+
+
 def test_the_oldest_head_that_came_meanwhile_goes_on_and_a_slow_one_makes_room(listener: socket.socket) -> None:
     worker = Worker(ConnLimits(pending_per_address=2))
     clients: list[socket.socket] = []
@@ -72,11 +80,7 @@ def test_the_oldest_head_that_came_meanwhile_goes_on_and_a_slow_one_makes_room(l
         clients[1].settimeout(5)
         assert clients[1].recv(100).startswith(b"HTTP/1.1 429")  # refused with a sentence
     finally:
-        for conn in [*worker.waiting, *worker.handed]:
-            conn.close()
-        for client in clients:
-            client.close()
-        worker.poller.close()
+        close_all(worker, clients)
 
 
 def test_a_head_already_there_never_waits(listener: socket.socket) -> None:
@@ -87,8 +91,4 @@ def test_a_head_already_there_never_waits(listener: socket.socket) -> None:
         quick = arrive(worker, listener, clients, HEAD)
         assert worker.handed == [quick] and len(worker.waiting) == 1 and dict(worker.budget.refused) == {}
     finally:
-        for conn in [*worker.waiting, *worker.handed]:
-            conn.close()
-        for client in clients:
-            client.close()
-        worker.poller.close()
+        close_all(worker, clients)
