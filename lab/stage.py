@@ -206,7 +206,7 @@ class Stage:
                 if teacher == self.teacher:
                     return dict(teacher)  # nothing changed: no event (a page may repeat itself)
                 self.teacher = teacher
-            self._changed("the teacher's view")
+            self._changed("the teacher's view", "teacher")
         return dict(teacher)
 
     def set_name(self, address: Any, raw: Any, limited: bool = True) -> dict[str, str]:
@@ -227,19 +227,19 @@ class Stage:
                     if len(self._named_at) >= 4 * MAX_NAMES:
                         self._named_at.clear()  # (bounded: the limit is about bursts, not history)
                     self._named_at[address] = now
-                if name is None:
-                    self.names.pop(address, None)
-                else:
-                    self.names[address] = name
-            self._changed(f"{address} is {'unnamed' if name is None else 'named'}")
+                self._name(address, name)
+            self._changed(f"{address} is {'unnamed' if name is None else 'named'}", "name", [address, name])
         return dict(self.names)
 
-    def _changed(self, what: str) -> dict[str, Any]:
+    def _changed(self, what: str, part: str = "lesson", named: list[Any] | None = None) -> dict[str, Any]:
+        """Tell this dashboard's pages, and the others over lab agents. `part` says what changed
+        ("lesson", "teacher", or "name" with `named` [address, name]): another dashboard takes only
+        that part, so two changes made at once on two dashboards (a view here, a name there) both stay."""
         with self._lock:
             snapshot = self._snapshot()
             detail = f"stage {self.number}: {what}"
             self.bus.publish("", "classroom", proto="", detail=detail, params=snapshot)
-        self.labs.share("classroom", detail, snapshot)
+        self.labs.share("classroom", detail, {**snapshot, "part": part, **({"named": named} if named else {})})
         return snapshot
 
     # -- another dashboard's change (over lab agents) ------------------------------------------------
@@ -271,8 +271,20 @@ class Stage:
                      "download": about.get("download"),
                      "ids": {**ids, **({"run": about["run"]} if about.get("run") else {})}}
         names = {clean_address(k): clean_name(v) for k, v in names.items()}  # (BadInput: before any change)
+        part = snapshot.get("part")
+        named = _named_of(snapshot) if part == "name" else None
         with self._changing:
             with self._lock:
+                if kind == "classroom" and number == self.number and part in ("lesson", "teacher", "name"):
+                    # this stage's one change: only that part (a change made here meanwhile stays)
+                    if part == "teacher":
+                        self.teacher = {"view": teacher["view"], "focus": teacher.get("focus")}
+                    elif named is not None:
+                        self._name(*named)
+                    else:
+                        self.lesson, self.state, self.client = lesson, state, None
+                    self.bus.publish("", kind, proto="", detail=str(detail)[:200], params=self._snapshot())
+                    return
                 if kind == "stage":
                     self.names, self._named_at = {}, {}
                 self.number, self.started = number, float(snapshot["started"])
@@ -283,10 +295,24 @@ class Stage:
                 if kind == "stage":
                     self.seq = event.seq if event is not None else self.bus.last_seq
 
+    def _name(self, address: str, name: str | None) -> None:
+        if name is None:
+            self.names.pop(address, None)
+        else:
+            self.names[address] = name
+
     def _describe(self, what: str) -> str:
         lesson = self.lesson
         about = f"lesson {lesson.n} ({lesson.text['en']['title']})" if lesson else "no lesson"
         return f"stage {self.number} {what}: {about}; every endpoint of the lab was closed"
+
+
+def _named_of(snapshot: dict[str, Any]) -> tuple[str, str | None]:
+    """The one name another dashboard changed: (address, name or None for cleared), checked."""
+    given = snapshot.get("named")
+    if not (isinstance(given, list) and len(given) == 2 and (given[1] is None or isinstance(given[1], str))):
+        raise ValueError("a name change that does not hold together")
+    return clean_address(given[0]), None if given[1] is None else clean_name(given[1])
 
 
 __all__ = ["Stage", "TEACHER_VIEWS", "VIEWS"]

@@ -81,6 +81,28 @@ def test_a_lesson_begun_on_one_dashboard_is_the_stage_of_the_other(two: dict[str
     assert b.get("/api/stage").get_json()["teacher"]["view"] == "numbers"
 
 
+def test_two_changes_made_at_once_on_two_dashboards_both_stay(two: dict[str, Any]) -> None:
+    """Each dashboard shares its whole stage, but says which part it changed, and the others take only
+    that part: a name given on another dashboard, whose snapshot still has the view it had before the
+    teacher changed it here, leaves the teacher's view alone (CI once saw them overwrite each other)."""
+    a, b = two["a"], two["b"]
+    following(a, b)
+    assert a.put("/api/stage/teacher", json={"view": "numbers"}).status_code == 200
+    wait_until(lambda: b.get("/api/stage").get_json()["teacher"]["view"] == "numbers", 5)
+    stale = {**b.get("/api/stage").get_json(), "teacher": {"view": "split", "focus": None},
+             "names": {"10.0.0.7": "Ann"}, "part": "name", "named": ["10.0.0.7", "Ann"]}
+    writer = redis.Redis.from_url(two["redis"].url)
+    try:  # (as a third dashboard would write it, had it named Ann before it saw the view change)
+        writer.xadd("stage", {"from": "elsewhere", "e": orjson.dumps({"kind": "classroom", "detail": "named",
+                                                                      "params": stale})})
+    finally:
+        writer.close()
+    for x in (a, b):
+        wait_until(lambda x=x: x.get("/api/stage").get_json()["names"] == {"10.0.0.7": "Ann"}, 5)
+        assert x.get("/api/stage").get_json()["teacher"]["view"] == "numbers"
+    assert same_stage(a, b)
+
+
 def test_a_dashboard_that_starts_late_begins_on_the_class_s_stage(two: dict[str, Any]) -> None:
     a = two["a"]
     assert a.post("/api/stage", json={"lesson": 2}).status_code == 201
@@ -113,6 +135,11 @@ HOSTILE = [
                                                         "names": {}, "started": 1.0}})},
     {"e": orjson.dumps({"kind": "classroom", "params": {"stage": 9, "teacher": {"view": "log"}, "names": {},
                                                         "started": [1]}})},
+    {"e": orjson.dumps({"kind": "classroom", "params": {"stage": 9, "teacher": {"view": "log"}, "names": {},
+                                                        "started": 1.0, "part": "name", "named": "1.2.3.4"}})},
+    {"e": orjson.dumps({"kind": "classroom", "params": {"stage": 9, "teacher": {"view": "log"}, "names": {},
+                                                        "started": 1.0, "part": "name",
+                                                        "named": ["1.2.3.4", "\u202eevil"]}})},
     {"nothing": b"here"},
 ]
 
