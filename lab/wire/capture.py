@@ -39,9 +39,11 @@ REFRESH_AFTER = 0.001
 STALE_AFTER = 0.05
 # A full ring is parsed frame after frame without a system call, so this thread would keep the GIL
 # for the whole switch interval (5 ms) while the socket threads whose traffic it records wait for it
-# after each recv(): it lets go every few frames instead. Bench 14 (1 GiB, capture on vs off): never
-# 0.39x twice; every 16 frames 0.46x; every 8 0.49x; every 4 or every frame, the ring overflowed
-# (3,710 and 25,762 frames dropped by the kernel): this thread then waits too long for the GIL back.
+# after each recv(): it lets go every few frames instead (and records the packets of those frames
+# in one go). Bench 14 (1 GiB, capture on vs off), at 10 us a frame: never 0.39x twice; every 16
+# frames 0.46x; every 8 0.49x; every 4 or every frame, the ring overflowed (3,710 and 25,762 frames
+# dropped by the kernel): this thread then waits too long for the GIL back. At 7.4 us a frame: every
+# 16 frames 0.48-0.70x, every 8 0.48-0.56x, every 4 0.50-0.57x with 1,000-3,800 frames dropped.
 YIELD_EVERY = 16
 ETH_P_ALL = 0x0003
 SOL_PACKET, PACKET_STATISTICS = 263, 6

@@ -154,9 +154,11 @@ export class WireTrack {
    * a resend cut to the MSS or the window): it starts inside the first copy, not at its start.
    */
   resent(item, p, out, back) {
+    const at = p.seq - 1; // (segments hold byte offsets: relative seq 1 is offset 0)
     for (let i = out.segments.length - 1; i >= 0; i--) {
       const first = out.segments[i];
-      if (first.item === item || !(first.start <= p.seq - 1 && p.seq - 1 < Math.max(first.end, first.start + 1))) continue;
+      const holds = first.start <= at && at < Math.max(first.end, first.start + 1); // (a SYN or FIN: one place)
+      if (first.item === item || !holds) continue;
       const ends = p.seq + Math.max(1, p.len);
       item.wire.resent = { of: first.item.seq, ms: Math.max(0, Math.round(((item.ev.ts ?? 0) - (first.item.ev.ts ?? 0)) * 1000)) };
       // the receiver acked those bytes before they came again: they arrived, the ACK was what was lost
