@@ -94,6 +94,7 @@ class AgentHub:
         self._positions: dict[bytes, bytes] = {}  # ev:{agent} -> last id read
         self._adopt: Callable[[str, str, Any], None] | None = None  # the stage's, once it follows others
         self._stage_position: bytes | None = None  # the last `stage` entry read
+        self._catching_up = threading.Lock()  # (follow_stage and the bridge: the catch-up is taken once)
         self._next_scan = 0.0
         self._waiting: dict[str, Future[tuple[bool, Any]]] = {}
         self._lock = threading.Lock()
@@ -149,10 +150,11 @@ class AgentHub:
             self._next_scan = time.monotonic() + HEARTBEAT_POLL
         streams = dict(self._positions)
         if self._adopt is not None:
-            if self._stage_position is None:
-                self._stage_position = self._stage_catch_up()
+            if self._stage_position is None:  # (Redis did not answer when the stage began to follow)
+                self._catch_up_once()
+            position = self._stage_position or b"0-0"  # (set by the catch-up above)
             # first: within one answer, a new stage comes before the events of the lesson it builds
-            streams = {STAGE_KEY: self._stage_position, **streams}
+            streams = {STAGE_KEY: position, **streams}
         if not streams:
             self._stop.wait(BLOCK_MS / 1000)
             return
@@ -203,6 +205,18 @@ class AgentHub:
     def follow_stage(self, adopt: Callable[[str, str, Any], None]) -> None:
         """From now on, other dashboards' stage changes are given to `adopt(kind, detail, snapshot)`."""
         self._adopt = adopt
+        try:
+            self._catch_up_once()
+        except (RedisError, OSError):
+            pass  # the bridge takes the class's stage once Redis answers
+
+    def _catch_up_once(self) -> None:
+        """Take the class's stage when this dashboard begins to follow, before it can change the stage
+        itself: taken later (when the bridge first runs), the last entry could be a change made after
+        this dashboard's own, whose snapshot is older in the parts it did not change."""
+        with self._catching_up:
+            if self._stage_position is None:
+                self._stage_position = self._stage_catch_up()
 
     def share_stage(self, kind: str, detail: str, snapshot: dict[str, Any]) -> None:
         """This dashboard changed the stage: tell the others (and a restart of this one)."""
