@@ -10,6 +10,7 @@ seq it took per (name, boot), so an answer lost on the way never makes an event 
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import threading
@@ -132,6 +133,8 @@ class HttpDelivery:
             if exc.code in (400, 401, 403, 404, 413, 415):
                 raise Refusal(f"{exc.code} {_sentence(exc)}") from None
             raise OSError(f"HTTP {exc.code}") from None
+        except http.client.HTTPException as exc:  # cut off mid-answer (killed, restarting): not an OSError
+            raise OSError(f"{type(exc).__name__}: {exc}") from None
 
 
 def _sentence(exc: urllib.error.HTTPError) -> str:
