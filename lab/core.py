@@ -19,8 +19,8 @@ from .policy import Policy
 from .spec import parse_download, parse_endpoint, parse_send
 from .tcp import TcpClient, TcpServer
 from .udp import UdpClient, UdpServer
-from .wire import Capture, Directory, Expected, why_not as capture_why_not
-from .wire.capture import SNAPLEN
+from .wire.capture import SNAPLEN, Capture, why_not as capture_why_not
+from .wire.directory import Directory, Expected
 from .wire.pcap import pcap_bytes
 
 KEEP_DOWNLOADS = 200
@@ -276,8 +276,11 @@ class Lab:
     def wire_status(self) -> dict[str, Any]:
         """What this lab can do on the wire, each with the code of why not (CONTRACT "The wire")."""
         impair = self.link.why_not()
-        return {"capture": self.capture is not None, "impair_tcp": impair is None,
-                "why_not": {"capture": self._capture_why, "impair_tcp": impair}}
+        why = self._capture_why
+        if self.capture is not None and self.capture.stopped is not None:
+            why = "capture-stopped"
+        return {"capture": why is None, "impair_tcp": impair is None,
+                "why_not": {"capture": why, "impair_tcp": impair}}
 
     def capture_pcap(self, endpoint: str | None = None) -> bytes:
         """The captured frames (of one endpoint, when named) as a pcap file."""

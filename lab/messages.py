@@ -298,6 +298,8 @@ MESSAGES: dict[str, str] = {
                  "in a moment.",
     "capture-unsupported": "Packets cannot be captured on this system (it has no Linux packet socket on the "
                            "loopback); everything else works without it.",
+    "capture-stopped": "Packet capture stopped: its process ended, so no new packets are shown. Start the "
+                       "dashboard again to capture again; everything else works without it.",
     "unknown-view": "'{view}' is not a view; the views are: {views}.",
     "name-not-text": "A name is text, like \"Ann\".",
     "name-empty": "The name is empty; type the name the class should see, or leave it out (names are never required).",

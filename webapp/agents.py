@@ -284,7 +284,8 @@ class AgentHub:
         self.bus.relay_in({
             "seq": None, "ts": now, "endpoint": "", "conn": None, "proto": "", "kind": "agent", "local": None,
             "peer": None, "size": 0, "data": None, "hex": None, "detail": f"lab agent {name} is {what}",
-            "call": None, "args": {"event": what, "host": self.agents[name]["host"]}, "result": None,
+            "call": None, "args": {"event": what, "host": self.agents[name]["host"],
+                                   **({} if self.agents[name]["commands"] else {"trace": True})}, "result": None,
             "closed_by": None, "errno": None, "code": None, "params": None, "message": None, "framing": None,
             "state": None, "agent": name})
 
@@ -388,7 +389,8 @@ class AgentLabs:
         for owner in list(self.hub.live.values()):
             counts[owner] = counts.get(owner, 0) + 1
         return [{"name": a["name"], "host": a["host"], "state": a["state"], "since": a["since"],
-                 "endpoints": counts.get(a["name"], 0)} for a in sorted(self.hub.agents.values(), key=lambda a: a["name"])]
+                 "endpoints": counts.get(a["name"], 0), **({} if a["commands"] else {"trace": True})}
+                for a in sorted(self.hub.agents.values(), key=lambda a: a["name"])]
 
     def session(self) -> dict[str, Any]:
         return {"limits": None, "allow": None, "bind": None, "agents": self.agents()}

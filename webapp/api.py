@@ -201,7 +201,13 @@ def stats() -> Response:
 
 @api.get("/agents")
 def agents() -> Response:
-    return jsonify(labs().agents())
+    """The lab agents, and the programs traced straight to this dashboard (webapp/traces.py)."""
+    listed = labs().agents()
+    desk = current_app.extensions.get("socketlab_traces")
+    if desk is not None:
+        taken = {a["name"] for a in listed}
+        listed += [p for p in desk.listed() if p["name"] not in taken]
+    return jsonify(sorted(listed, key=lambda a: a["name"]))
 
 
 @api.get("/endpoints")

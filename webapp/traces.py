@@ -10,15 +10,22 @@ sockets (`s<n>@<name>`) and its own drop counts, never a lab endpoint's state or
 The courier posts the same events again until it gets a 200 (the dashboard may be restarting), so
 this keeps, per program and courier run (`boot`), the newest seq it took: what it already has is
 skipped, and every event reaches the page once.
+
+Each program posting here is listed by GET /api/agents beside the lab agents, as a Redis-traced
+program is (`"trace": true`): up from its first batch (an `agent` "up" event, with the address it
+posted from as its host), down when its courier says `"end": true` (the program ended) or after
+SILENT_SECONDS without a batch (the courier posts an empty one every second while the program is
+quiet), noticed at the next post or listing.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import orjson
-from flask import Response, current_app, jsonify
+from flask import Response, current_app, jsonify, request
 
 from agent.config import checked_name
 from lab import BadInput, TooLarge
@@ -29,6 +36,8 @@ from .api import api, body, labs
 
 MAX_EVENTS = 2000  # per batch (the courier sends at most this many)
 MAX_PROGRAMS = 10_000  # (name, boot) pairs remembered; the oldest go first
+SILENT_SECONDS = 5.0  # a program not heard from for this long is gone (its courier posts every second)
+MAX_SOCKETS = 10_000  # open sockets counted per program (a program opening more is counted as this many)
 
 
 class TraceDesk:
@@ -38,13 +47,24 @@ class TraceDesk:
         self._lock = threading.Lock()  # (two posts of one program may race: the seq check and relay are one step)
         self.last: dict[tuple[str, int], int] = {}
         self.skipped = 0
+        # name -> {"name", "host", "state", "since", "boot", "heard" (monotonic), "open": the sockets not closed}
+        self.programs: dict[str, dict[str, Any]] = {}
 
-    def take(self, name: str, boot: int, events: list[Any]) -> tuple[int, int, int]:
+    def listed(self) -> list[dict[str, Any]]:
+        """The programs, as GET /api/agents lists an agent (and `"trace": true`)."""
+        with self._lock:
+            self._sweep(labs().bus)
+            return [{"name": p["name"], "host": p["host"], "state": p["state"], "since": p["since"],
+                     "endpoints": len(p["open"]), "trace": True} for p in self.programs.values()]
+
+    def take(self, name: str, boot: int, events: list[Any], host: str = "", end: bool = False) -> tuple[int, int, int]:
         """Relay each new, valid event; (taken, already had, refused)."""
         bus = labs().bus
         own = f"@{name}"
         taken = had = refused = 0
         with self._lock:
+            self._sweep(bus)
+            program = self._heard(bus, name, boot, host)
             last = self.last.pop((name, boot), 0)  # (re-inserted below: the newest run stays longest)
             for event in events:
                 if not (valid_event(event, name) and event["kind"] in TRACED_KINDS
@@ -58,11 +78,65 @@ class TraceDesk:
                 last = event["seq"]
                 bus.relay_in(event)
                 taken += 1
+                _count_socket(program["open"], event)
             self.last[(name, boot)] = last
             while len(self.last) > MAX_PROGRAMS:
                 del self.last[next(iter(self.last))]
             self.skipped += refused
+            if end and "name" in program:
+                self._gone(bus, program, "ended")
         return taken, had, refused
+
+    def _heard(self, bus: Any, name: str, boot: int, host: str) -> dict[str, Any]:
+        """The program that posted: a new run (a later `boot`) comes up; a run gone silent comes back;
+        a run that ended stays ended (a late retry of its last batch); an older run changes nothing."""
+        program = self.programs.get(name)
+        if program is not None and boot < program["boot"]:
+            return {"boot": boot, "open": set()}  # (its events still count once; the listing shows the newer run)
+        if program is None or boot > program["boot"] or program["state"] == "down" and program["why"] == "silent":
+            program = {"name": name, "host": host, "state": "up", "since": time.time(), "boot": boot, "open": set(),
+                       "why": None}
+            _agent_event(bus, name, "up", host)
+        program["heard"] = time.monotonic()
+        self.programs.pop(name, None)
+        self.programs[name] = program  # (the newest heard stays longest)
+        while len(self.programs) > MAX_PROGRAMS:
+            del self.programs[next(iter(self.programs))]
+        return program
+
+    def _sweep(self, bus: Any) -> None:
+        """Programs not heard from for SILENT_SECONDS: gone (their courier was killed, or the network)."""
+        now = time.monotonic()
+        for program in self.programs.values():
+            if program["state"] == "up" and now - program["heard"] > SILENT_SECONDS:
+                self._gone(bus, program, "silent")
+
+    @staticmethod
+    def _gone(bus: Any, program: dict[str, Any], why: str) -> None:
+        if program["state"] == "up":
+            program.update(state="down", since=time.time(), why=why)
+            program["open"].clear()
+            _agent_event(bus, program["name"], "down", program["host"], why)
+
+
+def _count_socket(open_: set[str], event: dict[str, Any]) -> None:
+    """A program's sockets open now: those with an event and no `close` yet (at most MAX_SOCKETS)."""
+    if event["kind"] == "close":
+        open_.discard(event["endpoint"])
+    elif event["endpoint"] and event["kind"] != "agent" and len(open_) < MAX_SOCKETS:
+        open_.add(event["endpoint"])
+
+
+def _agent_event(bus: Any, name: str, what: str, host: str, why: str | None = None) -> None:
+    """The same `agent` event as the Redis hub's, marked as a traced program's."""
+    args: dict[str, Any] = {"event": what, "host": host, "trace": True}
+    if why:
+        args["why"] = why
+    bus.relay_in({
+        "seq": None, "ts": time.time(), "endpoint": "", "conn": None, "proto": "", "kind": "agent", "local": None,
+        "peer": None, "size": 0, "data": None, "hex": None, "detail": f"traced program {name} is {what}",
+        "call": None, "args": args, "result": None, "closed_by": None, "errno": None, "code": None, "params": None,
+        "message": None, "framing": None, "state": None, "agent": name})
 
 
 @api.post("/traces/<name>/events")
@@ -70,11 +144,12 @@ def trace_events(name: str) -> Response:
     """A batch from a traced program's courier: `{"boot": ms, "events": [event, ...]}`."""
     name = checked_name(name)
     batch = body()
-    if not (isinstance(batch, dict) and type(batch.get("boot")) is int and isinstance(batch.get("events"), list)):
+    if not (isinstance(batch, dict) and type(batch.get("boot")) is int and isinstance(batch.get("events"), list)
+            and type(batch.get("end", False)) is bool):
         raise BadInput("trace-batch-invalid")
     events: list[Any] = batch["events"]
     if len(events) > MAX_EVENTS:
         raise TooLarge("trace-batch-too-large", limit=MAX_EVENTS, count=len(events))
     desk: TraceDesk = current_app.extensions.setdefault("socketlab_traces", TraceDesk())
-    taken, had, refused = desk.take(name, batch["boot"], events)
+    taken, had, refused = desk.take(name, batch["boot"], events, request.remote_addr or "", batch.get("end") is True)
     return jsonify(taken=taken, already=had, refused=refused)

@@ -1,7 +1,8 @@
 """In the courier, without Redis: a traced program's events straight to a dashboard over HTTP.
 
 `POST <dashboard>/api/traces/<name>/events` with the control token, `{"boot": ms, "events": [...]}`,
-every BATCH_SECONDS while there is something to send. The courier's bus is the buffer (bounded: what
+every BATCH_SECONDS while there is something to send, an empty batch every KEEPALIVE_SECONDS
+while the program is quiet (so GET /api/agents lists it as up), and `"end": true` once at exit. The courier's bus is the buffer (bounded: what
 leaves it before the dashboard took it becomes one `agent` "dropped" event, as the Redis shipper
 does). `sent` only moves when the dashboard answered 200, so while it restarts nothing is lost:
 the same events are posted again, with backoff, until it answers; the dashboard keeps the newest
@@ -30,6 +31,7 @@ BATCH_SECONDS = 0.05
 BATCH_EVENTS = 2000  # the dashboard refuses more in one body (webapp/traces.py)
 FLUSH_SECONDS = 10.0  # after the program ended: a dashboard restarting meanwhile still gets everything
 HTTP_SECONDS = 5.0
+KEEPALIVE_SECONDS = 1.0  # the dashboard counts a program silent for 5 s as gone (webapp/traces.py)
 FIRST_WAIT, MAX_WAIT = 0.05, 2.0
 
 log = logging.getLogger("agent.trace")
@@ -62,6 +64,7 @@ class HttpDelivery:
         self.thread = threading.Thread(target=self._run, name=f"trace-post-{name}", daemon=True)
         self._deadline = float("inf")
         self._failing_since: float | None = None
+        self._posted = 0.0  # (monotonic) the last batch the dashboard took
 
     def start(self) -> None:
         self.thread.start()
@@ -77,10 +80,13 @@ class HttpDelivery:
         wait = 0.0
         while not self.refused and time.monotonic() < self._deadline:
             if self.stopping.is_set() and self.bus.last_seq <= self.sent:
+                self._say_end()
                 return  # everything taken
             if wait:
                 time.sleep(min(wait, max(0.0, self._deadline - time.monotonic())))  # backoff, not a guess
             elif not self.bus.wait(self.sent, 0.5, cancelled=self.stopping.is_set):
+                if time.monotonic() - self._posted >= KEEPALIVE_SECONDS and not self.stopping.is_set():
+                    self._keep_alive()
                 continue
             else:
                 self.stopping.wait(BATCH_SECONDS)
@@ -114,10 +120,26 @@ class HttpDelivery:
                                                None, None, 0, None, f"{dropped} events left the buffer before the "
                                                "dashboard took them", args={"event": "dropped", "count": dropped})))
         self._post(orjson.dumps({"boot": self.boot_ms, "events": bodies}))
+        self._posted = time.monotonic()
         self.sent = events[-1].seq
         self.dropped += dropped
         self.posts += 1
         return len(events)
+
+    def _keep_alive(self) -> None:
+        """An empty batch: "still running" (a failure here is one the next batch meets again)."""
+        try:
+            self._post(orjson.dumps({"boot": self.boot_ms, "events": []}))
+            self._posted = time.monotonic()
+        except (OSError, ValueError, Refusal):
+            self._posted = time.monotonic()  # (not again before KEEPALIVE_SECONDS: the batches retry on their own)
+
+    def _say_end(self) -> None:
+        """Everything was taken: the program ended (once, best effort: a dashboard away counts it gone later)."""
+        try:
+            self._post(orjson.dumps({"boot": self.boot_ms, "events": [], "end": True}))
+        except (OSError, ValueError, Refusal):
+            pass
 
     def _body(self, event: Recorded) -> dict[str, Any]:
         body = event.to_json()

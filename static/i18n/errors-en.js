@@ -224,6 +224,7 @@ export default {
   "err.capture-not-permitted": "Packets cannot be captured here: capturing needs root or a sandbox of the lab's own, and this lab has neither. Start the dashboard with SOCKETLAB_SANDBOX=1; everything else works without it.",
   "err.pcap-busy": "{n} pcap files are being written already, and this one waited {seconds} s for its turn: try again in a moment.",
   "err.capture-unsupported": "Packets cannot be captured on this system (it has no Linux packet socket on the loopback); everything else works without it.",
+  "err.capture-stopped": "Packet capture stopped: its process ended, so no new packets are shown. Start the dashboard again to capture again; everything else works without it.",
   "err.unknown-view": "'{view}' is not a view; the views are: {views}.",
   "err.name-not-text": "A name is text, like \"Ann\".",
   "err.name-empty": "The name is empty; type the name the class should see, or leave it out (names are never required).",

@@ -224,6 +224,7 @@ export default {
   "err.capture-not-permitted": "这里无法抓包：抓包需要 root 权限或实验室自己的沙箱，而这个实验室两者都没有。请用 SOCKETLAB_SANDBOX=1 启动面板；其他功能不受影响。",
   "err.pcap-busy": "已经有 {n} 个 pcap 文件正在生成，这一个排队等了 {seconds} 秒还没轮到：请稍后再试。",
   "err.capture-unsupported": "这个系统上无法抓包（回环接口上没有 Linux 的数据包套接字）；其他功能不受影响。",
+  "err.capture-stopped": "抓包已停止：抓包进程已经结束，所以不再显示新的数据包。重新启动面板即可再次抓包；其他功能不受影响。",
   "err.unknown-view": "“{view}”不是一个视图；视图有：{views}。",
   "err.name-not-text": "名字是一段文字，比如 \"小明\"。",
   "err.name-empty": "名字是空的；请输入全班要看到的名字，或者不填（名字从来都不是必须的）。",

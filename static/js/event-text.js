@@ -108,10 +108,19 @@ function stage(ev, tr) {
   return n === null ? tr.t("ev.stage.newOnly") : tr.t("ev.stage.new", { n });
 }
 
+/** A traced program (python -m agent.trace, issue 17) began, ended, or went silent. */
+function program(a, name, tr) {
+  if (a.event === "up") return a.host ? tr.t("ev.agent.programUpHost", { name, host: plain(a.host) }) : tr.t("ev.agent.programUp", { name });
+  if (a.why === "ended") return tr.t("ev.agent.programEnded", { name });
+  if (a.why === "silent") return tr.t("ev.agent.programSilent", { name });
+  return tr.t("ev.agent.programGone", { name });
+}
+
 /** A lab agent came, went, or lost events while Redis was away (issue 13): named by `agent`. */
 function agent(ev, tr) {
   const a = args(ev);
   const name = plain(ev.agent) || "?";
+  if (a.trace === true && (a.event === "up" || a.event === "down")) return program(a, name, tr);
   if (a.event === "up") return a.host ? tr.t("ev.agent.upHost", { name, host: plain(a.host) }) : tr.t("ev.agent.up", { name });
   if (a.event === "down") return tr.t("ev.agent.down", { name });
   if (a.event === "dropped") return tr.t("ev.agent.dropped", { name, n: count(a.count) });

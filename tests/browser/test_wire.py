@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from lab.endpoint import Limits
-from lab.wire import why_not
+from lab.wire.capture import why_not
 from webapp import create_app, shutdown
 
 from ..support import Resources, wait_until

@@ -56,3 +56,16 @@ test("a problem code the tables know is worded from err.<code> with its params",
 test("a kind the page does not know yet is shown by its name, not dropped", () => {
   assert.equal(eventText(event("no-such-kind", {}), zh), "no-such-kind");
 });
+
+test("a traced program's coming and going is worded as a program's, not a lab agent's", () => {
+  const ev = (args) => ({ ...event("agent", { args }), agent: "ann" });
+  assert.equal(eventText(ev({ event: "up", host: "10.0.0.7", trace: true }), en),
+    "ann's program is running under the tracer (from 10.0.0.7)");
+  assert.equal(eventText(ev({ event: "down", host: "10.0.0.7", trace: true, why: "ended" }), en), "ann's program ended");
+  assert.match(eventText(ev({ event: "down", trace: true, why: "silent" }), zh), /不再报告/);
+  assert.equal(eventText(ev({ event: "down", trace: true }), en), "ann's program ended, or its tracer stopped");
+  assert.equal(eventText(ev({ event: "up", host: "h1" }), en), "Lab agent ann is up (host h1)"); // (an agent stays an agent)
+  for (const why of ["ended", "silent", undefined]) {
+    for (const tr of [en, zh]) assert.doesNotMatch(eventText(ev({ event: "down", trace: true, why }), tr), /\{\w+\}|\bev\./);
+  }
+});

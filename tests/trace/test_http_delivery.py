@@ -23,7 +23,12 @@ TOKENS = {"SOCKETLAB_TOKEN": TOKEN, "SOCKETLAB_VIEW_TOKEN": VIEW}
 def traced_events(dash: Dashboard) -> list[dict[str, Any]]:
     answer = requests.get(f"{dash.url}/api/events?after=0&limit=10000", headers={"Authorization": f"Bearer {VIEW}"},
                           timeout=5).json()
-    return [e for e in answer["events"] if e.get("agent") == "steady"]
+    return [e for e in answer["events"] if e.get("agent") == "steady" and not (e["kind"] == "agent" and e["args"].get("trace"))]
+
+
+def listed(dash: Dashboard) -> dict[str, Any]:
+    answer = requests.get(f"{dash.url}/api/agents", headers={"Authorization": f"Bearer {VIEW}"}, timeout=5).json()
+    return {a["name"]: a for a in answer}
 
 
 def sends(events: list[dict[str, Any]]) -> list[str]:
@@ -42,6 +47,8 @@ def test_every_event_arrives_once_across_a_dashboard_restart(tmp_path: Path) -> 
         assert program.stdout.readline() == b"half\n"
         before = wait_until(lambda: (found := traced_events(first)) and len(sends(found)) == n
                             and sum(e["kind"] == "recv" for e in found) == n and found, 30)
+        steady = listed(first)["steady"]  # listed beside the lab agents while it runs, from where it posts
+        assert (steady["state"], steady["host"], steady["trace"]) == ("up", "127.0.0.1", True)
         first.proc.send_signal(signal.SIGKILL)  # killed: no goodbye, its memory gone
         first.proc.wait(10)
         first.stop()
@@ -54,6 +61,7 @@ def test_every_event_arrives_once_across_a_dashboard_restart(tmp_path: Path) -> 
         assert program.returncode == 0, err
         assert b"does not answer" in err and b"answers again" in err  # it said so, once each
         after = wait_until(lambda: (found := traced_events(second)) and found[-1]["kind"] == "close" and found, 10)
+        assert wait_until(lambda: listed(second)["steady"]["state"] == "down", 10)  # its courier said it ended
     finally:
         if program.poll() is None:
             program.kill()

@@ -42,7 +42,19 @@ def post(client: FlaskClient, body: Any, token: str | None = CONTROL, route: str
 
 def relayed(client: FlaskClient) -> list[dict[str, Any]]:
     found = client.get("/api/events?after=0&limit=10000", headers={"Authorization": f"Bearer {VIEW}"}).get_json()
-    return [e for e in found["events"] if e.get("agent") == "alice"]
+    return [e for e in found["events"] if e.get("agent") == "alice" and e["kind"] != "agent"]
+
+
+def listed(client: FlaskClient) -> dict[str, dict[str, Any]]:
+    answer = client.get("/api/agents", headers={"Authorization": f"Bearer {VIEW}"})
+    assert answer.status_code == 200
+    return {a["name"]: a for a in answer.get_json()}
+
+
+def comings(client: FlaskClient, name: str = "alice") -> list[tuple[str, str | None]]:
+    found = client.get("/api/events?after=0&limit=10000", headers={"Authorization": f"Bearer {VIEW}"}).get_json()
+    return [(e["args"]["event"], e["args"].get("why")) for e in found["events"]
+            if e["kind"] == "agent" and e.get("agent") == name and e["args"].get("trace")]
 
 
 def test_a_control_token_is_needed_and_a_viewer_is_refused(app: Flask) -> None:
@@ -72,6 +84,8 @@ def test_a_batch_posted_again_counts_once_and_a_new_run_starts_afresh(app: Flask
     ({"boot": "1", "events": []}, 400, "trace-batch-invalid"),
     ({"boot": True, "events": []}, 400, "trace-batch-invalid"),
     ({"boot": 1, "events": {"0": {}}}, 400, "trace-batch-invalid"),
+    ({"boot": 1, "events": [], "end": "yes"}, 400, "trace-batch-invalid"),
+    ({"boot": 1, "events": [], "end": 1}, 400, "trace-batch-invalid"),
     ({"boot": 1, "events": [event(i + 1) for i in range(2001)]}, 413, "trace-batch-too-large"),
 ])
 def test_hostile_batches_are_refused_in_words(app: Flask, body: Any, status: int, code: str) -> None:
@@ -100,3 +114,46 @@ def test_hostile_events_are_skipped_one_by_one(app: Flask) -> None:
     assert bad_name.status_code == 400 and bad_name.get_json()["code"] == "agent-name-invalid"
     deep = post(client, None, data="[" * 100_000, content_type="application/json")
     assert deep.status_code == 400
+
+
+def test_a_traced_program_is_listed_up_with_its_open_sockets_then_ended(app: Flask) -> None:
+    client = app.test_client()
+    assert listed(client) == {}
+    post(client, {"boot": 3, "events": [event(1), event(2, endpoint="s2@alice"), event(3, kind="close")]},
+         environ_base={"REMOTE_ADDR": "10.0.0.7"})
+    alice = listed(client)["alice"]
+    assert (alice["state"], alice["host"], alice["endpoints"], alice["trace"]) == ("up", "10.0.0.7", 1, True)
+    post(client, {"boot": 3, "events": []})  # the courier's "still running"
+    assert comings(client) == [("up", None)]  # (once)
+    post(client, {"boot": 3, "events": [], "end": True})
+    assert listed(client)["alice"]["state"] == "down" and listed(client)["alice"]["endpoints"] == 0
+    post(client, {"boot": 3, "events": [event(4)], "end": True})  # a retry of the last batch, late: still ended
+    assert listed(client)["alice"]["state"] == "down" and [e["agent_seq"] for e in relayed(client)] == [1, 2, 3, 4]
+    post(client, {"boot": 4, "events": [event(1)]})  # run again
+    assert listed(client)["alice"]["state"] == "up"
+    post(client, {"boot": 3, "events": [event(5)]})  # the older run's very late batch changes nothing listed
+    assert listed(client)["alice"]["state"] == "up"
+    assert comings(client) == [("up", None), ("down", "ended"), ("up", None)]
+
+
+def test_a_program_that_goes_silent_is_gone_and_comes_back(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    from webapp import traces
+    client = app.test_client()
+    clock = [1000.0]
+    monkeypatch.setattr(traces.time, "monotonic", lambda: clock[0])
+    post(client, {"boot": 1, "events": [event(1)]})
+    clock[0] += traces.SILENT_SECONDS + 0.1  # its courier was killed with it (kill -9 of both)
+    assert listed(client)["alice"]["state"] == "down"
+    post(client, {"boot": 1, "events": [event(2)]})  # it was only the network
+    assert listed(client)["alice"]["state"] == "up"
+    assert comings(client) == [("up", None), ("down", "silent"), ("up", None)]
+
+
+def test_a_flood_of_program_names_stays_bounded(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    from webapp import traces
+    monkeypatch.setattr(traces, "MAX_PROGRAMS", 50)
+    client = app.test_client()
+    for i in range(200):
+        assert post(client, {"boot": 1, "events": []}, route=f"/api/traces/p{i}/events").status_code == 200
+    names = listed(client)
+    assert len(names) == 50 and "p199" in names and "p0" not in names

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from lab.wire import why_not
+from lab.wire.capture import why_not
 from webapp import create_app, shutdown
 from webapp import pcap
 from webapp.auth import Access

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -127,6 +128,21 @@ def no_capture(lab: Lab) -> None:
     wait_until(lambda: kinds(lab).count("recv") == 2)
 
 
+def tap_killed(lab: Lab) -> None:
+    """The capture's process killed mid-lesson (the OOM killer, say): the lab goes on, says why it
+    shows no more packets, and keeps the frames it had for the pcap."""
+    assert lab.capture is not None
+    server = lab.create({"kind": "tcp-server", "port": 0, "mode": "echo"})
+    client = lab.create({"kind": "tcp-client", "port": server.local[1] if server.local else 0})
+    lab.send(client.id, {"data": "before"})
+    wait_until(lambda: kinds(lab).count("recv") == 2 and kinds(lab).count("packet") >= 5)
+    os.kill(lab.capture._tap.pid, signal.SIGKILL)  # (our own child: the lab started it)
+    wait_until(lambda: lab.wire_status()["why_not"]["capture"] == "capture-stopped", 10)
+    NOTES["after"] = lab.wire_status()
+    lab.send(client.id, {"data": "after"})
+    wait_until(lambda: kinds(lab).count("recv") == 4)
+
+
 SCENARIOS: dict[str, tuple[Scenario, Limits]] = {
     "handshake_and_close": (handshake_and_close, Limits()),
     "closed_port": (closed_port, Limits()),
@@ -134,7 +150,9 @@ SCENARIOS: dict[str, tuple[Scenario, Limits]] = {
     "zero_window": (zero_window, Limits(send_timeout_ms=1000)),
     "lossy": (lossy, Limits()),
     "no_capture": (no_capture, Limits()),
+    "tap_killed": (tap_killed, Limits()),
 }
+NOTES: dict[str, Any] = {}  # what a scenario saw on its way
 
 
 def fds() -> set[str]:
@@ -167,7 +185,7 @@ def main(name: str, folder: Path) -> dict[str, Any]:
     wait_until(lambda: set(threading.enumerate()) <= threads_before, 5)
     leaked = sorted(fds() - fds_before)
     return {"status": status, "stats": stats, "events": [e.to_json() for e in events if e.kind != "state"],
-            "suppressed": lab.bus.suppressed, "leaked_fds": leaked,
+            "suppressed": lab.bus.suppressed, "leaked_fds": leaked, "notes": NOTES,
             "leaked_threads": [t.name for t in set(threading.enumerate()) - threads_before]}
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from lab.wire import why_not
+from lab.wire.capture import why_not
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -142,6 +142,15 @@ def test_retransmissions_over_a_lossy_link_are_marked_where_tshark_marks_them(tm
     theirs = [any(marks) for marks in read]
     for i, (ours, marked) in enumerate(zip(mine, theirs, strict=True)):
         assert (ours == "retransmission") == marked, (i, mine, read)
+
+
+def test_a_killed_capture_process_is_said_and_the_lab_goes_on(tmp_path: Path) -> None:
+    result = scenario("tap_killed", tmp_path)
+    after = result["notes"]["after"]
+    assert after["capture"] is False and after["why_not"]["capture"] == "capture-stopped"
+    assert [e["kind"] for e in result["events"]].count("recv") == 4  # the echo went on
+    before = [p for p in packets(result)]
+    assert len(before) >= 5 and len(tshark(tmp_path / "capture.pcap", "tcp.flags")) == len(before)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="becomes an unprivileged user: needs root to do so")
