@@ -1,15 +1,15 @@
 """The capture's own process: the kernel's receive ring read, every frame parsed and analysed, and
 the packets handed to the lab in batches (`python -m lab.wire.tap`, started by capture.py).
 
-Why a process: parsing and TCP analysis cost about 7 us a frame in Python. In the lab's process
+Why a process: parsing and TCP analysis cost 4-7 us a frame in Python. In the lab's process
 that time is taken under the GIL from the very socket threads whose traffic it records: a 1 GiB
 lab download with capture on ran at 0.48-0.70x of the same download with capture off (bench 14).
 Here it runs on the other core; the lab only reads ready-made rows and records them.
 
-The packet socket is the lab's: made, filtered and bound there, handed over as an inherited file
-descriptor, so the lab re-attaches its BPF filter itself, at once, when a port comes (no
-frame of a new listener's first handshake waits on a message to this process). This process sets
-up the ring (before the bind, so nothing is missed), then says "ready".
+The packet socket is the lab's: made and filtered there, handed over as an inherited file
+descriptor, so the lab re-attaches its BPF filter itself, at once, when a port comes (no frame of
+a new listener's first handshake waits on a message to this process). This process sets up the
+ring and then binds the socket (in that order, so nothing is missed), then says "ready".
 
 Out, on stdout: messages of a 4-byte length and a `marshal`led tuple (the lab trusts only its own
 child, which it started): ("ready",), ("error", code), ("batch", rows, counts). A row is

@@ -189,5 +189,16 @@ def main(name: str, folder: Path) -> dict[str, Any]:
             "leaked_threads": [t.name for t in set(threading.enumerate()) - threads_before]}
 
 
+def orphan(folder: Path) -> None:
+    """The lab's process killed outright (no close()): its capture process must not outlive it."""
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    lab = Lab(folder / "files", folder / "downloads", Limits(), capture=True)
+    assert lab.capture is not None
+    print(json.dumps({"tap": lab.capture._tap.pid}), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "orphan":
+        orphan(Path(sys.argv[2]))
     print(json.dumps(main(sys.argv[1], Path(sys.argv[2]))), flush=True)

@@ -17,6 +17,8 @@ import pytest
 
 from lab.wire.capture import why_not
 
+from ...support import wait_until
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -151,6 +153,23 @@ def test_a_killed_capture_process_is_said_and_the_lab_goes_on(tmp_path: Path) ->
     assert [e["kind"] for e in result["events"]].count("recv") == 4  # the echo went on
     before = [p for p in packets(result)]
     assert len(before) >= 5 and len(tshark(tmp_path / "capture.pcap", "tcp.flags")) == len(before)
+
+
+def test_the_capture_process_ends_with_a_lab_killed_outright(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("sees the capture process from outside its namespace: root makes a network namespace only")
+    done = subprocess.run([*namespace_argv(), sys.executable, "-m", "tests.lab.wire.scenarios", "orphan", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == -9, done.stderr  # (SIGKILL, as the OOM killer or kill -9 would)
+    tap = json.loads(done.stdout)["tap"]
+    assert wait_until(lambda: not Path(f"/proc/{tap}").exists() or "Z" in _state(tap), 5)  # gone with its stdin
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="becomes an unprivileged user: needs root to do so")
