@@ -19,6 +19,7 @@ from lab.events import PREVIEW_BYTES, Address
 
 from .facts import errno_name as _errno
 from .facts import head as _head
+from . import facts as _facts
 from .facts import thread_name as _thread
 from .facts import unread_bytes
 from .tracer import Tracer
@@ -178,7 +179,7 @@ class TracedSocket(_real_socket):
             return _send(self, data, *flags)
         began = _time()  # (its bytes may be received, and recorded, before it returns)
         try:
-            n = _send(self, data, *flags)
+            n = _send(self, data, *flags) if flags else _send(self, data)
         except TypeError as exc:
             self._failed("send", exc, {}, code="send-str" if isinstance(data, str) else None)
             raise
@@ -186,7 +187,12 @@ class TracedSocket(_real_socket):
             self._failed("send", exc, {"bytes": len(data)}, "send", self._tr_peer)
             raise
         if tracer.on:
-            tracer.put((began, _thread(), self._tr_where, "send", len(data), n, _head(data, n), None))
+            try:
+                thread = _facts.names.name  # (facts.thread_name, inlined: the hot path)
+            except AttributeError:
+                thread = _thread()
+            head = data[:min(n, PREVIEW_BYTES)] if type(data) is bytes else _head(data, n)
+            tracer.put((began, thread, self._tr_where, "send", len(data), n, head, None))
         return n
 
     def sendall(self, data: Any, *flags: int) -> None:
@@ -195,7 +201,7 @@ class TracedSocket(_real_socket):
             return _sendall(self, data, *flags)
         began = _time()
         try:
-            _sendall(self, data, *flags)
+            _sendall(self, data, *flags) if flags else _sendall(self, data)
         except TypeError as exc:
             self._failed("sendall", exc, {}, code="send-str" if isinstance(data, str) else None)
             raise
@@ -203,8 +209,16 @@ class TracedSocket(_real_socket):
             self._failed("sendall", exc, {"bytes": len(data)}, "send", self._tr_peer)
             raise
         if tracer.on:
-            n = len(data) if type(data) is bytes else memoryview(data).nbytes
-            tracer.put((began, _thread(), self._tr_where, "sendall", n, n, _head(data, n), None))
+            try:
+                thread = _facts.names.name  # (facts.thread_name, inlined: the hot path)
+            except AttributeError:
+                thread = _thread()
+            if type(data) is bytes:
+                n, head = len(data), data[:PREVIEW_BYTES]
+            else:
+                n = memoryview(data).nbytes
+                head = _head(data, n)
+            tracer.put((began, thread, self._tr_where, "sendall", n, n, head, None))
         return None
 
     def sendto(self, data: Any, *rest: Any) -> int:
@@ -224,7 +238,12 @@ class TracedSocket(_real_socket):
         if self._tr_local is None:  # a client's first sendto binds it to a free port
             self._learn_local()
         if tracer.on:
-            tracer.put((began, _thread(), self._tr_where, "sendto", n, n, _head(data, n), to))
+            try:
+                thread = _facts.names.name  # (facts.thread_name, inlined: the hot path)
+            except AttributeError:
+                thread = _thread()
+            head = data[:min(n, PREVIEW_BYTES)] if type(data) is bytes else _head(data, n)
+            tracer.put((began, thread, self._tr_where, "sendto", n, n, head, to))
         return n
 
     def recv(self, bufsize: int, *flags: int) -> bytes:
@@ -232,14 +251,17 @@ class TracedSocket(_real_socket):
         if tracer is None:
             return _recv(self, bufsize, *flags)
         try:
-            data = _recv(self, bufsize, *flags)
+            data = _recv(self, bufsize, *flags) if flags else _recv(self, bufsize)
         except OSError as exc:
             self._recv_failed("recv", exc, {"bufsize": bufsize})
             raise
         self._tr_read = True
         if tracer.on:
-            tracer.put((_time(), _thread(), self._tr_where, "recv", bufsize, len(data), data[:PREVIEW_BYTES],
-                        None))
+            try:
+                thread = _facts.names.name  # (facts.thread_name, inlined: the hot path)
+            except AttributeError:
+                thread = _thread()
+            tracer.put((_time(), thread, self._tr_where, "recv", bufsize, len(data), data[:PREVIEW_BYTES], None))
         return data
 
     def recv_into(self, buffer: Any, nbytes: int = 0, *flags: int) -> int:
@@ -247,14 +269,17 @@ class TracedSocket(_real_socket):
         if tracer is None:
             return _recv_into(self, buffer, nbytes, *flags)
         try:
-            n = _recv_into(self, buffer, nbytes, *flags)
+            n = _recv_into(self, buffer, nbytes, *flags) if flags else _recv_into(self, buffer, nbytes)
         except OSError as exc:
             self._recv_failed("recv_into", exc, {"bufsize": nbytes})
             raise
         self._tr_read = True
         if tracer.on:
-            tracer.put((_time(), _thread(), self._tr_where, "recv_into", nbytes or len(buffer), n,
-                        _head(buffer, n), None))
+            try:
+                thread = _facts.names.name  # (facts.thread_name, inlined: the hot path)
+            except AttributeError:
+                thread = _thread()
+            tracer.put((_time(), thread, self._tr_where, "recv_into", nbytes or len(buffer), n, _head(buffer, n), None))
         return n
 
     def recvfrom(self, bufsize: int, *flags: int) -> tuple[bytes, Any]:
@@ -262,14 +287,17 @@ class TracedSocket(_real_socket):
         if tracer is None:
             return _recvfrom(self, bufsize, *flags)
         try:
-            got = _recvfrom(self, bufsize, *flags)
+            got = _recvfrom(self, bufsize, *flags) if flags else _recvfrom(self, bufsize)
         except OSError as exc:
             self._recv_failed("recvfrom", exc, {"bufsize": bufsize})
             raise
         if tracer.on:
+            try:
+                thread = _facts.names.name  # (facts.thread_name, inlined: the hot path)
+            except AttributeError:
+                thread = _thread()
             data = got[0]
-            tracer.put((_time(), _thread(), self._tr_where, "recvfrom", bufsize, len(data),
-                        data[:PREVIEW_BYTES], got[1]))
+            tracer.put((_time(), thread, self._tr_where, "recvfrom", bufsize, len(data), data[:PREVIEW_BYTES], got[1]))
         return got  # (the very tuple the call returned)
 
     def _recv_failed(self, call: str, exc: OSError, args: dict[str, Any]) -> None:
