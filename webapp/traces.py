@@ -64,7 +64,7 @@ class TraceDesk:
         taken = had = refused = 0
         with self._lock:
             self._sweep(bus)
-            program = self._heard(bus, name, boot, host)
+            program = self._heard(bus, name, boot, host, _first_ts(events))
             last = self.last.pop((name, boot), 0)  # (re-inserted below: the newest run stays longest)
             for event in events:
                 if not (valid_event(event, name) and event["kind"] in TRACED_KINDS
@@ -87,7 +87,7 @@ class TraceDesk:
                 self._gone(bus, program, "ended")
         return taken, had, refused
 
-    def _heard(self, bus: Any, name: str, boot: int, host: str) -> dict[str, Any]:
+    def _heard(self, bus: Any, name: str, boot: int, host: str, began: float) -> dict[str, Any]:
         """The program that posted: a new run (a later `boot`) comes up; a run gone silent comes back;
         a run that ended stays ended (a late retry of its last batch); an older run changes nothing."""
         program = self.programs.get(name)
@@ -96,7 +96,7 @@ class TraceDesk:
         if program is None or boot > program["boot"] or program["state"] == "down" and program["why"] == "silent":
             program = {"name": name, "host": host, "state": "up", "since": time.time(), "boot": boot, "open": set(),
                        "why": None}
-            _agent_event(bus, name, "up", host)
+            _agent_event(bus, name, "up", host, ts=began)
         program["heard"] = time.monotonic()
         self.programs.pop(name, None)
         self.programs[name] = program  # (the newest heard stays longest)
@@ -127,14 +127,22 @@ def _count_socket(open_: set[str], event: dict[str, Any]) -> None:
         open_.add(event["endpoint"])
 
 
-def _agent_event(bus: Any, name: str, what: str, host: str, why: str | None = None) -> None:
+def _first_ts(events: list[Any]) -> float:
+    """When a run began, as far as this batch says: its earliest event's time (the page sorts by
+    time: "started" comes before the calls, though their batch arrived first), never after now."""
+    now = time.time()
+    times = [e["ts"] for e in events if isinstance(e, dict) and type(e.get("ts")) in (int, float)]
+    return min([now, *(t for t in times if now - 600 < t < now)])  # (a hostile or skewed clock: now)
+
+
+def _agent_event(bus: Any, name: str, what: str, host: str, why: str | None = None, ts: float | None = None) -> None:
     """The same `agent` event as the Redis hub's, marked as a traced program's."""
     args: dict[str, Any] = {"event": what, "host": host, "trace": True}
     if why:
         args["why"] = why
     bus.relay_in({
-        "seq": None, "ts": time.time(), "endpoint": "", "conn": None, "proto": "", "kind": "agent", "local": None,
-        "peer": None, "size": 0, "data": None, "hex": None, "detail": f"traced program {name} is {what}",
+        "seq": None, "ts": time.time() if ts is None else ts, "endpoint": "", "conn": None, "proto": "",
+        "kind": "agent", "local": None, "peer": None, "size": 0, "data": None, "hex": None, "detail": f"traced program {name} is {what}",
         "call": None, "args": args, "result": None, "closed_by": None, "errno": None, "code": None, "params": None,
         "message": None, "framing": None, "state": None, "agent": name})
 

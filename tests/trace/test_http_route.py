@@ -3,6 +3,7 @@ a control token, the bridge's checks, a traced program's own kinds and sockets o
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -119,12 +120,16 @@ def test_hostile_events_are_skipped_one_by_one(app: Flask) -> None:
 def test_a_traced_program_is_listed_up_with_its_open_sockets_then_ended(app: Flask) -> None:
     client = app.test_client()
     assert listed(client) == {}
-    post(client, {"boot": 3, "events": [event(1), event(2, endpoint="s2@alice"), event(3, kind="close")]},
-         environ_base={"REMOTE_ADDR": "10.0.0.7"})
+    began = time.time() - 5  # (its first batch arrives after its first calls)
+    post(client, {"boot": 3, "events": [event(1, ts=began), event(2, endpoint="s2@alice", ts=began + 1),
+                                        event(3, kind="close", ts=began + 2)]}, environ_base={"REMOTE_ADDR": "10.0.0.7"})
     alice = listed(client)["alice"]
     assert (alice["state"], alice["host"], alice["endpoints"], alice["trace"]) == ("up", "10.0.0.7", 1, True)
     post(client, {"boot": 3, "events": []})  # the courier's "still running"
     assert comings(client) == [("up", None)]  # (once)
+    found = client.get("/api/events?after=0&limit=100", headers={"Authorization": f"Bearer {VIEW}"}).get_json()
+    up = next(e for e in found["events"] if e["kind"] == "agent")
+    assert up["ts"] == began  # when the run began, as its first call says: the page sorts it first
     post(client, {"boot": 3, "events": [], "end": True})
     assert listed(client)["alice"]["state"] == "down" and listed(client)["alice"]["endpoints"] == 0
     post(client, {"boot": 3, "events": [event(4)], "end": True})  # a retry of the last batch, late: still ended
