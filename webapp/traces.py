@@ -131,7 +131,7 @@ def _first_ts(events: list[Any]) -> float:
     """When a run began, as far as this batch says: its earliest event's time (the page sorts by
     time: "started" comes before the calls, though their batch arrived first), never after now."""
     now = time.time()
-    times = [e["ts"] for e in events if isinstance(e, dict) and type(e.get("ts")) in (int, float)]
+    times = [float(e["ts"]) for e in events if isinstance(e, dict) and type(e.get("ts")) in (int, float)]
     return min([now, *(t for t in times if now - 600 < t < now)])  # (a hostile or skewed clock: now)
 
 
