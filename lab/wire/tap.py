@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import marshal
 import os
+import signal
 import socket
 import struct
 import sys
@@ -104,6 +105,9 @@ def _until_the_lab_is_gone() -> None:
 
 def main(argv: list[str]) -> int:
     """argv: the inherited packet socket's file descriptor, the interface."""
+    # Ctrl-C in the terminal of `make run` reaches the whole process group: the lab stops on it and
+    # closes this process's stdin; its own KeyboardInterrupt would only print a traceback meanwhile.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     fd, interface = int(argv[0]), argv[1]
     out = sys.stdout.buffer
     sock = socket.socket(fileno=fd)

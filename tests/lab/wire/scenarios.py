@@ -136,11 +136,16 @@ def tap_killed(lab: Lab) -> None:
     client = lab.create({"kind": "tcp-client", "port": server.local[1] if server.local else 0})
     lab.send(client.id, {"data": "before"})
     wait_until(lambda: kinds(lab).count("recv") == 2 and kinds(lab).count("packet") >= 5)
+    os.kill(lab.capture._tap.pid, signal.SIGINT)  # Ctrl-C to the terminal's process group: not its to act on
+    before = kinds(lab).count("packet")
+    lab.send(client.id, {"data": "still"})
+    wait_until(lambda: kinds(lab).count("recv") == 4 and kinds(lab).count("packet") >= before + 2)
+    NOTES["after_ctrl_c"] = lab.wire_status()
     os.kill(lab.capture._tap.pid, signal.SIGKILL)  # (our own child: the lab started it)
     wait_until(lambda: lab.wire_status()["why_not"]["capture"] == "capture-stopped", 10)
     NOTES["after"] = lab.wire_status()
     lab.send(client.id, {"data": "after"})
-    wait_until(lambda: kinds(lab).count("recv") == 4)
+    wait_until(lambda: kinds(lab).count("recv") == 6)
 
 
 SCENARIOS: dict[str, tuple[Scenario, Limits]] = {

@@ -150,7 +150,8 @@ def test_a_killed_capture_process_is_said_and_the_lab_goes_on(tmp_path: Path) ->
     result = scenario("tap_killed", tmp_path)
     after = result["notes"]["after"]
     assert after["capture"] is False and after["why_not"]["capture"] == "capture-stopped"
-    assert [e["kind"] for e in result["events"]].count("recv") == 4  # the echo went on
+    assert result["notes"]["after_ctrl_c"]["capture"] is True  # Ctrl-C is the lab's to act on, not the tap's
+    assert [e["kind"] for e in result["events"]].count("recv") == 6  # the echo went on
     before = [p for p in packets(result)]
     assert len(before) >= 5 and len(tshark(tmp_path / "capture.pcap", "tcp.flags")) == len(before)
 
