@@ -176,6 +176,8 @@ class Capture:
         if not self._closing:  # killed, or out of memory: the lab goes on without packets, and says so
             self.stopped = f"exit status {self._tap.wait()}"
             log.warning("the capture process ended (%s): no more packets are recorded", self.stopped)
+            self.bus.publish("", "error", proto="", code="capture-stopped", params={"status": self._tap.returncode},
+                             detail=f"packet capture stopped: its process ended ({self.stopped})")
 
     def _record(self, rows: list[tuple[Any, ...]]) -> None:
         """Each packet's owner, frame and event; the events recorded in one go (one lock, one clock read)."""

@@ -16,7 +16,7 @@ import { noticeIn } from "./notice.js";
 import { applyRole, installTokenPrompt, loadSession } from "./session.js";
 import { initStage, loadStage } from "./stage.js";
 import { initTeaching, setSession } from "./teach.js";
-import { setWireSession } from "./wire-controls.js";
+import { applyWireEvents, setWireSession } from "./wire-controls.js";
 
 const banner = noticeIn(document.getElementById("page-notice"), "page-error");
 
@@ -114,6 +114,7 @@ async function start() {
     applyRole(session.role);
     setSession(session);
     setWireSession(session.wire); // the diagram's packets, or the sentence of why there are none
+    onEvents(applyWireEvents); // (and the sentence at once if capture stops meanwhile)
     setFollowRole(session.role);
     initAgents({ list: session.agents, onEvents, onConnected, failed: (sentence) => banner.show(sentence),
       pickedAgent: loadFiles }); // issue 13

@@ -49,6 +49,15 @@ export function setWireSession(wire) {
   render();
 }
 
+/** Live: the lab's capture stopped (its process ended) while this page was open. */
+export function applyWireEvents(events) {
+  for (const ev of events) {
+    if (ev?.kind === "error" && ev.code === "capture-stopped" && toggle?.dataset.available === "true") {
+      setWireSession({ capture: false, why_not: { capture: "capture-stopped" } });
+    }
+  }
+}
+
 /** Save the captured packets (of `endpoint`, or all) as a file the browser downloads. */
 async function downloadPcap(endpoint) {
   problem = null;

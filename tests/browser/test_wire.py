@@ -6,6 +6,8 @@ Screenshots for docs/lessons.md go to docs/img/lessons/ (en and zh)."""
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -302,6 +304,23 @@ def test_a_lab_that_cannot_capture_says_why_once(open_page: Any, lang: str) -> N
     expect(page.get_by_test_id("wire-pcap")).to_be_hidden()
     expect(page.locator('[data-testid="wire-why"]:visible')).to_have_count(1)  # one place, not repeated
     shot(page, f"wire-why-not-{lang}")  # (README, "The sandbox")
+
+
+@needs_capture
+def test_a_capture_that_stops_says_so_at_once(open_page: Any, live_server: Any) -> None:
+    """The capture's process killed while the class watches: the page says why the packets stopped,
+    without a reload, and the log says when."""
+    page = open_page()
+    page.get_by_test_id("view-ladder").click()
+    expect(page.get_by_test_id("wire-toggle")).to_be_visible()
+    lab = live_server.app.extensions["socketlab_labs"].lab
+    os.kill(lab.capture._tap.pid, signal.SIGKILL)  # (the lab's own child, started by this test's app)
+    why = page.get_by_test_id("wire-why")
+    expect(why).to_have_attribute("data-code", "capture-stopped", timeout=10_000)
+    expect(why).to_be_visible()
+    expect(page.get_by_test_id("wire-toggle")).to_be_hidden()
+    page.get_by_test_id("view-log").click()
+    expect(page.locator("#pane-log").get_by_text("Packet capture stopped", exact=False)).to_have_count(1)
 
 
 @needs_capture
