@@ -14,13 +14,13 @@ between the connect() that began it and the accept() that returned after it.
 
 from __future__ import annotations
 
+import logging
 import marshal
 import select
 import socket
 import struct
 import subprocess
 import sys
-import logging
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -239,7 +239,10 @@ def _read(stream: IO[bytes], timeout: float | None = None) -> tuple[Any, ...] | 
     data = stream.read(size)
     if len(data) < size:
         return None
-    message = marshal.loads(data)
+    try:
+        message = marshal.loads(data)
+    except (EOFError, ValueError, TypeError):  # (never from our own tap; if ever, capture stops and says so)
+        return None
     return message if isinstance(message, tuple) and message else None
 
 
