@@ -49,6 +49,7 @@ class TraceDesk:
         self.skipped = 0
         # name -> {"name", "host", "state", "since", "boot", "heard" (monotonic), "open": the sockets not closed}
         self.programs: dict[str, dict[str, Any]] = {}
+        self._up: dict[str, dict[str, Any]] = {}  # the programs up, the least recently heard first
 
     def listed(self) -> list[dict[str, Any]]:
         """The programs, as GET /api/agents lists an agent (and `"trace": true`)."""
@@ -100,22 +101,28 @@ class TraceDesk:
         program["heard"] = time.monotonic()
         self.programs.pop(name, None)
         self.programs[name] = program  # (the newest heard stays longest)
+        if program["state"] == "up":
+            self._up.pop(name, None)
+            self._up[name] = program
         while len(self.programs) > MAX_PROGRAMS:
+            self._up.pop(next(iter(self.programs)), None)
             del self.programs[next(iter(self.programs))]
         return program
 
     def _sweep(self, bus: Any) -> None:
         """Programs not heard from for SILENT_SECONDS: gone (their courier was killed, or the network)."""
         now = time.monotonic()
-        for program in self.programs.values():
-            if program["state"] == "up" and now - program["heard"] > SILENT_SECONDS:
-                self._gone(bus, program, "silent")
+        while self._up:  # (least recently heard first: it stops at the first one still heard from)
+            program = next(iter(self._up.values()))
+            if now - program["heard"] <= SILENT_SECONDS:
+                break
+            self._gone(bus, program, "silent")
 
-    @staticmethod
-    def _gone(bus: Any, program: dict[str, Any], why: str) -> None:
+    def _gone(self, bus: Any, program: dict[str, Any], why: str) -> None:
         if program["state"] == "up":
             program.update(state="down", since=time.time(), why=why)
             program["open"].clear()
+            self._up.pop(program["name"], None)
             _agent_event(bus, program["name"], "down", program["host"], why)
 
 

@@ -2,9 +2,9 @@
 
 `POST <dashboard>/api/traces/<name>/events` with the control token, `{"boot": ms, "events": [...]}`,
 every BATCH_SECONDS while there is something to send, an empty batch every KEEPALIVE_SECONDS
-while the program is quiet (so GET /api/agents lists it as up), and `"end": true` once at exit. The courier's bus is the buffer (bounded: what
-leaves it before the dashboard took it becomes one `agent` "dropped" event, as the Redis shipper
-does). `sent` only moves when the dashboard answered 200, so while it restarts nothing is lost:
+while the program is quiet (so GET /api/agents lists it as up), and `"end": true` once at exit.
+The courier's bus is the buffer (bounded: what leaves it before the dashboard took it becomes one
+`agent` "dropped" event, as the Redis shipper does). `sent` only moves when the dashboard answered 200, so while it restarts nothing is lost:
 the same events are posted again, with backoff, until it answers; the dashboard keeps the newest
 seq it took per (name, boot), so an answer lost on the way never makes an event arrive twice.
 """

@@ -17,9 +17,9 @@ from typing import Any
 from lab.errors import os_problem
 from lab.events import PREVIEW_BYTES, Address
 
+from . import facts as _facts
 from .facts import errno_name as _errno
 from .facts import head as _head
-from . import facts as _facts
 from .facts import thread_name as _thread
 from .facts import unread_bytes
 from .tracer import Tracer

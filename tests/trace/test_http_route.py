@@ -162,3 +162,7 @@ def test_a_flood_of_program_names_stays_bounded(app: Flask, monkeypatch: pytest.
         assert post(client, {"boot": 1, "events": []}, route=f"/api/traces/p{i}/events").status_code == 200
     names = listed(client)
     assert len(names) == 50 and "p199" in names and "p0" not in names
+    clock = [time.monotonic() + traces.SILENT_SECONDS + 1]
+    monkeypatch.setattr(traces.time, "monotonic", lambda: clock[0])
+    assert {a["state"] for a in listed(client).values()} == {"down"}  # all gone silent, each said once
+    assert len(comings(client, "p199")) == 2 and len(comings(client, "p0")) == 1  # (p0 left the list up)
