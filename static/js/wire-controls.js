@@ -25,8 +25,9 @@ function render() {
   if (!toggle) return;
   toggle.setAttribute("aria-pressed", String(shown));
   toggle.textContent = t(shown ? "wire.hide" : "wire.show");
-  toggle.hidden = Boolean(why);
-  pcap.hidden = Boolean(why);
+  const none = Boolean(why) && why !== "capture-stopped"; // (stopped: what was captured stays, drawn and in the pcap)
+  toggle.hidden = none;
+  pcap.hidden = none;
   const sentence = problem ?? (why ? t(`err.${why}`) : "");
   line.textContent = sentence;
   line.hidden = !sentence;

@@ -318,7 +318,7 @@ def test_a_capture_that_stops_says_so_at_once(open_page: Any, live_server: Any) 
     why = page.get_by_test_id("wire-why")
     expect(why).to_have_attribute("data-code", "capture-stopped", timeout=10_000)
     expect(why).to_be_visible()
-    expect(page.get_by_test_id("wire-toggle")).to_be_hidden()
+    expect(page.get_by_test_id("wire-pcap")).to_be_visible()  # what was captured stays in the pcap
     page.get_by_test_id("view-log").click()
     expect(page.locator("#pane-log").get_by_text("Packet capture stopped", exact=False)).to_have_count(1)
 
