@@ -141,6 +141,16 @@ def test_a_traced_program_is_listed_up_with_its_open_sockets_then_ended(app: Fla
     assert comings(client) == [("up", None), ("down", "ended"), ("up", None)]
 
 
+@pytest.mark.parametrize("ts", [1e12, 1.0, -5.0])
+def test_a_hostile_clock_does_not_date_a_program_s_start(app: Flask, ts: float) -> None:
+    client = app.test_client()
+    before = time.time()
+    post(client, {"boot": 1, "events": [event(1, ts=ts)]})
+    found = client.get("/api/events?after=0&limit=100", headers={"Authorization": f"Bearer {VIEW}"}).get_json()
+    up = next(e for e in found["events"] if e["kind"] == "agent")
+    assert before <= up["ts"] <= time.time()  # now: not in 1970, not in the year 33658
+
+
 def test_a_program_that_goes_silent_is_gone_and_comes_back(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     from webapp import traces
     client = app.test_client()
