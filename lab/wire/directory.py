@@ -60,6 +60,9 @@ class Directory:
             if getattr(dl, "state", "") == "running":
                 self.ports.add(int(dl.port))
                 self.expected[("tcp", int(dl.port))] = dl.id
+                local, peer = getattr(dl, "local", None), getattr(dl, "peer", None)
+                if local is not None and peer is not None:  # connected: its 4-tuple is its own, for good
+                    self.conns[("tcp", _norm(local), _norm(peer))] = (dl.id, None)
         for ex in expected:
             self.ports.add(ex.port)
             self.expected.setdefault((ex.proto, ex.port), ex.owner)
