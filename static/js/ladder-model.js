@@ -92,6 +92,7 @@ export class LadderModel {
       return false;
     }
     if (drawOf(ev.kind) === "none" && !downloadIn(ev)) return false;
+    if (!ev.endpoint) return false; // of the lab, not of a socket (a stopped capture): the log says it, no lane
     if (drawOf(ev.kind) === "wire") return this.addPacket(ev);
     const lane = this.lane(ev);
     const item = { seq: ev.seq, ev, lane: lane.id, role: this.roleOf(ev), sources: [], dests: [], messages: 0 };

@@ -92,3 +92,12 @@ test("a download's lane, header bytes and end of file come from its fields", () 
   // a snapshot draws nothing
   assert.equal(model.add(event("state", { state: { id: "e1", kind: "tcp-server", state: "listening" } })), false);
 });
+
+test("an event of the lab, not of a socket (a stopped capture), draws no lane: the log says it", () => {
+  const model = new LadderModel();
+  const stopped = event("error", { endpoint: "", proto: "", code: "capture-stopped", params: { status: -9 } });
+  assert.equal(model.add(stopped), false);
+  assert.equal(model.lanes.size, 0);
+  model.add(client("connect", { call: "connect", args: { address: S } }));
+  assert.deepEqual([...model.lanes.keys()], ["e2"]); // (sockets still get theirs)
+});
