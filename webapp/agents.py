@@ -8,10 +8,8 @@
   the key has expired (within 3 s of an agent's death).
 - `AgentClient` sends a command (XADD `cmd:{agent}`) and waits at most 5 s for its answer on this
   dashboard's `reply:{id}` stream, read by one reply thread.
-- The classroom stage is one for every dashboard on the same Redis: each change is also added to
-  the `stage` stream (its snapshot, and which dashboard made it), which every other dashboard's
-  bridge reads first in each XREAD and adopts (lab/stage.py Stage.adopt); a dashboard that starts
-  takes the last entry, so a restart keeps the class where it was.
+- The bridge also reads the `stage` stream: the classroom stage, shared by every dashboard on the
+  same Redis (webapp/shared_stage.py).
 
 The keys and entries are told in the README's "Many hosts" (and shared/CONTRACT.md "Lab agents").
 """
@@ -36,9 +34,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from agent.redisconn import connect, redacted
 from lab.client import LabClient
 from lab.commands import raise_error
-from lab.errors import LabError, NotFound, Refused
+from lab.errors import NotFound, Refused
 from lab.events import EventBus
 from lab.kinds import KINDS
+
+from .shared_stage import STAGE_KEY, SharedStage
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,6 @@ BLOCK_MS = 500  # each blocking read; the socket timeout is longer
 HEARTBEAT_POLL = 0.5
 MAX_ENTRY_BYTES = 64 << 10  # an event is a few hundred bytes; a bigger entry is hostile or broken
 READ_COUNT = 2000
-STAGE_KEY = b"stage"
-STAGE_MAXLEN = 1000
 
 
 def valid_event(body: Any, agent: str) -> bool:
@@ -56,6 +54,23 @@ def valid_event(body: Any, agent: str) -> bool:
     return (isinstance(body, dict) and isinstance(body.get("kind"), str) and body["kind"] in KINDS
             and isinstance(body.get("seq"), int) and isinstance(body.get("endpoint"), str)
             and isinstance(body.get("ts"), (int, float)) and body.get("agent") == agent)
+
+
+def agent_event(bus: EventBus, name: str, what: str, host: str, ts: float, trace: bool = False,
+                why: str | None = None, noun: str = "lab agent") -> None:
+    """An `agent` event into this dashboard's bus: a lab agent, or a traced program (`trace`), is
+    up or down (`why` it went, when known); `noun` names it in the English `detail`."""
+    args: dict[str, Any] = {"event": what, "host": host}
+    if trace:
+        args["trace"] = True
+    if why:
+        args["why"] = why
+    bus.relay_in({
+        "seq": None, "ts": ts, "endpoint": "", "conn": None, "proto": "", "kind": "agent", "local": None,
+        "peer": None, "size": 0, "data": None, "hex": None,
+        "detail": f"{noun} {name} is {what}", "call": None, "args": args,
+        "result": None, "closed_by": None, "errno": None, "code": None, "params": None, "message": None,
+        "framing": None, "state": None, "agent": name})
 
 
 class AgentClient:
@@ -90,11 +105,9 @@ class AgentHub:
         self.agents: dict[str, dict[str, Any]] = {}  # name -> {"name","host","state","since","boot_ms"}
         self.owners: dict[str, str] = {}  # endpoint or download id -> agent name (removed ones too)
         self.live: dict[str, str] = {}  # endpoint id -> agent, while it exists
-        self.skipped = 0  # hostile or broken stream entries
+        self.skipped_events = 0  # hostile or broken `ev:*` entries
         self._positions: dict[bytes, bytes] = {}  # ev:{agent} -> last id read
-        self._adopt: Callable[[str, str, Any], None] | None = None  # the stage's, once it follows others
-        self._stage_position: bytes | None = None  # the last `stage` entry read
-        self._catching_up = threading.Lock()  # (follow_stage and the bridge: the catch-up is taken once)
+        self.stage = SharedStage(self.redis, self.id, MAX_ENTRY_BYTES)
         self._next_scan = 0.0
         self._waiting: dict[str, Future[tuple[bool, Any]]] = {}
         self._lock = threading.Lock()
@@ -148,13 +161,8 @@ class AgentHub:
         if time.monotonic() >= self._next_scan:  # new agents' streams: looked for twice a second, not per read
             self._find_streams()
             self._next_scan = time.monotonic() + HEARTBEAT_POLL
-        streams = dict(self._positions)
-        if self._adopt is not None:
-            if self._stage_position is None:  # (Redis did not answer when the stage began to follow)
-                self._catch_up_once()
-            position = self._stage_position or b"0-0"  # (set by the catch-up above)
-            # first: within one answer, a new stage comes before the events of the lesson it builds
-            streams = {STAGE_KEY: position, **streams}
+        # the stage first: within one answer, a new stage comes before the events of the lesson it builds
+        streams = {**self.stage.streams(), **self._positions}
         if not streams:
             self._stop.wait(BLOCK_MS / 1000)
             return
@@ -162,8 +170,7 @@ class AgentHub:
         for stream, entries in answer or []:
             if stream == STAGE_KEY:
                 for entry_id, fields in entries:
-                    self._stage_position = entry_id
-                    self._take_stage(fields)
+                    self.stage.take(entry_id, fields)
                 continue
             agent = stream.decode()[3:]
             for entry_id, fields in entries:
@@ -179,15 +186,15 @@ class AgentHub:
 
     def _take(self, agent: str, raw: Any) -> None:
         if not isinstance(raw, bytes) or len(raw) > MAX_ENTRY_BYTES:
-            self.skipped += 1
+            self.skipped_events += 1
             return
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            self.skipped += 1
+            self.skipped_events += 1
             return
         if not valid_event(body, agent):
-            self.skipped += 1
+            self.skipped_events += 1
             return
         snapshot = body.get("state")
         with self._lock:
@@ -200,54 +207,10 @@ class AgentHub:
                     self.live[body["endpoint"]] = agent
         self.bus.relay_in(body)
 
-    # -- the shared stage ------------------------------------------------------------------------
-
-    def follow_stage(self, adopt: Callable[[str, str, Any], None]) -> None:
-        """From now on, other dashboards' stage changes are given to `adopt(kind, detail, snapshot)`."""
-        self._adopt = adopt
-        try:
-            self._catch_up_once()
-        except (RedisError, OSError):
-            pass  # the bridge takes the class's stage once Redis answers
-
-    def _catch_up_once(self) -> None:
-        """Take the class's stage when this dashboard begins to follow, before it can change the stage
-        itself: taken later (when the bridge first runs), the last entry could be a change made after
-        this dashboard's own, whose snapshot is older in the parts it did not change."""
-        with self._catching_up:
-            if self._stage_position is None:
-                self._stage_position = self._stage_catch_up()
-
-    def share_stage(self, kind: str, detail: str, snapshot: dict[str, Any]) -> None:
-        """This dashboard changed the stage: tell the others (and a restart of this one)."""
-        entry = orjson.dumps({"kind": kind, "detail": detail, "params": snapshot})
-        try:
-            self.redis.xadd(STAGE_KEY, {"from": self.id, "e": entry}, maxlen=STAGE_MAXLEN, approximate=True)
-        except (RedisError, OSError) as exc:  # this dashboard's pages have it; the others will not
-            log.warning("the stage could not be shared through Redis (%s)", exc)
-
-    def _stage_catch_up(self) -> bytes:
-        """A dashboard that starts takes the class's stage: the last entry, as a stage that begins."""
-        last: Any = self.redis.xrevrange(STAGE_KEY, count=1)
-        if not last:
-            return b"0-0"
-        entry_id, fields = last[0]
-        self._take_stage(fields, as_new=True)
-        return bytes(entry_id)
-
-    def _take_stage(self, fields: Any, as_new: bool = False) -> None:
-        if fields.get(b"from") == self.id.encode() or self._adopt is None:
-            return  # our own change: this dashboard's pages had it at once
-        raw = fields.get(b"e")
-        try:
-            if not isinstance(raw, bytes) or len(raw) > MAX_ENTRY_BYTES:
-                raise ValueError("too big")
-            body = orjson.loads(raw)
-            if not isinstance(body, dict):
-                raise ValueError("not an object")
-            self._adopt("stage" if as_new else str(body.get("kind")), str(body.get("detail", "")), body.get("params"))
-        except (ValueError, LabError):  # (orjson.JSONDecodeError is a ValueError)
-            self.skipped += 1
+    @property
+    def skipped(self) -> int:
+        """Hostile or broken stream entries: of the agents' events and of the shared stage."""
+        return self.skipped_events + self.stage.skipped
 
     # -- heartbeats ---------------------------------------------------------------------------
 
@@ -281,13 +244,8 @@ class AgentHub:
         self._stop.wait(HEARTBEAT_POLL)
 
     def _agent_event(self, name: str, what: str, now: float) -> None:
-        self.bus.relay_in({
-            "seq": None, "ts": now, "endpoint": "", "conn": None, "proto": "", "kind": "agent", "local": None,
-            "peer": None, "size": 0, "data": None, "hex": None, "detail": f"lab agent {name} is {what}",
-            "call": None, "args": {"event": what, "host": self.agents[name]["host"],
-                                   **({} if self.agents[name]["commands"] else {"trace": True})}, "result": None,
-            "closed_by": None, "errno": None, "code": None, "params": None, "message": None, "framing": None,
-            "state": None, "agent": name})
+        known = self.agents[name]
+        agent_event(self.bus, name, what, known["host"], now, trace=not known["commands"])
 
     # -- commands -----------------------------------------------------------------------------
 
@@ -396,10 +354,10 @@ class AgentLabs:
         return {"limits": None, "allow": None, "bind": None, "agents": self.agents()}
 
     def share(self, kind: str, detail: str, snapshot: dict[str, Any]) -> None:
-        self.hub.share_stage(kind, detail, snapshot)
+        self.hub.stage.share(kind, detail, snapshot)
 
     def follow_stage(self, adopt: Callable[[str, str, Any], None]) -> None:
-        self.hub.follow_stage(adopt)
+        self.hub.stage.follow(adopt)
 
     def close(self) -> None:
         self.hub.close()

@@ -31,7 +31,7 @@ from agent.config import checked_name
 from lab import BadInput, TooLarge
 from lab.kinds import TRACED_KINDS
 
-from .agents import MAX_ENTRY_BYTES, valid_event
+from .agents import MAX_ENTRY_BYTES, agent_event, valid_event
 from .api import api, body, labs
 
 MAX_EVENTS = 2000  # per batch (the courier sends at most this many)
@@ -79,25 +79,27 @@ class TraceDesk:
                 last = event["seq"]
                 bus.relay_in(event)
                 taken += 1
-                _count_socket(program["open"], event)
+                if program is not None:
+                    _count_socket(program["open"], event)
             self.last[(name, boot)] = last
             while len(self.last) > MAX_PROGRAMS:
                 del self.last[next(iter(self.last))]
             self.skipped += refused
-            if end and "name" in program:
+            if end and program is not None:
                 self._gone(bus, program, "ended")
         return taken, had, refused
 
-    def _heard(self, bus: Any, name: str, boot: int, host: str, began: float) -> dict[str, Any]:
+    def _heard(self, bus: Any, name: str, boot: int, host: str, began: float) -> dict[str, Any] | None:
         """The program that posted: a new run (a later `boot`) comes up; a run gone silent comes back;
-        a run that ended stays ended (a late retry of its last batch); an older run changes nothing."""
+        a run that ended stays ended (a late retry of its last batch); an older run changes nothing
+        (None: its events still count once, the listing shows the newer run)."""
         program = self.programs.get(name)
         if program is not None and boot < program["boot"]:
-            return {"boot": boot, "open": set()}  # (its events still count once; the listing shows the newer run)
+            return None
         if program is None or boot > program["boot"] or program["state"] == "down" and program["why"] == "silent":
             program = {"name": name, "host": host, "state": "up", "since": time.time(), "boot": boot, "open": set(),
                        "why": None}
-            _agent_event(bus, name, "up", host, ts=began)
+            agent_event(bus, name, "up", host, began, trace=True, noun="traced program")
         program["heard"] = time.monotonic()
         self.programs.pop(name, None)
         self.programs[name] = program  # (the newest heard stays longest)
@@ -123,7 +125,8 @@ class TraceDesk:
             program.update(state="down", since=time.time(), why=why)
             program["open"].clear()
             self._up.pop(program["name"], None)
-            _agent_event(bus, program["name"], "down", program["host"], why)
+            agent_event(bus, program["name"], "down", program["host"], time.time(), trace=True, why=why,
+                        noun="traced program")
 
 
 def _count_socket(open_: set[str], event: dict[str, Any]) -> None:
@@ -140,18 +143,6 @@ def _first_ts(events: list[Any]) -> float:
     now = time.time()
     times = [float(e["ts"]) for e in events if isinstance(e, dict) and type(e.get("ts")) in (int, float)]
     return min([now, *(t for t in times if now - 600 < t < now)])  # (a hostile or skewed clock: now)
-
-
-def _agent_event(bus: Any, name: str, what: str, host: str, why: str | None = None, ts: float | None = None) -> None:
-    """The same `agent` event as the Redis hub's, marked as a traced program's."""
-    args: dict[str, Any] = {"event": what, "host": host, "trace": True}
-    if why:
-        args["why"] = why
-    bus.relay_in({
-        "seq": None, "ts": time.time() if ts is None else ts, "endpoint": "", "conn": None, "proto": "",
-        "kind": "agent", "local": None, "peer": None, "size": 0, "data": None, "hex": None, "detail": f"traced program {name} is {what}",
-        "call": None, "args": args, "result": None, "closed_by": None, "errno": None, "code": None, "params": None,
-        "message": None, "framing": None, "state": None, "agent": name})
 
 
 @api.post("/traces/<name>/events")

@@ -127,17 +127,18 @@ class HttpDelivery:
         return len(events)
 
     def _keep_alive(self) -> None:
-        """An empty batch: "still running" (a failure here is one the next batch meets again)."""
-        try:
-            self._post(orjson.dumps({"boot": self.boot_ms, "events": []}))
-            self._posted = time.monotonic()
-        except (OSError, ValueError, Refusal):
-            self._posted = time.monotonic()  # (not again before KEEPALIVE_SECONDS: the batches retry on their own)
+        """"Still running" (not again before KEEPALIVE_SECONDS, answered or not: batches retry on their own)."""
+        self._post_empty()
+        self._posted = time.monotonic()
 
     def _say_end(self) -> None:
-        """Everything was taken: the program ended (once, best effort: a dashboard away counts it gone later)."""
+        """Everything was taken: the program ended (once; a dashboard away counts it gone later)."""
+        self._post_empty(end=True)
+
+    def _post_empty(self, **extra: Any) -> None:
+        """An empty batch, best effort: a failure here is one the next batch meets again."""
         try:
-            self._post(orjson.dumps({"boot": self.boot_ms, "events": [], "end": True}))
+            self._post(orjson.dumps({"boot": self.boot_ms, "events": [], **extra}))
         except (OSError, ValueError, Refusal):
             pass
 
