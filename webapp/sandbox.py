@@ -3,10 +3,17 @@
 `SOCKETLAB_SANDBOX=1 make run` (or `python -m webapp --sandbox`) starts, as children stopped by pid:
 
 1. `redis-server` on a unix socket in a private temporary folder (mode 0700), with no TCP port;
-2. one lab agent, `python -m agent --redis unix://... --name sandbox`, under `unshare`: a new network
-   namespace (as root that is enough), inside a new user namespace when not root (`--map-root-user`:
-   the agent is root of its own namespace only, so it may capture and impair its own traffic).
-   `lo` is brought up first: a new namespace's loopback is down.
+2. one lab agent, `python -m agent --name sandbox` (the URL in SOCKETLAB_REDIS, not in argv), under
+   `unshare --user --map-root-user --net`: a new network namespace inside a new user namespace, where
+   the agent is root of its own namespaces only, so it may capture and impair its own traffic and
+   nothing else. `lo` is brought up first: a new namespace's loopback is down.
+
+Started by root, both children first become an unprivileged user of their own (`sandbox_user`: the
+user who ran sudo, SOCKETLAB_SANDBOX_USER, or a uid of systemd's dynamic range that no account uses),
+with no_new_privs so no set-uid program can make them root again. A user namespace alone is not
+enough there: a process keeps its uid across `unshare --user`, and uid 0 owns the machine's files and
+may trace root's processes whatever its capabilities. The folders the agent needs (its Redis folder,
+SOCKETLAB_FILES, SOCKETLAB_DOWNLOADS) are made for that user when missing, and checked when not.
 
 Then the dashboard runs exactly as over any agent (webapp/agents.py, SOCKETLAB_REDIS). Unix sockets
 cross network namespaces, so nothing listens on a port but the dashboard itself.
@@ -18,6 +25,8 @@ dashboard stops before it announces any URL, with one sentence saying why and wh
 from __future__ import annotations
 
 import os
+import pwd
+import grp
 import shlex
 import shutil
 import signal
@@ -46,9 +55,76 @@ def wanted(env: Mapping[str, str]) -> bool:
     return env.get("SOCKETLAB_SANDBOX", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def unshare_argv(is_root: bool) -> list[str]:
-    """A new network namespace; as a user, inside a new user namespace where that user is root."""
-    return ["unshare", "--net"] if is_root else ["unshare", "--user", "--map-root-user", "--net"]
+DYNAMIC_UIDS = range(61184, 65520)  # systemd's range for users made on the fly (DynamicUser=): no account
+
+
+def unshare_argv() -> list[str]:
+    """A new network namespace inside a new user namespace where the (unprivileged) user is root."""
+    return ["unshare", "--user", "--map-root-user", "--net"]
+
+
+def sandbox_user(env: Mapping[str, str], is_root: bool) -> tuple[int, int] | None:
+    """The (uid, gid) the sandbox's children run as when the dashboard is root; None when it is not
+    (they run as the dashboard's own user). SOCKETLAB_SANDBOX_USER (a name or a uid) if set; else the
+    user who ran sudo, whose files the lab then serves; else the first uid of systemd's dynamic range
+    that no account or group uses: a user of the sandbox's own, which nothing else runs as."""
+    if not is_root:
+        return None
+    chosen = env.get("SOCKETLAB_SANDBOX_USER", "").strip()
+    if chosen:
+        try:
+            entry = pwd.getpwnam(chosen) if not chosen.isdigit() else None
+        except KeyError:
+            raise StartupProblem(f"SOCKETLAB_SANDBOX_USER names '{chosen[:40]}', and this system has no such user: "
+                                 f"give a user name or a number.") from None
+        uid, gid = (entry.pw_uid, entry.pw_gid) if entry else (int(chosen), int(chosen))
+    elif env.get("SUDO_UID", "").isdigit() and int(env["SUDO_UID"]) > 0:
+        uid = int(env["SUDO_UID"])
+        gid = int(env["SUDO_GID"]) if env.get("SUDO_GID", "").isdigit() else uid
+    else:
+        uid = next(u for u in DYNAMIC_UIDS if not _taken(u))
+        gid = uid
+    if uid == 0:
+        raise StartupProblem("SOCKETLAB_SANDBOX_USER must not be root: the sandbox's lab runs as a user without "
+                             "rights on this machine.")
+    return uid, gid
+
+
+def _taken(uid: int) -> bool:
+    for lookup in (pwd.getpwuid, grp.getgrgid):
+        try:
+            lookup(uid)
+            return True
+        except KeyError:
+            pass
+    return False
+
+
+def drop_argv(user: tuple[int, int] | None) -> list[str]:
+    """What runs a child as `user` (from root), never able to become root again; nothing for None."""
+    if user is None:
+        return []
+    uid, gid = user
+    return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--no-new-privs"]
+
+
+def reachable(path: Path, user: tuple[int, int], want: int) -> bool:
+    """Whether `user` may reach `path` (search on every folder above it) and has the `want` bits
+    (os.R_OK, os.W_OK, os.X_OK) on it, by the mode bits (enough for folders root made)."""
+    uid, gid = user
+
+    def allows(st: os.stat_result, bits: int) -> bool:  # (R_OK, W_OK, X_OK are 4, 2, 1: the mode's bits)
+        shift = 6 if st.st_uid == uid else 3 if st.st_gid == gid else 0
+        return (st.st_mode >> shift) & bits == bits
+
+    path = path.resolve()
+    try:
+        for folder in reversed(path.parents):
+            if not allows(os.stat(folder), os.X_OK):
+                return False
+        return allows(os.stat(path), want)
+    except OSError:
+        return False
 
 
 class Sandbox:
@@ -56,13 +132,16 @@ class Sandbox:
 
     def __init__(self, env: Mapping[str, str] | None = None, python: str = sys.executable) -> None:
         self.env = dict(os.environ if env is None else env)
-        self.dir = Path(tempfile.mkdtemp(prefix="socketlab-sandbox-"))  # mkdtemp: 0700, this user's only
+        self.user = sandbox_user(self.env, os.geteuid() == 0)  # None: the children run as this user
+        self.dir = self._folder()
         self.socket = self.dir / "redis.sock"
         self.url = f"unix://{self.socket}"
         self.redis: subprocess.Popen[bytes] | None = None
         self.agent: subprocess.Popen[bytes] | None = None
         self._stopped = threading.Lock()
         try:
+            self._check_python(python)
+            self._prepare_lab_folders()
             self._start_redis()
             self._start_agent(python)
         except BaseException:
@@ -71,6 +150,53 @@ class Sandbox:
 
     # -- starting ---------------------------------------------------------------------------------
 
+    def _folder(self) -> Path:
+        """The children's private folder (mkdtemp: 0700), given to the sandbox's user when there is one.
+        It holds Redis's socket, so that user must reach it: when the temporary folder's parents keep
+        it out (a 0700 TMPDIR of root's), the system's /tmp instead."""
+        base = tempfile.gettempdir()
+        if self.user is not None and not reachable(Path(base), self.user, os.X_OK):
+            base = "/tmp"
+        folder = Path(tempfile.mkdtemp(prefix="socketlab-sandbox-", dir=base))
+        if self.user is not None:
+            os.chown(folder, *self.user)
+        return folder
+
+    def _check_python(self, python: str) -> None:
+        """The sandbox's user runs this Python and the project's code: say so now when it cannot (a
+        Python installed in root's home, whose folder others may not enter, is the usual reason)."""
+        if self.user is None:
+            return
+        needed = [(Path(python).resolve(), os.X_OK), (Path(sys.base_prefix), os.R_OK | os.X_OK),
+                  (REPO, os.R_OK | os.X_OK)]
+        for path, want in needed:
+            if not reachable(path, self.user, want):
+                raise StartupProblem(
+                    f"the sandbox's lab runs as user {self.user[0]}, not as root, and that user cannot "
+                    f"{'run' if want == os.X_OK else 'read'} {path}: install Python and the project where other "
+                    f"users may read them, or start the dashboard as a user rather than root.")
+
+    def _prepare_lab_folders(self) -> None:
+        """The agent's lab serves SOCKETLAB_FILES and saves into SOCKETLAB_DOWNLOADS, as the sandbox's
+        user: made for it when missing; when they exist, it must be able to use them (else a sentence
+        now, not a failed download in the middle of a lesson). Absolute, as the agent starts elsewhere."""
+        for variable, default in (("SOCKETLAB_FILES", "./lab-files"), ("SOCKETLAB_DOWNLOADS", "./lab-downloads")):
+            folder = Path(self.env.get(variable) or default).resolve()
+            self.env[variable] = str(folder)
+            if self.user is None:
+                continue
+            if not folder.exists():
+                missing = [folder, *(p for p in folder.parents if not p.exists())]
+                folder.mkdir(parents=True)
+                for made in missing:
+                    os.chown(made, *self.user)
+            if not reachable(folder, self.user, os.R_OK | os.W_OK | os.X_OK):
+                uid = self.user[0]
+                raise StartupProblem(
+                    f"the sandbox's lab runs as user {uid}, not as root, and that user cannot use {folder} "
+                    f"({variable}): give it that folder (chown -R {uid} {shlex.quote(str(folder))}), or set "
+                    f"{variable} to a folder it may write.")
+
     def _start_redis(self) -> None:
         if shutil.which("redis-server") is None:
             raise StartupProblem("the sandbox needs redis-server (Debian's redis-server package), and it is not installed. "
@@ -78,9 +204,10 @@ class Sandbox:
         log = open(self.dir / "redis.log", "wb")
         with log:
             self.redis = subprocess.Popen(
-                ["redis-server", "--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700",
+                [*drop_argv(self.user), "redis-server", "--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700",
                  "--save", "", "--appendonly", "no", "--dir", str(self.dir)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                cwd=self.dir)
         import redis
 
         client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=1)
@@ -91,19 +218,23 @@ class Sandbox:
             client.close()
 
     def _start_agent(self, python: str) -> None:
-        if shutil.which("unshare") is None:
-            raise StartupProblem("the sandbox needs the unshare program (util-linux), and it is not on the PATH.")
+        for program in ("unshare", *(["setpriv"] if self.user is not None else [])):
+            if shutil.which(program) is None:
+                raise StartupProblem(f"the sandbox needs the {program} program (util-linux), and it is not on the PATH.")
         env = {**self.env, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), self.env.get("PYTHONPATH", "")]))}
-        env.pop("SOCKETLAB_REDIS", None)
         env.pop("SOCKETLAB_SANDBOX", None)
+        env["SOCKETLAB_REDIS"] = self.url  # (in the environment: argv is readable by every local user)
         env["SOCKETLAB_CAPTURE"] = "1"  # the agent's lab captures its own packets (lab/wire/)
-        agent = shlex.join([python, "-m", "agent", "--redis", self.url, "--name", AGENT_NAME])
-        # `ip link set lo up` first; exec keeps the pid: unshare execs the shell, the shell execs python
-        argv = [*unshare_argv(os.geteuid() == 0), "--", "/bin/sh", "-c", f"ip link set lo up && exec {agent}"]
+        if self.user is not None:
+            env["HOME"] = str(self.dir)  # (root's home is not the sandbox user's to read)
+        agent = shlex.join([python, "-m", "agent", "--name", AGENT_NAME])
+        # `ip link set lo up` first; exec keeps the pid: setpriv execs unshare, unshare execs the shell,
+        # the shell execs python
+        argv = [*drop_argv(self.user), *unshare_argv(), "--", "/bin/sh", "-c", f"ip link set lo up && exec {agent}"]
         log = open(self.dir / "agent.log", "wb")
         with log:
             self.agent = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, start_new_session=True)
+                                          stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.dir)
         import redis
 
         client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=1)
@@ -183,4 +314,4 @@ class Sandbox:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-__all__ = ["AGENT_NAME", "Sandbox", "unshare_argv", "wanted"]
+__all__ = ["AGENT_NAME", "Sandbox", "drop_argv", "sandbox_user", "unshare_argv", "wanted"]

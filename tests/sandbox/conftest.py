@@ -7,18 +7,31 @@ failing unshare in test_refused.py)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
 from webapp import create_app, shutdown
+from webapp.sandbox import drop_argv, sandbox_user, unshare_argv
+
+
+def lab_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder for a sandbox's files and downloads that its agent can reach: run by root, the agent
+    is a user of its own, and pytest's temporary folders are root's alone (0700)."""
+    if os.geteuid() != 0:
+        return tmp_path_factory.mktemp("sandbox")
+    folder = Path(tempfile.mkdtemp(prefix="socketlab-sandbox-test-"))
+    folder.chmod(0o711)  # (search only: the sandbox makes its folders inside for its user)
+    return folder
 
 
 def namespaces_work() -> str | None:
-    """None when `unshare` gives this user a network namespace, else what it said."""
-    argv = ["unshare", "--net", "true"] if os.geteuid() == 0 else ["unshare", "--user", "--map-root-user", "--net", "true"]
+    """None when `unshare` gives the sandbox's user a user and network namespace, else what it said."""
+    argv = [*drop_argv(sandbox_user({}, os.geteuid() == 0)), *unshare_argv(), "true"]
     try:
         done = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -31,7 +44,7 @@ def sandbox_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     refused = namespaces_work()
     if refused:
         pytest.skip(f"no network namespace here: {refused}")
-    root = tmp_path_factory.mktemp("sandbox")
+    root = lab_folder(tmp_path_factory)
     saved = {k: os.environ.get(k) for k in ("SOCKETLAB_FILES", "SOCKETLAB_DOWNLOADS")}
     os.environ["SOCKETLAB_FILES"], os.environ["SOCKETLAB_DOWNLOADS"] = str(root / "files"), str(root / "downloads")
     try:
@@ -47,6 +60,8 @@ def sandbox_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     shutdown(app)
     assert sandbox.agent.poll() is not None and sandbox.redis.poll() is not None  # stopped by pid
     assert not Path(sandbox.dir).exists()
+    if os.geteuid() == 0:
+        shutil.rmtree(root)
 
 
 @pytest.fixture
@@ -59,5 +74,6 @@ def api(sandbox_app: Any) -> Any:
 def in_namespace(app: Any, *argv: str) -> str:
     """A command's output inside the sandbox's network namespace (nsenter by the agent's pid)."""
     pid = app.extensions["socketlab_sandbox"].agent.pid
+    # (root may enter any namespace; a user enters the agent's user namespace first, where it is root)
     enter = ["nsenter", "-t", str(pid), "-n"] if os.geteuid() == 0 else ["nsenter", "-t", str(pid), "-U", "-n", "--preserve-credentials"]
     return subprocess.run([*enter, *argv], capture_output=True, text=True, timeout=10, check=True).stdout

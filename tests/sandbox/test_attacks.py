@@ -63,10 +63,12 @@ def test_a_link_on_200_endpoints_is_bounded_and_every_rule_goes(sandbox_app: Any
 
 
 def test_the_sandbox_redis_socket_is_this_users_alone(sandbox_app: Any) -> None:
-    """The folder is 0700 and the socket 0700: another user of the machine cannot even reach it."""
+    """The folder is 0700 and the socket 0700, both the sandbox's user's (this user, or under root the
+    sandbox's own user): another user of the machine cannot even reach it."""
     sandbox = sandbox_app.extensions["socketlab_sandbox"]
     folder = os.stat(sandbox.dir)
-    assert stat.S_IMODE(folder.st_mode) == 0o700 and folder.st_uid == os.geteuid()
+    owner = sandbox.user[0] if sandbox.user else os.geteuid()
+    assert stat.S_IMODE(folder.st_mode) == 0o700 and folder.st_uid == owner and os.stat(sandbox.socket).st_uid == owner
     assert stat.S_ISSOCK(os.stat(sandbox.socket).st_mode)
     assert stat.S_IMODE(os.stat(sandbox.socket).st_mode) & 0o077 == 0
     with socket.socket(socket.AF_UNIX) as mine:  # its owner can (that is how the dashboard talks to it)

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import requests
@@ -43,6 +46,19 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.fixture
+def folder(tmp_path: Path) -> Iterator[Path]:
+    """A temporary folder the sandbox's user may search: pytest's are root's alone (0700), and run by
+    root the sandbox's children are a user of their own."""
+    if os.geteuid() != 0:
+        yield tmp_path
+        return
+    made = Path(tempfile.mkdtemp(prefix="socketlab-refused-test-"))
+    made.chmod(0o711)
+    yield made
+    shutil.rmtree(made)
+
+
 def dashboard(tmp_path: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "webapp", "--sandbox", "--port", "0"], cwd=ROOT,
                             env={**os.environ, "SOCKETLAB_FILES": str(tmp_path / "files"),
@@ -50,7 +66,8 @@ def dashboard(tmp_path: Path, env: dict[str, str]) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_a_refused_namespace_is_one_sentence_and_a_failed_exit(tmp_path: Path) -> None:
+def test_a_refused_namespace_is_one_sentence_and_a_failed_exit(folder: Path) -> None:
+    tmp_path = folder
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake = bin_dir / "unshare"
@@ -66,7 +83,8 @@ def test_a_refused_namespace_is_one_sentence_and_a_failed_exit(tmp_path: Path) -
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("socketlab-sandbox-")]  # redis stopped, folder gone
 
 
-def test_sigterm_stops_the_dashboard_and_both_children(tmp_path: Path) -> None:
+def test_sigterm_stops_the_dashboard_and_both_children(folder: Path) -> None:
+    tmp_path = folder
     refused = namespaces_work()
     if refused:
         pytest.skip(f"no network namespace here: {refused}")
