@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench screenshots clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -29,6 +29,12 @@ test: $(VENV)/.test-deps
 lint: $(VENV)/.test-deps
 	$(PY) -m ruff check lab webapp agent bench tests
 	$(PY) -m mypy --strict lab webapp agent
+
+# The docs' pictures: the browser tests that take them, writing into docs/img/ (tests alone write to /tmp).
+screenshots: $(VENV)/.test-deps
+	SOCKETLAB_SCREENSHOTS=docs/img $(PY) -m pytest -q tests/browser/test_lessons.py tests/browser/test_wire.py \
+		tests/browser/test_traced_programs.py tests/browser/test_screenshots.py tests/browser/test_projector.py \
+		tests/browser/test_projector_layout.py -p no:cacheprovider
 
 bench: $(VENV)/.test-deps
 	$(PY) -m bench

@@ -26,6 +26,40 @@ from .redis_server import RedisServer
 from .support import EventCollector, LiveServer, Resources
 
 
+ROOT = Path(__file__).resolve().parents[1]
+TREE = pytest.StashKey[frozenset[str]]()
+
+
+def tree_status() -> frozenset[str] | None:
+    """The project's `git status --porcelain` lines (untracked files too), or None outside a checkout."""
+    try:
+        done = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return frozenset(done.stdout.splitlines()) if done.returncode == 0 else None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    status = tree_status()
+    if status is not None:
+        session.config.stash[TREE] = status
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Tests write only to temporary folders: a run that changed the tree (a screenshot rewritten,
+    a file left behind) fails, naming what it changed."""
+    before, after = session.config.stash.get(TREE, None), tree_status()
+    if before is None or after is None or not after - before:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.ensure_newline()
+        reporter.write_line("the tests changed the project's tree (they must write only to temporary folders): "
+                            + ", ".join(sorted(after - before))[:2000], red=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.fixture
 def resources() -> Resources:
     return Resources.now()

@@ -3,8 +3,6 @@ docs/lessons.md promises. The screenshots of docs/lessons.md are taken here, at 
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,11 +11,10 @@ from lab.impair import Impairer
 from lab.spec import ImpairSpec
 
 from .test_classroom import show
-from .ui import card, expect, log_rows, port_of
+from .ui import card, expect, log_rows, port_of, screenshots
 
-ROOT = Path(__file__).resolve().parents[2]
 # Written to test-artifacts/ on every run; SOCKETLAB_SCREENSHOTS=docs/screenshots refreshes the docs'.
-SHOTS = ROOT / os.environ.get("SOCKETLAB_SCREENSHOTS", "test-artifacts/screenshots")
+SHOTS = screenshots("lessons")
 
 
 # The page asks before a new stage closes sockets (skipped when none is open): whichever comes first,

@@ -4,18 +4,15 @@ diagram, and the focus on one connection."""
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 from typing import Any
 
 from ..support import wait_until
 from .test_classroom import arrows, bus_events, coalesced_burst, lab_of, show, tcp_pair
-from .ui import expect, log_rows, wait_ready
+from .ui import expect, log_rows, screenshots, wait_ready
 
-ROOT = Path(__file__).resolve().parents[2]
 # Written to test-artifacts/ on every run; SOCKETLAB_SCREENSHOTS=docs/screenshots refreshes the README's.
-SHOTS = ROOT / os.environ.get("SOCKETLAB_SCREENSHOTS", "test-artifacts/screenshots")
+SHOTS = screenshots()
 FONT_SIZE = "el => parseFloat(getComputedStyle(el).fontSize)"
 
 

@@ -5,18 +5,15 @@ Outside projector mode, the create form's button never covers its fields (the Di
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from .test_classroom import lab_of, show
-from .ui import expect
+from .ui import expect, screenshots
 
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / os.environ.get("SOCKETLAB_SCREENSHOTS", "test-artifacts/screenshots")
+SHOTS = screenshots()
 SIZES = ((1280, 720), (1024, 768))
 DELAY_MS = 250
 MAIN_VIEW_SHARE = 0.55  # of the viewport's area, for the lesson's main view

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
-from .ui import create, expect, log_rows, port_of, send_from
+from .ui import create, expect, log_rows, port_of, screenshots, send_from
 
 # Written to test-artifacts/ on every run; SOCKETLAB_SCREENSHOTS=docs/screenshots refreshes the README's.
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / os.environ.get("SOCKETLAB_SCREENSHOTS", "test-artifacts/screenshots")
+SHOTS = screenshots()
 
 
 def make_traffic(page: Any) -> None:

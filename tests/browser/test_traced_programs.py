@@ -4,7 +4,6 @@ arrows, beside a lab client talking to the same student server; projector mode a
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from typing import Any
@@ -12,10 +11,9 @@ from typing import Any
 from ..support import wait_until
 from ..trace.helpers import PROGRAMS, ROOT, TIMEOUT
 from .test_classroom import lab_of, show
-from .ui import expect
+from .ui import expect, screenshots
 
-# test-artifacts/ on every run; SOCKETLAB_LESSON_SHOTS=docs/img/lessons refreshes the lesson's pictures
-SHOTS = ROOT / os.environ.get("SOCKETLAB_LESSON_SHOTS", "test-artifacts/screenshots")
+SHOTS = screenshots("lessons")
 
 
 def traced(url: str, name: str, program: str, *args: str) -> subprocess.Popen[bytes]:

@@ -20,10 +20,10 @@ from webapp import create_app, shutdown
 
 from ..support import Resources, wait_until
 from .test_lessons import action, start_lesson
-from .ui import expect
+from .ui import expect, screenshots
 
 FLOOD_LIMIT = 500  # events a second the flood test's lab admits: the flood goes far past it
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "img" / "lessons"
+SHOTS = screenshots("lessons")
 needs_capture = pytest.mark.skipif(why_not() is not None, reason=f"this process cannot capture packets ({why_not()}): "
                                    "these tests run the embedded lab as root")
 

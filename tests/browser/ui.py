@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 try:
@@ -11,6 +14,13 @@ except ImportError:  # the browser fixture skips (or, under CI, fails) and says 
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
+
+
+def screenshots(folder: str = "") -> Path:
+    """Where the browser tests put their screenshots: a temporary folder, so a test run leaves the
+    tree as it found it; `make screenshots` sets SOCKETLAB_SCREENSHOTS=docs/img to refresh the docs'."""
+    root = os.environ.get("SOCKETLAB_SCREENSHOTS") or os.path.join(tempfile.gettempdir(), "socketlab-screenshots")
+    return Path(root) / folder
 
 
 def wait_ready(page: Page, timeout: float = 10_000) -> None:
