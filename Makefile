@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint bench screenshots clean
+.PHONY: run class test lint bench screenshots clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -19,6 +19,11 @@ $(VENV)/.test-deps: requirements.txt requirements-test.txt | $(VENV)/bin/python
 
 run: $(VENV)/.run-deps
 	$(PY) -m webapp --host $(HOST) --port $(PORT)
+
+# A class: the dashboard on the LAN (links with tokens printed), lesson servers students' own programs
+# reach, and the wire lessons in a sandbox beside them (webapp/__init__.py _for_a_class).
+class: $(VENV)/.run-deps
+	$(PY) -m webapp --class --port $(PORT)
 
 test: $(VENV)/.test-deps
 	node --test tests/js/

@@ -48,8 +48,9 @@ def limits_from_env(env: Mapping[str, str]) -> Limits:
     return Limits(**values)
 
 
-def lab_from_env(name: str, env: Mapping[str, str]) -> Lab:
+def lab_from_env(name: str, env: Mapping[str, str], lesson_host: str = "127.0.0.1") -> Lab:
     """The agent's lab: ids end in "@<name>" so they are unique among every agent of a dashboard."""
     return Lab(env.get("SOCKETLAB_FILES", "./lab-files"), env.get("SOCKETLAB_DOWNLOADS", "./lab-downloads"),
                limits_from_env(env), allow=env.get("SOCKETLAB_ALLOW", ""), bind=env.get("SOCKETLAB_BIND", ""),
-               id_suffix=f"@{name}", capture=env.get("SOCKETLAB_CAPTURE") == "1")  # (the sandbox sets it)
+               id_suffix=f"@{name}", capture=env.get("SOCKETLAB_CAPTURE") == "1",  # (the sandbox sets it)
+               lesson_host=lesson_host)

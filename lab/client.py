@@ -53,7 +53,7 @@ class OneLab:
     def for_id(self, item_id: str) -> LabClient:
         return self.client
 
-    def for_new(self, body: Any) -> tuple[LabClient, Any]:
+    def for_new(self, body: Any, needs: str | None = None) -> tuple[LabClient, Any]:
         # (a spec that names an agent goes on as it is: its parser names "agent" as a field it does not take)
         return self.client, body
 

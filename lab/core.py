@@ -29,12 +29,15 @@ KEEP_DOWNLOADS = 200
 class Lab:
     def __init__(self, files_dir: str | os.PathLike[str], downloads_dir: str | os.PathLike[str],
                  limits: Limits | None = None, bus: EventBus | None = None, allow: str = "", bind: str = "",
-                 id_suffix: str = "", capture: bool = False) -> None:
+                 id_suffix: str = "", capture: bool = False, lesson_host: str = "127.0.0.1") -> None:
         """`allow` and `bind` widen the loopback-only target and bind policies (SOCKETLAB_ALLOW/BIND syntax).
+        `lesson_host`: where the lessons' servers listen ("0.0.0.0" for a class: students' own programs
+        on other machines reach them; `bind` must allow it).
         `id_suffix` ("@pc1" for a lab agent) makes its ids unique among the labs of one dashboard.
         `capture`: record the lab's own packets (lab/wire/) when this process may (a sandbox, or root);
         off by default, so a lab that did not ask pays nothing and its events are only its calls."""
         self.id_suffix = id_suffix
+        self.lesson_host = lesson_host
         limits = limits or Limits()
         self.ctx = Context(bus or EventBus(max_per_second=limits.events_per_second), FileStore(files_dir), limits,
                            Policy.from_text(allow, "SOCKETLAB_ALLOW", "reach"),

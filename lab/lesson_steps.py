@@ -38,8 +38,19 @@ class Built(NamedTuple):
 
 # -- what lessons do with the lab -----------------------------------------------------------------
 
+WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1"}  # a server on every address, as the lab's own clients reach it
+
+
 def _make(lab: Lab, **spec: Any) -> str:
+    """A socket of the lesson's; its servers listen on the lab's lesson host unless the lesson says."""
+    if spec["kind"] in ("tcp-server", "udp-server"):
+        spec.setdefault("host", lab.lesson_host)
     return lab.create(spec).id
+
+
+def _near(host: str) -> str:
+    """The address the lab's own clients use for a server bound to `host`."""
+    return WILDCARDS.get(host, host)
 
 
 def _port(lab: Lab, ep_id: str) -> int:
@@ -166,7 +177,7 @@ def download(protocol: str) -> Callable[[Lab, Ids, Any], Result]:
     def run(lab: Lab, ids: Ids, _: Any) -> Result:
         server = lab.endpoint(ids[protocol])
         assert server.local is not None
-        body: dict[str, Any] = {"host": server.local[0], "port": server.local[1], "protocol": protocol}
+        body: dict[str, Any] = {"host": _near(server.local[0]), "port": server.local[1], "protocol": protocol}
         if protocol == "framed":
             body["file"] = ids["file"]
         ids.setdefault("downloads", []).append(lab.start_download(body).id)
@@ -194,7 +205,7 @@ def build_http(lab: Lab) -> Built:
     server = _make(lab, kind="tcp-server", port=0, mode="http")
     local = lab.endpoint(server).local
     assert local is not None
-    host, port = local
+    host, port = _near(local[0]), local[1]
     shown = f"[{host}]" if ":" in host else host
     return Built({"server": server}, link=f"http://{shown}:{port}/")
 
@@ -202,7 +213,7 @@ def build_http(lab: Lab) -> Built:
 def get_by_hand(lab: Lab, ids: Ids, _: Any) -> Result:
     local = lab.endpoint(ids["server"]).local
     assert local is not None
-    client = _make(lab, kind="tcp-client", host=local[0], port=local[1])
+    client = _make(lab, kind="tcp-client", host=_near(local[0]), port=local[1])
     ids.setdefault("clients", []).append(client)
     return send_from(lab, client, data=HTTP_GET)
 

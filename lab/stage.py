@@ -41,7 +41,7 @@ class StageLabs(Protocol):
 
     def for_id(self, item_id: str) -> LabClient: ...
 
-    def for_new(self, body: Any) -> tuple[LabClient, Any]: ...
+    def for_new(self, body: Any, needs: str | None = None) -> tuple[LabClient, Any]: ...
 
     def share(self, kind: str, detail: str, snapshot: dict[str, Any]) -> None: ...
 
@@ -112,7 +112,8 @@ class Stage:
             raise BadInput("unknown-field", kind="stage", field=str(unknown[0])[:40], fields="lesson, agent")
         n = body.get("lesson")
         chosen = None if n is None else lesson_numbered(n)
-        client, rest = self.labs.for_new({"agent": body["agent"]} if "agent" in body else {})
+        client, rest = self.labs.for_new({"agent": body["agent"]} if "agent" in body else {},
+                                         needs=chosen.needs if chosen is not None else None)
         if "agent" in rest:  # a dashboard with its own lab, not over agents: there is no agent to name
             raise BadInput("unknown-field", kind="stage of a dashboard without lab agents", field="agent", fields="lesson")
         with self._changing:

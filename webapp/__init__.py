@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from typing import Any, TypeVar, overload
@@ -17,8 +18,11 @@ from .join import JoinDesk
 from .labs import EmbeddedLabs, Labs
 from .redact import hide_tokens_in_werkzeug_log
 from .sandbox import wanted as sandbox_wanted
+from .startup import StartupProblem
 from .live import EventPacket, socketio
 from .relay import Relay
+
+log = logging.getLogger(__name__)
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -55,6 +59,75 @@ def limits_from_env(env: dict[str, str], kind: Any = Limits) -> Any:
     return kind(**values)
 
 
+CLASS_AGENT = "lab"  # a class's lab on the classroom's network, beside the sandbox's
+
+
+def _for_a_class(app: Flask) -> None:
+    """`make class`: one dashboard for the whole class. Two labs, so that each lesson gets what its
+    point needs: the lessons' servers listen on every address of this machine, in a lab of this
+    process (an agent named CLASS_AGENT), so students' own programs on other machines connect to
+    them from their own addresses (their names match their connections); the wire lessons (10-14)
+    go to the sandbox's agent, whose namespace lets it capture and drop its own packets. Without
+    namespaces (or Redis) the class runs on one lab of this process, and lessons 10-14 say why they
+    show no packets."""
+    app.config["BIND"] = ",".join(filter(None, ["0.0.0.0", app.config["BIND"]]))
+    app.config["LESSON_HOST"] = "0.0.0.0"
+    if not app.config["REDIS"]:
+        app.config["SANDBOX"] = True
+        app.config["LOCAL_AGENT"] = app.config["LOCAL_AGENT"] or CLASS_AGENT
+
+
+def _start_labs(app: Flask, env: dict[str, str]) -> Labs:
+    """The labs the dashboard drives, as its config says: one in this process, a sandbox's agent, lab
+    agents over Redis, or (a class) a sandbox beside a lab of this process."""
+    # what the labs this process starts read (the sandbox's agent, a local agent): the app's own settings
+    lab_env = {**env, "SOCKETLAB_FILES": app.config["FILES"], "SOCKETLAB_DOWNLOADS": app.config["DOWNLOADS"]}
+    if app.config["CLASS"]:
+        _for_a_class(app)
+
+    labs: Labs
+    if app.config["SANDBOX"]:  # its own Redis and one agent in namespaces; then a dashboard like any over agents
+        from .sandbox import Sandbox
+
+        try:
+            sandbox = app.extensions["socketlab_sandbox"] = Sandbox(lab_env)
+        except StartupProblem as problem:
+            if not app.config["CLASS"]:
+                raise
+            # a class starts all the same, on a lab of this process: the wire lessons say why they draw
+            # no packets (the lab's own reason), everything else works
+            log.warning("the class runs without its sandbox (lessons 10-14 show no packets): %s", problem)
+            app.config.update(SANDBOX=False, REDIS="", LOCAL_AGENT="", CAPTURE=True)
+        else:
+            app.config["REDIS"] = sandbox.url
+    if app.config["REDIS"]:  # the labs are agents on other hosts (webapp/agents.py); none in this process
+        from .agents import AgentLabs
+        from .sandbox import AGENT_NAME
+
+        routed = app.config["CLASS"] and app.config["SANDBOX"]
+        labs = AgentLabs(app.config["REDIS"], default_agent=app.config["LOCAL_AGENT"] if routed else "",
+                         wire_agent=AGENT_NAME if routed else "")
+        app.extensions["socketlab"] = None
+        if app.config["LOCAL_AGENT"]:  # an agent in this process too (its lab, this host's policy)
+            from agent.agent import Agent
+            from agent.config import checked_name, lab_from_env
+
+            name = checked_name(app.config["LOCAL_AGENT"])
+            local = Agent(name, app.config["REDIS"], lab_from_env(name, {**lab_env, "SOCKETLAB_BIND": app.config["BIND"]},
+                                                                  lesson_host=app.config["LESSON_HOST"]))
+            local.start()
+            app.extensions["socketlab_local_agent"] = local
+        if app.config["SANDBOX"]:  # the first request finds its agents up
+            app.extensions["socketlab_sandbox"].wait_seen(labs.hub, [AGENT_NAME, *filter(None, [app.config["LOCAL_AGENT"]])])
+    else:
+        lab = Lab(app.config["FILES"], app.config["DOWNLOADS"], app.config["LIMITS"],
+                  allow=app.config["ALLOW"], bind=app.config["BIND"], capture=app.config["CAPTURE"],
+                  lesson_host=app.config["LESSON_HOST"])
+        app.extensions["socketlab"] = lab
+        labs = EmbeddedLabs(lab)
+    return labs
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     app = Flask(__name__, template_folder=os.path.join(root, "templates"), static_folder=os.path.join(root, "static"))
@@ -77,36 +150,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         LOCAL_AGENT=env.get("SOCKETLAB_LOCAL_AGENT", ""),
         CAPTURE=env.get("SOCKETLAB_CAPTURE") == "1",  # the embedded lab captures its packets (as root: lab/wire/)
         SANDBOX=sandbox_wanted(env),  # the lab in namespaces of its own, as an agent (webapp/sandbox.py)
+        CLASS=False,  # `make class` (python -m webapp --class): see _for_a_class
+        LESSON_HOST="127.0.0.1",  # where lessons' servers listen ("0.0.0.0" for a class)
         MAX_CONTENT_LENGTH=8 << 20,  # JSON bodies: a 1 MiB send as hex text fits, more is 413
     )
     app.config.update(config or {})
 
-    labs: Labs
-    if app.config["SANDBOX"]:  # its own Redis and one agent in namespaces; then a dashboard like any over agents
-        from .sandbox import Sandbox
-
-        sandbox = app.extensions["socketlab_sandbox"] = Sandbox(env)
-        app.config["REDIS"] = sandbox.url
-    if app.config["REDIS"]:  # the labs are agents on other hosts (webapp/agents.py); none in this process
-        from .agents import AgentLabs
-
-        labs = AgentLabs(app.config["REDIS"])
-        if app.config["SANDBOX"]:
-            app.extensions["socketlab_sandbox"].wait_seen(labs.hub)  # the first request finds its agent up
-        app.extensions["socketlab"] = None
-        if app.config["LOCAL_AGENT"]:  # an agent in this process too (its lab, this host's policy)
-            from agent.agent import Agent
-            from agent.config import checked_name, lab_from_env
-
-            name = checked_name(app.config["LOCAL_AGENT"])
-            local = Agent(name, app.config["REDIS"], lab_from_env(name, env))
-            local.start()
-            app.extensions["socketlab_local_agent"] = local
-    else:
-        lab = Lab(app.config["FILES"], app.config["DOWNLOADS"], app.config["LIMITS"],
-                  allow=app.config["ALLOW"], bind=app.config["BIND"], capture=app.config["CAPTURE"])
-        app.extensions["socketlab"] = lab
-        labs = EmbeddedLabs(lab)
+    labs = _start_labs(app, env)
     app.extensions["socketlab_labs"] = labs
     stage = app.extensions["socketlab_stage"] = Stage(labs)
     labs.follow_stage(stage.adopt)  # (over lab agents, one stage for every dashboard on that Redis)

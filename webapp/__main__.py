@@ -22,12 +22,18 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m webapp", description="Socket Lab dashboard")
-    parser.add_argument("--host", default="127.0.0.1", help="address to serve the dashboard on (default 127.0.0.1)")
+    parser.add_argument("--host", default=None,
+                        help="address to serve the dashboard on (default 127.0.0.1; with --class, 0.0.0.0)")
     parser.add_argument("--port", type=int, default=5000, help="port to serve the dashboard on (default 5000)")
     parser.add_argument("--sandbox", action="store_true",
                         help="run the lab in a user + network namespace of its own, so it may capture and impair "
                              "its own traffic (SOCKETLAB_SANDBOX=1)")
+    parser.add_argument("--class", dest="klass", action="store_true",
+                        help="a dashboard for a class (make class): on the LAN, lesson servers students' programs "
+                             "reach, and the wire lessons in a sandbox beside them")
     args = parser.parse_args()
+    if args.host is None:
+        args.host = "0.0.0.0" if args.klass else "127.0.0.1"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Every start-up problem is one sentence and a non-zero exit, before any URL is printed.
     check_port(args.port)
@@ -39,13 +45,18 @@ def main() -> None:
                   "DASHBOARD_PORT": sock.getsockname()[1]}  # the Join panel's links use it
         if args.sandbox:
             config["SANDBOX"] = True
+        if args.klass:
+            config["CLASS"] = True
         app = create_app(config)
         server = make_server(args.host, args.port, app, threaded=True, fd=sock.fileno(),  # (werkzeug dups it)
                              # head deadline and connection caps (slowloris): webapp/devserver.py
                              request_handler=bounded_handler(app.extensions["socketlab_conns"]))
     port = server.socket.getsockname()[1]
     log = logging.getLogger("webapp")
-    if app.config["SANDBOX"]:
+    if app.config["CLASS"]:
+        log.info("a class: lesson servers listen on every address of this machine%s", "; lessons 10-14 run in the sandbox"
+                 if app.config["SANDBOX"] else "")
+    elif app.config["SANDBOX"]:
         log.info("the lab runs in its own network namespace (the sandbox): it may capture and impair its own traffic")
     log.info("Socket Lab dashboard on http://%s:%d/", args.host, port)
     for line in announce(access, args.host, port):

@@ -308,9 +308,12 @@ class AgentHub:
 class AgentLabs:
     """Labs over Redis: the Labs interface of webapp/labs.py."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, default_agent: str = "", wire_agent: str = "") -> None:
+        """`default_agent`: where what names no agent goes when several are up; `wire_agent`: where a
+        lesson that needs the wire (packets or real loss) goes. Both unset: a body must name its agent."""
         self.hub = AgentHub(url)
         self.bus = self.hub.bus
+        self.default_agent, self.wire_agent = default_agent, wire_agent
         self.hub.start()
 
     def client(self, name: str) -> LabClient:
@@ -328,7 +331,7 @@ class AgentLabs:
             raise Refused("no-agent-up")
         return self.client(up[0])  # an id nobody announced: that agent's lab says "no such ..." in its words
 
-    def for_new(self, body: Any) -> tuple[LabClient, Any]:
+    def for_new(self, body: Any, needs: str | None = None) -> tuple[LabClient, Any]:
         up = self.hub.up()
         if isinstance(body, dict) and "agent" in body:
             body = dict(body)
@@ -336,6 +339,11 @@ class AgentLabs:
             if name not in self.hub.agents:
                 raise NotFound("no-such-agent", agent=name, agents=", ".join(up) or "none")
             return self.client(name), body
+        # a class's dashboard: a lesson that needs the wire goes to the sandbox, everything else to the
+        # lab on the classroom's network (`make class`: webapp/__init__.py)
+        routed = self.wire_agent if needs is not None else self.default_agent
+        if routed and routed in up:
+            return self.client(routed), body
         if len(up) == 1:
             return self.client(up[0]), body
         if not up:
@@ -351,7 +359,8 @@ class AgentLabs:
                 for a in sorted(self.hub.agents.values(), key=lambda a: a["name"])]
 
     def session(self) -> dict[str, Any]:
-        return {"limits": None, "allow": None, "bind": None, "agents": self.agents()}
+        return {"limits": None, "allow": None, "bind": None, "agents": self.agents(),
+                "default_agent": self.default_agent or None}
 
     def share(self, kind: str, detail: str, snapshot: dict[str, Any]) -> None:
         self.hub.stage.share(kind, detail, snapshot)

@@ -23,9 +23,10 @@ class Labs(Protocol):
     def for_id(self, item_id: str) -> LabClient:
         """The lab that holds an endpoint or a download (NotFound, or Refused when its agent is down)."""
 
-    def for_new(self, body: Any) -> tuple[LabClient, Any]:
-        """The lab a new endpoint or download goes to (`"agent"` in the body, or the only one up),
-        and the body without that field."""
+    def for_new(self, body: Any, needs: str | None = None) -> tuple[LabClient, Any]:
+        """The lab a new endpoint, download or lesson goes to (`"agent"` in the body, or the only one
+        up, or where the dashboard routes it: a lesson that `needs` the wire to the sandbox), and the
+        body without that field."""
 
     def agents(self) -> list[dict[str, Any]]:
         """GET /api/agents."""

@@ -38,6 +38,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping
 
+from lab.files import write_samples
+
 from .startup import StartupProblem
 
 if TYPE_CHECKING:  # (redis is imported when a sandbox starts: an embedded dashboard never loads it)
@@ -187,7 +189,11 @@ class Sandbox:
                 continue
             if not folder.exists():
                 missing = [folder, *(p for p in folder.parents if not p.exists())]
-                folder.mkdir(parents=True)
+                if variable == "SOCKETLAB_FILES":
+                    write_samples(folder)  # (what the lab does with a files folder that is missing)
+                    missing += list(folder.iterdir())
+                else:
+                    folder.mkdir(parents=True)
                 for made in missing:
                     os.chown(made, *self.user)
             if not reachable(folder, self.user, os.R_OK | os.W_OK | os.X_OK):
@@ -289,11 +295,13 @@ class Sandbox:
             lines = []
         return lines[-1][:300] if lines else "it said nothing"
 
-    def wait_seen(self, hub: AgentHub) -> None:
-        """Until the dashboard's hub has seen the agent's heartbeat (it polls every 0.5 s)."""
+    def wait_seen(self, hub: AgentHub, names: list[str] | None = None) -> None:
+        """Until the dashboard's hub has seen the agents' heartbeats (the sandbox's, and `names`: it
+        polls every 0.5 s), or START_SECONDS."""
+        wanted = set(names or [AGENT_NAME])
         pause = threading.Event()
         deadline = time.monotonic() + START_SECONDS
-        while AGENT_NAME not in hub.up() and time.monotonic() < deadline:
+        while not wanted <= set(hub.up()) and time.monotonic() < deadline:
             pause.wait(0.05)
 
     # -- stopping ---------------------------------------------------------------------------------

@@ -627,6 +627,7 @@ export default {
   "agents.none": "No lab agent has registered yet: start one with python -m agent --redis <url> --name <name>.",
   "agents.pick": "Agent",
   "agents.pickTitle": "The lab agent (the host) the socket, download or lesson runs on",
+  "agents.auto": "Automatic: the class's lab (lessons 10-14: the sandbox)",
   "agents.choose": "Choose an agent",
   "agents.noneUp": "No agent is up",
   "agents.optionDown": "{name} (down)",

@@ -625,6 +625,7 @@ export default {
   "agents.none": "还没有实验代理注册：用 python -m agent --redis <url> --name <name> 启动一个。",
   "agents.pick": "代理",
   "agents.pickTitle": "套接字、下载或课程在哪个实验代理（哪台主机）上运行",
+  "agents.auto": "自动：课堂的实验室（第 10-14 课：沙盒）",
   "agents.choose": "选择一个代理",
   "agents.noneUp": "没有在线的代理",
   "agents.optionDown": "{name}（离线）",

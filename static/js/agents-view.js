@@ -26,11 +26,13 @@ function drawStrip() {
 /** Every agent as an option (down ones shown, not chosen); the only one up when nobody chose. */
 function fillPicker(select) {
   const up = agents.up();
-  const kept = touched.has(select) && up.includes(select.value) ? select.value : agents.defaultAgent();
+  const auto = agents.routed && up.length > 0; // (a class: the dashboard chooses, by what the lesson needs)
+  const kept = touched.has(select) && up.includes(select.value) ? select.value : auto ? "" : agents.defaultAgent();
   const options = agents.list().map((a) => el("option", { value: a.name, disabled: a.state !== "up",
     text: a.state === "up" ? a.name : t("agents.optionDown", { name: a.name }) }));
   // several up and none chosen: the server would ask which one (409), so the page asks first
-  const choose = el("option", { value: "", disabled: up.length > 0, text: t(up.length ? "agents.choose" : "agents.noneUp") });
+  const choose = el("option", { value: "", disabled: up.length > 0 && !auto,
+    text: t(auto ? "agents.auto" : up.length ? "agents.choose" : "agents.noneUp") });
   select.replaceChildren(choose, ...options);
   select.value = kept;
 }
@@ -56,7 +58,7 @@ export function withAgent(body, select) {
 export function filesPath() {
   if (!agents.enabled) return "/files";
   const picked = document.querySelector("[data-testid=create-agent]")?.value;
-  const name = picked || agents.defaultAgent() || agents.up()[0];
+  const name = picked || agents.defaultAgent() || agents.routedTo || agents.up()[0];
   return name ? `/files?agent=${encodeURIComponent(name)}` : null;
 }
 
@@ -73,7 +75,8 @@ async function reload(failed) {
  * The model follows the events; on every reconnection GET /api/agents is read again (what came or
  * went while this page was away).
  */
-export function initAgents({ list, onEvents, onConnected, failed, pickedAgent = () => {} }) {
+export function initAgents({ list, routed = null, onEvents, onConnected, failed, pickedAgent = () => {} }) {
+  agents.setRouted(routed);
   agents.setList(list);
   document.body.classList.toggle("has-agents", agents.enabled);
   if (!agents.enabled) return;

@@ -16,6 +16,10 @@ export class AgentsModel extends EventTarget {
     this.enabled = false;
     this.agents = new Map(); // name -> {name, host, state: "up"|"down", since}
     this.owners = new Map(); // endpoint or download id -> agent name
+    // a class's dashboard routes what names no agent (the session's "default_agent": lessons 10-14 go
+    // to the sandbox, the rest to the class's lab), so its pickers offer "automatic"
+    this.routed = false;
+    this.routedTo = ""; // where such a socket goes (the class's lab)
   }
 
   /** The list GET /api/agents (or the session's "agents") answered; anything else turns agents off. */
@@ -82,7 +86,14 @@ export class AgentsModel extends EventTarget {
     return this.list().filter((a) => a.state === "up").map((a) => a.name);
   }
 
-  /** The agent a new socket goes to when nobody chose one: the only one up, else none (the server asks). */
+  /** The session's "default_agent" (a class's dashboard): the pickers may leave the choice to it. */
+  setRouted(defaultAgent) {
+    this.routed = typeof defaultAgent === "string" && NAME.test(defaultAgent);
+    this.routedTo = this.routed ? defaultAgent : "";
+  }
+
+  /** The agent a new socket goes to when nobody chose one: the only one up, else none (the server asks,
+   * or, on a class's dashboard, routes it). */
   defaultAgent() {
     const up = this.up();
     return up.length === 1 ? up[0] : "";

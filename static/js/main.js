@@ -116,7 +116,7 @@ async function start() {
     setWireSession(session.wire); // the diagram's packets, or the sentence of why there are none
     onEvents(applyWireEvents); // (and the sentence at once if capture stops meanwhile)
     setFollowRole(session.role);
-    initAgents({ list: session.agents, onEvents, onConnected, failed: (sentence) => banner.show(sentence),
+    initAgents({ list: session.agents, routed: session.default_agent, onEvents, onConnected, failed: (sentence) => banner.show(sentence),
       pickedAgent: loadFiles }); // issue 13
     setOverAgents(Array.isArray(session.agents));
     createForm.showModes();
