@@ -115,12 +115,28 @@ def _die_of_sigint() -> None:
     os.kill(os.getpid(), signal.SIGINT)
 
 
+TRACER = os.path.dirname(os.path.abspath(__file__)) + os.sep  # this package's frames are not the program's
+
+
 def _program_frames(tb: TracebackType | None, program: str) -> TracebackType | None:
-    """The traceback from the program's first frame on: the tracer's and runpy's are not the program's."""
+    """The traceback from the program's first frame on, without the tracer's frames: runpy's and this
+    module's before the program, and a traced call's wrapper (agent/trace/tsocket.py) between the
+    program's line and the error the real call raised."""
     first = tb
     while first is not None and first.tb_frame.f_code.co_filename != program:
         first = first.tb_next
-    return first or tb
+    kept = []
+    frame = first
+    while frame is not None:
+        if not frame.tb_frame.f_code.co_filename.startswith(TRACER):
+            kept.append(frame)
+        frame = frame.tb_next
+    if not kept:
+        return tb
+    chain: TracebackType | None = None
+    for frame in reversed(kept):
+        chain = TracebackType(chain, frame.tb_frame, frame.tb_lasti, frame.tb_lineno)
+    return chain
 
 
 if __name__ == "__main__":

@@ -29,6 +29,19 @@ def test_an_exception_gives_the_same_traceback_and_status(redis_server: RedisSer
     assert not redis_server_keys(redis_server, "hb:*")  # the heartbeat is gone at once
 
 
+def test_an_error_inside_a_socket_call_shows_no_frame_of_the_tracer(redis_server: RedisServer) -> None:
+    """ConnectionRefusedError is raised by the real connect, inside the tracer's wrapper: the program's
+    traceback is Python's own, ending at the program's line, with no frame of agent/trace."""
+    with socket.socket() as probe:  # a port that was free a moment ago: nobody listens on it
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    plain = run("refused.py", port)
+    traced = run("refused.py", port, redis_url=redis_server.url)
+    assert plain.returncode == traced.returncode == 1
+    assert b"ConnectionRefusedError" in plain.stderr and traced.stderr == plain.stderr, traced.stderr
+    assert b"agent/trace" not in traced.stderr
+
+
 def test_os_exit_does_not_hang(redis_server: RedisServer) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
         sink.bind(("127.0.0.1", 0))
