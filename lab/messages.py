@@ -270,7 +270,7 @@ MESSAGES: dict[str, str] = {
     "lesson-no-files": "This lesson needs a file to serve, and the files folder is empty.",
     "lesson-accepted": "Connected: the server is still listening.",
     "lesson-refused": "Refused, as expected: {reason}",
-    "lesson-socket-gone": "A socket this lesson made is gone ({reason}); start the lesson again.",
+    "lesson-socket-gone": "A socket this lesson made was stopped meanwhile (from its card, or by another page): start the lesson again.",
     "lesson-time-wait-client": "The client closed first, so the kernel keeps its socket {address} in TIME_WAIT "
                                "(about 60 s); the server's side is gone.",
     "lesson-time-wait-server": "The server closed first, so the kernel keeps its socket {address} in TIME_WAIT "

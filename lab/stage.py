@@ -170,7 +170,7 @@ class Stage:
             try:
                 answer = self.client.call("lesson.act", {"n": lesson.n, "key": key, "ids": ids, "body": body})
             except NotFound as exc:  # a socket the lesson made was stopped from its card meanwhile
-                raise Refused("lesson-socket-gone", reason=str(exc)) from None
+                raise Refused("lesson-socket-gone") from exc
             except LabError as exc:
                 with self._lock:
                     self.state["step"] += 1

@@ -208,7 +208,7 @@ export default {
   "err.lesson-no-files": "This lesson needs a file to serve, and the files folder is empty.",
   "err.lesson-accepted": "Connected: the server is still listening.",
   "err.lesson-refused": "Refused, as expected: {reason}",
-  "err.lesson-socket-gone": "A socket this lesson made is gone ({reason}); start the lesson again.",
+  "err.lesson-socket-gone": "A socket this lesson made was stopped meanwhile (from its card, or by another page): start the lesson again.",
   "err.lesson-time-wait-client": "The client closed first, so the kernel keeps its socket {address} in TIME_WAIT (about 60 s); the server's side is gone.",
   "err.lesson-time-wait-server": "The server closed first, so the kernel keeps its socket {address} in TIME_WAIT (about 60 s); the client's side is gone.",
   "err.lesson-no-time-wait": "Neither side is in TIME_WAIT in the kernel's table any more.",

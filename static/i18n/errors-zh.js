@@ -208,7 +208,7 @@ export default {
   "err.lesson-no-files": "这一课需要一个可供下载的文件，但文件夹是空的。",
   "err.lesson-accepted": "已连接：服务器仍在监听。",
   "err.lesson-refused": "被拒绝，正如预期：{reason}",
-  "err.lesson-socket-gone": "这一课创建的一个套接字已经不在了（{reason}）；请重新开始这一课。",
+  "err.lesson-socket-gone": "这一课创建的一个套接字已经被停止了（在它的卡片上，或由另一个页面）：请重新开始这一课。",
   "err.lesson-time-wait-client": "客户端先关闭，所以内核让它的套接字 {address} 停留在 TIME_WAIT（约 60 秒）；服务器一端已经消失。",
   "err.lesson-time-wait-server": "服务器先关闭，所以内核让它的套接字 {address} 停留在 TIME_WAIT（约 60 秒）；客户端一端已经消失。",
   "err.lesson-no-time-wait": "内核的表里已经没有哪一端处于 TIME_WAIT 了。",

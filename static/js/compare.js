@@ -10,6 +10,7 @@ import { formatNumber, onLanguageChange, t } from "./i18n.js";
 import { noticeIn } from "./notice.js";
 import { adopt, current, onStage, serverNow } from "./stage.js";
 
+const CLOSED_KEY = "socketlab.compareClosed"; // the stage during which this tab closed the panel
 const DEFAULTS = { loss: 20, duplicate: 5, reorder: 10, seed: 1, count: 30, interval: 50 };
 const SETTLE_MS = 1500; // seeded runs, after the last send: the reorder hold (300 ms) and the echo are long done
 // Link runs (lesson 14) never settle on a clock: under real loss TCP may retransmit for seconds after the
@@ -115,6 +116,8 @@ function build() {
     start();
   });
   close.addEventListener("click", () => dialog.close());
+  // closed (its button, Escape): this tab does not open it again by itself for this stage
+  dialog.addEventListener("close", () => sessionStorage.setItem(CLOSED_KEY, String(current()?.stage ?? "")));
   document.body.append(dialog);
   ui = { dialog, form, status, tcp, udp, notice };
   onLanguageChange(draw);
@@ -284,8 +287,10 @@ export function seeEvents(events) {
   if (changed && !frame) frame = requestAnimationFrame(draw);
 }
 
-/** Open the panel (lesson 8, on every page). */
-export function openCompare() {
+/** Open the panel (lessons 8 and 14, on every page); `onLoad`: the page is opening during the lesson,
+ * so the panel opens unless this tab closed it during this stage (a reload must not put it back). */
+export function openCompare({ onLoad = false } = {}) {
+  if (onLoad && sessionStorage.getItem(CLOSED_KEY) === String(current()?.stage ?? "")) return;
   if (!ui) build();
   if (!ui.dialog.open) ui.dialog.showModal();
   ui.form.querySelector("[type=submit]").focus();

@@ -69,7 +69,7 @@ function followStage(stage, previous) {
   // a new lesson opens its view on every controller and every page that follows (the server makes
   // it the teacher's view too, so late joiners land there)
   if (lesson && newStage && (follows() || role === "control")) showLessonView(lesson);
-  if (lesson?.view === "compare" && first && (follows() || role === "control")) openCompare();
+  if (lesson?.view === "compare" && first && (follows() || role === "control")) openCompare({ onLoad: true });
 }
 
 /** A late joiner's focus waits for its lane: tried again after each batch of events. */

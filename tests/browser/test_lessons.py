@@ -225,6 +225,28 @@ def test_lesson_8_udp_versus_tcp_under_loss(page: Any) -> None:
     assert run_comparison(page, 2) == first, "same seed, same result"
 
 
+def test_a_closed_comparison_panel_stays_closed_on_reload(page: Any) -> None:
+    """Opened by lesson 8 on every page; closed in a tab, a reload of that tab does not put it back over
+    the header (a new stage, or another tab, opens it again)."""
+    start_lesson(page, 8)
+    panel = page.get_by_test_id("compare-panel")
+    expect(panel).to_be_visible()
+    panel.get_by_test_id("compare-close").click()
+    expect(panel).to_be_hidden()
+    page.reload()
+    expect(page.get_by_test_id("lesson-banner")).to_have_attribute("data-lesson", "8")
+    expect(page.get_by_test_id("socket-state")).to_have_attribute("data-state", "connected")
+    expect(page.get_by_test_id("lessons-button")).to_be_enabled()
+    page.get_by_test_id("lessons-button").click()  # the header answers: no modal in the way
+    expect(page.get_by_test_id("lesson-preset").first).to_be_visible()
+    page.keyboard.press("Escape")
+    assert not page.evaluate("() => !!document.querySelector('[data-testid=compare-panel]')?.open")
+    other = page.context.new_page()  # sessionStorage is per tab: a new tab opens it, as a late joiner
+    other.goto(page.url)
+    expect(other.get_by_test_id("compare-panel")).to_be_visible()
+    other.close()
+
+
 def test_lesson_14_real_loss_in_the_comparison_panel(page: Any) -> None:
     """Where the lab may drop its own packets (root here; the sandbox for a teacher), lesson 14 opens the
     same panel in its real-loss form: no seed to set, the kernel's words, and TCP still all 200."""
