@@ -128,13 +128,16 @@ function laneHeader(model, id, x, width, compact) {
   const stats = laneStats(id);
   const numbers = { out: formatNumber(stats.bytesOut), in: formatNumber(stats.bytesIn) };
   if (lane.program) box.classList.add("traced"); // a student's socket: named by its thread (the id on hover)
-  box.append(el("span", { class: "lane-id", text: lane.program ? lane.thread ?? id : id, title: lane.program ? id : null }),
+  // the lab agent it runs on, as its events named it: a tag in the heading's corner, and the id without
+  // its "@agent" (the tag says it); with one agent (the sandbox) neither says anything and both go
+  const agent = lane.program ? "" : agents.ownerOf(lane.endpoint);
+  const tagged = agent !== "" && agents.list().length > 1;
+  const shown = lane.program ? lane.thread ?? id : agent ? id.replace(`@${agent}`, "") : id;
+  box.append(el("span", { class: "lane-id", text: shown, title: shown === id ? null : id }),
     el("span", { class: "lane-kind", text: tOr(`ladder.kind.${lane.kind}`, lane.kind) }),
     laneAddr(lane, compact),
     el("span", { class: "lane-bytes", testid: "lane-bytes", text: t(compact ? "ladder.laneBytesShort" : "ladder.laneBytes", numbers) }));
-  // the lab agent it runs on (issue 13), as its events named it: a small tag in the heading's corner
-  const agent = agents.ownerOf(lane.endpoint);
-  if (agent && !lane.program) { // (a traced program's name is over its group already)
+  if (tagged) { // (a traced program's name is over its group already)
     const state = agents.stateOf(agent) || "unknown";
     box.append(el("span", { class: "agent-tag lane-agent", testid: "lane-agent", text: agent,
       title: state === "down" ? t("agents.cardDown") : null, data: { agentState: state } }));

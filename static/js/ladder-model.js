@@ -10,7 +10,8 @@
 // Closed sockets leave: a lane whose socket closed (a lane-end kind) or whose endpoint was removed
 // (a "state" snapshot with `removed`) is kept LANE_LINGER seconds, then sweep() takes it away with
 // its rows. The model keeps no timer: sweep(now) is called by ladder.js, with the page's clock.
-// During a lesson (a "stage" event with a lesson began the stage) nothing leaves before the next stage.
+// During a lesson (a "stage" event with a lesson began the stage) nothing leaves before the next stage,
+// and a student's traced program never leaves before it.
 import { drawOf, endsLane } from "./kinds.js";
 import { LinkTrack } from "./ladder-links.js";
 import { WireTrack } from "./wire-model.js";
@@ -202,7 +203,11 @@ export class LadderModel {
   sweep(now = this.clock()) {
     const left = [];
     if (this.lesson) return left;
-    for (const [id, at] of this.ending) if (now - at >= LANE_LINGER) left.push(id);
+    for (const [id, at] of this.ending) {
+      // a student's traced program stays, its lanes marked ended, until the next stage: the class may
+      // still be looking at what it did (and "no socket calls yet" would be false)
+      if (now - at >= LANE_LINGER && !this.lanes.get(id)?.program) left.push(id);
+    }
     if (!left.length) return left;
     const leaving = new Set(left);
     for (const id of left) this.removeLane(id);

@@ -119,3 +119,17 @@ test("a new connection on the same ports after one left is matched afresh", () =
   model.add(recv);
   assert.deepEqual(model.bySeq.get(recv.seq).sources, [{ seq: send.seq, bytes: 4 }], "byte offsets start from 0 again");
 });
+
+test("a traced program's lanes stay after it closes its sockets, until the next stage", () => {
+  let now = T;
+  const model = new LadderModel({ clock: () => now });
+  const own = (kind, f = {}) => event(kind, { endpoint: "s1@ann", conn: null, agent: "ann", local: C, peer: S, ...f });
+  model.add(event("listen", { endpoint: "e1", local: S, call: "listen", ts: T }));
+  model.add(own("connect", { call: "connect", ts: T }));
+  model.add(own("send", { size: 2, call: "sendall", ts: T + 1 }));
+  model.add(own("close", { call: "close", closed_by: "local", ts: T + 2 }));
+  now = T + 60;
+  assert.deepEqual(model.sweep(now), [], "a minute later: still drawn");
+  assert.equal(model.lanes.get("s1@ann").closed !== null, true, "marked as ended");
+  assert.equal(model.items.filter((item) => item.lane === "s1@ann").length, 3);
+});
