@@ -252,6 +252,8 @@ export default {
   "err.agent-command-too-large": "This command is {size} bytes, more than the {limit} bytes a lab agent takes at once.",
   "err.number-too-large": "The number {value} is out of range: the lab takes whole numbers from {low} to {high}.",
   "err.json-not-encodable": "The request holds text that is not valid Unicode (a lone surrogate such as \\ud800) or is nested too deeply, so it cannot be passed on to the lab agent.",
+  "err.redis-password-in-argv": "warning: the Redis URL on the command line holds a password, and every user of this machine can read it (ps); set SOCKETLAB_REDIS instead.",
+  "err.redis-acl-refused": "Redis refused to change its users ({reason}): SOCKETLAB_REDIS must be an administrator's URL (the default user, or one allowed +acl), of Redis 6 or later.",
   "err.recv-on-listening-socket": "{call}() on a listening socket: a listening socket only accepts connections. Call accept() and receive on the socket it returns.",
   "err.send-str": "{call}() was given a str, but sockets carry bytes: encode it first, e.g. sock.sendall(text.encode()), or write a bytes literal like b\"hello\".",
   "err.socket-never-closed": "Socket {socket} was never closed: call close() (or use `with socket.socket() as s:`) so the peer sees the end of the stream and the port is freed.",

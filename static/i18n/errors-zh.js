@@ -252,6 +252,8 @@ export default {
   "err.agent-command-too-large": "这个命令有 {size} 字节，超过了实验室代理一次接受的 {limit} 字节。",
   "err.number-too-large": "数字 {value} 超出范围：实验室只接受从 {low} 到 {high} 的整数。",
   "err.json-not-encodable": "请求中含有不是有效 Unicode 的文本（例如单独的代理项 \\ud800），或者嵌套太深，无法转交给实验室代理。",
+  "err.redis-password-in-argv": "警告：命令行上的 Redis URL 含有密码，这台机器上的每个用户都能看到它（ps）；请改用 SOCKETLAB_REDIS。",
+  "err.redis-acl-refused": "Redis 拒绝修改它的用户（{reason}）：SOCKETLAB_REDIS 必须是管理员的 URL（default 用户，或允许 +acl 的用户），并且 Redis 版本至少为 6。",
   "err.bad-focus": "焦点要么是 null，要么是最多 {max} 个泳道名（如 \"e1/c2\"）的列表，每个最多 {chars} 个字符。",
   "err.recv-on-listening-socket": "在监听套接字上调用了 {call}()：监听套接字只负责接受连接。请调用 accept()，并在它返回的套接字上接收数据。",
   "err.send-str": "{call}() 收到的是 str，但套接字传送的是字节：请先编码，例如 sock.sendall(text.encode())，或写字节字面量 b\"hello\"。",
