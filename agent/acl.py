@@ -56,7 +56,7 @@ def set_user(admin: redis.Redis, user: str, rules: list[str]) -> str:
     """Create `user` (or reset it) with a new password and `rules`; the password."""
     password = secrets.token_urlsafe(24)
     try:
-        admin.execute_command("ACL", "SETUSER", user, "reset", "on", f">{password}", *rules)
+        admin.execute_command("ACL", "SETUSER", user, "reset", "on", f">{password}", *rules)  # type: ignore[no-untyped-call]
     except redis.ResponseError as exc:
         raise BadInput("redis-acl-refused", reason=str(exc)[:200]) from None
     return password
@@ -77,7 +77,7 @@ def user_url(admin_url: str, user: str, password: str) -> str:
 def saved(admin: redis.Redis) -> bool:
     """ACL SAVE when redis-server has an aclfile; False when it has none (the users live in memory)."""
     try:
-        admin.execute_command("ACL", "SAVE")
+        admin.acl_save()
         return True
     except redis.ResponseError:
         return False
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if options.action == "remove":
                 user = f"agent-{checked_name(options.name)}"
-                admin.execute_command("ACL", "DELUSER", user)
+                admin.acl_deluser(user)
                 print(f"removed the Redis user {user}", file=sys.stderr)
                 url = ""
             elif options.action == "add":
