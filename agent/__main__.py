@@ -1,4 +1,8 @@
-"""`python -m agent --redis <url> --name <name>`: run a lab agent until SIGTERM or Ctrl-C.
+"""`SOCKETLAB_REDIS=<url> python -m agent --name <name>`: run a lab agent until SIGTERM or Ctrl-C.
+
+The Redis URL is read from the environment (or a file: `SOCKETLAB_REDIS=$(cat pc1.url)`); `--redis`
+still works, but its password is then visible to every local user (`ps`), and the agent says so.
+With Redis ACL users (agent/acl.py), the URL is this agent's own: it may touch its own keys only.
 
 A setting that cannot work (a malformed URL or name, a limit that is not a number) is said in a
 sentence and the agent exits with status 2: retrying cannot fix a typo. Redis being unreachable is
@@ -21,7 +25,7 @@ from lab.errors import LabError
 
 from .agent import Agent
 from .config import checked_name, default_name, lab_from_env
-from .redisconn import redacted
+from .redisconn import REDIS_HELP, redacted, warn_password_in_argv
 
 log = logging.getLogger("agent")
 
@@ -29,14 +33,14 @@ log = logging.getLogger("agent")
 def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     parser = argparse.ArgumentParser(prog="python -m agent", description="Run a Socket Lab agent on this host.")
-    parser.add_argument("--redis", default=env.get("SOCKETLAB_REDIS", ""),
-                        help="redis://[:password@]host:port/db or unix:///path/to.sock[?db=n] (SOCKETLAB_REDIS)")
+    parser.add_argument("--redis", default=env.get("SOCKETLAB_REDIS", ""), help=REDIS_HELP)
     parser.add_argument("--name", default=env.get("SOCKETLAB_AGENT_NAME") or default_name(),
                         help="this agent's name, 1-40 of [A-Za-z0-9_.-] (SOCKETLAB_AGENT_NAME; default: the host name)")
     options = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if not options.redis:
-        parser.error("which Redis? Give --redis <url> or set SOCKETLAB_REDIS.")
+        parser.error("which Redis? Set SOCKETLAB_REDIS=<url> (python -m agent.acl add <name> makes one).")
+    warn_password_in_argv("python -m agent", options.redis, argv)
     try:
         name = checked_name(options.name)
         lab = lab_from_env(name, env)

@@ -8,15 +8,33 @@ knows what is safe to repeat (an XADD with an explicit id is; see agent/shipper.
 
 from __future__ import annotations
 
+import sys
 from urllib.parse import parse_qs, urlsplit
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from lab.errors import BadInput
+from lab.errors import BadInput, Problem
 
 CONNECT_TIMEOUT = 1.0  # seconds: a Redis on the LAN answers a connect in well under that
+REDIS_HELP = ("better set SOCKETLAB_REDIS: a URL given here, with its password, is visible to every user of "
+              "this machine (ps). redis://[user:password@]host:port/db or unix:///path/to.sock[?db=n]")
+
+
+def warn_password_in_argv(program: str, url: str, argv: list[str] | None) -> None:
+    """Say on stderr when `url`, holding a password, came from the command line (`argv`, or sys.argv)."""
+    given = sys.argv[1:] if argv is None else argv
+    if url and any(url in arg for arg in given) and _has_password(url):
+        print(f"{program}: {Problem('redis-password-in-argv', {}).sentence}", file=sys.stderr)
+
+
+def _has_password(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return parts.password is not None or "password=" in parts.query
+    except ValueError:
+        return False
 
 
 def check_url(url: str) -> None:

@@ -34,6 +34,11 @@ MAXLEN = 200_000  # about 100 s of a busy lab (2000 events/s): a dashboard back 
 # id's and the data's lengths and values still to fill (a Shipper puts its key in front, once)
 _MAXLEN_RESP = b"$6\r\nMAXLEN\r\n$1\r\n~\r\n$%d\r\n%d\r\n" % (len(str(MAXLEN)), MAXLEN)
 _ID_AND_DATA = b"$%d\r\n%s-%d\r\n$1\r\ne\r\n$%d\r\n%s\r\n"
+# The most one stream entry may hold: dashboards refuse bigger ones (webapp/agents.py), as anyone who can
+# write to Redis could write them. Every event is far below it but a `state` snapshot, which grows with a
+# server's connections and rules: `fitted` cuts those to size, saying how many there were.
+MAX_ENTRY_BYTES = 16 << 10
+RULE_REPLY_SHOWN = 200  # characters of each rule's reply a cut snapshot keeps
 ALREADY_THERE = "equal or smaller"  # Redis: "The ID specified in XADD is equal or smaller than the target stream top item"
 
 log = logging.getLogger("agent.shipper")
@@ -179,12 +184,42 @@ class Shipper:
     def _encode(self, event: Recorded) -> bytes:
         body: dict[str, Any] = event.to_json()
         body["agent"] = self.name
-        return orjson.dumps(body)
+        return fitted(body)
 
     def _dropped_event(self, seq: int, count: int, ts: float) -> Event:
         return Event(seq, ts, "", None, "", "agent", None, None, 0, None,
                      f"{count} events left agent {self.name}'s buffer before Redis took them",
                      args={"event": "dropped", "count": count})
+
+
+def fitted(body: dict[str, Any], limit: int = MAX_ENTRY_BYTES) -> bytes:
+    """`body` as one stream entry of at most `limit` bytes. A `state` snapshot too big for it keeps its
+    first connections (`connections_total` says how many there are: GET /api/endpoints has them all)
+    and the start of each rule's reply (`rules_cut`); any other event too big keeps its fields but
+    for its previews and args (`cut`): dashboards would refuse it whole."""
+    data = orjson.dumps(body)
+    if len(data) <= limit:
+        return data
+    snapshot = body.get("state")
+    if isinstance(snapshot, dict):
+        snapshot = body["state"] = dict(snapshot)
+        rules = snapshot.get("rules")
+        if isinstance(rules, list) and rules:
+            snapshot["rules"] = [{**r, "reply": r["reply"][:RULE_REPLY_SHOWN]} if isinstance(r.get("reply"), str) else r
+                                 for r in rules if isinstance(r, dict)]
+            snapshot["rules_cut"] = True
+        connections = snapshot.get("connections")
+        if isinstance(connections, list) and connections:
+            snapshot["connections_total"] = len(connections)
+            over = len(orjson.dumps(body)) - limit
+            if over > 0:  # (each connection's summary is about the same size: drop enough, and a few more)
+                each = max(1, len(orjson.dumps(connections)) // len(connections))
+                snapshot["connections"] = connections[:max(0, len(connections) - over // each - 4)]
+        data = orjson.dumps(body)
+        if len(data) <= limit:
+            return data
+    return orjson.dumps({**body, "data": None, "hex": None, "args": None, "state": None, "params": None,
+                         "detail": str(body.get("detail", ""))[:200], "cut": True})
 
 
 def _first_gap(after: int, events: list[Recorded]) -> int:

@@ -12,6 +12,7 @@ from typing import Literal, NamedTuple
 
 Draw = Literal["lane-start", "lane-end", "arrow", "mark", "wire", "none"]
 LogRow = Literal["row", "divider", "none"]
+FromAgent = Literal["socket", "lab", "never"]
 
 
 class Kind(NamedTuple):
@@ -21,6 +22,9 @@ class Kind(NamedTuple):
     and pinned in the buffer for late joiners; every other kind may come by the thousand per second.
     `draw`: how the sequence diagram draws it. `changes`: it may change an endpoint's card.
     `log`: how the log shows it: a row, a divider between stages, or nothing (snapshots).
+    `agent`: what a lab agent may publish of it through its own stream (webapp/agents.py relays nothing
+    else): "socket", about one of its own sockets (the endpoint id ends in "@<agent>"); "lab", also
+    about its lab as a whole (no endpoint); "never", only a dashboard publishes it (the classroom).
     """
 
     name: str
@@ -28,6 +32,7 @@ class Kind(NamedTuple):
     draw: Draw
     changes: bool
     log: LogRow = "row"
+    agent: FromAgent = "socket"
 
 
 KINDS: dict[str, Kind] = {k.name: k for k in (
@@ -41,7 +46,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("close", True, "lane-end", True),
     Kind("refuse", True, "mark", False),
     # errors are not lifecycle, but have a budget of their own in the buffer (see EventBus._admit)
-    Kind("error", False, "mark", True),
+    Kind("error", False, "mark", True, agent="lab"),  # (also the lab's own: capture stopped)
     Kind("relay", False, "mark", False),
     Kind("http", False, "mark", False),
     Kind("lost", False, "mark", False),
@@ -53,11 +58,11 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("state", True, "none", True, "none"),
     # the classroom (lab/stage.py): a new stage begins (the views start afresh), and the stage
     # changed within one (a lesson built, an action ran, the teacher's view); no socket of their own
-    Kind("stage", True, "none", False, "divider"),
-    Kind("classroom", True, "none", False, "none"),
+    Kind("stage", True, "none", False, "divider", agent="never"),
+    Kind("classroom", True, "none", False, "none", agent="never"),
     # a lab agent (agent/, CONTRACT "Lab agents"): args.event is "up" or "down" (the dashboard saw its
     # heartbeat come or go) or "dropped" (args.count events left the agent's buffer during a Redis outage)
-    Kind("agent", True, "none", False),
+    Kind("agent", True, "none", False, agent="lab"),
     # a traced student program (agent/trace/): a socket call with no kind of its own, args name it:
     # socket() {family, type}, a TCP bind() {address}, settimeout() {timeout}, setsockopt() {level, option, value}
     Kind("setup", False, "mark", False),
@@ -72,6 +77,10 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
 
 #: Kinds always recorded and pinned in the buffer (derived: never list them again elsewhere).
 LIFECYCLE_KINDS: frozenset[str] = frozenset(k.name for k in KINDS.values() if k.lifecycle)
+
+#: What a lab agent's stream may carry, and of those what may be about no socket (derived, as above).
+AGENT_KINDS: frozenset[str] = frozenset(k.name for k in KINDS.values() if k.agent != "never")
+AGENT_LAB_KINDS: frozenset[str] = frozenset(k.name for k in KINDS.values() if k.agent == "lab")
 
 #: What a traced program's events may be (agent/trace/ records only these): its socket calls and its
 #: drop counts, never a lab endpoint's state. The dashboard's route for traced programs takes no other.

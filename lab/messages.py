@@ -331,6 +331,15 @@ MESSAGES: dict[str, str] = {
     "setting-not-a-whole-number": "{name} must be a whole number of at least 1, not '{value}'.",
     "agent-bad-command": "The lab agent could not read a command: its '{field}' is missing or malformed.",
     "agent-command-too-large": "This command is {size} bytes, more than the {limit} bytes a lab agent takes at once.",
+    # numbers and text a lab agent's transport (orjson over Redis) cannot carry, refused at the edge
+    "number-too-large": "The number {value} is out of range: the lab takes whole numbers from {low} to {high}.",
+    "json-not-encodable": "The request holds text that is not valid Unicode (a lone surrogate such as \\ud800) or is "
+                          "nested too deeply, so it cannot be passed on to the lab agent.",
+    # Redis users (agent/acl.py) and where a Redis URL comes from
+    "redis-password-in-argv": "warning: the Redis URL on the command line holds a password, and every user of this "
+                              "machine can read it (ps); set SOCKETLAB_REDIS instead.",
+    "redis-acl-refused": "Redis refused to change its users ({reason}): SOCKETLAB_REDIS must be an administrator's URL "
+                         "(the default user, or one allowed +acl), of Redis 6 or later.",
     # -- a student's own program under the tracer (agent/trace/): hints for the classic mistakes ---
     "recv-on-listening-socket": "{call}() on a listening socket: a listening socket only accepts connections. "
                                 "Call accept() and receive on the socket it returns.",

@@ -6,8 +6,15 @@
   the streams themselves: nothing is consumed, nothing is sent twice to a browser.
 - It also turns heartbeat keys (`hb:{agent}`, PX 2500) into `agent` events: up, and down when
   the key has expired (within 3 s of an agent's death).
-- `AgentClient` sends a command (XADD `cmd:{agent}`) and waits at most 5 s for its answer on this
-  dashboard's `reply:{id}` stream, read by one reply thread.
+- `AgentClient` sends a command (XADD `cmd:{agent}`) and waits at most 5 s for its answer on the
+  stream `reply:{agent}:{dashboard id}`, read by one reply thread. The agent's name comes first so
+  that an agent's Redis user may write its own replies and no other (agent/acl.py), and an answer
+  counts only from the stream of the agent that was asked.
+
+Whoever can write to Redis can write these keys, so nothing read here is trusted: an entry of an
+agent's stream is relayed only when it is an event an agent may publish (lab/kinds.py `agent`), about
+that agent's own sockets, within MAX_ENTRY_BYTES; a heartbeat counts only under a valid agent name,
+and at most MAX_AGENTS are listed. What is refused is counted (`refused`, GET /api/stats).
 - The bridge also reads the `stage` stream: the classroom stage, shared by every dashboard on the
   same Redis (webapp/shared_stage.py).
 
@@ -21,6 +28,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import Counter
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
@@ -32,11 +40,13 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from agent.redisconn import connect, redacted
+from agent.shipper import MAX_ENTRY_BYTES
 from lab.client import LabClient
 from lab.commands import raise_error
-from lab.errors import NotFound, Refused
+from lab.errors import BadInput, NotFound, Refused
 from lab.events import EventBus
-from lab.kinds import KINDS
+from agent.config import NAME
+from lab.kinds import AGENT_KINDS, AGENT_LAB_KINDS, KINDS
 
 from .shared_stage import STAGE_KEY, SharedStage
 
@@ -45,15 +55,24 @@ log = logging.getLogger(__name__)
 COMMAND_SECONDS = 5.0  # a command never waits longer (CONTRACT: "never hangs longer than 5 s")
 BLOCK_MS = 500  # each blocking read; the socket timeout is longer
 HEARTBEAT_POLL = 0.5
-MAX_ENTRY_BYTES = 64 << 10  # an event is a few hundred bytes; a bigger entry is hostile or broken
+# MAX_ENTRY_BYTES (agent/shipper.py, 16 KB): an agent's event is under 1 KB (measured: a recv with both
+# previews 775 B, tcp_info 716 B) but for `state` snapshots, which grow with a server's connections
+# (~70 B each) and rules, and which the shipper fits within it. A bigger entry is hostile or broken.
+MAX_AGENTS = 200  # listed at once (a classroom has tens); beyond it a new name is refused and counted
+MAX_HOST_CHARS = 100  # of a heartbeat's "host"
 READ_COUNT = 2000
 
 
 def valid_event(body: Any, agent: str) -> bool:
-    """A stream entry is an event object of a known kind, with the fields the page relies on."""
-    return (isinstance(body, dict) and isinstance(body.get("kind"), str) and body["kind"] in KINDS
-            and isinstance(body.get("seq"), int) and isinstance(body.get("endpoint"), str)
-            and isinstance(body.get("ts"), (int, float)) and body.get("agent") == agent)
+    """A stream entry is an event an agent may publish (lab/kinds.py `agent`), about its own sockets
+    (an endpoint id ending in "@<agent>", or none for a kind about its lab as a whole), with the fields
+    the page relies on."""
+    if not (isinstance(body, dict) and isinstance(body.get("kind"), str) and body["kind"] in AGENT_KINDS
+            and type(body.get("seq")) is int and isinstance(body.get("endpoint"), str)
+            and type(body.get("ts")) in (int, float) and body.get("agent") == agent):
+        return False
+    endpoint: str = body["endpoint"]
+    return endpoint.endswith(f"@{agent}") if endpoint else body["kind"] in AGENT_LAB_KINDS
 
 
 def agent_event(bus: EventBus, name: str, what: str, host: str, ts: float, trace: bool = False,
@@ -100,16 +119,17 @@ class AgentHub:
         self.url = url
         self.bus = bus or EventBus(capacity=50_000, pinned=5_000)
         self.id = uuid.uuid4().hex[:12]
-        self.reply_key = f"reply:{self.id}".encode()
         self.redis = connect(url, socket_timeout=BLOCK_MS / 1000 + 2)
         self.agents: dict[str, dict[str, Any]] = {}  # name -> {"name","host","state","since","boot_ms"}
         self.owners: dict[str, str] = {}  # endpoint or download id -> agent name (removed ones too)
         self.live: dict[str, str] = {}  # endpoint id -> agent, while it exists
-        self.skipped_events = 0  # hostile or broken `ev:*` entries
+        self.refused: Counter[str] = Counter()  # what was read and not believed, by reason
+        self._refused_names: set[bytes] = set()  # (keys counted once each, not at every poll)
         self._positions: dict[bytes, bytes] = {}  # ev:{agent} -> last id read
-        self.stage = SharedStage(self.redis, self.id, MAX_ENTRY_BYTES)
+        self.stage = SharedStage(self.redis, self.id)
         self._next_scan = 0.0
-        self._waiting: dict[str, Future[tuple[bool, Any]]] = {}
+        self._waiting: dict[str, tuple[str, Future[tuple[bool, Any]]]] = {}  # command id -> (agent, answer)
+        self._replies_from: dict[bytes, bytes] = {}  # reply:{agent}:{id} -> last entry read (agents asked)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -129,7 +149,8 @@ class AgentHub:
         for thread in self._threads:
             thread.join(5)
         try:
-            self.redis.delete(self.reply_key)
+            if self._replies_from:
+                self.redis.delete(*self._replies_from)
         except RedisError:
             pass
         self.redis.close()
@@ -178,23 +199,40 @@ class AgentHub:
                 self._take(agent, fields.get(b"e"))
 
     def _find_streams(self) -> None:
-        """Every `ev:*` stream, read from its start (its MAXLEN keeps about 100 s): so a dashboard that
-        (re)starts shows what the agents did meanwhile."""
+        """Every `ev:<agent name>` stream, read from its start (its MAXLEN keeps about 100 s): so a
+        dashboard that (re)starts shows what the agents did meanwhile. At most MAX_AGENTS of them."""
         for key in self.redis.scan_iter(match=b"ev:*", count=1000):
-            if key not in self._positions:
+            if key not in self._positions and self._believed(key, "stream", len(self._positions)):
                 self._positions[key] = b"0-0"
 
+    def _believed(self, key: bytes, what: str, known: int) -> bool:
+        """Whether `ev:`/`hb:` `key` names an agent this dashboard may list (`known` are listed now):
+        a valid agent name (agent/config.py), within MAX_AGENTS; a refused key is counted once."""
+        name = key[3:].decode(errors="replace")
+        why = f"{what}-name" if not NAME.fullmatch(name) else f"{what}-too-many" if known >= MAX_AGENTS else ""
+        if not why:
+            return True
+        if key not in self._refused_names and len(self._refused_names) < 100_000:
+            self._refused_names.add(key)
+            self.refused[why] += 1
+        return False
+
     def _take(self, agent: str, raw: Any) -> None:
-        if not isinstance(raw, bytes) or len(raw) > MAX_ENTRY_BYTES:
-            self.skipped_events += 1
+        if not isinstance(raw, bytes):
+            self.refused["entry-not-an-event"] += 1
+            return
+        if len(raw) > MAX_ENTRY_BYTES:
+            self.refused["entry-too-large"] += 1
             return
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            self.skipped_events += 1
+            self.refused["entry-not-an-event"] += 1
             return
         if not valid_event(body, agent):
-            self.skipped_events += 1
+            kind = body.get("kind") if isinstance(body, dict) else None
+            # (a known kind: one an agent may not publish, or about sockets not its own)
+            self.refused["entry-not-the-agents" if isinstance(kind, str) and kind in KINDS else "entry-not-an-event"] += 1
             return
         snapshot = body.get("state")
         with self._lock:
@@ -209,8 +247,9 @@ class AgentHub:
 
     @property
     def skipped(self) -> int:
-        """Hostile or broken stream entries: of the agents' events and of the shared stage."""
-        return self.skipped_events + self.stage.skipped
+        """What Redis held and this dashboard did not believe: agents' entries and heartbeat keys
+        (`refused`, by reason), and the shared stage's entries."""
+        return sum(self.refused.values()) + self.stage.skipped
 
     # -- heartbeats ---------------------------------------------------------------------------
 
@@ -218,30 +257,47 @@ class AgentHub:
         self._loop("heartbeats", self._heartbeats_once)
 
     def _heartbeats_once(self) -> None:
-        keys: list[bytes] = list(self.redis.scan_iter(match=b"hb:*", count=1000))
+        keys: list[bytes] = []
+        fresh = 0
+        for key in self.redis.scan_iter(match=b"hb:*", count=1000):  # (names listed already keep their place)
+            if key[3:].decode(errors="replace") in self.agents:
+                keys.append(key)
+            elif self._believed(key, "heartbeat", self._listed_for_room() + fresh):
+                keys.append(key)
+                fresh += 1
         values: Any = self.redis.mget(keys) if keys else []
         seen: dict[str, dict[str, Any]] = {}
         for key, value in zip(keys, values, strict=True):
             try:
-                beat = orjson.loads(value) if value else None
+                beat = orjson.loads(value) if value and len(value) <= MAX_ENTRY_BYTES else None
             except orjson.JSONDecodeError:
                 beat = None
-            name = key.decode(errors="replace")[3:]
             if isinstance(beat, dict):
-                seen[name] = beat
+                seen[key[3:].decode()] = beat
         now = time.time()
         for name, beat in seen.items():
             known = self.agents.get(name)
             if known is None or known["state"] == "down" or known.get("boot_ms") != beat.get("boot_ms"):
                 # ("commands": false is a traced program, python -m agent.trace: it has no lab to drive)
-                self.agents[name] = {"name": name, "host": str(beat.get("host", "")), "state": "up", "since": now,
+                self.agents[name] = {"name": name, "host": str(beat.get("host", ""))[:MAX_HOST_CHARS], "state": "up", "since": now,
                                      "boot_ms": beat.get("boot_ms"), "commands": beat.get("commands") is not False}
                 self._agent_event(name, "up", now)
+                if self.agents[name]["commands"]:  # its answers are read from now on, before it is asked
+                    self._replies_from.setdefault(self.reply_key(name), b"0-0")
         for name, known in self.agents.items():
             if known["state"] == "up" and name not in seen:
                 known.update(state="down", since=now)
                 self._agent_event(name, "down", now)
         self._stop.wait(HEARTBEAT_POLL)
+
+    def _listed_for_room(self) -> int:
+        """How many agents are listed, after forgetting the one down longest when the list is full
+        (so names that came and went, a ghost's or a renamed host's, never keep a new agent out)."""
+        if len(self.agents) >= MAX_AGENTS:
+            down = [a for a in self.agents.values() if a["state"] == "down"]
+            if down:
+                del self.agents[min(down, key=lambda a: a["since"])["name"]]
+        return len(self.agents)
 
     def _agent_event(self, name: str, what: str, now: float) -> None:
         known = self.agents[name]
@@ -249,21 +305,30 @@ class AgentHub:
 
     # -- commands -----------------------------------------------------------------------------
 
-    def _replies(self) -> None:
-        position = [b"$"]
+    def reply_key(self, agent: str) -> bytes:
+        """Where `agent` answers this dashboard (its ACL user may write `reply:<agent>:*` only)."""
+        return f"reply:{agent}:{self.id}".encode()
 
+    def _replies(self) -> None:
         def once() -> None:
-            answer: Any = self.redis.xread({self.reply_key: position[0]}, count=500, block=BLOCK_MS)
-            for _, entries in answer or []:
+            streams = dict(self._replies_from)  # (a stream added meanwhile is read from its start next round)
+            if not streams:
+                self._stop.wait(0.05)
+                return
+            answer: Any = self.redis.xread(streams, count=500, block=BLOCK_MS)  # type: ignore[arg-type]
+            for stream, entries in answer or []:
+                agent = stream.decode(errors="replace")[6:].rpartition(":")[0]
                 for entry_id, fields in entries:
-                    position[0] = entry_id
-                    waiting = self._waiting.pop(fields.get(b"id", b"").decode(errors="replace"), None)
-                    if waiting is None:
-                        continue  # an answer after its deadline, or not ours
+                    self._replies_from[stream] = entry_id
+                    command_id = fields.get(b"id", b"").decode(errors="replace")
+                    waiting = self._waiting.get(command_id)
+                    if waiting is None or waiting[0] != agent:
+                        continue  # an answer after its deadline, or to a command this agent was not given
+                    del self._waiting[command_id]
                     try:
-                        waiting.set_result((fields.get(b"ok") == b"1", orjson.loads(fields.get(b"body", b"null"))))
+                        waiting[1].set_result((fields.get(b"ok") == b"1", orjson.loads(fields.get(b"body", b"null"))))
                     except orjson.JSONDecodeError:
-                        waiting.set_result((False, {"code": "agent-error", "params": {"reason": "a broken answer"}}))
+                        waiting[1].set_result((False, {"code": "agent-error", "params": {"reason": "a broken answer"}}))
 
         self._loop("replies", once)
 
@@ -274,13 +339,19 @@ class AgentHub:
             raise NotFound("no-such-agent", agent=agent[:40], agents=", ".join(self.up()) or "none")
         if known["state"] != "up":
             raise Refused("agent-down", agent=agent, since=time.strftime("%H:%M:%S", time.localtime(known["since"])))
+        try:  # (the API's body() refuses numbers past 64 bits; a lone surrogate or deep nesting ends here)
+            encoded = orjson.dumps(args)
+        except orjson.JSONEncodeError:
+            raise BadInput("json-not-encodable") from None
         command_id = uuid.uuid4().hex
         answer: Future[tuple[bool, Any]] = Future()
-        self._waiting[command_id] = answer
+        self._waiting[command_id] = (agent, answer)
+        reply_key = self.reply_key(agent)
+        self._replies_from.setdefault(reply_key, b"0-0")  # (a new dashboard id: nothing older is there)
         deadline = time.time() + COMMAND_SECONDS
         try:
-            self.redis.xadd(f"cmd:{agent}", {"id": command_id, "op": op, "args": orjson.dumps(args),
-                                             "reply": self.reply_key, "deadline": repr(deadline)},
+            self.redis.xadd(f"cmd:{agent}", {"id": command_id, "op": op, "args": encoded,
+                                             "reply": reply_key, "deadline": repr(deadline)},
                             maxlen=10_000, approximate=True)
             ok, body = answer.result(timeout=max(0.0, deadline - time.time()))
         except FutureTimeout:  # (first: it is the builtin TimeoutError, an OSError, since Python 3.11)

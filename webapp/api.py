@@ -59,7 +59,8 @@ def body() -> Any:
     try:
         # NaN, Infinity and 1e999 are not JSON numbers: refused here, because a lab agent's transport
         # (orjson) would turn them into null, and null means "the default" (a loss of Infinity became 0)
-        data = json.loads(raw, parse_constant=_not_a_number, parse_float=_finite)
+        # and a whole number past 64 bits is refused for the same transport: orjson cannot write it
+        data = json.loads(raw, parse_constant=_not_a_number, parse_float=_finite, parse_int=_whole)
     except RecursionError:  # (the json module recurses once per nesting level)
         raise BadInput("json-too-deep") from None
     except ValueError:
@@ -71,6 +72,20 @@ def body() -> Any:
 
 def _not_a_number(text: str) -> float:
     raise ValueError(f"{text} is not a JSON number")
+
+
+WHOLE_RANGE = (-2**63, 2**63 - 1)  # what orjson (Redis entries, agents' commands) and every lab field can hold
+
+
+def _whole(text: str) -> int:
+    """A JSON integer within 64 bits, else BadInput with a sentence (never int() of 5,000 digits)."""
+    low, high = WHOLE_RANGE
+    if len(text.lstrip("-")) <= 19:
+        value = int(text)
+        if low <= value <= high:
+            return value
+    shown = text if len(text) <= 24 else text[:20] + "..."
+    raise BadInput("number-too-large", value=shown, low=low, high=high)
 
 
 def _finite(text: str) -> float:

@@ -23,12 +23,15 @@ log = logging.getLogger(__name__)
 
 STAGE_KEY = b"stage"
 STAGE_MAXLEN = 1000
+# an entry holds the whole stage (its names, its lesson): larger than an agent's events, but still
+# bounded; only dashboards write this stream (agent/acl.py gives agents no access to it)
+MAX_STAGE_ENTRY_BYTES = 64 << 10
 
 Adopt = Callable[[str, str, Any], None]
 
 
 class SharedStage:
-    def __init__(self, client: redis.Redis, dashboard: str, max_entry_bytes: int) -> None:
+    def __init__(self, client: redis.Redis, dashboard: str, max_entry_bytes: int = MAX_STAGE_ENTRY_BYTES) -> None:
         self.redis, self.dashboard, self.max_entry_bytes = client, dashboard, max_entry_bytes
         self.skipped = 0  # hostile or broken entries
         self._adopt: Adopt | None = None  # the stage's, once it follows others

@@ -28,10 +28,11 @@ import orjson
 from flask import Response, current_app, jsonify, request
 
 from agent.config import checked_name
+from agent.shipper import MAX_ENTRY_BYTES
 from lab import BadInput, TooLarge
 from lab.kinds import TRACED_KINDS
 
-from .agents import MAX_ENTRY_BYTES, agent_event, valid_event
+from .agents import agent_event, valid_event
 from .api import api, body, labs
 
 MAX_EVENTS = 2000  # per batch (the courier sends at most this many)
@@ -62,17 +63,16 @@ class TraceDesk:
         """Relay each new, valid event; (taken, already had, refused)."""
         bus = labs().bus
         own = f"@{name}"
-        taken = had = refused = 0
+        taken = had = 0
+        # The whole batch is judged before any of it is relayed: a check that failed half-way would
+        # leave the first events relayed and the seq not noted, and the courier's retry relays them again.
+        good = [event for event in events if _acceptable(event, name, own)]
+        refused = len(events) - len(good)
         with self._lock:
             self._sweep(bus)
             program = self._heard(bus, name, boot, host, _first_ts(events))
             last = self.last.pop((name, boot), 0)  # (re-inserted below: the newest run stays longest)
-            for event in events:
-                if not (valid_event(event, name) and event["kind"] in TRACED_KINDS
-                        and (event["endpoint"].endswith(own) or (event["kind"] == "agent" and not event["endpoint"]))
-                        and len(orjson.dumps(event)) <= MAX_ENTRY_BYTES):
-                    refused += 1
-                    continue
+            for event in good:
                 if event["seq"] <= last:
                     had += 1
                     continue
@@ -127,6 +127,19 @@ class TraceDesk:
             self._up.pop(program["name"], None)
             agent_event(bus, program["name"], "down", program["host"], time.time(), trace=True, why=why,
                         noun="traced program")
+
+
+def _acceptable(event: Any, name: str, own: str) -> bool:
+    """What a traced program may say (the bridge's rule, its own kinds and sockets), and an event the
+    page's transport can carry: orjson writes it (no lone surrogate, no nesting past its limit) within
+    the size of one stream entry."""
+    if not (valid_event(event, name) and event["kind"] in TRACED_KINDS
+            and (event["endpoint"].endswith(own) or (event["kind"] == "agent" and not event["endpoint"]))):
+        return False
+    try:
+        return len(orjson.dumps(event)) <= MAX_ENTRY_BYTES
+    except orjson.JSONEncodeError:
+        return False
 
 
 def _count_socket(open_: set[str], event: dict[str, Any]) -> None:

@@ -1,5 +1,6 @@
-"""`python -m agent.trace (--redis <url> | --dashboard <url> [--token <t>]) [--name <name>] program.py [args...]`:
-run a program, traced.
+"""`SOCKETLAB_REDIS=<url> python -m agent.trace [--name <name>] program.py [args...]` (or `--dashboard <url>`):
+run a program, traced. The Redis URL is read from the environment: given with `--redis`, its password
+would be visible to every local user (`ps`), and the tracer says so.
 
 The program runs as `python program.py args...` would run it: sys.argv, sys.path[0] (its folder),
 `__name__ == "__main__"`, its output untouched, its exit status, and an uncaught exception's
@@ -20,7 +21,7 @@ from types import TracebackType
 from typing import Any
 
 from agent.config import NAME_LIMIT, checked_name
-from agent.redisconn import connect
+from agent.redisconn import REDIS_HELP, connect, warn_password_in_argv
 from lab.errors import LabError
 
 from .outbox import Outbox
@@ -41,8 +42,7 @@ def default_name(program: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m agent.trace",
                                      description="Run a Python program with its socket calls shown on the dashboards.")
-    parser.add_argument("--redis", default=os.environ.get("SOCKETLAB_REDIS", ""),
-                        help="redis://[:password@]host:port/db or unix:///path/to.sock[?db=n] (SOCKETLAB_REDIS)")
+    parser.add_argument("--redis", default=os.environ.get("SOCKETLAB_REDIS", ""), help=REDIS_HELP)
     parser.add_argument("--dashboard", default=os.environ.get("SOCKETLAB_DASHBOARD", ""),
                         help="without Redis: the dashboard's URL, e.g. http://10.0.0.5:5000 (SOCKETLAB_DASHBOARD)")
     parser.add_argument("--token", default=os.environ.get("SOCKETLAB_TOKEN", ""),
@@ -62,14 +62,15 @@ def main(argv: list[str] | None = None) -> int:
         tracer = Tracer(checked_name(options.name or default_name(program)))
         if options.redis:
             connect(options.redis, 1.0).close()  # (checks the URL: a sentence now, not in the courier)
-            where = ["--redis", options.redis]
+            warn_password_in_argv("python -m agent.trace", options.redis, argv)
+            where = ["--over-redis"]  # (the courier reads the URL from its environment, never from argv)
         else:
             where = ["--dashboard", check_dashboard_url(options.dashboard)]
     except LabError as exc:
         print(f"python -m agent.trace: {exc}", file=sys.stderr)
         return 2
     outbox = Outbox(tracer, ["--name", tracer.name, "--program", program, "--pid", str(os.getpid()), *where],
-                    options.token)
+                    options.token, redis_url=options.redis)
 
     interrupted: list[bool] = []
 

@@ -71,15 +71,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", required=True)
     parser.add_argument("--program", required=True)
     parser.add_argument("--pid", type=int, required=True)
-    parser.add_argument("--redis", default="")
+    parser.add_argument("--over-redis", action="store_true", help="to the Redis of SOCKETLAB_REDIS (never in argv)")
     parser.add_argument("--dashboard", default="")
     parser.add_argument("--ready-fd", type=int, default=-1, help="written to (and closed) once this courier is up")
     options = parser.parse_args(argv)
     bus = EventBus(capacity=CAPACITY, pinned=5_000)
     delivery: Delivery
-    if options.redis:
+    if options.over_redis:
         from .delivery import RedisDelivery
-        delivery = RedisDelivery(bus, options.name, options.redis, options.program, options.pid)
+        delivery = RedisDelivery(bus, options.name, os.environ.get("SOCKETLAB_REDIS", ""), options.program, options.pid)
     else:
         from .posting import HttpDelivery
         delivery = HttpDelivery(bus, options.name, options.dashboard, os.environ.get("SOCKETLAB_TRACE_TOKEN", ""))

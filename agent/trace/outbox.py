@@ -30,13 +30,15 @@ ROOT = Path(__file__).resolve().parents[2]  # where `agent` and `lab` are, for t
 
 
 class Outbox:
-    def __init__(self, tracer: Tracer, courier_args: list[str], token: str = "") -> None:
+    def __init__(self, tracer: Tracer, courier_args: list[str], token: str = "", redis_url: str = "") -> None:
         self.tracer = tracer
         read_end, self.fd = os.pipe()  # (both ends close-on-exec: the program's own children never see them)
         ready_read, ready_write = os.pipe()
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
         if token:
             env["SOCKETLAB_TRACE_TOKEN"] = token  # (not on the command line: `ps` shows that to every user)
+        if redis_url:
+            env["SOCKETLAB_REDIS"] = redis_url  # (its password, likewise)
         try:
             self.courier = subprocess.Popen([sys.executable, "-m", "agent.trace.courier", *courier_args,
                                              "--ready-fd", str(ready_write)],

@@ -176,3 +176,17 @@ def test_a_flood_of_program_names_stays_bounded(app: Flask, monkeypatch: pytest.
     monkeypatch.setattr(traces.time, "monotonic", lambda: clock[0])
     assert {a["state"] for a in listed(client).values()} == {"down"}  # all gone silent, each said once
     assert len(comings(client, "p199")) == 2 and len(comings(client, "p0")) == 1  # (p0 left the list up)
+
+
+def test_a_batch_is_judged_whole_before_any_of_it_is_relayed(app: Flask) -> None:
+    client = app.test_client()
+    huge = post(client, {"boot": 1, "events": [event(1), event(2, result=2**64), event(3)]})
+    assert huge.status_code == 400 and huge.get_json()["code"] == "number-too-large", huge.get_json()
+    assert relayed(client) == []  # nothing of it, so the courier's retry cannot relay anything twice
+    # a lone surrogate is JSON, but no event the page's transport can carry: that one event is refused
+    surrogate = {"boot": 1, "events": [event(1), event(2, data="\ud800"), event(3)]}
+    for _ in range(2):  # (the courier's retry)
+        answer = post(client, surrogate)
+        assert answer.status_code == 200
+    assert answer.get_json() == {"taken": 0, "already": 2, "refused": 1}
+    assert [e["agent_seq"] for e in relayed(client)] == [1, 3]

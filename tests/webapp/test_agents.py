@@ -200,3 +200,15 @@ def test_a_lesson_runs_on_the_chosen_agent(room: dict[str, Any]) -> None:
     assert ids["server"].endswith("@pc2")
     assert c.post("/api/stage/actions/sendHello").status_code == 200
     wait_until(lambda: events(c, kind="recv", endpoint=ids["client"]), 5)
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    ({"kind": "tcp-server", "port": 0, "link": {"rate_kbit": 10**40}}, "number-too-large"),
+    ({"kind": "udp-server", "port": 0, "impair": {"seed": -2**63 - 1}}, "number-too-large"),
+    ({"kind": "tcp-server", "port": 2**64}, "number-too-large"),
+    ({"kind": "tcp-server", "port": 0, "reply": "\ud800"}, "json-not-encodable"),  # (orjson cannot write it)
+])
+def test_what_an_agent_cannot_be_sent_is_a_sentence(room: dict[str, Any], body: dict[str, Any], code: str) -> None:
+    answer = room["client"].post("/api/endpoints", json={**body, "agent": "pc1"})
+    assert answer.status_code == 400 and answer.get_json()["code"] == code, answer.get_json()
+    assert room["client"].get("/api/health").status_code == 200
