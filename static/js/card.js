@@ -168,6 +168,10 @@ export class EndpointCard {
       if (name) Object.assign(node.dataset, { agent: name, agentState: state || "unknown" });
       else delete node.dataset.agentState;
     }
+    // its last state ("connected") is not known any more while its agent is down: the badge says so
+    const known = String(this.ep?.state || "");
+    this.state.dataset.state = down ? "unknown" : known;
+    this.state.textContent = down ? t("agents.cardDown") : tOr(`state.${known}`, known);
   }
 
   /** The one line a projector shows: id, kind, port, state, connections, slow reader, traffic. */

@@ -154,6 +154,9 @@ def test_agents_strip_picker_tags_and_an_agent_going_down(agents_page: Any, host
     expect(pc2_rows.filter(has_text="Lab agent pc2 is up")).to_have_count(1)
     expect(card(page, client_id)).to_have_attribute("data-agent-state", "down")
     expect(client_card.get_by_test_id("endpoint-agent")).to_contain_text("agent down")
+    # its last state ("connected") is not claimed while nobody can know it
+    expect(client_card.get_by_test_id("endpoint-state")).to_have_text("agent down")
+    expect(card(page, server_id).get_by_test_id("endpoint-state")).not_to_have_text("agent down")
     expect(card(page, server_id)).to_have_attribute("data-agent-state", "up")
     # pc1 is the only one up now: the picker offers it by itself, pc2 stays listed but cannot be chosen
     expect(picker).to_have_value("pc1")
