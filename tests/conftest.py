@@ -26,6 +26,16 @@ from .redis_server import RedisServer
 from .support import EventCollector, LiveServer, Resources
 
 
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test's own state folder (SOCKETLAB_STATE_DIR): generated tokens, join codes and students'
+    tokens never land in the project's instance/ folder. In the environment, so dashboards started in
+    subprocesses (which inherit it) keep theirs there too."""
+    folder = tmp_path_factory.mktemp("state") / "state"
+    monkeypatch.setenv("SOCKETLAB_STATE_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 def resources() -> Resources:
     return Resources.now()
