@@ -26,6 +26,15 @@ from .redis_server import RedisServer
 from .support import EventCollector, LiveServer, Resources
 
 
+@pytest.fixture(autouse=True, scope="session")
+def project_state_untouched() -> Iterator[None]:
+    """No test leaves a state folder in the project (a child that lost SOCKETLAB_STATE_DIR would)."""
+    project = Path(__file__).resolve().parents[1] / "instance"
+    there = project.exists()
+    yield
+    assert there or not project.exists(), f"a test wrote {project}: pass SOCKETLAB_STATE_DIR to its children"
+
+
 @pytest.fixture(autouse=True)
 def state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test's own state folder (SOCKETLAB_STATE_DIR): generated tokens, join codes and students'

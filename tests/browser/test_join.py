@@ -280,7 +280,7 @@ class NamespaceDashboard:
     """`python -m webapp --host 0.0.0.0 --port 0` as a teacher starts it for a class, inside `ns`."""
 
     def __init__(self, ns: str, folder: Path) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SOCKETLAB_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SOCKETLAB_") or k == "SOCKETLAB_STATE_DIR"}
         env.update(SOCKETLAB_FILES=str(folder / "files"), SOCKETLAB_DOWNLOADS=str(folder / "downloads"),
                    SOCKETLAB_BIND="0.0.0.0", SOCKETLAB_TOKEN=CONTROL, SOCKETLAB_VIEW_TOKEN=VIEW)
         root = Path(__file__).resolve().parents[2]
