@@ -10,7 +10,10 @@ from typing import Any
 import requests
 
 from ..support import LiveServer
-from .test_join import CONTROL, api, class_server, open_as  # noqa: F401  (class_server: a fixture)
+from . import test_join
+from .test_join import CONTROL, api, open_as
+
+class_server = test_join.class_server  # the same fixture: a dashboard configured for a class
 
 try:
     from playwright.sync_api import expect
