@@ -147,7 +147,8 @@ class JoinDesk:
     def to_json(self) -> dict[str, Any]:
         with self._lock:
             self._forget(time.monotonic())
-            return {"code": self.code, "code_changed": dict(self.changed), "wrong_last_minute": len(self._window),
+            return {"code": self.code, "code_changed": dict(self.changed), "rotations": self.rotations,
+                    "wrong_last_minute": len(self._window),
                     "wrong_on_code": self._wrong_on_code, "wrong_per_code": WRONG_PER_CODE}
 
 
