@@ -1,5 +1,6 @@
 """Read by gunicorn from the project folder: with a non-loopback bind (-b 0.0.0.0:5000) and no
-SOCKETLAB_TOKEN, generate the tokens in the master before workers fork, and print both URLs."""
+SOCKETLAB_TOKEN, generate the tokens in the master before workers fork (or take the ones kept in the
+state folder, SOCKETLAB_STATE_DIR, from an earlier start), and print both URLs."""
 
 import os
 
@@ -14,10 +15,11 @@ logger_class = "webapp.redact.RedactingGunicornLogger"
 def on_starting(server):  # gunicorn hook: before binding
     from webapp.auth import prepare_tokens
     from webapp.startup import check_token_variables
+    from webapp.state import StateDir
 
     check_token_variables(os.environ)  # a sentence and exit status 2, before anything is announced
     hosts = [b.rsplit(":", 1)[0].strip("[]") for b in server.cfg.bind if not b.startswith(("unix:", "fd://"))]
-    access = prepare_tokens(os.environ, hosts)
+    access = prepare_tokens(os.environ, hosts, StateDir.from_env(os.environ))
     # The worker's app reads where the dashboard listens (for its Host check) from the environment it
     # inherits; an empty host (-b :5000) listens on every address.
     os.environ["SOCKETLAB_DASHBOARD_BIND"] = ",".join(h or "0.0.0.0" for h in hosts)

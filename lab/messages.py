@@ -309,9 +309,21 @@ MESSAGES: dict[str, str] = {
     "name-bad-address": "'{address}' is not an IP address; names belong to the address students connect from.",
     "name-too-fast": "Names change at most once a second; wait a moment and try again.",
     "too-many-names": "This stage already has {max} names, the most it keeps; a new stage starts afresh.",
+    # -- joining and students' own tokens (webapp/join.py, webapp/api.py check_access) ---------------
     "join-wrong-code": "That code is not right; check the code on the projector (letters and digits, no spaces).",
-    "join-too-many-tries": "Too many wrong codes from your address; wait a minute, then type the code on the "
-                           "projector again.",
+    "join-too-many-tries": "Too many wrong codes were typed in the last minute, some from your address; wait "
+                           "{seconds} s, then type the code on the projector again (it may have changed).",
+    "join-class-full": "This class already has {max} students, the most a dashboard takes; the teacher may revoke "
+                       "the tokens of those who left (Join panel).",
+    "join-too-many-from-address": "{max} students have joined from your address already, the most one address "
+                                  "may hold; the teacher may revoke the tokens of those who left (Join panel).",
+    "join-not-kept": "You could not be joined: the dashboard could not save your token ({reason}). Tell the teacher.",
+    "no-such-student": "There is no student named '{name}'; the Join panel (GET /api/students) lists them.",
+    "control-only": "Only the teacher's control link may do this.",
+    "student-only": "A student's token may watch the lab, name its own address and post its own traced programs; "
+                    "this needs the teacher's control link.",
+    "student-other-trace": "Your token may post only your own traced programs, under the name '{name}': run the "
+                           "tracer with --name {name}.",
     # -- lab agents over Redis (agent/, webapp/agents.py) ---------------------------------------
     "no-such-command": "A lab does not know the command '{command}' (the dashboard and the agent may be different versions).",
     "download-too-large-to-fetch": "This download is {size} bytes, more than the {limit} bytes a dashboard fetches from a "

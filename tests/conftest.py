@@ -60,6 +60,25 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+@pytest.fixture(autouse=True, scope="session")
+def project_state_untouched() -> Iterator[None]:
+    """No test leaves a state folder in the project (a child that lost SOCKETLAB_STATE_DIR would)."""
+    project = Path(__file__).resolve().parents[1] / "instance"
+    there = project.exists()
+    yield
+    assert there or not project.exists(), f"a test wrote {project}: pass SOCKETLAB_STATE_DIR to its children"
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test's own state folder (SOCKETLAB_STATE_DIR): generated tokens, join codes and students'
+    tokens never land in the project's instance/ folder. In the environment, so dashboards started in
+    subprocesses (which inherit it) keep theirs there too."""
+    folder = tmp_path_factory.mktemp("state") / "state"
+    monkeypatch.setenv("SOCKETLAB_STATE_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 def resources() -> Resources:
     return Resources.now()

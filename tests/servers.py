@@ -73,7 +73,7 @@ class Dashboard:
 def start_dashboard(kind: str, folder: Path, env: dict[str, str] | None = None, threads: int = 100,
                     extra: tuple[str, ...] = ()) -> Dashboard:
     """Start and wait until /api/health answers; `env` adds to a SOCKETLAB_-free environment."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SOCKETLAB_")}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SOCKETLAB_") or k == "SOCKETLAB_STATE_DIR"}
     clean.update(SOCKETLAB_FILES=str(folder / "files"), SOCKETLAB_DOWNLOADS=str(folder / "downloads"), **(env or {}))
     proc = subprocess.Popen(command(kind, threads, extra), cwd=ROOT, env=clean, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)

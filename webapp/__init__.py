@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from dataclasses import replace
+from functools import partial
 from typing import Any, TypeVar, overload
 
 from flask import Flask, render_template
@@ -14,13 +16,14 @@ from lab.stage import Stage
 from .auth import prepare_tokens
 from .conns import ConnBudget, ConnLimits, LiveGate
 from .guard import Guard, HostPolicy
-from .join import JoinDesk
+from .join import JoinDesk, Students
 from .labs import EmbeddedLabs, Labs
 from .redact import hide_tokens_in_werkzeug_log
 from .sandbox import wanted as sandbox_wanted
+from .live import EventPacket, disconnect_revoked, socketio
 from .startup import StartupProblem
-from .live import EventPacket, socketio
 from .relay import Relay
+from .state import StateDir
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +131,17 @@ def _start_labs(app: Flask, env: dict[str, str]) -> Labs:
     return labs
 
 
+def _joining(app: Flask, env: dict[str, str]) -> Students:
+    """The tokens, the join code and the students' tokens, kept in the state folder (webapp/state.py)."""
+    state = StateDir(app.config["STATE_DIR"])
+    access = app.config["ACCESS"] if "ACCESS" in app.config else prepare_tokens(env, [], state)
+    kept = state if access.required else None  # (a dashboard that needs no token keeps nothing on disk)
+    students = app.extensions["socketlab_students"] = Students(kept)
+    app.config["ACCESS"] = replace(access, students=students)
+    app.extensions["socketlab_join"] = JoinDesk(app.config.get("JOIN_CODE"), kept)
+    return students
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     app = Flask(__name__, template_folder=os.path.join(root, "templates"), static_folder=os.path.join(root, "static"))
@@ -139,7 +153,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         CONN_LIMITS=limits_from_env(env, ConnLimits),
         ALLOW=env.get("SOCKETLAB_ALLOW", ""),
         BIND=env.get("SOCKETLAB_BIND", ""),
-        ACCESS=prepare_tokens(env, []),
+        STATE_DIR=str(StateDir.from_env(env).path),  # generated tokens, the join code, students' tokens
         HOSTS=env.get("SOCKETLAB_HOSTS", ""),
         # where the dashboard itself listens: python -m webapp passes --host here; gunicorn.conf.py
         # sets SOCKETLAB_DASHBOARD_BIND in the master, whose environment the worker inherits
@@ -155,12 +169,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=8 << 20,  # JSON bodies: a 1 MiB send as hex text fits, more is 413
     )
     app.config.update(config or {})
+    students = _joining(app, env)
 
     labs = _start_labs(app, env)
     app.extensions["socketlab_labs"] = labs
     stage = app.extensions["socketlab_stage"] = Stage(labs)
     labs.follow_stage(stage.adopt)  # (over lab agents, one stage for every dashboard on that Redis)
-    app.extensions["socketlab_join"] = JoinDesk.create(app.config.get("JOIN_CODE"))
 
     from .api import api  # the blueprint needs the app's lab only at request time
     from . import classroom  # noqa: F401  (the stage, names and join routes, on the same blueprint)
@@ -194,10 +208,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.wsgi_app = Guard(app.wsgi_app, HostPolicy.from_settings(app.config["DASHBOARD_BIND"], app.config["HOSTS"]))  # type: ignore[method-assign]
     hide_tokens_in_werkzeug_log()
 
-    relay = Relay(socketio.server, labs.bus, every_second=gate.reap)
+    relay = Relay(socketio.server, labs.bus, every_second=partial(_every_second, gate, students))
     relay.start()
     app.extensions["socketlab_relay"] = relay
     return app
+
+
+def _every_second(gate: LiveGate, students: Students) -> None:
+    """The relay task's chores (it is the one thread that talks to clients)."""
+    gate.reap()
+    disconnect_revoked(students)
 
 
 def shutdown(app: Flask) -> None:

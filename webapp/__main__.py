@@ -14,6 +14,7 @@ from . import create_app, shutdown
 from .auth import announce, prepare_tokens
 from .devserver import bounded_handler
 from .startup import check_port, check_token_variables, listening_socket
+from .state import StateDir
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -40,7 +41,8 @@ def main() -> None:
     check_token_variables(os.environ)
     # bound first, like socketserver, so a busy port is known before anything is announced
     with listening_socket(args.host, args.port) as sock:
-        access = prepare_tokens(os.environ, [args.host])  # type: ignore[arg-type]
+        # (generated tokens are kept in the state folder: the same links work after a restart)
+        access = prepare_tokens(os.environ, [args.host], StateDir.from_env(os.environ))  # type: ignore[arg-type]
         config = {"ACCESS": access, "DASHBOARD_BIND": args.host,  # the Host check answers to it
                   "DASHBOARD_PORT": sock.getsockname()[1]}  # the Join panel's links use it
         if args.sandbox:

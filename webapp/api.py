@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from lab.lessons import LESSONS
 from lab.messages import MESSAGES
 from lab import servermodes
 
-from .auth import READ_METHODS, VIEW, Access, token_from
+from .auth import CONTROL, READ_METHODS, STUDENT, Access, token_from
 from .labs import Labs
 from .pcap import pcap_response
 
@@ -95,10 +96,14 @@ def _finite(text: str) -> float:
     return value
 
 
-# Who may skip a rule: anyone may read health and trade the short code for the view link; a viewer
-# may name itself (a name is not an action on the lab).
+# Who may do what beyond reading (webapp/auth.py): anyone may read health and join with the code; a
+# student's own token may also name its address and post its own traced program's events; only the
+# controller may read the students' list or act on it, and only a student or the controller may name
+# an address (names are then bounded by joins, which are bounded: webapp/join.py).
 OPEN_ROUTES = {("GET", "/api/health"), ("POST", "/api/join")}
-VIEWER_WRITES = {"/api/names/me"}
+NAMING_ONESELF = "/api/names/me"
+CONTROL_ONLY = re.compile(r"/api/students(/.*)?")
+TRACE_POST = re.compile(r"/api/traces/([^/]+)/events")
 
 
 @api.before_request
@@ -107,14 +112,32 @@ def check_access() -> Any:
         g.role = None
         return None
     access: Access = current_app.config["ACCESS"]
-    role = access.role(token_from(request.headers, request.args), request.remote_addr)
+    token = token_from(request.headers, request.args)
+    role = access.role(token, request.remote_addr)
     if role is None:
         code = access.refusal_code(request.remote_addr)
         return jsonify(error=MESSAGES[code], code=code, params={}), 401
-    if role == VIEW and request.method not in READ_METHODS and request.path not in VIEWER_WRITES:
-        return jsonify(error=MESSAGES["view-only"], code="view-only", params={}), 403
-    g.role = role
-    return None
+    g.role, g.student = role, access.student(token) if role == STUDENT else None
+    if role == CONTROL:
+        return None
+    if CONTROL_ONLY.fullmatch(request.path):
+        return _refuse("control-only")
+    if request.method in READ_METHODS:
+        return None
+    if role == STUDENT:
+        if request.path == NAMING_ONESELF:
+            return None
+        trace = TRACE_POST.fullmatch(request.path)
+        if trace and request.method == "POST":
+            if trace.group(1) == g.student:
+                return None
+            return _refuse("student-other-trace", name=g.student)
+        return _refuse("student-only")
+    return _refuse("view-only")
+
+
+def _refuse(code: str, **params: Any) -> tuple[Response, int]:
+    return jsonify(error=Problem(code, params).sentence, code=code, params=params), 403
 
 
 @api.errorhandler(LabError)
@@ -169,7 +192,8 @@ def health() -> Response:
 def session() -> Response:
     """Who the caller is, so the page can hide controls from viewers, plus the lab's limits and
     registries (the event kinds: the page lists none by hand)."""
-    return jsonify(role=g.role, boot=current_app.config["BOOT"], sandbox=bool(current_app.config.get("SANDBOX")),
+    return jsonify(role=g.role, **({"student": g.student} if g.get("student") else {}),
+                   boot=current_app.config["BOOT"], sandbox=bool(current_app.config.get("SANDBOX")),
                    **labs().session(),  # limits, allow, bind, agents
                    **wire_session(),  # "capture", "impair_tcp", "why_not" (CONTRACT "The wire")
                    kinds=kinds_json(), lessons=[lesson.summary() for lesson in LESSONS.values()],

@@ -4,6 +4,8 @@
   401 with a sentence saying how to set a token. So the loopback demo needs nothing.
 - SOCKETLAB_TOKEN set: every request but GET /api/health needs a token. The control token may
   do anything; the view token (SOCKETLAB_VIEW_TOKEN) may read and watch, and gets 403 on actions.
+- A student's token (one each, from joining with the code: webapp/join.py) reads what the view token
+  reads, names its own address and posts its own traced program's events; webapp/api.py says which.
 Tokens come as `Authorization: Bearer <t>`, Socket.IO `auth: {"token": t}`, or `?token=<t>`, and
 are compared in constant time.
 """
@@ -16,13 +18,16 @@ import logging
 import secrets
 import socket
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from lab.messages import MESSAGES
 
+from .startup import StartupProblem
+from .state import StateDir
+
 log = logging.getLogger(__name__)
 
-CONTROL, VIEW = "control", "view"
+CONTROL, VIEW, STUDENT = "control", "view", "student"
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
@@ -37,10 +42,16 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
+class StudentTokens(Protocol):
+    def find(self, token: str) -> str | None:
+        """The name of the student whose token (not revoked) this is, else None."""
+
+
 @dataclass(frozen=True)
 class Access:
     control: str | None = None
     view: str | None = None
+    students: StudentTokens | None = None  # (the app's, webapp/join.py; None: no student tokens)
 
     @property
     def required(self) -> bool:
@@ -56,7 +67,15 @@ class Access:
                 return CONTROL
             if self.view and hmac.compare_digest(given, self.view.encode()):
                 return VIEW
+            if self.students is not None and self.students.find(token) is not None:
+                return STUDENT
         return None
+
+    def student(self, token: str | None) -> str | None:
+        """The name of the student `token` belongs to (None for any other token, or a revoked one)."""
+        if not token or not self.required or self.students is None:
+            return None
+        return self.students.find(token)
 
     def refusal_code(self, remote_addr: str | None) -> str:
         """The code (lab/messages.py) of the refusal a request without a valid token gets."""
@@ -77,16 +96,39 @@ def token_from(headers: Any, args: Any, auth: Any = None) -> str | None:
     return token if isinstance(token, str) and token else None
 
 
-def prepare_tokens(env: dict[str, str], hosts: list[str]) -> Access:
+def prepare_tokens(env: dict[str, str], hosts: list[str], state: StateDir | None = None) -> Access:
     """Tokens from the environment; generated (and written back to `env`) when any of `hosts`
-    is not loopback and no control token is set, or when only a view token is set."""
+    is not loopback and no control token is set, or when only a view token is set.
+
+    With a `state` folder, a generated token is kept there (tokens.json) and the same one is used at
+    the next start, so the links a teacher printed or shared keep working across a restart. A token
+    given in the environment always wins and is never written down.
+    """
     control, view = env.get("SOCKETLAB_TOKEN") or None, env.get("SOCKETLAB_VIEW_TOKEN") or None
     exposed = any(not is_loopback(h) for h in hosts)
-    if control is None and (exposed or view is not None):
-        control = env["SOCKETLAB_TOKEN"] = secrets.token_urlsafe(18)
-    if control is not None and view is None:
-        view = env["SOCKETLAB_VIEW_TOKEN"] = secrets.token_urlsafe(18)
+    if control is not None and view is not None or control is None and not (exposed or view is not None):
+        return Access(control, view)
+    kept = (state.read(TOKENS_FILE) if state is not None else None) or {}
+    made = {}
+    if control is None:
+        control = env["SOCKETLAB_TOKEN"] = made["control"] = _kept_token(kept, "control")
+    if view is None:
+        view = env["SOCKETLAB_VIEW_TOKEN"] = made["view"] = _kept_token(kept, "view")
+    if state is not None and any(kept.get(role) != token for role, token in made.items()):
+        try:
+            state.write(TOKENS_FILE, {**kept, **made})
+        except OSError as exc:
+            raise StartupProblem(f"the generated tokens cannot be kept in {state.path} ({exc.strerror or exc}); "
+                                 f"make that folder writable, or choose another with SOCKETLAB_STATE_DIR.") from None
     return Access(control, view)
+
+
+TOKENS_FILE = "tokens.json"
+
+
+def _kept_token(kept: dict[str, Any], role: str) -> str:
+    token = kept.get(role)
+    return token if isinstance(token, str) and len(token) >= 16 else secrets.token_urlsafe(18)
 
 
 def announce(access: Access, host: str, port: int) -> list[str]:

@@ -1,18 +1,20 @@
 """The classroom's routes on the API blueprint: the stage (lab/stage.py), the students' names, and
-joining the class (the short code and the QR code, webapp/join.py). Registered by importing this
+joining the class (the short code, the QR code and the students' own tokens, webapp/join.py). Registered by importing this
 module before the blueprint is (webapp/__init__.py); the access rules of webapp/api.py apply."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, current_app, g, jsonify, request
 
 from lab import BadInput
+from lab.names import clean_address
 from lab.stage import Stage
 
 from .api import api, body
-from .join import join_info, qr_svg
+from .auth import CONTROL, STUDENT
+from .join import JoinDesk, Students, join_info, qr_svg
 
 
 def stage() -> Stage:
@@ -78,30 +80,76 @@ def unname(address: str) -> Response:
     return jsonify(stage().set_name(address, None, limited=False))
 
 
+def desk() -> JoinDesk:
+    desk_: JoinDesk = current_app.extensions["socketlab_join"]
+    return desk_
+
+
+def students() -> Students:
+    students_: Students = current_app.extensions["socketlab_students"]
+    return students_
+
+
 def _join_info() -> dict[str, Any]:
     port = current_app.config.get("DASHBOARD_PORT") or request.host.rpartition(":")[2]
-    return join_info(current_app.config["ACCESS"], current_app.config["DASHBOARD_BIND"],
-                     int(port) if str(port).isdigit() else 80, current_app.extensions["socketlab_join"].code)
+    info = join_info(current_app.config["ACCESS"], current_app.config["DASHBOARD_BIND"],
+                     int(port) if str(port).isdigit() else 80, desk().code, with_view=g.get("role") != STUDENT)
+    if g.get("role") == CONTROL:
+        info.update(desk().to_json())  # when and why the code last changed, the wrong codes counted
+    return info
 
 
 @api.get("/join")
 def join() -> Response:
-    """What the Join panel shows: the dashboard's addresses, the view link, the short link and code."""
+    """What the Join panel shows: the dashboard's addresses, the short link and code, the view link
+    (not to a student). The panel asks again every few seconds, so a new code shows at once."""
     return jsonify(_join_info())
 
 
 @api.get("/join/qr.svg")
 def join_qr() -> Response:
-    return Response(qr_svg(_join_info()["view_url"]), mimetype="image/svg+xml",
+    return Response(qr_svg(_join_info()["join_url"]), mimetype="image/svg+xml",
                     headers={"Cache-Control": "no-store"})
+
+
+@api.post("/join/code")
+def new_join_code() -> Response:
+    """The teacher's "New code": the old code stops working at once."""
+    desk().rotate()
+    return jsonify(_join_info())
 
 
 @api.post("/join")
 def join_with_code() -> Response:
-    """Trade the short code for the view token (no token needed; wrong codes are rate-limited)."""
+    """Trade the short code for a token of this student's own (no token needed; guessing is bounded:
+    webapp/join.py). With a name, the student's address is named too; the name also gives the
+    student's own name (its traced programs' name), in letters a URL takes."""
     data = body()
-    if not isinstance(data, dict) or "code" not in data:
-        raise BadInput("not-an-object", example='{"code": "K7Q2XM"}')
-    token = current_app.extensions["socketlab_join"].trade(request.remote_addr or "", data["code"],
-                                                           current_app.config["ACCESS"])
-    return jsonify(token=token, url="/" + (f"?token={token}" if token else ""))
+    if not isinstance(data, dict) or "code" not in data or not set(data) <= {"code", "name"}:
+        raise BadInput("not-an-object", example='{"code": "K7Q2XM", "name": "Ann"}')
+    address = request.remote_addr or ""
+    desk().check(address, data["code"])
+    given = data.get("name")
+    if given is not None and not (isinstance(given, str) and not given.strip()):
+        students().has_room(address)  # (before the name is given: a full class names nobody)
+        names = stage().set_name(address, given, limited=False)  # its sentences (BadInput, Refused) are the answer
+        shown = names.get(clean_address(address), given.strip() if isinstance(given, str) else None)
+    else:
+        shown = None
+    if not current_app.config["ACCESS"].required:  # loopback only: this machine needs no token at all
+        return jsonify(token=None, url="/", **({"shown": shown} if shown else {}))
+    student, token = students().add(address, shown)
+    return jsonify(token=token, url=f"/?token={token}", name=student.name, **({"shown": shown} if shown else {}))
+
+
+@api.get("/students")
+def list_students() -> Response:
+    """Every student who joined (control only: webapp/api.py): name, address, when joined, revoked."""
+    return jsonify(students().listed())
+
+
+@api.delete("/students/<name>")
+def revoke_student(name: str) -> Response:
+    """Refuse this student's token from now on: 401 at its next request; its live connection is
+    closed within a second (webapp/live.py)."""
+    return jsonify(students().revoke(name).to_json())

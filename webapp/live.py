@@ -6,6 +6,7 @@ connects late catches up with GET /api/events, then follows the batches.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import orjson
@@ -13,7 +14,7 @@ from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, SocketIO
 from socketio.packet import Packet
 
-from .auth import Access, token_from
+from .auth import STUDENT, Access, token_from
 
 socketio = SocketIO(manage_session=False)
 
@@ -46,10 +47,38 @@ class EventPacket(Packet):  # type: ignore[misc]
         return bool(super().data_is_binary(data))
 
 
+# Students' Socket.IO connections (sid -> name), so that revoking a student's token also ends the
+# connection it opened before: a connection's token is checked once, at connect.
+_students: dict[str, tuple[Any, str]] = {}  # sid -> (the app's student book, the student's name)
+_students_lock = threading.Lock()
+
+
 @socketio.on("connect")
 def on_connect(auth: Any = None) -> bool:
-    """Refuse a connection without a valid token where one is needed; viewers may watch."""
+    """Refuse a connection without a valid token where one is needed; viewers and students may watch."""
     access: Access = current_app.config["ACCESS"]
-    if access.role(token_from(request.headers, request.args, auth), request.remote_addr) is None:
+    token = token_from(request.headers, request.args, auth)
+    role = access.role(token, request.remote_addr)
+    if role is None:
         raise ConnectionRefusedError(access.refusal(request.remote_addr))
+    if role == STUDENT:
+        name = access.student(token)
+        if name is not None:
+            with _students_lock:
+                _students[request.sid] = (access.students, name)  # type: ignore[attr-defined]
     return True
+
+
+@socketio.on("disconnect")
+def on_disconnect(*_: Any) -> None:
+    with _students_lock:
+        _students.pop(request.sid, None)  # type: ignore[attr-defined]
+
+
+def disconnect_revoked(students: Any) -> None:
+    """End the connections of students whose token was revoked (`students.revoked(name)`). Called
+    about once a second from the relay task, the one thread that talks to clients."""
+    with _students_lock:
+        gone = [sid for sid, (book, name) in _students.items() if book is students and students.revoked(name)]
+    for sid in gone:
+        socketio.server.disconnect(sid)

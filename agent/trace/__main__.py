@@ -1,6 +1,10 @@
-"""`SOCKETLAB_REDIS=<url> python -m agent.trace [--name <name>] program.py [args...]` (or `--dashboard <url>`):
-run a program, traced. The Redis URL is read from the environment: given with `--redis`, its password
-would be visible to every local user (`ps`), and the tracer says so.
+"""`SOCKETLAB_REDIS=<url> python -m agent.trace [--name <name>] program.py [args...]` (or `--dashboard <url>`
+[--token-file <path>]): run a program, traced. The Redis URL is read from the environment: given with
+`--redis`, its password would be visible to every local user (`ps`), and the tracer says so.
+
+Over HTTP the token comes from SOCKETLAB_TOKEN or a file (--token-file, SOCKETLAB_TOKEN_FILE), never
+from the command line, which `ps` shows to every user of the machine: a student's own token (from
+joining with the code) posts that student's programs, under the student's name (--name).
 
 The program runs as `python program.py args...` would run it: sys.argv, sys.path[0] (its folder),
 `__name__ == "__main__"`, its output untouched, its exit status, and an uncaught exception's
@@ -39,26 +43,35 @@ def default_name(program: str) -> str:
     return cleaned or "program"
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m agent.trace",
                                      description="Run a Python program with its socket calls shown on the dashboards.")
     parser.add_argument("--redis", default=os.environ.get("SOCKETLAB_REDIS", ""), help=REDIS_HELP)
     parser.add_argument("--dashboard", default=os.environ.get("SOCKETLAB_DASHBOARD", ""),
                         help="without Redis: the dashboard's URL, e.g. http://10.0.0.5:5000 (SOCKETLAB_DASHBOARD)")
-    parser.add_argument("--token", default=os.environ.get("SOCKETLAB_TOKEN", ""),
-                        help="the dashboard's control token (SOCKETLAB_TOKEN); a viewer's token is refused")
+    parser.add_argument("--token-file", default=os.environ.get("SOCKETLAB_TOKEN_FILE", ""),
+                        help="a file holding your token (SOCKETLAB_TOKEN_FILE); else SOCKETLAB_TOKEN is read. "
+                             "A student's own token (from joining) posts only under the student's name (--name)")
+    parser.add_argument("--token", default="", help=argparse.SUPPRESS)  # (argv: seen by every user; warned)
     parser.add_argument("--name", default="", help="the name the class sees (default: the program's file name)")
     parser.add_argument("program", help="the Python file to run")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     options = parser.parse_args(argv)
     if bool(options.redis) == bool(options.dashboard):
-        parser.error("where to? Give --redis <url> (a Redis the dashboards read) or --dashboard <url> --token <t>.")
+        parser.error("where to? Give --redis <url> (a Redis the dashboards read) or --dashboard <url> "
+                     "(with your token in SOCKETLAB_TOKEN or --token-file <path>).")
     program: str = options.program
     if not os.path.isfile(program):  # (python's own words and status for a missing file)
         print(f"{sys.executable}: can't open file {os.path.abspath(program)!r}: [Errno 2] No such file or directory",
               file=sys.stderr)
         return 2
     try:
+        token = _token(options)
         tracer = Tracer(checked_name(options.name or default_name(program)))
         if options.redis:
             connect(options.redis, 1.0).close()  # (checks the URL: a sentence now, not in the courier)
@@ -66,11 +79,11 @@ def main(argv: list[str] | None = None) -> int:
             where = ["--over-redis"]  # (the courier reads the URL from its environment, never from argv)
         else:
             where = ["--dashboard", check_dashboard_url(options.dashboard)]
-    except LabError as exc:
+    except (LabError, _NoToken) as exc:
         print(f"python -m agent.trace: {exc}", file=sys.stderr)
         return 2
     outbox = Outbox(tracer, ["--name", tracer.name, "--program", program, "--pid", str(os.getpid()), *where],
-                    options.token, redis_url=options.redis)
+                    token, redis_url=options.redis)
 
     interrupted: list[bool] = []
 
@@ -102,6 +115,27 @@ def main(argv: list[str] | None = None) -> int:
             interrupted.append(True)  # Python then ends by SIGINT, after its exit functions: so does this
         return 1
     return 0
+
+
+class _NoToken(Exception):
+    """The token file named cannot be read (the sentence says which and why)."""
+
+
+def _token(options: argparse.Namespace) -> str:
+    """The token to post with: --token-file's first line, else SOCKETLAB_TOKEN; --token still works
+    but is warned about, because every user of the machine sees a command line (ps)."""
+    if options.token:
+        print("python -m agent.trace: warning: a token on the command line is visible to every user of this "
+              "machine (ps); put it in SOCKETLAB_TOKEN or a file (--token-file <path>) instead.", file=sys.stderr)
+        return str(options.token)
+    if options.token_file:
+        try:
+            with open(options.token_file, encoding="utf-8") as file:
+                return file.readline(4096).strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _NoToken(f"cannot read the token file {options.token_file}: "
+                           f"{getattr(exc, 'strerror', None) or exc}") from None
+    return os.environ.get("SOCKETLAB_TOKEN", "").strip()
 
 
 def _die_of_sigint() -> None:

@@ -3,7 +3,10 @@
 // them in their own programs), the names a controller renames or clears, and the "Your name"
 // control of a viewer's page. Everything a student typed is put on the page as text (textContent),
 // and the QR code, though it comes from our own server, is parsed as SVG data, never as HTML.
-import { authHeaders, del, get, put } from "./api.js";
+// For the teacher, the panel also lists the students who joined (each with a token of their own,
+// which the teacher may revoke) and makes a new code; while it is open it asks again every few
+// seconds, so a code the dashboard changed by itself (too many wrong codes) shows at once.
+import { authHeaders, del, get, post, put } from "./api.js";
 import { el } from "./dom.js";
 import { onLanguageChange, t } from "./i18n.js";
 import { book as names, onNames } from "./names.js";
@@ -15,8 +18,14 @@ const NAME_KEY = "socketlab.name"; // the /join page stores the name a student g
 const SVG_NS = "http://www.w3.org/2000/svg";
 const QR_PARTS = new Set(["svg", "path", "rect", "g", "title", "desc"]); // all segno's SVG needs
 
+const POLL_MS = 3000; // how soon a new code (or a new student) shows on the open panel
+
 let role = "control";
+let student = null; // this page's student name (GET /api/session), or null
 let info = null; // the answer of GET /api/join
+let students = []; // GET /api/students (the teacher's page only)
+let qrFor = ""; // the link the QR code shows
+let poller = 0;
 let qr = null; // the QR code as an <svg> element, or null
 let servers = [];
 let dialog = null;
@@ -64,14 +73,96 @@ async function loadQr() {
 
 async function load() {
   try {
-    info = await get("/join");
-    qr = info && !info.loopback_only ? await loadQr() : null;
+    const [next, list] = await Promise.all([get("/join"), role === "control" ? get("/students") : null]);
+    const seen = JSON.stringify([info, students]);
+    info = next;
+    if (Array.isArray(list)) students = list;
+    const link = info && !info.loopback_only ? String(info.join_url || "") : "";
+    if (link !== qrFor) {
+      qr = link ? await loadQr() : null;
+      qrFor = link;
+    } else if (seen === JSON.stringify([info, students])) {
+      return; // nothing new: the panel is left as it is (a name being typed in it stays)
+    }
     notice.clear();
   } catch (error) {
     notice.show(error.message);
   }
   render();
 }
+
+function startPolling() {
+  clearInterval(poller);
+  poller = setInterval(() => {
+    if (dialog?.open) load();
+    else clearInterval(poller);
+  }, POLL_MS);
+}
+
+function codeBlock() {
+  if (!info.needs_code) return [];
+  const code = el("p", { class: "join-big join-code", testid: "join-code", text: String(info.code || "") });
+  const parts = [el("p", { class: "join-label", text: t("join.codeLabel") }), code];
+  if (role === "control") {
+    const renew = el("button", { type: "button", class: "btn small", testid: "join-new-code", text: t("join.newCode"),
+      title: t("join.newCodeTitle") });
+    renew.addEventListener("click", async () => {
+      try {
+        info = await post("/join/code");
+        notice.clear();
+      } catch (error) {
+        notice.show(error.message);
+      }
+      load();
+    });
+    parts.push(renew);
+    if (info.code_changed?.reason === "guessed") {
+      parts.push(el("p", { class: "hint join-guessed", testid: "join-guessed",
+        text: t("join.codeGuessed", { n: info.wrong_per_code ?? 100 }) }));
+    }
+  }
+  return parts;
+}
+
+function studentsBlock() {
+  const rows = students.slice().reverse().map((s) => {
+    const shownName = names.of(s.address) || s.shown || "";
+    const when = new Date(s.joined * 1000).toLocaleTimeString();
+    // (a name in any script, isolated so that a right-to-left one cannot reorder the row)
+    const who = el("span", { class: "join-student-name" }, shownName ? el("bdi", { text: shownName }) : null,
+      shownName ? " · " : null, el("bdi", { text: s.name }));
+    const where = el("span", { class: "join-name-addr", text: s.address });
+    const joined = el("span", { class: "hint", text: t("join.joinedAt", { time: when }) });
+    let end;
+    if (s.revoked) {
+      end = el("span", { class: "join-revoked", testid: "student-revoked", text: t("join.revoked") });
+    } else {
+      end = el("button", { type: "button", class: "btn small ghost", testid: "student-revoke", text: t("join.revoke"),
+        title: t("join.revokeTitle") });
+      end.addEventListener("click", async () => {
+        try {
+          await del(`/students/${encodeURIComponent(s.name)}`);
+          notice.clear();
+        } catch (error) {
+          notice.show(error.message);
+        }
+        load();
+      });
+    }
+    return el("li", { class: "join-name-row", testid: "student-row", data: { name: s.name } }, who, where, joined, end);
+  });
+  const active = students.filter((s) => !s.revoked).length;
+  const box = el("details", { class: "join-students", testid: "students", "data-control": true },
+    el("summary", { text: t("join.students", { n: active }) }),
+    rows.length ? el("ul", { class: "join-names-list", testid: "students-list" }, ...rows)
+      : el("p", { class: "hint", text: t("join.noStudents") }));
+  box.open = studentsOpen;
+  box.addEventListener("toggle", () => {
+    studentsOpen = box.open;
+  });
+  return box;
+}
+let studentsOpen = true;
 
 function serverBlock(ep) {
   const found = reachableOf(ep);
@@ -153,12 +244,12 @@ function render() {
     const facts = el("div", { class: "join-facts" },
       el("p", { class: "join-label", text: t("join.openLabel") }),
       el("p", { class: "join-big join-url", testid: "join-short-url" }, ...breakable(String(info.short_url || ""))),
-      info.needs_code ? el("p", { class: "join-label", text: t("join.codeLabel") }) : null,
-      info.needs_code ? el("p", { class: "join-big join-code", testid: "join-code", text: String(info.code || "") }) : null,
+      ...codeBlock(),
       serverList);
     parts.push(el("div", { class: "join-main" }, qrBox, facts));
   }
   if (role === "control") parts.push(namesBlock());
+  if (role === "control" && info?.needs_code) parts.push(studentsBlock());
   body.replaceChildren(...parts);
 }
 
@@ -179,6 +270,7 @@ export function toggleJoin() {
   dialog.showModal();
   render();
   load();
+  startPolling();
 }
 
 // -- a viewer's own name ("Your name" in the header) ----------------------------------------------
@@ -218,8 +310,8 @@ function setUpMyName() {
   const form = document.getElementById("my-name");
   const input = document.getElementById("my-name-input");
   if (!form || !input) return;
-  form.hidden = role !== "view";
-  if (role !== "view") return;
+  form.hidden = !student; // a student's own token names its address; the shared view token cannot
+  if (!student) return;
   const shown = noticeIn(document.getElementById("page-notice"), "name-error");
   input.value = storedName();
   showMyName();
@@ -248,11 +340,13 @@ function setUpMyName() {
 }
 
 /**
- * `role`: "control" or "view" (GET /api/session); `onEndpoints`: endpoints.js's subscription (the
- * servers the panel lists). Called once the session and the stage are loaded.
+ * `role`: "control" or "view" (GET /api/session; a student's page is "view"), `student`: the
+ * student's name when the page holds a student's own token; `onEndpoints`: endpoints.js's
+ * subscription (the servers the panel lists). Called once the session and the stage are loaded.
  */
-export function initJoin({ role: given, onEndpoints }) {
+export function initJoin({ role: given, student: studentName = null, onEndpoints }) {
   role = given === "view" ? "view" : "control";
+  student = role === "view" && studentName ? String(studentName) : null;
   dialog = document.getElementById("join-panel");
   body = document.getElementById("join-body");
   notice = noticeIn(dialog, "join-error", body);

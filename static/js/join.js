@@ -1,6 +1,7 @@
 // The short link's page: a student types the code from the projector (and, if they like, the name
-// the class should see), trades the code for the view link, and lands on the dashboard as a viewer.
-import { ApiError, keepToken, post, put } from "./api.js";
+// the class should see), trades the code for a token of their own, and lands on the dashboard with
+// it. The QR code on the projector opens this page with the code after "#" (never sent to a server).
+import { ApiError, keepToken, post } from "./api.js";
 import { languages, preferredLanguage, setLanguage, t } from "./i18n.js";
 
 export const NAME_KEY = "socketlab.name"; // the name a student gave: given again at each new stage
@@ -33,12 +34,10 @@ form.addEventListener("submit", async (event) => {
   const button = form.querySelector("[type=submit]");
   button.disabled = true;
   try {
-    const answer = await post("/join", { code });
+    // the name comes with the code: it names this address and gives the student's own name
+    const answer = await post("/join", name ? { code, name } : { code });
     keepToken(answer.token);
-    if (name) {
-      await put("/names/me", { name });
-      localStorage.setItem(NAME_KEY, name);
-    }
+    if (name) localStorage.setItem(NAME_KEY, name);
     window.location.assign(answer.url.replace(/\?token=.*$/, "")); // the token is in sessionStorage now
   } catch (error) {
     show(error instanceof ApiError ? error.message : String(error));
@@ -50,4 +49,9 @@ form.addEventListener("submit", async (event) => {
 setUpLanguage();
 const stored = localStorage.getItem(NAME_KEY);
 if (stored) form.elements.name.value = stored;
-form.elements.code.focus();
+const fromQr = decodeURIComponent(window.location.hash.slice(1)).replace(/[^A-Za-z0-9]/g, "").slice(0, 12);
+if (fromQr) {
+  form.elements.code.value = fromQr;
+  history.replaceState(history.state, "", window.location.pathname);
+}
+(fromQr ? form.elements.name : form.elements.code).focus();

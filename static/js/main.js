@@ -121,7 +121,7 @@ async function start() {
     setOverAgents(Array.isArray(session.agents));
     createForm.showModes();
     await loadStage();
-    initJoin({ role: session.role, onEndpoints: endpoints.onEndpoints }); // the Join panel, names (issue 16)
+    initJoin({ role: session.role, student: session.student, onEndpoints: endpoints.onEndpoints }); // the Join panel, names
   } catch (error) {
     banner.show(error.message);
   }

@@ -54,7 +54,10 @@ export async function loadSession() {
   const wire = session && "capture" in session
     ? { sandbox: Boolean(session.sandbox), capture: Boolean(session.capture), impair_tcp: session.impair_tcp !== false,
       why_not: session.why_not ?? {} } : null;
-  return { role: session && session.role === "view" ? "view" : "control", lessons, agents, wire };
+  // a student's own token is a viewer on the page, that may also name itself (join-panel.js)
+  const role = session && (session.role === "view" || session.role === "student") ? "view" : "control";
+  const student = session?.role === "student" && typeof session.student === "string" ? session.student : null;
+  return { role, student, lessons, agents, wire };
 }
 
 /** Controls carry data-control; the stylesheet hides them all in a view-only session. */

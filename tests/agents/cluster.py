@@ -132,7 +132,7 @@ class Room:
 
     def start_agent(self, name: str) -> Process:
         """`python -m agent` in that host, with the LAN as its reach and bind policy, its own folders."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SOCKETLAB_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SOCKETLAB_") or k == "SOCKETLAB_STATE_DIR"}
         env.update(SOCKETLAB_BIND=f"{self.lan.subnet},0.0.0.0", SOCKETLAB_ALLOW=str(self.lan.subnet),
                    SOCKETLAB_FILES=str(self.folder / name / "files"), SOCKETLAB_DOWNLOADS=str(self.folder / name / "downloads"))
         self.agents[name] = self.lan.start(self.host_of[name], [sys.executable, "-m", "agent", "--redis",

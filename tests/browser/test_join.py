@@ -95,7 +95,8 @@ def decode_qr(png: Path) -> str:
 
 
 def test_join_panel_on_the_projector(context: Any, class_server: LiveServer, tmp_path: Path) -> None:
-    """At 1280x720 in projector mode: QR >= 300 px decoding to the view link, link and code >= 28 px,
+    """At 1280x720 in projector mode: QR >= 300 px decoding to the join link (the short link with the
+    code after "#": a student who scans it gets a token of their own), link and code >= 28 px,
     all inside the viewport; the servers as students type them. The same at 1024x768 (screenshots)."""
     made = api(class_server, "POST", "/endpoints", json={"kind": "tcp-server", "host": "0.0.0.0", "port": 0, "mode": "echo"})
     port = made["local"][1]
@@ -129,7 +130,7 @@ def test_join_panel_on_the_projector(context: Any, class_server: LiveServer, tmp
         page.screenshot(path=str(SHOTS / f"join-panel-projector-{width}x{height}.png"))
         png = tmp_path / f"qr-{width}.png"
         qr.screenshot(path=str(png))
-        assert decode_qr(png) == info["view_url"]
+        assert decode_qr(png) == info["join_url"] == f"{info['short_url']}#{info['code']}"
     page.keyboard.press("j")  # the key closes it again
     expect(panel).to_be_hidden()
 
@@ -176,6 +177,14 @@ def connect_and_send(port: int, data: bytes) -> socket.socket:
     return client
 
 
+def student_token(server: LiveServer) -> str:
+    """A token of a student's own, from the code (as the /join page trades it)."""
+    code = api(server, "GET", "/join")["code"]
+    answer = requests.post(f"{server.url}/api/join", json={"code": code}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["token"])
+
+
 def give_hostile_names_then(viewer: Any, name: str) -> None:
     """Type hostile names in the viewer's name field (each refused with a sentence), then `name`."""
     field = viewer.get_by_test_id("my-name-input")
@@ -199,7 +208,10 @@ def test_hostile_names_are_text_or_refused(context: Any, class_server: LiveServe
     made = api(class_server, "POST", "/endpoints", json={"kind": "tcp-server", "host": "127.0.0.1", "port": 0, "mode": "echo"})
     teacher = open_as(context, class_server, CONTROL)
     teacher.get_by_test_id("view-split").click()
-    viewer = open_as(context, class_server, VIEW)
+    projector = open_as(context, class_server, VIEW)
+    expect(projector.get_by_test_id("my-name")).to_be_hidden()  # the shared view token names nobody
+    projector.close()
+    viewer = open_as(context, class_server, student_token(class_server))  # a student's own token
     expect(teacher.get_by_test_id("my-name")).to_be_hidden()  # a controller renames in the Join panel instead
     give_hostile_names_then(viewer, "<b>Ann</b>")
     assert viewer.evaluate("localStorage.getItem('socketlab.name')") == "<b>Ann</b>"
@@ -280,7 +292,7 @@ class NamespaceDashboard:
     """`python -m webapp --host 0.0.0.0 --port 0` as a teacher starts it for a class, inside `ns`."""
 
     def __init__(self, ns: str, folder: Path) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SOCKETLAB_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SOCKETLAB_") or k == "SOCKETLAB_STATE_DIR"}
         env.update(SOCKETLAB_FILES=str(folder / "files"), SOCKETLAB_DOWNLOADS=str(folder / "downloads"),
                    SOCKETLAB_BIND="0.0.0.0", SOCKETLAB_TOKEN=CONTROL, SOCKETLAB_VIEW_TOKEN=VIEW)
         root = Path(__file__).resolve().parents[2]

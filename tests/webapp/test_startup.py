@@ -22,7 +22,7 @@ GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 
 
 def start(argv: list[str], **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SOCKETLAB_")}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SOCKETLAB_") or k == "SOCKETLAB_STATE_DIR"}
     return subprocess.run(argv, cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60, check=False)
 
 
