@@ -407,7 +407,7 @@ class EventBus:
             older: list[Recorded] = []
             spent = 0
             if after + 1 < first:
-                for event, nbytes in zip(self._pinned, self._pinned_sizes):
+                for event, nbytes in zip(self._pinned, self._pinned_sizes, strict=True):
                     if after < event.seq < first:
                         if len(older) >= limit or (max_bytes is not None and older and spent + nbytes > max_bytes):
                             limit = len(older)  # cut: the rest come next time
