@@ -33,17 +33,17 @@ ERRORS_PER_SECOND = 200
 
 #: Byte budgets (of each event's size as JSON). A count alone does not bound memory: one stage
 #: snapshot with 500 long names is 60 KB, a recv event 400 bytes.
-RING_BYTES = 24 << 20  # the ring (a few minutes of a busy lab)
+RING_BYTES = 32 << 20  # the ring (a few minutes of a busy lab; 50,000 light events over lab agents)
 PINNED_BYTES = 6 << 20  # the lifecycle events kept aside for late joiners
 EVENT_BYTES = 256 << 10  # one event: the lab's own are far smaller (a stage with 500 names is ~60 KB)
 #: What one reader takes in one go (GET /api/events, a Socket.IO batch): a late joiner pages through
 #: the history in answers of this size instead of one answer as large as the whole buffer.
 READ_BYTES = 2 << 20
-#: The most a light event takes as JSON: no params, no state, a detail of at most LIGHT_DETAIL
-#: characters (its 22 keys ~330 bytes, a 64-byte preview as text and hex ~260, a few args). The hot
-#: path makes only light events, so it does not measure them: each counts LIGHT_BYTES, and the count
-#: bound covers them. Every other event is measured once, when it comes in.
-LIGHT_BYTES = 800
+#: A light event: no params, no state, a detail of at most LIGHT_DETAIL characters (its 22 keys ~330
+#: bytes as JSON, a preview of up to 64 bytes as text and hex, a few args). The hot path makes only
+#: light events, so it does not measure them: each counts LIGHT_BYTES, a typical size (the largest
+#: is under twice that). Every other event is measured once, when it comes in.
+LIGHT_BYTES = 600
 LIGHT_DETAIL = 160
 FIXED_BYTES = 330  # an Event's JSON without its variable parts
 ARG_BYTES = 32  # per key of `args` (small flat dicts)
@@ -189,13 +189,14 @@ class EventBus:
     def __init__(self, capacity: int = 10_000, max_per_second: int = 0, pinned: int = 2_000,
                  max_bytes: int = RING_BYTES, pinned_bytes: int = PINNED_BYTES,
                  max_event_bytes: int = EVENT_BYTES) -> None:
-        self._capacity, self._pinned_capacity = capacity, pinned
+        self._pinned_capacity = pinned
+        # light events alone stay within the bytes too: the count is cut to what max_bytes holds of them
+        capacity = max(1, min(capacity, max_bytes // LIGHT_BYTES))
+        self._capacity = capacity
         self._events: deque[Recorded] = deque(maxlen=capacity)
         # seq -> bytes beyond LIGHT_BYTES, for the ring's measured events that hold more (a few)
         self._extra: dict[int, int] = {}
         self.extra_bytes = 0
-        # the light events' share is set aside whole: the extras get what remains of the budget
-        self._extra_budget = max(0, max_bytes - capacity * LIGHT_BYTES)
         self._pinned: deque[Recorded] = deque(maxlen=pinned)
         self._pinned_sizes: deque[int] = deque(maxlen=pinned)  # (each pinned event's bytes, in order)
         self.pinned_bytes = 0
@@ -383,7 +384,7 @@ class EventBus:
         self._extra[event.seq] = extra
         self.extra_bytes += extra
         events = self._events
-        while self.extra_bytes > self._extra_budget and len(events) > 1:
+        while len(events) * LIGHT_BYTES + self.extra_bytes > self.max_bytes and len(events) > 1:
             self.extra_bytes -= self._extra.pop(events.popleft().seq, 0)
 
     def _pin(self, event: Recorded, nbytes: int) -> None:

@@ -53,7 +53,8 @@ RESERVED = ("teacher", "the teacher", "admin", "administrator", "moderator", "in
             "server", "dashboard", "socket lab", "socketlab", "everyone", "by peer", "by the peer",
             "老师", "教师", "管理员", "系统", "服务器", "助教", "所有人")
 # What reads as an address: four dotted numbers, host:port (also "[::1]:80"), IPv6, "localhost".
-# Matched on the name's key, where look-alike digits, dots and colons are already plain ASCII.
+# Matched on the name's key, where look-alike digits, dots and colons are already plain ASCII (and on
+# the name itself, folded: the key writes look-alike letters as digits, "localhost" as "1oca1host").
 ADDRESS = re.compile(r"\d+(?:\.\d+){2,}|:\d{1,5}\b|[0-9a-f]*:[0-9a-f]*:|localhost", re.ASCII)
 
 _PROFILE = precis_i18n.get_profile("NicknameCasePreserved")
@@ -83,7 +84,7 @@ def clean_name(raw: Any, reserved_ok: bool = False) -> str:
     key = name_key(name)
     if not key.strip():
         raise BadInput("name-invisible")
-    found = ADDRESS.search(_digits(key))
+    found = ADDRESS.search(_digits(key)) or ADDRESS.search(_digits(name.casefold()))
     if found:
         raise BadInput("name-looks-like-address", found=found.group(0))
     if not reserved_ok:
