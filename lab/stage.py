@@ -301,7 +301,6 @@ class Stage:
                      "error": about.get("error"), "prefill": about.get("prefill"), "link": about.get("link"),
                      "download": about.get("download"),
                      "ids": {**ids, **({"run": about["run"]} if about.get("run") else {})}}
-        names = {clean_address(k): clean_name(v, reserved_ok=True) for k, v in names.items()}  # (BadInput: first)
         part = snapshot.get("part")
         named = _named_of(snapshot) if part == "name" else None
         with self._changing:
@@ -316,6 +315,8 @@ class Stage:
                         self.lesson, self.state, self.client = lesson, state, None
                     self._publish(kind, str(detail)[:200], part, list(named) if named is not None else None)
                     return
+                # (checked before any change; only here: a name change of this stage did not need them all)
+                names = {clean_address(k): clean_name(v, reserved_ok=True) for k, v in names.items()}
                 self.number, self.started = number, float(snapshot["started"])
                 self.teacher = {"view": teacher["view"], "focus": teacher.get("focus")}
                 self.lesson, self.state, self.client = lesson, state, None  # (found at its first action)
