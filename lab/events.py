@@ -1,17 +1,19 @@
 """The one event type of the lab, and the bounded buffer that holds and hands them out.
 
 Data flows one way: a socket thread publishes an `Event` to the `EventBus`; readers (the REST
-API, the Socket.IO relay) take them back by sequence number. The buffer is bounded: when it is
-full the oldest events leave, and a reader that asks for them learns how many it missed.
+API, the Socket.IO relay) take them back by sequence number. The buffer is bounded, in events and
+in bytes: when it is full the oldest events leave, and a reader that asks for them learns how many
+it missed.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, TypeVar
 
 from .kinds import LIFECYCLE_KINDS
 
@@ -28,6 +30,23 @@ PREVIEW_BYTES = 64
 #: thousand per second from one peer, so it counts against the per-second limit; errors have a small
 #: budget of their own so that a flood of failures cannot push the lifecycle out of the buffer either.
 ERRORS_PER_SECOND = 200
+
+#: Byte budgets (of each event's size as JSON). A count alone does not bound memory: one stage
+#: snapshot with 500 long names is 60 KB, a recv event 400 bytes.
+RING_BYTES = 32 << 20  # the ring (a few minutes of a busy lab; 50,000 light events over lab agents)
+PINNED_BYTES = 6 << 20  # the lifecycle events kept aside for late joiners
+EVENT_BYTES = 256 << 10  # one event: the lab's own are far smaller (a stage with 500 names is ~60 KB)
+#: What one reader takes in one go (GET /api/events, a Socket.IO batch): a late joiner pages through
+#: the history in answers of this size instead of one answer as large as the whole buffer.
+READ_BYTES = 2 << 20
+#: A light event: no params, no state, a detail of at most LIGHT_DETAIL characters (its 22 keys ~330
+#: bytes as JSON, a preview of up to 64 bytes as text and hex, a few args). The hot path makes only
+#: light events, so it does not measure them: each counts LIGHT_BYTES, a typical size (the largest
+#: is under twice that). Every other event is measured once, when it comes in.
+LIGHT_BYTES = 600
+LIGHT_DETAIL = 160
+FIXED_BYTES = 330  # an Event's JSON without its variable parts
+ARG_BYTES = 32  # per key of `args` (small flat dicts)
 
 
 class Event(NamedTuple):
@@ -113,6 +132,41 @@ class Relayed(NamedTuple):
 
 
 Recorded = Event | Relayed
+T = TypeVar("T")
+
+
+def _slice(items: deque[T], start: int, end: int) -> list[T]:
+    """items[start:end] of a deque, walked from the nearer end. islice from the left walks every
+    older item first (a deque has no O(1) middle): readers keeping up ask near the newest end, and
+    with 10,000-50,000 held that was a third of a lab agent's time in its shipper (py-spy)."""
+    size = len(items)
+    if start <= size - end:
+        return list(itertools.islice(items, start, end))
+    found = list(itertools.islice(reversed(items), size - end, size - start))
+    found.reverse()
+    return found
+
+
+def _json_bytes(value: Any) -> int:
+    """The size of `value` as JSON (for the rare, possibly large dicts: a stage, a state snapshot)."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str))
+
+
+def event_bytes(detail: str, head: bytes | None, args: dict[str, Any] | None, params: dict[str, Any] | None,
+                state: dict[str, Any] | None) -> int:
+    """An Event's size as JSON, estimated: exact enough to budget by, cheap where events are many.
+    A preview is shown twice (text, and hex at three characters a byte); `args` of the hot path are
+    small flat dicts, counted per key; `params` and `state` are measured (they come rarely)."""
+    size = FIXED_BYTES + len(detail)
+    if head is not None:
+        size += 4 * len(head)
+    if args:
+        size += ARG_BYTES * len(args)
+    if params:
+        size += _json_bytes(params)
+    if state:
+        size += _json_bytes(state)
+    return size
 
 
 class EventBus:
@@ -122,11 +176,32 @@ class EventBus:
     and are only counted, except lifecycle events: the last `pinned` of those are also kept aside, so
     a flood of data events cannot make a late joiner lose the listen/accept/close that explain it.
     Readers get them back in seq order, the gaps counted as dropped.
+
+    Bounds: the ring holds at most `capacity` events and `max_bytes` bytes, the pinned ones at most
+    `pinned` and `pinned_bytes`; whichever is reached first makes the oldest leave (so the ring stays
+    consecutive: it is only ever cut at its old end). Sizes are each event's JSON, estimated once
+    when it comes in (`event_bytes`, or the length of a relayed event's JSON). An event over
+    `max_event_bytes` is refused whole and counted (`too_large`, and in `suppressed`): the lab's own
+    events are far below it by construction, so one above it is broken or hostile, and a cut one
+    would be a half-truth (a stage without its names) that every reader would have to learn to spot.
     """
 
-    def __init__(self, capacity: int = 10_000, max_per_second: int = 0, pinned: int = 2_000) -> None:
+    def __init__(self, capacity: int = 10_000, max_per_second: int = 0, pinned: int = 2_000,
+                 max_bytes: int = RING_BYTES, pinned_bytes: int = PINNED_BYTES,
+                 max_event_bytes: int = EVENT_BYTES) -> None:
+        self._pinned_capacity = pinned
+        # light events alone stay within the bytes too: the count is cut to what max_bytes holds of them
+        capacity = max(1, min(capacity, max_bytes // LIGHT_BYTES))
+        self._capacity = capacity
         self._events: deque[Recorded] = deque(maxlen=capacity)
+        # seq -> bytes beyond LIGHT_BYTES, for the ring's measured events that hold more (a few)
+        self._extra: dict[int, int] = {}
+        self.extra_bytes = 0
         self._pinned: deque[Recorded] = deque(maxlen=pinned)
+        self._pinned_sizes: deque[int] = deque(maxlen=pinned)  # (each pinned event's bytes, in order)
+        self.pinned_bytes = 0
+        self.max_bytes, self.max_pinned_bytes, self.max_event_bytes = max_bytes, pinned_bytes, max_event_bytes
+        self.too_large = 0  # events refused for their size alone
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._waiting = 0  # threads in wait()
@@ -164,10 +239,13 @@ class EventBus:
         framing: str | None = None,
         state: dict[str, Any] | None = None,
         ts: float | None = None,
+        pin: bool = True,
     ) -> Event | None:
-        """Record one event; returns it, or None when the per-second limit suppressed it."""
+        """Record one event; returns it, or None when the per-second limit suppressed it (or it is
+        over the size of one event). `pin` False: a lifecycle event that matters to pages live but
+        not to a late joiner, who gets the same from elsewhere (a name change: GET /api/stage)."""
         return self.record(endpoint, kind, proto, conn, local, peer, size, payload, detail,
-                           call, args, result, closed_by, errno, code, params, message, framing, state, ts)
+                           call, args, result, closed_by, errno, code, params, message, framing, state, ts, pin)
 
     def record(
         self,
@@ -191,6 +269,7 @@ class EventBus:
         framing: str | None = None,
         state: dict[str, Any] | None = None,
         ts: float | None = None,
+        pin: bool = True,
     ) -> Event | None:
         """publish() with every field given in order: the socket threads' hot path.
 
@@ -201,16 +280,29 @@ class EventBus:
         """
         head = None if payload is None else payload[:PREVIEW_BYTES]  # cut before any formatting
         now = time.time()
+        nbytes = 0  # light (see LIGHT_BYTES): not measured
+        if params is not None or state is not None or len(detail) > LIGHT_DETAIL:
+            nbytes = event_bytes(detail, head, args, params, state)  # (rare: outside the lock)
         with self._lock:
             if self._max_per_second and not self._admit(now, kind):
+                self.suppressed += 1
+                return None
+            if nbytes and nbytes > self.max_event_bytes:
+                self.too_large += 1
                 self.suppressed += 1
                 return None
             self._seq += 1
             event = Event(self._seq, now if ts is None else ts, endpoint, conn, proto, kind, local, peer, size, head, detail,
                           call, args, result, closed_by, errno, code, params, message, framing, state)
-            self._events.append(event)
-            if kind in LIFECYCLE_KINDS:
-                self._pinned.append(event)
+            # _keep(), inline: this is the hot path
+            events = self._events
+            if self._extra and len(events) == self._capacity:  # (the deque's maxlen drops the oldest in C)
+                self.extra_bytes -= self._extra.pop(events[0].seq, 0)
+            events.append(event)
+            if nbytes:
+                self._weigh(event, nbytes)
+            if kind in LIFECYCLE_KINDS and pin:
+                self._pin(event, nbytes or LIGHT_BYTES)
             if self._waiting:  # (a notify costs several Python calls; usually nobody is waiting)
                 self._cond.notify_all()
         return event
@@ -228,7 +320,9 @@ class EventBus:
                     self.suppressed += 1
                     continue
                 self._seq += 1
-                self._events.append(Event(self._seq, *row))
+                event = Event(self._seq, *row)
+                self._keep(event, LIGHT_BYTES if len(event.detail) <= LIGHT_DETAIL
+                           else event_bytes(event.detail, event.head, event.args, None, None))
                 recorded += 1
             if recorded and self._waiting:
                 self._cond.notify_all()
@@ -245,43 +339,98 @@ class EventBus:
         self._window_count += 1
         return self._window_count <= self._max_per_second
 
-    def relay_in(self, body: dict[str, Any]) -> Relayed:
+    def relay_in(self, body: dict[str, Any], nbytes: int | None = None) -> Relayed | None:
         """Add an event another lab recorded (a checked JSON object with a `kind`): it keeps its own
-        seq as `agent_seq` and gets this bus's next one. Never rate-limited here: its lab did that."""
+        seq as `agent_seq` and gets this bus's next one. Never rate-limited here: its lab did that.
+        `nbytes`: its JSON's length when the caller has it (it read the JSON); measured otherwise.
+        None when it is over the size of one event (counted, as record() does)."""
+        if nbytes is None:
+            nbytes = _json_bytes(body)
+        nbytes += 40  # (the two seqs this adds)
         with self._lock:
+            if nbytes > self.max_event_bytes:
+                self.too_large += 1
+                self.suppressed += 1
+                return None
             self._seq += 1
             body["agent_seq"], body["seq"] = body.get("seq"), self._seq
             event = Relayed(self._seq, str(body["kind"]), body)
-            self._events.append(event)
-            if event.kind in LIFECYCLE_KINDS:
-                self._pinned.append(event)
+            self._keep(event, nbytes)
             if self._waiting:
                 self._cond.notify_all()
         return event
 
-    def since(self, after: int, limit: int = 1000) -> tuple[list[Recorded], int]:
-        """Events with seq > after (oldest first, at most `limit`), and how many of them were dropped."""
+    @property
+    def bytes(self) -> int:
+        """The ring's size as JSON (light events counted at LIGHT_BYTES each)."""
+        return len(self._events) * LIGHT_BYTES + self.extra_bytes
+
+    def _keep(self, event: Recorded, nbytes: int) -> None:
+        """Append to the ring (and pin a lifecycle event). Called with the lock held."""
+        events = self._events
+        if self._extra and len(events) == self._capacity:
+            self.extra_bytes -= self._extra.pop(events[0].seq, 0)
+        events.append(event)
+        self._weigh(event, nbytes)
+        if event.kind in LIFECYCLE_KINDS:
+            self._pin(event, nbytes)
+
+    def _weigh(self, event: Recorded, nbytes: int) -> None:
+        """Count what a measured event holds beyond a light one; the oldest events leave until the
+        ring is within its bytes. Only the old end is ever cut, so the ring stays consecutive."""
+        extra = nbytes - LIGHT_BYTES
+        if extra <= 0:
+            return
+        self._extra[event.seq] = extra
+        self.extra_bytes += extra
+        events = self._events
+        while len(events) * LIGHT_BYTES + self.extra_bytes > self.max_bytes and len(events) > 1:
+            self.extra_bytes -= self._extra.pop(events.popleft().seq, 0)
+
+    def _pin(self, event: Recorded, nbytes: int) -> None:
+        pinned, sizes = self._pinned, self._pinned_sizes
+        if len(pinned) == self._pinned_capacity:
+            self.pinned_bytes -= sizes[0]
+        pinned.append(event)
+        sizes.append(nbytes)
+        self.pinned_bytes += nbytes
+        while self.pinned_bytes > self.max_pinned_bytes and len(pinned) > 1:
+            pinned.popleft()
+            self.pinned_bytes -= sizes.popleft()
+
+    def since(self, after: int, limit: int = 1000, max_bytes: int | None = None) -> tuple[list[Recorded], int]:
+        """Events with seq > after (oldest first, at most `limit`, and at most `max_bytes` of them but
+        always the first), and how many of them were dropped. A reader cut short by `limit` or
+        `max_bytes` asks again after the last one it got: what it did not get yet is not counted."""
         limit = max(0, limit)
         with self._cond:
             first = self._events[0].seq if self._events else self._seq + 1
-            older = [e for e in self._pinned if after < e.seq < first] if after + 1 < first else []
-            if len(older) >= limit:
-                found = older[:limit]
-                return found, (found[-1].seq - after - len(found)) if found else 0
-            dropped = max(0, first - after - 1) - len(older)
+            older: list[Recorded] = []
+            spent = 0
+            if after + 1 < first:
+                for event, nbytes in zip(self._pinned, self._pinned_sizes, strict=True):
+                    if after < event.seq < first:
+                        if len(older) >= limit or (max_bytes is not None and older and spent + nbytes > max_bytes):
+                            limit = len(older)  # cut: the rest come next time
+                            break
+                        older.append(event)
+                        spent += nbytes
             size = len(self._events)
             start = max(0, after + 1 - first)
             end = min(size, start + limit - len(older))
-            if start >= end:
-                newer = []
-            elif start <= size - end:
-                newer = list(itertools.islice(self._events, start, end))
-            else:  # near the newest end, where readers keeping up ask: walk from there. islice from the
-                # left walks every older event first (a deque has no O(1) middle): with 10,000-50,000 held
-                # that was a third of a lab agent's time in its shipper, and the relay's too (py-spy)
-                newer = list(itertools.islice(reversed(self._events), size - end, size - start))
-                newer.reverse()
-            return older + newer, dropped
+            newer = _slice(self._events, start, end) if start < end else []
+            if max_bytes is not None and newer:
+                extra, taken = self._extra, 0
+                for event in newer:
+                    nbytes = LIGHT_BYTES + extra.get(event.seq, 0) if extra else LIGHT_BYTES
+                    if (older or taken) and spent + nbytes > max_bytes:
+                        del newer[taken:]
+                        break
+                    spent += nbytes
+                    taken += 1
+            if older and not newer:  # (the gaps up to the last one given: the reader goes on from there)
+                return older, older[-1].seq - after - len(older)
+            return older + newer, max(0, first - after - 1) - len(older)
 
     def wait(self, after: int, timeout: float, cancelled: Callable[[], bool] = lambda: False) -> bool:
         """Block until an event newer than `after` exists, `cancelled()` (checked on wake()), or the timeout."""

@@ -304,11 +304,21 @@ MESSAGES: dict[str, str] = {
     "name-not-text": "A name is text, like \"Ann\".",
     "name-empty": "The name is empty; type the name the class should see, or leave it out (names are never required).",
     "name-too-long": "That name is too long: at most {max} characters, so it fits on the projector.",
-    "name-bad-character": "The name contains an invisible control character ({char}); type it again with letters, "
-                          "digits, spaces or emoji only.",
+    "name-bad-character": "The name contains a character a name cannot hold ({char}: invisible, or one that changes "
+                          "the text around it); type it again with letters, digits, spaces or emoji only.",
     "name-bad-address": "'{address}' is not an IP address; names belong to the address students connect from.",
     "name-too-fast": "Names change at most once a second; wait a moment and try again.",
     "too-many-names": "This stage already has {max} names, the most it keeps; a new stage starts afresh.",
+    # -- names that must not pass for someone else (lab/names.py, lab/stage.py) ---------------------
+    "name-invisible": "The class would see nothing: type a name with letters, digits or emoji in it.",
+    "name-too-many-marks": "Too many accents on one letter (at most {max}): they would cover the names above and below.",
+    "name-looks-like-address": "A name cannot look like an address or a port ({found}): the class would take it "
+                               "for one. Type your name.",
+    "name-reserved": "'{word}' is kept for the teacher and the lab, so nobody can pass for them; type your own name.",
+    "name-taken": "Someone in this stage is already called '{name}' (or a name that looks the same); add an "
+                  "initial or your family name.",
+    "names-too-fast": "The class is changing names faster than the projector can show them; try again in a few "
+                      "seconds.",
     # -- joining and students' own tokens (webapp/join.py, webapp/api.py check_access) ---------------
     "join-wrong-code": "That code is not right; check the code on the projector (letters and digits, no spaces).",
     "join-too-many-tries": "Too many wrong codes were typed in the last minute, some from your address; wait "

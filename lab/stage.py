@@ -8,7 +8,10 @@ reloads, a second tab, a viewer and a late joiner all replay to the same place:
 - `stage`: a new stage began (lifecycle: always recorded and pinned). Views that show "the
   current stage only" start afresh at this event; the log keeps what came before, marked.
 - `classroom`: the stage changed within itself (the lesson is built, an action ran, the teacher
-  chose another view or focus). Its `params` are the whole stage, so one event is enough to catch up.
+  chose another view or focus). Its `params` are the whole stage, so one event is enough to catch up;
+  except a name change, which is many and small: its `params` are only
+  `{"stage": n, "part": "name", "named": [address, name or None]}` (a page applies it to the stage
+  it holds; a late joiner has the names whole from GET /api/stage, so it is not pinned).
 
 Thread safety: one lock serialises the changes (a build may block for a connect timeout); reading
 the stage takes only a snapshot lock, so GET /api/stage never waits for a build.
@@ -24,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .errors import BadInput, LabError, NotFound, Refused, TooLarge
 from .events import EventBus
 from .lessons import VIEWS, Lesson, lesson as lesson_numbered
-from .names import clean_address, clean_name
+from .names import clean_address, clean_name, name_key
 
 if TYPE_CHECKING:
     from .client import LabClient
@@ -50,6 +53,12 @@ MAX_FOCUS = 8
 MAX_LANE_CHARS = 40
 MAX_NAMES = 500  # display names one stage keeps (a lecture hall, with room to spare)
 NAME_INTERVAL = 1.0  # seconds between two name changes of one address (each is an event for every page)
+# Name changes of the whole class (students', not the teacher's): a bucket of NAMES_BURST, refilled at
+# NAMES_PER_SECOND. Each address has its own interval, but addresses are many (a /64, a lecture hall's
+# NAT, 127.0.0.0/8): 500 of them renaming every second was 500 events a second to every page. A class
+# of 60 naming itself at once passes whole; a lecture hall of 300 within half a minute.
+NAMES_PER_SECOND = 10.0
+NAMES_BURST = 60
 
 
 def _focus_ok(focus: Any) -> bool:
@@ -76,7 +85,9 @@ class Stage:
         self.lesson: Lesson | None = None
         self.state: dict[str, Any] = {}  # the lesson's life on this stage: ids, step, last, ...
         self.names: dict[str, str] = {}  # IP address -> display name, for this stage only
+        self._keys: dict[str, str] = {}  # name_key(name) -> the address that holds it (names are unique)
         self._named_at: dict[str, float] = {}
+        self._bucket, self._bucket_at = float(NAMES_BURST), time.monotonic()  # the class's name changes
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -123,7 +134,7 @@ class Stage:
             with self._lock:
                 self.number += 1
                 self.started = time.time()
-                self.names, self._named_at = {}, {}  # names are per stage (students' pages give theirs again)
+                self._forget_names()  # names are per stage (students' pages give theirs again)
                 self.lesson = chosen
                 self.state = {"state": "building", "step": 0, "ids": {}}
                 if chosen is not None:
@@ -212,9 +223,12 @@ class Stage:
 
     def set_name(self, address: Any, raw: Any, limited: bool = True) -> dict[str, str]:
         """Name the connections from `address` (a student naming themself is `limited` to one change
-        a second; a controller renaming someone is not). `raw` None clears the name."""
+        a second, within the class's own limit, and may not take a reserved word; a controller
+        renaming someone is not limited). `raw` None clears the name. Names are unique in a stage,
+        compared by name_key (case, width, look-alike letters)."""
         address = clean_address(address)
-        name = None if raw is None else clean_name(raw)
+        name = None if raw is None else clean_name(raw, reserved_ok=not limited)
+        key = None if name is None else name_key(name)
         with self._changing:
             with self._lock:
                 if self.names.get(address) == name:
@@ -222,9 +236,17 @@ class Stage:
                 now = time.monotonic()
                 if limited and now - self._named_at.get(address, float("-inf")) < NAME_INTERVAL:
                     raise Refused("name-too-fast")
+                holder = None if key is None else self._keys.get(key)
+                if holder is not None and holder != address:
+                    raise Refused("name-taken", name=self.names[holder])
                 if name is not None and address not in self.names and len(self.names) >= MAX_NAMES:
                     raise TooLarge("too-many-names", max=MAX_NAMES)
                 if limited:
+                    self._bucket = min(float(NAMES_BURST), self._bucket + (now - self._bucket_at) * NAMES_PER_SECOND)
+                    self._bucket_at = now
+                    if self._bucket < 1:
+                        raise Refused("names-too-fast")
+                    self._bucket -= 1
                     if len(self._named_at) >= 4 * MAX_NAMES:
                         self._named_at.clear()  # (bounded: the limit is about bursts, not history)
                     self._named_at[address] = now
@@ -235,13 +257,22 @@ class Stage:
     def _changed(self, what: str, part: str = "lesson", named: list[Any] | None = None) -> dict[str, Any]:
         """Tell this dashboard's pages, and the others over lab agents. `part` says what changed
         ("lesson", "teacher", or "name" with `named` [address, name]): another dashboard takes only
-        that part, so two changes made at once on two dashboards (a view here, a name there) both stay."""
+        that part, so two changes made at once on two dashboards (a view here, a name there) both stay.
+        This dashboard's pages get the whole stage, but for a name change only the change."""
         with self._lock:
             snapshot = self._snapshot()
             detail = f"stage {self.number}: {what}"
-            self.bus.publish("", "classroom", proto="", detail=detail, params=snapshot)
+            self._publish("classroom", detail, part, named)
         self.labs.share("classroom", detail, {**snapshot, "part": part, **({"named": named} if named else {})})
         return snapshot
+
+    def _publish(self, kind: str, detail: str, part: str | None = None, named: list[Any] | None = None) -> None:
+        """The event for this dashboard's pages (called with the lock held)."""
+        if part == "name" and named is not None:
+            self.bus.publish("", kind, proto="", detail=detail, params={"stage": self.number, "part": "name",
+                                                                         "named": list(named)}, pin=False)
+        else:
+            self.bus.publish("", kind, proto="", detail=detail, params=self._snapshot())
 
     # -- another dashboard's change (over lab agents) ------------------------------------------------
 
@@ -271,7 +302,6 @@ class Stage:
                      "error": about.get("error"), "prefill": about.get("prefill"), "link": about.get("link"),
                      "download": about.get("download"),
                      "ids": {**ids, **({"run": about["run"]} if about.get("run") else {})}}
-        names = {clean_address(k): clean_name(v) for k, v in names.items()}  # (BadInput: before any change)
         part = snapshot.get("part")
         named = _named_of(snapshot) if part == "name" else None
         with self._changing:
@@ -284,23 +314,34 @@ class Stage:
                         self._name(*named)
                     else:
                         self.lesson, self.state, self.client = lesson, state, None
-                    self.bus.publish("", kind, proto="", detail=str(detail)[:200], params=self._snapshot())
+                    self._publish(kind, str(detail)[:200], part, list(named) if named is not None else None)
                     return
-                if kind == "stage":
-                    self.names, self._named_at = {}, {}
+                # (checked before any change; only here: a name change of this stage did not need them all)
+                names = {clean_address(k): clean_name(v, reserved_ok=True) for k, v in names.items()}
                 self.number, self.started = number, float(snapshot["started"])
                 self.teacher = {"view": teacher["view"], "focus": teacher.get("focus")}
                 self.lesson, self.state, self.client = lesson, state, None  # (found at its first action)
-                self.names = names
+                self._forget_names(keep_limits=kind != "stage")
+                for address, name in names.items():
+                    self._name(address, name)
                 event = self.bus.publish("", kind, proto="", detail=str(detail)[:200], params=self._snapshot())
                 if kind == "stage":
                     self.seq = event.seq if event is not None else self.bus.last_seq
 
     def _name(self, address: str, name: str | None) -> None:
-        if name is None:
-            self.names.pop(address, None)
-        else:
+        """Set or clear one name, keeping the keys beside (another dashboard's name may hold a key
+        already: the newer one wins, so the two dashboards end alike)."""
+        old = self.names.pop(address, None)
+        if old is not None and self._keys.get(name_key(old)) == address:
+            del self._keys[name_key(old)]
+        if name is not None:
             self.names[address] = name
+            self._keys[name_key(name)] = address
+
+    def _forget_names(self, keep_limits: bool = False) -> None:
+        self.names, self._keys = {}, {}
+        if not keep_limits:
+            self._named_at = {}
 
     def _describe(self, what: str) -> str:
         lesson = self.lesson
@@ -313,7 +354,7 @@ def _named_of(snapshot: dict[str, Any]) -> tuple[str, str | None]:
     given = snapshot.get("named")
     if not (isinstance(given, list) and len(given) == 2 and (given[1] is None or isinstance(given[1], str))):
         raise ValueError("a name change that does not hold together")
-    return clean_address(given[0]), None if given[1] is None else clean_name(given[1])
+    return clean_address(given[0]), None if given[1] is None else clean_name(given[1], reserved_ok=True)
 
 
 __all__ = ["Stage", "TEACHER_VIEWS", "VIEWS"]

@@ -243,7 +243,7 @@ class AgentHub:
                     self.live.pop(body["endpoint"], None)
                 else:
                     self.live[body["endpoint"]] = agent
-        self.bus.relay_in(body)
+        self.bus.relay_in(body, len(raw))
 
     @property
     def skipped(self) -> int:

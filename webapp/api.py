@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from lab import BadInput, Forbidden, LabError, NotFound, Refused, TooLarge
 from lab.errors import Problem
+from lab.events import READ_BYTES
 from lab.kinds import kinds_json
 from lab.lessons import LESSONS
 from lab.messages import MESSAGES
@@ -340,12 +341,14 @@ def events() -> Response:
     after = _int_arg("after", 0, 0, 2**62)
     limit = _int_arg("limit", 1000, 1, 10_000)
     resume = _resume_arg()
-    found, dropped = bus.since(after, limit)
+    found, dropped = bus.since(after, limit, READ_BYTES)
     last = found[-1].seq if found else bus.last_seq
+    # cut short by its bytes (READ_BYTES) rather than by `limit`: the reader asks again after `last`
+    more = 0 < len(found) < limit and last < bus.last_seq
     shown = [e.to_json() for e in found]
     if resume:
         shown = [e for e in shown if not _shown_before(e, resume)]
-    return jsonify(events=shown, last=last, dropped=dropped, boot=current_app.config["BOOT"])
+    return jsonify(events=shown, last=last, dropped=dropped, more=more, boot=current_app.config["BOOT"])
 
 
 def _shown_before(event: dict[str, Any], resume: dict[str, tuple[int, float]]) -> bool:

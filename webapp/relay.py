@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from lab.events import EventBus
+from lab.events import READ_BYTES, EventBus
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class Relay:
             if pause > 0:
                 self._stop.wait(pause)
             gathered_at = time.monotonic()
-            events, _ = self.bus.since(last, BATCH_MAX)
+            events, _ = self.bus.since(last, BATCH_MAX, READ_BYTES)  # (the rest: the next batch)
             if not events:
                 last = self.bus.last_seq  # everything waiting was already dropped from the buffer
                 continue

@@ -91,7 +91,7 @@ async function catchUp() {
       if (resume) {
         if (!(typeof page?.last === "number" && page.last - after >= PAGE)) break;
         cursor.reached(page.last);
-      } else if (events.length < PAGE) break;
+      } else if (events.length < PAGE && !page?.more) break; // (`more`: cut short by its bytes)
     }
   } catch (error) {
     failed(t("error.catchup", { reason: error.message }));

@@ -12,7 +12,7 @@ import { onLanguageChange, t } from "./i18n.js";
 import { book as names, onNames } from "./names.js";
 import { noticeIn } from "./notice.js";
 import { callFor, hostPort, liveServers, reachableOf } from "./reach.js";
-import { current as currentStage, onStage } from "./stage.js";
+import { current as currentStage, onStage, onStageNames } from "./stage.js";
 
 const NAME_KEY = "socketlab.name"; // the /join page stores the name a student gave under the same key
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -181,7 +181,7 @@ function serverBlock(ep) {
 function namesBlock() {
   const entries = names.entries();
   const rows = entries.map(([address, name]) => {
-    const input = el("input", { value: name, spellcheck: "false", "aria-label": t("join.renameLabel", { address }),
+    const input = el("input", { value: name, spellcheck: "false", dir: "auto", "aria-label": t("join.renameLabel", { address }),
       testid: "name-input" });
     const rename = el("button", { type: "submit", class: "btn small", text: t("join.rename") });
     const clear = el("button", { type: "button", class: "btn small ghost", testid: "name-clear", text: t("join.clear") });
@@ -299,7 +299,7 @@ function showMyName() {
   const name = storedName();
   if (name) {
     delete label.dataset.i18n; // (applyStatic would put the placeholder words back on a language change)
-    label.textContent = name;
+    label.replaceChildren(el("bdi", { text: name })); // (isolated: see names.js)
   } else {
     label.dataset.i18n = "join.myName";
     label.textContent = t("join.myName");
@@ -352,6 +352,7 @@ export function initJoin({ role: given, student: studentName = null, onEndpoints
   notice = noticeIn(dialog, "join-error", body);
   names.set(currentStage()?.names);
   onStage((stage) => names.set(stage?.names));
+  onStageNames((stage) => names.set(stage?.names));
   onNames(render);
   let seen = "";
   onEndpoints((list) => {

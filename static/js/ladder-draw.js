@@ -107,7 +107,7 @@ function laneAddr(lane, compact) {
   if (name === null) {
     return el("span", { class: "lane-addr", text: lane.conn ? `⇄ ${where(lane.peer, compact)}` : where(lane.local, compact) });
   }
-  return el("span", { class: "lane-addr named", testid: "lane-name", title: addr(lane.peer), text: `⇄ ${name}` });
+  return el("span", { class: "lane-addr named", testid: "lane-name", title: addr(lane.peer) }, "⇄ ", el("bdi", { text: name }));
 }
 
 function laneHeader(model, id, x, width, compact) {
@@ -119,8 +119,9 @@ function laneHeader(model, id, x, width, compact) {
     const peer = externalPeer(id);
     const name = names.of(peer); // a student's program, named: the address stays one hover away
     box.append(el("span", { class: "lane-id", text: t("ladder.outside") }),
-      el("span", { class: "lane-addr", text: name ?? (compact ? `:${id.split(":").pop()}` : id.slice(4)),
-        title: name === null ? null : id.slice(4), testid: name === null ? null : "lane-name" }));
+      el("span", { class: "lane-addr", text: name === null ? (compact ? `:${id.split(":").pop()}` : id.slice(4)) : null,
+        title: name === null ? null : id.slice(4), testid: name === null ? null : "lane-name" },
+      name === null ? null : el("bdi", { text: name })));
     return box;
   }
   const lane = model.lanes.get(id);

@@ -100,7 +100,8 @@ function row(ev, index) {
   badge.firstChild.textContent = tOr(`ev.${kind}`, kind);
   // a named peer shows its name; the address is one hover away (names are text: textContent only)
   const name = ev.peer ? names.of(ev.peer) : null;
-  peer.textContent = name ?? hostPort(ev.peer);
+  if (name === null) peer.textContent = hostPort(ev.peer);
+  else peer.replaceChildren(el("bdi", { testid: "peer-name", text: name })); // (isolated: see names.js)
   if (name !== null) {
     peer.title = hostPort(ev.peer);
     peer.classList.add("named");

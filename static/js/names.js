@@ -4,8 +4,13 @@
 // student's programs all come from the address their page came from.
 // Pure (no DOM): tested with node --test. The page wires `book` to the stage (join-panel.js), and
 // the views read it and draw again on `onNames`: they keep their rows, only the labels change.
-// Names are text a student typed: callers put them in textContent (or an SVG <text>), never HTML.
+// Names are text a student typed: callers put them in textContent (or an SVG <text>), never HTML,
+// and always in bidi isolation (a <bdi>, or `isolate()` where only text goes: an <option>, a CSV
+// cell), so a right-to-left name cannot reorder the arrow, the address or the words beside it.
 import { Emitter } from "./emitter.js";
+
+/** A name for a text-only place: between FIRST STRONG ISOLATE and POP DIRECTIONAL ISOLATE. */
+export const isolate = (name) => `\u2068${name}\u2069`;
 
 /** The host as the stage writes addresses: an IPv4-mapped IPv6 peer ("::ffff:10.77.0.2", a
  * dual-stack server's view of an IPv4 client) is the IPv4 address the student's page named. */
@@ -63,9 +68,10 @@ export class NameBook extends Emitter {
     return nameIn(this.names, addr);
   }
 
-  /** What a view writes for a peer: its name when it has one, else "host:port". */
+  /** What a view writes for a peer in plain text: its name (isolated) when it has one, else "host:port". */
   label(addr) {
-    return this.of(addr) ?? hostPort(addr);
+    const name = this.of(addr);
+    return name === null ? hostPort(addr) : isolate(name);
   }
 
   /** [[address, name], ...] sorted by name, for the list a controller edits. */
@@ -76,29 +82,44 @@ export class NameBook extends Emitter {
 
 const isStageKind = (kind) => kind === "stage" || kind === "classroom";
 
+/** A name change's [address, name | null] ({stage, part: "name", named}), or null. */
+function renamed(params) {
+  const named = params.part === "name" ? params.named : null;
+  return Array.isArray(named) && named.length === 2 && typeof named[0] === "string"
+    && (named[1] === null || typeof named[1] === "string") ? named : null;
+}
+
 /**
  * The peer name of each event (given oldest first, in seq order), for the CSV: the names its stage
  * ended with, so a student who named themselves after connecting is named on every row of theirs.
  * A stage begins with a `stage` event; `stage` and `classroom` events carry the stage object, with
- * its names, at that moment. Events before the first stage object seen belong to its stage when it
- * is a `classroom` event (a recording that starts mid-stage), to an unknown earlier one when it
+ * its names, at that moment, except a name change, which carries only that change (applied to the
+ * names so far). Events before the first stage object seen belong to its stage when it is a
+ * `classroom` event (a recording that starts mid-stage), to an unknown earlier one when it
  * begins a new stage.
  */
 export function peerNames(events) {
   const stageOf = []; // stage number per event (null before any stage object is seen)
-  const last = new Map(); // stage number -> the names object seen last in that stage
+  const books = new Map(); // stage number -> its names so far (a Map, as cleanNames makes)
   let current = null;
   for (const ev of events) {
     const params = ev && isStageKind(ev.kind) && ev.params && typeof ev.params === "object" ? ev.params : null;
     if (params && Number.isInteger(params.stage)) {
       current = params.stage;
-      last.set(current, params.names);
+      const change = renamed(params);
+      if (!change) {
+        books.set(current, cleanNames(params.names));
+      } else {
+        const book = books.get(current) ?? new Map();
+        if (change[1]) book.set(plainHost(change[0]), change[1]);
+        else book.delete(plainHost(change[0]));
+        books.set(current, book);
+      }
     }
     stageOf.push(current);
   }
   const opening = events.find((ev) => ev && isStageKind(ev.kind) && Number.isInteger(ev.params?.stage));
   const first = opening && opening.kind === "classroom" ? opening.params.stage : null;
-  const books = new Map([...last].map(([n, raw]) => [n, cleanNames(raw)]));
   return events.map((ev, i) => {
     const stage = stageOf[i] ?? first;
     const names = stage === null ? null : books.get(stage);

@@ -2,7 +2,7 @@
 // DOM), so it is tested with node --test; replay.js does the files and the playing.
 // The event's fields as the lab publishes them: the structured ones too (CONTRACT "Structured
 // events"), so a replay words every event the way the live page did, in either language.
-import { peerNames } from "./names.js";
+import { isolate, peerNames } from "./names.js";
 import { stageNumbers } from "./stages.js";
 
 export const FIELDS = ["seq", "ts", "endpoint", "conn", "proto", "kind", "local", "peer", "size", "data", "hex", "detail",
@@ -15,11 +15,17 @@ export function toJsonl(events) {
 /** A CSV cell. Text a spreadsheet would run as a formula (=, +, -, @, tab, CR first) is prefixed
  * with ', whatever field it came from: an imported file may put a formula in an address too. */
 export function cell(value) {
-  let s = value === null || value === undefined ? "" : Array.isArray(value) ? value.join(":")
+  const s = value === null || value === undefined ? "" : Array.isArray(value) ? value.join(":")
     : typeof value === "object" ? JSON.stringify(value) : String(value);
-  if (typeof value !== "number" && /^[=+\-@\t\r]/.test(s)) s = `'${s}`;
-  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  return quoted(typeof value === "number" ? s : unformula(s));
 }
+
+const unformula = (s) => (/^[=+\-@\t\r]/.test(s) ? `'${s}` : s);
+const quoted = (s) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+
+/** A name's cell: in bidi isolation (a right-to-left name would reorder the cells beside it in a
+ * viewer), guarded against formulas inside it as every cell is. */
+const nameCell = (name) => (name ? quoted(isolate(unformula(name))) : "");
 
 /** CSV with every event (earlier stages too); `stage` says which classroom stage each belongs to,
  * `peer_name` the display name of its peer in that stage (names.js; empty when unnamed). */
@@ -30,7 +36,7 @@ export function toCsv(events) {
   const names = peerNames(events);
   events.forEach((ev, i) => {
     const iso = typeof ev.ts === "number" ? new Date(ev.ts * 1000).toISOString() : "";
-    lines.push([iso, ...FIELDS.map((f) => ev[f]), stages[i], names[i]].map(cell).join(","));
+    lines.push([...[iso, ...FIELDS.map((f) => ev[f]), stages[i]].map(cell), nameCell(names[i])].join(","));
   });
   return lines.join("\r\n") + "\r\n";
 }

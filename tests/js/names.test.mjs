@@ -3,7 +3,7 @@
 // names its stage ended with.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { NameBook, cleanNames, hostPort, nameIn, peerNames, plainHost } from "../../static/js/names.js";
+import { NameBook, cleanNames, hostPort, isolate, nameIn, peerNames, plainHost } from "../../static/js/names.js";
 import { toCsv } from "../../static/js/recording.js";
 
 const stageObject = (n, names) => ({ stage: n, seq: 0, started: 0, endpoints: 0, teacher: { view: "log", focus: null },
@@ -36,7 +36,7 @@ test("the book labels peers and says when the names change, not when the same na
   book.on("names", () => heard++);
   assert.equal(book.label(["10.77.0.2", 53422]), "10.77.0.2:53422");
   assert.equal(book.set({ "10.77.0.2": "<b>Ann</b>" }), true);
-  assert.equal(book.label(["10.77.0.2", 53422]), "<b>Ann</b>"); // text, as typed: the views escape it
+  assert.equal(book.label(["10.77.0.2", 53422]), "\u2068<b>Ann</b>\u2069"); // text, as typed, isolated
   assert.equal(book.set({ "10.77.0.2": "<b>Ann</b>" }), false);
   assert.equal(heard, 1);
   book.set({ "10.77.0.9": "Cy", "10.77.0.2": "Ann" });
@@ -68,7 +68,21 @@ test("the CSV gets peer_name as its last column; the columns before it stay wher
   const header = lines[0].split(",");
   assert.equal(header.at(-1), "peer_name");
   assert.equal(header.at(-2), "stage");
-  // guarded against formulas and quoted, like every other cell
-  assert.ok(lines[2].endsWith(",\"'=Ann, \"\"the\"\" <b>\""), lines[2]);
+  // guarded against formulas and quoted, like every other cell, and in bidi isolation (FSI ... PDI)
+  assert.ok(lines[2].endsWith(",\"\u2068'=Ann, \"\"the\"\" <b>\u2069\""), lines[2]);
   assert.ok(lines[1].endsWith(","), "no name for a row without a peer");
+});
+
+test("a name change carries only the change; the CSV applies it to the names its stage had", () => {
+  const begun = ev("stage", { endpoint: "", proto: "", params: stageObject(8, { "10.77.0.2": "Ann" }) });
+  const rename = (address, name) => ev("classroom", { endpoint: "", proto: "", params: { stage: 8, part: "name", named: [address, name] } });
+  const accept = ev("accept", { peer: ["10.77.0.3", 5001] });
+  const recv = ev("recv", { peer: ["10.77.0.2", 5002] });
+  const events = [begun, accept, recv, rename("10.77.0.3", "محمد"), rename("10.77.0.2", null), rename("10.77.0.9", "Bo")];
+  assert.deepEqual(peerNames(events), ["", "محمد", "", "", "", ""]);
+  // a recording that starts with a name change knows that one name of its stage
+  assert.deepEqual(peerNames([ev("recv", { peer: ["10.77.0.9", 1] }), rename("10.77.0.9", "Bo")]), ["Bo", ""]);
+  // and the CSV shows a right-to-left name isolated, so it cannot reorder the cells around it
+  const csv = toCsv(events).trimEnd().split("\r\n");
+  assert.ok(csv[2].endsWith(`,${isolate("محمد")}`), csv[2]);
 });

@@ -2,7 +2,7 @@
 // newest stage object, whichever way it arrived: a GET answer, this page's own POST, live events.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { StageCopy } from "../../static/js/stage.js";
+import { StageCopy, withName } from "../../static/js/stage.js";
 
 const stage = (n, extra = {}) => ({ stage: n, seq: n * 10, started: n, endpoints: 0,
   teacher: { view: "log", focus: null }, lesson: null, ...extra });
@@ -65,4 +65,38 @@ test("the stage event that began a stage never undoes what this page's own answe
   assert.equal(copy.stage.lesson.state, "ready");
   copy.fromEvents([live("classroom", stage(7, { lesson: { n: 1, state: "ready" }, endpoints: 2 }))], true);
   assert.deepEqual(seen.map(([n, , how]) => [n, how]), [[7, "answer"], [7, "classroom"]]);
+});
+
+const rename = (n, address, name) => live("classroom", { stage: n, part: "name", named: [address, name] });
+
+test("a name change is applied to the stage held, says 'names', and a GET on its way keeps it", () => {
+  const { copy, seen } = watched();
+  const named = [];
+  copy.on("names", (now) => named.push(now.names));
+  copy.fromLoad(stage(3, { names: { "10.0.0.1": "Ann" } }), copy.ticket());
+  const ticket = copy.ticket(); // a reconnect asks again...
+  copy.fromEvents([rename(3, "10.0.0.2", "Bo"), rename(3, "10.0.0.1", null)], true); // ...and two changes arrive first
+  assert.deepEqual(named, [{ "10.0.0.1": "Ann", "10.0.0.2": "Bo" }, { "10.0.0.2": "Bo" }]);
+  assert.deepEqual(seen, [[3, null, "load"]], "a name change is not a new stage object for the banner");
+  // the answer was made before the changes: it is taken, and they are applied to it again
+  assert.equal(copy.fromLoad(stage(3, { names: { "10.0.0.1": "Ann", "10.0.0.3": "Cy" } }), ticket), true);
+  assert.deepEqual(copy.stage.names, { "10.0.0.2": "Bo", "10.0.0.3": "Cy" });
+  // history replayed is not taken; a change of an older stage is ignored
+  copy.fromEvents([rename(3, "10.0.0.4", "Di")], false);
+  copy.fromEvents([rename(2, "10.0.0.4", "Di")], true);
+  assert.deepEqual(copy.stage.names, { "10.0.0.2": "Bo", "10.0.0.3": "Cy" });
+});
+
+test("a name change of a stage this page has not seen begin asks for the stage", () => {
+  const { copy } = watched();
+  let behind = 0;
+  copy.on("behind", () => behind++);
+  copy.fromLoad(stage(3), copy.ticket());
+  copy.fromEvents([rename(4, "10.0.0.1", "Ann")], true); // the `stage` event of 4 was dropped
+  assert.equal(behind, 1);
+  assert.equal(copy.stage.stage, 3);
+  copy.fromEvents([rename(3, "10.0.0.1", 5), live("classroom", { stage: 3, part: "name", named: ["x"] })], true);
+  assert.deepEqual(copy.stage.names, {}, "a change that does not hold together is not applied");
+  assert.deepEqual(copy.stage.teacher, { view: "log", focus: null }, "...nor taken for a whole stage");
+  assert.deepEqual(withName(null, ["10.0.0.1", "Ann"]), { "10.0.0.1": "Ann" });
 });

@@ -128,3 +128,64 @@ def test_since_matches_a_plain_list_at_every_position() -> None:
                 expected = older[:limit] if len(older) >= limit else older + held[start:start + limit - len(older)]
                 got, _ = bus.since(after, limit)
                 assert [e.seq for e in got] == [e.seq for e in expected], (capacity, after, limit)
+
+
+# -- bounded in bytes as well as in count ---------------------------------------------------------------
+
+BIG = {"names": {f"10.0.{i // 250}.{i % 250}": "x" * 90 for i in range(500)}}  # a stage with 500 long names: ~55 KB
+
+
+def test_the_ring_is_bounded_in_bytes_and_stays_consecutive() -> None:
+    bus = EventBus(capacity=10_000, max_bytes=1 << 20)
+    for _ in range(100):
+        bus.publish("", "send", params=BIG)  # (not lifecycle: the ring alone holds them)
+    assert bus.bytes <= 1 << 20
+    events, dropped = bus.since(0, 10_000)
+    seqs = [e.seq for e in events]
+    assert seqs == list(range(seqs[0], 101)) and len(seqs) < 100 and dropped == 100 - len(seqs)
+    for _ in range(2000):
+        bus.publish("e1", "recv", payload=b"x")
+    assert bus.bytes <= 1 << 20 and bus.extra_bytes == 0  # the big ones left with the ring
+
+
+def test_pinned_lifecycle_events_are_bounded_in_bytes_too() -> None:
+    bus = EventBus(capacity=10, pinned=2_000, pinned_bytes=256 << 10)
+    for _ in range(50):
+        bus.publish("", "classroom", params=BIG)
+    assert bus.pinned_bytes <= 256 << 10
+    events, dropped = bus.since(0, 10_000)
+    assert len(events) < 15 and dropped == 50 - len(events)
+
+
+def test_one_event_over_the_cap_is_refused_whole_and_counted() -> None:
+    bus = EventBus(max_event_bytes=16 << 10)
+    assert bus.publish("", "classroom", params=BIG) is None
+    assert bus.relay_in({"seq": 1, "kind": "send", "detail": "x" * 20_000}) is None
+    assert bus.too_large == 2 and bus.suppressed == 2 and bus.last_seq == 0
+    assert bus.publish("", "classroom", params={"stage": 1}) is not None  # a small one goes on
+
+
+def test_a_reader_takes_the_history_in_answers_of_a_budget_and_misses_nothing() -> None:
+    bus = EventBus(capacity=1_000, max_bytes=64 << 20)
+    for i in range(200):
+        bus.publish("", "send", params=BIG if i % 2 else None)
+    got: list[int] = []
+    after = 0
+    while True:
+        events, dropped = bus.since(after, 1000, max_bytes=256 << 10)
+        assert dropped == 0 and events and len(events) <= 10
+        got += [e.seq for e in events]
+        after = events[-1].seq
+        if after == bus.last_seq:
+            break
+    assert got == list(range(1, 201))
+    one, _ = bus.since(0, 1000, max_bytes=1)
+    assert [e.seq for e in one] == [1]  # always the first, however small the budget
+
+
+def test_relayed_events_count_their_json() -> None:
+    bus = EventBus(capacity=100, max_bytes=100 << 10)
+    for i in range(20):
+        assert bus.relay_in({"seq": i, "kind": "send", "detail": "y" * 10_000}, nbytes=10_050) is not None
+    assert bus.bytes <= 100 << 10
+    assert len(bus.since(0, 100)[0]) < 20

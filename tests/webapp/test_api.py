@@ -59,7 +59,7 @@ def test_events_paging(client: Any) -> None:
     one = client.get("/api/events?after=1&limit=1").get_json()
     assert [e["seq"] for e in one["events"]] == [2]
     none = client.get("/api/events?after=4").get_json()
-    assert none == {"events": [], "last": 4, "dropped": 0, "boot": none["boot"]} and none["boot"]
+    assert none == {"events": [], "last": 4, "dropped": 0, "more": False, "boot": none["boot"]} and none["boot"]
     event = everything["events"][0]
     assert set(event) == {"seq", "ts", "endpoint", "conn", "proto", "kind", "local", "peer", "size", "data", "hex", "detail",
                           "call", "args", "result", "closed_by", "errno", "code", "params", "message", "framing", "state"}

@@ -75,8 +75,10 @@ def test_a_controller_renames_and_clears_and_a_new_stage_forgets(guarded: Any) -
     client.post("/api/stage", json={"lesson": None}, **as_("control"))
     assert client.get("/api/names", **as_("control")).get_json() == {}
     events = client.get("/api/events?after=0", **as_("control")).get_json()["events"]
-    assert [e["params"]["names"] for e in events if e["kind"] == "classroom"][:2] == [
-        {"10.77.0.2": "Ann"}, {"10.77.0.2": "Anne"}]
+    # a name change carries the change only (the whole stage would be the whole class's names each time)
+    assert [e["params"] for e in events if e["kind"] == "classroom"][:2] == [
+        {"stage": 1, "part": "name", "named": ["10.77.0.2", "Ann"]},
+        {"stage": 1, "part": "name", "named": ["10.77.0.2", "Anne"]}]
 
 
 @pytest.mark.parametrize(("name", "code"), [
