@@ -63,12 +63,16 @@ STATUS = {  # refusal code -> HTTP status (the sentence of each code: lab/messag
     "too-large": "413 Content Too Large",
 }
 REFUSALS = {code: (status, MESSAGES[code]) for code, status in STATUS.items()}  # code -> (HTTP status, sentence)
+APP_REFUSALS = {"too-large"}  # also answered by the app (api.http_error), whose body carries `category` too
 
 
 def refusal_response(code: str) -> tuple[str, list[tuple[str, str]], bytes]:
     """Status line, headers and JSON body for a refusal: {"error": sentence, "code": code}."""
     status, sentence = REFUSALS[code]
-    body = json.dumps({"error": sentence, "code": code, "params": {}}).encode()
+    fields: dict[str, Any] = {"error": sentence, "code": code, "params": {}}
+    if code in APP_REFUSALS:
+        fields["category"] = code  # the same body as when the app refuses it, whatever refused first
+    body = json.dumps(fields).encode()
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Connection", "close")]
     if status.startswith(("503", "429")):
         headers.append(("Retry-After", "5"))
