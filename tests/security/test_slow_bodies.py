@@ -53,43 +53,14 @@ def _health(url: str) -> None:
     assert response.status_code == 200 and response.json() == {"status": "ok"}
 
 
-@pytest.mark.parametrize("shape", list(SHAPES))
-@pytest.mark.parametrize("kind", ["gunicorn", "dev"])
-def test_slow_bodies_leave_health_answering_and_are_closed_with_a_sentence(kind: str, shape: str,
-                                                                           tmp_path: Path) -> None:
-    addresses, per_source = SHAPES[shape]
-    with dashboard(kind, tmp_path) as dash:
-        pid = dash.app_pid()
-        threads_before = _threads(pid)
-        with SlowBodies(dash.port, addresses, per_source) as attack:
-            for _ in range(5):
-                _health(dash.url)  # from 127.0.0.1, while every slow body is held
-            if kind == "gunicorn":  # a body being collected holds no thread
-                assert _threads(pid) <= threads_before + 5, (threads_before, _threads(pid))
-            assert attack.wait_closed(BODY_SECONDS + 20), f"{attack.still_open()} slow connections still open"
-            report = attack.report
-        assert report.closed_by_server == report.opened == len(addresses) * per_source
-        assert report.answered.keys() <= {"408", "429"} and report.answered["408"] > 0, report
-        sentences = {json.loads(body)["code"]: json.loads(body)["error"] for body in report.sentences}
-        assert sentences["body-timeout"] == MESSAGES["body-timeout"]
-        stats = requests.get(f"{dash.url}/api/stats", timeout=5).json()["connections"]
-        assert stats["closed"]["body-timeout"] >= report.answered["408"]
-        assert sum(stats["refused"].values()) >= report.answered["429"]
-        # the dev server's thread per connection ends with its connection; gunicorn's pool took none
-        wait_until(lambda: _threads(pid) <= threads_before + 4, 20)
-        _health(dash.url)
-
-
-# -- real requests with bodies ---------------------------------------------------------------------
-
 def _connect(dash: Dashboard) -> socket.socket:
-    sock = socket.create_connection(("127.0.0.1", dash.port), timeout=10)
-    return sock
+    return socket.create_connection(("127.0.0.1", dash.port), timeout=10)
 
 
 def _post(dash: Dashboard, path: str, body: bytes, close: bool = False) -> bytes:
+    extra = "Connection: close\r\n" if close else ""
     return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{dash.port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n{'Connection: close' + chr(13) + chr(10) if close else ''}\r\n").encode() + body
+            f"Content-Length: {len(body)}\r\n{extra}\r\n").encode() + body
 
 
 class Responses:
@@ -118,6 +89,53 @@ class Responses:
         body, self.buffer = self.buffer[:length], self.buffer[length:]
         return status, headers, body
 
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+@pytest.mark.parametrize("kind", ["gunicorn", "dev"])
+def test_slow_bodies_leave_health_answering_and_are_closed_with_a_sentence(kind: str, shape: str,
+                                                                           tmp_path: Path) -> None:
+    addresses, per_source = SHAPES[shape]
+    with dashboard(kind, tmp_path) as dash:
+        pid = dash.app_pid()
+        threads_before = _threads(pid)
+        with SlowBodies(dash.port, addresses, per_source) as attack:
+            for _ in range(5):
+                _health(dash.url)  # from 127.0.0.1, while every slow body is held
+            if kind == "gunicorn":  # a body being collected holds no thread
+                assert _threads(pid) <= threads_before + 5, (threads_before, _threads(pid))
+            assert attack.wait_closed(BODY_SECONDS + 20), f"{attack.still_open()} slow connections still open"
+            report = attack.report
+        assert report.closed_by_server == report.opened == len(addresses) * per_source
+        assert report.answered.keys() <= {"408", "429"} and report.answered["408"] > 0, report
+        sentences = {json.loads(body)["code"]: json.loads(body)["error"] for body in report.sentences}
+        assert sentences["body-timeout"] == MESSAGES["body-timeout"]
+        stats = requests.get(f"{dash.url}/api/stats", timeout=5).json()["connections"]
+        assert stats["closed"]["body-timeout"] >= report.answered["408"]
+        assert sum(stats["refused"].values()) >= report.answered["429"]
+        # the dev server's thread per connection ends with its connection; gunicorn's pool took none
+        wait_until(lambda: _threads(pid) <= threads_before + 4, 20)
+        _health(dash.url)
+
+
+@pytest.mark.parametrize("kind", ["gunicorn", "dev"])
+def test_the_attacking_address_itself_is_not_locked_out(kind: str, tmp_path: Path) -> None:
+    """Beyond the per-address cap, the oldest slow body makes room: a real request from the same address
+    (a classroom behind one NAT) still gets through. (Smaller caps, so that 100 are well beyond them.)"""
+    env = {**ENV, "SOCKETLAB_MAX_PENDING_PER_ADDRESS": "16", "SOCKETLAB_MAX_WEBSOCKETS": "16"}
+    address = sources(1)[0]
+    with running(kind, tmp_path, env=env) as dash, SlowBodies(dash.port, [address], 100):
+        with socket.socket() as sock:
+            sock.bind((address, 0))
+            sock.settimeout(PROBE_TIMEOUT_S)
+            sock.connect(("127.0.0.1", dash.port))
+            sock.sendall(f"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1:{dash.port}\r\nConnection: close\r\n\r\n".encode())
+            status, _, answer = Responses(sock).next()
+        assert status == 200 and json.loads(answer) == {"status": "ok"}
+        refused = requests.get(f"{dash.url}/api/stats", timeout=5).json()["connections"]["refused"]
+        assert refused["too-many-pending-from-address"] > 0
+
+
+# -- real requests with bodies ---------------------------------------------------------------------
 
 def _server_spec() -> bytes:
     return json.dumps({"kind": "tcp-server", "host": "127.0.0.1", "port": 0, "mode": "echo"}).encode()
