@@ -146,34 +146,43 @@ class BoundedRequestHandler(WSGIRequestHandler):
             self.budget.count_refused("too-large")
             self._answer("too-large")
             return None
-        body = bytearray()
         if not length:
-            return bytes(body)
+            return b""
         # (the stdlib has answered an "Expect: 100-continue" in parse_request: the body is on its way)
-        self.body_deadline = deadline = time.monotonic() + self.budget.limits.body_seconds
+        self.body_deadline = time.monotonic() + self.budget.limits.body_seconds
+        body: bytes | None = None
         try:
-            while len(body) < length:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError
-                # one read at a time, each under what is left of the deadline: a body trickled one
-                # byte at a time cannot stretch it
-                self.connection.settimeout(left)
-                chunk = self.rfile.read1(min(length - len(body), 1 << 20))
-                if not chunk:  # the client left, or the connection was closed to make room
-                    self.close_connection = True
-                    return None
-                body += chunk
+            body = self._receive(length, self.body_deadline)
         except TimeoutError:
             self.budget.count_closed("body-timeout")
             self._answer("body-timeout")
-            return None
         except OSError:
+            pass  # the client is gone
+        finally:
+            with self._lock:  # from here on, no new connection may close this one to make room
+                self.body_deadline = None
+                evicted = self not in self._open.get(self._address, {})
+            self.connection.settimeout(None)
+        if body is None or evicted:
             self.close_connection = True
             return None
-        finally:
-            self.body_deadline = None
-            self.connection.settimeout(None)
+        return body
+
+    def _receive(self, length: int, deadline: float) -> bytes | None:
+        """`length` bytes from the client by `deadline` (TimeoutError), or None when it leaves first
+        (or the connection was closed to make room)."""
+        body = bytearray()
+        while len(body) < length:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            # one read at a time, each under what is left of the deadline: a body trickled one byte
+            # at a time cannot stretch it
+            self.connection.settimeout(left)
+            chunk = self.rfile.read1(min(length - len(body), 1 << 20))
+            if not chunk:
+                return None
+            body += chunk
         return bytes(body)
 
     def finish(self) -> None:
