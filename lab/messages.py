@@ -260,6 +260,10 @@ MESSAGES: dict[str, str] = {
     "head-timeout": "The request did not arrive in time, so the dashboard closed the connection.",
     "head-too-large": "The request's headers are too large for the dashboard.",
     "not-json": "The API only accepts request bodies sent as JSON, with 'Content-Type: application/json'.",
+    # request bodies, collected before a thread takes the request (webapp/worker.py, webapp/devserver.py)
+    "body-timeout": "The request's body did not arrive in time, so the dashboard closed the connection.",
+    "length-required": "The dashboard takes a request body only with a Content-Length header, "
+                       "not sent in chunks (Transfer-Encoding).",
 
     # -- the classroom stage and its lessons (lab/stage.py, lab/lessons.py) -----------------------
     "no-such-lesson": "There is no such lesson: lessons are numbered {low} to {high}, or null for a new stage "

@@ -4,8 +4,9 @@ Under the README's gunicorn command (gthread worker) and under Werkzeug, a reque
 from its first byte to its last, and a websocket is one request that lasts as long as the viewer
 watches. Two kinds of connection can therefore take every thread without any token:
 
-- a request head that never ends (slowloris): the gunicorn worker in worker.py waits for whole
-  heads without a thread, under `head_seconds`, and bounds how many may wait (`pending*`);
+- a request head that never ends (slowloris), or a body that never does: the gunicorn worker in
+  worker.py waits for whole requests without a thread, heads under `head_seconds` and bodies under
+  `body_seconds`, and bounds how many may wait (`pending*`) and the bytes they hold;
 - a Socket.IO connection that never joins the namespace (or many that do): `LiveGate` counts Socket.IO
   requests in flight per client address and in total, refuses the excess with 429/503 and a
   sentence, and `LiveGate.reap` closes any whose session has not joined within `join_seconds`.
@@ -42,9 +43,11 @@ class ConnLimits:
 
     websockets: int = 200  # Socket.IO requests in flight (a websocket is one), lowered to fit the threads
     websockets_per_address: int = 0  # 0: half of `websockets` (a classroom behind one NAT shares an address)
-    pending: int = 512  # connections whose request head has not fully arrived (gunicorn worker)
+    pending: int = 512  # connections whose request (head or body) has not fully arrived
     pending_per_address: int = 64
+    pending_bytes: int = 64 << 20  # what those hold at once (gunicorn worker), beyond which the oldest is closed
     head_seconds: int = 10  # a whole request head must arrive within this
+    body_seconds: int = 10  # a whole request body must arrive within this, from the end of its head
     join_seconds: int = 5  # a Socket.IO connection must join the namespace within this
 
 
@@ -55,14 +58,21 @@ STATUS = {  # refusal code -> HTTP status (the sentence of each code: lab/messag
     "too-many-pending-from-address": "429 Too Many Requests",
     "head-timeout": "408 Request Timeout",
     "head-too-large": "431 Request Header Fields Too Large",
+    "body-timeout": "408 Request Timeout",
+    "length-required": "411 Length Required",
+    "too-large": "413 Content Too Large",
 }
 REFUSALS = {code: (status, MESSAGES[code]) for code, status in STATUS.items()}  # code -> (HTTP status, sentence)
+APP_REFUSALS = {"too-large"}  # also answered by the app (api.http_error), whose body carries `category` too
 
 
 def refusal_response(code: str) -> tuple[str, list[tuple[str, str]], bytes]:
     """Status line, headers and JSON body for a refusal: {"error": sentence, "code": code}."""
     status, sentence = REFUSALS[code]
-    body = json.dumps({"error": sentence, "code": code, "params": {}}).encode()
+    fields: dict[str, Any] = {"error": sentence, "code": code, "params": {}}
+    if code in APP_REFUSALS:
+        fields["category"] = code  # the same body as when the app refuses it, whatever refused first
+    body = json.dumps(fields).encode()
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Connection", "close")]
     if status.startswith(("503", "429")):
         headers.append(("Retry-After", "5"))

@@ -201,6 +201,8 @@ export default {
   "err.head-timeout": "The request did not arrive in time, so the dashboard closed the connection.",
   "err.head-too-large": "The request's headers are too large for the dashboard.",
   "err.not-json": "The API only accepts request bodies sent as JSON, with 'Content-Type: application/json'.",
+  "err.body-timeout": "The request's body did not arrive in time, so the dashboard closed the connection.",
+  "err.length-required": "The dashboard takes a request body only with a Content-Length header, not sent in chunks (Transfer-Encoding).",
   "err.no-such-lesson": "There is no such lesson: lessons are numbered {low} to {high}, or null for a new stage without one.",
   "err.no-lesson": "No lesson is on the stage, so it has no '{action}' button; start a lesson first.",
   "err.no-such-action": "Lesson {lesson} has no action '{action}'; its actions are: {actions}.",

@@ -201,6 +201,8 @@ export default {
   "err.head-timeout": "请求没有按时到达，所以面板关闭了连接。",
   "err.head-too-large": "请求的头部太大了，面板无法处理。",
   "err.not-json": "API 只接受以 JSON 发送的请求体，并且要带 'Content-Type: application/json'。",
+  "err.body-timeout": "请求体没有按时到达，所以面板关闭了连接。",
+  "err.length-required": "面板只接受带 Content-Length 头的请求体，不接受分块发送的请求体（Transfer-Encoding）。",
   "err.no-such-lesson": "没有这一课：课程编号是 {low} 到 {high}，或者用 null 开始一个不带课程的新舞台。",
   "err.no-lesson": "舞台上没有课程，所以没有“{action}”按钮；请先开始一课。",
   "err.no-such-action": "第 {lesson} 课没有“{action}”操作；它的操作有：{actions}。",
