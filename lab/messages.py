@@ -336,6 +336,8 @@ MESSAGES: dict[str, str] = {
     "control-only": "Only the teacher's control link may do this.",
     "student-only": "A student's token may watch the lab, name its own address and post its own traced programs; "
                     "this needs the teacher's control link.",
+    "trace-name-is-agent": "'{name}' is the name of one of the class's labs: trace your program under your own "
+                           "name (--name).",
     "student-other-trace": "Your token may post only your own traced programs, under the name '{name}': run the "
                            "tracer with --name {name}.",
     # -- lab agents over Redis (agent/, webapp/agents.py) ---------------------------------------

@@ -179,10 +179,14 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
+AGENT_NAMES = {"lab", "sandbox"}  # make class's two labs (webapp/__init__.py, webapp/sandbox.py): never a student's
+
+
 def student_name(shown: str | None, taken: set[str]) -> str:
     """A name a trace URL takes (agent/config.py's rule), unique case-insensitively among `taken`
     (lower-cased): the given name's letters in ASCII ("José" -> "Jose", "Ann Lee" -> "Ann-Lee"), or
     "student-<n>" when none are left ("小明")."""
+    taken = taken | AGENT_NAMES
     ascii_ = unicodedata.normalize("NFKD", shown or "").encode("ascii", "ignore").decode()
     base = SLUG.sub("-", ascii_).strip("-.")[:NAME_LIMIT].rstrip("-.") or "student"
     if base != "student" and base.lower() not in taken:

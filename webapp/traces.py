@@ -29,7 +29,7 @@ from flask import Response, current_app, jsonify, request
 
 from agent.config import checked_name
 from agent.shipper import MAX_ENTRY_BYTES
-from lab import BadInput, TooLarge
+from lab import BadInput, Refused, TooLarge
 from lab.kinds import TRACED_KINDS
 
 from .agents import agent_event, valid_event
@@ -162,6 +162,9 @@ def _first_ts(events: list[Any]) -> float:
 def trace_events(name: str) -> Response:
     """A batch from a traced program's courier: `{"boot": ms, "events": [event, ...]}`."""
     name = checked_name(name)
+    if any(agent["name"] == name and not agent.get("trace") for agent in labs().agents()):
+        # a lab's own agent: a program posting under its name would draw lanes the class takes for the lab's
+        raise Refused("trace-name-is-agent", name=name)
     batch = body()
     if not (isinstance(batch, dict) and type(batch.get("boot")) is int and isinstance(batch.get("events"), list)
             and type(batch.get("end", False)) is bool):

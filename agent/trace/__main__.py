@@ -24,14 +24,19 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from agent.config import NAME_LIMIT, checked_name
-from agent.redisconn import REDIS_HELP, connect, warn_password_in_argv
-from lab.errors import LabError
+try:
+    from agent.config import NAME_LIMIT, checked_name
+    from agent.redisconn import REDIS_HELP, connect, warn_password_in_argv
+    from lab.errors import LabError
 
-from .outbox import Outbox
-from .posting import check_dashboard_url
-from .tracer import Tracer
-from .tsocket import install
+    from .outbox import Outbox
+    from .posting import check_dashboard_url
+    from .tracer import Tracer
+    from .tsocket import install
+except ModuleNotFoundError as missing:  # a Python without the project's packages (outside its venv)
+    print(f"python -m agent.trace: this Python lacks the project's package '{missing.name}': run the tracer with "
+          f"the project's own Python (.venv/bin/python -m agent.trace ...), or install requirements.txt.", file=sys.stderr)
+    sys.exit(2)
 
 FLUSH_SECONDS = 10.0  # at the program's end, its last events get this long to arrive (the courier's own bound)
 _kept: list[Any] = []  # the program's globals, alive until exit as under `python program.py`

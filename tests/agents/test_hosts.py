@@ -94,6 +94,8 @@ def test_echo_and_broadcast_across_four_hosts_seen_in_chromium(room: Room, conte
     page.get_by_test_id("view-ladder").click()  # the diagram: a lane for each host's endpoint, with its LAN address
     for endpoint, name in ((ids["server"], "h1"), (ids["client"], "h2")):
         lane = page.locator(f'[data-testid="ladder-lane"][data-lane="{endpoint}"]')
-        expect(lane).to_contain_text(endpoint)
+        # its id as the lab numbered it, and its agent's tag (the id's "@h1" is the tag's to say)
+        expect(lane.locator(".lane-id")).to_have_text(endpoint.split("@")[0])
+        expect(lane.get_by_test_id("lane-agent")).to_have_text(name)
         expect(lane).to_contain_text(room.address(name))
     assert not problems, problems

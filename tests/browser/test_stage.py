@@ -199,7 +199,7 @@ def test_an_action_that_fails_is_a_sentence_in_the_banner(classroom: Any, open_p
     stop.click()  # the server is gone: the lab refuses, the banner says why
     error = banner.get_by_test_id("lesson-error")
     expect(error).to_be_visible()
-    expect(error).to_contain_text("A socket this lesson made is gone")
+    expect(error).to_contain_text("A socket this lesson made was stopped meanwhile")
     expect(error).not_to_contain_text("{")
     page.get_by_test_id("lang-select").select_option("zh")  # the step is worded in the page's language
     expect(banner.get_by_test_id("lesson-step")).to_have_text("第 1 步：停止服务器")

@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 from typing import Any
 
 from agent.redisconn import connect
@@ -14,7 +15,7 @@ from webapp import create_app, shutdown
 
 from ..redis_server import RedisServer
 from ..support import wait_until
-from .helpers import PROGRAMS, run, shipped, start
+from .helpers import PROGRAMS, ROOT, run, shipped, start
 
 
 def test_an_exception_gives_the_same_traceback_and_status(redis_server: RedisServer) -> None:
@@ -40,6 +41,14 @@ def test_an_error_inside_a_socket_call_shows_no_frame_of_the_tracer(redis_server
     assert plain.returncode == traced.returncode == 1
     assert b"ConnectionRefusedError" in plain.stderr and traced.stderr == plain.stderr, traced.stderr
     assert b"agent/trace" not in traced.stderr
+
+
+def test_a_python_without_the_projects_packages_gets_a_sentence() -> None:
+    """`python3 -m agent.trace` outside the venv (here: -S, no site-packages): one sentence, status 2."""
+    done = subprocess.run([sys.executable, "-S", "-m", "agent.trace", "--dashboard", "http://127.0.0.1:9",
+                           str(PROGRAMS / "crash.py")], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "lacks the project's package" in done.stderr and ".venv/bin/python -m agent.trace" in done.stderr
 
 
 def test_os_exit_does_not_hang(redis_server: RedisServer) -> None:

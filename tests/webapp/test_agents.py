@@ -212,3 +212,14 @@ def test_what_an_agent_cannot_be_sent_is_a_sentence(room: dict[str, Any], body: 
     answer = room["client"].post("/api/endpoints", json={**body, "agent": "pc1"})
     assert answer.status_code == 400 and answer.get_json()["code"] == code, answer.get_json()
     assert room["client"].get("/api/health").status_code == 200
+
+
+def test_a_program_cannot_post_under_a_lab_agents_name(room: dict[str, Any]) -> None:
+    """Its lanes would be taken for that lab's: 409 with a sentence, nothing relayed; its own name works."""
+    c = room["client"]
+    event = {"seq": 1, "ts": 1.0, "endpoint": "s1@pc1", "kind": "setup", "agent": "pc1", "call": "socket"}
+    refused = c.post("/api/traces/pc1/events", json={"boot": 1, "events": [event]})
+    assert refused.status_code == 409 and refused.get_json()["code"] == "trace-name-is-agent"
+    assert not events(c, endpoint="s1@pc1")
+    ok = c.post("/api/traces/ann/events", json={"boot": 1, "events": []})
+    assert ok.status_code == 200

@@ -123,6 +123,12 @@ def test_names_stay_unique_whatever_the_case(guarded: Any) -> None:
     assert len(guarded.test_client().get("/api/students", **bearer(CONTROL)).get_json()) == 4
 
 
+def test_a_student_never_gets_the_name_of_one_of_the_class_labs(guarded: Any) -> None:
+    """make class's labs are agents "lab" and "sandbox": a student called Lab traces as Lab-2."""
+    assert join(guarded, "10.77.2.1", name="Lab")["name"] == "Lab-2"
+    assert join(guarded, "10.77.2.2", name="sandbox")["name"] == "sandbox-2"
+
+
 def test_a_name_given_at_joining_names_the_address(guarded: Any) -> None:
     answer = join(guarded, "10.77.0.4", name="  小明 ")
     assert answer["shown"] == "小明" and answer["name"] == "student-1"
