@@ -20,6 +20,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from lab.interfaces import machine_addresses
 from lab.messages import MESSAGES
 
 from .startup import StartupProblem
@@ -135,7 +136,13 @@ def announce(access: Access, host: str, port: int) -> list[str]:
     """The control and viewer URLs to print at start (like Jupyter's), or nothing without tokens."""
     if not access.required:
         return []
-    shown = socket.gethostname() if host in ("0.0.0.0", "::", "") else host
+    if host in ("0.0.0.0", "::", ""):
+        # on every address: the one the class can type, the LAN's, as the Join panel shows it (a host
+        # name may resolve to 127.0.0.1 on the teacher's machine, or to nothing on the students')
+        lan = [a.address for a in machine_addresses((4,) if host == "0.0.0.0" else (4, 6)) if a.kind == "lan"]
+        shown = lan[0] if lan else socket.gethostname()
+    else:
+        shown = host
     base = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/"
     return [f"Control the lab (keep this secret): {base}?token={access.control}",
             f"Watch only (share with the class):  {base}?token={access.view}"]

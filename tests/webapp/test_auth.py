@@ -8,6 +8,7 @@ import pytest
 import socketio as socketio_client
 
 from webapp import create_app, shutdown
+from lab.interfaces import machine_addresses
 from webapp.auth import Access, announce, prepare_tokens
 
 from ..support import EventCollector, LiveServer
@@ -106,6 +107,11 @@ def test_tokens_generated_only_when_exposed() -> None:
     assert env["SOCKETLAB_TOKEN"] == access.control
     lines = announce(access, "0.0.0.0", 5000)
     assert f"?token={access.control}" in lines[0] and f"?token={access.view}" in lines[1]
+    # on every address, the links name the machine's LAN address, as the Join panel does (a host name
+    # may resolve to loopback on the teacher's machine and to nothing on the students')
+    lan = [a.address for a in machine_addresses((4,)) if a.kind == "lan"]
+    if lan:
+        assert lines[0].split("?")[0].endswith(f"http://{lan[0]}:5000/"), lines
     fixed = prepare_tokens({"SOCKETLAB_TOKEN": "t"}, ["0.0.0.0"])
     assert fixed.control == "t" and fixed.view
 
