@@ -1,8 +1,9 @@
 """The rename flood, by hand: `python -m bench.attack_renames [--addresses 500] [--seconds 40] [--gunicorn]`.
 
-A dashboard (the dev server, `python -m webapp`, or the README's gunicorn command) with a view token;
-N distinct source addresses (127.0.x.y: each client socket is bound to its own) each rename
-themselves once a second with a long name, as a class of scripts would. Printed: what the dashboard
+A dashboard (the dev server, `python -m webapp`, or the README's gunicorn command) with tokens;
+N distinct source addresses (127.0.x.y: each client socket is bound to its own) each join with the
+code (a student's own token) and rename themselves once a second with a long name, as a class of
+scripts would. Printed: what the dashboard
 answered (200, and 409 for the class's limit), its RSS before and after, the size of a late joiner's
 history (`GET /api/events?after=0`, the first answer and all of its pages), and how long
 `/api/health` took from another address meanwhile. Not part of `python -m bench`: it is an attack,
@@ -29,11 +30,19 @@ def address(i: int) -> str:
     return f"127.0.{1 + i // 250}.{1 + i % 250}"
 
 
-def flood(url: str, addresses: list[str], seconds: float, answers: dict[int, int], lock: threading.Lock) -> None:
-    """One thread's share of the class: each address keeps its own connection and renames once a second."""
+def joined(conn: http.client.HTTPConnection, code: str) -> dict[str, str]:
+    """Join with the code (a name is given only by a joined student): the headers of that student's token."""
+    conn.request("POST", "/api/join", body=json.dumps({"code": code}), headers={"Content-Type": "application/json"})
+    answer = json.loads(conn.getresponse().read())
+    return {"Authorization": f"Bearer {answer['token']}", "Content-Type": "application/json"}
+
+
+def flood(url: str, code: str, addresses: list[str], seconds: float, answers: dict[int, int],
+          lock: threading.Lock) -> None:
+    """One thread's share of the class: each address joins, keeps its own connection and renames once a second."""
     host, port = url.removeprefix("http://").split(":")
     conns = {a: http.client.HTTPConnection(host, int(port), timeout=10, source_address=(a, 0)) for a in addresses}
-    headers = {"Authorization": f"Bearer {VIEW}", "Content-Type": "application/json"}
+    tokens = {a: joined(conn, code) for a, conn in conns.items()}
     end = time.monotonic() + seconds
     tick = 0
     while time.monotonic() < end:
@@ -41,7 +50,7 @@ def flood(url: str, addresses: list[str], seconds: float, answers: dict[int, int
         for a, conn in conns.items():
             name = f"{a.replace('.', '-')}-{tick:04d}-{'x' * NAME_CHARS}"[:NAME_CHARS]
             try:
-                conn.request("PUT", "/api/names/me", body=json.dumps({"name": name}), headers=headers)
+                conn.request("PUT", "/api/names/me", body=json.dumps({"name": name}), headers=tokens[a])
                 response = conn.getresponse()
                 response.read()
                 status = response.status
@@ -98,11 +107,12 @@ def main() -> None:
     env = {"SOCKETLAB_TOKEN": CONTROL, "SOCKETLAB_VIEW_TOKEN": VIEW}
     with dashboard(env, gunicorn=args.gunicorn) as dash:
         rss_before = dash.rss_mb()
+        code = dash.api("GET", "/api/join", headers={"Authorization": f"Bearer {CONTROL}"})["code"]
         addresses = [address(i) for i in range(args.addresses)]
         answers: dict[int, int] = {}
         lock = threading.Lock()
         share = [addresses[i::args.threads] for i in range(args.threads)]
-        threads = [threading.Thread(target=flood, args=(dash.url, s, args.seconds, answers, lock)) for s in share]
+        threads = [threading.Thread(target=flood, args=(dash.url, code, s, args.seconds, answers, lock)) for s in share]
         started = time.monotonic()
         for t in threads:
             t.start()

@@ -78,7 +78,7 @@ def dashboard(env: dict[str, str] | None = None, gunicorn: bool = True) -> Itera
     work = Path(tempfile.mkdtemp(prefix="socketlab-bench-"))
     port = free_port()
     full_env = dict(os.environ, SOCKETLAB_FILES=str(work / "files"), SOCKETLAB_DOWNLOADS=str(work / "downloads"),
-                    **(env or {}))
+                    SOCKETLAB_STATE_DIR=str(work / "state"), **(env or {}))  # (never the project's instance/)
     if gunicorn:
         cmd = [sys.executable, "-m", "gunicorn", "-w", "1", "--threads", "100", "--graceful-timeout", "5",
                "-b", f"127.0.0.1:{port}", "--log-level", "warning", "webapp:create_app()"]
