@@ -29,10 +29,12 @@ KEEP_DOWNLOADS = 200
 class Lab:
     def __init__(self, files_dir: str | os.PathLike[str], downloads_dir: str | os.PathLike[str],
                  limits: Limits | None = None, bus: EventBus | None = None, allow: str = "", bind: str = "",
-                 id_suffix: str = "", capture: bool = False, lesson_host: str = "127.0.0.1") -> None:
+                 id_suffix: str = "", capture: bool = False, lesson_host: str = "127.0.0.1",
+                 why_no_capture: str = "capture-off") -> None:
         """`allow` and `bind` widen the loopback-only target and bind policies (SOCKETLAB_ALLOW/BIND syntax).
         `lesson_host`: where the lessons' servers listen ("0.0.0.0" for a class: students' own programs
-        on other machines reach them; `bind` must allow it).
+        on other machines reach them; `bind` must allow it). `why_no_capture`: the code (lab/messages.py)
+        of why a lab that does not capture shows no packets.
         `id_suffix` ("@pc1" for a lab agent) makes its ids unique among the labs of one dashboard.
         `capture`: record the lab's own packets (lab/wire/) when this process may (a sandbox, or root);
         off by default, so a lab that did not ask pays nothing and its events are only its calls."""
@@ -53,7 +55,7 @@ class Lab:
         self._starting = 0  # downloads connecting
         self.link = Link()  # real loss and rate for specs with "link" (nft + tc in this lab's namespace)
         self.capture: Capture | None = None
-        self._capture_why: str | None = capture_why_not() if capture else "capture-off"
+        self._capture_why: str | None = capture_why_not() if capture else why_no_capture
         if self._capture_why is None:
             try:
                 self.capture = Capture(self.bus, self._directory)

@@ -295,6 +295,10 @@ MESSAGES: dict[str, str] = {
     # -- capture (lab/wire/): why this lab shows no packets, and the pcap export ---------------------
     "capture-off": "Packet capture is off for this lab: start the dashboard with SOCKETLAB_SANDBOX=1 to see "
                    "the packets beside the socket calls.",
+    "capture-no-sandbox": "This machine refused the class its sandbox (a user and network namespace), so the lab "
+                          "cannot capture its packets: lessons 10-14 show their socket calls without them. Where "
+                          "AppArmor restricts namespaces (Ubuntu 24.04): sudo sysctl "
+                          "kernel.apparmor_restrict_unprivileged_userns=0, then start the class again.",
     "capture-not-permitted": "Packets cannot be captured here: capturing needs root or a sandbox of the lab's own, "
                              "and this lab has neither. Start the dashboard with SOCKETLAB_SANDBOX=1; everything "
                              "else works without it.",

@@ -100,7 +100,9 @@ def _start_labs(app: Flask, env: dict[str, str]) -> Labs:
             # a class starts all the same, on a lab of this process: the wire lessons say why they draw
             # no packets (the lab's own reason), everything else works
             log.warning("the class runs without its sandbox (lessons 10-14 show no packets): %s", problem)
-            app.config.update(SANDBOX=False, REDIS="", LOCAL_AGENT="", CAPTURE=True)
+            # root captures on its own; a user's lab says the machine refused the sandbox
+            app.config.update(SANDBOX=False, REDIS="", LOCAL_AGENT="", CAPTURE=os.geteuid() == 0,
+                              WHY_NO_CAPTURE="capture-no-sandbox")
         else:
             app.config["REDIS"] = sandbox.url
     if app.config["REDIS"]:  # the labs are agents on other hosts (webapp/agents.py); none in this process
@@ -125,7 +127,7 @@ def _start_labs(app: Flask, env: dict[str, str]) -> Labs:
     else:
         lab = Lab(app.config["FILES"], app.config["DOWNLOADS"], app.config["LIMITS"],
                   allow=app.config["ALLOW"], bind=app.config["BIND"], capture=app.config["CAPTURE"],
-                  lesson_host=app.config["LESSON_HOST"])
+                  lesson_host=app.config["LESSON_HOST"], why_no_capture=app.config.get("WHY_NO_CAPTURE", "capture-off"))
         app.extensions["socketlab"] = lab
         labs = EmbeddedLabs(lab)
     return labs

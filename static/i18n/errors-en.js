@@ -223,6 +223,7 @@ export default {
   "err.link-rate-shared-loopback": "A rate limit slows the whole loopback interface, which the dashboard and every other program here share: it is offered only in the sandbox (SOCKETLAB_SANDBOX=1).",
   "err.link-failed": "The kernel refused the lab's link rules: {reason}",
   "err.capture-off": "Packet capture is off for this lab: start the dashboard with SOCKETLAB_SANDBOX=1 to see the packets beside the socket calls.",
+  "err.capture-no-sandbox": "This machine refused the class its sandbox (a user and network namespace), so the lab cannot capture its packets: lessons 10-14 show their socket calls without them. Where AppArmor restricts namespaces (Ubuntu 24.04): sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0, then start the class again.",
   "err.capture-not-permitted": "Packets cannot be captured here: capturing needs root or a sandbox of the lab's own, and this lab has neither. Start the dashboard with SOCKETLAB_SANDBOX=1; everything else works without it.",
   "err.pcap-busy": "{n} pcap files are being written already, and this one waited {seconds} s for its turn: try again in a moment.",
   "err.capture-unsupported": "Packets cannot be captured on this system (it has no Linux packet socket on the loopback); everything else works without it.",

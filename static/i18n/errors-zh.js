@@ -223,6 +223,7 @@ export default {
   "err.link-rate-shared-loopback": "限速会让整个回环接口变慢，而面板和这里的其他程序都在共用它：只有在沙箱中（SOCKETLAB_SANDBOX=1）才提供。",
   "err.link-failed": "内核拒绝了实验室的链路规则：{reason}",
   "err.capture-off": "这个实验室没有开启抓包：用 SOCKETLAB_SANDBOX=1 启动面板，就能在套接字调用旁边看到数据包。",
+  "err.capture-no-sandbox": "这台机器没有给课堂它的沙箱（用户和网络命名空间），所以实验室无法捕获自己的数据包：第 10-14 课只显示套接字调用，没有数据包。在 AppArmor 限制命名空间的系统上（Ubuntu 24.04）：sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0，然后重新开始这堂课。",
   "err.capture-not-permitted": "这里无法抓包：抓包需要 root 权限或实验室自己的沙箱，而这个实验室两者都没有。请用 SOCKETLAB_SANDBOX=1 启动面板；其他功能不受影响。",
   "err.pcap-busy": "已经有 {n} 个 pcap 文件正在生成，这一个排队等了 {seconds} 秒还没轮到：请稍后再试。",
   "err.capture-unsupported": "这个系统上无法抓包（回环接口上没有 Linux 的数据包套接字）；其他功能不受影响。",
