@@ -23,7 +23,7 @@ from webapp import create_app, shutdown
 
 from .netns import Lan
 from .redis_server import RedisServer
-from .support import EventCollector, LiveServer, Resources
+from .support import EventCollector, LiveServer, Resources, wait_until
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,11 +104,29 @@ def lab(folders: dict[str, Path]) -> Iterator[Lab]:
     the_lab.close()
 
 
+RUNNERS = ["embedded", "agent"]  # what runs the lab: `pytest.mark.parametrize("app", RUNNERS, indirect=True)`
+LOCAL_AGENT = "lab"
+
+
 @pytest.fixture
-def app(folders: dict[str, Path]) -> Iterator[Any]:
-    the_app = create_app({"TESTING": True, "FILES": str(folders["files"]), "DOWNLOADS": str(folders["downloads"])})
+def app(request: pytest.FixtureRequest, folders: dict[str, Path]) -> Iterator[Any]:
+    """The dashboard with its own lab ("embedded", the default), or, parametrised "agent", a dashboard
+    over a real redis-server with a lab agent in its process (SOCKETLAB_LOCAL_AGENT): the same tests on
+    both paths, so that what the page and the stage do cannot drift apart."""
+    runner = getattr(request, "param", "embedded")
+    config = {"TESTING": True, "FILES": str(folders["files"]), "DOWNLOADS": str(folders["downloads"])}
+    server = None
+    if runner == "agent":
+        server = RedisServer()
+        config.update(REDIS=server.url, LOCAL_AGENT=LOCAL_AGENT)
+    the_app = create_app(config)
+    if server is not None:
+        hub = the_app.extensions["socketlab_labs"].hub
+        wait_until(lambda: LOCAL_AGENT in hub.up(), 10)
     yield the_app
     shutdown(the_app)
+    if server is not None:
+        server.close()
 
 
 @pytest.fixture
