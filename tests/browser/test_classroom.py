@@ -18,7 +18,8 @@ from .ui import expect, log_rows, rows_in_view
 
 
 def lab_of(live_server: Any) -> Any:
-    return live_server.app.extensions["socketlab"]
+    """The lab the page shows: the dashboard's own, or (over an agent) the lab of the agent in its process."""
+    return live_server.app.extensions["socketlab"] or live_server.app.extensions["socketlab_local_agent"].lab
 
 
 def tcp_pair(lab: Any, mode: str = "manual") -> tuple[Any, Any]:
