@@ -63,9 +63,11 @@ def action(banner: Any, label: str) -> Any:
 
 
 def shot(page: Any, name: str) -> None:
-    """The docs' screenshot (the embedded lab's page; over an agent, beside it, named so)."""
+    """The docs' screenshot: the embedded lab's page (over an agent the same lesson is not taken again)."""
+    if _suffix:
+        return
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"lesson-{name}{'-agent' if _suffix else ''}.png"))
+    page.screenshot(path=str(SHOTS / f"lesson-{name}.png"))
 
 
 def test_menu_lists_the_fourteen_lessons_in_order(page: Any) -> None:
