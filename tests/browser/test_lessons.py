@@ -10,7 +10,7 @@ import pytest
 from lab.impair import Impairer
 from lab.spec import ImpairSpec
 
-from ..conftest import RUNNERS
+from ..conftest import LOCAL_AGENT, RUNNERS
 from .test_classroom import show
 from .ui import card, expect, log_rows, port_of, screenshots
 
@@ -27,7 +27,7 @@ CONFIRM_OR_NEW_STAGE = """before => document.getElementById("stage-confirm").ope
   || (document.getElementById("lesson-banner").dataset.stage || "") !== before"""
 
 
-SUFFIX = {"embedded": "", "agent": "@lab"}  # what ids end in, by what runs the lab (conftest.py LOCAL_AGENT)
+SUFFIX = {"embedded": "", "agent": f"@{LOCAL_AGENT}"}  # what ids end in, by what runs the lab
 _suffix = ""
 
 
