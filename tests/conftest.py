@@ -105,6 +105,7 @@ def lab(folders: dict[str, Path]) -> Iterator[Lab]:
 
 
 RUNNERS = ["embedded", "agent"]  # what runs the lab: `pytest.mark.parametrize("app", RUNNERS, indirect=True)`
+WITH_SANDBOX = [*RUNNERS, "sandbox"]  # and the sandbox (skipped where namespaces are refused)
 LOCAL_AGENT = "a1"  # (no word in it: the pages' "no English left" checks read ids too)
 
 
@@ -115,10 +116,18 @@ def app(request: pytest.FixtureRequest, folders: dict[str, Path]) -> Iterator[An
     both paths, so that what the page and the stage do cannot drift apart."""
     runner = getattr(request, "param", "embedded")
     config = {"TESTING": True, "FILES": str(folders["files"]), "DOWNLOADS": str(folders["downloads"])}
-    server = None
+    server, root = None, None
     if runner == "agent":
         server = RedisServer()
         config.update(REDIS=server.url, LOCAL_AGENT=LOCAL_AGENT)
+    elif runner == "sandbox":  # (also a dashboard over an agent: its own, in namespaces, that captures packets)
+        from .sandbox.conftest import lab_folder, namespaces_work
+
+        refused = namespaces_work()
+        if refused:
+            pytest.skip(f"no network namespace here: {refused}")
+        root = lab_folder(request.getfixturevalue("tmp_path_factory"))
+        config.update(SANDBOX=True, FILES=str(root / "files"), DOWNLOADS=str(root / "downloads"))
     the_app = create_app(config)
     if server is not None:
         hub = the_app.extensions["socketlab_labs"].hub
@@ -127,6 +136,8 @@ def app(request: pytest.FixtureRequest, folders: dict[str, Path]) -> Iterator[An
     shutdown(the_app)
     if server is not None:
         server.close()
+    if root is not None and os.geteuid() == 0:
+        shutil.rmtree(root)  # (lab_folder's own, outside pytest's temporary folders)
 
 
 @pytest.fixture

@@ -259,10 +259,11 @@ class AgentHub:
                     self.live.pop(body["endpoint"], None)
                 else:
                     self.live[body["endpoint"]] = agent
+        agent_seq: int = body["seq"]  # (relay_in renumbers it: the agent's own stays as `agent_seq`)
         self.bus.relay_in(body, len(raw))
         with self._relaying:
             # (not the max: an agent's stream holds its events in order, and one that restarted numbers from 1)
-            self._relayed[agent] = body["seq"]
+            self._relayed[agent] = agent_seq
             self._relaying.notify_all()
 
     def wait_relayed(self, agent: str, seq: int, timeout: float) -> bool:

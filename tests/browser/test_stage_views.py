@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from ..conftest import RUNNERS
+from ..conftest import RUNNERS, WITH_SANDBOX
 from ..support import wait_until
 
 from .test_classroom import lab_of, show, tcp_pair
@@ -147,7 +147,7 @@ def act(page: Any, live_server: Any, key: str) -> None:
     assert answer.status == HTTPStatus.OK, answer.text()
 
 
-@pytest.mark.parametrize("app", RUNNERS, indirect=True)
+@pytest.mark.parametrize("app", WITH_SANDBOX, indirect=True)
 def test_after_one_lesson_the_next_draws_no_lane_of_it_then_or_later(page: Any, live_server: Any) -> None:
     """Lesson 2's eight lanes, then lesson 10; lesson 10's handshake, then lesson 5's downloads, then
     lesson 11: each lesson's diagram holds only its own lanes when it is ready and 6 s later (past the
@@ -157,7 +157,10 @@ def test_after_one_lesson_the_next_draws_no_lane_of_it_then_or_later(page: Any, 
 
     def only_its_own(before: set[str], stage: dict[str, Any]) -> None:
         own = ids_of(stage)
-        wait_until(lambda: lanes_drawn(page) and {lane.split("/")[0] for lane in lanes_drawn(page)} <= own, timeout=10)
+        try:
+            wait_until(lambda: lanes_drawn(page) and {lane.split("/")[0] for lane in lanes_drawn(page)} <= own, timeout=10)
+        except AssertionError:
+            raise AssertionError(f"lesson {stage['lesson']['n']} draws {sorted(lanes_drawn(page))}; its own: {sorted(own)}") from None
         page.wait_for_timeout(300)  # (what the lesson before still sends has arrived)
         drawn = lanes_drawn(page)
         assert not {lane.split("/")[0] for lane in drawn} & before, drawn
