@@ -229,3 +229,18 @@ def test_a_new_stage_holds_nothing_of_the_one_before(client: Any, first: int, ac
     assert events[0]["kind"] == "stage"
     stale = [(e["seq"], e["kind"], e["endpoint"], e.get("conn")) for e in events if e["endpoint"] in old]
     assert not stale, stale
+
+
+def test_a_new_stage_waits_for_an_agent_that_ships_its_closes_late(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An agent's events travel apart from the stage (its shipper, Redis, the bridge): shipped a
+    third of a second late, the closes of the sockets a new stage closed still come before its
+    `stage` event, so every page takes them for the stage that ended (embedded: there is no shipper)."""
+    import agent.shipper
+
+    earlier = client.post("/api/stage", json={"lesson": 2}).get_json()
+    wait_until(lambda: any(e["kind"] == "accept" for e in client.get("/api/events?after=0&limit=10000").get_json()["events"]))
+    monkeypatch.setattr(agent.shipper, "BATCH_SECONDS", 0.3)
+    stage = client.post("/api/stage", json={"lesson": 1}).get_json()
+    events = client.get("/api/events?after=0&limit=10000").get_json()["events"]
+    removed = {e["endpoint"] for e in events if e["kind"] == "state" and e["state"].get("removed") and e["seq"] < stage["seq"]}
+    assert removed == _ids_of(earlier["lesson"])
