@@ -28,19 +28,18 @@ CONFIRM_OR_NEW_STAGE = """before => document.getElementById("stage-confirm").ope
 
 
 SUFFIX = {"embedded": "", "agent": f"@{LOCAL_AGENT}"}  # what ids end in, by what runs the lab
-_suffix = ""
+_this = {"suffix": ""}  # the suffix of the lab the running test is on (set by the fixture below)
 
 
 @pytest.fixture(autouse=True)
 def _ids_of_this_lab(request: pytest.FixtureRequest) -> None:
     """Lessons make the same sockets on every lab; an agent's ids end in "@<agent>" (CONTRACT)."""
-    global _suffix
-    _suffix = SUFFIX[request.node.callspec.params.get("app", "embedded")]
+    _this["suffix"] = SUFFIX[request.node.callspec.params.get("app", "embedded")]
 
 
 def i(ep_id: str) -> str:
     """The id `ep_id` ("e1", "d1") has on the lab this test runs on."""
-    return ep_id + _suffix
+    return ep_id + _this["suffix"]
 
 
 def start_lesson(page: Any, n: int) -> Any:
@@ -64,7 +63,7 @@ def action(banner: Any, label: str) -> Any:
 
 def shot(page: Any, name: str) -> None:
     """The docs' screenshot: the embedded lab's page (over an agent the same lesson is not taken again)."""
-    if _suffix:
+    if _this["suffix"]:
         return
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"lesson-{name}.png"))
