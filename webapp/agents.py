@@ -113,8 +113,8 @@ class AgentClient:
             # them in the new stage. Events recorded after the clear (a packet the capture reads late)
             # are the page's to leave out (ladder-model.js: sockets of an earlier stage).
             if not self.hub.wait_relayed(self.name, answer["last"], RELAY_WAIT_SECONDS):
-                log.warning("agent %s: its events up to seq %d were not relayed within %.0f s of a stage clear",
-                            self.name, answer["last"], RELAY_WAIT_SECONDS)
+                log.warning("agent %s: its events up to seq %d were not relayed before the new stage began",
+                            self.name, answer["last"])
         if op.startswith(("endpoints.", "downloads.")):  # endpoint and download objects say whose they are
             for item in answer if isinstance(answer, list) else [answer]:
                 if isinstance(item, dict) and "id" in item:
@@ -147,6 +147,7 @@ class AgentHub:
         self._lock = threading.Lock()
         self._relayed: dict[str, int] = {}  # agent -> the seq of its newest event relayed
         self._relaying = threading.Condition()
+        self._adopting = False  # the bridge is taking another dashboard's stage change: it relays nothing meanwhile
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -207,7 +208,14 @@ class AgentHub:
         for stream, entries in answer or []:
             if stream == STAGE_KEY:
                 for entry_id, fields in entries:
-                    self.stage.take(entry_id, fields)
+                    with self._relaying:
+                        self._adopting = True
+                        self._relaying.notify_all()
+                    try:  # (another dashboard's stage: it waits while this dashboard changes its own)
+                        self.stage.take(entry_id, fields)
+                    finally:
+                        with self._relaying:
+                            self._adopting = False
                 continue
             agent = stream.decode()[3:]
             for entry_id, fields in entries:
@@ -267,9 +275,12 @@ class AgentHub:
             self._relaying.notify_all()
 
     def wait_relayed(self, agent: str, seq: int, timeout: float) -> bool:
-        """Wait until the bridge has relayed `agent`'s events up to its `seq`; False after `timeout`."""
+        """Wait until the bridge has relayed `agent`'s events up to its `seq`; False after `timeout`, or
+        at once when the bridge is held up taking another dashboard's stage change (it waits for the
+        change this dashboard is making, which waits here: the page then leaves out what comes late)."""
         with self._relaying:
-            return self._relaying.wait_for(lambda: self._relayed.get(agent, 0) >= seq, timeout)
+            self._relaying.wait_for(lambda: self._relayed.get(agent, 0) >= seq or self._adopting, timeout)
+            return self._relayed.get(agent, 0) >= seq
 
     @property
     def skipped(self) -> int:
