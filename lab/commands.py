@@ -112,7 +112,9 @@ COMMANDS: dict[str, Callable[[Lab, Args], Any]] = {
     "downloads.code": _download_code,
     "downloads.file": _download_file,
     "files.list": lambda lab, a: lab.files.listing(),
-    "stage.clear": lambda lab, a: {"closed": lab.clear()},
+    # "last": the newest seq of the lab's events once the clear is over (its closes among them): a
+    # dashboard over an agent begins the new stage only after it has relayed them (webapp/agents.py)
+    "stage.clear": lambda lab, a: {"closed": lab.clear(), "last": lab.bus.last_seq},
     "lesson.build": _lesson_build,
     "lesson.act": _lesson_act,
     "wire.status": lambda lab, a: lab.wire_status(),

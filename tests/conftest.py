@@ -23,7 +23,7 @@ from webapp import create_app, shutdown
 
 from .netns import Lan
 from .redis_server import RedisServer
-from .support import EventCollector, LiveServer, Resources
+from .support import EventCollector, LiveServer, Resources, wait_until
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,11 +104,40 @@ def lab(folders: dict[str, Path]) -> Iterator[Lab]:
     the_lab.close()
 
 
+RUNNERS = ["embedded", "agent"]  # what runs the lab: `pytest.mark.parametrize("app", RUNNERS, indirect=True)`
+WITH_SANDBOX = [*RUNNERS, "sandbox"]  # and the sandbox (skipped where namespaces are refused)
+LOCAL_AGENT = "a1"  # (no word in it: the pages' "no English left" checks read ids too)
+
+
 @pytest.fixture
-def app(folders: dict[str, Path]) -> Iterator[Any]:
-    the_app = create_app({"TESTING": True, "FILES": str(folders["files"]), "DOWNLOADS": str(folders["downloads"])})
+def app(request: pytest.FixtureRequest, folders: dict[str, Path]) -> Iterator[Any]:
+    """The dashboard with its own lab ("embedded", the default), or, parametrised "agent", a dashboard
+    over a real redis-server with a lab agent in its process (SOCKETLAB_LOCAL_AGENT): the same tests on
+    both paths, so that what the page and the stage do cannot drift apart."""
+    runner = getattr(request, "param", "embedded")
+    config = {"TESTING": True, "FILES": str(folders["files"]), "DOWNLOADS": str(folders["downloads"])}
+    server, root = None, None
+    if runner == "agent":
+        server = RedisServer()
+        config.update(REDIS=server.url, LOCAL_AGENT=LOCAL_AGENT)
+    elif runner == "sandbox":  # (also a dashboard over an agent: its own, in namespaces, that captures packets)
+        from .sandbox.conftest import lab_folder, namespaces_work
+
+        refused = namespaces_work()
+        if refused:
+            pytest.skip(f"no network namespace here: {refused}")
+        root = lab_folder(request.getfixturevalue("tmp_path_factory"))
+        config.update(SANDBOX=True, FILES=str(root / "files"), DOWNLOADS=str(root / "downloads"))
+    the_app = create_app(config)
+    if server is not None:
+        hub = the_app.extensions["socketlab_labs"].hub
+        wait_until(lambda: LOCAL_AGENT in hub.up(), 10)
     yield the_app
     shutdown(the_app)
+    if server is not None:
+        server.close()
+    if root is not None and os.geteuid() == 0:
+        shutil.rmtree(root)  # (lab_folder's own, outside pytest's temporary folders)
 
 
 @pytest.fixture

@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 COMMAND_SECONDS = 5.0  # a command never waits longer (CONTRACT: "never hangs longer than 5 s")
 BLOCK_MS = 500  # each blocking read; the socket timeout is longer
 HEARTBEAT_POLL = 0.5
+# How long a stage clear waits for the agent's events to be relayed (its shipper sends every 10 ms; a
+# stream new to this dashboard is found within HEARTBEAT_POLL plus one blocking read)
+RELAY_WAIT_SECONDS = 3.0
 # MAX_ENTRY_BYTES (agent/shipper.py, 16 KB): an agent's event is under 1 KB (measured: a recv with both
 # previews 775 B, tcp_info 716 B) but for `state` snapshots, which grow with a server's connections
 # (~70 B each) and rules, and which the shipper fits within it. A bigger entry is hostile or broken.
@@ -101,6 +104,17 @@ class AgentClient:
 
     def call(self, op: str, args: dict[str, Any] | None = None) -> Any:
         answer = self.hub.command(self.name, op, args or {})
+        if op == "stage.clear" and isinstance(answer, dict) and type(answer.get("last")) is int:
+            # A new stage begins on this dashboard's bus (the `stage` event) only after the events the
+            # agent recorded up to the end of its clear, the closes of the sockets it closed among them,
+            # have been relayed onto it: so they belong to the stage that ended, on every path, as in
+            # the embedded lab (whose closes are on the same bus before the `stage` event). They travel
+            # apart (the agent's shipper, Redis, this bridge), and without this wait the page drew
+            # them in the new stage. Events recorded after the clear (a packet the capture reads late)
+            # are the page's to leave out (ladder-model.js: sockets of an earlier stage).
+            if not self.hub.wait_relayed(self.name, answer["last"], RELAY_WAIT_SECONDS):
+                log.warning("agent %s: its events up to seq %d were not relayed before the new stage began",
+                            self.name, answer["last"])
         if op.startswith(("endpoints.", "downloads.")):  # endpoint and download objects say whose they are
             for item in answer if isinstance(answer, list) else [answer]:
                 if isinstance(item, dict) and "id" in item:
@@ -131,6 +145,9 @@ class AgentHub:
         self._waiting: dict[str, tuple[str, Future[tuple[bool, Any]]]] = {}  # command id -> (agent, answer)
         self._replies_from: dict[bytes, bytes] = {}  # reply:{agent}:{id} -> last entry read (agents asked)
         self._lock = threading.Lock()
+        self._relayed: dict[str, int] = {}  # agent -> the seq of its newest event relayed
+        self._relaying = threading.Condition()
+        self._adopting = False  # the bridge is taking another dashboard's stage change: it relays nothing meanwhile
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -191,7 +208,14 @@ class AgentHub:
         for stream, entries in answer or []:
             if stream == STAGE_KEY:
                 for entry_id, fields in entries:
-                    self.stage.take(entry_id, fields)
+                    with self._relaying:
+                        self._adopting = True
+                        self._relaying.notify_all()
+                    try:  # (another dashboard's stage: it waits while this dashboard changes its own)
+                        self.stage.take(entry_id, fields)
+                    finally:
+                        with self._relaying:
+                            self._adopting = False
                 continue
             agent = stream.decode()[3:]
             for entry_id, fields in entries:
@@ -243,7 +267,20 @@ class AgentHub:
                     self.live.pop(body["endpoint"], None)
                 else:
                     self.live[body["endpoint"]] = agent
+        agent_seq: int = body["seq"]  # (relay_in renumbers it: the agent's own stays as `agent_seq`)
         self.bus.relay_in(body, len(raw))
+        with self._relaying:
+            # (not the max: an agent's stream holds its events in order, and one that restarted numbers from 1)
+            self._relayed[agent] = agent_seq
+            self._relaying.notify_all()
+
+    def wait_relayed(self, agent: str, seq: int, timeout: float) -> bool:
+        """Wait until the bridge has relayed `agent`'s events up to its `seq`; False after `timeout`, or
+        at once when the bridge is held up taking another dashboard's stage change (it waits for the
+        change this dashboard is making, which waits here: the page then leaves out what comes late)."""
+        with self._relaying:
+            self._relaying.wait_for(lambda: self._relayed.get(agent, 0) >= seq or self._adopting, timeout)
+            return self._relayed.get(agent, 0) >= seq
 
     @property
     def skipped(self) -> int:

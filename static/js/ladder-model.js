@@ -15,10 +15,11 @@
 import { drawOf, endsLane } from "./kinds.js";
 import { LinkTrack } from "./ladder-links.js";
 import { WireTrack } from "./wire-model.js";
-import { noteTraced, placeByTime } from "./trace-groups.js";
+import { noteTraced, placeByTime, programOf } from "./trace-groups.js";
 
 const MAX_ITEMS = 3000; // rows kept in memory (far more than are drawn)
 export const LANE_LINGER = 5; // seconds a closed socket's lane stays in the diagram
+const MAX_EARLIER = 5000; // sockets of the stage that ended remembered (a lesson has a few; a busy lab, more)
 
 /** "127.0.0.1:5000" (IPv6 in brackets), "" for null. */
 export function addr(a) {
@@ -46,6 +47,12 @@ export function closedByPeer(ev) {
 /** A download's bytes coming in (its header line and its progress) are drawn as receives. */
 const downloadIn = (ev) => ev.kind === "header" || ev.kind === "progress";
 
+/** Note the lab socket (endpoint or download id) `ev` is about; never a student's traced program,
+ * which no stage closes (its calls go on in the next stage). */
+function noteSocket(set, ev) {
+  if (typeof ev?.endpoint === "string" && ev.endpoint && !programOf(ev) && set.size < MAX_EARLIER) set.add(ev.endpoint);
+}
+
 export class LadderModel {
   /** `clock()`: seconds, on the events' clock (the server's while live, the replay's in a replay). */
   constructor({ clock = () => Date.now() / 1000 } = {}) {
@@ -53,9 +60,24 @@ export class LadderModel {
     this.reset();
   }
 
-  /** Start afresh; a new classroom stage keeps the endpoint kinds learnt from the endpoint list. */
-  reset({ keepKinds = false } = {}) {
+  /**
+   * Start afresh; a new classroom stage keeps the endpoint kinds learnt from the endpoint list, and
+   * `ended` (true, or the events of the ended stage that came in the new stage's batch before its
+   * `stage` event) says to leave out what comes later about that stage's sockets.
+   */
+  reset({ keepKinds = false, ended = null } = {}) {
     const kinds = keepKinds && this.kinds ? this.kinds : new Map();
+    // The sockets of the stage that ended, closed by the new one: whatever still comes about them
+    // (the FIN/ACK the capture reads after the clear, an agent's events relayed late, another
+    // dashboard's stage seen before its agent's closes) belongs to that stage, and the diagram of
+    // this one leaves it out (its packets drew a lane "outside the lab"). The server sends a stage's
+    // closes before its `stage` event where it can (webapp/agents.py waits for an agent's); packets
+    // recorded later cannot be, so the page is where the stage is kept clean for every lab.
+    const earlier = new Set(ended && this.stageSockets ? this.stageSockets : []);
+    for (const ev of Array.isArray(ended) ? ended : []) noteSocket(earlier, ev);
+    while (earlier.size > MAX_EARLIER) earlier.delete(earlier.values().next().value);
+    this.earlier = earlier;
+    this.stageSockets = new Set(); // the lab's sockets (endpoint and download ids) this stage has shown
     this.lanes = new Map(); // id -> lane
     this.items = []; // rows, in drawing order
     this.bySeq = new Map();
@@ -84,6 +106,13 @@ export class LadderModel {
   add(ev) {
     if (!ev || typeof ev.kind !== "string") return false;
     if (ev.kind === "stage") this.lesson = Boolean(ev.params?.lesson);
+    if (this.earlier.has(ev.endpoint)) {
+      // a socket's own first call under an id the ended stage had is a new socket (a restarted agent
+      // numbers from e1 again): it is this stage's; anything else is the ended stage's, left out
+      if (!(drawOf(ev.kind) === "lane-start" && !ev.conn)) return false;
+      this.earlier.delete(ev.endpoint);
+    }
+    noteSocket(this.stageSockets, ev);
     if (ev.state?.removed) this.endEndpoint(String(ev.state.id ?? ev.endpoint ?? ""), this.timeOf(ev));
     if (this.gone.has(laneOf(ev))) return false;
     // a framed message adds to the recv it came out of; quiet kinds (progress of a socket's

@@ -111,9 +111,12 @@ export function reset() {
   redraw();
 }
 
-/** A new classroom stage: the diagram starts afresh (the endpoint kinds it learnt stay). */
-export function newStage() {
-  model.reset({ keepKinds: true });
+/**
+ * A new classroom stage: the diagram starts afresh (the endpoint kinds it learnt stay) and leaves out
+ * what still comes about the ended stage's sockets; `ended`: that stage's events in the same batch.
+ */
+export function newStage(ended = []) {
+  model.reset({ keepKinds: true, ended: [...waiting, ...ended] }); // (queued while paused: the ended stage's too)
   waiting = [];
   showQueue();
   redraw();

@@ -85,7 +85,8 @@ export function feedByStage(views, events) {
     if (cut < 0 || view.keepsStages) {
       view.add(events);
     } else {
-      (view.newStage ?? view.reset)();
+      if (view.newStage) view.newStage(events.slice(0, cut)); // (what of the ended stage came in this batch)
+      else view.reset();
       view.add(events.slice(cut));
     }
   }

@@ -10,15 +10,23 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+
 from lab.kinds import KINDS
 
+from ..conftest import RUNNERS
 from ..support import wait_until
 
 from .ui import expect, log_rows, rows_in_view
 
 
+# whatever runs the lab, the page draws the same: every test runs embedded and over an agent
+pytestmark = pytest.mark.parametrize("app", RUNNERS, indirect=True)
+
+
 def lab_of(live_server: Any) -> Any:
-    return live_server.app.extensions["socketlab"]
+    """The lab the page shows: the dashboard's own, or (over an agent) the lab of the agent in its process."""
+    return live_server.app.extensions["socketlab"] or live_server.app.extensions["socketlab_local_agent"].lab
 
 
 def tcp_pair(lab: Any, mode: str = "manual") -> tuple[Any, Any]:
@@ -38,6 +46,17 @@ def logged(lab: Any) -> list[Any]:
     `state` snapshots nor `classroom` changes), sorted causally by (ts, seq) as the log sorts them."""
     rows = [e for e in lab.bus.since(0, 100_000)[0] if KINDS[e.kind].log == "row"]
     return sorted(rows, key=lambda e: (e.ts, e.seq))
+
+
+def dashboard_log(page: Any, live_server: Any) -> list[dict[str, Any]]:
+    """What the page's log shows as rows, from the dashboard's own events (GET /api/events: its seqs,
+    and over an agent its own rows too, "lab agent is up"), sorted causally as the log sorts them."""
+    events = page.request.get(f"{live_server.url}/api/events?after=0&limit=10000").json()["events"]
+    return sorted((e for e in events if KINDS[e["kind"]].log == "row"), key=lambda e: (e["ts"], e["seq"]))
+
+
+def received_shown(page: Any, live_server: Any, endpoint: str) -> int:
+    return sum(e["size"] for e in dashboard_log(page, live_server) if e["kind"] == "recv" and e["endpoint"] == endpoint)
 
 
 def show(page: Any, view: str) -> None:
@@ -197,10 +216,10 @@ def test_log_keeps_events_while_scrolled_up(page: Any, live_server: Any) -> None
 
     def all_shown(received: int) -> tuple[int, int]:
         """Wait until the server got `received` bytes and the page counts every event; (count, last seq)."""
-        wait_until(lambda: sum(e.size for e in bus_events(lab, "recv", server.id)) == received)
-        events = logged(lab)
+        wait_until(lambda: received_shown(page, live_server, server.id) == received)
+        events = dashboard_log(page, live_server)
         expect(count).to_have_text(f"{len(events)} events")
-        return len(events), events[-1].seq
+        return len(events), events[-1]["seq"]
 
     lab.send(client.id, {"data": "x", "repeat": 40, "interval_ms": 1})
     before, _ = all_shown(40)
@@ -225,8 +244,8 @@ def test_picking_an_old_row_in_the_diagram_shows_it_in_the_log(page: Any, live_s
     server, client = tcp_pair(lab)
     for i in range(40):
         lab.send(client.id, {"data": f"m{i:02d}"})
-    wait_until(lambda: sum(e.size for e in bus_events(lab, "recv", server.id)) == 120)
-    expect(page.get_by_test_id("log-count")).to_have_text(f"{len(logged(lab))} events")
+    wait_until(lambda: received_shown(page, live_server, server.id) == 120)
+    expect(page.get_by_test_id("log-count")).to_have_text(f"{len(dashboard_log(page, live_server))} events")
     show(page, "split")
     first_send = page.locator(f'[data-testid="ladder-send"][data-lane="{client.id}"]').first
     seq = first_send.get_attribute("data-seq")

@@ -10,8 +10,12 @@ import pytest
 from lab.impair import Impairer
 from lab.spec import ImpairSpec
 
+from ..conftest import LOCAL_AGENT, RUNNERS
 from .test_classroom import show
 from .ui import card, expect, log_rows, port_of, screenshots
+
+# whatever runs the lab, each lesson makes its point the same: every test runs embedded and over an agent
+pytestmark = pytest.mark.parametrize("app", RUNNERS, indirect=True)
 
 # Written to test-artifacts/ on every run; SOCKETLAB_SCREENSHOTS=docs/screenshots refreshes the docs'.
 SHOTS = screenshots("lessons")
@@ -21,6 +25,21 @@ SHOTS = screenshots("lessons")
 # the confirmation or the next stage's banner.
 CONFIRM_OR_NEW_STAGE = """before => document.getElementById("stage-confirm").open
   || (document.getElementById("lesson-banner").dataset.stage || "") !== before"""
+
+
+SUFFIX = {"embedded": "", "agent": f"@{LOCAL_AGENT}"}  # what ids end in, by what runs the lab
+_this = {"suffix": ""}  # the suffix of the lab the running test is on (set by the fixture below)
+
+
+@pytest.fixture(autouse=True)
+def _ids_of_this_lab(request: pytest.FixtureRequest) -> None:
+    """Lessons make the same sockets on every lab; an agent's ids end in "@<agent>" (CONTRACT)."""
+    _this["suffix"] = SUFFIX[request.node.callspec.params.get("app", "embedded")]
+
+
+def i(ep_id: str) -> str:
+    """The id `ep_id` ("e1", "d1") has on the lab this test runs on."""
+    return ep_id + _this["suffix"]
 
 
 def start_lesson(page: Any, n: int) -> Any:
@@ -43,6 +62,9 @@ def action(banner: Any, label: str) -> Any:
 
 
 def shot(page: Any, name: str) -> None:
+    """The docs' screenshot: the embedded lab's page (over an agent the same lesson is not taken again)."""
+    if _this["suffix"]:
+        return
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"lesson-{name}.png"))
 
@@ -69,18 +91,18 @@ def test_lesson_1_tcp_echo(page: Any) -> None:
     expect(page.get_by_test_id("classroom")).to_have_attribute("data-view", "ladder")  # the view lesson 1 names
     show(page, "split")  # the lesson opens the diagram; its log rows are read here too
     expect(banner).to_contain_text("The class sees")
-    expect(card(page, "e2").get_by_test_id("send-data")).to_have_value("hello")
+    expect(card(page, i("e2")).get_by_test_id("send-data")).to_have_value("hello")
     action(banner, "Send hello").click()
-    expect(log_rows(page, "recv", "e1", 5)).to_have_count(1)
-    echo = log_rows(page, "recv", "e2", 5)
+    expect(log_rows(page, "recv", i("e1"), 5)).to_have_count(1)
+    echo = log_rows(page, "recv", i("e2"), 5)
     expect(echo).to_have_count(1)
     expect(echo.locator(".col-text")).to_have_text("hello")
-    counters = card(page, "e2").get_by_test_id("stream-counters")
+    counters = card(page, i("e2")).get_by_test_id("stream-counters")
     expect(counters).to_have_attribute("data-recvs", "1")
     expect(counters).to_have_attribute("data-peer-sends", "1")
-    expect(card(page, "e2").get_by_test_id("stream-why")).to_have_count(0)  # one send, one recv: nothing glued
+    expect(card(page, i("e2")).get_by_test_id("stream-why")).to_have_count(0)  # one send, one recv: nothing glued
     shot(page, "1-echo")
-    card(page, "e1").get_by_test_id("show-code").click()
+    card(page, i("e1")).get_by_test_id("show-code").click()
     expect(page.get_by_test_id("code-panel")).to_have_attribute("data-state", "ready")
     expect(page.get_by_test_id("code-text")).to_contain_text("conn.sendall(data)")
     shot(page, "1-code")
@@ -88,42 +110,42 @@ def test_lesson_1_tcp_echo(page: Any) -> None:
 
 def test_lesson_2_many_clients(page: Any) -> None:
     banner = start_lesson(page, 2)
-    conns = card(page, "e1").get_by_test_id("connection")
+    conns = card(page, i("e1")).get_by_test_id("connection")
     expect(conns).to_have_count(3)
     action(banner, "Connect one more client").click()
     expect(conns).to_have_count(4)
     peers = conns.get_by_test_id("connection-peer").all_inner_texts()
     assert len(set(peers)) == 4, "one accepted socket per client, each from its own port"
-    expect(card(page, "e1").get_by_test_id("listener")).to_have_attribute("data-open", "true")
+    expect(card(page, i("e1")).get_by_test_id("listener")).to_have_attribute("data-open", "true")
 
 
 def test_lesson_3_stop_listening_versus_stop(page: Any) -> None:
     banner = start_lesson(page, 3)
     show(page, "split")  # the lesson opens the diagram; its log rows are read here too
-    server = card(page, "e1")
+    server = card(page, i("e1"))
     expect(server.get_by_test_id("connection")).to_have_count(2)
     action(banner, "Stop listening").click()
     expect(server.get_by_test_id("endpoint-state")).to_have_attribute("data-state", "not-listening")
     action(banner, "Try a new client").click()
     expect(banner.get_by_test_id("lesson-result")).to_contain_text("Refused, as expected")
     action(banner, "Send from client 1").click()
-    expect(log_rows(page, "recv", "e2", 11)).to_have_count(1)  # "still here?" echoed: c1 goes on
+    expect(log_rows(page, "recv", i("e2"), 11)).to_have_count(1)  # "still here?" echoed: c1 goes on
     action(banner, "Stop the server").click()
-    expect(card(page, "e1")).to_have_count(0)
-    for client in ("e2", "e3"):
+    expect(card(page, i("e1"))).to_have_count(0)
+    for client in (i("e2"), i("e3")):
         expect(card(page, client).get_by_test_id("endpoint-state")).to_have_attribute("data-state", "closed")
 
 
 def test_lesson_4_sticky_packets(page: Any) -> None:
     banner = start_lesson(page, 4)
-    for client in ("e3", "e4"):  # the servers come first, side by side: e1 raw, e2 line-framed
+    for client in (i("e3"), i("e4")):  # the servers come first, side by side: e1 raw, e2 line-framed
         box = card(page, client).get_by_test_id("send-form")
         expect(box.get_by_test_id("send-repeat")).to_be_visible()
         expect(box.get_by_test_id("send-repeat")).to_have_value("20")
         expect(box.get_by_test_id("send-interval")).to_have_value("0")
         expect(box.get_by_test_id("send-numbered")).to_be_checked()
-    raw = card(page, "e1").get_by_test_id("connection").get_by_test_id("stream-counters")
-    framed = card(page, "e2").get_by_test_id("connection").get_by_test_id("stream-counters")
+    raw = card(page, i("e1")).get_by_test_id("connection").get_by_test_id("stream-counters")
+    framed = card(page, i("e2")).get_by_test_id("connection").get_by_test_id("stream-counters")
     # Coalescing is what the kernel usually does, not a promise: on the rare run where the
     # receiver kept up with every send(), the teacher (and this test) sends the burst again.
     for bursts in range(1, 4):
@@ -135,8 +157,8 @@ def test_lesson_4_sticky_packets(page: Any) -> None:
     assert int(raw.get_attribute("data-recvs")) < int(raw.get_attribute("data-peer-sends"))
     expect(framed).to_have_attribute("data-messages", str(20 * bursts))
     assert framed.get_attribute("data-peer-sends") == framed.get_attribute("data-messages")
-    expect(card(page, "e1").get_by_test_id("stream-why")).to_contain_text("sticky packets")
-    expect(card(page, "e2").get_by_test_id("stream-why")).to_contain_text("Line framing")
+    expect(card(page, i("e1")).get_by_test_id("stream-why")).to_contain_text("sticky packets")
+    expect(card(page, i("e2")).get_by_test_id("stream-why")).to_contain_text("Line framing")
     page.locator("#endpoints").evaluate("el => el.closest('.panel').scrollTop = 0")
     shot(page, "4-sticky")
 
@@ -145,16 +167,16 @@ def test_lesson_5_file_download_raw_versus_framed(page: Any) -> None:
     banner = start_lesson(page, 5)
     form = page.get_by_test_id("download-form")
     expect(form).to_be_visible()
-    expect(form.get_by_test_id("download-server")).to_have_value("e2")
+    expect(form.get_by_test_id("download-server")).to_have_value(i("e2"))
     expect(form.get_by_test_id("download-file")).to_have_value("random-1MB.bin")
     expect(form.get_by_test_id("download-protocol")).to_have_value("framed")
     action(banner, "Download raw").click()
-    raw = page.locator('[data-testid="download"][data-download-id="d1"]')
+    raw = page.locator(f'[data-testid="download"][data-download-id="{i("d1")}"]')
     expect(raw.get_by_test_id("download-state")).to_have_attribute("data-state", "done")
     expect(raw.get_by_test_id("download-bytes")).to_have_text("1,048,576 bytes")
     expect(raw.get_by_test_id("download-verified")).to_have_count(0)  # nothing to check against
     action(banner, "Download framed").click()
-    framed = page.locator('[data-testid="download"][data-download-id="d2"]')
+    framed = page.locator(f'[data-testid="download"][data-download-id="{i("d2")}"]')
     expect(framed.get_by_test_id("download-verified")).to_be_visible()
     shot(page, "5-files")
 
@@ -162,28 +184,28 @@ def test_lesson_5_file_download_raw_versus_framed(page: Any) -> None:
 def test_lesson_6_relay_chat(page: Any) -> None:
     banner = start_lesson(page, 6)
     show(page, "split")  # the lesson opens the diagram; its log rows are read here too
-    expect(card(page, "e1").get_by_test_id("connection")).to_have_count(3)
+    expect(card(page, i("e1")).get_by_test_id("connection")).to_have_count(3)
     action(banner, "Send from client 1").click()
-    expect(log_rows(page, "relay", "e1")).to_have_count(1)
-    for other in ("e3", "e4"):
+    expect(log_rows(page, "relay", i("e1"))).to_have_count(1)
+    for other in (i("e3"), i("e4")):
         got = log_rows(page, "message", other)
         expect(got).to_have_count(1)
         expect(got.locator(".col-text")).to_have_text("hello, class!")
-    expect(log_rows(page, "recv", "e2")).to_have_count(0)  # the sender does not get its own line back
+    expect(log_rows(page, "recv", i("e2"))).to_have_count(0)  # the sender does not get its own line back
 
 
 def test_lesson_7_http_by_hand(page: Any) -> None:
     banner = start_lesson(page, 7)
-    port = port_of(card(page, "e1"))
+    port = port_of(card(page, i("e1")))
     link = banner.get_by_test_id("lesson-link")
     expect(link).to_be_visible()
     expect(link).to_have_attribute("href", f"http://127.0.0.1:{port}/")
     expect(link).to_have_attribute("target", "_blank")
     assert page.request.get(link.get_attribute("href")).status == 200
     action(banner, "Send GET / by hand").click()
-    answer = log_rows(page, "recv", "e2").first
+    answer = log_rows(page, "recv", i("e2")).first
     expect(answer.locator(".col-text")).to_contain_text("HTTP/1.0 200")
-    expect(log_rows(page, "http", "e1")).not_to_have_count(0)
+    expect(log_rows(page, "http", i("e1"))).not_to_have_count(0)
     shot(page, "7-http")
 
 
@@ -269,13 +291,13 @@ def test_lesson_14_real_loss_in_the_comparison_panel(page: Any) -> None:
 def test_lesson_9_broadcast(page: Any) -> None:
     banner = start_lesson(page, 9)
     show(page, "split")  # the lesson opens the diagram; its log rows are read here too
-    servers = ("e1", "e2", "e3")
+    servers = (i("e1"), i("e2"), i("e3"))
     ports = {port_of(card(page, s)) for s in servers}
     assert len(ports) == 1, "the three servers share one port"
-    expect(card(page, "e4").get_by_test_id("endpoint-mode")).to_contain_text("SO_BROADCAST")
+    expect(card(page, i("e4")).get_by_test_id("endpoint-mode")).to_contain_text("SO_BROADCAST")
     action(banner, "Broadcast one datagram").click()
     for server in servers:
         expect(log_rows(page, "recv", server, 15)).to_have_count(1)
         expect(card(page, server).get_by_test_id("udp-stats")).to_have_attribute("data-in", "1")
-    expect(card(page, "e4").get_by_test_id("udp-stats")).to_have_attribute("data-out", "1")
+    expect(card(page, i("e4")).get_by_test_id("udp-stats")).to_have_attribute("data-out", "1")
     shot(page, "9-broadcast")

@@ -10,13 +10,17 @@ import pytest
 
 from webapp.auth import Access
 
+from ..conftest import RUNNERS
 from ..support import wait_until
 from .conftest import PageProblems
-from .test_classroom import show
+from .test_classroom import lab_of, show
 from .test_lessons import start_lesson
 from .ui import card, create, expect, port_of, wait_ready
 
 CONTROL, VIEW = "control-st4ge", "view-st4ge"
+
+# whatever runs the lab, the page's stage is the same: each test runs embedded and over an agent
+pytestmark = pytest.mark.parametrize("app", RUNNERS, indirect=True)
 
 
 @pytest.fixture
@@ -70,7 +74,7 @@ def test_a_lesson_chosen_in_one_tab_closes_the_sockets_of_another_after_naming_t
     expect(dialog.get_by_test_id("stage-confirm-text")).to_contain_text("all 2 sockets open in the lab")
     dialog.get_by_test_id("stage-cancel").click()  # nothing happens: the other tab's sockets stay
     expect(dialog).to_be_hidden()
-    assert sorted(classroom.app.extensions["socketlab"].endpoints) == sorted([server_id, client_id])
+    assert sorted(lab_of(classroom).endpoints) == sorted([server_id, client_id])
     expect(first.get_by_test_id("lesson-banner")).to_be_hidden()
 
     banner = start_lesson(first, 2)  # asks again, and goes on
@@ -90,7 +94,7 @@ def test_a_lesson_chosen_in_one_tab_closes_the_sockets_of_another_after_naming_t
     for page in (first, second):
         expect(page.get_by_test_id("lesson-banner")).to_be_hidden()
         expect(page.get_by_test_id("endpoint-card")).to_have_count(0)
-    assert not classroom.app.extensions["socketlab"].endpoints
+    assert not lab_of(classroom).endpoints
 
 
 def test_a_reload_in_the_middle_of_lesson_5_shows_lesson_5(classroom: Any, open_page: Any) -> None:

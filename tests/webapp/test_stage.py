@@ -7,6 +7,7 @@ A new stage closes every endpoint (not only the caller's), reaches every connect
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, Callable
 
 import pytest
@@ -14,7 +15,11 @@ import requests
 
 from lab.lessons import LESSONS
 
+from ..conftest import RUNNERS
 from ..support import EventCollector, LiveServer, Resources, wait_until
+
+# whatever runs the lab, the stage behaves the same: every test here runs embedded and over an agent
+pytestmark = pytest.mark.parametrize("app", RUNNERS, indirect=True)
 
 
 def post(client: Any, path: str, body: Any = None) -> Any:
@@ -72,6 +77,15 @@ def test_compare_run_takes_its_settings_and_replaces_the_previous_run(client: An
     assert alive == set(two["ids"].values()) and not alive & set(run["ids"].values())
 
 
+def test_a_stage_on_an_agent_that_is_not_there_is_a_sentence(request: pytest.FixtureRequest, client: Any) -> None:
+    answer = client.post("/api/stage", json={"lesson": 4, "agent": "pc1"})
+    if request.node.callspec.params["app"] == "embedded":  # this dashboard has its own lab: no agent to name
+        assert answer.status_code == 400 and answer.get_json()["code"] == "unknown-field"
+    else:
+        assert answer.status_code == 404 and answer.get_json()["code"] == "no-such-agent"
+        assert "pc1" in answer.get_json()["error"]
+
+
 @pytest.mark.parametrize(("path", "body", "status", "code"), [
     ("/api/stage", {"lesson": 0}, 400, "no-such-lesson"),
     ("/api/stage", {"lesson": 15}, 400, "no-such-lesson"),  # (lessons 1-14)
@@ -79,7 +93,6 @@ def test_compare_run_takes_its_settings_and_replaces_the_previous_run(client: An
     ("/api/stage", {"lesson": True}, 400, "no-such-lesson"),
     ("/api/stage", {"lesson": [4]}, 400, "no-such-lesson"),
     ("/api/stage", {"lesson": 4, "extra": "<script>"}, 400, "unknown-field"),
-    ("/api/stage", {"lesson": 4, "agent": "pc1"}, 400, "unknown-field"),  # (this dashboard has its own lab)
     ("/api/stage", [4], 400, "not-an-object"),
     ("/api/stage/actions/sendHello", None, 409, "no-lesson"),
     ("/api/stage/actions/" + "x" * 5000, None, 409, "no-lesson"),
@@ -165,7 +178,8 @@ def test_concurrent_new_stages_leave_one_lessons_sockets_and_no_leak(client: Any
     made |= {v for vs in stage["lesson"]["ids"].values() if isinstance(vs, list) for v in vs}
     assert alive == made  # serialised: only the last lesson's sockets are left
     client.post("/api/stage", json={"lesson": None})
-    wait_until(lambda: not resources.new_threads(), 10)
+    # (over an agent, its command pool's workers start when first needed and live as long as the agent)
+    wait_until(lambda: not [t for t in resources.new_threads() if not t.name.startswith("agent-run-")], 10)
 
 
 def test_the_session_lists_the_lessons_from_the_one_registry(client: Any) -> None:
@@ -174,3 +188,59 @@ def test_the_session_lists_the_lessons_from_the_one_registry(client: Any) -> Non
     for x in lessons:
         assert set(x["text"]) == {"en", "zh"} and all(x["text"][lang]["title"] for lang in ("en", "zh"))
         assert all(set(a["label"]) == {"en", "zh"} for a in x["actions"])
+
+
+def _ids_of(lesson: dict[str, Any]) -> set[str]:
+    """Every endpoint and download id a lesson's stage names (strings and lists of them)."""
+    found: set[str] = set()
+    for value in lesson["ids"].values():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                found.add(item)
+    return found
+
+
+@pytest.mark.parametrize(("first", "actions", "then"), [
+    (2, ["oneMore", "sendAll"], 10),  # eight lanes, then a wire lesson
+    (5, ["downloadRaw", "downloadFramed"], 11),  # downloads, then a wire lesson
+    (10, ["connect"], 11),
+    (1, ["sendHello"], 3),
+])
+def test_a_new_stage_holds_nothing_of_the_one_before(client: Any, first: int, actions: list[str], then: int) -> None:
+    """From a new stage's `stage` event on, no event is about a socket or download of an earlier stage,
+    whatever runs the lab: the closes that the new stage made come before its `stage` event."""
+    earlier = client.post("/api/stage", json={"lesson": first}).get_json()
+    assert earlier["lesson"]["state"] == "ready", earlier["lesson"]
+    for key in actions:
+        assert client.post(f"/api/stage/actions/{key}").status_code == 200
+    if first == 5:  # (its downloads run in the background: the next stage stops them, or they are done)
+        wait_until(lambda: all(d["state"] != "running" for d in client.get("/api/downloads").get_json()), 20)
+    seen = {e["endpoint"] for e in client.get("/api/events?after=0&limit=10000").get_json()["events"] if e["endpoint"]}
+    old = _ids_of(earlier["lesson"]) | seen
+    stage = client.post("/api/stage", json={"lesson": then}).get_json()
+    assert stage["lesson"]["state"] in ("ready", "failed")
+
+    def since_the_stage() -> list[dict[str, Any]]:
+        return client.get(f"/api/events?after={stage['seq'] - 1}&limit=10000").get_json()["events"]
+
+    wait_until(lambda: any(e["kind"] == "classroom" for e in since_the_stage()))
+    time.sleep(1.0)  # (late events of the old stage, had any been left to come, have come by now)
+    events = since_the_stage()
+    assert events[0]["kind"] == "stage"
+    stale = [(e["seq"], e["kind"], e["endpoint"], e.get("conn")) for e in events if e["endpoint"] in old]
+    assert not stale, stale
+
+
+def test_a_new_stage_waits_for_an_agent_that_ships_its_closes_late(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An agent's events travel apart from the stage (its shipper, Redis, the bridge): shipped a
+    third of a second late, the closes of the sockets a new stage closed still come before its
+    `stage` event, so every page takes them for the stage that ended (embedded: there is no shipper)."""
+    import agent.shipper
+
+    earlier = client.post("/api/stage", json={"lesson": 2}).get_json()
+    wait_until(lambda: any(e["kind"] == "accept" for e in client.get("/api/events?after=0&limit=10000").get_json()["events"]))
+    monkeypatch.setattr(agent.shipper, "BATCH_SECONDS", 0.3)
+    stage = client.post("/api/stage", json={"lesson": 1}).get_json()
+    events = client.get("/api/events?after=0&limit=10000").get_json()["events"]
+    removed = {e["endpoint"] for e in events if e["kind"] == "state" and e["state"].get("removed") and e["seq"] < stage["seq"]}
+    assert removed == _ids_of(earlier["lesson"])
