@@ -11,6 +11,9 @@ import { formatNumber, onLanguageChange, t, tOr } from "./i18n.js";
 import { eventText } from "./event-text.js";
 import * as detail from "./log-detail.js";
 import * as filter from "./log-filter.js";
+import { StepClock, pointAfterStep } from "./lesson-view.js";
+import { onStage, serverNow } from "./stage.js";
+import { onWireChange, wireShown } from "./wire-controls.js";
 import { logOf } from "./kinds.js";
 import { book as names, onNames } from "./names.js";
 import { insertCausal } from "./log-order.js";
@@ -45,7 +48,11 @@ let viewHeight = 0;
 let knownTop = 0; // the scrollTop this script set or saw last: any other value is the reader's doing
 let drawn = { first: -1, last: -1, length: 0, cutOff: 0 }; // the rows built last time
 let settleTimer = 0;
-let reorderedAt = Infinity; // lowest position (cutOff + index) a row was inserted at since the last render
+let reorderedAt = Infinity;
+// after a lesson's button: {kinds, after} while the rows carrying its point are held in view (see
+// ladder.js), else null
+let point = null;
+const steps = new StepClock(); // lowest position (cutOff + index) a row was inserted at since the last render
 const stages = new Stages();
 const isDivider = (ev) => logOf(ev.kind) === "divider";
 const cutOf = (ev) => stages.cutOf(ev);
@@ -172,6 +179,7 @@ function render(force = false) {
   // more than a screenful since the last render is a flood: the rows above the screen wait for a calm moment
   const rush = !force && follow && drawn.first >= 0 && n - (drawn.length - shifted) > inView;
   const extra = rush ? RUSH_OVERSCAN : OVERSCAN;
+  if (point && follow) holdPoint(n, inView);
   let first;
   let last;
   if (follow) {
@@ -210,6 +218,23 @@ function render(force = false) {
   drawn = { first, last, length: n, cutOff };
   if (follow) scrollTo(headHeight + n * rowHeight);
   if (rush) settleTimer = setTimeout(render, SETTLE_MS);
+}
+
+/** The first row of this step that carries the lesson's point goes to the top, when following would push it off. */
+function holdPoint(n, inView) {
+  const index = list.findIndex((ev) => ev.ts > point.after && point.kinds.has(ev.kind));
+  if (index < 0 || index >= n - (inView - 2)) return; // none yet, or on the newest screen: keep following
+  follow = false;
+  point = null; // held once: from here the reader's scrolling (or "back to newest") decides
+  scrollTo(headHeight + index * rowHeight - headHeight);
+}
+
+/** A new step of the stage's lesson: its point's rows are held in view (ladder.js does the same). */
+function lessonStep(stage) {
+  const step = steps.see(stage, serverNow());
+  if (!step) return;
+  point = pointAfterStep(stage, step.after);
+  schedule();
 }
 
 function scrollTo(top) {
@@ -371,6 +396,12 @@ export function initLog() {
   new ResizeObserver(() => render(true)).observe(scroller);
   scroller.addEventListener("scroll", onScroll, { passive: true });
   followButton.addEventListener("click", jumpToNewest);
+  filter.setPackets(wireShown());
+  onWireChange((on) => {
+    filter.setPackets(on);
+    refilter();
+  });
+  onStage(lessonStep);
   body.addEventListener("click", (event) => {
     const tr = event.target.closest("tr[data-seq]");
     if (tr) select(Number(tr.dataset.seq));
