@@ -88,26 +88,34 @@ export function initChipRow() {
   const more = el("button", { type: "button", class: "chips-more", testid: "chips-more", hidden: true });
   panel.append(more);
   let frame = 0;
+  // the chips past two lines move behind the sign (order 2; the sign is 1), and while the sign itself
+  // would fall off the second line, the last chip before it goes behind it too
   const count = () => {
     frame = 0;
-    const cards = [...panel.querySelectorAll(".card")];
+    const cards = [...panel.querySelectorAll(".card")].filter((card) => card.getClientRects().length);
     const first = pointOf(current()?.lesson).cards;
-    for (const card of cards) {
-      const order = first.has(kindOfCard(card)) ? "-1" : "";
-      if (card.style.order !== order) card.style.order = order;
-    }
+    for (const card of cards) card.style.order = first.has(kindOfCard(card)) ? "-1" : "";
     const open = panel.dataset.open === "true";
-    let hidden = 0;
+    more.hidden = false;
+    more.textContent = open ? t("chips.less") : t("chips.more", { n: 0 });
+    const bottom = panel.getBoundingClientRect().top + panel.clientTop + panel.clientHeight;
+    const past = (node) => node.getBoundingClientRect().bottom > bottom + 1;
+    let behind = [];
     if (isFolded() && !open) {
-      const box = panel.getBoundingClientRect();
-      const bottom = box.top + panel.clientTop + panel.clientHeight;
-      hidden = cards.filter((card) => card.getClientRects().length && card.getBoundingClientRect().bottom > bottom + 1).length;
+      behind = cards.filter(past);
+      for (const card of behind) card.style.order = "2";
+      const shown = () => cards.filter((card) => card.style.order !== "2");
+      while (behind.length && past(more) && shown().length) {
+        const last = shown().reduce((a, b) => (b.getBoundingClientRect().top > a.getBoundingClientRect().top
+          || (b.getBoundingClientRect().top === a.getBoundingClientRect().top && b.getBoundingClientRect().left > a.getBoundingClientRect().left) ? b : a));
+        last.style.order = "2";
+        behind.push(last);
+        more.textContent = t("chips.more", { n: behind.length });
+      }
     }
-    if (hidden) panel.dataset.more = String(hidden);
-    else delete panel.dataset.more;
-    more.hidden = !hidden && !open;
-    more.dataset.count = String(hidden);
-    more.textContent = open ? t("chips.less") : t("chips.more", { n: hidden });
+    more.hidden = !behind.length && !open;
+    more.dataset.count = String(behind.length);
+    more.textContent = open ? t("chips.less") : t("chips.more", { n: behind.length });
     more.title = t(open ? "chips.lessTitle" : "chips.moreTitle");
     more.setAttribute("aria-expanded", String(open));
   };

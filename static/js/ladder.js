@@ -12,9 +12,9 @@ import { onLanguageChange, t } from "./i18n.js";
 import { Emitter } from "./emitter.js";
 import { drawLadder } from "./ladder-draw.js";
 import { LadderModel } from "./ladder-model.js";
-import { StepClock, anchorRow, pointAfterStep } from "./lesson-view.js";
+import { anchorRow, pointAfterStep, stepOf } from "./lesson-view.js";
 import { onNames } from "./names.js";
-import { onStage, serverNow } from "./stage.js";
+import { onStage } from "./stage.js";
 import { initWireControls, onWireChange, wireShown } from "./wire-controls.js";
 
 const MAX_ROWS = 150;
@@ -41,11 +41,11 @@ let lastDraw = 0;
 let gap = MIN_MS;
 let drawnRows = 0; // rows the model had made at the last drawing
 let settleTimer = 0;
-// the lesson's point: {kinds, after} while its rows are held in view (after: the server's time the
-// previous step was last seen), else null
+// the lesson's point: {kinds, after} while its rows are held in view (after: when the step's action
+// began), else null
 let point = null;
-const steps = new StepClock();
-let placing = false; // the next scroll event is the page's own (holding the point), not the reader's
+let seenStep = ""; // the stage and step last seen (lesson-view.js stepOf)
+let heldTop = -1; // the scrollTop that holds the point: a scroll elsewhere is the reader's
 const signals = new Emitter();
 
 export { model };
@@ -92,17 +92,16 @@ function holdPoint() {
   }
   const heads = document.getElementById("ladder-lanes")?.offsetHeight ?? 0;
   const want = Math.max(0, Math.min(anchor.top - heads - 4, scroller.scrollHeight - scroller.clientHeight));
-  if (Math.abs(scroller.scrollTop - want) < 1) return;
-  placing = true;
-  scroller.scrollTop = want;
+  if (Math.abs(scroller.scrollTop - want) >= 1) scroller.scrollTop = want;
+  heldTop = scroller.scrollTop;
   followButton.hidden = true; // the lesson put these rows here: nothing covers them (scrolling brings it back)
 }
 
 /** A new step of the stage's lesson (one of its buttons was pressed): hold its point's rows in view. */
 function lessonStep(stage) {
-  const step = steps.see(stage, serverNow());
-  if (!step) return;
-  point = pointAfterStep(stage, step.after);
+  if (stepOf(stage) === seenStep) return;
+  seenStep = stepOf(stage);
+  point = pointAfterStep(stage);
   redraw();
 }
 
@@ -220,16 +219,14 @@ export function initLadder() {
     const now = `${scroller.clientWidth}x${scroller.clientHeight}`;
     if (now === size) return false;
     size = now; // a resize moved the scroll position, not the reader
-    if (follow) scroller.scrollTop = scroller.scrollHeight;
+    if (point) holdPoint();
+    else if (follow) scroller.scrollTop = scroller.scrollHeight;
     redraw();
     return true;
   };
   scroller.addEventListener("scroll", () => {
     if (resized()) return;
-    if (placing) {
-      placing = false;
-      return;
-    }
+    if (point && Math.abs(scroller.scrollTop - heldTop) <= 2) return; // the page's own scroll, holding the point
     point = null; // the reader scrolled: from now on the usual rule
     follow = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
     followButton.hidden = follow;

@@ -17,9 +17,9 @@ export function packetsIn(lesson) {
 
 /**
  * The row to bring to the top of a view after a lesson's button: of `rows` ([{seq, ts, kind, top}],
- * as drawn), the topmost whose kind carries the point and that happened after `after` (the server's
- * time when the page last saw the previous step: a time, not a seq, because captured packets are
- * recorded a little after they happened). null when none has: the newest rows stay in view.
+ * as drawn), the topmost whose kind carries the point and that happened after `after` (the time the
+ * step's action began: a time, not a seq, because captured packets are recorded a little after they
+ * happened). null when none has: the newest rows stay in view.
  */
 export function anchorRow(rows, kinds, after = 0) {
   let best = null;
@@ -30,34 +30,20 @@ export function anchorRow(rows, kinds, after = 0) {
   return best;
 }
 
+/** The step a stage is at ("<stage>:<step>"): a view holds a new step's point once, when this changes. */
+export const stepOf = (stage) => `${stage?.stage}:${stage?.lesson?.step ?? ""}`;
+
 /**
- * Which step of which lesson a page is in, and the server's time it last saw it: a new step's point
- * rows are those after the previous step was last seen (its "ready" notice comes after its build's
- * rows). `see(stage, now)` returns {after} when the step is new, else null. Pure.
+ * The point a view holds after a step ({kinds, after}), or null (no lesson, no button pressed yet,
+ * no point rows). `after`: the server's time the step's action began (the stage's lesson.last.at),
+ * so rows the lesson's build made before it are not taken for it; 0 when the server does not say.
  */
-export class StepClock {
-  constructor() {
-    this.key = "";
-    this.seen = 0;
-  }
-
-  see(stage, now) {
-    const key = `${stage?.stage}:${stage?.lesson?.step ?? ""}`;
-    if (key === this.key) {
-      this.seen = now;
-      return null;
-    }
-    const sameStage = this.key.split(":")[0] === String(stage?.stage);
-    const after = sameStage ? this.seen : 0; // a page that comes in mid-lesson: the whole stage's rows
-    this.key = key;
-    this.seen = now;
-    return { after };
-  }
-}
-
-/** The point a view holds after a new step ({kinds, after}), or null (no lesson, step 0, no point rows). */
-export function pointAfterStep(stage, after) {
+export function pointAfterStep(stage) {
   const lesson = stage?.lesson;
   const kinds = pointOf(lesson).rows;
-  return lesson && lesson.step > 0 && kinds.size ? { kinds, after } : null;
+  if (!lesson || !(lesson.step > 0) || !kinds.size) return null;
+  const at = Number(lesson.last?.at);
+  return { kinds, after: Number.isFinite(at) ? at - SLACK_S : 0 };
 }
+
+const SLACK_S = 0.005; // an event stamped by another clock (the capture's, an agent's) a hair before the action

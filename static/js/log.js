@@ -11,8 +11,8 @@ import { formatNumber, onLanguageChange, t, tOr } from "./i18n.js";
 import { eventText } from "./event-text.js";
 import * as detail from "./log-detail.js";
 import * as filter from "./log-filter.js";
-import { StepClock, pointAfterStep } from "./lesson-view.js";
-import { onStage, serverNow } from "./stage.js";
+import { pointAfterStep, stepOf } from "./lesson-view.js";
+import { onStage } from "./stage.js";
 import { onWireChange, wireShown } from "./wire-controls.js";
 import { logOf } from "./kinds.js";
 import { book as names, onNames } from "./names.js";
@@ -48,11 +48,11 @@ let viewHeight = 0;
 let knownTop = 0; // the scrollTop this script set or saw last: any other value is the reader's doing
 let drawn = { first: -1, last: -1, length: 0, cutOff: 0 }; // the rows built last time
 let settleTimer = 0;
-let reorderedAt = Infinity;
+let reorderedAt = Infinity; // lowest position (cutOff + index) a row was inserted at since the last render
 // after a lesson's button: {kinds, after} while the rows carrying its point are held in view (see
 // ladder.js), else null
 let point = null;
-const steps = new StepClock(); // lowest position (cutOff + index) a row was inserted at since the last render
+let seenStep = ""; // the stage and step last seen (lesson-view.js stepOf)
 const stages = new Stages();
 const isDivider = (ev) => logOf(ev.kind) === "divider";
 const cutOf = (ev) => stages.cutOf(ev);
@@ -231,9 +231,9 @@ function holdPoint(n, inView) {
 
 /** A new step of the stage's lesson: its point's rows are held in view (ladder.js does the same). */
 function lessonStep(stage) {
-  const step = steps.see(stage, serverNow());
-  if (!step) return;
-  point = pointAfterStep(stage, step.after);
+  if (stepOf(stage) === seenStep) return;
+  seenStep = stepOf(stage);
+  point = pointAfterStep(stage);
   schedule();
 }
 

@@ -2,7 +2,7 @@
 // cards that come first, whether its packets are drawn, and which rows a new step brings into view.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { StepClock, anchorRow, packetsIn, pointAfterStep, pointOf } from "../../static/js/lesson-view.js";
+import { anchorRow, packetsIn, pointAfterStep, pointOf, stepOf } from "../../static/js/lesson-view.js";
 
 const lesson13 = { n: 13, step: 1, packets: true, point: { rows: ["send", "packet"], cards: [] } };
 
@@ -29,14 +29,14 @@ test("the anchor is the topmost row of the point made after the previous step", 
   assert.equal(anchorRow(rows, kinds, 30), null); // nothing yet: the newest rows stay in view
 });
 
-test("a step is new once; its rows are those after the previous step was last seen", () => {
-  const clock = new StepClock();
-  const stage = (n, step) => ({ stage: n, lesson: { n: 13, step, point: lesson13.point } });
-  assert.deepEqual(clock.see(stage(4, 0), 100), { after: 0 });
-  assert.equal(clock.see(stage(4, 0), 105), null); // "ready" after "building": the same step, seen later
-  assert.deepEqual(clock.see(stage(4, 1), 110), { after: 105 });
-  assert.deepEqual(clock.see(stage(5, 1), 120), { after: 0 }); // a page that comes in mid-lesson
-  assert.equal(pointAfterStep(stage(4, 0), 0), null); // no button pressed yet: the newest rows
-  assert.deepEqual([...pointAfterStep(stage(4, 1), 105).kinds], ["send", "packet"]);
-  assert.equal(pointAfterStep({ stage: 6, lesson: { step: 1, point: { rows: [] } } }, 0), null);
+test("a step's point is held from the time its action began, once per step", () => {
+  const stage = (n, step, last) => ({ stage: n, lesson: { n: 13, step, last, point: lesson13.point } });
+  assert.equal(stepOf(stage(4, 1)), "4:1");
+  assert.notEqual(stepOf(stage(4, 1)), stepOf(stage(5, 1)));
+  assert.equal(pointAfterStep(stage(4, 0)), null); // no button pressed yet: the newest rows
+  const held = pointAfterStep(stage(4, 1, { action: "sendBig", at: 105 }));
+  assert.deepEqual([...held.kinds], ["send", "packet"]);
+  assert.ok(held.after < 105 && held.after > 104.9); // (a hair of slack for another clock's stamp)
+  assert.equal(pointAfterStep(stage(4, 1, { action: "sendBig" })).after, 0); // a server that does not say when
+  assert.equal(pointAfterStep({ stage: 6, lesson: { step: 1, point: { rows: [] } } }), null);
 });
