@@ -86,8 +86,9 @@ function holdPoint() {
   const rows = [...svg.querySelectorAll("g.row")].map((g) => ({ seq: Number(g.dataset.seq), kind: g.dataset.kind,
     ts: times.get(g.dataset.seq) ?? 0, top: g.getBoundingClientRect().top - top }));
   const anchor = anchorRow(rows, point.kinds, point.after);
-  if (!anchor) {
-    scroller.scrollTop = scroller.scrollHeight; // none yet: the newest rows, as always
+  if (!anchor) { // none drawn yet (or a flood draws only the newest rows for now): the newest rows, as always
+    scroller.scrollTop = scroller.scrollHeight;
+    heldTop = scroller.scrollTop;
     return;
   }
   const heads = document.getElementById("ladder-lanes")?.offsetHeight ?? 0;

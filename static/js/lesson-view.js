@@ -43,7 +43,6 @@ export function pointAfterStep(stage) {
   const kinds = pointOf(lesson).rows;
   if (!lesson || !(lesson.step > 0) || !kinds.size) return null;
   const at = Number(lesson.last?.at);
-  return { kinds, after: Number.isFinite(at) ? at - SLACK_S : 0 };
+  // (the server's clock stamps the action and its lab's events alike: the capture's packets too)
+  return { kinds, after: Number.isFinite(at) ? at : 0 };
 }
-
-const SLACK_S = 0.005; // an event stamped by another clock (the capture's, an agent's) a hair before the action

@@ -53,6 +53,7 @@ let reorderedAt = Infinity; // lowest position (cutOff + index) a row was insert
 // ladder.js), else null
 let point = null;
 let seenStep = ""; // the stage and step last seen (lesson-view.js stepOf)
+let held = false;
 const stages = new Stages();
 const isDivider = (ev) => logOf(ev.kind) === "divider";
 const cutOf = (ev) => stages.cutOf(ev);
@@ -169,6 +170,7 @@ function render(force = false) {
   if (!rowHeight || force) measure();
   // a scroll by the reader whose event has not come yet (a render in between must not undo it); the
   // height is read again too: a pane growing beside the diagram moves scrollTop, and that is not the reader
+  if (point && follow) holdPoint(list.length, Math.ceil(scroller.clientHeight / rowHeight) + 1);
   const top = scroller.scrollTop;
   viewHeight = scroller.clientHeight;
   if (knownTop >= 0 && Math.abs(top - knownTop) >= 2) readerScrolled(top);
@@ -179,7 +181,6 @@ function render(force = false) {
   // more than a screenful since the last render is a flood: the rows above the screen wait for a calm moment
   const rush = !force && follow && drawn.first >= 0 && n - (drawn.length - shifted) > inView;
   const extra = rush ? RUSH_OVERSCAN : OVERSCAN;
-  if (point && follow) holdPoint(n, inView);
   let first;
   let last;
   if (follow) {
@@ -226,7 +227,9 @@ function holdPoint(n, inView) {
   if (index < 0 || index >= n - (inView - 2)) return; // none yet, or on the newest screen: keep following
   follow = false;
   point = null; // held once: from here the reader's scrolling (or "back to newest") decides
-  scrollTo(headHeight + index * rowHeight - headHeight);
+  held = true; // (the lesson put the rows there: "back to newest" does not cover them until the reader scrolls)
+  viewHeight = scroller.clientHeight;
+  scrollTo(index * rowHeight); // the row just under the sticky head
 }
 
 /** A new step of the stage's lesson: its point's rows are held in view (ladder.js does the same). */
@@ -246,6 +249,7 @@ function scrollTo(top) {
 /** The reader moved the log to `top`: at the bottom it follows the newest again, elsewhere it holds still. */
 function readerScrolled(top) {
   knownTop = top;
+  held = false;
   viewHeight = scroller.clientHeight;
   // the end as drawn, not as `list` is now: rows added since the last render are not below yet, and a
   // log that grew taller (the layout moved: a viewer's comparison panel closed at a new stage) has its
@@ -262,7 +266,7 @@ function showCounts() {
   if (!total) count.textContent = "";
   else if (filter.isFiltering()) count.textContent = t("log.countFiltered", { shown: formatNumber(matching), n: total });
   else count.textContent = t("log.count", { n: total });
-  followButton.hidden = follow;
+  followButton.hidden = follow || held;
   followButton.dataset.count = String(unseen);
   followButton.textContent = unseen ? t("log.newEvents", { n: unseen }) : t("log.backToNewest");
 }
@@ -347,6 +351,7 @@ function refilter() {
 
 function jumpToNewest() {
   follow = true;
+  held = false;
   unseen = 0;
   render(true);
 }

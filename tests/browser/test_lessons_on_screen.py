@@ -9,7 +9,7 @@ teacher's projector page and on a student's own page (a token from POST /api/joi
 - the page never scrolls sideways, and no text box's words overflow it;
 - packets are drawn in the wire lessons (10-14) and not in lessons 1-9, and the toggle says why.
 
-One dashboard for the whole module (lessons run through the API: the click is not the point here;
+One dashboard per size and language (lessons run through the API: the click is not the point here;
 tests/browser/test_lessons.py clicks them). The wire lessons need a lab that captures its packets:
 the embedded lab as root (the CI runs as root), else they are skipped with the reason.
 Screenshots go to $SOCKETLAB_SCREENSHOTS/lessons (`make screenshots`), else a temporary folder.
@@ -121,10 +121,11 @@ CHIPS = """() => {
 WIDE = "() => document.documentElement.scrollWidth - innerWidth"
 
 
-@pytest.fixture(scope="module")
-def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One dashboard for every size and language: an embedded lab that captures when it can, tokens, a join code."""
-    root = tmp_path_factory.mktemp("on-screen")
+@pytest.fixture
+def dashboard(tmp_path: Path) -> Iterator[Any]:
+    """One dashboard per size and language (the fourteen lessons in a row on it): an embedded lab that
+    captures when it can, tokens, a join code."""
+    root = tmp_path
     app = create_app({"TESTING": True, "FILES": str(root / "files"), "DOWNLOADS": str(root / "downloads"),
                       "CAPTURE": CAPTURE is None, "ACCESS": Access(CONTROL, VIEW), "JOIN_CODE": CODE})
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -189,7 +190,7 @@ def run_lesson(app: Any, n: int) -> dict[str, Any] | None:
 def check_page(page: Any, who: str, n: int, stage: dict[str, Any], where: str) -> float:
     lesson = stage["lesson"]
     banner = page.get_by_test_id("lesson-banner")
-    expect(banner).to_have_attribute("data-stage", str(stage["stage"]))
+    expect(banner).to_have_attribute("data-stage", str(stage["stage"]), timeout=30_000)  # (after a flood of packets)
     expect(banner.get_by_test_id("lesson-step")).to_have_attribute("data-step", str(lesson["step"]))
     if lesson["view"] == "compare":
         panel = page.get_by_test_id("compare-panel")
