@@ -88,13 +88,14 @@ def points(n: int, ids: dict[str, Any]) -> list[str]:
 # Text boxes whose words do not fit: elements that clip (overflow hidden or clip, or an ellipsis) and
 # whose content is wider than they are. Left out: what is cut by design and shown whole elsewhere (the
 # log's previews and sentences: a click shows them in the details pane), and visually hidden labels.
+# Boxes that must hold their words though they do not clip: the comparison panel's counters.
 OVERFLOWING = """() => {
   const byDesign = ".sr-only, .col-text, .col-hex, .col-peer, .col-detail, .log-detail, [hidden]";
   const found = [];
   for (const el of document.querySelectorAll("body *")) {
     if (!el.getClientRects().length || el.closest("svg") || el.closest(byDesign)) continue;
     const cs = getComputedStyle(el);
-    const clips = ["hidden", "clip"].includes(cs.overflowX) || cs.textOverflow === "ellipsis";
+    const clips = ["hidden", "clip"].includes(cs.overflowX) || cs.textOverflow === "ellipsis" || el.matches(".cmp-row");
     if (!clips || el.clientWidth <= 1 || !(el.textContent || "").trim()) continue;
     if (el.scrollWidth > el.clientWidth + 1) found.push(`${el.dataset.testid || el.id || el.className || el.tagName}: ${el.textContent.trim().slice(0, 50)}`);
   }
@@ -282,3 +283,23 @@ def shot(page: Any, name: str) -> None:
     folder: Path = SHOTS
     folder.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(folder / name))
+
+
+def test_without_capture_the_why_not_is_a_short_mark_outside_the_wire_lessons(open_page: Any, live_server: Any) -> None:
+    """A lab that captures nothing: lesson 4's view keeps its lines (a short mark, the sentence on hover);
+    the wire lesson 10 says the whole sentence, where the packets are the point."""
+    page = open_page("?view=projector")
+    why = page.get_by_test_id("wire-why")
+    client = live_server.app.test_client()
+    assert client.post("/api/stage", json={"lesson": 1}).status_code == 201
+    expect(page.get_by_test_id("lesson-banner")).to_have_attribute("data-lesson", "1")
+    expect(why).to_have_text("No packets")
+    sentence = why.get_attribute("title") or ""
+    assert sentence.startswith("Packet capture is off for this lab"), sentence
+    one_line = why.evaluate("el => el.getBoundingClientRect().height <= 1.6 * parseFloat(getComputedStyle(el).lineHeight || 20)")
+    assert one_line, "the mark takes more than one line"
+    assert client.post("/api/stage", json={"lesson": 10}).status_code == 201
+    expect(page.get_by_test_id("lesson-banner")).to_have_attribute("data-lesson", "10")
+    expect(why).to_have_text(sentence)
+    page.get_by_test_id("lang-select").select_option("zh")
+    expect(why).not_to_have_text(sentence)  # in the reader's language
