@@ -117,7 +117,7 @@ LESSONS: dict[int, Lesson] = {lesson.n: lesson for lesson in (
                       _act("newClient", "Try a new client", "尝试新客户端", try_client),
                       _act(*SEND_FIRST, lambda lab, ids, _: send_from(lab, ids["first"], data="still here?")),
                       _act("stopServer", "Stop the server", "停止服务器", stop_server)),
-        point=Point(("refuse", "error", "send", "close"))),
+        point=Point(("refuse", "close"))),
     Lesson(4, "sticky", "numbers", _text(
         {"en": "Sticky packets and framing", "zh": "粘包与分帧"},
         {"en": f"Press “Send the burst on both”: each client calls send() 20 times, back to back. "
@@ -130,7 +130,7 @@ LESSONS: dict[int, Lesson] = {lesson.n: lesson for lesson in (
          "zh": "发送和接收速度不匹配：接收方读得比发送方发得慢，字节堆积在缓冲区里。原始服务器的 recv() 比 send() 少，"
                "消息粘在一起。按行分帧：同样只有几次 recv()，却还原出全部 20 条消息。"}),
         build_sticky, (_act("burst", "Send the burst on both", "两个客户端同时连发", burst),),
-        point=Point(("send", "recv", "message"))),
+        point=Point(("message",))),
     Lesson(5, "files", "log", _text(
         {"en": "File download: raw vs framed", "zh": "文件下载：原始 与 带帧头"},
         {"en": "Press “Download raw”, then “Download framed” (the Download form is filled in too).",
@@ -183,7 +183,7 @@ LESSONS: dict[int, Lesson] = {lesson.n: lesson for lesson in (
          "zh": "connect() 返回之前有三个数据包：SYN（客户端 → 服务器）、SYN,ACK（服务器 → 客户端）、ACK。"
                "accept() 只是交出内核已经建立好的连接。"}),
         build_handshake, (_act("connect", "Connect a client", "连接一个客户端", handshake_connect),), needs="capture",
-        point=Point(("packet", "connect", "accept"))),
+        point=Point(("packet", "connect"))),
     Lesson(11, "close", "ladder", _text(
         {"en": "The four-way close and TIME_WAIT", "zh": "四次挥手与 TIME_WAIT"},
         {"en": "Press “Client closes first”, then “Server closes first”.",
@@ -194,7 +194,7 @@ LESSONS: dict[int, Lesson] = {lesson.n: lesson for lesson in (
                "（约 60 秒），这是从内核自己的表里读出来的。"}),
         build_close, (_act("clientCloses", "Client closes first", "客户端先关闭", client_closes),
                       _act("serverCloses", "Server closes first", "服务器先关闭", server_closes)), needs="capture",
-        point=Point(("close", "shutdown", "packet"))),
+        point=Point(("close", "packet"))),
     Lesson(12, "reset", "ladder", _text(
         {"en": "RST: the connection refused, and the abrupt close", "zh": "RST：拒绝连接与强行关闭"},
         {"en": "Press “Connect to a closed port”, then “Close with unread data”.",
@@ -205,7 +205,7 @@ LESSONS: dict[int, Lesson] = {lesson.n: lesson for lesson in (
                "客户端的连接被重置。"}),
         build_reset, (_act("connectClosed", "Connect to a closed port", "连接一个关闭的端口", connect_closed),
                       _act("closeUnread", "Close with unread data", "带着未读数据关闭", close_unread)), needs="capture",
-        point=Point(("error", "close", "packet"))),
+        point=Point(("error", "packet"))),
     Lesson(13, "mss", "ladder", _text(
         {"en": "A send larger than the MSS", "zh": "大于 MSS 的一次发送"},
         {"en": "Press “Send 200 000 bytes”: one send() call.", "zh": "点击“发送 200 000 字节”：只调用一次 send()。"},

@@ -12,6 +12,7 @@ import { packetsIn } from "./lesson-view.js";
 import { current, onStage } from "./stage.js";
 
 const WIRE_KEY = "socketlab.wire";
+const STAGE_KEY = "socketlab.wire.stage"; // "<stage>:<1|0>": the reader's click in that stage's lesson (a reload keeps it)
 const signals = new Emitter();
 let chosen = localStorage.getItem(WIRE_KEY) !== "0"; // outside a lesson: on unless the reader turned it off
 let byLesson = null; // the stage's lesson: true (a wire lesson), false (its packets hidden), null (no lesson)
@@ -64,6 +65,7 @@ export function setWireShown(on) {
     override = null;
   } else {
     override = { stage: stageNo, shown: on }; // this lesson only: the next one decides again
+    localStorage.setItem(STAGE_KEY, `${stageNo}:${on ? 1 : 0}`);
   }
   settle();
 }
@@ -72,6 +74,8 @@ export function setWireShown(on) {
 function stageChanged(stage) {
   stageNo = stage?.stage ?? null;
   byLesson = packetsIn(stage?.lesson);
+  const [kept, on] = String(localStorage.getItem(STAGE_KEY) || "").split(":");
+  if (!override && byLesson !== null && kept === String(stageNo)) override = { stage: stageNo, shown: on === "1" };
   settle();
 }
 
