@@ -12,7 +12,7 @@ teacher's projector page and on a student's own page (a token from POST /api/joi
 One dashboard per size and language (lessons run through the API: the click is not the point here;
 tests/browser/test_lessons.py clicks them). The wire lessons need a lab that captures its packets:
 the embedded lab as root (the CI runs as root), else they are skipped with the reason.
-Screenshots go to $SOCKETLAB_SCREENSHOTS/lessons (`make screenshots`), else a temporary folder.
+Screenshots go to $SOCKETLAB_SCREENSHOTS/lessons/on-screen (`make screenshots`: docs/img), else a temporary folder.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ HEADERS = {"Authorization": f"Bearer {CONTROL}"}
 SIZES = [(1280, 720), (1024, 768)]
 LOCALES = {"en": "en-US", "zh": "zh-CN"}
 SHARE = {"teacher": 0.55, "student": 0.50}
-SHOTS = screenshots("lessons")
+SHOTS = screenshots("lessons/on-screen")
+SHARES: dict[str, float] = {}  # "<size> <lang> <lesson> <page>" -> the main view's share, printed (pytest -s)
 CAPTURE = why_not()  # None when this process can capture (root)
 
 # the buttons each lesson's test presses, through the API (lesson 8 and 14: their panel's Run)
@@ -262,7 +263,7 @@ def test_every_lesson_shows_its_point_whole_on_both_pages(dashboard: Any, pages:
         for who, page in both.items():
             where = f"{width}x{height} {lang}, lesson {n}, {who}"
             try:
-                check_page(page, who, n, stage, where)
+                SHARES[where] = check_page(page, who, n, stage, where)
                 toggle = page.get_by_test_id("wire-toggle")
                 if CAPTURE is None and LESSONS[n].view != "compare":
                     # packets: drawn in the wire lessons, not in 1-9, and the toggle says which
@@ -277,6 +278,8 @@ def test_every_lesson_shows_its_point_whole_on_both_pages(dashboard: Any, pages:
                 page.get_by_test_id("compare-close").click()
     if skipped:
         print(f"\nlessons not given by this lab ({CAPTURE or 'no real loss'}): {skipped}")
+    print("\nmain view share:", *(f"{k}: {v:.0%}" for k, v in SHARES.items() if k.startswith(f"{width}x{height} {lang}")),
+          sep="\n  ")
 
 
 def shot(page: Any, name: str) -> None:
