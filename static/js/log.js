@@ -98,6 +98,7 @@ function row(ev, index) {
   const [time, ep, conn, badge, peer, size, text, hex, info] = tr.cells;
   time.textContent = detail.clockText(ev.ts);
   ep.textContent = ev.endpoint ?? "";
+  ep.title = [ev.endpoint, ev.agent].filter(Boolean).join(" · "); // (a long id in a narrow column: whole on hover)
   // the lab agent it came from (issue 13): its `agent` field, never read from the id
   if (typeof ev.agent === "string" && ev.agent) {
     ep.append(el("span", { class: "agent-tag", testid: "log-agent", text: ev.agent }));
