@@ -306,3 +306,22 @@ def test_without_capture_the_why_not_is_a_short_mark_outside_the_wire_lessons(op
     expect(why).to_have_text(sentence)
     page.get_by_test_id("lang-select").select_option("zh")
     expect(why).not_to_have_text(sentence)  # in the reader's language
+
+
+def test_a_student_can_still_open_a_card_and_the_log(dashboard: Any, pages: Any) -> None:
+    both = pages(1024, 768, "en")
+    stage = run_lesson(dashboard, 2)
+    assert stage is not None
+    student = both["student"]
+    expect(student.get_by_test_id("lesson-banner")).to_have_attribute("data-stage", str(stage["stage"]))
+    server = stage["lesson"]["ids"]["server"]
+    chip = student.locator(f'[data-testid="endpoint-card"][data-endpoint-id="{server}"] [data-testid="endpoint-chip"]')
+    chip.click()
+    expect(chip).to_have_attribute("aria-expanded", "true")
+    expect(student.locator(f'[data-testid="endpoint-card"][data-endpoint-id="{server}"]')
+           .get_by_test_id("connections").get_by_test_id("connection")).to_have_count(4)
+    student.get_by_test_id("follow-toggle").click()  # browsing on their own (following, the teacher's view shows)
+    student.get_by_test_id("view-log").click()
+    expect(student.get_by_test_id("classroom")).to_have_attribute("data-view", "log")
+    expect(student.locator(log_row("accept", server)).first).to_be_visible()
+    assert student.evaluate(WIDE) <= 0
