@@ -178,6 +178,7 @@ class Stage:
                 self.client = next((self.labs.for_id(i) for i in ids.values() if isinstance(i, str)), None)
             if self.client is None:
                 raise Refused("lesson-not-ready", lesson=lesson.n)
+            began = time.time()  # "at": the page holds the rows this step made (lab/lessons.py Point) from here
             try:
                 answer = self.client.call("lesson.act", {"n": lesson.n, "key": key, "ids": ids, "body": body})
             except NotFound as exc:  # a socket the lesson made was stopped from its card meanwhile
@@ -185,14 +186,15 @@ class Stage:
             except LabError as exc:
                 with self._lock:
                     self.state["step"] += 1
-                    self.state["last"] = {"action": key, "label": action.label, "ok": False, **_problem(exc)}
+                    self.state["last"] = {"action": key, "label": action.label, "at": began, "ok": False,
+                                          **_problem(exc)}
                 self._changed(f"lesson {lesson.n}: {key} failed: {exc}")
                 raise
             result = answer["result"]
             with self._lock:
                 self.state["ids"] = answer["ids"]  # (what the action made, e.g. one more client)
                 self.state["step"] += 1
-                self.state["last"] = {"action": key, "label": action.label, **result}
+                self.state["last"] = {"action": key, "label": action.label, **result, "at": began}
             return self._changed(f"lesson {lesson.n}: {key}"), result
 
     def set_teacher(self, body: Any) -> dict[str, Any]:

@@ -1,11 +1,16 @@
 // The projector's compact layout (issue 12): in projector mode every endpoint and download card
 // folds to a one-line chip that opens into the full card, and the lesson banner folds to one line
 // that opens into its "do" and "see" text, so the lesson's main view keeps most of the screen.
-// Outside projector mode the chips are not shown (style.css) and the cards are as they were.
+// A viewer's or a student's page folds the same way (html.compact, set by session.js), at its normal
+// type size, so a laptop's screen gives the lesson's view the room. Elsewhere the chips are not shown
+// (style.css) and the cards are as they were.
 import { el } from "./dom.js";
-import { t } from "./i18n.js";
+import { onLanguageChange, t } from "./i18n.js";
+import { pointOf } from "./lesson-view.js";
+import { current, onStage } from "./stage.js";
 
-const PROJECTOR = "projector";
+/** Is the page folded (projector mode, or a viewer's compact page)? */
+export const isFolded = () => ["projector", "compact"].some((name) => document.documentElement.classList.contains(name));
 
 /**
  * A chip toggle for `card` (the card's root element, which needs an id): a <button>, so click,
@@ -38,9 +43,8 @@ export const part = (cls, text, testid) => el("span", { class: `chip-part ${cls}
 function foldable(banner) {
   const title = banner.querySelector(".lesson-title");
   if (!title) return;
-  const projector = document.documentElement.classList.contains(PROJECTOR);
   const open = banner.dataset.expanded === "true";
-  if (projector) {
+  if (isFolded()) {
     title.setAttribute("role", "button");
     title.tabIndex = 0;
     title.setAttribute("aria-expanded", String(open));
@@ -50,12 +54,12 @@ function foldable(banner) {
   }
 }
 
-/** In projector mode, a click (or Enter / Space) on the banner's title shows or hides its do/see text. */
+/** Folded (projector or compact), a click (or Enter / Space) on the banner's title shows or hides its do/see text. */
 export function initBannerFold() {
   const banner = document.getElementById("lesson-banner");
   if (!banner) return;
   const toggle = (event) => {
-    if (!document.documentElement.classList.contains(PROJECTOR)) return;
+    if (!isFolded()) return;
     if (!event.target.closest(".lesson-title")) return;
     if (event.type === "keydown" && event.key !== "Enter" && event.key !== " ") return;
     event.preventDefault();
@@ -69,4 +73,68 @@ export function initBannerFold() {
   new MutationObserver(() => foldable(banner)).observe(document.documentElement,
     { attributes: true, attributeFilter: ["class"] });
   foldable(banner);
+}
+
+// -- the chip row: two lines, and a sign when it holds more -----------------------------------
+// Chips past the row's two lines are not shown until "+N more" opens the row; the cards that carry
+// the lesson's point (the registry's point.cards, e.g. lesson 5's downloads) come first, so they are
+// never the hidden ones.
+
+const kindOfCard = (card) => (card.classList.contains("download") ? "download" : card.dataset.kind || "");
+
+export function initChipRow() {
+  const panel = document.querySelector(".sockets-panel");
+  if (!panel) return;
+  const more = el("button", { type: "button", class: "chips-more", testid: "chips-more", hidden: true });
+  panel.append(more);
+  let frame = 0;
+  // the chips past two lines move behind the sign (order 2; the sign is 1), and while the sign itself
+  // would fall off the second line, the last chip before it goes behind it too
+  const count = () => {
+    frame = 0;
+    const cards = [...panel.querySelectorAll(".card")].filter((card) => card.getClientRects().length);
+    const first = pointOf(current()?.lesson).cards;
+    for (const card of cards) card.style.order = first.has(kindOfCard(card)) ? "-1" : "";
+    const open = panel.dataset.open === "true";
+    more.hidden = false;
+    more.textContent = open ? t("chips.less") : t("chips.more", { n: 0 });
+    const bottom = panel.getBoundingClientRect().top + panel.clientTop + panel.clientHeight;
+    const past = (node) => node.getBoundingClientRect().bottom > bottom + 1;
+    let behind = [];
+    if (isFolded() && !open) {
+      behind = cards.filter(past);
+      for (const card of behind) card.style.order = "2";
+      const shown = () => cards.filter((card) => card.style.order !== "2");
+      while (behind.length && past(more) && shown().length) {
+        const last = shown().reduce((a, b) => (b.getBoundingClientRect().top > a.getBoundingClientRect().top
+          || (b.getBoundingClientRect().top === a.getBoundingClientRect().top && b.getBoundingClientRect().left > a.getBoundingClientRect().left) ? b : a));
+        last.style.order = "2";
+        behind.push(last);
+        more.textContent = t("chips.more", { n: behind.length });
+      }
+    }
+    more.hidden = !behind.length && !open;
+    more.dataset.count = String(behind.length);
+    more.textContent = open ? t("chips.less") : t("chips.more", { n: behind.length });
+    more.title = t(open ? "chips.lessTitle" : "chips.moreTitle");
+    more.setAttribute("aria-expanded", String(open));
+  };
+  const later = () => {
+    if (!frame) frame = requestAnimationFrame(count);
+  };
+  more.addEventListener("click", () => {
+    panel.dataset.open = String(panel.dataset.open !== "true");
+    count();
+  });
+  onStage((stage, previous) => {
+    if (previous && previous.stage !== stage.stage) delete panel.dataset.open; // a new lesson: two lines again
+    later();
+  });
+  new ResizeObserver(later).observe(panel);
+  for (const box of panel.querySelectorAll(".cards")) {
+    new MutationObserver(later).observe(box, { childList: true, subtree: true, characterData: true });
+  }
+  new MutationObserver(later).observe(document.documentElement, { attributes: true, attributeFilter: ["class"] });
+  onLanguageChange(later);
+  later();
 }

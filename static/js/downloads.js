@@ -207,12 +207,18 @@ function fill(card) {
   card.root.replaceChildren(...parts);
 }
 
-/** The projector's one line for a download: id, file, server address, state, bytes so far. */
+function chipPort(d) {
+  const port = part("chip-port", `:${d.port}`, "chip-port");
+  port.title = hostPort([d.host, d.port]);
+  return port;
+}
+
+/** The projector's one line for a download: id, file, server port, state, bytes so far. */
 function fillChip(card, d, state, got) {
   const size = typeof d.size === "number" && d.size > 0 ? ` / ${bytes(d.size)}` : "";
   card.chip.replaceChildren(part("chip-id ep-id", d.id), part("chip-kind", t("chip.download")),
     part("chip-file", d.file || t("dl.untitled")),
-    d.host && d.port ? part("chip-port", hostPort([d.host, d.port]), "chip-port") : null,
+    d.host && d.port ? chipPort(d) : null, // (the port, as an endpoint's chip: the whole address on hover)
     el("span", { class: "state-badge", data: { state }, text: tOr(`state.${state}`, state) }),
     part("chip-io in", `↓ ${bytes(got)}${size}`, "chip-in"));
   return card.chip;

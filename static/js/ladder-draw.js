@@ -135,7 +135,9 @@ function laneHeader(model, id, x, width, compact) {
   const tagged = agent !== "" && agents.list().length > 1;
   const shown = lane.program ? lane.thread ?? id : agent ? id.replace(`@${agent}`, "") : id;
   box.append(el("span", { class: "lane-id", text: shown, title: shown === id ? null : id }),
-    el("span", { class: "lane-kind", text: tOr(`ladder.kind.${lane.kind}`, lane.kind) }),
+    // a narrow lane says its kind in a word ("accepted"): the whole name is one hover away, never cut
+    el("span", { class: "lane-kind", text: compact ? tOr(`ladder.kindShort.${lane.kind}`, tOr(`ladder.kind.${lane.kind}`, lane.kind))
+      : tOr(`ladder.kind.${lane.kind}`, lane.kind), title: compact ? tOr(`ladder.kind.${lane.kind}`, lane.kind) : null }),
     laneAddr(lane, compact),
     el("span", { class: "lane-bytes", testid: "lane-bytes", text: t(compact ? "ladder.laneBytesShort" : "ladder.laneBytes", numbers) }));
   if (tagged) { // (a traced program's name is over its group already)
@@ -212,6 +214,15 @@ export function drawLadder(model, focus, maxRows, { wire = true } = {}) {
     ...groups.map((group) => programHead(group, lanes, x, laneW)));
   lanesBox.style.width = `${width}px`;
   lanesBox.classList.toggle("with-programs", groups.length > 0); // (a row for the programs' names)
+  // a heading whose words do not fit its lane (a language with longer words, a crowded diagram) says
+  // them in the short form: the lane heads never show half a word
+  for (const head of lanesBox.querySelectorAll(".lane-head:not(.short)")) {
+    if ([...head.children].some((part) => part.scrollWidth > part.clientWidth + 1)) {
+      const short = laneHeader(model, head.dataset.lane, x.get(head.dataset.lane), laneW, true);
+      short.classList.add("short");
+      head.replaceWith(short);
+    }
+  }
   svg.setAttribute("width", String(width));
   svg.setAttribute("height", String(height));
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);

@@ -2,6 +2,9 @@
 // to the recv(s) that got its bytes. Drawn as SVG from the LadderModel at most every MIN_MS, and
 // only the newest MAX_ROWS rows: older ones fold into "N earlier events", the newest stay in view.
 // Paused, new events wait in a queue; "step" adds one row at a time.
+// After a lesson's button, the rows that carry the lesson's point (the registry's point.rows, e.g.
+// the one send() and its segments) are brought to the top instead, and held there while that step's
+// rows arrive: the newest-rows rule gives way to the lesson's until the reader scrolls or follows.
 // A closed socket's lane leaves LANE_LINGER seconds after (the model decides which, this module
 // when: a sweep every SWEEP_MS, and one right after new events, so a reload does not bring back
 // lanes that closed long ago). Paused, nothing leaves: the picture holds still while it is explained.
@@ -9,7 +12,9 @@ import { onLanguageChange, t } from "./i18n.js";
 import { Emitter } from "./emitter.js";
 import { drawLadder } from "./ladder-draw.js";
 import { LadderModel } from "./ladder-model.js";
+import { anchorRow, pointAfterStep, stepOf } from "./lesson-view.js";
 import { onNames } from "./names.js";
+import { onStage } from "./stage.js";
 import { initWireControls, onWireChange, wireShown } from "./wire-controls.js";
 
 const MAX_ROWS = 150;
@@ -36,6 +41,11 @@ let lastDraw = 0;
 let gap = MIN_MS;
 let drawnRows = 0; // rows the model had made at the last drawing
 let settleTimer = 0;
+// the lesson's point: {kinds, after} while its rows are held in view (after: when the step's action
+// began), else null
+let point = null;
+let seenStep = ""; // the stage and step last seen (lesson-view.js stepOf)
+let heldTop = -1; // the scrollTop that holds the point: a scroll elsewhere is the reader's
 const signals = new Emitter();
 
 export { model };
@@ -49,7 +59,8 @@ function draw() {
   const rush = madeRows() - drawnRows > RUSH_AFTER;
   drawnRows = madeRows();
   drawLadder(model, focus, rush ? RUSH_ROWS : MAX_ROWS, { wire: wireShown() });
-  if (follow) scroller.scrollTop = scroller.scrollHeight;
+  if (point) holdPoint();
+  else if (follow) scroller.scrollTop = scroller.scrollHeight;
   signals.emit("drawn", model);
   if (rush) settleTimer = setTimeout(() => madeRows() === drawnRows && redraw(), SETTLE_MS);
 }
@@ -66,6 +77,33 @@ function tick(now) {
   draw();
   // under a flood, at most a third of the time goes to drawing
   gap = Math.min(1000, Math.max(MIN_MS, 2 * (performance.now() - started)));
+}
+
+/** Bring the topmost row that carries the lesson's point (of this step) to the top, under the lane heads. */
+function holdPoint() {
+  const top = scroller.getBoundingClientRect().top - scroller.scrollTop;
+  const times = new Map(model.items.map((item) => [String(item.seq), Number(item.ev?.ts) || 0]));
+  const rows = [...svg.querySelectorAll("g.row")].map((g) => ({ seq: Number(g.dataset.seq), kind: g.dataset.kind,
+    ts: times.get(g.dataset.seq) ?? 0, top: g.getBoundingClientRect().top - top }));
+  const anchor = anchorRow(rows, point.kinds, point.after);
+  if (!anchor) { // none drawn yet (or a flood draws only the newest rows for now): the newest rows, as always
+    scroller.scrollTop = scroller.scrollHeight;
+    heldTop = scroller.scrollTop;
+    return;
+  }
+  const heads = document.getElementById("ladder-lanes")?.offsetHeight ?? 0;
+  const want = Math.max(0, Math.min(anchor.top - heads - 4, scroller.scrollHeight - scroller.clientHeight));
+  if (Math.abs(scroller.scrollTop - want) >= 1) scroller.scrollTop = want;
+  heldTop = scroller.scrollTop;
+  followButton.hidden = true; // the lesson put these rows here: nothing covers them (scrolling brings it back)
+}
+
+/** A new step of the stage's lesson (one of its buttons was pressed): hold its point's rows in view. */
+function lessonStep(stage) {
+  if (stepOf(stage) === seenStep) return;
+  seenStep = stepOf(stage);
+  point = pointAfterStep(stage);
+  redraw();
 }
 
 export function redraw() {
@@ -177,6 +215,7 @@ export function initLadder() {
   stepButton.addEventListener("click", step);
   followButton.addEventListener("click", () => {
     follow = true;
+    point = null;
     scroller.scrollTop = scroller.scrollHeight;
   });
   let size = "";
@@ -184,12 +223,15 @@ export function initLadder() {
     const now = `${scroller.clientWidth}x${scroller.clientHeight}`;
     if (now === size) return false;
     size = now; // a resize moved the scroll position, not the reader
-    if (follow) scroller.scrollTop = scroller.scrollHeight;
+    if (point) holdPoint();
+    else if (follow) scroller.scrollTop = scroller.scrollHeight;
     redraw();
     return true;
   };
   scroller.addEventListener("scroll", () => {
     if (resized()) return;
+    if (point && Math.abs(scroller.scrollTop - heldTop) <= 2) return; // the page's own scroll, holding the point
+    point = null; // the reader scrolled: from now on the usual rule
     follow = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
     followButton.hidden = follow;
   }, { passive: true });
@@ -207,6 +249,7 @@ export function initLadder() {
   // the wire layer: its toggle redraws; its pcap is of the socket in focus (the first lane of the focus), or all
   initWireControls(() => (focus ? model.lanes.get([...focus][0])?.endpoint ?? null : null));
   onWireChange(redraw);
+  onStage(lessonStep);
   showQueue();
 }
 

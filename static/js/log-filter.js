@@ -20,6 +20,7 @@ const endpoints = new Set();
 const conns = new Map(); // endpoint -> Set of conn ids
 const kinds = new Set();
 let focusLanes = null;
+let packets = true; // the wire layer's toggle (wire-controls.js): packet rows shown or not
 let needle = "";
 let optionsDirty = false;
 
@@ -41,10 +42,11 @@ export function isFiltering() {
 
 /**
  * Does `ev` pass the filter `f` ({focus: Set of lanes | null, endpoint, conn, kind, needle (lower
- * case), encoding})? The text search looks at the preview in that encoding and at the sentence the
+ * case), encoding, packets (false: no packet rows)})? The text search looks at the preview in that encoding and at the sentence the
  * page shows for the event, in the reader's language. Pure.
  */
 export function eventMatches(ev, f) {
+  if (f.packets === false && ev.kind === "packet") return false;
   if (f.focus && !f.focus.has(laneOf(ev))) return false;
   if (f.endpoint && ev.endpoint !== f.endpoint) return false;
   if (f.conn && ev.conn !== f.conn) return false;
@@ -58,7 +60,12 @@ export function eventMatches(ev, f) {
 /** Does `ev` pass every filter on the page? */
 export function matches(ev) {
   return eventMatches(ev, { focus: focusLanes, endpoint: endpointSelect?.value, conn: connSelect?.value,
-    kind: kindSelect?.value, needle, encoding: encoding() });
+    kind: kindSelect?.value, needle, encoding: encoding(), packets });
+}
+
+/** Show packet rows or not (the wire toggle); the caller filters the log again. */
+export function setPackets(on) {
+  packets = Boolean(on);
 }
 
 /** Remember the sockets, connections and kinds seen, for the menus. */

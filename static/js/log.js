@@ -11,6 +11,9 @@ import { formatNumber, onLanguageChange, t, tOr } from "./i18n.js";
 import { eventText } from "./event-text.js";
 import * as detail from "./log-detail.js";
 import * as filter from "./log-filter.js";
+import { pointAfterStep, stepOf } from "./lesson-view.js";
+import { onStage } from "./stage.js";
+import { onWireChange, wireShown } from "./wire-controls.js";
 import { logOf } from "./kinds.js";
 import { book as names, onNames } from "./names.js";
 import { insertCausal } from "./log-order.js";
@@ -46,6 +49,11 @@ let knownTop = 0; // the scrollTop this script set or saw last: any other value 
 let drawn = { first: -1, last: -1, length: 0, cutOff: 0 }; // the rows built last time
 let settleTimer = 0;
 let reorderedAt = Infinity; // lowest position (cutOff + index) a row was inserted at since the last render
+// after a lesson's button: {kinds, after} while the rows carrying its point are held in view (see
+// ladder.js), else null
+let point = null;
+let seenStep = ""; // the stage and step last seen (lesson-view.js stepOf)
+let held = false;
 const stages = new Stages();
 const isDivider = (ev) => logOf(ev.kind) === "divider";
 const cutOf = (ev) => stages.cutOf(ev);
@@ -90,6 +98,7 @@ function row(ev, index) {
   const [time, ep, conn, badge, peer, size, text, hex, info] = tr.cells;
   time.textContent = detail.clockText(ev.ts);
   ep.textContent = ev.endpoint ?? "";
+  ep.title = [ev.endpoint, ev.agent].filter(Boolean).join(" · "); // (a long id in a narrow column: whole on hover)
   // the lab agent it came from (issue 13): its `agent` field, never read from the id
   if (typeof ev.agent === "string" && ev.agent) {
     ep.append(el("span", { class: "agent-tag", testid: "log-agent", text: ev.agent }));
@@ -162,6 +171,7 @@ function render(force = false) {
   if (!rowHeight || force) measure();
   // a scroll by the reader whose event has not come yet (a render in between must not undo it); the
   // height is read again too: a pane growing beside the diagram moves scrollTop, and that is not the reader
+  if (point && follow) holdPoint(list.length, Math.ceil(scroller.clientHeight / rowHeight) + 1);
   const top = scroller.scrollTop;
   viewHeight = scroller.clientHeight;
   if (knownTop >= 0 && Math.abs(top - knownTop) >= 2) readerScrolled(top);
@@ -212,6 +222,25 @@ function render(force = false) {
   if (rush) settleTimer = setTimeout(render, SETTLE_MS);
 }
 
+/** The first row of this step that carries the lesson's point goes to the top, when following would push it off. */
+function holdPoint(n, inView) {
+  const index = list.findIndex((ev) => ev.ts > point.after && point.kinds.has(ev.kind));
+  if (index < 0 || index >= n - (inView - 2)) return; // none yet, or on the newest screen: keep following
+  follow = false;
+  point = null; // held once: from here the reader's scrolling (or "back to newest") decides
+  held = true; // (the lesson put the rows there: "back to newest" does not cover them until the reader scrolls)
+  viewHeight = scroller.clientHeight;
+  scrollTo(index * rowHeight); // the row just under the sticky head
+}
+
+/** A new step of the stage's lesson: its point's rows are held in view (ladder.js does the same). */
+function lessonStep(stage) {
+  if (stepOf(stage) === seenStep) return;
+  seenStep = stepOf(stage);
+  point = pointAfterStep(stage);
+  schedule();
+}
+
 function scrollTo(top) {
   const max = Math.max(0, headHeight + list.length * rowHeight - viewHeight);
   knownTop = Math.round(Math.min(Math.max(0, top), max));
@@ -221,6 +250,7 @@ function scrollTo(top) {
 /** The reader moved the log to `top`: at the bottom it follows the newest again, elsewhere it holds still. */
 function readerScrolled(top) {
   knownTop = top;
+  held = false;
   viewHeight = scroller.clientHeight;
   // the end as drawn, not as `list` is now: rows added since the last render are not below yet, and a
   // log that grew taller (the layout moved: a viewer's comparison panel closed at a new stage) has its
@@ -237,7 +267,7 @@ function showCounts() {
   if (!total) count.textContent = "";
   else if (filter.isFiltering()) count.textContent = t("log.countFiltered", { shown: formatNumber(matching), n: total });
   else count.textContent = t("log.count", { n: total });
-  followButton.hidden = follow;
+  followButton.hidden = follow || held;
   followButton.dataset.count = String(unseen);
   followButton.textContent = unseen ? t("log.newEvents", { n: unseen }) : t("log.backToNewest");
 }
@@ -322,6 +352,7 @@ function refilter() {
 
 function jumpToNewest() {
   follow = true;
+  held = false;
   unseen = 0;
   render(true);
 }
@@ -371,6 +402,12 @@ export function initLog() {
   new ResizeObserver(() => render(true)).observe(scroller);
   scroller.addEventListener("scroll", onScroll, { passive: true });
   followButton.addEventListener("click", jumpToNewest);
+  filter.setPackets(wireShown());
+  onWireChange((on) => {
+    filter.setPackets(on);
+    refilter();
+  });
+  onStage(lessonStep);
   body.addEventListener("click", (event) => {
     const tr = event.target.closest("tr[data-seq]");
     if (tr) select(Number(tr.dataset.seq));

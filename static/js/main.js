@@ -10,7 +10,7 @@ import { filesPath, initAgents } from "./agents-view.js";
 import { initFollow, setFollowRole } from "./follow.js";
 import { initJoin } from "./join-panel.js";
 import { languages, preferredLanguage, setLanguage, t } from "./i18n.js";
-import { initBannerFold } from "./chips.js";
+import { initBannerFold, initChipRow } from "./chips.js";
 import { initClassroom, startAfresh } from "./classroom.js";
 import { noticeIn } from "./notice.js";
 import { applyRole, installTokenPrompt, loadSession } from "./session.js";
@@ -108,6 +108,7 @@ async function start() {
   initTeaching(onEvents); // lessons, the TCP vs UDP panel, live counters and TCP_INFO
   initFollow(onEvents); // controllers lead, viewers follow
   initBannerFold(); // projector mode: the lesson banner on one line, opening on a click
+  initChipRow(); // ... and the chips on two lines, with "+N more"
 
   try {
     const session = await loadSession();

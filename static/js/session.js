@@ -60,8 +60,13 @@ export async function loadSession() {
   return { role, student, lessons, agents, wire };
 }
 
-/** Controls carry data-control; the stylesheet hides them all in a view-only session. */
+/**
+ * Controls carry data-control; the stylesheet hides them all in a view-only session. A viewer's page
+ * (the view link, a student's own token) is folded like a projector's (html.compact: cards as chips,
+ * the banner on one line) at its normal type size: on a laptop the lesson's view gets the screen.
+ */
 export function applyRole(role) {
   document.body.classList.toggle("view-only", role === "view");
+  document.documentElement.classList.toggle("compact", role === "view");
   document.getElementById("view-only-badge").hidden = role !== "view";
 }

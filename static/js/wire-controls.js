@@ -2,13 +2,23 @@
 // (remembered by the browser), "Download pcap" (GET /api/capture.pcap, for Wireshark or tshark),
 // and, when this lab cannot capture, the one sentence that says why (GET /api/session "capture":
 // false with its code in "why_not", worded in the reader's language and shown once, in one place).
+// A lesson decides whether its packets are drawn (the registry's "packets": only the wire lessons'),
+// and the toggle says when they are off because of the lesson; a click overrides it for that stage.
+// Outside the wire lessons the why-not sentence folds into a short mark that says it on hover.
 import { authHeaders, errorSentence } from "./api.js";
 import { Emitter } from "./emitter.js";
 import { onLanguageChange, t } from "./i18n.js";
+import { packetsIn } from "./lesson-view.js";
+import { current, onStage } from "./stage.js";
 
 const WIRE_KEY = "socketlab.wire";
+const STAGE_KEY = "socketlab.wire.stage"; // "<stage>:<1|0>": the reader's click in that stage's lesson (a reload keeps it)
 const signals = new Emitter();
-let shown = localStorage.getItem(WIRE_KEY) !== "0"; // on unless the reader turned it off
+let chosen = localStorage.getItem(WIRE_KEY) !== "0"; // outside a lesson: on unless the reader turned it off
+let byLesson = null; // the stage's lesson: true (a wire lesson), false (its packets hidden), null (no lesson)
+let override = null; // {stage, shown}: the reader's click during this stage
+let stageNo = null;
+let shown = chosen;
 let why = null; // the code of why nothing is captured, or null
 let problem = null; // a failed pcap download's sentence, until the next try
 let toggle = null;
@@ -24,21 +34,49 @@ export const onWireChange = (fn) => signals.on("change", fn);
 function render() {
   if (!toggle) return;
   toggle.setAttribute("aria-pressed", String(shown));
-  toggle.textContent = t(shown ? "wire.hide" : "wire.show");
+  const lessonHides = !shown && byLesson === false && override?.stage !== stageNo;
+  toggle.textContent = t(shown ? "wire.hide" : lessonHides ? "wire.showLesson" : "wire.show");
+  toggle.dataset.by = lessonHides ? "lesson" : "reader";
   const none = Boolean(why) && why !== "capture-stopped"; // (stopped: what was captured stays, drawn and in the pcap)
   toggle.hidden = none;
   pcap.hidden = none;
   const sentence = problem ?? (why ? t(`err.${why}`) : "");
-  line.textContent = sentence;
+  // the sentence in full where the packets are the point (a wire lesson) or a download failed; elsewhere a
+  // short mark, the sentence on hover: a page that does without packets gives it no line of its screen
+  const short = !problem && byLesson !== true;
+  line.textContent = short && sentence ? t("wire.offShort") : sentence;
+  line.title = short ? sentence : "";
+  line.classList.toggle("short", short);
   line.hidden = !sentence;
   line.dataset.code = why ?? "";
 }
 
-export function setWireShown(on) {
-  shown = on;
-  localStorage.setItem(WIRE_KEY, on ? "1" : "0");
+function settle() {
+  const was = shown;
+  shown = override?.stage === stageNo ? override.shown : byLesson ?? chosen;
   render();
-  signals.emit("change", on);
+  if (shown !== was) signals.emit("change", shown);
+}
+
+export function setWireShown(on) {
+  if (byLesson === null) {
+    chosen = on;
+    localStorage.setItem(WIRE_KEY, on ? "1" : "0");
+    override = null;
+  } else {
+    override = { stage: stageNo, shown: on }; // this lesson only: the next one decides again
+    localStorage.setItem(STAGE_KEY, `${stageNo}:${on ? 1 : 0}`);
+  }
+  settle();
+}
+
+/** A stage (from stage.js): its lesson says whether packets are drawn. */
+function stageChanged(stage) {
+  stageNo = stage?.stage ?? null;
+  byLesson = packetsIn(stage?.lesson);
+  const [kept, on] = String(localStorage.getItem(STAGE_KEY) || "").split(":");
+  if (!override && byLesson !== null && kept === String(stageNo)) override = { stage: stageNo, shown: on === "1" };
+  settle();
 }
 
 /** From GET /api/session: {capture, why_not: {capture: code}} (a server without the wire: no controls, no sentence). */
@@ -96,5 +134,7 @@ export function initWireControls(endpointInView) {
   toggle.addEventListener("click", () => setWireShown(!shown));
   pcap.addEventListener("click", () => downloadPcap(endpointInView()));
   onLanguageChange(render);
-  render();
+  onStage(stageChanged);
+  if (current()) stageChanged(current());
+  else render();
 }

@@ -7,6 +7,7 @@ Screenshots for docs/lessons.md go to docs/img/lessons/ (en and zh)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 from pathlib import Path
 from typing import Any, Iterator
@@ -292,8 +293,10 @@ def test_download_pcap_gives_the_captured_packets(open_page: Any, tmp_path: Path
 def test_a_lab_that_cannot_capture_says_why_once(open_page: Any, lang: str) -> None:
     page = open_page()
     page.get_by_test_id("lang-select").select_option(lang)
-    page.get_by_test_id("view-ladder").click()  # the sentence stands where the packets would be drawn
     why = page.get_by_test_id("wire-why")
+    expect(why).to_have_class(re.compile(r"\bshort\b"))  # outside the wire lessons: a short mark, the sentence on hover
+    start_lesson(page, 10)  # a wire lesson: the whole sentence, where the packets would be drawn
+    page.get_by_test_id("view-ladder").click()
     expect(why).to_be_visible()
     expect(why).to_have_attribute("data-code", "capture-off")
     words = why.inner_text()

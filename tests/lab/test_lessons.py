@@ -13,6 +13,7 @@ import pytest
 
 from lab import Lab
 from lab.events import Event
+from lab.kinds import KINDS
 from lab.lessons import LESSONS
 from lab.client import OneLab
 from lab.stage import Stage
@@ -213,3 +214,17 @@ def test_broadcast_in_causal_order_the_send_before_its_three_recvs(lab: Lab, run
     order = [(e.endpoint, e.kind) for e in causal(stage_events(lab, s)) if e.kind in ("send", "recv")]
     assert order[0] == (ids["client"], "send") and len(order) == 4
     assert {endpoint for endpoint, _ in order[1:]} == set(ids["servers"])
+
+
+def test_every_lesson_names_what_carries_its_point_and_whether_it_shows_packets() -> None:
+    """The page reads these (GET /api/session "lessons", the stage's lesson): a lesson whose point is in
+    the diagram or the log names the kinds of its rows; only the wire lessons draw packets."""
+    for lesson in LESSONS.values():
+        summary = lesson.summary()
+        assert summary["packets"] is (lesson.needs is not None), lesson.n
+        rows = summary["point"]["rows"]
+        if lesson.view in ("ladder", "log", "split"):
+            assert rows, f"lesson {lesson.n} names no rows for its point"
+        assert set(rows) <= set(KINDS), rows  # (kinds the kinds registry knows)
+    assert LESSONS[13].point.rows == ("send", "packet")  # the one send() and its segments
+    assert LESSONS[5].point.cards == ("download",)  # its downloads' chips come first
