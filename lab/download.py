@@ -335,4 +335,5 @@ class Download:
             "sha256": self.sha256 or self.expected_sha256, "verified": self.verified, "error": self.error,
             "saved_as": self.path.name if self.path else None,
             "seconds": round((self.finished or time.time()) - self.started, 3),
+            "started": round(self.started, 3), "finished": None if self.finished is None else round(self.finished, 3),
         }

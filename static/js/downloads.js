@@ -8,6 +8,7 @@ import { debounce, el, hostPort, parseHostPort, setOptions } from "./dom.js";
 import { Emitter } from "./emitter.js";
 import { formatNumber, onLanguageChange, t, tOr } from "./i18n.js";
 import { noticeIn } from "./notice.js";
+import { current, onStage } from "./stage.js";
 
 const POLL_MS = 500;
 const form = document.getElementById("download-form");
@@ -163,10 +164,20 @@ function shortHash(hash) {
   return hash.length > 28 ? `${hash.slice(0, 16)}…${hash.slice(-8)}` : hash;
 }
 
+/** A download that finished before the current stage began belongs to an earlier lesson: its card stays
+ * in the list, but a folded page (projector, a student's) shows no chip of it. */
+function markStage(card) {
+  const began = current()?.started;
+  const finished = card.download?.finished;
+  const earlier = typeof began === "number" && typeof finished === "number" && finished < began;
+  card.root.dataset.stage = earlier ? "earlier" : "current";
+}
+
 function fill(card) {
   const d = card.download;
   const state = String(d.state || "");
   card.root.dataset.state = state;
+  markStage(card);
   const head = el("div", { class: "card-head" },
     el("span", { class: "ep-id", text: d.id }),
     el("span", { class: "dl-file", testid: "download-file", text: d.file || t("dl.untitled") }),
@@ -276,5 +287,8 @@ export function initDownloads() {
   onLanguageChange(() => {
     fillServers();
     for (const card of cards.values()) fill(card);
+  });
+  onStage(() => {
+    for (const card of cards.values()) markStage(card);
   });
 }

@@ -181,6 +181,22 @@ def test_lesson_5_file_download_raw_versus_framed(page: Any) -> None:
     shot(page, "5-files")
 
 
+def test_an_earlier_lessons_download_leaves_the_chips_not_the_list(page: Any) -> None:
+    """Lesson 5's downloads are its point while it runs; in the next lesson a folded page (the projector)
+    shows no chip of them, and the full page still lists them (their files stay)."""
+    banner = start_lesson(page, 5)
+    action(banner, "Download framed").click()
+    framed = page.locator(f'[data-testid="download"][data-download-id="{i("d1")}"]')
+    expect(framed.get_by_test_id("download-state")).to_have_attribute("data-state", "done")
+    page.keyboard.press("p")  # projector: cards fold into chips
+    expect(framed.get_by_test_id("download-chip")).to_be_visible()
+    start_lesson(page, 1)
+    expect(framed).to_have_attribute("data-stage", "earlier")
+    expect(framed.get_by_test_id("download-chip")).to_be_hidden()
+    page.keyboard.press("p")  # back to the full page: still in the list
+    expect(framed).to_be_visible()
+
+
 def test_lesson_6_relay_chat(page: Any) -> None:
     banner = start_lesson(page, 6)
     show(page, "split")  # the lesson opens the diagram; its log rows are read here too
