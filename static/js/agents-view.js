@@ -21,6 +21,8 @@ function drawStrip() {
   });
   strip.querySelector("ul").replaceChildren(...(items.length ? items
     : [el("li", { class: "agent-none", testid: "agents-none", text: t("agents.none") })]));
+  // a folded page (projector, a student's) keeps the strip's row for the lesson while every agent is up
+  strip.dataset.allUp = String(items.length > 0 && agents.list().every((a) => a.state === "up"));
 }
 
 /** Every agent as an option (down ones shown, not chosen); the only one up when nobody chose. */

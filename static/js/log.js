@@ -97,10 +97,13 @@ function row(ev, index) {
   markStage(tr, ev);
   const [time, ep, conn, badge, peer, size, text, hex, info] = tr.cells;
   time.textContent = detail.clockText(ev.ts);
-  ep.textContent = ev.endpoint ?? "";
+  const agent = typeof ev.agent === "string" ? ev.agent : "";
+  const id = String(ev.endpoint ?? "");
+  // the id without its "@agent" where the agent's tag follows it (the tag says it; the column is narrow)
+  ep.textContent = agent && id.endsWith(`@${agent}`) ? id.slice(0, -agent.length - 1) : id;
   ep.title = [ev.endpoint, ev.agent].filter(Boolean).join(" · "); // (a long id in a narrow column: whole on hover)
   // the lab agent it came from (issue 13): its `agent` field, never read from the id
-  if (typeof ev.agent === "string" && ev.agent) {
+  if (agent) {
     ep.append(el("span", { class: "agent-tag", testid: "log-agent", text: ev.agent }));
     tr.dataset.agent = ev.agent;
   }

@@ -10,14 +10,17 @@ teacher's projector page and on a student's own page (a token from POST /api/joi
 - packets are drawn in the wire lessons (10-14) and not in lessons 1-9, and the toggle says why.
 
 One dashboard per size and language (lessons run through the API: the click is not the point here;
-tests/browser/test_lessons.py clicks them). The wire lessons need a lab that captures its packets:
-the embedded lab as root (the CI runs as root), else they are skipped with the reason.
+tests/browser/test_lessons.py clicks them). Each runs on an embedded lab and on `make class`'s two labs
+(the class's lab and its sandbox, over their Redis). The wire lessons need a lab that captures its
+packets: the class's sandbox, or the embedded lab as root (the CI runs as root), else they are skipped.
 Screenshots go to $SOCKETLAB_SCREENSHOTS/lessons/on-screen (`make screenshots`: docs/img), else a temporary folder.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -30,6 +33,7 @@ from lab.wire.capture import why_not
 from webapp import create_app, shutdown
 from webapp.auth import Access
 
+from ..sandbox.conftest import namespaces_work
 from ..support import wait_until
 from .conftest import PageProblems
 from .test_class_of_nine import MEASURE
@@ -123,22 +127,35 @@ CHIPS = """() => {
 WIDE = "() => document.documentElement.scrollWidth - innerWidth"
 
 
-@pytest.fixture
-def dashboard(tmp_path: Path) -> Iterator[Any]:
-    """One dashboard per size and language (the fourteen lessons in a row on it): an embedded lab that
-    captures when it can, tokens, a join code."""
-    root = tmp_path
+@pytest.fixture(params=["embedded", "class"])
+def dashboard(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """One dashboard per size and language (the fourteen lessons in a row on it), tokens, a join code:
+    an embedded lab that captures when it can, or `make class`'s two labs (lessons 1-9 in the class's lab
+    on every address, 10-14 in the sandbox beside it), where namespaces are given."""
+    root, made = tmp_path, None
+    config: dict[str, Any] = {"CAPTURE": CAPTURE is None}
+    if request.param == "class":
+        refused = namespaces_work()
+        if refused:
+            pytest.skip(f"no network namespace here for the class's sandbox: {refused}")
+        root = made = Path(tempfile.mkdtemp(prefix="socketlab-on-screen-"))
+        made.chmod(0o711)  # (run by root, the sandbox is a user of its own: it must reach its folders)
+        config = {"CLASS": True}
     app = create_app({"TESTING": True, "FILES": str(root / "files"), "DOWNLOADS": str(root / "downloads"),
-                      "CAPTURE": CAPTURE is None, "ACCESS": Access(CONTROL, VIEW), "JOIN_CODE": CODE})
+                      "ACCESS": Access(CONTROL, VIEW), "JOIN_CODE": CODE, **config})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="on-screen-server", daemon=True)
     thread.start()
     app.config["URL"] = f"http://127.0.0.1:{server.server_port}"
+    # whether lessons 10-14 draw packets here (the embedded lab as root, or the class's sandbox)
+    app.config["WIRE"] = bool(app.test_client().get("/api/session", headers=HEADERS).get_json()["capture"])
     yield app
     server.shutdown()
     server.server_close()
     thread.join(5)
     shutdown(app)
+    if made is not None:
+        shutil.rmtree(made)
 
 
 def student_token(app: Any, name: str) -> str:
@@ -253,7 +270,7 @@ def test_every_lesson_shows_its_point_whole_on_both_pages(dashboard: Any, pages:
     expect(both["student"].get_by_test_id("view-only-badge")).to_be_visible()
     skipped = []
     for n in LESSONS:
-        if LESSONS[n].needs and CAPTURE is not None:
+        if LESSONS[n].needs and not dashboard.config["WIRE"]:
             skipped.append(n)
             continue
         stage = run_lesson(dashboard, n)
@@ -265,14 +282,15 @@ def test_every_lesson_shows_its_point_whole_on_both_pages(dashboard: Any, pages:
             try:
                 SHARES[where] = check_page(page, who, n, stage, where)
                 toggle = page.get_by_test_id("wire-toggle")
-                if CAPTURE is None and LESSONS[n].view != "compare":
+                if dashboard.config["WIRE"] and LESSONS[n].view != "compare":
                     # packets: drawn in the wire lessons, not in 1-9, and the toggle says which
                     expect(toggle).to_have_attribute("aria-pressed", "true" if LESSONS[n].packets else "false")
                     if not LESSONS[n].packets:
                         expect(toggle).to_have_attribute("data-by", "lesson")
                         assert not packets_drawn(page), f"{where}: packets drawn in a lesson without them"
             finally:
-                shot(page, f"{width}x{height}-{lang}-lesson-{n}-{who}.png")
+                if dashboard.config.get("CLASS") or CAPTURE is not None:  # (the docs' pictures: make class's)
+                    shot(page, f"{width}x{height}-{lang}-lesson-{n}-{who}.png")
         if LESSONS[n].view == "compare":
             for page in both.values():
                 page.get_by_test_id("compare-close").click()
