@@ -41,6 +41,8 @@ def tree_status() -> frozenset[str] | None:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.environ.get("SOCKETLAB_SCREENSHOTS"):
+        return  # `make screenshots` writes the docs' pictures into the tree on purpose
     status = tree_status()
     if status is not None:
         session.config.stash[TREE] = status
