@@ -291,22 +291,23 @@ FETCH = """async ([method, path, token, body]) => {
 
 
 class NamespaceDashboard:
-    """`python -m webapp --host 0.0.0.0 --port 0` as a teacher starts it for a class, inside `ns`."""
+    """`python -m webapp --host 0.0.0.0 --port 0` as a teacher starts it for a class, inside `ns` (or with
+    other `options`: `--class`, as `make class` runs it)."""
 
-    def __init__(self, ns: str, folder: Path) -> None:
+    def __init__(self, ns: str, folder: Path, options: tuple[str, ...] = ("--host", "0.0.0.0")) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SOCKETLAB_") or k == "SOCKETLAB_STATE_DIR"}
         env.update(SOCKETLAB_FILES=str(folder / "files"), SOCKETLAB_DOWNLOADS=str(folder / "downloads"),
                    SOCKETLAB_BIND="0.0.0.0", SOCKETLAB_TOKEN=CONTROL, SOCKETLAB_VIEW_TOKEN=VIEW)
         root = Path(__file__).resolve().parents[2]
         # `ip netns exec` execs: the pid is the dashboard's own, stopped by it below
-        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-m", "webapp", "--host", "0.0.0.0",
+        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-m", "webapp", *options,
                                       "--port", "0"], cwd=root, env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
         self.reader = threading.Thread(target=self._read, name="class-dashboard-output")
         self.reader.start()
         found = wait_until(lambda: re.search(r"dashboard on http://0\.0\.0\.0:(\d+)/", "".join(self.lines))
-                           or self.proc.poll() is not None, 30)
+                           or self.proc.poll() is not None, 60)
         if not isinstance(found, re.Match):
             self.stop()
             raise AssertionError("the dashboard did not start:\n" + "".join(self.lines))

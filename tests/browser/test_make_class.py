@@ -6,20 +6,14 @@ the lessons' servers are on the LAN, the wire lessons in the sandbox beside them
 
 from __future__ import annotations
 
-import os
-import re
 import shutil
-import subprocess
-import sys
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 
-from ..support import wait_until
-from .test_join import CONTROL, FETCH, VIEW, chromium_in, open_teacher
+from .test_join import CONTROL, FETCH, VIEW, NamespaceDashboard, chromium_in, open_teacher
 from .ui import expect, screenshots
 
 # A student's whole side, stdlib only: join with the code and a name (POST /api/join, from the
@@ -48,47 +42,10 @@ def folder() -> Iterator[Path]:
     shutil.rmtree(made)
 
 
-class ClassDashboard:
-    """`python -m webapp --class --port 0` inside `ns`, as `make class` runs it."""
-
-    def __init__(self, ns: str, folder: Path) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SOCKETLAB_") or k == "SOCKETLAB_STATE_DIR"}
-        env.update(SOCKETLAB_FILES=str(folder / "files"), SOCKETLAB_DOWNLOADS=str(folder / "downloads"),
-                   SOCKETLAB_TOKEN=CONTROL, SOCKETLAB_VIEW_TOKEN=VIEW, TMPDIR=str(folder))
-        root = Path(__file__).resolve().parents[2]
-        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-m", "webapp", "--class", "--port", "0"],
-                                     cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines: list[str] = []
-        self.reader = threading.Thread(target=self._read, name="make-class-output")
-        self.reader.start()
-        found = wait_until(lambda: re.search(r"dashboard on http://0\.0\.0\.0:(\d+)/", "".join(self.lines))
-                           or self.proc.poll() is not None, 60)
-        if not isinstance(found, re.Match):
-            self.stop()
-            raise AssertionError("the class did not start:\n" + "".join(self.lines))
-        self.port = int(found.group(1))
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-        self.reader.join(5)
-        if self.proc.stdout:
-            self.proc.stdout.close()
-
-
 def test_make_class_students_on_the_lan_and_the_wire_lessons_on_one_dashboard(browser: Any, lan: Any,
                                                                                folder: Path) -> None:
     teacher_host, students = lan.hosts[0], {"Ann": lan.hosts[1], "Bo": lan.hosts[2]}
-    dashboard = ClassDashboard(teacher_host, folder)
+    dashboard = NamespaceDashboard(teacher_host, folder, ("--class",))  # as make class runs it
     chromium = None
     try:
         said = "".join(dashboard.lines)
