@@ -241,6 +241,9 @@ function lessonStep(stage) {
   if (stepOf(stage) === seenStep) return;
   seenStep = stepOf(stage);
   point = pointAfterStep(stage);
+  // the log still where the lesson's previous step held it (the reader has not scrolled since): this
+  // step's point takes over (lesson 5: the raw download's row held, then the framed one's header)
+  if (point && held) follow = true;
   schedule();
 }
 
