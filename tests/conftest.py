@@ -11,19 +11,17 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import threading
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
-from werkzeug.serving import make_server
 
 from lab import Lab
 from webapp import create_app, shutdown
 
 from .netns import Lan
 from .redis_server import RedisServer
-from .support import EventCollector, LiveServer, Resources, wait_until
+from .support import EventCollector, LiveServer, Resources, serve, wait_until
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,13 +148,8 @@ def client(app: Any) -> Any:
 @pytest.fixture
 def live_server(app: Any) -> Iterator[LiveServer]:
     """The app on a real threaded HTTP server at 127.0.0.1, port 0."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
-    thread.start()
-    yield LiveServer(f"http://127.0.0.1:{server.server_port}", app, server.server_port)
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with serve(app) as live:
+        yield live
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -72,6 +74,22 @@ class LiveServer:
     url: str
     app: Any
     port: int
+
+
+@contextmanager
+def serve(app: Any, name: str = "live-server") -> Iterator[LiveServer]:
+    """`app` on a real threaded HTTP server at 127.0.0.1, port 0, until the block ends."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", app, server.server_port)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
 
 
 class _InOrderEngineIO(engineio.Client):  # type: ignore[misc]

@@ -19,6 +19,7 @@ from .guard import Guard, HostPolicy
 from .join import JoinDesk, Students
 from .labs import EmbeddedLabs, Labs
 from .redact import hide_tokens_in_werkzeug_log
+from .sandbox import CLASS_AGENT
 from .sandbox import wanted as sandbox_wanted
 from .live import EventPacket, disconnect_revoked, socketio
 from .startup import StartupProblem
@@ -60,9 +61,6 @@ def limits_from_env(env: dict[str, str], kind: Any = Limits) -> Any:
             if values[field] < 1:
                 raise SystemExit(f"{name} must be at least 1.")
     return kind(**values)
-
-
-CLASS_AGENT = "lab"  # a class's lab on the classroom's network, beside the sandbox's
 
 
 def _for_a_class(app: Flask) -> None:

@@ -149,6 +149,7 @@ class AgentHub:
         self._relaying = threading.Condition()
         self._adopting = False  # the bridge is taking another dashboard's stage change: it relays nothing meanwhile
         self._stop = threading.Event()
+        self.heartbeat_polls = 0  # heartbeat polls done (tests wait on it)
         self._threads: list[threading.Thread] = []
 
     # -- life ---------------------------------------------------------------------------------
@@ -325,6 +326,7 @@ class AgentHub:
             if known["state"] == "up" and name not in seen:
                 known.update(state="down", since=now)
                 self._agent_event(name, "down", now)
+        self.heartbeat_polls += 1
         self._stop.wait(HEARTBEAT_POLL)
 
     def _listed_for_room(self) -> int:

@@ -144,7 +144,7 @@ def _refuse(code: str, **params: Any) -> tuple[Response, int]:
 @api.errorhandler(LabError)
 def lab_error(exc: LabError) -> tuple[Response, int]:
     # `code` names exactly what went wrong (lab/messages.py; the page words it from code and params);
-    # `category` keeps the coarse code this body carried before issue 11, for scripts that branch on it.
+    # `category` is the coarse code of the status (bad-input, not-found, refused, ...), for scripts that branch on it.
     status, category = ERRORS.get(type(exc), (400, "bad-input"))
     return jsonify(error=str(exc), code=exc.code, params=exc.params, category=category), status
 

@@ -39,6 +39,7 @@ from lab.errors import NotFound, Refused, TooLarge
 from lab.interfaces import machine_addresses
 
 from .auth import Access, is_loopback
+from .sandbox import AGENT_NAME, CLASS_AGENT
 from .state import StateDir
 
 log = logging.getLogger(__name__)
@@ -179,7 +180,7 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
-AGENT_NAMES = {"lab", "sandbox"}  # make class's two labs (webapp/__init__.py, webapp/sandbox.py): never a student's
+AGENT_NAMES = {CLASS_AGENT, AGENT_NAME}  # make class's two labs: never a student's
 
 
 def student_name(shown: str | None, taken: set[str]) -> str:

@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # (redis is imported when a sandbox starts: an embedded dashb
     from .agents import AgentHub
 
 AGENT_NAME = "sandbox"
+CLASS_AGENT = "lab"  # make class's other lab, on the classroom's network in the dashboard's process
 START_SECONDS = 15.0  # redis-server and the agent each come up in well under a second
 STOP_SECONDS = 5.0
 REPO = Path(__file__).resolve().parents[1]
@@ -322,4 +323,4 @@ class Sandbox:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-__all__ = ["AGENT_NAME", "Sandbox", "drop_argv", "sandbox_user", "unshare_argv", "wanted"]
+__all__ = ["AGENT_NAME", "CLASS_AGENT", "Sandbox", "drop_argv", "sandbox_user", "unshare_argv", "wanted"]

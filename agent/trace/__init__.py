@@ -1,4 +1,4 @@
-"""Trace an unmodified Python program's socket calls live (issue 17): `python -m agent.trace`.
+"""Trace an unmodified Python program's socket calls live: `python -m agent.trace`.
 
 The program runs in this process with `socket.socket` replaced by a traced subclass (tsocket.py),
 which appends one record per call (tracer.py). A courier process (courier.py, fed through a pipe by

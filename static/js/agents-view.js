@@ -1,4 +1,4 @@
-// The page's side of lab agents (issue 13): the strip of agents and their states, the agent pickers
+// The page's side of lab agents: the strip of agents and their states, the agent pickers
 // (the create form, the Download form, the Lessons menu) and the agent marks on the cards. It draws
 // the model of agents.js; on an embedded dashboard (the session's "agents" is null) it shows nothing.
 import { agents, clockOf } from "./agents.js";

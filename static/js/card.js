@@ -38,7 +38,7 @@ export class EndpointCard {
     const code = el("button", { type: "button", class: "btn small code-btn", testid: "show-code", i18n: "code.button",
       "data-i18n-title": "code.buttonTitle" });
     code.addEventListener("click", () => showCode("endpoints", this.id));
-    // the lab agent that holds it (issue 13): named from its events' `agent`, never from the id
+    // the lab agent that holds it: named from its events' `agent`, never from the id
     this.agentTag = el("span", { class: "agent-tag", testid: "endpoint-agent", hidden: true });
     const head = el("div", { class: "card-head" },
       el("span", { class: "ep-id", testid: "endpoint-id", text: ep.id }), this.agentTag,
@@ -57,7 +57,7 @@ export class EndpointCard {
       : el("div", { class: "card-remote" }, this.remoteLabel, this.remote);
     this.lesson = el("p", { class: "lesson", testid: "endpoint-lesson" });
     this.web = el("a", { class: "web-link", testid: "endpoint-web", target: "_blank", rel: "noopener" });
-    this.reach = el("p", { class: "reach-line", testid: "endpoint-reachable", hidden: true }); // issue 16, J
+    this.reach = el("p", { class: "reach-line", testid: "endpoint-reachable", hidden: true });
 
     this.root = el("article", { class: "card", testid: "endpoint-card", id: `card-${ep.id}`,
       data: { endpointId: ep.id, kind: this.kind } });
@@ -128,7 +128,7 @@ export class EndpointCard {
       this.remote.textContent = hostPort(ep.remote) || "—";
     }
     this.lesson.textContent = this.lessonText(ep, gone);
-    reachLine(this.reach, gone ? null : ep); // bound to 0.0.0.0: the machine's real addresses (issue 16, J)
+    reachLine(this.reach, gone ? null : ep); // bound to 0.0.0.0: the machine's real addresses
     this.web.hidden = gone || ep.mode !== "http" || !ep.local;
     if (!this.web.hidden) {
       // a server bound to every address is reached at the address this page came from

@@ -1,4 +1,4 @@
-// The projector's compact layout (issue 12): in projector mode every endpoint and download card
+// The projector's compact layout: in projector mode every endpoint and download card
 // folds to a one-line chip that opens into the full card, and the lesson banner folds to one line
 // that opens into its "do" and "see" text, so the lesson's main view keeps most of the screen.
 // A viewer's or a student's page folds the same way (html.compact, set by session.js), at its normal

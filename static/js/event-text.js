@@ -108,7 +108,7 @@ function stage(ev, tr) {
   return n === null ? tr.t("ev.stage.newOnly") : tr.t("ev.stage.new", { n });
 }
 
-/** A traced program (python -m agent.trace, issue 17) began, ended, or went silent. */
+/** A traced program (python -m agent.trace) began, ended, or went silent. */
 function program(a, name, tr) {
   if (a.event === "up") return a.host ? tr.t("ev.agent.programUpHost", { name, host: plain(a.host) }) : tr.t("ev.agent.programUp", { name });
   if (a.why === "ended") return tr.t("ev.agent.programEnded", { name });
@@ -116,7 +116,7 @@ function program(a, name, tr) {
   return tr.t("ev.agent.programGone", { name });
 }
 
-/** A lab agent came, went, or lost events while Redis was away (issue 13): named by `agent`. */
+/** A lab agent came, went, or lost events while Redis was away: named by `agent`. */
 function agent(ev, tr) {
   const a = args(ev);
   const name = plain(ev.agent) || "?";

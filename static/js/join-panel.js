@@ -1,4 +1,4 @@
-// Joining the class (issue 16), the page side: the Join panel the teacher puts on the projector
+// Joining the class, the page side: the Join panel the teacher puts on the projector
 // (the QR code of the view link, the short link and its code, the lab's servers as students type
 // them in their own programs), the names a controller renames or clears, and the "Your name"
 // control of a viewer's page. Everything a student typed is put on the page as text (textContent),

@@ -123,7 +123,9 @@ function showQueue() {
 /** Let the lanes of sockets closed LANE_LINGER seconds ago go (not while paused). */
 function sweep() {
   if (paused) return;
-  const left = model.sweep(clock());
+  const now = clock();
+  svg.dataset.swept = String(now); // (when closed lanes last could leave: what a test waits on)
+  const left = model.sweep(now);
   if (!left.length) return;
   signals.emit("left", left);
   redraw();

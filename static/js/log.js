@@ -102,7 +102,7 @@ function row(ev, index) {
   // the id without its "@agent" where the agent's tag follows it (the tag says it; the column is narrow)
   ep.textContent = agent && id.endsWith(`@${agent}`) ? id.slice(0, -agent.length - 1) : id;
   ep.title = [ev.endpoint, ev.agent].filter(Boolean).join(" · "); // (a long id in a narrow column: whole on hover)
-  // the lab agent it came from (issue 13): its `agent` field, never read from the id
+  // the lab agent it came from: its `agent` field, never read from the id
   if (agent) {
     ep.append(el("span", { class: "agent-tag", testid: "log-agent", text: ev.agent }));
     tr.dataset.agent = ev.agent;

@@ -118,7 +118,7 @@ async function start() {
     onEvents(applyWireEvents); // (and the sentence at once if capture stops meanwhile)
     setFollowRole(session.role);
     initAgents({ list: session.agents, routed: session.default_agent, onEvents, onConnected, failed: (sentence) => banner.show(sentence),
-      pickedAgent: loadFiles }); // issue 13
+      pickedAgent: loadFiles });
     setOverAgents(Array.isArray(session.agents));
     createForm.showModes();
     await loadStage();

@@ -48,9 +48,9 @@ export async function loadSession() {
   setKinds(session?.kinds);
   setModes(session?.modes, session?.framings);
   const lessons = Array.isArray(session?.lessons) ? session.lessons : []; // the Lessons menu (teach.js)
-  // "agents": a list over lab agents (issue 13), null on an embedded dashboard (nothing of agents shown)
+  // "agents": a list over lab agents, null on an embedded dashboard (nothing of agents shown)
   const agents = Array.isArray(session?.agents) ? session.agents : null;
-  // the wire (issue 14): whether this lab captures packets, and the code of why not
+  // the wire: whether this lab captures packets, and the code of why not
   const wire = session && "capture" in session
     ? { sandbox: Boolean(session.sandbox), capture: Boolean(session.capture), impair_tcp: session.impair_tcp !== false,
       why_not: session.why_not ?? {} } : null;

@@ -15,7 +15,7 @@ const menu = document.getElementById("lessons-menu");
 const list = document.getElementById("lessons-list");
 const banner = document.getElementById("lesson-banner");
 const newStage = document.getElementById("stage-new");
-const agentPicker = document.querySelector("[data-testid=lessons-agent]"); // (issue 13: shown over agents only)
+const agentPicker = document.querySelector("[data-testid=lessons-agent]"); // (shown over agents only)
 const confirmDialog = document.getElementById("stage-confirm");
 let lessons = []; // GET /api/session "lessons": the menu
 let wire = {}; // GET /api/session "capture", "impair_tcp": what this lab can do on the wire

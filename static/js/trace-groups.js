@@ -1,4 +1,4 @@
-// Students' own programs in the sequence diagram (python -m agent.trace, issue 17): each traced
+// Students' own programs in the sequence diagram (python -m agent.trace): each traced
 // program is a group of lanes under its name, each lane one of its sockets, labelled with the thread
 // that made the socket's calls. The lanes stay sockets so the diagram joins a traced client to a
 // traced server (or to a lab endpoint) by address, exactly as it joins the lab's own sockets: one

@@ -18,7 +18,7 @@ import pytest
 from ..support import EventCollector, Resources, wait_until
 from .cluster import Api, Room, agent_events, check_once_in_order
 
-DOWN_SECONDS = 3.5  # an agent that died is shown down within this (issue 13)
+DOWN_SECONDS = 3.5  # an agent that died is shown down within this
 ROUTE_SECONDS = 5.0  # and its routes answer 409 within this, counted from its death
 PAYLOAD = "tick"
 

@@ -1,4 +1,4 @@
-"""The page over lab agents (issue 13, A2), in Chromium, with every part real: a redis-server of the
+"""The page over lab agents, in Chromium, with every part real: a redis-server of the
 test's own, two lab agents in this process (each with its own lab and folders), and the dashboard as
 users start it (`python -m webapp`, SOCKETLAB_REDIS set) on a port the test picked, so that it can be
 stopped and started again at the same address while the page stays open.

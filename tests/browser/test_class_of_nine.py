@@ -1,4 +1,4 @@
-"""The class of nine (issue 12's acceptance test): a teacher gives the nine lessons in a row on a
+"""The class of nine: a teacher gives the nine lessons in a row on a
 projector (?view=projector) at 1280x720 and at 1024x768, in English and in Chinese, while a student
 watches through the view link in a page beside it. After each lesson's buttons are pressed, on BOTH
 pages: what carries the lesson's point (the arrows, rows or counters its banner names) is wholly on

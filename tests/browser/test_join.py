@@ -1,4 +1,4 @@
-"""Joining the class (issue 16), the page side: the Join panel on the projector, names on the lanes
+"""Joining the class, the page side: the Join panel on the projector, names on the lanes
 and in the log, hostile names, and the class itself (a student on another host of a namespace LAN).
 
 The Join panel's QR code is decoded from a screenshot by zbarimg (Debian's zbar-tools), a decoder
@@ -21,13 +21,12 @@ from typing import Any, Iterator
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from webapp import create_app, shutdown
 from webapp.auth import Access
 
 from ..conftest import CHROMIUM, CHROMIUM_ARGS
-from ..support import LiveServer, wait_until
+from ..support import LiveServer, serve, wait_until
 from .ui import wait_ready
 
 try:
@@ -47,14 +46,9 @@ def class_server(folders: dict[str, Path]) -> Iterator[LiveServer]:
     served on 127.0.0.1 port 0 so the browser in the root namespace reaches it."""
     app = create_app({"TESTING": True, "FILES": str(folders["files"]), "DOWNLOADS": str(folders["downloads"]),
                       "ACCESS": Access(CONTROL, VIEW), "DASHBOARD_BIND": CLASS_HOST, "BIND": "0.0.0.0"})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    app.config["DASHBOARD_PORT"] = server.server_port
-    thread = threading.Thread(target=server.serve_forever, name="class-server", daemon=True)
-    thread.start()
-    yield LiveServer(f"http://127.0.0.1:{server.server_port}", app, server.server_port)
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with serve(app, "class-server") as live:
+        app.config["DASHBOARD_PORT"] = live.port
+        yield live
     shutdown(app)
 
 

@@ -1,4 +1,4 @@
-"""Every lesson's point on screen, and all of it (issue 23, items 3 and 4): the fourteen lessons on a
+"""Every lesson's point on screen, and all of it: the fourteen lessons on a
 teacher's projector page and on a student's own page (a token from POST /api/join), at 1280x720 and
 1024x768, in English and Chinese. After each lesson's buttons, on both pages:
 
@@ -21,13 +21,11 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-import threading
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
-from werkzeug.serving import make_server
 
 from lab.lessons import LESSONS
 from lab.wire.capture import why_not
@@ -35,7 +33,7 @@ from webapp import create_app, shutdown
 from webapp.auth import Access
 
 from ..sandbox.conftest import namespaces_work
-from ..support import wait_until
+from ..support import serve, wait_until
 from .conftest import PageProblems
 from .test_class_of_nine import MEASURE
 from .test_projector_layout import VISIBLE_BOX
@@ -144,16 +142,11 @@ def dashboard(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
         config = {"CLASS": True}
     app = create_app({"TESTING": True, "FILES": str(root / "files"), "DOWNLOADS": str(root / "downloads"),
                       "ACCESS": Access(CONTROL, VIEW), "JOIN_CODE": CODE, **config})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="on-screen-server", daemon=True)
-    thread.start()
-    app.config["URL"] = f"http://127.0.0.1:{server.server_port}"
-    # whether lessons 10-14 draw packets here (the embedded lab as root, or the class's sandbox)
-    app.config["WIRE"] = bool(app.test_client().get("/api/session", headers=HEADERS).get_json()["capture"])
-    yield app
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with serve(app, "on-screen-server") as live:
+        app.config["URL"] = live.url
+        # whether lessons 10-14 draw packets here (the embedded lab as root, or the class's sandbox)
+        app.config["WIRE"] = bool(app.test_client().get("/api/session", headers=HEADERS).get_json()["capture"])
+        yield app
     shutdown(app)
     if made is not None:
         shutil.rmtree(made)

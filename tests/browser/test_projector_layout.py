@@ -1,4 +1,4 @@
-"""The projector layout built for the room (issue 12): at 1280x720 and 1024x768, in projector mode,
+"""The projector layout built for the room: at 1280x720 and 1024x768, in projector mode,
 with a lesson banner open and six sockets, the lesson's main view keeps at least 55% of the screen,
 cards are one-line chips that open on a click, the banner is one line, and nothing overlaps.
 Outside projector mode, the create form's button never covers its fields (the Diagram shrinks it)."""

@@ -1,4 +1,4 @@
-"""The views of the current stage (issue 12, part V): after "New stage" the diagram and the Focus
+"""The views of the current stage: after "New stage" the diagram and the Focus
 list show only the new stage's sockets, the log keeps the earlier rows (dimmed, marked with their
 stage) below a divider, and a reload shows the same; a closed socket's lane leaves the diagram a
 few seconds later; the log is in causal order (connect before accept, send before recv).
@@ -165,7 +165,10 @@ def test_after_one_lesson_the_next_draws_no_lane_of_it_then_or_later(page: Any, 
         drawn = lanes_drawn(page)
         assert not {lane.split("/")[0] for lane in drawn} & before, drawn
         assert not [lane for lane in drawn if lane.startswith("ext ")], drawn
-        page.wait_for_timeout(6000)
+        # the diagram has swept past the 5 s a closed lane lingers (its clock: the server's)
+        past = page.evaluate("() => Number(document.getElementById('ladder').dataset.swept)") + 6
+        page.wait_for_function("(t) => Number(document.getElementById('ladder').dataset.swept) >= t", arg=past,
+                               timeout=15_000)
         later = lanes_drawn(page)
         assert {lane.split("/")[0] for lane in later} <= own, later
 

@@ -1,4 +1,4 @@
-"""Students' own programs on the projector (issue 17): a traced student server and a traced student
+"""Students' own programs on the projector: a traced student server and a traced student
 client, delivered over HTTP to the dashboard (no Redis), appear as two named lane groups joined by
 arrows, beside a lab client talking to the same student server; projector mode at 1280x720."""
 

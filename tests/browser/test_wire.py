@@ -1,4 +1,4 @@
-"""The diagram's wire layer, on a lab that really captures its packets (issue 14): as root, the
+"""The diagram's wire layer, on a lab that really captures its packets: as root, the
 embedded lab captures its own traffic on this namespace's loopback (lab/wire/, filtered by BPF to
 the lab's ports). The handshake, close, RST and loss lessons on the projector at 1280x720, the
 toggle, the pcap button, and the sentence a lab that cannot capture shows instead.

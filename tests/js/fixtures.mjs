@@ -59,11 +59,11 @@ export function everyKind() {
     event("done", { endpoint: "d1", size: 4000, args: { bytes: 4000, file: "a.txt", verified: true } }),
     event("tcp_info", { conn: "c1", args: { state: "ESTABLISHED", rtt_us: 52, snd_cwnd: 10 } }),
     event("backpressure", { conn: "c1", size: 100, code: "peer-not-reading", params: { sent: 0, total: 100, timeout_s: 5, waited_s: 5 } }),
-    // lab agents (issue 13): the dashboard saw one come or go, or one lost events during a Redis outage
+    // lab agents: the dashboard saw one come or go, or one lost events during a Redis outage
     event("agent", { endpoint: "", proto: "", agent: "room_a", args: { event: "up", host: "lab" } }),
     event("agent", { endpoint: "", proto: "", agent: "room_a", args: { event: "down", host: "lab" } }),
     event("agent", { endpoint: "", proto: "", agent: "room_a", args: { event: "dropped", count: 3 } }),
-    // a traced student program (issue 17): calls with no kind of their own
+    // a traced student program: calls with no kind of their own
     event("setup", { endpoint: "s1@echo", call: "socket", args: { family: "AF_INET", type: "SOCK_STREAM", thread: "MainThread" } }),
     event("setup", { endpoint: "s1@echo", local: S, call: "bind", args: { address: S, thread: "MainThread" } }),
     event("setup", { endpoint: "s1@echo", call: "settimeout", args: { timeout: 2.5, thread: "MainThread" } }),
@@ -72,7 +72,7 @@ export function everyKind() {
     event("error", { endpoint: "s1@echo", call: "recv", errno: "ENOTCONN", code: "recv-on-listening-socket", params: { call: "recv" } }),
     event("error", { endpoint: "s2@echo", call: "send", code: "send-str", params: { call: "send" } }),
     event("error", { endpoint: "s2@echo", call: "close", code: "socket-never-closed", params: { socket: "s2@echo" } }),
-    // the wire (issue 14): a segment, a retransmitted one, a datagram
+    // the wire: a segment, a retransmitted one, a datagram
     event("packet", { endpoint: "e2", local: C, peer: S, args: { flags: "SYN", seq: 0, ack: 0, win: 65495, len: 0, src: C, dst: S, analysis: null } }),
     event("packet", { endpoint: "e2", local: C, peer: S, size: 5, args: { flags: "PSH,ACK", seq: 1, ack: 1, win: 512, len: 5, src: C, dst: S, analysis: "retransmission" } }),
     event("packet", { endpoint: "e2", proto: "udp", local: C, peer: S, size: 3, args: { flags: null, seq: null, ack: null, win: null, len: 3, src: C, dst: S, analysis: null } }),

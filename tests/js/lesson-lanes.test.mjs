@@ -1,6 +1,6 @@
 // node --test: during a lesson, closed sockets stay in the diagram until the next stage (lesson 3's
 // point is that "Stop" closes every socket: the class must still see it a minute later); outside a
-// lesson they leave LANE_LINGER seconds after they closed (issue 12, the class of nine, part K).
+// lesson they leave LANE_LINGER seconds after they closed.
 import assert from "node:assert/strict";
 import { beforeEach, test } from "node:test";
 import { LANE_LINGER, LadderModel } from "../../static/js/ladder-model.js";

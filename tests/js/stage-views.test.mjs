@@ -1,4 +1,4 @@
-// node --test: the views of the current stage only (issue 12, part V). A "stage" event resets the
+// node --test: the views of the current stage only. A "stage" event resets the
 // diagram's model and the numbers, fed live, in one catch-up batch or across batches; the log's
 // kinds come from the registry's "log" field; the stage numbering the log and the CSV share.
 import assert from "node:assert/strict";
@@ -97,7 +97,7 @@ test("the CSV keeps every event and gains a stage column (last, so the other col
   const lines = toCsv(events).trim().split("\r\n");
   const header = lines[0].split(",");
   assert.deepEqual(header.slice(0, 4), ["iso_time", "seq", "ts", "endpoint"]);
-  assert.equal(header.at(-2), "stage"); // (issue 16 adds peer_name after it, the very last column)
+  assert.equal(header.at(-2), "stage"); // (peer_name after it, the very last column)
   assert.equal(lines.length, 4);
   assert.deepEqual(lines.slice(1).map((line) => line.split(",").at(-2)), ["1", "2", "2"]);
 });

@@ -66,8 +66,8 @@ def code_sites() -> list[tuple[str, str]]:
 
 
 def test_every_error_is_constructed_from_a_code_not_a_sentence() -> None:
-    """Before issue 11 every raise carried an English sentence (`BadInput(f"Port {value} is ...")`):
-    the page could not word it in Chinese. Now the first argument is a code."""
+    """A raise carries a code and its values, never an English sentence (`BadInput(f"Port {value} is ...")`):
+    the page could not word that in Chinese. The first argument is a code."""
     sentences = [(where, code) for where, code in code_sites() if not CODE.fullmatch(code)]
     assert not sentences, sentences
 

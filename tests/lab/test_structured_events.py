@@ -1,4 +1,4 @@
-"""Events say what happened as data (issue 11): call, args, result, closed_by, errno, code, params,
+"""Events say what happened as data: call, args, result, closed_by, errno, code, params,
 message, framing, state. Each scenario is a real one on 127.0.0.1 and pins the exact fields, so a
 page can word every event in its own language without reading `detail`."""
 

@@ -9,7 +9,6 @@ its own packets. Checked on the live processes through /proc, as an outsider wou
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -28,7 +27,7 @@ from webapp.startup import StartupProblem
 from ..netns import ROOT
 from ..support import wait_until
 from .conftest import namespaces_work
-from .test_refused import alive, children
+from .test_refused import alive, announced_url, children
 
 NOBODY = 65534
 
@@ -118,14 +117,7 @@ def test_an_unprivileged_user_starts_the_sandbox_as_itself(searchable: Path) -> 
                                 sys.executable, "-m", "webapp", "--sandbox", "--port", "0"],
                                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert process.stderr is not None
-        url = None
-        for line in process.stderr:
-            found = re.search(r"dashboard on (http://\S+)", line)
-            if found:
-                url = found.group(1).rstrip("/")
-                break
-        assert url, "the dashboard announced no URL"
+        url = announced_url(process)
         session = requests.get(f"{url}/api/session", timeout=5).json()
         assert session["sandbox"] is True
         made = requests.post(f"{url}/api/endpoints", json={"kind": "tcp-server", "port": 0, "link": {"loss": 0.1}},

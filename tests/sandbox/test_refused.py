@@ -46,6 +46,16 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def announced_url(process: subprocess.Popen[str]) -> str:
+    """The URL a `python -m webapp` child announces on its stderr (read up to that line)."""
+    assert process.stderr is not None
+    for line in process.stderr:
+        found = re.search(r"dashboard on (http://\S+)", line)
+        if found:
+            return found.group(1).rstrip("/")
+    raise AssertionError("the dashboard announced no URL")
+
+
 @pytest.fixture
 def folder(tmp_path: Path) -> Iterator[Path]:
     """A temporary folder the sandbox's user may search: pytest's are root's alone (0700), and run by
@@ -90,14 +100,7 @@ def test_sigterm_stops_the_dashboard_and_both_children(folder: Path) -> None:
         pytest.skip(f"no network namespace here: {refused}")
     process = dashboard(tmp_path, {})
     try:
-        assert process.stderr is not None
-        url = None
-        for line in process.stderr:
-            found = re.search(r"dashboard on (http://\S+)", line)
-            if found:
-                url = found.group(1).rstrip("/")
-                break
-        assert url, "the dashboard announced no URL"
+        url = announced_url(process)
         session = requests.get(f"{url}/api/session", timeout=5).json()
         assert session["sandbox"] is True and [a["name"] for a in session["agents"]] == ["sandbox"]
         made = requests.post(f"{url}/api/endpoints", json={"kind": "tcp-server", "port": 0, "link": {"loss": 0.1}},

@@ -11,7 +11,7 @@ from webapp import create_app, shutdown
 from lab.interfaces import machine_addresses
 from webapp.auth import Access, announce, prepare_tokens
 
-from ..support import EventCollector, LiveServer
+from ..support import EventCollector, LiveServer, serve
 
 CONTROL, VIEW = "control-secret", "view-secret"
 
@@ -118,16 +118,8 @@ def test_tokens_generated_only_when_exposed() -> None:
 
 @pytest.fixture
 def secured_live(secured: Any) -> Iterator[LiveServer]:
-    from werkzeug.serving import make_server
-    import threading
-
-    server = make_server("127.0.0.1", 0, secured, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield LiveServer(f"http://127.0.0.1:{server.server_port}", secured, server.server_port)
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with serve(secured) as live:
+        yield live
 
 
 def test_socketio_connect_needs_a_token(secured_live: LiveServer) -> None:

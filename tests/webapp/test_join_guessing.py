@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from werkzeug.serving import make_server
 
 from webapp import create_app, shutdown
 from webapp.auth import Access
 
-from ..support import LiveServer
+from ..support import LiveServer, serve
 
 CONTROL, VIEW, CODE = "control-secret", "view-secret", "K7Q2XM"
 
@@ -26,13 +24,8 @@ CONTROL, VIEW, CODE = "control-secret", "view-secret", "K7Q2XM"
 def class_live(folders: dict[str, Path]) -> Iterator[LiveServer]:
     app = create_app({"TESTING": True, "FILES": str(folders["files"]), "DOWNLOADS": str(folders["downloads"]),
                       "ACCESS": Access(CONTROL, VIEW), "JOIN_CODE": CODE})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="join-live", daemon=True)
-    thread.start()
-    yield LiveServer(f"http://127.0.0.1:{server.server_port}", app, server.server_port)
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with serve(app, "join-live") as live:
+        yield live
     shutdown(app)
 
 

@@ -7,7 +7,6 @@ A new stage closes every endpoint (not only the caller's), reaches every connect
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any, Callable
 
 import pytest
@@ -224,7 +223,11 @@ def test_a_new_stage_holds_nothing_of_the_one_before(client: Any, first: int, ac
         return client.get(f"/api/events?after={stage['seq'] - 1}&limit=10000").get_json()["events"]
 
     wait_until(lambda: any(e["kind"] == "classroom" for e in since_the_stage()))
-    time.sleep(1.0)  # (late events of the old stage, had any been left to come, have come by now)
+    # a marker: a lab's events arrive in the order it recorded them, so once one it records now is here,
+    # whatever it recorded before (the ended stage's closes, had any been left to come) is here too
+    marker = client.post("/api/endpoints", json={"kind": "udp-server", "port": 0}).get_json()["id"]
+    wait_until(lambda: any(e["endpoint"] == marker for e in since_the_stage()))
+    client.delete(f"/api/endpoints/{marker}")
     events = since_the_stage()
     assert events[0]["kind"] == "stage"
     stale = [(e["seq"], e["kind"], e["endpoint"], e.get("conn")) for e in events if e["endpoint"] in old]

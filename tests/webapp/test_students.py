@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import os
 import stat
-import threading
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 import socketio as socketio_client
-from werkzeug.serving import make_server
 
 from webapp import create_app, shutdown
 from webapp import join as join_module
@@ -21,7 +19,7 @@ from webapp.auth import Access, prepare_tokens
 from webapp.join import source_of, student_name
 from webapp.state import StateDir
 
-from ..support import EventCollector, LiveServer, wait_until
+from ..support import EventCollector, LiveServer, serve, wait_until
 from .test_auth import ROUTES, ids
 
 CONTROL, VIEW, CODE = "control-secret", "view-secret", "K7Q2XM"
@@ -188,13 +186,8 @@ def test_the_loopback_dashboard_without_tokens_still_names_itself(client: Any) -
 
 @pytest.fixture
 def guarded_live(guarded: Any) -> Iterator[LiveServer]:
-    server = make_server("127.0.0.1", 0, guarded, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="students-live", daemon=True)
-    thread.start()
-    yield LiveServer(f"http://127.0.0.1:{server.server_port}", guarded, server.server_port)
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with serve(guarded, "students-live") as live:
+        yield live
 
 
 def test_a_revoked_students_live_connection_is_closed(guarded_live: LiveServer) -> None:

@@ -1,4 +1,4 @@
-"""The wire's surface attacked as a hostile user would (issue 14): the pcap hammered in parallel by
+"""The wire's surface attacked as a hostile user would: the pcap hammered in parallel by
 controllers and viewers, a viewer asking for it, on the embedded lab that captures its own packets
 (as root; lab/wire/). The sandbox's own attacks (200 links, its Redis socket) are in tests/sandbox/.
 
