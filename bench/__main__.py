@@ -1,14 +1,17 @@
-"""`python -m bench [1 2 ...]`: run the benchmarks, print the table, write bench/results.json."""
+"""`python -m bench [1 2 ...]`: run the benchmarks, print the table, write bench/results.json and, from it,
+docs/performance.md (bench/report.py)."""
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
 import platform
 import sys
 import time
 from dataclasses import asdict
 
+from . import report
 from .common import ROOT, Result
 
 BENCHES = {1: "b1_download", 2: "b2_echo", 3: "b3_delivery", 4: "b4_flood", 5: "b5_page", 6: "b6_startup",
@@ -20,6 +23,8 @@ BENCHES = {1: "b1_download", 2: "b2_echo", 3: "b3_delivery", 4: "b4_flood", 5: "
 def main() -> int:
     chosen = [int(a) for a in sys.argv[1:]] or list(BENCHES)
     results: list[Result] = []
+    load_before = os.getloadavg()
+    date = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     started = time.monotonic()
     for number in chosen:
         module = importlib.import_module(f"bench.{BENCHES[number]}")
@@ -34,9 +39,13 @@ def main() -> int:
     for r in results:
         print(f"| {r.number} | {r.what} | {r.measured} | {r.target} | {'yes' if r.met else 'NO'} |")
     out = ROOT / "bench" / "results.json"
-    out.write_text(json.dumps({"machine": platform.platform(), "seconds": round(time.monotonic() - started, 1),
-                               "results": [asdict(r) for r in results]}, indent=2))
-    print(f"\nwritten to {out.relative_to(ROOT)} in {time.monotonic() - started:.0f} s")
+    # the machine's state beside the figures: a shared machine's load explains a run better than the code
+    out.write_text(json.dumps({"date": date, "machine": platform.platform(), "cores": os.cpu_count(),
+                               "load": {"before": load_before, "after": os.getloadavg()},
+                               "seconds": round(time.monotonic() - started, 1),
+                               "results": [asdict(r) for r in results]}, indent=2) + "\n")
+    page = report.write(out)
+    print(f"\nwritten to {out.relative_to(ROOT)} and {page.relative_to(ROOT)} in {time.monotonic() - started:.0f} s")
     return 0 if all(r.met for r in results) else 1
 
 
