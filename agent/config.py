@@ -32,7 +32,7 @@ def checked_name(name: str) -> str:
 
 
 def limits_from_env(env: Mapping[str, str]) -> Limits:
-    """Limits from SOCKETLAB_MAX_<FIELD> (the README lists them); defaults where unset."""
+    """Limits from SOCKETLAB_MAX_<FIELD> (docs/configuration.md lists them); defaults where unset."""
     values: dict[str, int] = {}
     for field in fields(Limits):
         name = f"SOCKETLAB_MAX_{field.name.upper()}"

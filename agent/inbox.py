@@ -9,7 +9,7 @@ deadline (a few seconds) makes harmless in practice.
 Commands run in a small pool: a TCP connect may take 5 s, and must not hold up a send. A slot is taken
 before an entry is read from Redis, so at most `workers` commands are running and the rest wait in
 Redis, where a restarted agent still finds them. Anyone who can write to Redis controls the agent (the
-README says so), but a malformed entry never stops the loop: it is answered when it names where to
+docs/security.md says so), but a malformed entry never stops the loop: it is answered when it names where to
 answer, counted in any case, and acked.
 """
 

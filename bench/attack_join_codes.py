@@ -1,6 +1,6 @@
 """Guessing the join code, by hand: `python -m bench.attack_join_codes [--seconds 60] [--gunicorn]`.
 
-A dashboard with tokens (the dev server, or the README's gunicorn command); 8 threads post wrong codes
+A dashboard with tokens (the dev server, or the production gunicorn command of docs/security.md); 8 threads post wrong codes
 to `POST /api/join` from 248 loopback addresses (127.0.100.1-248: each client socket bound to its own)
 as fast as the dashboard answers. Printed: how many wrong codes the dashboard checked a minute, how
 many it refused without checking, how often the code rotated (and when first), and how long
@@ -53,7 +53,7 @@ def guess(port: int, first: int, until: float, answers: Counter[str], lock: thre
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--gunicorn", action="store_true", help="the README's gunicorn command (default: the dev server)")
+    parser.add_argument("--gunicorn", action="store_true", help="the production gunicorn command of docs/security.md (default: the dev server)")
     args = parser.parse_args()
     with dashboard({"SOCKETLAB_TOKEN": CONTROL, "SOCKETLAB_VIEW_TOKEN": VIEW}, gunicorn=args.gunicorn) as dash:
         port = int(dash.url.rsplit(":", 1)[1])

@@ -1,6 +1,6 @@
 """The rename flood, by hand: `python -m bench.attack_renames [--addresses 500] [--seconds 40] [--gunicorn]`.
 
-A dashboard (the dev server, `python -m webapp`, or the README's gunicorn command) with tokens;
+A dashboard (the dev server, `python -m webapp`, or the production gunicorn command of docs/security.md) with tokens;
 N distinct source addresses (127.0.x.y: each client socket is bound to its own) each join with the
 code (a student's own token) and rename themselves once a second with a long name, as a class of
 scripts would. Printed: what the dashboard
@@ -102,7 +102,7 @@ def main() -> None:
     parser.add_argument("--addresses", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=40)
     parser.add_argument("--threads", type=int, default=25)
-    parser.add_argument("--gunicorn", action="store_true", help="the README's gunicorn command (default: the dev server)")
+    parser.add_argument("--gunicorn", action="store_true", help="the production gunicorn command of docs/security.md (default: the dev server)")
     args = parser.parse_args()
     env = {"SOCKETLAB_TOKEN": CONTROL, "SOCKETLAB_VIEW_TOKEN": VIEW}
     with dashboard(env, gunicorn=args.gunicorn) as dash:

@@ -1,11 +1,11 @@
 """16: a lecture hall of 200 viewers at 2,000 events/s for 30 s, and the memory of an idle viewer.
 
-First, why one dashboard cannot hold them, measured: under the README's gunicorn command every
+First, why one dashboard cannot hold them, measured: under the production gunicorn command (docs/security.md) every
 websocket holds one of its 100 threads, and the hardening issue keeps a fifth of them for the API,
 so viewers are opened one by one until the dashboard refuses one (503 and a sentence). Its RSS
 with those viewers idle, less before, gives the memory per idle viewer.
 
-Then the room on several dashboards (each the README's command), each reading the lab agent's
+Then the room on several dashboards (each the production gunicorn command), each reading the lab agent's
 Redis stream itself: one agent records 2,000 `recv` events a second (real datagrams into its
 udp-server) for 30 s; p99 from the agent's socket call (the event's `ts`) to each viewer's receipt,
 every (agent, agent_seq) received by every viewer once or counted missing, and REST commands timed

@@ -20,7 +20,7 @@ from .spec import EndpointSpec
 
 @dataclass(frozen=True)
 class Limits:
-    """Configurable limits; every one is listed in the README."""
+    """Configurable limits; every one is listed in docs/configuration.md."""
 
     endpoints: int = 64
     connections_per_server: int = 1000  # a lecture hall on one server: 1,000 idle cost ~30 MB (bench 15)

@@ -240,8 +240,8 @@ MESSAGES: dict[str, str] = {
 
     # -- the dashboard's own refusals (webapp/) ---------------------------------------------------
     "bad-input": "The request could not be understood.",
-    "no-such-route": "There is no such API route; see the README for the list.",
-    "method-not-allowed": "This route does not accept that HTTP method; see the README for the list.",
+    "no-such-route": "There is no such API route; see docs/api.md for the list.",
+    "method-not-allowed": "This route does not accept that HTTP method; see docs/api.md for the list.",
     "too-large": "The request body is too large.",
     "unexpected": "The lab could not do that ({error}); it keeps running. Please report this.",
     "local-only": "This dashboard has no access token set, so it only accepts requests from its own machine. "

@@ -1,5 +1,5 @@
 """The dashboard as users start it, in a process of its own: `python -m webapp` (the dev server) or
-the README's gunicorn command, on 127.0.0.1 port 0, stopped by its pid.
+the production gunicorn command (docs/security.md), on 127.0.0.1 port 0, stopped by its pid.
 
 The port is read from what the server prints, so no test ever picks a fixed port.
 """
@@ -31,7 +31,7 @@ READY = {
 def command(kind: str, threads: int = 100, extra: tuple[str, ...] = ()) -> list[str]:
     if kind == "dev":
         return [sys.executable, "-m", "webapp", "--host", "127.0.0.1", "--port", "0", *extra]
-    # the README's production command, from the project folder (so gunicorn.conf.py applies)
+    # the production gunicorn command (docs/security.md), from the project folder (so gunicorn.conf.py applies)
     return [sys.executable, "-m", "gunicorn", "-w", "1", "--threads", str(threads), "--graceful-timeout", "5",
             "-b", "127.0.0.1:0", *extra, "webapp:create_app()"]
 

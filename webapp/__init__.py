@@ -48,7 +48,7 @@ def limits_from_env(env: dict[str, str]) -> Limits: ...
 def limits_from_env(env: dict[str, str], kind: type[L]) -> L: ...
 def limits_from_env(env: dict[str, str], kind: Any = Limits) -> Any:
     """Limits (or another dataclass of whole numbers, such as ConnLimits) from SOCKETLAB_MAX_*
-    variables (see the README); defaults where unset."""
+    variables (see docs/configuration.md); defaults where unset."""
     values: dict[str, int] = {}
     for field in kind.__dataclass_fields__:
         name = f"SOCKETLAB_MAX_{field.upper()}"

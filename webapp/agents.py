@@ -18,7 +18,7 @@ and at most MAX_AGENTS are listed. What is refused is counted (`refused`, GET /a
 - The bridge also reads the `stage` stream: the classroom stage, shared by every dashboard on the
   same Redis (webapp/shared_stage.py).
 
-The keys and entries are told in the README's "Many hosts" (and shared/CONTRACT.md "Lab agents").
+The keys and entries are told in docs/many-hosts.md (and shared/CONTRACT.md "Lab agents").
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Bounds on the connections that can hold a server thread, so /api/health and the API always have one.
 
-Under the README's gunicorn command (gthread worker) and under Werkzeug, a request holds one thread
+Under the production gunicorn command (docs/security.md) (gthread worker) and under Werkzeug, a request holds one thread
 from its first byte to its last, and a websocket is one request that lasts as long as the viewer
 watches. Two kinds of connection can therefore take every thread without any token:
 

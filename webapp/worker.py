@@ -1,6 +1,6 @@
 """gunicorn's gthread worker, except that a connection reaches a thread only with a whole request.
 
-gunicorn.conf.py selects it (`worker_class`), so the README's command runs it unchanged.
+gunicorn.conf.py selects it (`worker_class`), so the production gunicorn command runs it unchanged.
 
 Why: gunicorn 27's ThreadWorker hands a connection to a thread as soon as any byte arrives
 (`handle` waits 5 s for the first byte, then reads the head and the body with blocking reads and no

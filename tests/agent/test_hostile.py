@@ -1,4 +1,4 @@
-"""Whoever can write to Redis can drive the agent (the README says so), but a malformed or hostile
+"""Whoever can write to Redis can drive the agent (docs/security.md says so), but a malformed or hostile
 command entry must never stop it: answered when it names a reply stream, counted, acked."""
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from ..support import wait_until
 from .test_classroom import arrows, bus_events, coalesced_burst, lab_of, show, tcp_pair
 from .ui import expect, log_rows, screenshots, wait_ready
 
-# Written to test-artifacts/ on every run; SOCKETLAB_SCREENSHOTS=docs/screenshots refreshes the README's.
+# Written to test-artifacts/ on every run; SOCKETLAB_SCREENSHOTS=docs/screenshots refreshes the docs' (make screenshots).
 SHOTS = screenshots()
 FONT_SIZE = "el => parseFloat(getComputedStyle(el).fontSize)"
 

@@ -1,4 +1,4 @@
-"""Screenshots for the README, at a projector's 1280x720, after a little real traffic."""
+"""Screenshots for the README and docs/, at a projector's 1280x720, after a little real traffic."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from .ui import create, expect, log_rows, port_of, screenshots, send_from
 
-# Written to test-artifacts/ on every run; SOCKETLAB_SCREENSHOTS=docs/screenshots refreshes the README's.
+# Written to test-artifacts/ on every run; SOCKETLAB_SCREENSHOTS=docs/screenshots refreshes the docs' (make screenshots).
 SHOTS = screenshots()
 
 

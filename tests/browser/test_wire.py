@@ -306,7 +306,7 @@ def test_a_lab_that_cannot_capture_says_why_once(open_page: Any, lang: str) -> N
     expect(page.get_by_test_id("wire-toggle")).to_be_hidden()
     expect(page.get_by_test_id("wire-pcap")).to_be_hidden()
     expect(page.locator('[data-testid="wire-why"]:visible')).to_have_count(1)  # one place, not repeated
-    shot(page, f"wire-why-not-{lang}")  # (README, "The sandbox")
+    shot(page, f"wire-why-not-{lang}")  # (docs/sandbox.md)
 
 
 @needs_capture

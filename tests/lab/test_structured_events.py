@@ -322,13 +322,13 @@ def test_each_kind_has_a_lifecycle_flag_and_a_drawing_rule() -> None:
     assert kinds_json()["close"] == {"lifecycle": True, "draw": "lane-end", "changes": True, "log": "row"}
 
 
-def test_the_readme_names_every_kind_and_field() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    table = readme[readme.index("<!-- event-kinds -->"):readme.index("<!-- /event-kinds -->")]
+def test_the_api_reference_names_every_kind_and_field() -> None:
+    reference = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    table = reference[reference.index("<!-- event-kinds -->"):reference.index("<!-- /event-kinds -->")]
     named = set(re.findall(r"^\| `([a-z_]+)` \|", table, re.M))
     assert named == set(KINDS), (sorted(set(KINDS) - named), sorted(named - set(KINDS)))
     for field in NEW_FIELDS:
-        assert f"`{field}`" in readme, field
+        assert f"`{field}`" in reference, field
 
 
 def test_the_session_hands_the_page_the_kinds(client: Any) -> None:

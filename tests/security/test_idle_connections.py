@@ -1,6 +1,6 @@
 """Issue 10, item 2: idle websockets and slowloris heads must not take the dashboard's threads.
 
-Against the README's gunicorn command (with --threads 20, so that 40 + 40 attackers are twice the
+Against the production gunicorn command (docs/security.md) (with --threads 20, so that 40 + 40 attackers are twice the
 threads) and against `python -m webapp`, each in its own process on a free loopback port: while
 40 websockets that never join and 40 slowloris heads come from 127.0.0.1, every /api/health
 answers 200; the idle ones are closed by the server, the excess is refused with a sentence, all of

@@ -1,6 +1,6 @@
 """Any web page could drive a default lab (the hardening issue, item 1), and tokens reached the logs
 (item 6): the attacks again, as HTTP requests, against the dev server (`python -m webapp`) and the
-README's gunicorn command, each in its own process on 127.0.0.1 port 0.
+the production gunicorn command (docs/security.md), each in its own process on 127.0.0.1 port 0.
 
 Every attack here succeeded before webapp/guard.py and webapp/redact.py: a text/plain body was
 read as JSON (202, and a download connected to the listener), foreign Origin, Referer and Host

@@ -39,7 +39,7 @@ SHAPES = {"100-from-one-address": (sources(1), 100), "300-addresses": (sources(3
 
 @contextmanager
 def dashboard(kind: str, tmp_path: Path) -> Iterator[Dashboard]:
-    """The dashboard as the README starts it (gunicorn: --threads 100), in its own process."""
+    """The dashboard as docs/security.md starts it (gunicorn: --threads 100), in its own process."""
     with running(kind, tmp_path, env=ENV) as dash:
         yield dash
 

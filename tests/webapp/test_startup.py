@@ -1,6 +1,6 @@
 """Start-up problems: each is one sentence and a non-zero exit, with no URL printed that would not work.
 
-The dashboard runs as users start it (`python -m webapp`, the README's gunicorn command); a busy port
+The dashboard runs as users start it (`python -m webapp`, the production gunicorn command (docs/security.md)); a busy port
 is a real socket this test holds on 127.0.0.1 port 0.
 """
 

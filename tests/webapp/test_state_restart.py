@@ -1,4 +1,4 @@
-"""A real restart of both servers (`python -m webapp` and the README's gunicorn command) over one state
+"""A real restart of both servers (`python -m webapp` and the production gunicorn command (docs/security.md)) over one state
 folder: the generated control token, the join code and a student's own token all still work."""
 
 from __future__ import annotations
