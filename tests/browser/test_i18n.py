@@ -19,7 +19,7 @@ def message_ids(language_file: Path) -> set[str]:
 def used_ids() -> set[str]:
     """Literal ids in the template (data-i18n*) and the scripts (t("..."), i18n: "...")."""
     found = set(re.findall(r'data-i18n(?:-[\w-]+)?="([\w.-]+)"', (ROOT / "templates" / "index.html").read_text()))
-    for script in (ROOT / "static" / "js").glob("*.js"):
+    for script in (ROOT / "static" / "js").rglob("*.js"):
         text = script.read_text(encoding="utf-8")
         found |= set(re.findall(r'\bt(?:Or)?\(\s*"([\w.-]+)"', text))
         found |= set(re.findall(r'(?:i18n|"data-i18n-[\w-]+"):\s*"([\w.-]+)"', text))

@@ -21,7 +21,7 @@ STRING = re.compile(r"""(["'])([A-Za-z_-]+)\1(?!\s*:)""")
 
 
 def sources() -> list[Path]:
-    found = sorted((ROOT / "static" / "js").glob("*.js"))
+    found = sorted((ROOT / "static" / "js").rglob("*.js"))
     for package in ("lab", "webapp"):
         found += sorted((ROOT / package).rglob("*.py"))
     return [path for path in found if path not in REGISTRIES]

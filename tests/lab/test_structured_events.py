@@ -295,7 +295,7 @@ PUBLISHED = re.compile(r"""publish\(\s*["']([a-z_]+)["']""")
 def published_literals() -> set[str]:
     """Every kind named in a publish("...") call in lab/."""
     found: set[str] = set()
-    for path in (ROOT / "lab").glob("*.py"):
+    for path in (ROOT / "lab").rglob("*.py"):
         found |= set(PUBLISHED.findall(path.read_text(encoding="utf-8")))
     return found
 
