@@ -86,7 +86,9 @@ class Connection(Generic[H]):
         self.sends = 0
         self.recvs = 0
         self.sent_eof = False
-        self.messages_sent = 0  # framed messages sent: the `message` index of framed send events
+        # framed messages sent: the `message` index of framed send events. Counted here, under the send
+        # lock, not by the handler that framed them: only the lock knows the order they take on the wire.
+        self.messages_sent = 0
         self.opened = time.monotonic()
         self._idle_since = (0, self.opened)  # (bytes moved, when that count was first seen)
         self._sampled = 0.0

@@ -71,12 +71,16 @@ class Handler:
                               wait=wait, start_wait=start_wait)
 
 
-class MessageHandler(Handler):
-    """A connection of a message mode: every restored message goes to the server's Service."""
+class ServedHandler(Handler):
+    """A handler of a server's connection: made by the server's Service, which it serves."""
 
     def __init__(self, service: Service, conn: Connection[Handler]) -> None:
         super().__init__(conn)
         self.service = service
+
+
+class MessageHandler(ServedHandler):
+    """A connection of a message mode: every restored message goes to the server's Service."""
 
     def on_data(self, data: bytes) -> None:
         for message in self.frame(data):
@@ -179,12 +183,8 @@ class Relay(Service):
         self.server.relay(handler.conn, message)
 
 
-class FileHandler(Handler):
+class FileHandler(ServedHandler):
     """Sends the one file at once, then reads and ignores what the client sends, so closing never resets."""
-
-    def __init__(self, service: Service, conn: Connection[Handler]) -> None:
-        super().__init__(conn)
-        self.service = service
 
     def on_open(self) -> None:
         server = self.service.server
@@ -204,13 +204,12 @@ class File(Service):
         return FileHandler(self, conn)
 
 
-class FilesHandler(Handler):
+class FilesHandler(ServedHandler):
     """Reads one file name on a line, then sends that file."""
 
     def __init__(self, service: Service, conn: Connection[Handler]) -> None:
-        super().__init__(conn)
-        self.service = service
-        self.reader = RequestReader()
+        super().__init__(service, conn)
+        self.reader = RequestReader()  # one FileRequest at most, then it pauses for good
 
     def on_data(self, data: bytes) -> None:
         server = self.service.server
@@ -223,13 +222,12 @@ class Files(Service):
         return FilesHandler(self, conn)
 
 
-class HttpHandler(Handler):
+class HttpHandler(ServedHandler):
     """Parses one HTTP/1.0 request head, answers it, closes."""
 
     def __init__(self, service: Service, conn: Connection[Handler]) -> None:
-        super().__init__(conn)
-        self.service = service
-        self.parser = RequestParser()
+        super().__init__(service, conn)
+        self.parser = RequestParser()  # one Request at most, then it pauses for good
         self.preview = redact  # no cookie or password in the recv events either
 
     def on_data(self, data: bytes) -> None:
