@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 from typing import Callable
 
+from .codegen_modes import PROGRAMS, ModeCode
 from .codegen_snippets import ANSWER_RULES, CLIENTS, FRAMERS, RECV_LOOP_COMMENT
 from .events import Address
-from .servermodes import REGISTRY, Mode
+from .servermodes import REGISTRY
 from .spec import DownloadRequest, EndpointSpec
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -29,19 +30,20 @@ def program_for(spec: EndpointSpec, address: Address, ep_id: str | None = None) 
     kind, mode, server = spec.kind, spec.mode, spec.kind.endswith("server")
     host, port = address[0], address[1]
     framing = spec.framing if kind.startswith("tcp") else "raw"
-    handler = REGISTRY[mode] if mode else None
-    framed_files = handler is not None and "protocol" in handler.fields and spec.protocol == "framed"
-    rules = [(rule.pattern, rule.reply) for rule in spec.rules] if handler and "rules" in handler.fields else []
+    fields = REGISTRY[mode].fields if mode else ()
+    text = PROGRAMS[mode] if mode else None
+    framed_files = "protocol" in fields and spec.protocol == "framed"
+    rules = [(rule.pattern, rule.reply) for rule in spec.rules] if "rules" in fields else []
 
-    what = handler.describe[kind] if handler else CLIENTS[kind]
+    what = text.describe[kind] if text else CLIENTS[kind]
     features = _features(spec, framing, framed_files) + (["rules"] if rules else [])
     mirrors = f"# Mirrors Socket Lab endpoint {_ep_id(ep_id)}({', '.join(features)})."
     usage = "# Run: python3 prog.py [PORT]" + ("" if server else " [MESSAGE]")
     constants = [f"HOST = {host!r}", f"PORT = {port}"]
     if not server:
         constants.append("MESSAGE = 'hello'")
-    if handler:
-        constants += handler.code_constants(spec)
+    if text:
+        constants += text.constants(spec)
     if framing == "line":
         constants.append(f"DELIMITER = {spec.delimiter!r}")
     if rules:
@@ -58,10 +60,10 @@ def program_for(spec: EndpointSpec, address: Address, ep_id: str | None = None) 
         sections.append(ANSWER_RULES)
     family = "socket.AF_INET6" if ":" in host else "socket.AF_INET"
     impair = spec.impair is not None
-    if handler and kind == "tcp-server":
-        sections += _tcp_server(handler, framing, bool(rules), framed_files, family, spec.recv_delay_ms)
-    elif handler:
-        sections.append(_udp_server(handler, bool(rules), family, impair))
+    if text and kind == "tcp-server":
+        sections += _tcp_server(text, framing, bool(rules), framed_files, family, spec.recv_delay_ms)
+    elif text:
+        sections.append(_udp_server(text, bool(rules), family, impair))
     elif kind == "tcp-client":
         sections.append(_tcp_client(framing, family))
     else:
@@ -143,10 +145,10 @@ def program_for_download(request: DownloadRequest, dl_id: str | None = None) -> 
 
 # -- the pieces of a TCP server ------------------------------------------------------------------
 
-def _tcp_server(handler: type[Mode], framing: str, rules: bool, framed_files: bool, family: str,
+def _tcp_server(text: type[ModeCode], framing: str, rules: bool, framed_files: bool, family: str,
                 delay_ms: int = 0) -> list[str]:
-    own = handler.code_sections(framed_files)  # a mode with its own protocol brings its own handle()
-    sections = own if own is not None else [_message_handler(handler, framing, rules, delay_ms)]
+    own = text.sections(framed_files)  # a mode with its own protocol brings its own handle()
+    sections = own if own is not None else [_message_handler(text, framing, rules, delay_ms)]
     sections.append("\n".join([
         f"server = socket.socket({family}, socket.SOCK_STREAM)",
         "server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart at once on the same port",
@@ -161,9 +163,9 @@ def _tcp_server(handler: type[Mode], framing: str, rules: bool, framed_files: bo
     return sections
 
 
-def _respond(handler: type[Mode], rules: bool, var: str, send: Callable[[str], str], wrap: Callable[[str], str]) -> list[str]:
+def _respond(text: type[ModeCode], rules: bool, var: str, send: Callable[[str], str], wrap: Callable[[str], str]) -> list[str]:
     """What a server does with one message `var`: a matching rule answers first, else the mode does."""
-    fallback = handler.code_answer(var, send, wrap)
+    fallback = text.answer(var, send, wrap)
     if not rules:
         return fallback
     lines = [f"reply = answer({var})", "if reply is not None:", "    " + send("reply")]
@@ -171,12 +173,12 @@ def _respond(handler: type[Mode], rules: bool, var: str, send: Callable[[str], s
     return lines if silent else lines + ["else:"] + ["    " + line for line in fallback]
 
 
-def _receive_loop(handler: type[Mode], framing: str, rules: bool, delay_ms: int = 0) -> list[str]:
+def _receive_loop(text: type[ModeCode], framing: str, rules: bool, delay_ms: int = 0) -> list[str]:
     """The recv loop of a TCP message mode, at the depth of a `with conn:` body."""
     wrap: Callable[[str], str] = (lambda data: data) if framing == "raw" else (lambda data: f"frame({data})")
 
     def respond(var: str) -> list[str]:
-        return _respond(handler, rules, var, lambda data: f"conn.sendall({wrap(data)})", wrap)
+        return _respond(text, rules, var, lambda data: f"conn.sendall({wrap(data)})", wrap)
 
     slow = [f"    time.sleep({delay_ms / 1000:g})  # a slow reader: sends pile up, one recv() takes them all"] if delay_ms else []
     lines = ["while True:", *slow,
@@ -194,12 +196,12 @@ def _receive_loop(handler: type[Mode], framing: str, rules: bool, delay_ms: int 
     return ["        " + line for line in lines]
 
 
-def _message_handler(handler: type[Mode], framing: str, rules: bool, delay_ms: int = 0) -> str:
-    if not handler.code_shares_clients:
+def _message_handler(text: type[ModeCode], framing: str, rules: bool, delay_ms: int = 0) -> str:
+    if not text.shares_clients:
         return "\n".join(["def handle(conn, addr):",
                           "    print(addr, 'connected', flush=True)",
                           "    with conn:"]
-                         + _receive_loop(handler, framing, rules, delay_ms)
+                         + _receive_loop(text, framing, rules, delay_ms)
                          + ["    print(addr, 'closed', flush=True)"])
     return "\n".join(["clients = []  # the socket of every connected client",
                       "clients_lock = threading.Lock()",
@@ -210,7 +212,7 @@ def _message_handler(handler: type[Mode], framing: str, rules: bool, delay_ms: i
                       "        clients.append(conn)",
                       "    print(addr, 'connected', flush=True)  # only now can it hear the others",
                       "    try:"]
-                     + _receive_loop(handler, framing, rules, delay_ms)
+                     + _receive_loop(text, framing, rules, delay_ms)
                      + ["    finally:",
                         "        with clients_lock:",
                         "            clients.remove(conn)",
@@ -224,8 +226,8 @@ IMPAIR_NOTE = ("# The lab can impair this endpoint (loss, duplicates, reordering
                "# a plain socket does not, so on loopback every datagram arrives, once and in order.")
 
 
-def _udp_server(handler: type[Mode], rules: bool, family: str, impair: bool) -> str:
-    answer = _respond(handler, rules, "data", lambda data: f"sock.sendto({data}, addr)", lambda data: data)
+def _udp_server(text: type[ModeCode], rules: bool, family: str, impair: bool) -> str:
+    answer = _respond(text, rules, "data", lambda data: f"sock.sendto({data}, addr)", lambda data: data)
     return "\n".join([f"sock = socket.socket({family}, socket.SOCK_DGRAM)",
                       "sock.bind((HOST, PORT))",
                       "host, port = sock.getsockname()[:2]",

@@ -3,7 +3,7 @@ and the bodies of the per-client handlers. Plain strings, no logic."""
 
 from __future__ import annotations
 
-CLIENTS = {  # what a client's program does (a server's text comes with its mode: lab/servermodes.py)
+CLIENTS = {  # what a client's program does (a server's text: lab/codegen_modes.py)
     "tcp-client": "A TCP client: connect, send one message, print the reply, close.",
     "udp-client": "A UDP client: send one datagram, then wait up to 2 s for a reply.",
 }

@@ -1,7 +1,9 @@
 """One connected TCP socket with its own receive thread: what accept() or connect() hands out.
 
 The thread owns the socket: it receives until EOF, an error, or a shutdown from close(), then
-closes the fd and publishes one `close` event that says which side closed.
+closes the fd and publishes one `close` event that says which side closed. A connection only moves
+bytes: what they mean (framing, a protocol's parser, what events show of them) belongs to its
+handler (lab/handlers.py), made for it by its owner, which gets every recv()'s bytes.
 """
 
 from __future__ import annotations
@@ -12,15 +14,13 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Protocol
+from typing import Any, Callable, Generic, NamedTuple, Protocol, TypeVar
 
 from . import tcpinfo
 from .endpoint import Context, join, os_fields, spawn
 from .deadline import send_within, sendfile_within
 from .errors import LabError, Problem, Refused, explain_os_error, os_problem, where
 from .events import PREVIEW_BYTES, Address
-from .framing import make_framer
-from .sansio import ProtocolError
 from .spec import EndpointSpec
 
 RECV_SIZE = 65536
@@ -55,14 +55,26 @@ class Owner(Protocol):
     spec: EndpointSpec
 
     def publish(self, kind: str, **fields: Any) -> None: ...
-    def on_open(self, conn: Connection) -> None: ...
-    def on_data(self, conn: Connection, data: bytes) -> None: ...
-    def on_closed(self, conn: Connection) -> None: ...
+    def on_closed(self, conn: Connection[Any]) -> None: ...
     def crashed(self, exc: BaseException) -> None: ...
 
 
-class Connection:
-    def __init__(self, owner: Owner, sock: socket.socket, conn_id: str | None, peer: Address) -> None:
+class Receiver(Protocol):
+    """What a Connection hands its bytes to: the handler its owner made for it (lab/handlers.py)."""
+
+    preview: Callable[[bytes], bytes] | None  # what events show of received bytes, when not all of them
+    messages: int  # messages restored from the stream, for the connection's JSON
+
+    def on_open(self) -> None: ...
+    def on_data(self, data: bytes) -> None: ...
+
+
+H = TypeVar("H", bound=Receiver)
+
+
+class Connection(Generic[H]):
+    def __init__(self, owner: Owner, sock: socket.socket, conn_id: str | None, peer: Address,
+                 handler: Callable[[Connection[H]], H]) -> None:
         self.owner = owner
         self.sock = sock
         self.id = conn_id
@@ -74,11 +86,9 @@ class Connection:
         self.sends = 0
         self.recvs = 0
         self.sent_eof = False
-        self.reader: Any = None  # per-connection parser state of the owner's mode (e.g. a request line)
-        self.preview: Callable[[bytes], bytes] | None = None  # what events show of received bytes, when not all
-        self.framer = make_framer(owner.spec.framing, owner.spec.delimiter)
-        self.messages = 0
-        self.messages_sent = 0  # framed messages sent: the `message` index of framed send events
+        # framed messages sent: the `message` index of framed send events. Counted here, under the send
+        # lock, not by the handler that framed them: only the lock knows the order they take on the wire.
+        self.messages_sent = 0
         self.opened = time.monotonic()
         self._idle_since = (0, self.opened)  # (bytes moved, when that count was first seen)
         self._sampled = 0.0
@@ -91,6 +101,7 @@ class Connection:
         self.summary: dict[str, Any] = {"id": conn_id, "peer": list(peer), "local": list(self.local)}
         self._send_lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self.handler: H = handler(self)  # (made last: it may read any of the above)
 
     def start(self) -> None:
         self._thread = spawn(f"conn-{self.owner.id}-{self.id}", self._run, self.owner.crashed)
@@ -113,7 +124,9 @@ class Connection:
         recv_args = RECV_ARGS if not delay else {**RECV_ARGS, "delay_ms": self.owner.spec.recv_delay_ms}
         try:
             self._publish_tcp_info()  # the kernel's view just after the handshake (its first RTT), so no page asks
-            self.owner.on_open(self)
+            handler = self.handler
+            handler.on_open()
+            preview = handler.preview
             while True:
                 if delay and self._stopping.wait(delay):
                     # closed while it waited: a slow reader stops without reading, so what it never read
@@ -134,11 +147,11 @@ class Connection:
                 self.bytes_in += n
                 self.owner.bytes_in += n
                 self.recvs += 1
-                self.publish("recv", size=n, payload=data if self.preview is None else self.preview(data),
+                self.publish("recv", size=n, payload=data if preview is None else preview(data),
                              detail=f"recv({RECV_SIZE}) returned {n} bytes", call="recv", args=recv_args, result=n)
                 self._sample()
                 try:
-                    self.owner.on_data(self, data)
+                    handler.on_data(data)
                 except LabError as exc:  # an answer could not be sent: reported already, the connection is done
                     detail = f"closed after a failed send: {exc}"
                     ending = (Ending("reset", errno=self._reset_seen, detail=detail) if self._reset_seen
@@ -177,10 +190,12 @@ class Connection:
 
     # -- commands (from any thread) -----------------------------------------------------------
 
-    def send(self, data: bytes, framed: int | None = None, wait: float | None = None,
+    def send(self, data: bytes, framed: int | None = None, framing: str = "raw", wait: float | None = None,
              start_wait: float | None = None) -> int:
         """sendall() with a deadline: `wait` seconds for all of it (default: the lab's send timeout),
-        of which at most `start_wait` before the first byte goes.
+        of which at most `start_wait` before the first byte goes. `framed`: the size of the message
+        that `data` frames with `framing` (the handler's framer); framed sends are numbered in the
+        order they go on the wire.
 
         A peer that does not read gets a `backpressure` event and a Refused: when nothing went, the
         connection goes on; when part went, the peer would see a message cut in two, so the lab
@@ -192,7 +207,7 @@ class Connection:
             raise Refused("client-connection-closed", address=where(*self.peer))
         if self.sent_eof:
             raise Refused("already-shut-down")
-        how = "" if framed is None or self.framer.name == "raw" else f" ({self.framer.name} framing around a {framed}-byte message)"
+        how = "" if framed is None or framing == "raw" else f" ({framing} framing around a {framed}-byte message)"
         now = time.monotonic()
         deadline = now + (self.send_timeout() if wait is None else wait)
         start_by = deadline if start_wait is None else min(deadline, now + start_wait)
@@ -200,14 +215,14 @@ class Connection:
         if not (self._send_lock.acquire(False) or self._send_lock.acquire(timeout=max(0.0, start_by - now))):
             raise self._backpressure(0, len(data), keep_open=True, waited=start_by - now)
         try:
-            framing, index = None, None
-            if framed is not None and self.framer.name != "raw":
+            shown, index = None, None
+            if framed is not None and framing != "raw":
                 self.messages_sent += 1
-                framing, index = self.framer.name, self.messages_sent
+                shown, index = framing, self.messages_sent
             # Published just before the call, so the log shows a send before the peer's recv of it
             # (after the call, the peer's thread often reports first); a failure follows as an error.
             self.publish("send", size=len(data), payload=data, detail=f"sendall() of {len(data)} bytes{how}",
-                         call="sendall", args={"bytes": len(data)}, result=len(data), message=index, framing=framing)
+                         call="sendall", args={"bytes": len(data)}, result=len(data), message=index, framing=shown)
             try:
                 sent = self._send_within(data, deadline, start_by)
             except OSError as exc:
@@ -254,30 +269,6 @@ class Connection:
         self.publish("backpressure", size=total - sent, detail=problem.sentence, call=call, result=sent,
                      code=problem.code, params=problem.params)
         return Refused.of(problem)
-
-    def frame(self, data: bytes) -> list[bytes]:
-        """Cut received bytes into messages; framed endpoints publish each as a `message` event.
-
-        A recv() may return part of a send, or several sends at once: that is why framing exists.
-        Raises LabError when the stream breaks the framing rules.
-        """
-        try:
-            messages = self.framer.feed(data)  # receive_data, then next_event() until NEED_DATA
-        except ProtocolError as exc:  # the framer stays broken: the caller closes the connection
-            self.publish("error", detail=f"{self.framer.name} framing: {exc}", code=exc.code, params=exc.params,
-                         framing=self.framer.name)
-            raise Refused(exc.code, **exc.params) from None
-        if self.framer.name != "raw":
-            for message in messages:
-                self.messages += 1
-                self.publish("message", size=len(message), payload=message,
-                             detail=f"message {self.messages} restored by {self.framer.name} framing ({len(message)} bytes)",
-                             result=len(message), message=self.messages, framing=self.framer.name)
-        return messages
-
-    def send_message(self, message: bytes, wait: float | None = None, start_wait: float | None = None) -> int:
-        """Send one message, framed as the endpoint's framing says; returns the bytes on the wire."""
-        return self.send(self.framer.encode(message), framed=len(message), wait=wait, start_wait=start_wait)
 
     def idle_for(self, now: float) -> float:
         """Seconds since bytes last moved either way (judged from the counters, so the receive
@@ -376,7 +367,11 @@ class Connection:
         except OSError:
             pass  # already closed by the peer or the thread: nothing left to wake
         if wait:
-            join(self._thread)
+            self.join()
+
+    def join(self, timeout: float = 5.0) -> None:
+        """Wait for the receive thread to end (it publishes the `close` event): after close(wait=False)."""
+        join(self._thread, timeout)
 
     def to_json(self, tcp_info: bool = True) -> dict[str, Any]:
         return {
@@ -388,6 +383,6 @@ class Connection:
             "bytes_out": self.bytes_out,
             "sends": self.sends,
             "recvs": self.recvs,
-            "messages": self.messages,
+            "messages": self.handler.messages,
             "tcp_info": self.tcp_info() if tcp_info else None,
         }

@@ -33,6 +33,7 @@ from .udp import UdpClient
 if TYPE_CHECKING:
     from .connection import Connection
     from .core import Lab
+    from .handlers import Handler
 
 POLL = 0.05  # seconds between two looks: the panel's times are this precise
 UDP_QUIET = 0.2
@@ -65,8 +66,8 @@ class LossWatch:
             return False  # removed from its card: nothing to report
         now, wall = time.monotonic(), time.time()
         conn = tcp.conn
-        if conn.messages > self._tcp_seen:
-            self._tcp_seen, self._tcp_done = conn.messages, wall
+        if conn.handler.messages > self._tcp_seen:
+            self._tcp_seen, self._tcp_done = conn.handler.messages, wall
         tcp_idle = self._idle("tcp", conn.bytes_in + conn.bytes_out, now)
         udp_idle = self._idle("udp", udp.bytes_in + udp.bytes_out, now)
         if udp.bytes_in > self._udp_in:
@@ -75,7 +76,7 @@ class LossWatch:
         udp_over = not sending and udp_idle >= UDP_QUIET
         peer = next((c for c in list(server.connections.values()) if tuple(c.peer) == tuple(tcp.local or ())), None)
         reason = None
-        if conn.messages >= self.count and udp_over:
+        if conn.handler.messages >= self.count and udp_over:
             reason = "echoed"
         elif udp_over and self._tcp_quiet(conn, peer, tcp_idle):
             reason = "idle"
@@ -94,7 +95,7 @@ class LossWatch:
             return 0.0
         return now - since
 
-    def _tcp_quiet(self, conn: Connection, peer: Connection | None, idle: float) -> bool:
+    def _tcp_quiet(self, conn: Connection[Handler], peer: Connection[Handler] | None, idle: float) -> bool:
         """Every message sent, nothing left anywhere (no byte unacknowledged, unsent or unread in either
         kernel, the echo server has sent back all it read), and idle for longer than either side's RTO."""
         if conn.messages_sent < self.count or peer is None:
@@ -108,7 +109,7 @@ class LossWatch:
             return False  # unsent (cwnd, Nagle) or unread bytes: TCP_INFO's unacked does not count them
         return idle * 1e6 > max(int(info["rto_us"]) for info in infos if info)
 
-    def _publish(self, reason: str, tcp: TcpClient, conn: Connection, peer: Connection | None) -> None:
+    def _publish(self, reason: str, tcp: TcpClient, conn: Connection[Handler], peer: Connection[Handler] | None) -> None:
         retrans = sum(info["total_retrans"] for info in (conn.tcp_info(), peer.tcp_info() if peer else None) if info)
 
         def seconds(at: float | None) -> float | None:
@@ -116,17 +117,17 @@ class LossWatch:
 
         args: dict[str, Any] = {
             "reason": reason, "count": self.count,
-            "tcp": {"received": conn.messages, "retransmits": retrans, "seconds": seconds(self._tcp_done),
+            "tcp": {"received": conn.handler.messages, "retransmits": retrans, "seconds": seconds(self._tcp_done),
                     "dropped": self.lab.link.dropped(self.ids["tcpServer"])},
             "udp": {"seconds": seconds(self._udp_done),
                     "dropped": self.lab.link.dropped(self.ids["udpServer"])},
         }
-        tcp.publish("settled", detail=(f"run settled ({reason}): TCP {conn.messages}/{self.count} echoed with "
+        tcp.publish("settled", detail=(f"run settled ({reason}): TCP {conn.handler.messages}/{self.count} echoed with "
                                        f"{retrans} retransmitted segments in {args['tcp']['seconds']} s; UDP took "
                                        f"{args['udp']['seconds']} s"), args=args)
 
 
-def _queued(conn: Connection) -> int:
+def _queued(conn: Connection[Handler]) -> int:
     """Bytes in the socket's queues: sent but unacknowledged or not yet sent (SIOCOUTQ), and received
     but not yet read by the program (SIOCINQ); 0 when the socket is gone."""
     try:

@@ -2,17 +2,19 @@
 `file`/`files` (the download protocol) and `http` (HTTP/1.0 by hand), plus auto-reply rules.
 
 The parsing is sans-I/O (download_protocol, httpproto); these functions only move bytes between
-those parsers and a Connection, and publish what happened.
+those parsers and a Connection, and publish what happened. The parsers' state belongs to each
+connection's handler (lab/handlers.py), which hands it in.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from . import download_protocol as proto
 from .connection import Connection
 from .endpoint import Context, os_fields
 from .errors import BadInput, LabError, TooLarge
+from .httpproto import RequestParser, Site, bad_request_response, redact
 from .sansio import ProtocolError
 from .spec import Rule
 
@@ -40,7 +42,7 @@ def rule_answer(rules: tuple[Rule, ...], message: bytes, limit: int,
 
 # -- file and files modes ----------------------------------------------------------------------
 
-def serve_file(ctx: Context, conn: Connection, name: str | bytes, protocol: str) -> None:
+def serve_file(ctx: Context, conn: Connection[Any], name: str | bytes, protocol: str) -> None:
     """Send one file (after an OK header when framed), then finish sending; keep reading."""
     try:
         path = ctx.files.resolve(name)
@@ -62,7 +64,7 @@ def serve_file(ctx: Context, conn: Connection, name: str | bytes, protocol: str)
     conn.finish_sending()
 
 
-def refuse_file(conn: Connection, problem: LabError, protocol: str) -> None:
+def refuse_file(conn: Connection[Any], problem: LabError, protocol: str) -> None:
     """Refused requests are logged, then answered with an ERR line (framed) or a plain close (raw)."""
     reason = str(problem)
     conn.publish("error", detail=f"file request refused: {reason}", code=problem.code, params=problem.params)
@@ -74,11 +76,11 @@ def refuse_file(conn: Connection, problem: LabError, protocol: str) -> None:
     conn.finish_sending()
 
 
-def on_file_request(ctx: Context, conn: Connection, data: bytes, protocol: str) -> None:
+def on_file_request(ctx: Context, conn: Connection[Any], reader: proto.RequestReader, data: bytes, protocol: str) -> None:
     if conn.sent_eof:
         return  # the answer is complete: what the client still sends is read and ignored
     try:
-        requests = conn.reader.feed(data)  # one FileRequest at most, then the reader pauses for good
+        requests = reader.feed(data)  # one FileRequest at most, then the reader pauses for good
     except ProtocolError as exc:
         refuse_file(conn, exc, protocol)
         return
@@ -88,14 +90,12 @@ def on_file_request(ctx: Context, conn: Connection, data: bytes, protocol: str) 
 
 # -- http mode ---------------------------------------------------------------------------------
 
-def on_http_request(ctx: Context, conn: Connection, data: bytes) -> None:
+def on_http_request(ctx: Context, conn: Connection[Any], parser: RequestParser, data: bytes) -> None:
     """HTTP/1.0 by hand: parse the request head, answer it, close. One request per connection."""
-    from .httpproto import Site, bad_request_response, redact
-
     if conn.sent_eof:
         return
     try:
-        requests = conn.reader.feed(data)  # one Request at most, then the parser pauses for good
+        requests = parser.feed(data)  # one Request at most, then the parser pauses for good
     except ProtocolError as exc:
         conn.publish("error", detail=f"bad HTTP request: {exc}", code=exc.code, params=exc.params)
         response = bad_request_response(exc)

@@ -315,7 +315,9 @@ def parse_endpoint(body: Any) -> EndpointSpec:
         raise BadInput("recv-delay-for-tcp-server")
     spec = EndpointSpec(kind, host, port, mode, reply, file, protocol, framing, delimiter, _rules(body), impair=impair,
                         recv_delay_ms=recv_delay_ms, link=link)
-    servermodes.REGISTRY[spec.mode or "echo"].check(spec)
+    for name, code in servermodes.REGISTRY[spec.mode or "echo"].needs.items():
+        if not getattr(spec, name):
+            raise BadInput(code)
     return spec
 
 

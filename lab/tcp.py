@@ -16,12 +16,13 @@ import threading
 import time
 from typing import Any
 
-from . import servermodes
+from . import handlers
 from .connection import Connection
 from .snapshots import Snapshots
 from .endpoint import Context, Endpoint, address, bind_socket, errno_name, join, spawn
 from .errors import LabError, NotFound, Refused, where
 from .events import Address
+from .handlers import Handler
 from .spec import EndpointSpec
 
 BACKLOG = 128
@@ -37,8 +38,8 @@ class TcpServer(Endpoint):
         super().__init__(ctx, ep_id, spec)
         host, port = spec.host, spec.port
         self.reply, self.file, self.protocol = spec.reply, spec.file, spec.protocol
-        self.handler = servermodes.REGISTRY[self.mode or "echo"](self)  # may refuse, e.g. an unknown file
-        self.connections: dict[str, Connection] = {}
+        self.service = handlers.service(self, self.mode or "echo")  # may refuse, e.g. an unknown file
+        self.connections: dict[str, Connection[Handler]] = {}
         self.accepted = 0  # connections accept() has returned, ever
         self._accepted = threading.Condition(self._lock)
         self._ids = itertools.count(1)
@@ -113,7 +114,7 @@ class TcpServer(Endpoint):
                 sock.close()
                 self._snapshots.send(hold=self._backlogged(listener))
                 continue
-            conn = Connection(self, sock, conn_id, peer)
+            conn = Connection(self, sock, conn_id, peer, self.service.handler)
             with self._lock:
                 self.connections[conn_id] = conn
                 self.accepted += 1
@@ -144,21 +145,15 @@ class TcpServer(Endpoint):
             conns = [c for c in self.connections.values() if c.state == "open"]
         for conn in conns:
             idle = conn.idle_for(now)
-            request_limit = self.handler.request_seconds
+            request_limit = self.service.mode.request_seconds
             if request_limit is not None and not conn.sent_eof and now - conn.opened >= request_limit:
                 conn.close("http-timeout", wait=False, params={"limit": request_limit})
             elif limit and idle >= limit:
                 conn.close("idle-timeout", wait=False, params={"limit": limit})
 
-    # -- what each mode does (called in the connection's thread) --------------------------------
+    # -- called by the connections' handlers, in their threads ------------------------------------
 
-    def on_open(self, conn: Connection) -> None:
-        self.handler.on_open(conn)
-
-    def on_data(self, conn: Connection, data: bytes) -> None:
-        self.handler.on_data(conn, data)
-
-    def relay(self, sender: Connection, message: bytes) -> None:
+    def relay(self, sender: Connection[Handler], message: bytes) -> None:
         """Client-to-client through the server: the server is the only one that knows everyone."""
         with self._lock:
             others = [c for c in self.connections.values() if c is not sender and c.state == "open"]
@@ -168,7 +163,7 @@ class TcpServer(Endpoint):
             # the message is skipped for it at once, and one that took part of it gets RELAY_FINISH
             # seconds for the rest, then is closed (its `backpressure` event says which happened).
             try:
-                other.send_message(message, wait=min(RELAY_FINISH, other.send_timeout()), start_wait=0.0)
+                other.handler.send_message(message, wait=min(RELAY_FINISH, other.send_timeout()), start_wait=0.0)
                 delivered.append(other.id or "")
             except LabError:
                 skipped.append(other.id or "")  # gone or not reading; its own event says which
@@ -178,7 +173,7 @@ class TcpServer(Endpoint):
         sender.publish("relay", size=len(message), payload=message, detail=f"relayed from {sender.id} via the server to {to}",
                        args={"from": sender.id, "to": delivered, "skipped": skipped})
 
-    def on_closed(self, conn: Connection) -> None:
+    def on_closed(self, conn: Connection[Any]) -> None:
         with self._lock:
             self.connections.pop(conn.id or "", None)
             closing_all = self._closing_all
@@ -192,14 +187,14 @@ class TcpServer(Endpoint):
 
     def send(self, data: bytes, conn: str | None = None, to: Address | None = None) -> int:
         if conn is not None:
-            return self.connection(conn).send_message(data)
+            return self.connection(conn).handler.send_message(data)
         with self._lock:
             targets = [c for c in self.connections.values() if c.state == "open"]
         if not targets:
             raise Refused("no-client-connected")
-        return sum(c.send_message(data) for c in targets)
+        return sum(c.handler.send_message(data) for c in targets)
 
-    def connection(self, conn_id: str) -> Connection:
+    def connection(self, conn_id: str) -> Connection[Handler]:
         with self._lock:
             conn = self.connections.get(conn_id)
         if conn is None:
@@ -240,7 +235,7 @@ class TcpServer(Endpoint):
         for conn in conns:
             conn.close("server-stopped", wait=False)
         for conn in conns:
-            join(conn._thread)
+            conn.join()
         self.state = "stopped"
         self._snapshots.send(hold=False)
 
@@ -251,7 +246,7 @@ class TcpServer(Endpoint):
             # every state event: a server with n connections costs n pointers per event, not n
             # new dicts (a buffer of 10,000 events stays small). Counters travel in send/recv events.
             data["connections"] = [c.summary if snapshot else c.to_json() for c in self.connections.values()]
-        data.update(reply=self.reply if "reply" in self.handler.fields else None, file=self.file, protocol=self.protocol)
+        data.update(reply=self.reply if "reply" in self.service.mode.fields else None, file=self.file, protocol=self.protocol)
         return data
 
 
@@ -275,7 +270,7 @@ class TcpClient(Endpoint):
         sock.settimeout(None)
         self.local = address(sock.getsockname())
         self.state = "connected"
-        self.conn = Connection(self, sock, None, sockaddr)
+        self.conn: Connection[Handler] = Connection(self, sock, None, sockaddr, Handler)  # shows each restored message
         self.publish("connect", peer=sockaddr,
                      detail=f"connect({where(*sockaddr)}) succeeded; the client did not bind: "
                             f"the OS picked its local port {self.local[1]}",
@@ -284,18 +279,12 @@ class TcpClient(Endpoint):
     def start(self) -> None:
         self.conn.start()
 
-    def on_open(self, conn: Connection) -> None:
-        return None
-
-    def on_data(self, conn: Connection, data: bytes) -> None:
-        conn.frame(data)  # framed clients show each restored message
-
-    def on_closed(self, conn: Connection) -> None:
+    def on_closed(self, conn: Connection[Any]) -> None:
         self.state = "closed"
         self.publish_state()
 
     def send(self, data: bytes, conn: str | None = None, to: Address | None = None) -> int:
-        return self.conn.send_message(data)
+        return self.conn.handler.send_message(data)
 
     def close(self) -> None:
         self.stop_tasks()

@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from . import servermodes
+from . import handlers
 from .endpoint import Context, Endpoint, address, bind_socket, errno_name, join, os_fields, spawn
 from .errors import LabError, Refused, TooLarge, os_problem, where
 from .events import Address
@@ -59,7 +59,7 @@ class UdpEndpoint(Endpoint):
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._impairer = Impairer(spec.impair) if spec.impair else None
-        self.handler = servermodes.REGISTRY[spec.mode](self) if spec.mode else None
+        self.service = handlers.service(self, spec.mode) if spec.mode else None
         self._delay_line: DelayLine | None = None
         self._numbered = itertools.count(1)  # datagrams offered for sending, for impairment notes
         self._held: list[tuple[bytes, Address, int]] = []
@@ -102,8 +102,8 @@ class UdpEndpoint(Endpoint):
                 # the answer could not be sent (its error event says why); the socket keeps receiving
 
     def on_datagram(self, data: bytes, peer: Address) -> None:
-        if self.handler is not None:  # a client has no mode: it only shows what arrives
-            self.handler.on_datagram(data, peer)
+        if self.service is not None:  # a client has no mode: it only shows what arrives
+            self.service.on_datagram(data, peer)
 
     def target(self, to: Address) -> Address:
         """An explicit destination, checked against the target policy (never an open relay)."""
@@ -264,7 +264,7 @@ class UdpServer(UdpEndpoint):
 
     def to_json(self, snapshot: bool = False) -> dict[str, Any]:
         data = super().to_json(snapshot)
-        data["reply"] = self.spec.reply if self.handler and "reply" in self.handler.fields else None
+        data["reply"] = self.spec.reply if self.service and "reply" in self.service.mode.fields else None
         return data
 
 

@@ -4,7 +4,7 @@
 import { el } from "./dom.js";
 import { formatNumber, onLanguageChange, t, tOr } from "./i18n.js";
 import { startsLane } from "./kinds.js";
-import { laneOf } from "./ladder-model.js";
+import { laneOf } from "./event-socket.js";
 
 const RATE_WINDOW = 2; // seconds
 const BUCKET = 0.25; // seconds per rate bucket

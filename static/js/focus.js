@@ -3,7 +3,7 @@
 // socket accept() gave it, or a UDP socket with the sockets it exchanged datagrams with.
 import { setOptions } from "./dom.js";
 import { onLanguageChange, t } from "./i18n.js";
-import { addr } from "./ladder-model.js";
+import { addr } from "./event-socket.js";
 import { model, onDrawn } from "./ladder.js";
 import { book as names, onNames } from "./names.js";
 

@@ -6,7 +6,7 @@ import { formatNumber, t, tOr } from "./i18n.js";
 import { laneStats } from "./counters.js";
 import { decodeText } from "./decode.js";
 import { eventText } from "./event-text.js";
-import { addr, closedByPeer } from "./ladder-model.js";
+import { addr, closedByPeer } from "./event-socket.js";
 import { drawPacket, packetEnds } from "./ladder-wire.js";
 import { encoding } from "./log-filter.js";
 import { book as names } from "./names.js";

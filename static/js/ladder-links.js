@@ -7,7 +7,7 @@
 // UDP keeps datagram boundaries: a send matches the recv of the same datagram at its peer.
 // A row that arrives after its partner (a send recorded after the recv that got it) is moved
 // above it, so every arrow points down.
-import { addr, closedByPeer } from "./ladder-model.js"; // (a cycle, as wire-model.js has: functions only)
+import { addr, closedByPeer } from "./event-socket.js";
 
 const MAX_QUEUE = 2000; // unmatched sends or recvs kept per direction
 

@@ -2,7 +2,8 @@
 // between rows (which send's bytes each recv got, connect -> accept, close -> "recv() returned 0").
 // Pure (no DOM): the live page and a replay build the same picture from the same events.
 //
-// Which send's bytes each recv got, and connect -> accept, close -> "recv() returned 0": ladder-links.js.
+// Which send's bytes each recv got, and connect -> accept, close -> "recv() returned 0": ladder-links.js;
+// the packets among the rows: wire-model.js; what an event says of its socket: event-socket.js.
 //
 // How a kind is drawn comes from the server's registry (kinds.js); what a row means comes from the
 // event's fields (closed_by, args), never from its English `detail`.
@@ -13,6 +14,7 @@
 // During a lesson (a "stage" event with a lesson began the stage) nothing leaves before the next stage,
 // and a student's traced program never leaves before it.
 import { drawOf, endsLane } from "./kinds.js";
+import { addr, laneOf } from "./event-socket.js";
 import { LinkTrack } from "./ladder-links.js";
 import { WireTrack } from "./wire-model.js";
 import { noteTraced, placeByTime, programOf } from "./trace-groups.js";
@@ -21,27 +23,10 @@ const MAX_ITEMS = 3000; // rows kept in memory (far more than are drawn)
 export const LANE_LINGER = 5; // seconds a closed socket's lane stays in the diagram
 const MAX_EARLIER = 5000; // sockets of the stage that ended remembered (a lesson has a few; a busy lab, more)
 
-/** "127.0.0.1:5000" (IPv6 in brackets), "" for null. */
-export function addr(a) {
-  if (!a) return "";
-  return String(a[0]).includes(":") ? `[${a[0]}]:${a[1]}` : `${a[0]}:${a[1]}`;
-}
-
-/** The lane (socket) an event belongs to: "e1" for an endpoint's own socket, "e1/c2" for an accepted one. */
-export function laneOf(ev) {
-  if (!ev.conn || ev.kind === "refuse") return String(ev.endpoint ?? "");
-  return `${ev.endpoint}/${ev.conn}`;
-}
-
 /** Bytes on the wire of a download's header line ("OK <size> <sha256>\n"), from the event's args. */
 function headerBytes(ev) {
   const a = ev.args || {};
   return Number.isFinite(a.size) && typeof a.sha256 === "string" ? `OK ${a.size} ${a.sha256}\n`.length : 0;
-}
-
-/** The peer closed (our recv() returned 0: its FIN arrived) rather than this side. */
-export function closedByPeer(ev) {
-  return ev.kind === "close" && ev.closed_by === "peer";
 }
 
 /** A download's bytes coming in (its header line and its progress) are drawn as receives. */

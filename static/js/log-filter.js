@@ -6,7 +6,7 @@ import { decodeText } from "./decode.js";
 import { Emitter } from "./emitter.js";
 import { eventText } from "./event-text.js";
 import { onLanguageChange, t, tOr } from "./i18n.js";
-import { addr, laneOf } from "./ladder-model.js";
+import { addr, laneOf } from "./event-socket.js";
 
 // (the controls are looked up in initFilter: importing this module touches no DOM)
 let endpointSelect = null;

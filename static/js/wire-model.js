@@ -12,7 +12,7 @@
 //
 // TCP sequence numbers are relative (the SYN is 0, the first data byte 1), so a segment's bytes are
 // stream offsets [seq - 1, seq - 1 + len): the same offsets the diagram gives send() and recv().
-import { addr, closedByPeer } from "./ladder-model.js";
+import { addr, closedByPeer } from "./event-socket.js";
 
 const KEEP = 600; // segments, sends and recvs remembered per direction
 const LOOK_BACK = 600; // rows searched when moving one row above another

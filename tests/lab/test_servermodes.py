@@ -1,4 +1,6 @@
-"""The mode registry: one class makes a mode, and everything else (spec checks, servers, code) follows."""
+"""The mode registry: a mode is a class in the table (lab/servermodes.py), what its servers do (its
+Service, lab/handlers.py) and what its program says (lab/codegen_modes.py), keyed by its name; the
+spec checks, the servers and the code generator follow."""
 
 from __future__ import annotations
 
@@ -8,10 +10,14 @@ from typing import Iterator
 
 import pytest
 
-from lab import BadInput, Lab
+from lab import BadInput, Lab, handlers
 from lab.codegen import program_for
+from lab.codegen_modes import PROGRAMS, ModeCode, unwrite, writes
+from lab.handlers import SERVICES, Service, serves, unserve
 from lab.servermodes import REGISTRY, Mode, modes_for, register, session_info, unregister
 from lab.spec import parse_endpoint
+
+from ..support import wait_until
 
 WAIT = 10.0
 
@@ -20,24 +26,33 @@ class Upper(Mode):
     """A mode made here only: echo, upper-cased."""
 
     name = "upper"
-    describe = {"tcp-server": "A TCP server that answers every message upper-cased.",
-                "udp-server": "A UDP server that answers every datagram upper-cased."}
 
+
+class UpperService(Service):
     def reply_to(self, message: bytes) -> bytes | None:
         return message.upper()
 
+
+class UpperCode(ModeCode):
+    describe = {"tcp-server": "A TCP server that answers every message upper-cased.",
+                "udp-server": "A UDP server that answers every datagram upper-cased."}
+
     @classmethod
-    def code_answer(cls, var: str, send, wrap) -> list[str]:  # type: ignore[no-untyped-def]
+    def answer(cls, var: str, send, wrap) -> list[str]:  # type: ignore[no-untyped-def]
         return [send(f"{var}.upper()")]
 
 
 @pytest.fixture
 def upper() -> Iterator[type[Mode]]:
     register(Upper)
+    serves(Upper)(UpperService)
+    writes(Upper)(UpperCode)
     try:
         yield Upper
     finally:
         unregister("upper")
+        unserve("upper")
+        unwrite("upper")
 
 
 def test_a_new_mode_is_one_class(lab: Lab, upper: type[Mode]) -> None:
@@ -81,3 +96,30 @@ def test_the_registry_lists_every_mode_of_the_contract() -> None:
     assert info["modes"] == {"tcp-server": ["echo", "reply", "manual", "file", "files", "relay", "http"],
                              "udp-server": ["echo", "reply", "manual"]}
     assert info["framings"]["http"] == ["raw"] and info["framings"]["echo"] == ["raw", "line", "length"]
+
+
+def test_every_mode_has_a_service_and_a_program_text() -> None:
+    """The three tables name the same modes: a mode added to the registry alone fails here, by name."""
+    assert set(SERVICES) == set(REGISTRY), f"modes without a Service in lab/handlers.py: {set(REGISTRY) - set(SERVICES)}"
+    assert set(PROGRAMS) == set(REGISTRY), f"modes without a program text in lab/codegen_modes.py: {set(REGISTRY) - set(PROGRAMS)}"
+    for name, mode in REGISTRY.items():
+        assert SERVICES[name].mode is mode and PROGRAMS[name].mode is mode
+        assert set(PROGRAMS[name].describe) == set(mode.kinds), name
+
+
+def test_a_handler_is_made_for_each_connection_and_owns_its_parser(lab: Lab) -> None:
+    """Per-connection state lives on each connection's handler: two HTTP clients, one sending its
+    request in pieces, never share a parser, and the first client's half request does not reach the
+    second's answer."""
+    server = lab.create({"kind": "tcp-server", "port": 0, "mode": "http"})
+    with socket.create_connection(("127.0.0.1", server.local[1]), timeout=WAIT) as first, \
+            socket.create_connection(("127.0.0.1", server.local[1]), timeout=WAIT) as second:
+        first.sendall(b"GET /nothing-here HTTP/1.0\r\n")  # half a head: its parser waits for the rest
+        connections = wait_until(lambda: list(server.connections.values()) if len(server.connections) == 2 else None)
+        assert connections[0].handler is not connections[1].handler
+        assert all(isinstance(c.handler, handlers.HttpHandler) for c in connections)
+        second.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        answer = b"".join(iter(lambda: second.recv(65536), b""))
+        assert answer.startswith(b"HTTP/1.0 200 "), answer[:80]
+        first.sendall(b"\r\n")
+        assert b"".join(iter(lambda: first.recv(65536), b"")).startswith(b"HTTP/1.0 404 ")

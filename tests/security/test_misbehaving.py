@@ -17,7 +17,7 @@ import pytest
 
 from lab import Lab, Limits, TooLarge
 from lab.errors import LabError
-from lab.tcp import TcpServer
+from lab.handlers import MessageHandler
 
 from ..support import Resources, wait_until
 
@@ -123,6 +123,53 @@ def emfile_scenario(proc: subprocess.Popen[str]) -> None:
         proc.wait(20)
 
 
+SERVING_SCRIPT = textwrap.dedent("""
+    import json, socket, sys, time
+    from lab import Lab
+    from lab.servermodes import REGISTRY, modes_for
+    lab = Lab(sys.argv[1], sys.argv[2])
+    rules = [{"match": "^rule", "reply": "ruled"}]
+    servers = [lab.create({"kind": kind, "port": 0, "mode": mode, "file": "hello.txt",
+                           **({"rules": rules} if "rules" in REGISTRY[mode].fields else {})})
+               for kind in ("tcp-server", "udp-server") for mode in modes_for(kind)]
+    client = lab.create({"kind": "tcp-client", "port": servers[0].local[1], "framing": "line"})
+    loaded = set(sys.modules)
+    asks = {"http": b"GET / HTTP/1.0\\r\\n\\r\\n", "files": b"hello.txt\\n"}
+    for server in servers:
+        if server.kind == "udp-server":
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.sendto(b"rule 1", server.local)
+            continue
+        with socket.create_connection(server.local, timeout=20) as s:
+            s.sendall(asks.get(server.mode, b"rule 1\\nx\\n"))
+            s.shutdown(socket.SHUT_WR)
+            while s.recv(65536):
+                pass
+    lab.send(client.id, {"data": "hello"})
+    deadline = time.monotonic() + 20
+    def served():  # every plain client's connection closed, every datagram answered (a rule matches), the echo back
+        events = lab.bus.since(0, 100000)[0]
+        answered = {e.endpoint for e in events if e.kind == "send" and e.proto == "udp"}
+        return (sum(len(getattr(s, "connections", ())) for s in servers) == 1  # the lab client's, still open
+                and any(e.kind == "recv" and e.endpoint == client.id for e in events)
+                and all(s.id in answered for s in servers if s.kind == "udp-server"))
+    while time.monotonic() < deadline and not served():
+        time.sleep(0.01)
+    assert served(), [(e.endpoint, e.kind, e.detail) for e in lab.bus.since(0, 100000)[0] if e.kind != "state"]
+    print(json.dumps(sorted(set(sys.modules) - loaded)), flush=True)
+    lab.close()
+""")
+
+
+def test_serving_every_mode_imports_nothing(tmp_path: Path) -> None:
+    """A lab out of file descriptors (EMFILE) must still serve the connections it has, and a first
+    import opens files: so no module is first imported while a server in any mode serves."""
+    out = subprocess.run([sys.executable, "-c", SERVING_SCRIPT, str(tmp_path / "f"), str(tmp_path / "d")],
+                         check=False, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == []
+
+
 def test_a_download_whose_file_cannot_be_opened_leaves_no_thread(lab: Lab, folders: dict[str, Path],
                                                                  resources: Resources) -> None:
     silent = lab.create({"kind": "tcp-server", "port": 0, "mode": "manual"})
@@ -184,10 +231,10 @@ def test_an_unknown_send_field_is_named(client: Any) -> None:
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_a_thread_that_dies_marks_its_endpoint_and_says_so(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(self: TcpServer, conn: Any, data: bytes) -> None:
+    def broken(self: MessageHandler, data: bytes) -> None:
         raise RuntimeError("a bug in a mode")
 
-    monkeypatch.setattr(TcpServer, "on_data", broken)
+    monkeypatch.setattr(MessageHandler, "on_data", broken)
     server = lab.create({"kind": "tcp-server", "port": 0, "mode": "echo"})
     assert server.local is not None
     with socket.create_connection(server.local, timeout=5) as peer:
