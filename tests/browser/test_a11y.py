@@ -20,7 +20,7 @@ from .test_classroom import lab_of
 from .test_join import CONTROL, class_server, open_as, student_token  # noqa: F401 (class_server: a fixture)
 from .test_lessons import start_lesson
 from .test_projector import lesson_traffic
-from .ui import expect, log_rows, wait_ready
+from .ui import expect, log_rows
 
 AXE = Path(__file__).resolve().parents[1] / "vendor" / "axe-core-4.14.1.min.js"
 
