@@ -696,7 +696,7 @@ export default {
   "ev.setup.other": "{call}()",
 
   // accessibility: the high-contrast choice, the scrolling regions' names, the diagram as a list
-  "a11y.contrast": "Contrast",
+  "a11y.contrast": "High contrast",
   "a11y.contrastTitle": "High contrast: black and white, thicker lines, for a projector that washes colours out",
   "a11y.ladderRegion": "Sequence diagram (scrolls)",
   "a11y.ladderList": "The diagram's rows, oldest first",

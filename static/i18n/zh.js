@@ -694,7 +694,7 @@ export default {
   "ev.setup.other": "{call}()：套接字调用",
 
   // accessibility: the high-contrast choice, the scrolling regions' names, the diagram as a list
-  "a11y.contrast": "对比度",
+  "a11y.contrast": "高对比度",
   "a11y.contrastTitle": "高对比度：黑白、线条更粗，适合颜色被冲淡的投影仪",
   "a11y.ladderRegion": "时序图（可滚动）",
   "a11y.ladderList": "时序图的各行，从早到晚",

@@ -10,6 +10,7 @@ one server, one browser, a context per combination, every page in each.
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -23,6 +24,8 @@ from .test_projector import lesson_traffic
 from .ui import expect, log_rows
 
 AXE = Path(__file__).resolve().parents[1] / "vendor" / "axe-core-4.14.1.min.js"
+# every page in every look, to look at as the back of the room would (not the docs': a temporary folder)
+REVIEW = Path(tempfile.gettempdir()) / "socketlab-a11y-review"
 
 # (theme, high contrast, language, viewport): every pair of theme x language x size once, and high
 # contrast in both themes.
@@ -72,6 +75,8 @@ class Audit:
 
     def check(self, page: Any, where: str, look: str) -> None:
         self.found.setdefault(where, {})[look] = axe(page)
+        REVIEW.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(REVIEW / f"{where.replace(' ', '-').strip('/')}-{look.replace('/', '-')}.png"))
 
     def table(self) -> str:
         lines = []
