@@ -143,7 +143,8 @@ function laneHeader(model, id, x, width, compact) {
     el("span", { class: "lane-bytes", testid: "lane-bytes", text: t(compact ? "ladder.laneBytesShort" : "ladder.laneBytes", numbers) }));
   if (tagged) { // (a traced program's name is over its group already)
     const state = agents.stateOf(agent) || "unknown";
-    box.append(el("span", { class: "agent-tag lane-agent", testid: "lane-agent", text: agent,
+    // (down: said in words, as on the card, not by the tag's red alone)
+    box.append(el("span", { class: "agent-tag lane-agent", testid: "lane-agent", text: state === "down" ? `${agent} · ${t("agents.cardDown")}` : agent,
       title: state === "down" ? t("agents.cardDown") : null, data: { agentState: state } }));
     Object.assign(box.dataset, { agent, agentState: state });
   }
