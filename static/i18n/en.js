@@ -703,4 +703,5 @@ export default {
   "a11y.logRegion": "The log's rows (scrolls; the arrow keys pick a row and show its details)",
   "a11y.countersRegion": "Counters per socket (scrolls)",
   "a11y.detailHex": "Bytes in hex (scrolls)",
+  "keys.contrast": "High contrast on / off (for a washed-out projector)",
 };

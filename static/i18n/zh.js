@@ -701,4 +701,5 @@ export default {
   "a11y.logRegion": "日志的各行（可滚动；方向键选择一行并显示详情）",
   "a11y.countersRegion": "每个套接字的计数（可滚动）",
   "a11y.detailHex": "十六进制字节（可滚动）",
+  "keys.contrast": "打开 / 关闭高对比度（适合颜色被冲淡的投影仪）",
 };

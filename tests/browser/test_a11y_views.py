@@ -151,24 +151,29 @@ def test_text_and_lines_keep_their_contrast(browser: Any, lesson_four: LiveServe
 
 
 def test_high_contrast_is_a_remembered_choice(browser: Any, lesson_four: LiveServer) -> None:  # noqa: F811
-    """The button beside the theme's turns it on and off; the page remembers it like the theme, on a
-    student's page too."""
-    context = themed(browser, "light", False)
-    context.clear_cookies()
+    """The button beside the theme's (and the "c" key) turns it on and off; the browser remembers it
+    like the theme (a reload keeps it), and a student's page has the same button."""
+    context = browser.new_context(viewport={"width": 1280, "height": 720}, locale="en-US")
     try:
         page = open_as(context, lesson_four, CONTROL)
         button = page.get_by_test_id("contrast-toggle")
         expect(button).to_have_attribute("aria-pressed", "false")
-        page.evaluate("localStorage.clear()")
+        ink = "getComputedStyle(document.body).color"
+        assert page.evaluate(ink) != "rgb(0, 0, 0)"
         button.click()
         expect(page.locator("html")).to_have_attribute("data-contrast", "high")
         expect(button).to_have_attribute("aria-pressed", "true")
-        assert page.evaluate("localStorage.getItem('socketlab.contrast')") == "high"
-        bg = page.evaluate("getComputedStyle(document.getElementById('ladder-scroll')).backgroundColor")
-        assert bg == "rgb(255, 255, 255)", bg
-        viewer = open_as(context.browser.new_context(), lesson_four, student_token(lesson_four))
+        assert page.evaluate(ink) == "rgb(0, 0, 0)"  # black on white
+        page.reload()
+        expect(page.locator("html")).to_have_attribute("data-contrast", "high")
+        page.get_by_test_id("theme-toggle").click()
+        assert page.evaluate(ink) == "rgb(255, 255, 255)"  # white on black, with the dark theme
+        page.locator(".brand").click(position={"x": 2, "y": 2})
+        page.keyboard.press("c")  # the shortcut, beside "t" for the theme
+        expect(page.locator("html")).to_have_attribute("data-contrast", "normal")
+        expect(button).to_have_attribute("aria-pressed", "false")
+        viewer = open_as(context, lesson_four, student_token(lesson_four))
         expect(viewer.get_by_test_id("contrast-toggle")).to_be_visible()  # a student chooses it on their own screen
-        viewer.context.close()
     finally:
         context.close()
 
