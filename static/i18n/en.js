@@ -694,4 +694,14 @@ export default {
   "ev.setup.blocking": "settimeout(None): calls wait as long as it takes",
   "ev.setup.setsockopt": "setsockopt({level}, {option}, {value})",
   "ev.setup.other": "{call}()",
+
+  // accessibility: the high-contrast choice, the scrolling regions' names, the diagram as a list
+  "a11y.contrast": "High contrast",
+  "a11y.contrastTitle": "High contrast: black and white, thicker lines, for a projector that washes colours out",
+  "a11y.ladderRegion": "Sequence diagram (scrolls)",
+  "a11y.ladderList": "The diagram's rows, oldest first",
+  "a11y.logRegion": "The log's rows (scrolls; the arrow keys pick a row and show its details)",
+  "a11y.countersRegion": "Counters per socket (scrolls)",
+  "a11y.detailHex": "Bytes in hex (scrolls)",
+  "keys.contrast": "High contrast on / off (for a washed-out projector)",
 };

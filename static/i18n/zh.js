@@ -692,4 +692,14 @@ export default {
   "ev.setup.blocking": "settimeout(None)：调用会一直等到完成",
   "ev.setup.setsockopt": "setsockopt({level}, {option}, {value})：设置套接字选项",
   "ev.setup.other": "{call}()：套接字调用",
+
+  // accessibility: the high-contrast choice, the scrolling regions' names, the diagram as a list
+  "a11y.contrast": "高对比度",
+  "a11y.contrastTitle": "高对比度：黑白、线条更粗，适合颜色被冲淡的投影仪",
+  "a11y.ladderRegion": "时序图（可滚动）",
+  "a11y.ladderList": "时序图的各行，从早到晚",
+  "a11y.logRegion": "日志的各行（可滚动；方向键选择一行并显示详情）",
+  "a11y.countersRegion": "每个套接字的计数（可滚动）",
+  "a11y.detailHex": "十六进制字节（可滚动）",
+  "keys.contrast": "打开 / 关闭高对比度（适合颜色被冲淡的投影仪）",
 };

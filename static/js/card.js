@@ -198,8 +198,8 @@ export class EndpointCard {
     if (traffic.callsOut || traffic.bytesOut) parts.push(io("out"));
     if (traffic.callsIn || traffic.bytesIn) parts.push(io("in"));
     this.chip.replaceChildren(...parts);
-    this.chip.setAttribute("aria-label", [ep.id, t(`kind.${this.kind}`), hostPort(ep.local), ...parts.slice(3)
-      .map((p) => p.title || p.textContent)].filter(Boolean).join(", "));
+    // its name is the text it shows (what a voice user says to press it); the longer words are its description
+    this.chip.setAttribute("aria-description", [hostPort(ep.local), ...parts.slice(3).map((p) => p.title)].filter(Boolean).join(", "));
   }
 
   modeSummary(ep) {

@@ -18,6 +18,7 @@ const scroller = document.getElementById("ladder-scroll");
 const lanesBox = document.getElementById("ladder-lanes");
 const svg = document.getElementById("ladder");
 const empty = document.getElementById("ladder-empty");
+const list = document.getElementById("ladder-list");
 
 function node(tag, attrs = {}, text = "") {
   const n = document.createElementNS(SVG, tag);
@@ -142,7 +143,8 @@ function laneHeader(model, id, x, width, compact) {
     el("span", { class: "lane-bytes", testid: "lane-bytes", text: t(compact ? "ladder.laneBytesShort" : "ladder.laneBytes", numbers) }));
   if (tagged) { // (a traced program's name is over its group already)
     const state = agents.stateOf(agent) || "unknown";
-    box.append(el("span", { class: "agent-tag lane-agent", testid: "lane-agent", text: agent,
+    // (down: said in words, as on the card, not by the tag's red alone)
+    box.append(el("span", { class: "agent-tag lane-agent", testid: "lane-agent", text: state === "down" ? `${agent} · ${t("agents.cardDown")}` : agent,
       title: state === "down" ? t("agents.cardDown") : null, data: { agentState: state } }));
     Object.assign(box.dataset, { agent, agentState: state });
   }
@@ -229,7 +231,8 @@ export function drawLadder(model, focus, maxRows, { wire = true } = {}) {
   const defs = node("defs");
   for (const kind of ["data", "udp", "ctl", "fin", "wire", "rst"]) {
     const marker = node("marker", { id: `head-${kind}`, viewBox: "0 0 10 10", refX: 8, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" });
-    marker.append(node("path", { d: "M0,0 L10,5 L0,10 z", class: `head ${kind}` }));
+    // a packet's head is open, a call's filled: the two layers differ by shape as well as colour
+    marker.append(node("path", kind === "wire" ? { d: "M0,0 L10,5 L0,10", class: "head open wire" } : { d: "M0,0 L10,5 L0,10 z", class: `head ${kind}` }));
     defs.append(marker);
   }
   const laneLayer = node("g", { class: "lanes" });
@@ -255,6 +258,8 @@ export function drawLadder(model, focus, maxRows, { wire = true } = {}) {
     else drawItem(model, item, { x, y, top, rowLayer, arrowLayer, far, width, font });
   }
   svg.replaceChildren(defs, laneLayer, arrowLayer, rowLayer);
+  // the same rows for a screen reader: each row's sentence, as the log gives it, in the page's language
+  if (list) list.replaceChildren(...rows.map((item) => el("li", { data: { seq: item.seq }, text: eventText(item.ev) })));
   svg.classList.toggle("wire-on", ends.size > 0); // real packets drawn: the calls' own FIN and handshake links step back
   empty.hidden = rows.length > 0;
   svg.dataset.rows = String(rows.length);

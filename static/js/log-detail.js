@@ -108,7 +108,9 @@ function render() {
       field("detail.bytes", formatNumber(Number(ev.size) || 0), "detail-size")),
     el("h4", { text: t("detail.textIn", { encoding: ENCODING_NAMES[encoding] || encoding }) }), text, cut,
     el("h4", { i18n: "detail.hex" }),
-    el("pre", { class: "detail-hex", testid: "detail-hex", text: hexDump(ev.hex) || "—" })].filter(Boolean));
+    // (it scrolls sideways: focusable, so a keyboard can scroll it)
+    el("pre", { class: "detail-hex", testid: "detail-hex", tabindex: "0", role: "region", "data-i18n-aria-label": "a11y.detailHex",
+      text: hexDump(ev.hex) || "—" })].filter(Boolean));
   panel.hidden = false;
 }
 

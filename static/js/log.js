@@ -418,6 +418,17 @@ export function initLog() {
     const tr = event.target.closest("tr[data-seq]");
     if (tr) select(Number(tr.dataset.seq));
   });
+  // the keyboard's way to a row: the log is one stop in the Tab order (not hundreds); in it, the
+  // arrow keys select the next or the previous row and show its details, as a click does
+  scroller.addEventListener("keydown", (event) => {
+    if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
+    if (!list.length) return;
+    event.preventDefault();
+    const at = list.findIndex((ev) => ev.seq === detail.shownSeq());
+    const next = at < 0 ? (event.key === "ArrowDown" ? 0 : list.length - 1)
+      : Math.max(0, Math.min(list.length - 1, at + (event.key === "ArrowDown" ? 1 : -1)));
+    select(list[next].seq);
+  });
   document.getElementById("log-clear").addEventListener("click", clear);
   document.getElementById("log-copy").addEventListener("click", copyFiltered);
   filter.onFilterChange(() => {

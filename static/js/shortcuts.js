@@ -12,6 +12,7 @@ const KEYS = [
   ["p", "keys.projector"],
   ["j", "keys.join"],
   ["t", "keys.theme"],
+  ["c", "keys.contrast"],
   ["Space", "keys.pause"],
   ["n", "keys.step"],
   ["f", "keys.focus"],
@@ -61,6 +62,7 @@ export function initShortcuts({ showView, focus, ladder, projector, log }) {
     p: projector.toggleProjector,
     j: toggleJoin,
     t: projector.toggleTheme,
+    c: projector.toggleContrast,
     " ": ladder.togglePause,
     n: () => {
       if (!ladder.isPaused()) ladder.setPaused(true);

@@ -291,7 +291,7 @@ ENGLISH_LEFT = """els => {
     const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
     for (let node = walker.nextNode(); node; node = walker.nextNode()) {
       const el = node.parentElement;
-      if (!el || !el.checkVisibility() || el.closest("#log-body, option, title, .lane-addr, .detail-hex, .detail-text, .detail-call code")) continue;
+      if (!el || !el.checkVisibility() || el.closest("#log-body, #ladder-list, option, title, .lane-addr, .detail-hex, .detail-text, .detail-call code")) continue;
       const text = node.textContent.replace(/“[^”]*”/g, "").replace(/[a-z_]+\\(\\d*\\)/g, "");
       for (const word of text.match(/[A-Za-z][A-Za-z_]+/g) || []) if (!allowed.test(word)) found.push(word + " in: " + el.outerHTML.slice(0, 120));
     }

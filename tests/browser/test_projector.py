@@ -90,7 +90,7 @@ def test_projector_button_theme_and_shortcuts(page: Any) -> None:
     page.keyboard.press("?")
     dialog = page.get_by_test_id("shortcuts-dialog")
     expect(dialog).to_be_visible()
-    expect(dialog.get_by_test_id("shortcut")).to_have_count(11)  # ("j": the Join panel among them)
+    expect(dialog.get_by_test_id("shortcut")).to_have_count(12)  # ("j": the Join panel, "c": high contrast among them)
     for key in ("p", "t", "n", "f", "/", "l", "Esc"):
         expect(dialog.locator("kbd", has_text=re.compile(f"^{re.escape(key)}$"))).to_have_count(1)
     page.keyboard.press("Escape")
