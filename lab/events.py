@@ -182,8 +182,9 @@ takes_event_fields = _fields_after_seq(Event)
 
 
 class Relayed(NamedTuple):
-    """An event another lab recorded (a lab agent, over Redis), kept as its JSON and renumbered
-    into this bus: `body["seq"]` is this bus's seq, `body["agent_seq"]` the agent's own."""
+    """An event another lab recorded (a lab agent over Redis, a traced program's courier), kept as
+    the JSON form its Event.to_json made there, and renumbered into this bus: `body["seq"]` is this
+    bus's seq, `body["agent_seq"]` the agent's own."""
 
     seq: int
     kind: str

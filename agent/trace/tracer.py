@@ -103,7 +103,7 @@ class Tracer:
     @takes_event_fields
     def record(self, *fields: Any, **named: Any) -> None:
         """Any call but the data calls: an event's fields after `seq`, as the courier's bus records
-        them (a payload is cut there; the thread's name goes into `args` there)."""
+        them (a preview of at most PREVIEW_BYTES; the courier puts the thread's name into `args`)."""
         if named:
             fields = Event(0, *fields, **named)[1:]
         self.put((threading.current_thread().name, *fields))

@@ -68,7 +68,8 @@ class TracedSocket(_real_socket):
         tracer = self._tr
         if tracer is not None and tracer.on:
             tracer.record(time.time() if ts is None else ts, self._tr_id, None, self._tr_proto, kind, self._tr_local,
-                          peer or self._tr_peer, size, payload, detail, call, args, result, closed_by)
+                          peer or self._tr_peer, size, None if payload is None else payload[:PREVIEW_BYTES], detail,
+                          call, args, result, closed_by)
 
     def _failed(self, call: str, exc: BaseException, args: dict[str, Any], action: str | None = None,
                 address: Address | None = None, code: str | None = None) -> None:
