@@ -290,19 +290,20 @@ class EventBus:
         return self._record(*_bound((time.time() if ts is None else ts, endpoint, conn, proto, kind, local, peer, size,
                                      payload, detail), named), pin=pin)
 
-    def _record(self, *fields: Any, pin: bool = True, **named: Any) -> Event | None:
-        """Record one event, every field after `seq` given in the order of FIELDS: the socket threads'
-        hot path (`record`, below, for type checkers). Returns it, or None when the per-second limit
-        suppressed it (or it is over the size of one event). `head` may be the whole payload: the
-        bus keeps its first PREVIEW_BYTES.
+    def _record(self, *fields: Any, pin: bool = True) -> Event | None:
+        """Record one event, its fields after `seq` given positionally in the order of FIELDS (those
+        left out take their defaults; by name: publish()): the socket threads' hot path (`record`,
+        below, for type checkers). Returns it, or None when the per-second limit suppressed it (or it
+        is over the size of one event). `head` may be the whole payload: the bus keeps its first
+        PREVIEW_BYTES.
 
         `ts` is when the call began, for a call this side starts and reports only after it returns
         (connect, a client's first sendto, sendfile, a close the lab asked for): sorted by (ts, seq),
         a cause then comes before its effects, though its seq may come after them. Calls that wait
         for the peer (accept, recv) are stamped when they return, which is after the cause began.
         """
-        if named or len(fields) != _RECORDED:  # (some by name, or left to their defaults: off the hot path)
-            fields = _bound(fields, named)
+        if len(fields) != _RECORDED:  # (some left to their defaults: off the hot path)
+            fields = _bound(fields, {})
         head = fields[_HEAD]
         if head is not None and len(head) > PREVIEW_BYTES:  # cut before any formatting
             head = head[:PREVIEW_BYTES]
@@ -334,7 +335,8 @@ class EventBus:
                 self._cond.notify_all()
         return event
 
-    #: record() takes an Event's fields after `seq`, in order, with their types and defaults
+    #: record() takes an Event's fields after `seq`, in order, with their types and defaults; positionally
+    #: only (a keyword is a TypeError: the hot path makes no dict of them), publish() takes them by name
     record = takes_event_fields(_record)
 
     def record_observed(self, rows: list[tuple[Any, ...]]) -> int:
