@@ -304,14 +304,11 @@ class EventBus:
         """
         if len(fields) != _RECORDED:  # (some left to their defaults: off the hot path)
             fields = _bound(fields, {})
-        head = fields[_HEAD]
-        if head is not None and len(head) > PREVIEW_BYTES:  # cut before any formatting
-            head = head[:PREVIEW_BYTES]
-            fields = (*fields[:_HEAD], head, *fields[_HEAD + 1:])
         kind, detail, params, state = fields[_KIND], fields[_DETAIL], fields[_PARAMS], fields[_STATE]
         nbytes = 0  # light (see LIGHT_BYTES): not measured
-        if params is not None or state is not None or len(detail) > LIGHT_DETAIL:
-            nbytes = event_bytes(detail, head, fields[_ARGS], params, state)  # (rare: outside the lock)
+        if params is not None or state is not None or len(detail) > LIGHT_DETAIL:  # (rare: outside the lock)
+            head = fields[_HEAD]
+            nbytes = event_bytes(detail, None if head is None else head[:PREVIEW_BYTES], fields[_ARGS], params, state)
         with self._lock:
             if self._max_per_second and not self._admit(fields[_TS], kind):
                 self.suppressed += 1
@@ -320,6 +317,9 @@ class EventBus:
                 self.too_large += 1
                 self.suppressed += 1
                 return None
+            head = fields[_HEAD]
+            if head is not None and len(head) > PREVIEW_BYTES:  # cut before any formatting (only what is kept)
+                fields = (*fields[:_HEAD], head[:PREVIEW_BYTES], *fields[_HEAD + 1:])
             self._seq += 1
             event = _tuple_new(Event, (self._seq, *fields))  # (Event(), less its arguments' binding: all are here)
             # _keep(), inline: this is the hot path
