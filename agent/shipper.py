@@ -93,7 +93,8 @@ class Shipper:
             gap = _first_gap(self.sent, events)
             at = next((i for i, e in enumerate(events) if e.seq > gap), len(events))
             ts = _ts(events[at]) if at < len(events) else time.time()  # (sorted by ts, it stays where the gap is)
-            entries.insert(at, (gap, self._encode(self._dropped_event(gap, dropped, ts))))
+            why = f"{dropped} events left agent {self.name}'s buffer before Redis took them"
+            entries.insert(at, (gap, self._encode(dropped_event(gap, ts, dropped, why))))
         results = self._xadd_all(entries)
         for (seq, _), result in zip(entries, results, strict=True):
             if isinstance(result, Exception) and ALREADY_THERE not in str(result):
@@ -186,10 +187,11 @@ class Shipper:
         body["agent"] = self.name
         return fitted(body)
 
-    def _dropped_event(self, seq: int, count: int, ts: float) -> Event:
-        return Event(seq, ts, "", None, "", "agent", None, None, 0, None,
-                     f"{count} events left agent {self.name}'s buffer before Redis took them",
-                     args={"event": "dropped", "count": count})
+
+
+def dropped_event(seq: int, ts: float, count: int, why: str) -> Event:
+    """The `agent` event that stands, at `seq`, for `count` events a buffer let go before they were taken."""
+    return Event(seq, ts, "", None, "", "agent", None, None, 0, None, why, args={"event": "dropped", "count": count})
 
 
 def fitted(body: dict[str, Any], limit: int = MAX_ENTRY_BYTES) -> bytes:

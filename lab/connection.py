@@ -112,9 +112,9 @@ class Connection(Generic[H]):
                 params: dict[str, Any] | None = None, message: int | None = None,
                 framing: str | None = None, ts: float | None = None) -> None:
         # straight to the bus, every field in order: this runs twice per echoed message
-        self.owner.ctx.bus.record(self.owner.id, kind, self.owner.proto, self.id, self.local, self.peer, size, payload,
-                                  detail, call, args, result, closed_by, errno, code, params, message, framing,
-                                  None, ts)
+        self.owner.ctx.bus.record(time.time() if ts is None else ts, self.owner.id, self.id, self.owner.proto, kind,
+                                  self.local, self.peer, size, payload, detail, call, args, result, closed_by, errno,
+                                  code, params, message, framing, None)
 
     # -- receiving (runs in the connection's own thread) ------------------------------------
 

@@ -4,6 +4,12 @@ Data flows one way: a socket thread publishes an `Event` to the `EventBus`; read
 API, the Socket.IO relay) take them back by sequence number. The buffer is bounded, in events and
 in bytes: when it is full the oldest events leave, and a reader that asks for them learns how many
 it missed.
+
+The class `Event` is the one definition of an event's fields: their names, order, types and defaults.
+Everything else is derived from it: the recorder's arguments (EventBus.record takes the fields after
+`seq`, in that order), the JSON form (`JSON_FIELDS`, `Event.to_json`), what a lab agent ships and a
+traced program's courier posts (that JSON form), a traced program's records (agent/trace/tracer.py) and
+the page's export columns (GET /api/session "event_fields").
 """
 
 from __future__ import annotations
@@ -13,13 +19,13 @@ import json
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, NamedTuple, TypeVar
+from typing import Any, Callable, Concatenate, NamedTuple, ParamSpec, TypeVar
 
 from .kinds import LIFECYCLE_KINDS
 
 Address = tuple[str, int]
 
-__all__ = ["LIFECYCLE_KINDS", "Event", "EventBus", "PREVIEW_BYTES", "Recorded", "Relayed"]
+__all__ = ["FIELDS", "JSON_FIELDS", "LIFECYCLE_KINDS", "Event", "EventBus", "PREVIEW_BYTES", "Recorded", "Relayed"]
 
 #: Bytes of payload kept in an event. Previews are cut *before* formatting, so a 1 MB recv
 #: costs the same to record as a 64-byte one.
@@ -52,12 +58,14 @@ ARG_BYTES = 32  # per key of `args` (small flat dicts)
 class Event(NamedTuple):
     """One thing that happened on a socket, from the socket thread to the browser unchanged.
 
-    A named tuple: immutable, and made in a fraction of the time of a frozen dataclass (which sets
-    each field through object.__setattr__); two are made per echoed message, on the socket thread.
+    The one definition of an event's fields (see the module's docstring): a field is added here, and
+    where its JSON form differs from what is held, in SHOWN_AS. A named tuple: immutable, and made
+    positionally in a fraction of the time of a frozen dataclass (which sets each field through
+    object.__setattr__); two are made per echoed message, on the socket thread.
     """
 
-    seq: int
-    ts: float
+    seq: int  # numbered by the bus that holds it, from 1
+    ts: float  # unix seconds
     endpoint: str
     conn: str | None
     proto: str
@@ -90,38 +98,93 @@ class Event(NamedTuple):
         return None if self.head is None else self.head.hex(" ")
 
     def to_json(self) -> dict[str, Any]:
-        # (called for every event streamed: one unpacking, no property calls)
-        (seq, ts, endpoint, conn, proto, kind, local, peer, size, head, detail,
-         call, args, result, closed_by, errno, code, params, message, framing, state) = self
-        return {
-            "seq": seq,
-            "ts": ts,
-            "endpoint": endpoint,
-            "conn": conn,
-            "proto": proto,
-            "kind": kind,
-            "local": list(local) if local else None,
-            "peer": list(peer) if peer else None,
-            "size": size,
-            "data": None if head is None else head.decode("utf-8", errors="replace"),
-            "hex": None if head is None else head.hex(" "),
-            "detail": detail,
-            "call": call,
-            "args": args,
-            "result": list(result) if type(result) is tuple else result,
-            "closed_by": closed_by,
-            "errno": errno,
-            "code": code,
-            "params": params,
-            "message": message,
-            "framing": framing,
-            "state": state,
-        }
+        """This event's JSON form: JSON_FIELDS, in that order."""
+        return _json_form(self)
+
+
+#: The fields in the order an Event holds them. The recorder takes them in this order after `seq`.
+FIELDS: tuple[str, ...] = Event._fields
+
+#: How a field is shown in the JSON form where it is not shown as held: its keys, each with the
+#: expression of its value (Python, over the field's name). The preview is held as bytes and shown
+#: twice, as text and as hex; addresses and a tuple result are shown as lists.
+SHOWN_AS: dict[str, dict[str, str]] = {
+    "local": {"local": "list(local) if local else None"},
+    "peer": {"peer": "list(peer) if peer else None"},
+    "head": {"data": "None if head is None else head.decode('utf-8', errors='replace')",
+             "hex": "None if head is None else head.hex(' ')"},
+    "result": {"result": "list(result) if type(result) is tuple else result"},
+}
+_SHOWN = {field: SHOWN_AS.get(field, {field: field}) for field in FIELDS}
+
+#: The keys of an event's JSON form, in order: what GET /api/events and Socket.IO carry, what agents
+#: ship (with "agent"), and the page's export columns (GET /api/session hands it to the page).
+JSON_FIELDS: tuple[str, ...] = tuple(key for shown in _SHOWN.values() for key in shown)
+
+
+def _write_json_form() -> Callable[[Event], dict[str, Any]]:
+    """Event -> its JSON form, written out from FIELDS and SHOWN_AS once, at import (as namedtuple
+    writes its own __new__): one unpacking and one dict display, the fastest form CPython has. It
+    runs for every event streamed; a dict built with zip() from the same tables costs half as much again."""
+    shown = ", ".join(f"{key!r}: {value}" for keys in _SHOWN.values() for key, value in keys.items())
+    source = f"def to_json(event):\n    {', '.join(FIELDS)}, = event\n    return {{{shown}}}\n"
+    namespace: dict[str, Any] = {}
+    exec(source, namespace)  # (made above from the field names and SHOWN_AS alone)
+    form: Callable[[Event], dict[str, Any]] = namespace["to_json"]
+    return form
+
+
+_json_form = _write_json_form()
+
+#: Where a field sits among the recorder's arguments (the fields after `seq`)
+_TS, _KIND, _HEAD, _DETAIL, _ARGS, _PARAMS, _STATE = (
+    FIELDS.index(name) - 1 for name in ("ts", "kind", "head", "detail", "args", "params", "state"))
+_RECORDED = len(FIELDS) - 1
+_tuple_new = tuple.__new__
+_POSITION = {name: i for i, name in enumerate(FIELDS[1:])}  # (of each field after `seq`)
+_NO_DEFAULT = object()
+_DEFAULTS = tuple(Event._field_defaults.get(name, _NO_DEFAULT) for name in FIELDS[1:])
+_REQUIRED = _DEFAULTS.index(None)  # (the fields after `seq` up to `detail` have no default)
+
+
+def _bound(given: tuple[Any, ...], named: dict[str, Any]) -> tuple[Any, ...]:
+    """Every field after `seq`, from those `given` in order and those `named`, the rest their defaults:
+    Event()'s own binding of its arguments, in a fraction of its time."""
+    count = len(given)
+    if count > _RECORDED:
+        raise TypeError(f"an event has {_RECORDED} fields after seq, not {count}")
+    fields = [*given, *_DEFAULTS[count:]]
+    for name, value in named.items():
+        at = _POSITION.get(name, -1)
+        if at < count:
+            raise TypeError(f"{name!r} is not a field of an event" if at < 0 else f"{name!r} given twice")
+        fields[at] = value
+    if count < _REQUIRED and _NO_DEFAULT in fields[:_REQUIRED]:
+        raise TypeError(f"missing fields of an event: {', '.join(FIELDS[1:_REQUIRED + 1])} have no default")
+    return tuple(fields)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+S = TypeVar("S")
+
+
+def _fields_after_seq(event: Callable[Concatenate[int, P], Event]) -> Callable[
+        [Callable[Concatenate[S, ...], R]], Callable[Concatenate[S, P], R]]:
+    def typed(record: Callable[Concatenate[S, ...], R]) -> Callable[Concatenate[S, P], R]:
+        return record
+    return typed
+
+
+#: A recorder's signature, for type checkers: a method taking `*fields` takes an Event's fields
+#: after `seq`, in order, with their types and defaults (EventBus.record, a traced program's Tracer.record).
+takes_event_fields = _fields_after_seq(Event)
 
 
 class Relayed(NamedTuple):
-    """An event another lab recorded (a lab agent, over Redis), kept as its JSON and renumbered
-    into this bus: `body["seq"]` is this bus's seq, `body["agent_seq"]` the agent's own."""
+    """An event another lab recorded (a lab agent over Redis, a traced program's courier), kept as
+    the JSON form its Event.to_json made there, and renumbered into this bus: `body["seq"]` is this
+    bus's seq, `body["agent_seq"]` the agent's own."""
 
     seq: int
     kind: str
@@ -216,84 +279,49 @@ class EventBus:
     def last_seq(self) -> int:
         return self._seq
 
-    def publish(
-        self,
-        endpoint: str,
-        kind: str,
-        *,
-        proto: str = "tcp",
-        conn: str | None = None,
-        local: Address | None = None,
-        peer: Address | None = None,
-        size: int = 0,
-        payload: bytes | None = None,
-        detail: str = "",
-        call: str | None = None,
-        args: dict[str, Any] | None = None,
-        result: Any = None,
-        closed_by: str | None = None,
-        errno: str | None = None,
-        code: str | None = None,
-        params: dict[str, Any] | None = None,
-        message: int | None = None,
-        framing: str | None = None,
-        state: dict[str, Any] | None = None,
-        ts: float | None = None,
-        pin: bool = True,
-    ) -> Event | None:
-        """Record one event; returns it, or None when the per-second limit suppressed it (or it is
-        over the size of one event). `pin` False: a lifecycle event that matters to pages live but
-        not to a late joiner, who gets the same from elsewhere (a name change: GET /api/stage)."""
-        return self.record(endpoint, kind, proto, conn, local, peer, size, payload, detail,
-                           call, args, result, closed_by, errno, code, params, message, framing, state, ts, pin)
+    def publish(self, endpoint: str, kind: str, *, proto: str = "tcp", conn: str | None = None,
+                local: Address | None = None, peer: Address | None = None, size: int = 0, payload: bytes | None = None,
+                detail: str = "", ts: float | None = None, pin: bool = True, **named: Any) -> Event | None:
+        """record() by name, for the lab's less frequent events: the fields up to `detail` have the
+        defaults above (`payload` stands for `head`, `ts` is now), the rest their Event defaults (None).
+        Returns the event, or None when it was not recorded (see record()). `pin` False: a lifecycle
+        event that matters to pages live but not to a late joiner, who gets the same from elsewhere
+        (a name change: GET /api/stage)."""
+        return self._record(*_bound((time.time() if ts is None else ts, endpoint, conn, proto, kind, local, peer, size,
+                                     payload, detail), named), pin=pin)
 
-    def record(
-        self,
-        endpoint: str,
-        kind: str,
-        proto: str,
-        conn: str | None,
-        local: Address | None,
-        peer: Address | None,
-        size: int,
-        payload: bytes | None,
-        detail: str,
-        call: str | None = None,
-        args: dict[str, Any] | None = None,
-        result: Any = None,
-        closed_by: str | None = None,
-        errno: str | None = None,
-        code: str | None = None,
-        params: dict[str, Any] | None = None,
-        message: int | None = None,
-        framing: str | None = None,
-        state: dict[str, Any] | None = None,
-        ts: float | None = None,
-        pin: bool = True,
-    ) -> Event | None:
-        """publish() with every field given in order: the socket threads' hot path.
+    def _record(self, *fields: Any, pin: bool = True) -> Event | None:
+        """Record one event, its fields after `seq` given positionally in the order of FIELDS (those
+        left out take their defaults; by name: publish()): the socket threads' hot path (`record`,
+        below, for type checkers). Returns it, or None when the per-second limit suppressed it (or it
+        is over the size of one event). `head` may be the whole payload: the bus keeps its first
+        PREVIEW_BYTES.
 
         `ts` is when the call began, for a call this side starts and reports only after it returns
         (connect, a client's first sendto, sendfile, a close the lab asked for): sorted by (ts, seq),
         a cause then comes before its effects, though its seq may come after them. Calls that wait
         for the peer (accept, recv) are stamped when they return, which is after the cause began.
         """
-        head = None if payload is None else payload[:PREVIEW_BYTES]  # cut before any formatting
-        now = time.time()
+        if len(fields) != _RECORDED:  # (some left to their defaults: off the hot path)
+            fields = _bound(fields, {})
+        kind, detail, params, state = fields[_KIND], fields[_DETAIL], fields[_PARAMS], fields[_STATE]
         nbytes = 0  # light (see LIGHT_BYTES): not measured
-        if params is not None or state is not None or len(detail) > LIGHT_DETAIL:
-            nbytes = event_bytes(detail, head, args, params, state)  # (rare: outside the lock)
+        if params is not None or state is not None or len(detail) > LIGHT_DETAIL:  # (rare: outside the lock)
+            head = fields[_HEAD]
+            nbytes = event_bytes(detail, None if head is None else head[:PREVIEW_BYTES], fields[_ARGS], params, state)
         with self._lock:
-            if self._max_per_second and not self._admit(now, kind):
+            if self._max_per_second and not self._admit(fields[_TS], kind):
                 self.suppressed += 1
                 return None
             if nbytes and nbytes > self.max_event_bytes:
                 self.too_large += 1
                 self.suppressed += 1
                 return None
+            head = fields[_HEAD]
+            if head is not None and len(head) > PREVIEW_BYTES:  # cut before any formatting (only what is kept)
+                fields = (*fields[:_HEAD], head[:PREVIEW_BYTES], *fields[_HEAD + 1:])
             self._seq += 1
-            event = Event(self._seq, now if ts is None else ts, endpoint, conn, proto, kind, local, peer, size, head, detail,
-                          call, args, result, closed_by, errno, code, params, message, framing, state)
+            event = _tuple_new(Event, (self._seq, *fields))  # (Event(), less its arguments' binding: all are here)
             # _keep(), inline: this is the hot path
             events = self._events
             if self._extra and len(events) == self._capacity:  # (the deque's maxlen drops the oldest in C)
@@ -307,16 +335,20 @@ class EventBus:
                 self._cond.notify_all()
         return event
 
+    #: record() takes an Event's fields after `seq`, in order, with their types and defaults; positionally
+    #: only (a keyword is a TypeError: the hot path makes no dict of them), publish() takes them by name
+    record = takes_event_fields(_record)
+
     def record_observed(self, rows: list[tuple[Any, ...]]) -> int:
         """Record several events of one data kind that were observed, not called (the capture's
-        `packet`s), under one lock: each row is an Event's fields after `seq` up to `args`
-        (ts, endpoint, conn, proto, kind, local, peer, size, head, detail, call, args). Each is
-        admitted or suppressed as record() would; returns how many were recorded."""
+        `packet`s), under one lock: each row is what record() takes (at least up to `detail`, and no
+        payload over PREVIEW_BYTES). Each is admitted or suppressed as record() would; returns how
+        many were recorded."""
         recorded = 0
         now = time.time()
         with self._lock:
             for row in rows:
-                if self._max_per_second and not self._admit(now, row[4]):
+                if self._max_per_second and not self._admit(now, row[_KIND]):
                     self.suppressed += 1
                     continue
                 self._seq += 1

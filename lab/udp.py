@@ -91,9 +91,11 @@ class UdpEndpoint(Endpoint):
             self.last_peer = peer
             self.bytes_in += len(data)
             self.datagrams_in += 1
-            self.publish("recv", peer=peer, size=len(data), payload=data,
-                         detail=f"recvfrom({RECV_SIZE}) returned a {len(data)}-byte datagram from {where(*peer)}",
-                         call="recvfrom", args=RECV_ARGS, result=len(data))
+            n = len(data)
+            # every field in order, as a TCP connection's recv does: this runs for every datagram
+            self.ctx.bus.record(time.time(), self.id, None, self.proto, "recv", self.local, peer, n, data,
+                                f"recvfrom({RECV_SIZE}) returned a {n}-byte datagram from {where(*peer)}", "recvfrom",
+                                RECV_ARGS, n, None, None, None, None, None, None, None)
             try:
                 self.on_datagram(data, peer)
             except LabError:
@@ -197,9 +199,9 @@ class UdpEndpoint(Endpoint):
         args = {"bytes": len(data), "address": list(peer)}
         if impaired:
             args.update(impaired)
-        if bound:
-            self.publish("send", peer=peer, size=len(data), payload=data, detail=detail, call="sendto", args=args,
-                         result=len(data))
+        if bound:  # (every field in order: this runs for every datagram sent)
+            self.ctx.bus.record(time.time(), self.id, None, self.proto, "send", self.local, peer, len(data), data, detail,
+                                "sendto", args, len(data), None, None, None, None, None, None, None)
         began = time.time()
         try:
             sent = sock.sendto(data, peer)

@@ -44,7 +44,7 @@ from agent.shipper import MAX_ENTRY_BYTES
 from lab.client import LabClient
 from lab.commands import raise_error
 from lab.errors import BadInput, NotFound, Refused
-from lab.events import EventBus
+from lab.events import Event, EventBus
 from agent.config import NAME
 from lab.kinds import AGENT_KINDS, AGENT_LAB_KINDS, KINDS
 
@@ -87,12 +87,9 @@ def agent_event(bus: EventBus, name: str, what: str, host: str, ts: float, trace
         args["trace"] = True
     if why:
         args["why"] = why
-    bus.relay_in({
-        "seq": None, "ts": ts, "endpoint": "", "conn": None, "proto": "", "kind": "agent", "local": None,
-        "peer": None, "size": 0, "data": None, "hex": None,
-        "detail": f"{noun} {name} is {what}", "call": None, "args": args,
-        "result": None, "closed_by": None, "errno": None, "code": None, "params": None, "message": None,
-        "framing": None, "state": None, "agent": name})
+    body = Event(0, ts, "", None, "", "agent", None, None, 0, None, f"{noun} {name} is {what}", args=args).to_json()
+    body["seq"], body["agent"] = None, name  # (no agent numbered it: it gets no agent_seq)
+    bus.relay_in(body)
 
 
 class AgentClient:

@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 
 from lab import BadInput, Forbidden, LabError, NotFound, Refused, TooLarge
 from lab.errors import Problem
-from lab.events import READ_BYTES
+from lab.events import JSON_FIELDS, READ_BYTES
 from lab.kinds import kinds_json
 from lab.lessons import LESSONS
 from lab.messages import MESSAGES
@@ -192,12 +192,12 @@ def health() -> Response:
 @api.get("/session")
 def session() -> Response:
     """Who the caller is, so the page can hide controls from viewers, plus the lab's limits and
-    registries (the event kinds: the page lists none by hand)."""
+    registries (the event kinds, an event's fields: the page lists none by hand)."""
     return jsonify(role=g.role, **({"student": g.student} if g.get("student") else {}),
                    boot=current_app.config["BOOT"], sandbox=bool(current_app.config.get("SANDBOX")),
                    **labs().session(),  # limits, allow, bind, agents
                    **wire_session(),  # "capture", "impair_tcp", "why_not" (CONTRACT "The wire")
-                   kinds=kinds_json(), lessons=[lesson.summary() for lesson in LESSONS.values()],
+                   kinds=kinds_json(), event_fields=JSON_FIELDS, lessons=[lesson.summary() for lesson in LESSONS.values()],
                    **servermodes.session_info())  # + "modes" and "framings"
 
 

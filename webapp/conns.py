@@ -29,6 +29,8 @@ from urllib.parse import parse_qs
 
 from lab.messages import MESSAGES
 
+from . import socketio_internals as internals
+
 log = logging.getLogger(__name__)
 
 StartResponse = Callable[..., Any]
@@ -201,9 +203,9 @@ class LiveGate:
         """
         limit = self.budget.limits.join_seconds
         now = time.monotonic()
-        joined = {eio for rooms in list(self.sio.manager.rooms.values()) for eio in dict(rooms.get(None, {})).values()}
-        sid_of_request = {id(env.get("socketlab.live")): eio for eio, env in list(self.sio.environ.items())}
-        sessions = dict(self.sio.eio.sockets)
+        joined = internals.joined(self.sio)
+        sid_of_request = {id(env.get("socketlab.live")): eio for eio, env in internals.environs(self.sio).items()}
+        sessions = internals.sessions(self.sio)
         for request in self.budget.live():
             if request.joined or request.reaped or now - request.started < limit:
                 continue
@@ -214,7 +216,7 @@ class LiveGate:
             request.reaped = True
             self.budget.count_closed("not-joined")
             if eio_sid in sessions:
-                sessions[eio_sid].close(wait=False, abort=True)
+                internals.abort(sessions[eio_sid])
             if request.sock is not None:
                 try:
                     request.sock.shutdown(socket.SHUT_RDWR)
@@ -223,8 +225,8 @@ class LiveGate:
         # sessions with no request in flight (a polling client between polls) hold no thread, but
         # memory: they get the same deadline
         self._first_seen = {sid: self._first_seen.get(sid, now) for sid, s in sessions.items()
-                            if sid not in joined and not s.closed}
+                            if sid not in joined and not internals.is_closed(s)}
         for sid, seen in self._first_seen.items():
             if now - seen >= limit:
                 self.budget.count_closed("not-joined")
-                sessions[sid].close(wait=False, abort=True)
+                internals.abort(sessions[sid])

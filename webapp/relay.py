@@ -18,6 +18,8 @@ from typing import Any, Callable
 
 from lab.events import READ_BYTES, EventBus
 
+from . import socketio_internals as internals
+
 log = logging.getLogger(__name__)
 
 # At most one batch every BATCH_WINDOW seconds, paced from the previous one: under load a batch
@@ -88,14 +90,9 @@ class Relay:
 
     def _clients(self) -> dict[str, str]:
         """Socket.IO sid -> Engine.IO sid of every connected client of the namespace."""
-        return dict(self.server.manager.rooms.get(self.namespace, {}).get(None, {}))
+        return internals.clients(self.server, self.namespace)
 
     def _slow_clients(self) -> list[str]:
-        eio_sockets = self.server.eio.sockets
-        slow = []
-        for sid, eio_sid in self._clients().items():
-            eio_socket = eio_sockets.get(eio_sid)
-            if eio_socket is not None and eio_socket.queue.qsize() > QUEUE_MAX:
-                slow.append(sid)
+        slow = [sid for sid, eio_sid in self._clients().items() if internals.queued(self.server, eio_sid) > QUEUE_MAX]
         self.skipped += len(slow)
         return slow

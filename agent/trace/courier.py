@@ -17,6 +17,7 @@ import marshal
 import os
 import signal
 import sys
+import time
 from typing import BinaryIO, Protocol
 
 from lab.events import EventBus
@@ -55,7 +56,7 @@ def read_frames(stream: BinaryIO, bus: EventBus) -> None:
             unpack(bus, records)
         if isinstance(dropped, int) and dropped > reported:
             count, reported = dropped - reported, dropped
-            bus.record("", "agent", "", None, None, None, 0, None,
+            bus.record(time.time(), "", None, "", "agent", None, None, 0, None,
                        f"{count} socket calls were not recorded: the program made them faster than they could be shipped",
                        None, {"event": "dropped", "count": count})
 

@@ -23,9 +23,9 @@ from typing import Any
 
 import orjson
 
-from agent.shipper import _first_gap, _ts, now_ms
+from agent.shipper import _first_gap, _ts, dropped_event, now_ms
 from lab.errors import BadInput
-from lab.events import Event, EventBus, Recorded
+from lab.events import EventBus, Recorded
 
 BATCH_SECONDS = 0.05
 BATCH_EVENTS = 2000  # the dashboard refuses more in one body (webapp/traces.py)
@@ -116,9 +116,8 @@ class HttpDelivery:
         if dropped:  # (where the gap is: seqs stay ascending, and the dashboard takes them in order)
             gap = _first_gap(self.sent, events)
             at = next((i for i, e in enumerate(events) if e.seq > gap), len(events))
-            bodies.insert(at, self._body(Event(gap, _ts(events[at - 1] if at else events[0]), "", None, "", "agent",
-                                               None, None, 0, None, f"{dropped} events left the buffer before the "
-                                               "dashboard took them", args={"event": "dropped", "count": dropped})))
+            bodies.insert(at, self._body(dropped_event(gap, _ts(events[at - 1] if at else events[0]), dropped,
+                                                       f"{dropped} events left the buffer before the dashboard took them")))
         self._post(orjson.dumps({"boot": self.boot_ms, "events": bodies}))
         self._posted = time.monotonic()
         self.sent = events[-1].seq

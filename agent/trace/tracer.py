@@ -11,8 +11,9 @@ profiled, encoding and shipping in-process cost more than the calls being traced
 Two record shapes travel to the courier (unpack.py turns them into the lab's events):
 - a data call (send/recv and their kin, the hot path): `(ts, thread, where, call, arg, n, head, to)`,
   `where` being the socket's `(endpoint, proto, local, peer)`, cached on the socket;
-- anything else: `(ts, thread, endpoint, kind, proto, local, peer, size, head, detail, call, args,
-  result, closed_by, errno, code, params)`, every field given.
+- anything else: the thread's name, then the event's own fields after `seq` in their order
+  (lab/events.py FIELDS: ts, endpoint, conn, proto, kind, ..., detail, and as many after it as given),
+  as EventBus.record takes them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import weakref
 from collections import deque
 from typing import Any
 
-from lab.events import PREVIEW_BYTES, Address
+from lab.events import Event, takes_event_fields
 
 #: Records held for the courier; a program faster than the courier loses the oldest beyond this
 #: (its last calls, the ones that explain how it ended, stay), counted, and the courier ships the
@@ -95,14 +96,14 @@ class Tracer:
         self._open.clear()
 
     def never_closed(self, endpoint: str, proto: str, when: str) -> None:
-        self.record(endpoint, "error", proto, None, None, 0, None, f"socket {endpoint} was never closed ({when})",
-                    "close", {"when": when}, code="socket-never-closed", params={"socket": endpoint})
+        self.record(time.time(), endpoint, None, proto, "error", None, None, 0, None,
+                    f"socket {endpoint} was never closed ({when})", "close", {"when": when},
+                    code="socket-never-closed", params={"socket": endpoint})
 
-    def record(self, endpoint: str, kind: str, proto: str, local: Address | None, peer: Address | None,
-               size: int, payload: bytes | None, detail: str, call: str, args: dict[str, Any],
-               result: Any = None, errno: str | None = None, code: str | None = None,
-               params: dict[str, Any] | None = None, ts: float | None = None, closed_by: str | None = None) -> None:
-        """Any call but the data calls, every field given (the thread's name goes into `args`)."""
-        self.put((time.time() if ts is None else ts, threading.current_thread().name, endpoint, kind, proto, local,
-                  peer, size, None if payload is None else payload[:PREVIEW_BYTES], detail, call, args, result,
-                  closed_by, errno, code, params))
+    @takes_event_fields
+    def record(self, *fields: Any, **named: Any) -> None:
+        """Any call but the data calls: an event's fields after `seq`, as the courier's bus records
+        them (a preview of at most PREVIEW_BYTES; the courier puts the thread's name into `args`)."""
+        if named:
+            fields = Event(0, *fields, **named)[1:]
+        self.put((threading.current_thread().name, *fields))

@@ -67,8 +67,9 @@ class TracedSocket(_real_socket):
               closed_by: str | None = None) -> None:
         tracer = self._tr
         if tracer is not None and tracer.on:
-            tracer.record(self._tr_id, kind, self._tr_proto, self._tr_local, peer or self._tr_peer, size, payload,
-                          detail, call, args, result, ts=ts, closed_by=closed_by)
+            tracer.record(time.time() if ts is None else ts, self._tr_id, None, self._tr_proto, kind, self._tr_local,
+                          peer or self._tr_peer, size, None if payload is None else payload[:PREVIEW_BYTES], detail,
+                          call, args, result, closed_by)
 
     def _failed(self, call: str, exc: BaseException, args: dict[str, Any], action: str | None = None,
                 address: Address | None = None, code: str | None = None) -> None:
@@ -83,8 +84,8 @@ class TracedSocket(_real_socket):
             code, params = problem.code, problem.params
         if code is None and not isinstance(exc, OSError):
             code, params = "traced-call-failed", {"call": call, "exception": type(exc).__name__}
-        tracer.record(self._tr_id, "error", self._tr_proto, self._tr_local, address or self._tr_peer, 0, None,
-                      f"{call}() failed: {exc}", call, args, None, err, code, params)
+        tracer.record(time.time(), self._tr_id, None, self._tr_proto, "error", self._tr_local, address or self._tr_peer,
+                      0, None, f"{call}() failed: {exc}", call, args, None, None, err, code, params)
 
     def _learn_local(self) -> None:
         """Ask the OS for the local address once (bind, listen, connect, accept, first sendto), never
@@ -323,9 +324,9 @@ class TracedSocket(_real_socket):
         first = self._tr is not None and not self._closed  # type: ignore[attr-defined]  # (socket.socket sets it; typeshed does not say so)
         unread = self._unread() if first and self._tr_read else 0
         if unread and self._tr is not None and self._tr.on:  # (before the close: its reset reaches the peer next)
-            self._tr.record(self._tr_id, "error", self._tr_proto, self._tr_local, self._tr_peer, unread, None,
-                            f"close() with {unread} received bytes never read", "close", {"unread": unread},
-                            code="recv-missed-pieces", params={"socket": self._tr_id, "unread": unread})
+            self._tr.record(time.time(), self._tr_id, None, self._tr_proto, "error", self._tr_local, self._tr_peer,
+                            unread, None, f"close() with {unread} received bytes never read", "close",
+                            {"unread": unread}, code="recv-missed-pieces", params={"socket": self._tr_id, "unread": unread})
         _real_socket.close(self)
         if first and self._tr is not None:
             self._tr.closed(self._tr_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.events import Address, EventBus
+from lab.events import FIELDS, Address, EventBus
 
 # data call -> (kind, how `detail` words it, the name of its one argument)
 _DATA = {
@@ -28,7 +28,9 @@ def address(value: Any) -> Address | None:
     """(host, port) of a socket address (IPv4, or IPv6's first two fields); None for any other."""
     return (str(value[0]), int(value[1])) if isinstance(value, tuple) and len(value) >= 2 else None
 
-FULL_FIELDS = 17
+# any other record: the thread's name, then an event's fields after `seq`, up to `detail` at least
+FULL_FIELDS = range(1 + FIELDS.index("detail"), len(FIELDS) + 1)
+_ARGS = FIELDS.index("args") - 1  # (among the fields after `seq`)
 
 
 def unpack(bus: EventBus, records: list[tuple[Any, ...]]) -> int:
@@ -41,13 +43,11 @@ def unpack(bus: EventBus, records: list[tuple[Any, ...]]) -> int:
         try:
             if len(record) == DATA_FIELDS:
                 _data(bus, record)
-            elif len(record) == FULL_FIELDS:
-                (ts, thread, endpoint, kind, proto, local, peer, size, head, detail, call, args, result,
-                 closed_by, errno, code, params) = record
-                args = dict(args) if isinstance(args, dict) else {}
-                args["thread"] = thread
-                bus.record(endpoint, kind, proto, None, local, peer, size, head, detail, call, args, result,
-                           closed_by, errno, code, params, None, None, None, ts)
+            elif len(record) in FULL_FIELDS:
+                fields = [*record[1:], *(None,) * (len(FIELDS) - len(record))]  # (those not given: None, their default)
+                args = fields[_ARGS]
+                fields[_ARGS] = {**(args if isinstance(args, dict) else {}), "thread": record[0]}
+                bus.record(*fields)
             else:
                 skipped += 1
         except (TypeError, ValueError, KeyError):
@@ -62,5 +62,4 @@ def _data(bus: EventBus, record: tuple[Any, ...]) -> None:
     args: dict[str, Any] = {name: arg, "thread": thread}
     if call == "sendto":
         args["address"] = list(to) if to else None
-    bus.record(endpoint, kind, proto, None, local, to or peer, n, head, words.format(n=n, arg=arg), call, args, n,
-               None, None, None, None, None, None, None, ts)
+    bus.record(ts, endpoint, None, proto, kind, local, to or peer, n, head, words.format(n=n, arg=arg), call, args, n)

@@ -1,15 +1,23 @@
 // Recordings as data: events to JSON Lines and CSV, and JSON Lines back to clean events. Pure (no
 // DOM), so it is tested with node --test; replay.js does the files and the playing.
-// The event's fields as the lab publishes them: the structured ones too (CONTRACT "Structured
-// events"), so a replay words every event the way the live page did, in either language.
 import { isolate, peerNames } from "./names.js";
 import { stageNumbers } from "./stages.js";
 
-export const FIELDS = ["seq", "ts", "endpoint", "conn", "proto", "kind", "local", "peer", "size", "data", "hex", "detail",
-  "call", "args", "result", "closed_by", "errno", "code", "params", "message", "framing", "state"];
+// The event's fields as the lab publishes them, in its order (lab/events.py JSON_FIELDS, handed over
+// by GET /api/session as "event_fields"): the structured ones too (CONTRACT "Structured events"), so
+// a replay words every event the way the live page did, in either language. The page lists none by hand.
+let fields = [];
+
+/** Take the field list from the session answer; anything but a field's name is left out, not guessed. */
+export function setEventFields(list) {
+  fields = Array.isArray(list) ? list.filter((f) => typeof f === "string" && /^[a-z_]+$/.test(f)) : [];
+}
+
+/** The fields of an event, in the lab's order: the columns of both exports. */
+export const eventFields = () => [...fields];
 
 export function toJsonl(events) {
-  return events.map((ev) => JSON.stringify(Object.fromEntries(FIELDS.map((f) => [f, ev[f] ?? null])))).join("\n") + "\n";
+  return events.map((ev) => JSON.stringify(Object.fromEntries(fields.map((f) => [f, ev[f] ?? null])))).join("\n") + "\n";
 }
 
 /** A CSV cell. Text a spreadsheet would run as a formula (=, +, -, @, tab, CR first) is prefixed
@@ -31,12 +39,12 @@ const nameCell = (name) => (name ? quoted(isolate(unformula(name))) : "");
  * `peer_name` the display name of its peer in that stage (names.js; empty when unnamed). */
 export function toCsv(events) {
   // "stage" and "peer_name" come last: the columns a script already reads by position stay where they were
-  const lines = [["iso_time", ...FIELDS, "stage", "peer_name"].join(",")];
+  const lines = [["iso_time", ...fields, "stage", "peer_name"].join(",")];
   const stages = stageNumbers(events);
   const names = peerNames(events);
   events.forEach((ev, i) => {
     const iso = typeof ev.ts === "number" ? new Date(ev.ts * 1000).toISOString() : "";
-    lines.push([...[iso, ...FIELDS.map((f) => ev[f]), stages[i]].map(cell), nameCell(names[i])].join(","));
+    lines.push([...[iso, ...fields.map((f) => ev[f]), stages[i]].map(cell), nameCell(names[i])].join(","));
   });
   return lines.join("\r\n") + "\r\n";
 }
@@ -45,19 +53,21 @@ const address = (a) => (Array.isArray(a) && a.length === 2 && typeof a[1] === "n
 const text = (s) => (typeof s === "string" ? s : null);
 const object = (o) => (o && typeof o === "object" && !Array.isArray(o) ? o : null);
 const scalar = (v) => (typeof v === "number" || typeof v === "string" ? v : Array.isArray(v) ? address(v) : null);
+const number = (fallback) => (v) => (Number.isFinite(v) ? v : fallback);
+
+// What the page relies on of a field's type, for an imported line (a file from anywhere). Every other
+// field, one the page does not know too, is text or null.
+const CLEAN = {
+  seq: number(null), ts: number(0), endpoint: (v) => String(v ?? ""), conn: (v) => (v === null || v === undefined ? null : String(v)),
+  proto: (v) => (v === "udp" ? "udp" : "tcp"), local: address, peer: address, size: number(0),
+  hex: (v) => (text(v) && /^[0-9a-f ]*$/i.test(v) ? v : null), detail: (v) => text(v) ?? "",
+  args: object, result: scalar, params: object, message: number(null), state: object,
+};
 
 /** An event from an imported line, with every field of the right type; null when it is not one. */
 function clean(raw) {
   if (!raw || typeof raw !== "object" || !Number.isFinite(raw.seq) || typeof raw.kind !== "string") return null;
-  return {
-    seq: raw.seq, ts: Number.isFinite(raw.ts) ? raw.ts : 0, endpoint: String(raw.endpoint ?? ""),
-    conn: raw.conn === null || raw.conn === undefined ? null : String(raw.conn), proto: raw.proto === "udp" ? "udp" : "tcp",
-    kind: raw.kind, local: address(raw.local), peer: address(raw.peer), size: Number.isFinite(raw.size) ? raw.size : 0,
-    data: text(raw.data), hex: text(raw.hex) && /^[0-9a-f ]*$/i.test(raw.hex) ? raw.hex : null, detail: text(raw.detail) ?? "",
-    call: text(raw.call), args: object(raw.args), result: scalar(raw.result), closed_by: text(raw.closed_by),
-    errno: text(raw.errno), code: text(raw.code), params: object(raw.params),
-    message: Number.isFinite(raw.message) ? raw.message : null, framing: text(raw.framing), state: object(raw.state),
-  };
+  return Object.fromEntries(fields.map((f) => [f, (CLEAN[f] ?? text)(raw[f])]));
 }
 
 /** Events from JSON Lines (a JSON array is accepted too), sorted by seq, each seq once. */

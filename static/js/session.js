@@ -2,6 +2,7 @@
 // (GET /api/session: "view" hides every control and shows the "view only" badge).
 import { ApiError, get, setTokenPrompt } from "./api.js";
 import { setKinds, setModes } from "./kinds.js";
+import { setEventFields } from "./recording.js";
 
 const dialog = document.getElementById("token-dialog");
 const form = document.getElementById("token-form");
@@ -36,7 +37,8 @@ export function installTokenPrompt() {
 
 /**
  * GET /api/session: the role ("control" or "view"; a server without /api/session is a control
- * session) and the registries the page reads instead of listing them itself (kinds, modes, framings).
+ * session) and the registries the page reads instead of listing them itself (kinds, modes, framings,
+ * an event's fields).
  */
 export async function loadSession() {
   let session = null;
@@ -46,6 +48,7 @@ export async function loadSession() {
     if (!(error instanceof ApiError && error.status === 404)) throw error;
   }
   setKinds(session?.kinds);
+  setEventFields(session?.event_fields);
   setModes(session?.modes, session?.framings);
   const lessons = Array.isArray(session?.lessons) ? session.lessons : []; // the Lessons menu (teach.js)
   // "agents": a list over lab agents, null on an embedded dashboard (nothing of agents shown)

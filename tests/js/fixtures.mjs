@@ -15,6 +15,10 @@ export const KINDS = JSON.parse(execFileSync(PYTHON, ["-c", "import json; from l
 
 export const useKinds = () => setKinds(KINDS);
 
+/** An event's fields as GET /api/session hands them over, read from lab/events.py itself (the one definition). */
+export const EVENT_FIELDS = JSON.parse(execFileSync(PYTHON, ["-c", "import json; from lab.events import JSON_FIELDS; print(json.dumps(JSON_FIELDS))"],
+  { cwd: ROOT, encoding: "utf-8" }));
+
 const BASE = { ts: 1700000000, conn: null, proto: "tcp", local: null, peer: null, size: 0, data: null, hex: null,
   detail: "English the page must never show", call: null, args: null, result: null, closed_by: null, errno: null,
   code: null, params: null, message: null, framing: null, state: null };

@@ -4,7 +4,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { NameBook, cleanNames, hostPort, isolate, nameIn, peerNames, plainHost } from "../../static/js/names.js";
-import { toCsv } from "../../static/js/recording.js";
+import { setEventFields, toCsv } from "../../static/js/recording.js";
+import { EVENT_FIELDS } from "./fixtures.mjs";
+
+setEventFields(EVENT_FIELDS); // (as GET /api/session hands them to the page)
 
 const stageObject = (n, names) => ({ stage: n, seq: 0, started: 0, endpoints: 0, teacher: { view: "log", focus: null },
   lesson: null, names });

@@ -5,9 +5,11 @@ import assert from "node:assert/strict";
 import { beforeEach, test } from "node:test";
 import { beginsStage, logOf, setKinds } from "../../static/js/kinds.js";
 import { LadderModel } from "../../static/js/ladder-model.js";
-import { toCsv } from "../../static/js/recording.js";
+import { setEventFields, toCsv } from "../../static/js/recording.js";
 import { Stages, feedByStage, stageNumbers } from "../../static/js/stages.js";
-import { KINDS, event, useKinds } from "./fixtures.mjs";
+import { EVENT_FIELDS, KINDS, event, useKinds } from "./fixtures.mjs";
+
+setEventFields(EVENT_FIELDS); // (as GET /api/session hands them to the page)
 
 const S = ["127.0.0.1", 5000];
 beforeEach(useKinds);

@@ -11,6 +11,7 @@ import websocket
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from webapp import socketio_internals as internals
 from webapp.relay import QUEUE_MAX
 
 from ..support import EventCollector, LiveServer, wait_until
@@ -85,7 +86,7 @@ def flood_past(stalled: Any, live_server: LiveServer, events_client: Callable[..
     stalled.recv()  # the engine.io open packet
     stalled.send("40")  # socket.io connect to the default namespace
     server = app.extensions["socketlab_relay"].server
-    wait_until(lambda: len(server.manager.rooms.get("/", {}).get(None, {})) == 1)
+    wait_until(lambda: len(internals.clients(server, "/")) == 1)
     healthy = events_client(live_server.url)
     payload = b"x" * 64
     for wave in range(200):  # waves of events, each sent as a batch, until the stalled client is skipped
@@ -98,6 +99,6 @@ def flood_past(stalled: Any, live_server: LiveServer, events_client: Callable[..
     assert relay.skipped > 0
     lab.bus.publish("flood", "marker", detail="after the flood")
     healthy.wait_for(timeout=15, kind="marker")
-    queues = [s.queue.qsize() for s in list(server.eio.sockets.values())]
+    queues = [internals.queued(server, eio_sid) for eio_sid in internals.sessions(server)]
     assert max(queues) <= QUEUE_MAX + 2, queues  # bounded: the stalled client is skipped, not queued
     assert max(e["seq"] for e in healthy.events) == healthy.find(kind="marker")[0]["seq"]
