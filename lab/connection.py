@@ -55,6 +55,8 @@ class Owner(Protocol):
     spec: EndpointSpec
 
     def publish(self, kind: str, **fields: Any) -> None: ...
+    def count_in(self, n: int) -> None: ...
+    def count_out(self, n: int) -> None: ...
     def on_open(self, conn: Connection) -> None: ...
     def on_data(self, conn: Connection, data: bytes) -> None: ...
     def on_closed(self, conn: Connection) -> None: ...
@@ -132,7 +134,7 @@ class Connection:
                         ending = Ending("peer", detail="closed by the peer: recv() returned 0 bytes (end of stream)")
                     break
                 self.bytes_in += n
-                self.owner.bytes_in += n
+                self.owner.count_in(n)
                 self.recvs += 1
                 self.publish("recv", size=n, payload=data if self.preview is None else self.preview(data),
                              detail=f"recv({RECV_SIZE}) returned {n} bytes", call="recv", args=recv_args, result=n)
@@ -355,7 +357,7 @@ class Connection:
 
     def _count_sent(self, n: int) -> None:
         self.bytes_out += n
-        self.owner.bytes_out += n
+        self.owner.count_out(n)
         self.sends += 1
 
     def close(self, reason: str = "stopped", wait: bool = True, params: dict[str, Any] | None = None) -> None:
@@ -376,7 +378,11 @@ class Connection:
         except OSError:
             pass  # already closed by the peer or the thread: nothing left to wake
         if wait:
-            join(self._thread)
+            self.wait_closed()
+
+    def wait_closed(self, timeout: float = 5.0) -> bool:
+        """Wait for the receive thread to end after close(); False if it had not within `timeout`."""
+        return join(self._thread, timeout)
 
     def to_json(self, tcp_info: bool = True) -> dict[str, Any]:
         return {

@@ -243,7 +243,8 @@ MESSAGES: dict[str, str] = {
     "no-such-route": "There is no such API route; see the README for the list.",
     "method-not-allowed": "This route does not accept that HTTP method; see the README for the list.",
     "too-large": "The request body is too large.",
-    "unexpected": "The lab could not do that ({error}); it keeps running. Please report this.",
+    "unexpected": "Something went wrong inside the lab (a bug, logged for whoever runs it); the lab keeps running. "
+                  "Please report what you did.",
     "local-only": "This dashboard has no access token set, so it only accepts requests from its own machine. "
                   "Start it with SOCKETLAB_TOKEN=<a secret> to allow remote control.",
     "unauthorized": "An access token is needed: open the link with ?token=... that the lab printed, "

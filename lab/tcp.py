@@ -240,7 +240,7 @@ class TcpServer(Endpoint):
         for conn in conns:
             conn.close("server-stopped", wait=False)
         for conn in conns:
-            join(conn._thread)
+            conn.wait_closed()
         self.state = "stopped"
         self._snapshots.send(hold=False)
 

@@ -188,7 +188,7 @@ export default {
   "err.no-such-route": "There is no such API route; see the README for the list.",
   "err.method-not-allowed": "This route does not accept that HTTP method; see the README for the list.",
   "err.too-large": "The request body is too large.",
-  "err.unexpected": "The lab could not do that ({error}); it keeps running. Please report this.",
+  "err.unexpected": "Something went wrong inside the lab (a bug, logged for whoever runs it); the lab keeps running. Please report what you did.",
   "err.local-only": "This dashboard has no access token set, so it only accepts requests from its own machine. Start it with SOCKETLAB_TOKEN=<a secret> to allow remote control.",
   "err.unauthorized": "An access token is needed: open the link with ?token=... that the lab printed, or send 'Authorization: Bearer <token>'.",
   "err.view-only": "This is a view-only link: it can watch the lab but not change it. Ask the teacher for the control link.",

@@ -188,7 +188,7 @@ export default {
   "err.no-such-route": "没有这个 API 路由；请查看 README 中的列表。",
   "err.method-not-allowed": "这个路由不接受这种 HTTP 方法；请查看 README 中的列表。",
   "err.too-large": "请求体太大了。",
-  "err.unexpected": "实验室没能完成这个操作（{error}）；它仍在运行。请报告这个问题。",
+  "err.unexpected": "实验室内部出了错（一个程序错误，已为运行它的人记入日志）；实验室仍在运行。请报告你刚才做了什么。",
   "err.local-only": "这个面板没有设置访问令牌，所以只接受来自本机的请求。请用 SOCKETLAB_TOKEN=<一个密钥> 启动它，以允许远程控制。",
   "err.unauthorized": "需要访问令牌：请打开实验室打印出来的带 ?token=... 的链接，或者发送 'Authorization: Bearer <token>'。",
   "err.view-only": "这是一个只读链接：它可以观看实验室，但不能改变它。请向老师要控制链接。",
