@@ -265,6 +265,8 @@ export default {
   "err.redis-url-invalid": "'{url}' is not a Redis URL: use redis://[:password@]host:port/db or unix:///path/to.sock[?db=n].",
   "err.agent-name-invalid": "'{name}' is not a valid agent name: use 1 to {limit} letters, digits, '.', '_' or '-'.",
   "err.setting-not-a-whole-number": "{name} must be a whole number of at least 1, not '{value}'.",
+  "err.setting-not-a-switch": "{name} must be 1 (on) or 0 (off), not '{value}'.",
+  "err.setting-not-a-port": "{name} must be a port number from 0 to 65535, not '{value}'.",
   "err.agent-bad-command": "The lab agent could not read a command: its '{field}' is missing or malformed.",
   "err.agent-command-too-large": "This command is {size} bytes, more than the {limit} bytes a lab agent takes at once.",
   "err.number-too-large": "The number {value} is out of range: the lab takes whole numbers from {low} to {high}.",

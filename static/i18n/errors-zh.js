@@ -265,6 +265,8 @@ export default {
   "err.redis-url-invalid": "“{url}”不是 Redis 地址：请用 redis://[:密码@]主机:端口/库号 或 unix:///路径/to.sock[?db=n]。",
   "err.agent-name-invalid": "“{name}”不是有效的代理名：请用 1 到 {limit} 个字母、数字、“.”、“_”或“-”。",
   "err.setting-not-a-whole-number": "{name} 必须是不小于 1 的整数，而不是“{value}”。",
+  "err.setting-not-a-switch": "{name} 必须是 1（开）或 0（关），而不是“{value}”。",
+  "err.setting-not-a-port": "{name} 必须是 0 到 65535 之间的端口号，而不是“{value}”。",
   "err.agent-bad-command": "实验室代理无法读懂一个命令：它的“{field}”缺失或格式不对。",
   "err.agent-command-too-large": "这个命令有 {size} 字节，超过了实验室代理一次接受的 {limit} 字节。",
   "err.number-too-large": "数字 {value} 超出范围：实验室只接受从 {low} 到 {high} 的整数。",
