@@ -23,7 +23,7 @@ from types import FrameType
 from lab.errors import LabError
 
 from .agent import Agent
-from .config import AgentConfig, environment
+from .config import AgentConfig, environment, redis_url
 from .redisconn import REDIS_HELP, redacted, warn_password_in_argv
 
 log = logging.getLogger("agent")
@@ -36,14 +36,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="this agent's name, 1-40 of [A-Za-z0-9_.-] (SOCKETLAB_AGENT_NAME; default: the host name)")
     options = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    env = environment()
+    url = options.redis if options.redis is not None else redis_url(env)
+    if not url:
+        parser.error("which Redis? Set SOCKETLAB_REDIS=<url> (python -m agent.acl add <name> makes one).")
+    warn_password_in_argv("python -m agent", url, argv)
     try:
-        config = AgentConfig.from_env(environment(), name=options.name, redis=options.redis)
+        config = AgentConfig.from_env(env, name=options.name, redis=url)
     except LabError as exc:
         print(f"python -m agent: {exc}", file=sys.stderr)
         return 2
-    if not config.redis:
-        parser.error("which Redis? Set SOCKETLAB_REDIS=<url> (python -m agent.acl add <name> makes one).")
-    warn_password_in_argv("python -m agent", config.redis, argv)
     name = config.name
     try:
         lab = config.lab()

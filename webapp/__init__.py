@@ -14,7 +14,9 @@ from flask import Flask, render_template
 from lab import Lab
 from lab.stage import Stage
 
+from .api import api
 from .auth import prepare_tokens
+from . import classroom, traces
 from .config import DashboardConfig, served
 from .conns import ConnBudget, LiveGate
 from .guard import Guard, HostPolicy
@@ -138,11 +140,8 @@ def create_app(config: DashboardConfig | Mapping[str, Any] | None = None) -> Fla
     stage = app.extensions["socketlab_stage"] = Stage(labs)
     labs.follow_stage(stage.adopt)  # (over lab agents, one stage for every dashboard on that Redis)
 
-    from .api import api  # the blueprint needs the app's lab only at request time
-    from . import classroom  # noqa: F401  (the stage, names and join routes, on the same blueprint)
-    from . import traces  # noqa: F401  (its route joins the api blueprint: POST /api/traces/<name>/events)
-
-    app.register_blueprint(api)
+    for routes in (api, classroom.routes, traces.routes):  # (each needs the app's lab only at request time)
+        app.register_blueprint(routes)
 
     @app.get("/")
     def index() -> str:
@@ -183,7 +182,10 @@ def _every_second(gate: LiveGate, students: Students) -> None:
 
 
 def shutdown(app: Flask) -> None:
-    """Stop the relay and close every socket and thread of the app's lab."""
+    """Stop the relay and close every socket and thread of the app's lab (a second call does nothing)."""
+    if app.extensions.get("socketlab_stopped"):
+        return
+    app.extensions["socketlab_stopped"] = True
     app.extensions["socketlab_relay"].stop()
     app.extensions["socketlab_labs"].close()
     local = app.extensions.get("socketlab_local_agent")

@@ -176,6 +176,14 @@ def _unexpected_answer() -> tuple[Response, int]:
     return jsonify(error=MESSAGES["unexpected"], code="unexpected", params={}, category="unexpected"), 500
 
 
+def guarded(blueprint: Blueprint) -> Blueprint:
+    """`blueprint` (another module's routes under /api) with this one's access rules and error answers."""
+    blueprint.before_request(check_access)
+    blueprint.register_error_handler(LabError, lab_error)
+    blueprint.register_error_handler(Exception, unexpected)
+    return blueprint
+
+
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
@@ -239,6 +247,7 @@ def stats() -> Response:
                    relay_batches=relay.batches, relay_skipped=relay.skipped,
                    endpoints=sum(x["endpoints"] for x in labs_),
                    downloads_running=sum(x["downloads_running"] for x in labs_),
+                   stuck_threads=sum(x.get("stuck_threads", 0) for x in labs_),  # threads a close gave up on
                    connections=current_app.extensions["socketlab_conns"].snapshot(),  # refused/closed, conns.py
                    skipped_entries=getattr(getattr(labs(), "hub", None), "skipped", 0),  # hostile stream entries
                    capture=next((x["capture"] for x in labs_ if x.get("capture")), None))  # lab/wire/ counts

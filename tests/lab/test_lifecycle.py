@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import Lab
+from lab import Lab, commands
 from lab.endpoint import join, stuck_threads
 
 
@@ -31,7 +31,7 @@ def test_an_endpoint_closes_when_its_block_ends(lab: Lab) -> None:
     assert server.state == "stopped"
 
 
-def test_a_join_that_gives_up_names_the_thread(caplog: pytest.LogCaptureFixture) -> None:
+def test_a_join_that_gives_up_names_the_thread(lab: Lab, caplog: pytest.LogCaptureFixture) -> None:
     release = threading.Event()
     thread = threading.Thread(target=release.wait, args=(30,), name="stubborn-worker")
     thread.start()
@@ -40,6 +40,7 @@ def test_a_join_that_gives_up_names_the_thread(caplog: pytest.LogCaptureFixture)
             assert join(thread, timeout=0.05) is False
         assert "stubborn-worker did not end" in caplog.text
         assert stuck_threads()[-1] == "stubborn-worker"
+        assert commands.run(lab, "stats")["stuck_threads"] == len(stuck_threads())  # (/api/stats adds them up)
     finally:
         release.set()
         thread.join(5)

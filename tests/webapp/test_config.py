@@ -6,9 +6,11 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
+import requests
 
 from agent.config import AgentConfig
 from lab import Limits
@@ -130,3 +132,39 @@ def test_the_commands_say_a_bad_number_and_stop(tmp_path: Path) -> None:
         assert "Traceback" not in done.stderr
     agent = run([sys.executable, "-m", "agent", "--name", "pc1"], SOCKETLAB_REDIS="redis://127.0.0.1:1/0", **folders)
     assert agent.returncode == 2 and agent.stderr.strip() == f"python -m agent: {BAD_NUMBER}"
+
+
+def test_gunicorns_master_hands_its_configuration_to_the_worker(tmp_path: Path) -> None:
+    """The README's command: the master reads the configuration and generates the control token
+    (only a view token is given), and the worker's app answers to that token and knows its port, with
+    nothing passed through the environment."""
+    env = {"PATH": "/usr/bin:/bin", "SOCKETLAB_FILES": str(tmp_path / "f"), "SOCKETLAB_DOWNLOADS": str(tmp_path / "d"),
+           "SOCKETLAB_STATE_DIR": str(tmp_path / "s"), "SOCKETLAB_VIEW_TOKEN": "view-secret-0123456789"}
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "1", "--threads", "100", "--graceful-timeout", "5",
+                                "-b", "127.0.0.1:0", "webapp:create_app()"], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    assert process.stderr is not None
+    reader = threading.Thread(target=lambda: lines.extend(process.stderr or []), name="gunicorn-output")
+    reader.start()
+    try:
+        found = wait_until(lambda: re.search(r"Control the lab .*: (http://127\.0\.0\.1:(\d+))/\?token=(\S+)", "".join(lines)), 30)
+        url, port, control = found.group(1), int(found.group(2)), found.group(3)
+        wait_until(lambda: _answers(f"{url}/api/health"), 30)
+        bearer = {"Authorization": f"Bearer {control}"}
+        assert requests.get(f"{url}/api/endpoints", headers=bearer, timeout=5).status_code == 200
+        assert requests.get(f"{url}/api/endpoints", timeout=5).status_code == 401
+        assert requests.get(f"{url}/api/join", headers=bearer, timeout=5).json()["port"] == port
+        assert requests.get(f"{url}/api/health", headers={"Host": "evil.example"}, timeout=5).status_code == 400
+    finally:
+        process.terminate()
+        process.wait(30)
+        reader.join(10)
+        process.stderr.close()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
