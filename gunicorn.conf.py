@@ -42,9 +42,28 @@ def when_ready(server):  # gunicorn hook: the listening sockets are bound (a bus
     serve(config)
 
 
-def worker_exit(server, worker):  # gunicorn hook: in the worker, as it ends (SIGTERM, SIGQUIT, SIGINT, restarts)
+def post_worker_init(worker):  # gunicorn hook: in the worker, its app loaded and its signals set
+    """SIGTERM starts stopping the app at once, beside gunicorn's graceful stop: a page's websocket keeps
+    a worker's thread until --graceful-timeout, and then the master kills the worker (SIGKILL), before
+    worker_exit would run. The thread is not a daemon: the worker's process waits for it to finish."""
+    import signal
+    import threading
+
+    from webapp import shutdown
+
+    graceful = signal.getsignal(signal.SIGTERM)
+
+    def stopping(signum, frame):
+        threading.Thread(target=shutdown, args=(worker.wsgi,), name="socketlab-shutdown").start()
+        if callable(graceful):
+            graceful(signum, frame)
+
+    signal.signal(signal.SIGTERM, stopping)
+
+
+def worker_exit(server, worker):  # gunicorn hook: in the worker, as it ends (SIGQUIT, SIGINT, restarts, ...)
     from webapp import shutdown
 
     app = getattr(worker, "wsgi", None)  # (None when the app failed to load: nothing was started)
     if app is not None and "socketlab_relay" in getattr(app, "extensions", {}):
-        shutdown(app)
+        shutdown(app)  # (once: after a SIGTERM it has already run)

@@ -91,8 +91,8 @@ def _start_labs(app: Flask, config: DashboardConfig) -> Labs:
         if app.config["LOCAL_AGENT"]:  # an agent in this process too (its lab, this host's policy)
             from agent.agent import Agent
 
-            local_config = replace(config.agent(app.config["LOCAL_AGENT"], app.config["BIND"], app.config["LESSON_HOST"]),
-                                   redis=app.config["REDIS"])
+            local_config = config.agent(app.config["LOCAL_AGENT"], app.config["REDIS"], bind=app.config["BIND"],
+                                        lesson_host=app.config["LESSON_HOST"])  # (a class widens both: _for_a_class)
             local = Agent(local_config.name, local_config.redis, local_config.lab())
             local.start()
             app.extensions["socketlab_local_agent"] = local

@@ -129,9 +129,9 @@ class DashboardConfig:
         except BadInput as exc:
             raise StartupProblem(str(exc)) from None
 
-    def agent(self, name: str, bind: str, lesson_host: str) -> AgentConfig:
+    def agent(self, name: str, redis: str, bind: str, lesson_host: str) -> AgentConfig:
         """The AgentConfig of an agent this dashboard runs in its own process: its lab is this config's."""
-        return AgentConfig(name=name, redis=self.redis, files=self.files, downloads=self.downloads, limits=self.limits,
+        return AgentConfig(name=name, redis=redis, files=self.files, downloads=self.downloads, limits=self.limits,
                            allow=self.allow, bind=bind, capture=self.capture, lesson_host=lesson_host)
 
     def app_settings(self) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from ..netns import ROOT
-from ..support import wait_until
+from ..support import EventCollector, wait_until
 from .conftest import namespaces_work
 
 APPARMOR = "unshare: write failed /proc/self/uid_map: Operation not permitted"
@@ -122,9 +122,11 @@ def test_sigterm_stops_the_dashboard_and_both_children(folder: Path) -> None:
                 stream.close()
 
 
-def test_sigterm_to_gunicorn_stops_its_worker_and_both_children(folder: Path) -> None:
+@pytest.mark.parametrize("watched", [False, True], ids=["idle", "a-page-watching"])
+def test_sigterm_to_gunicorn_stops_its_worker_and_both_children(folder: Path, watched: bool) -> None:
     """The README's gunicorn command with the sandbox: gunicorn's worker holds the app, and its children
-    (in sessions of their own, so no signal to gunicorn's group reaches them) are stopped by the worker."""
+    (in sessions of their own, so no signal to gunicorn's group reaches them) are stopped by the worker,
+    also while a page's websocket holds one of its threads (gunicorn waits --graceful-timeout for it)."""
     refused = namespaces_work()
     if refused:
         pytest.skip(f"no network namespace here: {refused}")
@@ -134,6 +136,7 @@ def test_sigterm_to_gunicorn_stops_its_worker_and_both_children(folder: Path) ->
                                 "-b", "127.0.0.1:0", "webapp:create_app()"],
                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     kids: list[int] = []
+    watchers: list[EventCollector] = []
     drain: threading.Thread | None = None
     try:
         assert process.stderr is not None
@@ -149,6 +152,10 @@ def test_sigterm_to_gunicorn_stops_its_worker_and_both_children(folder: Path) ->
         drain.start()
         session = wait_until(lambda: _session(url), 30)
         assert session["sandbox"] is True and [a["name"] for a in session["agents"]] == ["sandbox"]
+        if watched:
+            page = EventCollector(url)  # (connected when this returns: a websocket held by a worker's thread)
+            watchers.append(page)
+            assert page.sio.connected
         workers = children(process.pid)
         assert len(workers) == 1
         kids = children(workers[0])
@@ -161,6 +168,8 @@ def test_sigterm_to_gunicorn_stops_its_worker_and_both_children(folder: Path) ->
         if process.poll() is None:
             process.kill()
             process.wait(5)
+        for page in watchers:
+            page.sio.disconnect()
         for kid in kids:
             if alive(kid):
                 os.kill(kid, signal.SIGKILL)  # (the children this test's gunicorn left: the failure above says so)
