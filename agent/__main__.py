@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
@@ -24,31 +23,37 @@ from types import FrameType
 from lab.errors import LabError
 
 from .agent import Agent
-from .config import checked_name, default_name, lab_from_env
+from .config import AgentConfig, environment, redis_url
 from .redisconn import REDIS_HELP, redacted, warn_password_in_argv
 
 log = logging.getLogger("agent")
 
 
 def main(argv: list[str] | None = None) -> int:
-    env = dict(os.environ)
     parser = argparse.ArgumentParser(prog="python -m agent", description="Run a Socket Lab agent on this host.")
-    parser.add_argument("--redis", default=env.get("SOCKETLAB_REDIS", ""), help=REDIS_HELP)
-    parser.add_argument("--name", default=env.get("SOCKETLAB_AGENT_NAME") or default_name(),
+    parser.add_argument("--redis", default=None, help=REDIS_HELP)
+    parser.add_argument("--name", default=None,
                         help="this agent's name, 1-40 of [A-Za-z0-9_.-] (SOCKETLAB_AGENT_NAME; default: the host name)")
     options = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    if not options.redis:
+    env = environment()
+    url = options.redis if options.redis is not None else redis_url(env)
+    if not url:
         parser.error("which Redis? Set SOCKETLAB_REDIS=<url> (python -m agent.acl add <name> makes one).")
-    warn_password_in_argv("python -m agent", options.redis, argv)
+    warn_password_in_argv("python -m agent", url, argv)
     try:
-        name = checked_name(options.name)
-        lab = lab_from_env(name, env)
+        config = AgentConfig.from_env(env, name=options.name, redis=url)
+    except LabError as exc:
+        print(f"python -m agent: {exc}", file=sys.stderr)
+        return 2
+    name = config.name
+    try:
+        lab = config.lab()
     except LabError as exc:
         print(f"python -m agent: {exc}", file=sys.stderr)
         return 2
     try:
-        agent = Agent(name, options.redis, lab)
+        agent = Agent(name, config.redis, lab)
     except LabError as exc:
         lab.close()
         print(f"python -m agent: {exc}", file=sys.stderr)
@@ -61,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, finish)
     signal.signal(signal.SIGINT, finish)
     agent.start()
-    log.info("agent %s up on %s", name, redacted(options.redis))
+    log.info("agent %s up on %s", name, redacted(config.redis))
     try:
         while not done.wait(3600):  # (a timed wait: signal handlers run in the main thread between waits)
             pass

@@ -30,7 +30,7 @@ import redis
 
 from lab.errors import BadInput, LabError, Problem
 
-from .config import checked_name
+from .config import checked_name, environment, redis_url
 from .redisconn import connect
 
 # What a lab agent (agent/agent.py, shipper.py, inbox.py) and a traced program (agent/trace/delivery.py)
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     remove = actions.add_parser("remove", help="delete the Redis user of one agent")
     remove.add_argument("name")
     options = parser.parse_args(argv)
-    admin_url = os.environ.get("SOCKETLAB_REDIS", "")
+    admin_url = redis_url(environment())
     if not admin_url:
         parser.error("set SOCKETLAB_REDIS to the administrator's Redis URL (not on the command line: ps shows it).")
     try:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import errors
 from .codegen import program_for, program_for_download
+from .endpoint import stuck_threads
 from .errors import BadInput, LabError, NotFound, TooLarge
 from .lessons import lesson as lesson_numbered
 from .spec import DownloadRequest
@@ -122,7 +123,8 @@ COMMANDS: dict[str, Callable[[Lab, Args], Any]] = {
     "stats": lambda lab, a: {"events": lab.bus.last_seq, "suppressed": lab.bus.suppressed,
                              "capture": lab.capture.stats() if lab.capture is not None else None,
                              "endpoints": len(lab.endpoints),
-                             "downloads_running": sum(d.state == "running" for d in list(lab.downloads.values()))},
+                             "downloads_running": sum(d.state == "running" for d in list(lab.downloads.values())),
+                             "stuck_threads": len(stuck_threads())},  # (of the lab's process: endpoint.join)
 }
 
 

@@ -55,6 +55,8 @@ class Owner(Protocol):
     spec: EndpointSpec
 
     def publish(self, kind: str, **fields: Any) -> None: ...
+    def count_in(self, n: int) -> None: ...
+    def count_out(self, n: int) -> None: ...
     def on_closed(self, conn: Connection[Any]) -> None: ...
     def crashed(self, exc: BaseException) -> None: ...
 
@@ -145,7 +147,7 @@ class Connection(Generic[H]):
                         ending = Ending("peer", detail="closed by the peer: recv() returned 0 bytes (end of stream)")
                     break
                 self.bytes_in += n
-                self.owner.bytes_in += n
+                self.owner.count_in(n)
                 self.recvs += 1
                 self.publish("recv", size=n, payload=data if preview is None else preview(data),
                              detail=f"recv({RECV_SIZE}) returned {n} bytes", call="recv", args=recv_args, result=n)
@@ -346,7 +348,7 @@ class Connection(Generic[H]):
 
     def _count_sent(self, n: int) -> None:
         self.bytes_out += n
-        self.owner.bytes_out += n
+        self.owner.count_out(n)
         self.sends += 1
 
     def close(self, reason: str = "stopped", wait: bool = True, params: dict[str, Any] | None = None) -> None:
@@ -369,9 +371,10 @@ class Connection(Generic[H]):
         if wait:
             self.join()
 
-    def join(self, timeout: float = 5.0) -> None:
-        """Wait for the receive thread to end (it publishes the `close` event): after close(wait=False)."""
-        join(self._thread, timeout)
+    def join(self, timeout: float = 5.0) -> bool:
+        """Wait for the receive thread to end (it publishes the `close` event), as after close(wait=False);
+        False if it had not within `timeout`."""
+        return join(self._thread, timeout)
 
     def to_json(self, tcp_info: bool = True) -> dict[str, Any]:
         return {

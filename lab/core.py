@@ -7,6 +7,7 @@ import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from .download import Download
@@ -252,6 +253,13 @@ class Lab:
         for download in running:
             download.cancel()
         return closed
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
 
     def close(self) -> None:
         """Stop every endpoint and download; afterwards no lab thread or socket is left."""

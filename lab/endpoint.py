@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import errno
+import logging
 import socket
 import struct
 import threading
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any, Callable, Iterator
 
 from .errors import BadInput, Forbidden, LabError, Refused, os_problem
@@ -138,9 +140,32 @@ def crash_sentence(exc: BaseException, what: str) -> str:
             "it no longer works: stop it and start a new one, and please report this")
 
 
-def join(thread: threading.Thread | None, timeout: float = 5.0) -> None:
-    if thread is not None and thread is not threading.current_thread():
-        thread.join(timeout)
+log = logging.getLogger(__name__)
+
+_stuck_lock = threading.Lock()
+_stuck: list[str] = []  # the names of threads a join() gave up on, oldest first (bounded)
+
+
+def join(thread: threading.Thread | None, timeout: float = 5.0) -> bool:
+    """Wait for `thread` to end, `timeout` seconds at most; False (logged, and counted by
+    stuck_threads()) when it is still running then: a thread the lab cannot stop is a bug to see,
+    not to hide, but closing the rest must not wait on it for ever."""
+    if thread is None or thread is threading.current_thread():
+        return True
+    thread.join(timeout)
+    if not thread.is_alive():
+        return True
+    log.warning("thread %s did not end within %.1f s of being asked to; going on without it", thread.name, timeout)
+    with _stuck_lock:
+        _stuck.append(thread.name)
+        del _stuck[:-100]
+    return False
+
+
+def stuck_threads() -> list[str]:
+    """The names of the threads join() gave up on in this process (the latest 100)."""
+    with _stuck_lock:
+        return list(_stuck)
 
 
 class Endpoint:
@@ -160,7 +185,27 @@ class Endpoint:
         self.bytes_in = 0
         self.bytes_out = 0
         self._lock = threading.Lock()
+        # Counting has a lock of its own: the connections' threads and the senders add to the same
+        # totals at once (`+=` on an attribute is a read and a write), and none waits for the other locks.
+        self._count_lock = threading.Lock()
         self._reachable: list[dict[str, object]] | None = None
+
+    def __enter__(self) -> Endpoint:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
+
+    def count_in(self, n: int) -> None:
+        """Add `n` received bytes to this endpoint's total (from any thread)."""
+        with self._count_lock:
+            self.bytes_in += n
+
+    def count_out(self, n: int) -> None:
+        """Add `n` sent bytes to this endpoint's total (from any thread)."""
+        with self._count_lock:
+            self.bytes_out += n
 
     def publish(self, kind: str, **fields: Any) -> None:
         fields.setdefault("local", self.local)

@@ -243,7 +243,8 @@ MESSAGES: dict[str, str] = {
     "no-such-route": "There is no such API route; see docs/api.md for the list.",
     "method-not-allowed": "This route does not accept that HTTP method; see docs/api.md for the list.",
     "too-large": "The request body is too large.",
-    "unexpected": "The lab could not do that ({error}); it keeps running. Please report this.",
+    "unexpected": "Something went wrong inside the lab (a bug, logged for whoever runs it); the lab keeps running. "
+                  "Please report what you did.",
     "local-only": "This dashboard has no access token set, so it only accepts requests from its own machine. "
                   "Start it with SOCKETLAB_TOKEN=<a secret> to allow remote control.",
     "unauthorized": "An access token is needed: open the link with ?token=... that the lab printed, "
@@ -361,6 +362,8 @@ MESSAGES: dict[str, str] = {
     "redis-url-invalid": "'{url}' is not a Redis URL: use redis://[:password@]host:port/db or unix:///path/to.sock[?db=n].",
     "agent-name-invalid": "'{name}' is not a valid agent name: use 1 to {limit} letters, digits, '.', '_' or '-'.",
     "setting-not-a-whole-number": "{name} must be a whole number of at least 1, not '{value}'.",
+    "setting-not-a-switch": "{name} must be 1 (on) or 0 (off), not '{value}'.",
+    "setting-not-a-port": "{name} must be a port number from 0 to 65535, not '{value}'.",
     "agent-bad-command": "The lab agent could not read a command: its '{field}' is missing or malformed.",
     "agent-command-too-large": "This command is {size} bytes, more than the {limit} bytes a lab agent takes at once.",
     # numbers and text a lab agent's transport (orjson over Redis) cannot carry, refused at the edge

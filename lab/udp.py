@@ -214,7 +214,7 @@ class UdpEndpoint(Endpoint):
             self.local = address(sock.getsockname())
             self.publish("send", peer=peer, size=sent, payload=data, detail=detail + "; the OS bound the socket to a free port",
                          call="sendto", args=args, result=sent, ts=began)
-        self.bytes_out += sent
+        self.count_out(sent)
         self.datagrams_out += 1
         return sent
 

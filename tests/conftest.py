@@ -73,9 +73,11 @@ def project_state_untouched() -> Iterator[None]:
 def state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test's own state folder (SOCKETLAB_STATE_DIR): generated tokens, join codes and students'
     tokens never land in the project's instance/ folder. In the environment, so dashboards started in
-    subprocesses (which inherit it) keep theirs there too."""
+    subprocesses (which inherit it) keep theirs there too; and as the default of a configuration made
+    in this process (create_app({...}) starts from the defaults, not from the environment)."""
     folder = tmp_path_factory.mktemp("state") / "state"
     monkeypatch.setenv("SOCKETLAB_STATE_DIR", str(folder))
+    monkeypatch.setattr("webapp.state.DEFAULT", folder)
     return folder
 
 

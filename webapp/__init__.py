@@ -5,22 +5,25 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from collections.abc import Mapping
 from dataclasses import replace
 from functools import partial
-from typing import Any, TypeVar, overload
+from typing import Any
 
 from flask import Flask, render_template
-from lab import Lab, Limits
+from lab import Lab
 from lab.stage import Stage
 
+from .api import api
 from .auth import prepare_tokens
-from .conns import ConnBudget, ConnLimits, LiveGate
+from . import classroom, traces
+from .config import DashboardConfig, served
+from .conns import ConnBudget, LiveGate
 from .guard import Guard, HostPolicy
 from .join import JoinDesk, Students
 from .labs import EmbeddedLabs, Labs
 from .redact import hide_tokens_in_werkzeug_log
 from .sandbox import CLASS_AGENT
-from .sandbox import wanted as sandbox_wanted
 from .live import EventPacket, disconnect_revoked, socketio
 from .startup import StartupProblem
 from .relay import Relay
@@ -39,30 +42,6 @@ SECURITY_HEADERS = {
 }
 
 
-L = TypeVar("L")
-
-
-@overload
-def limits_from_env(env: dict[str, str]) -> Limits: ...
-@overload
-def limits_from_env(env: dict[str, str], kind: type[L]) -> L: ...
-def limits_from_env(env: dict[str, str], kind: Any = Limits) -> Any:
-    """Limits (or another dataclass of whole numbers, such as ConnLimits) from SOCKETLAB_MAX_*
-    variables (see docs/configuration.md); defaults where unset."""
-    values: dict[str, int] = {}
-    for field in kind.__dataclass_fields__:
-        name = f"SOCKETLAB_MAX_{field.upper()}"
-        raw = env.get(name)
-        if raw:
-            try:
-                values[field] = int(raw)
-            except ValueError:
-                raise SystemExit(f"{name} must be a whole number, not '{raw}'.") from None
-            if values[field] < 1:
-                raise SystemExit(f"{name} must be at least 1.")
-    return kind(**values)
-
-
 def _for_a_class(app: Flask) -> None:
     """`make class`: one dashboard for the whole class. Two labs, so that each lesson gets what its
     point needs: the lessons' servers listen on every address of this machine, in a lab of this
@@ -78,11 +57,9 @@ def _for_a_class(app: Flask) -> None:
         app.config["LOCAL_AGENT"] = app.config["LOCAL_AGENT"] or CLASS_AGENT
 
 
-def _start_labs(app: Flask, env: dict[str, str]) -> Labs:
+def _start_labs(app: Flask, config: DashboardConfig) -> Labs:
     """The labs the dashboard drives, as its config says: one in this process, a sandbox's agent, lab
     agents over Redis, or (a class) a sandbox beside a lab of this process."""
-    # what the labs this process starts read (the sandbox's agent, a local agent): the app's own settings
-    lab_env = {**env, "SOCKETLAB_FILES": app.config["FILES"], "SOCKETLAB_DOWNLOADS": app.config["DOWNLOADS"]}
     if app.config["CLASS"]:
         _for_a_class(app)
 
@@ -91,7 +68,7 @@ def _start_labs(app: Flask, env: dict[str, str]) -> Labs:
         from .sandbox import Sandbox
 
         try:
-            sandbox = app.extensions["socketlab_sandbox"] = Sandbox(lab_env)
+            sandbox = app.extensions["socketlab_sandbox"] = Sandbox(config)
         except StartupProblem as problem:
             if not app.config["CLASS"]:
                 raise
@@ -113,11 +90,10 @@ def _start_labs(app: Flask, env: dict[str, str]) -> Labs:
         app.extensions["socketlab"] = None
         if app.config["LOCAL_AGENT"]:  # an agent in this process too (its lab, this host's policy)
             from agent.agent import Agent
-            from agent.config import checked_name, lab_from_env
 
-            name = checked_name(app.config["LOCAL_AGENT"])
-            local = Agent(name, app.config["REDIS"], lab_from_env(name, {**lab_env, "SOCKETLAB_BIND": app.config["BIND"]},
-                                                                  lesson_host=app.config["LESSON_HOST"]))
+            local_config = config.agent(app.config["LOCAL_AGENT"], app.config["REDIS"], bind=app.config["BIND"],
+                                        lesson_host=app.config["LESSON_HOST"])  # (a class widens both: _for_a_class)
+            local = Agent(local_config.name, local_config.redis, local_config.lab())
             local.start()
             app.extensions["socketlab_local_agent"] = local
         if app.config["SANDBOX"]:  # the first request finds its agents up
@@ -131,10 +107,10 @@ def _start_labs(app: Flask, env: dict[str, str]) -> Labs:
     return labs
 
 
-def _joining(app: Flask, env: dict[str, str]) -> Students:
+def _joining(app: Flask, config: DashboardConfig) -> Students:
     """The tokens, the join code and the students' tokens, kept in the state folder (webapp/state.py)."""
     state = StateDir(app.config["STATE_DIR"])
-    access = app.config["ACCESS"] if "ACCESS" in app.config else prepare_tokens(env, [], state)
+    access = config.access or prepare_tokens(config.token, config.view_token, [], state)
     kept = state if access.required else None  # (a dashboard that needs no token keeps nothing on disk)
     students = app.extensions["socketlab_students"] = Students(kept)
     app.config["ACCESS"] = replace(access, students=students)
@@ -142,45 +118,30 @@ def _joining(app: Flask, env: dict[str, str]) -> Students:
     return students
 
 
-def create_app(config: dict[str, Any] | None = None) -> Flask:
+def create_app(config: DashboardConfig | Mapping[str, Any] | None = None) -> Flask:
+    """The dashboard. `config`: a DashboardConfig (webapp/config.py), or its dict form (Flask's habit:
+    {"FILES": ..., "TESTING": True}, on the defaults); None: gunicorn's prepared one, else the
+    environment's. Nothing else is read: what the app starts (its lab, a local agent, the sandbox)
+    is made from this one configuration. The app's threads and children are started here, and
+    stopped by shutdown(app)."""
+    if config is None:
+        config = served()
+    elif not isinstance(config, DashboardConfig):
+        config = DashboardConfig.from_settings(config)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     app = Flask(__name__, template_folder=os.path.join(root, "templates"), static_folder=os.path.join(root, "static"))
-    env = dict(os.environ)
-    app.config.update(
-        FILES=env.get("SOCKETLAB_FILES", "./lab-files"),
-        DOWNLOADS=env.get("SOCKETLAB_DOWNLOADS", "./lab-downloads"),
-        LIMITS=limits_from_env(env),
-        CONN_LIMITS=limits_from_env(env, ConnLimits),
-        ALLOW=env.get("SOCKETLAB_ALLOW", ""),
-        BIND=env.get("SOCKETLAB_BIND", ""),
-        STATE_DIR=str(StateDir.from_env(env).path),  # generated tokens, the join code, students' tokens
-        HOSTS=env.get("SOCKETLAB_HOSTS", ""),
-        # where the dashboard itself listens: python -m webapp passes --host here; gunicorn.conf.py
-        # sets SOCKETLAB_DASHBOARD_BIND in the master, whose environment the worker inherits
-        DASHBOARD_BIND=env.get("SOCKETLAB_DASHBOARD_BIND", ""),
-        DASHBOARD_PORT=int(env.get("SOCKETLAB_DASHBOARD_PORT", "0") or 0),  # 0: the port of the request
-        BOOT=uuid.uuid4().hex[:12],  # this run of the dashboard: a page that saw another one resumes
-        REDIS=env.get("SOCKETLAB_REDIS", ""),  # set: a dashboard over lab agents (the lab-agents issue)
-        LOCAL_AGENT=env.get("SOCKETLAB_LOCAL_AGENT", ""),
-        CAPTURE=env.get("SOCKETLAB_CAPTURE") == "1",  # the embedded lab captures its packets (as root: lab/wire/)
-        SANDBOX=sandbox_wanted(env),  # the lab in namespaces of its own, as an agent (webapp/sandbox.py)
-        CLASS=False,  # `make class` (python -m webapp --class): see _for_a_class
-        LESSON_HOST="127.0.0.1",  # where lessons' servers listen ("0.0.0.0" for a class)
-        MAX_CONTENT_LENGTH=8 << 20,  # JSON bodies: a 1 MiB send as hex text fits, more is 413
-    )
-    app.config.update(config or {})
-    students = _joining(app, env)
+    app.config.update(config.app_settings())
+    app.config["BOOT"] = uuid.uuid4().hex[:12]  # this run of the dashboard: a page that saw another one resumes
+    app.extensions["socketlab_config"] = config
+    students = _joining(app, config)
 
-    labs = _start_labs(app, env)
+    labs = _start_labs(app, config)
     app.extensions["socketlab_labs"] = labs
     stage = app.extensions["socketlab_stage"] = Stage(labs)
     labs.follow_stage(stage.adopt)  # (over lab agents, one stage for every dashboard on that Redis)
 
-    from .api import api  # the blueprint needs the app's lab only at request time
-    from . import classroom  # noqa: F401  (the stage, names and join routes, on the same blueprint)
-    from . import traces  # noqa: F401  (its route joins the api blueprint: POST /api/traces/<name>/events)
-
-    app.register_blueprint(api)
+    for routes in (api, classroom.routes, traces.routes):  # (each needs the app's lab only at request time)
+        app.register_blueprint(routes)
 
     @app.get("/")
     def index() -> str:
@@ -221,7 +182,10 @@ def _every_second(gate: LiveGate, students: Students) -> None:
 
 
 def shutdown(app: Flask) -> None:
-    """Stop the relay and close every socket and thread of the app's lab."""
+    """Stop the relay and close every socket and thread of the app's lab (a second call does nothing)."""
+    if app.extensions.get("socketlab_stopped"):
+        return
+    app.extensions["socketlab_stopped"] = True
     app.extensions["socketlab_relay"].stop()
     app.extensions["socketlab_labs"].close()
     local = app.extensions.get("socketlab_local_agent")

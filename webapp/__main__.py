@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 from types import FrameType
 
@@ -12,8 +11,9 @@ from werkzeug.serving import make_server
 
 from . import create_app, shutdown
 from .auth import announce, prepare_tokens
+from .config import DashboardConfig, environment
 from .devserver import bounded_handler
-from .startup import check_port, check_token_variables, listening_socket
+from .startup import check_port, listening_socket
 from .state import StateDir
 
 
@@ -38,18 +38,14 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # Every start-up problem is one sentence and a non-zero exit, before any URL is printed.
     check_port(args.port)
-    check_token_variables(os.environ)
+    # the flags win over their variables (--sandbox over SOCKETLAB_SANDBOX)
+    given = {name: True for name, on in (("sandbox", args.sandbox), ("klass", args.klass)) if on}
+    config = DashboardConfig.from_env(environment(), dashboard_bind=args.host, **given)  # the Host check answers to it
     # bound first, like socketserver, so a busy port is known before anything is announced
     with listening_socket(args.host, args.port) as sock:
         # (generated tokens are kept in the state folder: the same links work after a restart)
-        access = prepare_tokens(os.environ, [args.host], StateDir.from_env(os.environ))  # type: ignore[arg-type]
-        config = {"ACCESS": access, "DASHBOARD_BIND": args.host,  # the Host check answers to it
-                  "DASHBOARD_PORT": sock.getsockname()[1]}  # the Join panel's links use it
-        if args.sandbox:
-            config["SANDBOX"] = True
-        if args.klass:
-            config["CLASS"] = True
-        app = create_app(config)
+        access = prepare_tokens(config.token, config.view_token, [args.host], StateDir(config.state_dir))
+        app = create_app(config.but(access=access, dashboard_port=sock.getsockname()[1]))  # (the Join panel's links)
         server = make_server(args.host, args.port, app, threaded=True, fd=sock.fileno(),  # (werkzeug dups it)
                              # head deadline and connection caps (slowloris): webapp/devserver.py
                              request_handler=bounded_handler(app.extensions["socketlab_conns"]))

@@ -292,12 +292,16 @@ class AgentHub:
         self._loop("heartbeats", self._heartbeats_once)
 
     def _heartbeats_once(self) -> None:
+        # Copy, change, then publish the new dict in one assignment: request threads iterate
+        # self.agents (up(), /api/agents) while this thread lists agents, and a dict they hold is
+        # never changed under them (neither the dict nor the entries in it).
+        agents = dict(self.agents)
         keys: list[bytes] = []
         fresh = 0
         for key in self.redis.scan_iter(match=b"hb:*", count=1000):  # (names listed already keep their place)
-            if key[3:].decode(errors="replace") in self.agents:
+            if key[3:].decode(errors="replace") in agents:
                 keys.append(key)
-            elif self._believed(key, "heartbeat", self._listed_for_room() + fresh):
+            elif self._believed(key, "heartbeat", self._listed_for_room(agents) + fresh):
                 keys.append(key)
                 fresh += 1
         values: Any = self.redis.mget(keys) if keys else []
@@ -310,34 +314,35 @@ class AgentHub:
             if isinstance(beat, dict):
                 seen[key[3:].decode()] = beat
         now = time.time()
+        changed: list[tuple[dict[str, Any], str]] = []
         for name, beat in seen.items():
-            known = self.agents.get(name)
+            known = agents.get(name)
             if known is None or known["state"] == "down" or known.get("boot_ms") != beat.get("boot_ms"):
                 # ("commands": false is a traced program, python -m agent.trace: it has no lab to drive)
-                self.agents[name] = {"name": name, "host": str(beat.get("host", ""))[:MAX_HOST_CHARS], "state": "up", "since": now,
-                                     "boot_ms": beat.get("boot_ms"), "commands": beat.get("commands") is not False}
-                self._agent_event(name, "up", now)
-                if self.agents[name]["commands"]:  # its answers are read from now on, before it is asked
+                agents[name] = {"name": name, "host": str(beat.get("host", ""))[:MAX_HOST_CHARS], "state": "up", "since": now,
+                                "boot_ms": beat.get("boot_ms"), "commands": beat.get("commands") is not False}
+                changed.append((agents[name], "up"))
+                if agents[name]["commands"]:  # its answers are read from now on, before it is asked
                     self._replies_from.setdefault(self.reply_key(name), b"0-0")
-        for name, known in self.agents.items():
+        for name, known in list(agents.items()):
             if known["state"] == "up" and name not in seen:
-                known.update(state="down", since=now)
-                self._agent_event(name, "down", now)
+                agents[name] = {**known, "state": "down", "since": now}
+                changed.append((agents[name], "down"))
+        self.agents = agents  # (listed before its event is published: a page told "up" finds the agent)
+        for known, what in changed:
+            agent_event(self.bus, known["name"], what, known["host"], now, trace=not known["commands"])
         self.heartbeat_polls += 1
         self._stop.wait(HEARTBEAT_POLL)
 
-    def _listed_for_room(self) -> int:
+    @staticmethod
+    def _listed_for_room(agents: dict[str, dict[str, Any]]) -> int:
         """How many agents are listed, after forgetting the one down longest when the list is full
         (so names that came and went, a ghost's or a renamed host's, never keep a new agent out)."""
-        if len(self.agents) >= MAX_AGENTS:
-            down = [a for a in self.agents.values() if a["state"] == "down"]
+        if len(agents) >= MAX_AGENTS:
+            down = [a for a in agents.values() if a["state"] == "down"]
             if down:
-                del self.agents[min(down, key=lambda a: a["since"])["name"]]
-        return len(self.agents)
-
-    def _agent_event(self, name: str, what: str, now: float) -> None:
-        known = self.agents[name]
-        agent_event(self.bus, name, what, known["host"], now, trace=not known["commands"])
+                del agents[min(down, key=lambda a: a["since"])["name"]]
+        return len(agents)
 
     # -- commands -----------------------------------------------------------------------------
 

@@ -145,6 +145,8 @@ def _refuse(code: str, **params: Any) -> tuple[Response, int]:
 def lab_error(exc: LabError) -> tuple[Response, int]:
     # `code` names exactly what went wrong (lab/messages.py; the page words it from code and params);
     # `category` is the coarse code of the status (bad-input, not-found, refused, ...), for scripts that branch on it.
+    if exc.code == "unexpected":  # a bug in an agent's lab, answered by the agent (agent/inbox.py)
+        return _unexpected_answer()
     status, category = ERRORS.get(type(exc), (400, "bad-input"))
     return jsonify(error=str(exc), code=exc.code, params=exc.params, category=category), status
 
@@ -161,14 +163,25 @@ def http_error(exc: HTTPException) -> Any:
 @api.errorhandler(Exception)
 def unexpected(exc: Exception) -> Any:
     # A programmer's error: it crashes loudly in tests; in use it is logged with its traceback for
-    # us, never shown to the user, and answered 409 (not 500) because the lab itself goes on.
+    # us, and answered 500 with a sentence that tells the user nothing of the code (the lab goes on).
     if isinstance(exc, HTTPException):  # Flask asks the blueprint's Exception handler first
         return http_error(exc)
     if current_app.testing:
         raise exc
     log.exception("unexpected error in %s %s", request.method, request.path)
-    params = {"error": type(exc).__name__}
-    return jsonify(error=Problem("unexpected", params).sentence, code="unexpected", params=params), 409
+    return _unexpected_answer()
+
+
+def _unexpected_answer() -> tuple[Response, int]:
+    return jsonify(error=MESSAGES["unexpected"], code="unexpected", params={}, category="unexpected"), 500
+
+
+def guarded(blueprint: Blueprint) -> Blueprint:
+    """`blueprint` (another module's routes under /api) with this one's access rules and error answers."""
+    blueprint.before_request(check_access)
+    blueprint.register_error_handler(LabError, lab_error)
+    blueprint.register_error_handler(Exception, unexpected)
+    return blueprint
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -234,6 +247,7 @@ def stats() -> Response:
                    relay_batches=relay.batches, relay_skipped=relay.skipped,
                    endpoints=sum(x["endpoints"] for x in labs_),
                    downloads_running=sum(x["downloads_running"] for x in labs_),
+                   stuck_threads=sum(x.get("stuck_threads", 0) for x in labs_),  # threads a close gave up on
                    connections=current_app.extensions["socketlab_conns"].snapshot(),  # refused/closed, conns.py
                    skipped_entries=getattr(getattr(labs(), "hub", None), "skipped", 0),  # hostile stream entries
                    capture=next((x["capture"] for x in labs_ if x.get("capture")), None))  # lab/wire/ counts

@@ -97,24 +97,26 @@ def token_from(headers: Any, args: Any, auth: Any = None) -> str | None:
     return token if isinstance(token, str) and token else None
 
 
-def prepare_tokens(env: dict[str, str], hosts: list[str], state: StateDir | None = None) -> Access:
-    """Tokens from the environment; generated (and written back to `env`) when any of `hosts`
-    is not loopback and no control token is set, or when only a view token is set.
+def prepare_tokens(control: str | None, view: str | None, hosts: list[str], state: StateDir | None = None) -> Access:
+    """The tokens given (SOCKETLAB_TOKEN, SOCKETLAB_VIEW_TOKEN: webapp/config.py), with those missing
+    generated when any of `hosts` is not loopback and no control token is given, or when only a view
+    token is.
 
     With a `state` folder, a generated token is kept there (tokens.json) and the same one is used at
     the next start, so the links a teacher printed or shared keep working across a restart. A token
-    given in the environment always wins and is never written down.
+    given always wins and is never written down. The Access returned is handed down (gunicorn's
+    master to its workers: webapp/config.py), never through the environment.
     """
-    control, view = env.get("SOCKETLAB_TOKEN") or None, env.get("SOCKETLAB_VIEW_TOKEN") or None
+    control, view = control or None, view or None
     exposed = any(not is_loopback(h) for h in hosts)
     if control is not None and view is not None or control is None and not (exposed or view is not None):
         return Access(control, view)
     kept = (state.read(TOKENS_FILE) if state is not None else None) or {}
     made = {}
     if control is None:
-        control = env["SOCKETLAB_TOKEN"] = made["control"] = _kept_token(kept, "control")
+        control = made["control"] = _kept_token(kept, "control")
     if view is None:
-        view = env["SOCKETLAB_VIEW_TOKEN"] = made["view"] = _kept_token(kept, "view")
+        view = made["view"] = _kept_token(kept, "view")
     if state is not None and any(kept.get(role) != token for role, token in made.items()):
         try:
             state.write(TOKENS_FILE, {**kept, **made})

@@ -1,20 +1,23 @@
-"""The classroom's routes on the API blueprint: the stage (lab/stage.py), the students' names, and
-joining the class (the short code, the QR code and the students' own tokens, webapp/join.py). Registered by importing this
-module before the blueprint is (webapp/__init__.py); the access rules of webapp/api.py apply."""
+"""The classroom's routes under /api: the stage (lab/stage.py), the students' names, and joining the
+class (the short code, the QR code and the students' own tokens, webapp/join.py). A blueprint of its
+own, registered by create_app; the access rules and error answers of webapp/api.py apply."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from lab import BadInput
 from lab.names import clean_address
 from lab.stage import Stage
 
-from .api import api, body
+from .api import body, guarded
 from .auth import CONTROL, STUDENT
 from .join import JoinDesk, Students, join_info, qr_svg
+
+
+routes = guarded(Blueprint("classroom", __name__, url_prefix="/api"))
 
 
 def stage() -> Stage:
@@ -22,25 +25,25 @@ def stage() -> Stage:
     return stage_
 
 
-@api.get("/stage")
+@routes.get("/stage")
 def get_stage() -> Response:
     return jsonify(stage().to_json())
 
 
-@api.post("/stage")
+@routes.post("/stage")
 def new_stage() -> tuple[Response, int]:
     """Close every endpoint, begin the next stage for every page, build its lesson (lab/stage.py)."""
     return jsonify(stage().begin(body())), 201
 
 
-@api.post("/stage/actions/<key>")
+@routes.post("/stage/actions/<key>")
 def stage_action(key: str) -> Response:
     raw = request.get_data(cache=True)
     the_stage, result = stage().act(key, body() if raw.strip() else None)
     return jsonify(stage=the_stage, result=result)
 
 
-@api.put("/stage/teacher")
+@routes.put("/stage/teacher")
 def stage_teacher() -> Response:
     return jsonify(stage().set_teacher(body()))
 
@@ -54,28 +57,28 @@ def _name_body() -> Any:
     return data["name"]
 
 
-@api.get("/names")
+@routes.get("/names")
 def list_names() -> Response:
     return jsonify(stage().to_json()["names"])
 
 
-@api.put("/names/me")
+@routes.put("/names/me")
 def name_me() -> Response:
     """A student names the address its requests (and its socket programs) come from."""
     return jsonify(stage().set_name(request.remote_addr, _name_body()))
 
 
-@api.delete("/names/me")
+@routes.delete("/names/me")
 def unname_me() -> Response:
     return jsonify(stage().set_name(request.remote_addr, None))
 
 
-@api.put("/names/<address>")
+@routes.put("/names/<address>")
 def rename(address: str) -> Response:
     return jsonify(stage().set_name(address, _name_body(), limited=False))
 
 
-@api.delete("/names/<address>")
+@routes.delete("/names/<address>")
 def unname(address: str) -> Response:
     return jsonify(stage().set_name(address, None, limited=False))
 
@@ -99,27 +102,27 @@ def _join_info() -> dict[str, Any]:
     return info
 
 
-@api.get("/join")
+@routes.get("/join")
 def join() -> Response:
     """What the Join panel shows: the dashboard's addresses, the short link and code, the view link
     (not to a student). The panel asks again every few seconds, so a new code shows at once."""
     return jsonify(_join_info())
 
 
-@api.get("/join/qr.svg")
+@routes.get("/join/qr.svg")
 def join_qr() -> Response:
     return Response(qr_svg(_join_info()["join_url"]), mimetype="image/svg+xml",
                     headers={"Cache-Control": "no-store"})
 
 
-@api.post("/join/code")
+@routes.post("/join/code")
 def new_join_code() -> Response:
     """The teacher's "New code": the old code stops working at once."""
     desk().rotate()
     return jsonify(_join_info())
 
 
-@api.post("/join")
+@routes.post("/join")
 def join_with_code() -> Response:
     """Trade the short code for a token of this student's own (no token needed; guessing is bounded:
     webapp/join.py). With a name, the student's address is named too; the name also gives the
@@ -142,13 +145,13 @@ def join_with_code() -> Response:
     return jsonify(token=token, url=f"/?token={token}", name=student.name, **({"shown": shown} if shown else {}))
 
 
-@api.get("/students")
+@routes.get("/students")
 def list_students() -> Response:
     """Every student who joined (control only: webapp/api.py): name, address, when joined, revoked."""
     return jsonify(students().listed())
 
 
-@api.delete("/students/<name>")
+@routes.delete("/students/<name>")
 def revoke_student(name: str) -> Response:
     """Refuse this student's token from now on: 401 at its next request; its live connection is
     closed within a second (webapp/live.py)."""

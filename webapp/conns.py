@@ -41,7 +41,7 @@ RESERVED_THREADS_MIN = 4  # threads never given to Socket.IO, whatever the threa
 
 @dataclass(frozen=True)
 class ConnLimits:
-    """Read from SOCKETLAB_MAX_<FIELD> (see webapp.limits_from_env); 0 means "derived" where noted."""
+    """Read from SOCKETLAB_MAX_<FIELD> (webapp/config.py); 0 means "derived" where noted."""
 
     websockets: int = 200  # Socket.IO requests in flight (a websocket is one), lowered to fit the threads
     websockets_per_address: int = 0  # 0: half of `websockets` (a classroom behind one NAT shares an address)

@@ -36,10 +36,12 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Mapping
+from typing import TYPE_CHECKING, Callable
 
+from agent.config import as_variables
 from lab.files import write_samples
 
+from .config import DashboardConfig
 from .startup import StartupProblem
 
 if TYPE_CHECKING:  # (redis is imported when a sandbox starts: an embedded dashboard never loads it)
@@ -54,10 +56,6 @@ STOP_SECONDS = 5.0
 REPO = Path(__file__).resolve().parents[1]
 
 
-def wanted(env: Mapping[str, str]) -> bool:
-    return env.get("SOCKETLAB_SANDBOX", "").strip().lower() in ("1", "true", "yes", "on")
-
-
 DYNAMIC_UIDS = range(61184, 65520)  # systemd's range for users made on the fly (DynamicUser=): no account
 
 
@@ -66,14 +64,14 @@ def unshare_argv() -> list[str]:
     return ["unshare", "--user", "--map-root-user", "--net"]
 
 
-def sandbox_user(env: Mapping[str, str], is_root: bool) -> tuple[int, int] | None:
+def sandbox_user(config: DashboardConfig, is_root: bool) -> tuple[int, int] | None:
     """The (uid, gid) the sandbox's children run as when the dashboard is root; None when it is not
     (they run as the dashboard's own user). SOCKETLAB_SANDBOX_USER (a name or a uid) if set; else the
     user who ran sudo, whose files the lab then serves; else the first uid of systemd's dynamic range
     that no account or group uses: a user of the sandbox's own, which nothing else runs as."""
     if not is_root:
         return None
-    chosen = env.get("SOCKETLAB_SANDBOX_USER", "").strip()
+    chosen = config.sandbox_user
     if chosen:
         try:
             entry = pwd.getpwnam(chosen) if not chosen.isdigit() else None
@@ -81,9 +79,9 @@ def sandbox_user(env: Mapping[str, str], is_root: bool) -> tuple[int, int] | Non
             raise StartupProblem(f"SOCKETLAB_SANDBOX_USER names '{chosen[:40]}', and this system has no such user: "
                                  f"give a user name or a number.") from None
         uid, gid = (entry.pw_uid, entry.pw_gid) if entry else (int(chosen), int(chosen))
-    elif env.get("SUDO_UID", "").isdigit() and int(env["SUDO_UID"]) > 0:
-        uid = int(env["SUDO_UID"])
-        gid = int(env["SUDO_GID"]) if env.get("SUDO_GID", "").isdigit() else uid
+    elif config.sudo_uid.isdigit() and int(config.sudo_uid) > 0:
+        uid = int(config.sudo_uid)
+        gid = int(config.sudo_gid) if config.sudo_gid.isdigit() else uid
     else:
         uid = next(u for u in DYNAMIC_UIDS if not _taken(u))
         gid = uid
@@ -133,9 +131,11 @@ def reachable(path: Path, user: tuple[int, int], want: int) -> bool:
 class Sandbox:
     """Both children, started in the constructor (it returns when the agent is up), stopped by stop()."""
 
-    def __init__(self, env: Mapping[str, str] | None = None, python: str = sys.executable) -> None:
-        self.env = dict(os.environ if env is None else env)
-        self.user = sandbox_user(self.env, os.geteuid() == 0)  # None: the children run as this user
+    def __init__(self, config: DashboardConfig, python: str = sys.executable) -> None:
+        """`config`: the dashboard's; the agent's lab takes its folders, limits and policies."""
+        self.config = config
+        self.files, self.downloads = Path(config.files).resolve(), Path(config.downloads).resolve()  # (it starts elsewhere)
+        self.user = sandbox_user(config, os.geteuid() == 0)  # None: the children run as this user
         self.dir = self._folder()
         self.socket = self.dir / "redis.sock"
         self.url = f"unix://{self.socket}"
@@ -183,9 +183,7 @@ class Sandbox:
         """The agent's lab serves SOCKETLAB_FILES and saves into SOCKETLAB_DOWNLOADS, as the sandbox's
         user: made for it when missing; when they exist, it must be able to use them (else a sentence
         now, not a failed download in the middle of a lesson). Absolute, as the agent starts elsewhere."""
-        for variable, default in (("SOCKETLAB_FILES", "./lab-files"), ("SOCKETLAB_DOWNLOADS", "./lab-downloads")):
-            folder = Path(self.env.get(variable) or default).resolve()
-            self.env[variable] = str(folder)
+        for variable, folder in (("SOCKETLAB_FILES", self.files), ("SOCKETLAB_DOWNLOADS", self.downloads)):
             if self.user is None:
                 continue
             if not folder.exists():
@@ -228,10 +226,7 @@ class Sandbox:
         for program in ("unshare", *(["setpriv"] if self.user is not None else [])):
             if shutil.which(program) is None:
                 raise StartupProblem(f"the sandbox needs the {program} program (util-linux), and it is not on the PATH.")
-        env = {**self.env, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), self.env.get("PYTHONPATH", "")]))}
-        env.pop("SOCKETLAB_SANDBOX", None)
-        env["SOCKETLAB_REDIS"] = self.url  # (in the environment: argv is readable by every local user)
-        env["SOCKETLAB_CAPTURE"] = "1"  # the agent's lab captures its own packets (lab/wire/)
+        env = self._agent_environment()
         if self.user is not None:
             env["HOME"] = str(self.dir)  # (root's home is not the sandbox user's to read)
         agent = shlex.join([python, "-m", "agent", "--name", AGENT_NAME])
@@ -251,6 +246,17 @@ class Sandbox:
             client.close()
         if not up:
             raise StartupProblem(self._refusal())
+
+    def _agent_environment(self) -> dict[str, str]:
+        """The agent's environment: the dashboard's own, but for its SOCKETLAB_* variables, which are
+        made from the dashboard's configuration (python -m agent reads them: agent/config.py)."""
+        config = self.config
+        inherited = config.inherited
+        return {**inherited, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), inherited.get("PYTHONPATH", "")])),
+                "SOCKETLAB_FILES": str(self.files), "SOCKETLAB_DOWNLOADS": str(self.downloads),
+                "SOCKETLAB_ALLOW": config.allow, "SOCKETLAB_BIND": config.bind, **as_variables(config.limits),
+                "SOCKETLAB_REDIS": self.url,  # (in the environment: argv is readable by every local user)
+                "SOCKETLAB_CAPTURE": "1"}  # the agent's lab captures its own packets (lab/wire/)
 
     def _refusal(self) -> str:
         said = self._said("agent.log")
@@ -323,4 +329,4 @@ class Sandbox:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-__all__ = ["AGENT_NAME", "CLASS_AGENT", "Sandbox", "drop_argv", "sandbox_user", "unshare_argv", "wanted"]
+__all__ = ["AGENT_NAME", "CLASS_AGENT", "Sandbox", "drop_argv", "sandbox_user", "unshare_argv"]

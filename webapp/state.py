@@ -15,7 +15,6 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +28,6 @@ class StateDir:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()  # (two threads replacing one file: the later rename wins whole)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> "StateDir":
-        return cls(env.get("SOCKETLAB_STATE_DIR") or DEFAULT)
 
     def read(self, name: str, kind: type = dict) -> Any:
         """The JSON in `name`, or None when there is no such file; a StartupProblem when it is unreadable

@@ -25,7 +25,7 @@ import time
 from typing import Any
 
 import orjson
-from flask import Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from agent.config import checked_name
 from agent.shipper import MAX_ENTRY_BYTES
@@ -33,7 +33,9 @@ from lab import BadInput, Refused, TooLarge
 from lab.kinds import TRACED_KINDS
 
 from .agents import agent_event, valid_event
-from .api import api, body, labs
+from .api import body, guarded, labs
+
+routes = guarded(Blueprint("traces", __name__, url_prefix="/api"))
 
 MAX_EVENTS = 2000  # per batch (the courier sends at most this many)
 MAX_PROGRAMS = 10_000  # (name, boot) pairs remembered; the oldest go first
@@ -158,7 +160,7 @@ def _first_ts(events: list[Any]) -> float:
     return min([now, *(t for t in times if now - 600 < t < now)])  # (a hostile or skewed clock: now)
 
 
-@api.post("/traces/<name>/events")
+@routes.post("/traces/<name>/events")
 def trace_events(name: str) -> Response:
     """A batch from a traced program's courier: `{"boot": ms, "events": [event, ...]}`."""
     name = checked_name(name)

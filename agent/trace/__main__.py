@@ -29,6 +29,7 @@ try:
     from agent.redisconn import REDIS_HELP, connect, warn_password_in_argv
     from lab.errors import LabError
 
+    from .config import TraceConfig, environment
     from .outbox import Outbox
     from .posting import check_dashboard_url
     from .tracer import Tracer
@@ -48,13 +49,13 @@ def default_name(program: str) -> str:
     return cleaned or "program"
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(config: TraceConfig) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m agent.trace",
                                      description="Run a Python program with its socket calls shown on the dashboards.")
-    parser.add_argument("--redis", default=os.environ.get("SOCKETLAB_REDIS", ""), help=REDIS_HELP)
-    parser.add_argument("--dashboard", default=os.environ.get("SOCKETLAB_DASHBOARD", ""),
+    parser.add_argument("--redis", default=config.redis, help=REDIS_HELP)
+    parser.add_argument("--dashboard", default=config.dashboard,
                         help="without Redis: the dashboard's URL, e.g. http://10.0.0.5:5000 (SOCKETLAB_DASHBOARD)")
-    parser.add_argument("--token-file", default=os.environ.get("SOCKETLAB_TOKEN_FILE", ""),
+    parser.add_argument("--token-file", default=config.token_file,
                         help="a file holding your token (SOCKETLAB_TOKEN_FILE); else SOCKETLAB_TOKEN is read. "
                              "A student's own token (from joining) posts only under the student's name (--name)")
     parser.add_argument("--token", default="", help=argparse.SUPPRESS)  # (argv: seen by every user; warned)
@@ -65,7 +66,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
+    config = TraceConfig.from_env(environment())
+    parser = _parser(config)
     options = parser.parse_args(argv)
     if bool(options.redis) == bool(options.dashboard):
         parser.error("where to? Give --redis <url> (a Redis the dashboards read) or --dashboard <url> "
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     try:
-        token = _token(options)
+        token = _token(options, config)
         tracer = Tracer(checked_name(options.name or default_name(program)))
         if options.redis:
             connect(options.redis, 1.0).close()  # (checks the URL: a sentence now, not in the courier)
@@ -126,7 +128,7 @@ class _NoToken(Exception):
     """The token file named cannot be read (the sentence says which and why)."""
 
 
-def _token(options: argparse.Namespace) -> str:
+def _token(options: argparse.Namespace, config: TraceConfig) -> str:
     """The token to post with: --token-file's first line, else SOCKETLAB_TOKEN; --token still works
     but is warned about, because every user of the machine sees a command line (ps)."""
     if options.token:
@@ -140,7 +142,7 @@ def _token(options: argparse.Namespace) -> str:
         except (OSError, UnicodeDecodeError) as exc:
             raise _NoToken(f"cannot read the token file {options.token_file}: "
                            f"{getattr(exc, 'strerror', None) or exc}") from None
-    return os.environ.get("SOCKETLAB_TOKEN", "").strip()
+    return config.token
 
 
 def _die_of_sigint() -> None:

@@ -22,6 +22,7 @@ from typing import BinaryIO, Protocol
 
 from lab.events import EventBus
 
+from .config import CourierConfig, environment
 from .unpack import unpack
 
 CAPACITY = 50_000  # events held while Redis or the dashboard is away; beyond it the oldest are counted as dropped
@@ -76,14 +77,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dashboard", default="")
     parser.add_argument("--ready-fd", type=int, default=-1, help="written to (and closed) once this courier is up")
     options = parser.parse_args(argv)
+    given = CourierConfig.from_env(environment())
     bus = EventBus(capacity=CAPACITY, pinned=5_000)
     delivery: Delivery
     if options.over_redis:
         from .delivery import RedisDelivery
-        delivery = RedisDelivery(bus, options.name, os.environ.get("SOCKETLAB_REDIS", ""), options.program, options.pid)
+        delivery = RedisDelivery(bus, options.name, given.redis, options.program, options.pid)
     else:
         from .posting import HttpDelivery
-        delivery = HttpDelivery(bus, options.name, options.dashboard, os.environ.get("SOCKETLAB_TRACE_TOKEN", ""))
+        delivery = HttpDelivery(bus, options.name, options.dashboard, given.token)
     delivery.start()
     if options.ready_fd >= 0:  # the program waits for this before it starts
         os.write(options.ready_fd, b"1")

@@ -18,15 +18,14 @@ import select
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
+from .config import courier_environment
 from .tracer import Tracer
 
 BATCH_SECONDS = 0.01  # records gather this long: one write carries them all
 FRAME_RECORDS = 5000  # at most this many per frame (a backlog takes several, back to back)
 IDLE_SECONDS = 0.5  # asleep when nothing happens; the first record wakes it at once
 READY_SECONDS = 10.0  # the program starts once its courier is up (imports, delivery started), or after this
-ROOT = Path(__file__).resolve().parents[2]  # where `agent` and `lab` are, for the courier's imports
 
 
 class Outbox:
@@ -34,11 +33,7 @@ class Outbox:
         self.tracer = tracer
         read_end, self.fd = os.pipe()  # (both ends close-on-exec: the program's own children never see them)
         ready_read, ready_write = os.pipe()
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-        if token:
-            env["SOCKETLAB_TRACE_TOKEN"] = token  # (not on the command line: `ps` shows that to every user)
-        if redis_url:
-            env["SOCKETLAB_REDIS"] = redis_url  # (its password, likewise)
+        env = courier_environment(token, redis_url)  # (not on the command line: `ps` shows that to every user)
         try:
             self.courier = subprocess.Popen([sys.executable, "-m", "agent.trace.courier", *courier_args,
                                              "--ready-fd", str(ready_write)],

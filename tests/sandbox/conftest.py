@@ -15,7 +15,9 @@ from typing import Any, Iterator
 
 import pytest
 
+from lab import Limits
 from webapp import create_app, shutdown
+from webapp.config import DashboardConfig
 from webapp.sandbox import drop_argv, sandbox_user, unshare_argv
 
 
@@ -31,7 +33,7 @@ def lab_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def namespaces_work() -> str | None:
     """None when `unshare` gives the sandbox's user a user and network namespace, else what it said."""
-    argv = [*drop_argv(sandbox_user({}, os.geteuid() == 0)), *unshare_argv(), "true"]
+    argv = [*drop_argv(sandbox_user(DashboardConfig(), os.geteuid() == 0)), *unshare_argv(), "true"]
     try:
         done = subprocess.run(argv, check=False, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -40,21 +42,15 @@ def namespaces_work() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def sandbox_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def sandbox_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The module's sandboxed dashboard; a module's SANDBOX_LIMITS are its lab's limits (they reach the
+    sandbox's agent through the dashboard's configuration)."""
     refused = namespaces_work()
     if refused:
         pytest.skip(f"no network namespace here: {refused}")
     root = lab_folder(tmp_path_factory)
-    saved = {k: os.environ.get(k) for k in ("SOCKETLAB_FILES", "SOCKETLAB_DOWNLOADS")}
-    os.environ["SOCKETLAB_FILES"], os.environ["SOCKETLAB_DOWNLOADS"] = str(root / "files"), str(root / "downloads")
-    try:
-        app = create_app({"TESTING": True, "SANDBOX": True})
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    app = create_app({"TESTING": True, "SANDBOX": True, "FILES": str(root / "files"), "DOWNLOADS": str(root / "downloads"),
+                      "LIMITS": getattr(request.module, "SANDBOX_LIMITS", Limits())})
     yield app
     sandbox = app.extensions["socketlab_sandbox"]
     shutdown(app)

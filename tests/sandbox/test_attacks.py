@@ -8,7 +8,8 @@ import socket
 import stat
 import subprocess
 import sys
-from typing import Any, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,18 +20,7 @@ from .conftest import in_namespace
 
 ASKED = 200
 EVENTS_PER_SECOND = 2000  # the sandbox's agent admits this many events a second: a flood goes past it
-
-
-@pytest.fixture(scope="module", autouse=True)
-def low_event_limit() -> Iterator[None]:
-    """Set before this module's sandbox starts (autouse fixtures come first): its agent reads it."""
-    saved = os.environ.get("SOCKETLAB_MAX_EVENTS_PER_SECOND")
-    os.environ["SOCKETLAB_MAX_EVENTS_PER_SECOND"] = str(EVENTS_PER_SECOND)
-    yield
-    if saved is None:
-        os.environ.pop("SOCKETLAB_MAX_EVENTS_PER_SECOND", None)
-    else:
-        os.environ["SOCKETLAB_MAX_EVENTS_PER_SECOND"] = saved
+SANDBOX_LIMITS = Limits(events_per_second=EVENTS_PER_SECOND)  # this module's sandbox (conftest.sandbox_app)
 
 
 def rules(app: Any) -> list[str]:
@@ -81,6 +71,17 @@ def test_the_sandbox_redis_socket_is_this_users_alone(sandbox_app: Any) -> None:
     other = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", knock,
                             str(sandbox.socket)], capture_output=True, text=True, timeout=30, check=False)
     assert other.stdout.strip() == "13", (other.stdout, other.stderr)  # EACCES: the folder's mode keeps nobody out
+
+
+def test_the_agent_is_configured_by_the_dashboards_configuration(sandbox_app: Any) -> None:
+    """The limits given to create_app reach the sandbox's agent (its environment is made from them), and
+    none of the dashboard's other settings (its tokens) do."""
+    agent = sandbox_app.extensions["socketlab_sandbox"].agent
+    raw = Path(f"/proc/{agent.pid}/environ").read_bytes().split(b"\0")
+    env = dict(entry.decode().partition("=")[::2] for entry in raw if entry)
+    assert env["SOCKETLAB_MAX_EVENTS_PER_SECOND"] == str(EVENTS_PER_SECOND)
+    assert env["SOCKETLAB_FILES"] == str(Path(sandbox_app.config["FILES"]).resolve())
+    assert not {"SOCKETLAB_TOKEN", "SOCKETLAB_VIEW_TOKEN", "SOCKETLAB_SANDBOX", "SOCKETLAB_STATE_DIR"} & set(env)
 
 
 def test_a_packet_flood_is_rate_limited_and_counted(sandbox_app: Any, api: Any) -> None:

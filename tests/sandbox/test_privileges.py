@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from webapp import create_app
+from webapp.config import DashboardConfig
 from webapp.sandbox import DYNAMIC_UIDS, drop_argv, sandbox_user
 from webapp.startup import StartupProblem
 
@@ -63,15 +64,18 @@ def test_the_agent_and_redis_are_not_root_of_the_machine(sandbox_app: Any, api: 
 
 
 def test_the_sandbox_user_is_chosen_and_never_root() -> None:
-    assert sandbox_user({}, is_root=False) is None
-    assert sandbox_user({"SUDO_UID": "1000", "SUDO_GID": "1001"}, is_root=True) == (1000, 1001)
-    uid, gid = sandbox_user({"SUDO_UID": "0"}, is_root=True)  # (sudo from root: no user to go back to)
+    def given(env: dict[str, str]) -> DashboardConfig:
+        return DashboardConfig.from_env(env)
+
+    assert sandbox_user(given({}), is_root=False) is None
+    assert sandbox_user(given({"SUDO_UID": "1000", "SUDO_GID": "1001"}), is_root=True) == (1000, 1001)
+    uid, gid = sandbox_user(given({"SUDO_UID": "0"}), is_root=True)  # (sudo from root: no user to go back to)
     assert uid in DYNAMIC_UIDS and gid == uid
-    assert sandbox_user({"SOCKETLAB_SANDBOX_USER": "4321"}, is_root=True) == (4321, 4321)
+    assert sandbox_user(given({"SOCKETLAB_SANDBOX_USER": "4321"}), is_root=True) == (4321, 4321)
     with pytest.raises(StartupProblem, match="must not be root"):
-        sandbox_user({"SOCKETLAB_SANDBOX_USER": "0"}, is_root=True)
+        sandbox_user(given({"SOCKETLAB_SANDBOX_USER": "0"}), is_root=True)
     with pytest.raises(StartupProblem, match="has no such user"):
-        sandbox_user({"SOCKETLAB_SANDBOX_USER": "no-such-user-here"}, is_root=True)
+        sandbox_user(given({"SOCKETLAB_SANDBOX_USER": "no-such-user-here"}), is_root=True)
     assert "--no-new-privs" in drop_argv((4321, 4321)) and drop_argv(None) == []
 
 
@@ -88,16 +92,12 @@ def searchable() -> Iterator[Path]:
 def test_a_folder_the_sandbox_user_cannot_write_is_a_sentence(searchable: Path) -> None:
     locked = searchable / "root-only"
     locked.mkdir(mode=0o700)
-    env = {**os.environ, "SOCKETLAB_FILES": str(searchable / "files"), "SOCKETLAB_DOWNLOADS": str(locked),
-           "TMPDIR": str(searchable)}
-    saved = dict(os.environ)
-    os.environ.update(env)
+    tempfile.tempdir = str(searchable)  # (the sandbox's own folder is made in the temporary folder)
     try:
         with pytest.raises(StartupProblem, match=r"cannot use .*root-only \(SOCKETLAB_DOWNLOADS\): give it"):
-            create_app({"TESTING": True, "SANDBOX": True})
+            create_app({"TESTING": True, "SANDBOX": True, "FILES": str(searchable / "files"), "DOWNLOADS": str(locked)})
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        tempfile.tempdir = None
     assert not [p for p in searchable.iterdir() if p.name.startswith("socketlab-sandbox-")]  # nothing left
 
 

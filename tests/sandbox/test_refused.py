@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -22,7 +23,7 @@ import pytest
 import requests
 
 from ..netns import ROOT
-from ..support import wait_until
+from ..support import EventCollector, wait_until
 from .conftest import namespaces_work
 
 APPARMOR = "unshare: write failed /proc/self/uid_map: Operation not permitted"
@@ -119,3 +120,68 @@ def test_sigterm_stops_the_dashboard_and_both_children(folder: Path) -> None:
         for stream in (process.stdout, process.stderr):
             if stream is not None:
                 stream.close()
+
+
+@pytest.mark.parametrize("watched", [False, True], ids=["idle", "a-page-watching"])
+def test_sigterm_to_gunicorn_stops_its_worker_and_both_children(folder: Path, watched: bool) -> None:
+    """The README's gunicorn command with the sandbox: gunicorn's worker holds the app, and its children
+    (in sessions of their own, so no signal to gunicorn's group reaches them) are stopped by the worker,
+    also while a page's websocket holds one of its threads (gunicorn waits --graceful-timeout for it)."""
+    refused = namespaces_work()
+    if refused:
+        pytest.skip(f"no network namespace here: {refused}")
+    env = {**os.environ, "SOCKETLAB_SANDBOX": "1", "SOCKETLAB_FILES": str(folder / "files"),
+           "SOCKETLAB_DOWNLOADS": str(folder / "downloads"), "TMPDIR": str(folder)}
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-w", "1", "--threads", "100", "--graceful-timeout", "5",
+                                "-b", "127.0.0.1:0", "webapp:create_app()"],
+                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    kids: list[int] = []
+    watchers: list[EventCollector] = []
+    drain: threading.Thread | None = None
+    try:
+        assert process.stderr is not None
+        url = ""
+        for line in process.stderr:
+            found = re.search(r"Listening at: (http://\S+)", line)
+            if found:
+                url = found.group(1)
+                break
+        assert url, "gunicorn announced no address"
+        stderr = process.stderr
+        drain = threading.Thread(target=stderr.read, name="gunicorn-output")  # (a full pipe would stall it)
+        drain.start()
+        session = wait_until(lambda: _session(url), 30)
+        assert session["sandbox"] is True and [a["name"] for a in session["agents"]] == ["sandbox"]
+        if watched:
+            page = EventCollector(url)  # (connected when this returns: a websocket held by a worker's thread)
+            watchers.append(page)
+            assert page.sio.connected
+        workers = children(process.pid)
+        assert len(workers) == 1
+        kids = children(workers[0])
+        assert len(kids) == 2 and all(alive(k) for k in kids)  # redis-server and the agent
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+        wait_until(lambda: not any(alive(k) for k in kids), 10)
+        assert not [p for p in folder.iterdir() if p.name.startswith("socketlab-sandbox-")]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(5)
+        for page in watchers:
+            page.sio.disconnect()
+        for kid in kids:
+            if alive(kid):
+                os.kill(kid, signal.SIGKILL)  # (the children this test's gunicorn left: the failure above says so)
+        if process.stderr is not None:
+            if drain is not None:
+                drain.join(10)
+            process.stderr.close()
+
+
+def _session(url: str) -> dict[str, object] | None:
+    try:
+        answer = requests.get(f"{url}/api/session", timeout=5)
+    except requests.RequestException:
+        return None
+    return answer.json() if answer.status_code == 200 else None  # type: ignore[no-any-return]

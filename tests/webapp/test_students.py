@@ -244,15 +244,14 @@ def test_students_and_the_code_survive_a_restart(folders: dict[str, Path], state
 
 def test_generated_tokens_are_kept_and_given_tokens_are_not(tmp_path: Path) -> None:
     state = StateDir(tmp_path / "deep" / "state")
-    env: dict[str, str] = {}
-    first = prepare_tokens(env, ["0.0.0.0"], state)
-    again = prepare_tokens({}, ["0.0.0.0"], state)
+    first = prepare_tokens(None, None, ["0.0.0.0"], state)
+    again = prepare_tokens(None, None, ["0.0.0.0"], state)
     assert (first.control, first.view) == (again.control, again.view) and first.control
     assert mode(state.path) == 0o700 and mode(state.path / "tokens.json") == 0o600
-    given = prepare_tokens({"SOCKETLAB_TOKEN": "mine-secret"}, ["0.0.0.0"], state)
+    given = prepare_tokens("mine-secret", None, ["0.0.0.0"], state)
     assert given.control == "mine-secret" and given.view == first.view
     assert "mine-secret" not in (state.path / "tokens.json").read_text()
-    assert not prepare_tokens({}, ["127.0.0.1"], StateDir(tmp_path / "unused")).required
+    assert not prepare_tokens(None, None, ["127.0.0.1"], StateDir(tmp_path / "unused")).required
     assert not (tmp_path / "unused").exists()  # a loopback dashboard keeps nothing
 
 
@@ -273,7 +272,7 @@ def test_an_unreadable_state_file_is_a_sentence_at_start(tmp_path: Path) -> None
     (tmp_path / "tokens.json").write_text("{}")
     os.chmod(tmp_path / "tokens.json", 0)
     with pytest.raises(SystemExit, match="tokens.json cannot be read"):
-        prepare_tokens({}, ["0.0.0.0"], state)
+        prepare_tokens(None, None, ["0.0.0.0"], state)
 
 
 def test_ipv6_sources_are_counted_per_64() -> None:
