@@ -1,7 +1,7 @@
 """What a dashboard may ask of a lab, as one table: a name, JSON arguments in, JSON out.
 
 The REST API speaks to a lab only through these commands, so an in-process lab (lab/client.py
-LocalLab) and a lab agent on another host (agent/, over Redis Streams) answer the same questions
+LocalClient) and a lab agent on another host (agent/, over Redis Streams) answer the same questions
 the same way. A LabError crosses as data (`error_json`) and is raised again, the same class with
 the same code and params, on the other side (`raise_error`): a student reads the same sentence
 whichever lab said no.

@@ -22,31 +22,15 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from .errors import BadInput, LabError, NotFound, Refused, TooLarge
-from .events import EventBus
 from .lessons import VIEWS, Lesson, lesson as lesson_numbered
 from .names import clean_address, clean_name, name_key
 
 if TYPE_CHECKING:
-    from .client import LabClient
+    from .client import LabClient, Labs
 
-
-class StageLabs(Protocol):
-    """What the stage needs of the labs (webapp/labs.py Labs has it): every lab, the one a lesson
-    goes to, the bus every page reads, and where to tell other dashboards of a change (over lab
-    agents, every dashboard on the same Redis shows one stage: webapp/agents.py)."""
-
-    bus: EventBus
-
-    def all(self) -> list[LabClient]: ...
-
-    def for_id(self, item_id: str) -> LabClient: ...
-
-    def for_new(self, body: Any, needs: str | None = None) -> tuple[LabClient, Any]: ...
-
-    def share(self, kind: str, detail: str, snapshot: dict[str, Any]) -> None: ...
 
 TEACHER_VIEWS = ("log", "ladder", "split", "numbers")
 MAX_FOCUS = 8
@@ -72,7 +56,7 @@ def _problem(exc: LabError) -> dict[str, Any]:
 
 
 class Stage:
-    def __init__(self, labs: StageLabs) -> None:
+    def __init__(self, labs: Labs) -> None:
         self.labs = labs
         self.bus = labs.bus
         self.client: LabClient | None = None  # the lab the current lesson was built on

@@ -21,7 +21,7 @@ from .config import DashboardConfig, served
 from .conns import ConnBudget, LiveGate
 from .guard import Guard, HostPolicy
 from .join import JoinDesk, Students
-from .labs import EmbeddedLabs, Labs
+from lab.client import Labs, LocalLabs
 from .redact import hide_tokens_in_werkzeug_log
 from .sandbox import CLASS_AGENT
 from .live import EventPacket, disconnect_revoked, socketio
@@ -103,7 +103,7 @@ def _start_labs(app: Flask, config: DashboardConfig) -> Labs:
                   allow=app.config["ALLOW"], bind=app.config["BIND"], capture=app.config["CAPTURE"],
                   lesson_host=app.config["LESSON_HOST"], why_no_capture=app.config.get("WHY_NO_CAPTURE", "capture-off"))
         app.extensions["socketlab"] = lab
-        labs = EmbeddedLabs(lab)
+        labs = LocalLabs(lab)
     return labs
 
 

@@ -418,7 +418,7 @@ class AgentHub:
 
 
 class AgentLabs:
-    """Labs over Redis: the Labs interface of webapp/labs.py."""
+    """Labs over Redis: the Labs interface of lab/client.py."""
 
     def __init__(self, url: str, default_agent: str = "", wire_agent: str = "") -> None:
         """`default_agent`: where what names no agent goes when several are up; `wire_agent`: where a

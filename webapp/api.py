@@ -26,7 +26,7 @@ from lab.messages import MESSAGES
 from lab import servermodes
 
 from .auth import CONTROL, READ_METHODS, STUDENT, Access, token_from
-from .labs import Labs
+from lab.client import Labs
 from .pcap import pcap_response
 
 log = logging.getLogger(__name__)

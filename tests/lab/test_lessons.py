@@ -15,7 +15,7 @@ from lab import Lab
 from lab.events import Event
 from lab.kinds import KINDS
 from lab.lessons import LESSONS
-from lab.client import OneLab
+from lab.client import LocalLabs
 from lab.stage import Stage
 
 from ..support import Resources, wait_until
@@ -175,7 +175,7 @@ def test_every_lesson_has_a_point_test() -> None:
 def test_each_lesson_makes_its_point_ten_times_in_a_row(lab: Lab, resources: Resources, n: int) -> None:
     if LESSONS[n].needs == "link" and lab.link.why_not():  # (tests/sandbox runs it in a sandbox)
         pytest.skip(f"no real loss for a lab here: {lab.link.why_not()}")
-    stage = Stage(OneLab(lab))
+    stage = Stage(LocalLabs(lab))
     for _ in range(RUNS_OF.get(n, RUNS)):
         s = stage.begin({"lesson": n})
         assert s["lesson"]["state"] == "ready", s["lesson"]["error"]
@@ -192,7 +192,7 @@ def causal(events: list[Event]) -> list[Event]:
 
 @pytest.mark.parametrize("run", range(20))
 def test_echo_in_causal_order_connect_before_accept_send_before_recv(lab: Lab, run: int) -> None:
-    stage = Stage(OneLab(lab))
+    stage = Stage(LocalLabs(lab))
     s = stage.begin({"lesson": 1})
     ids = s["lesson"]["ids"]
     stage.act("sendHello", None)
@@ -206,7 +206,7 @@ def test_echo_in_causal_order_connect_before_accept_send_before_recv(lab: Lab, r
 
 @pytest.mark.parametrize("run", range(20))
 def test_broadcast_in_causal_order_the_send_before_its_three_recvs(lab: Lab, run: int) -> None:
-    stage = Stage(OneLab(lab))
+    stage = Stage(LocalLabs(lab))
     s = stage.begin({"lesson": 9})
     ids = s["lesson"]["ids"]
     stage.act("broadcast", None)

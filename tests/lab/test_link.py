@@ -11,7 +11,7 @@ import pytest
 
 from lab import BadInput, Lab
 from lab import tcptable
-from lab.client import OneLab
+from lab.client import LocalLabs
 from lab.link import Link, lo_is_ours
 from lab.spec import LinkSpec, parse_endpoint
 from lab.stage import Stage
@@ -112,7 +112,7 @@ def test_the_real_loss_lesson_says_why_it_cannot_start(monkeypatch: pytest.Monke
     the lessons that only lack the capture (10-13) still build."""
     monkeypatch.setenv("PATH", "/nonexistent")
     lab.link = Link()
-    stage = Stage(OneLab(lab))
+    stage = Stage(LocalLabs(lab))
     lesson = stage.begin({"lesson": 14})["lesson"]
     assert lesson["state"] == "failed" and lesson["error"]["code"] == "link-no-nft"
     assert not lab.endpoints

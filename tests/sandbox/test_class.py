@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import pytest
 
 from webapp import create_app, shutdown
-from webapp.labs import EmbeddedLabs
+from lab.client import LocalLabs
 
 from ..support import wait_until
 from .conftest import lab_folder, namespaces_work
@@ -105,7 +105,7 @@ def test_without_namespaces_the_class_runs_on_one_lab(tmp_path: Path, monkeypatc
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     app = started(tmp_path)  # (the sandbox never starts: no user of its own needs these folders)
     try:
-        assert isinstance(app.extensions["socketlab_labs"], EmbeddedLabs)
+        assert isinstance(app.extensions["socketlab_labs"], LocalLabs)
         api = app.test_client()
         session = api.get("/api/session").json
         assert session["sandbox"] is False and session["agents"] is None

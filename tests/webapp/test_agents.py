@@ -2,7 +2,7 @@
 
 The agents run in this process (agent.agent.Agent, each with its own Lab): the Redis traffic, the
 streams, the commands and the 5 s bound are real; killing processes and cutting links is in
-tests/agents/.
+tests/many_hosts/.
 """
 
 from __future__ import annotations

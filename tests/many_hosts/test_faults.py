@@ -1,4 +1,4 @@
-"""Faults in a lab room of namespace hosts (tests/agents/cluster.py): agents killed or cut off, Redis
+"""Faults in a lab room of namespace hosts (tests/many_hosts/cluster.py): agents killed or cut off, Redis
 frozen or lost, the dashboard killed, hostile stream entries. Each measures and prints its times.
 
 The periodic sends (POST /send with repeat and interval_ms) keep an agent's lab recording events while
