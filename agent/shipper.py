@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import redis
 
-from lab.events import Event, EventBus, Recorded
+from lab.events.bus import Event, EventBus, Recorded
 
 from .retry import PROBLEMS, UNREACHABLE, Outage
 

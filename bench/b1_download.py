@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import socketio
 
-from lab.download import Hasher
+from lab.sockets.download import Hasher
 
 from .common import Dashboard, Result, dashboard
 

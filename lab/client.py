@@ -14,7 +14,7 @@ from typing import Any, Callable, Protocol
 
 from . import commands
 from .core import Lab
-from .events import EventBus
+from .events.bus import EventBus
 
 
 class LabClient(Protocol):

@@ -13,10 +13,10 @@ import base64
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import errors
-from .codegen import program_for, program_for_download
-from .endpoint import stuck_threads
+from .codegen.programs import program_for, program_for_download
+from .sockets.endpoint import stuck_threads
 from .errors import BadInput, LabError, NotFound, TooLarge
-from .lessons import lesson as lesson_numbered
+from .lessons.registry import lesson as lesson_numbered
 from .spec import DownloadRequest
 
 if TYPE_CHECKING:

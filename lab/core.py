@@ -10,16 +10,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .download import Download
-from .endpoint import Context, Endpoint, Limits
+from .sockets.download import Download
+from .sockets.endpoint import Context, Endpoint, Limits
 from .errors import BadInput, NotFound, Refused, TooLarge
-from .events import EventBus
+from .events.bus import EventBus
 from .files import FileStore
-from .link import Link
+from .wire.link import Link
 from .policy import Policy
 from .spec import parse_download, parse_endpoint, parse_send
-from .tcp import TcpClient, TcpServer
-from .udp import UdpClient, UdpServer
+from .sockets.tcp import TcpClient, TcpServer
+from .sockets.udp import UdpClient, UdpServer
 from .wire.capture import SNAPLEN, Capture, why_not as capture_why_not
 from .wire.directory import Directory, Expected
 from .wire.pcap import pcap_bytes

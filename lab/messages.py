@@ -110,7 +110,7 @@ MESSAGES: dict[str, str] = {
     "broadcast-not-udp-client": "Only a UDP client can broadcast (TCP always talks to exactly one peer).",
     "file-mode-needs-file": "Mode 'file' needs a 'file': the name of the file to send to every client.",
 
-    # -- the generated program (lab/codegen.py) ---------------------------------------------------
+    # -- the generated program (lab/codegen/programs.py) ---------------------------------------------------
     "code-endpoint-not-object": "An endpoint must be a JSON object.",
     "code-kind-unknown": "There is no program for an endpoint of kind {kind}.",
     "code-file-missing": "A file server in mode 'file' needs the name of its file.",
@@ -122,7 +122,7 @@ MESSAGES: dict[str, str] = {
     "code-rule-invalid": "Each rule must have a 'match' pattern and a 'reply' template, both strings.",
     "code-rule-pattern": "The rule pattern {pattern} is not a valid regular expression: {reason}.",
 
-    # -- bytes on a lab socket that break a protocol (lab/sansio.py ProtocolError: framing.py,
+    # -- bytes on a lab socket that break a protocol (lab/protocols/sansio.py ProtocolError: framing.py,
     #    download_protocol.py, httpproto.py); lower case, as they follow "framing: " or "download failed: "
     "line-too-long": "a line longer than {limit} bytes arrived without a delimiter",
     "line-cut-by-eof": "the peer closed the connection in the middle of a line ({size} bytes without a delimiter)",
@@ -266,7 +266,7 @@ MESSAGES: dict[str, str] = {
     "length-required": "The dashboard takes a request body only with a Content-Length header, "
                        "not sent in chunks (Transfer-Encoding).",
 
-    # -- the classroom stage and its lessons (lab/stage.py, lab/lessons.py) -----------------------
+    # -- the classroom stage and its lessons (lab/stage.py, lab/lessons/registry.py) -----------------------
     "no-such-lesson": "There is no such lesson: lessons are numbered {low} to {high}, or null for a new stage "
                       "without one.",
     "no-lesson": "No lesson is on the stage, so it has no '{action}' button; start a lesson first.",
@@ -284,7 +284,7 @@ MESSAGES: dict[str, str] = {
     "lesson-closed-unread": "The server closed with {bytes} bytes it never read, so its kernel sent RST instead of FIN.",
     "lesson-big-send": "One send() of {size} bytes; the path's MTU is {mtu} bytes, so the kernel cut it into segments "
                        "that fit (its segment size now: {mss} bytes).",
-    # -- the wire: real loss and rate on the lab's link (lab/link.py, spec "link") -----------------
+    # -- the wire: real loss and rate on the lab's link (lab/wire/link.py, spec "link") -----------------
     "unknown-link-field": "'link' has no field '{field}'; the fields it takes are: {fields}.",
     "link-needs-sandbox": "Real packet loss needs a network of the lab's own, and this lab has none: start the dashboard "
                           "with SOCKETLAB_SANDBOX=1 (or run the lab as root). The seeded UDP loss ('impair') works anywhere.",

@@ -9,9 +9,9 @@ from typing import Any
 
 import re2  # google-re2: linear-time matching for rules
 
-from . import servermodes
+from .sockets import servermodes
 from .errors import BadInput, TooLarge
-from .events import Address
+from .events.bus import Address
 
 KINDS = ("tcp-server", "tcp-client", "udp-server", "udp-client")
 FRAMINGS = servermodes.FRAMINGS
@@ -127,7 +127,7 @@ class Rule:
     Matching uses RE2 (google-re2): its time grows linearly with the message whatever the pattern,
     so no rule can freeze the lab (Python's re backtracks: `^(a+)+$` against 41 bytes runs for
     minutes while holding the GIL). A pattern must also compile with Python's re, because the
-    generated program (lab/codegen.py) matches with it.
+    generated program (lab/codegen/programs.py) matches with it.
     """
 
     pattern: str
@@ -207,7 +207,7 @@ class ImpairSpec:
 
 @dataclass(frozen=True)
 class LinkSpec:
-    """Real impairment of the lab's own link (lab/link.py): kernel drops on input and a tbf rate.
+    """Real impairment of the lab's own link (lab/wire/link.py): kernel drops on input and a tbf rate.
     Unlike ImpairSpec it is not seeded: the kernel decides, so TCP really loses and retransmits."""
 
     loss: float = 0.0  # fraction 0..1 of the endpoint's packets dropped on arrival, both directions
@@ -232,7 +232,7 @@ class EndpointSpec:
     broadcast: bool = False
     impair: ImpairSpec | None = None
     recv_delay_ms: int = 0  # a slow reader: wait this long before each recv() (tcp-server)
-    link: LinkSpec | None = None  # real loss and rate on the endpoint's port (lab/link.py)
+    link: LinkSpec | None = None  # real loss and rate on the endpoint's port (lab/wire/link.py)
 
 
 def _framing(body: dict[str, Any], kind: str, mode: str | None) -> tuple[str, bytes]:

@@ -25,7 +25,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .errors import BadInput, LabError, NotFound, Refused, TooLarge
-from .lessons import VIEWS, Lesson, lesson as lesson_numbered
+from .lessons.registry import VIEWS, Lesson, lesson as lesson_numbered
 from .names import clean_address, clean_name, name_key
 
 if TYPE_CHECKING:
@@ -162,7 +162,7 @@ class Stage:
                 self.client = next((self.labs.for_id(i) for i in ids.values() if isinstance(i, str)), None)
             if self.client is None:
                 raise Refused("lesson-not-ready", lesson=lesson.n)
-            began = time.time()  # "at": the page holds the rows this step made (lab/lessons.py Point) from here
+            began = time.time()  # "at": the page holds the rows this step made (lab/lessons/registry.py Point) from here
             try:
                 answer = self.client.call("lesson.act", {"n": lesson.n, "key": key, "ids": ids, "body": body})
             except NotFound as exc:  # a socket the lesson made was stopped from its card meanwhile

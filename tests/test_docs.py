@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench import report
-from lab.endpoint import Limits
+from lab.sockets.endpoint import Limits
 from webapp.conns import ConnLimits
 
 ROOT = Path(__file__).resolve().parents[1]

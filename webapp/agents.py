@@ -12,7 +12,7 @@
   counts only from the stream of the agent that was asked.
 
 Whoever can write to Redis can write these keys, so nothing read here is trusted: an entry of an
-agent's stream is relayed only when it is an event an agent may publish (lab/kinds.py `agent`), about
+agent's stream is relayed only when it is an event an agent may publish (lab/events/kinds.py `agent`), about
 that agent's own sockets, within MAX_ENTRY_BYTES; a heartbeat counts only under a valid agent name,
 and at most MAX_AGENTS are listed. What is refused is counted (`refused`, GET /api/stats).
 - The bridge also reads the `stage` stream: the classroom stage, shared by every dashboard on the
@@ -44,9 +44,9 @@ from agent.shipper import MAX_ENTRY_BYTES
 from lab.client import LabClient
 from lab.commands import raise_error
 from lab.errors import BadInput, NotFound, Refused
-from lab.events import Event, EventBus
+from lab.events.bus import Event, EventBus
 from agent.config import NAME
-from lab.kinds import AGENT_KINDS, AGENT_LAB_KINDS, KINDS
+from lab.events.kinds import AGENT_KINDS, AGENT_LAB_KINDS, KINDS
 
 from .shared_stage import STAGE_KEY, SharedStage
 
@@ -67,7 +67,7 @@ READ_COUNT = 2000
 
 
 def valid_event(body: Any, agent: str) -> bool:
-    """A stream entry is an event an agent may publish (lab/kinds.py `agent`), about its own sockets
+    """A stream entry is an event an agent may publish (lab/events/kinds.py `agent`), about its own sockets
     (an endpoint id ending in "@<agent>", or none for a kind about its lab as a whole), with the fields
     the page relies on."""
     if not (isinstance(body, dict) and isinstance(body.get("kind"), str) and body["kind"] in AGENT_KINDS

@@ -19,11 +19,11 @@ from werkzeug.exceptions import HTTPException
 
 from lab import BadInput, Forbidden, LabError, NotFound, Refused, TooLarge
 from lab.errors import Problem
-from lab.events import JSON_FIELDS, READ_BYTES
-from lab.kinds import kinds_json
-from lab.lessons import LESSONS
+from lab.events.bus import JSON_FIELDS, READ_BYTES
+from lab.events.kinds import kinds_json
+from lab.lessons.registry import LESSONS
 from lab.messages import MESSAGES
-from lab import servermodes
+from lab.sockets import servermodes
 
 from .auth import CONTROL, READ_METHODS, STUDENT, Access, token_from
 from lab.client import Labs

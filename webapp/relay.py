@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from lab.events import READ_BYTES, EventBus
+from lab.events.bus import READ_BYTES, EventBus
 
 from . import socketio_internals as internals
 

@@ -30,7 +30,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from agent.config import checked_name
 from agent.shipper import MAX_ENTRY_BYTES
 from lab import BadInput, Refused, TooLarge
-from lab.kinds import TRACED_KINDS
+from lab.events.kinds import TRACED_KINDS
 
 from .agents import agent_event, valid_event
 from .api import body, guarded, labs

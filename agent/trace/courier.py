@@ -20,7 +20,7 @@ import sys
 import time
 from typing import BinaryIO, Protocol
 
-from lab.events import EventBus
+from lab.events.bus import EventBus
 
 from .config import CourierConfig, environment
 from .unpack import unpack

@@ -20,7 +20,7 @@ from agent.agent import HEARTBEAT_SECONDS, HEARTBEAT_TTL_MS, SOCKET_TIMEOUT
 from agent.redisconn import connect
 from agent.retry import PROBLEMS, Outage
 from agent.shipper import BATCH_EVENTS, Shipper, now_ms
-from lab.events import EventBus
+from lab.events.bus import EventBus
 
 FLUSH_SECONDS = 5.0  # at exit, at most this long for the last events (a Redis that is away must not hang the exit)
 

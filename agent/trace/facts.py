@@ -9,7 +9,7 @@ import termios
 import threading
 from typing import Any
 
-from lab.events import PREVIEW_BYTES
+from lab.events.bus import PREVIEW_BYTES
 
 names = threading.local()  # .name: this thread's name, cached (replaced whole at any rename)
 _current = threading.current_thread

@@ -25,7 +25,7 @@ import orjson
 
 from agent.shipper import _first_gap, _ts, dropped_event, now_ms
 from lab.errors import BadInput
-from lab.events import EventBus, Recorded
+from lab.events.bus import EventBus, Recorded
 
 BATCH_SECONDS = 0.05
 BATCH_EVENTS = 2000  # the dashboard refuses more in one body (webapp/traces.py)

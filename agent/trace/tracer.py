@@ -12,7 +12,7 @@ Two record shapes travel to the courier (unpack.py turns them into the lab's eve
 - a data call (send/recv and their kin, the hot path): `(ts, thread, where, call, arg, n, head, to)`,
   `where` being the socket's `(endpoint, proto, local, peer)`, cached on the socket;
 - anything else: the thread's name, then the event's own fields after `seq` in their order
-  (lab/events.py FIELDS: ts, endpoint, conn, proto, kind, ..., detail, and as many after it as given),
+  (lab/events/bus.py FIELDS: ts, endpoint, conn, proto, kind, ..., detail, and as many after it as given),
   as EventBus.record takes them.
 """
 
@@ -25,7 +25,7 @@ import weakref
 from collections import deque
 from typing import Any
 
-from lab.events import Event, takes_event_fields
+from lab.events.bus import Event, takes_event_fields
 
 #: Records held for the courier; a program faster than the courier loses the oldest beyond this
 #: (its last calls, the ones that explain how it ended, stay), counted, and the courier ships the

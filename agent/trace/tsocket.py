@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 from lab.errors import os_problem
-from lab.events import PREVIEW_BYTES, Address
+from lab.events.bus import PREVIEW_BYTES, Address
 
 from . import facts as _facts
 from .facts import errno_name as _errno

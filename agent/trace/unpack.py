@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.events import FIELDS, Address, EventBus
+from lab.events.bus import FIELDS, Address, EventBus
 
 # data call -> (kind, how `detail` words it, the name of its one argument)
 _DATA = {

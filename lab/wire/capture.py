@@ -27,7 +27,7 @@ from collections import Counter, OrderedDict
 from pathlib import Path
 from typing import IO, Any, Callable
 
-from ..events import EventBus
+from ..events.bus import EventBus
 from .bpf import attach, program
 from .directory import Directory, Expected, Owner
 from .pcap import Frame, FrameRing

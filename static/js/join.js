@@ -1,7 +1,7 @@
 // The short link's page: a student types the code from the projector (and, if they like, the name
 // the class should see), trades the code for a token of their own, and lands on the dashboard with
 // it. The QR code on the projector opens this page with the code after "#" (never sent to a server).
-import { ApiError, keepToken, post } from "./api.js";
+import { ApiError, keepToken, post } from "./net/api.js";
 import { languages, preferredLanguage, setLanguage, t } from "./i18n.js";
 
 export const NAME_KEY = "socketlab.name"; // the name a student gave: given again at each new stage

@@ -1,22 +1,22 @@
 // Wires the page together: language, token, role and the server's registries, then the forms, the
 // lists and the event stream. Commands go page -> REST; what happened comes back as events, and the
 // lists follow them (snapshots in `state` events) without asking the server again.
-import { get, takeTokenFromUrl } from "./api.js";
-import * as createForm from "./create-form.js";
-import * as downloads from "./downloads.js";
-import * as endpoints from "./endpoints.js";
-import { connectEvents, initLiveState, onCatchUpError, onConnected, onEvents, onRestarted, setOverAgents } from "./events.js";
-import { filesPath, initAgents } from "./agents-view.js";
-import { initFollow, setFollowRole } from "./follow.js";
-import { initJoin } from "./join-panel.js";
+import { get, takeTokenFromUrl } from "./net/api.js";
+import * as createForm from "./views/create-form.js";
+import * as downloads from "./views/downloads.js";
+import * as endpoints from "./views/endpoints.js";
+import { connectEvents, initLiveState, onCatchUpError, onConnected, onEvents, onRestarted, setOverAgents } from "./net/events.js";
+import { filesPath, initAgents } from "./views/agents-view.js";
+import { initFollow, setFollowRole } from "./views/follow.js";
+import { initJoin } from "./views/join-panel.js";
 import { languages, preferredLanguage, setLanguage, t } from "./i18n.js";
-import { initBannerFold, initChipRow } from "./chips.js";
-import { initClassroom, startAfresh } from "./classroom.js";
-import { noticeIn } from "./notice.js";
-import { applyRole, installTokenPrompt, loadSession } from "./session.js";
-import { initStage, loadStage } from "./stage.js";
-import { initTeaching, setSession } from "./teach.js";
-import { applyWireEvents, setWireSession } from "./wire-controls.js";
+import { initBannerFold, initChipRow } from "./views/chips.js";
+import { initClassroom, startAfresh } from "./views/classroom.js";
+import { noticeIn } from "./views/notice.js";
+import { applyRole, installTokenPrompt, loadSession } from "./net/session.js";
+import { initStage, loadStage } from "./models/stage.js";
+import { initTeaching, setSession } from "./views/teach.js";
+import { applyWireEvents, setWireSession } from "./views/wire-controls.js";
 
 const banner = noticeIn(document.getElementById("page-notice"), "page-error");
 

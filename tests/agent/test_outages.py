@@ -11,7 +11,7 @@ import redis
 
 from agent import Agent
 from lab import Lab
-from lab.events import EventBus
+from lab.events.bus import EventBus
 
 from ..redis_server import RedisServer
 from ..support import wait_until

@@ -37,7 +37,7 @@ except ImportError:  # the browser fixture skips (or, under CI, fails) and says 
 
 # what the page was given, as (agent, agent_seq) in the order it was given (events.js onEvents)
 COLLECT = """async () => {
-  const { onEvents } = await import("/static/js/events.js");
+  const { onEvents } = await import("/static/js/net/events.js");
   window.__given = [];
   onEvents((events) => { for (const e of events) window.__given.push([e.agent ?? null, e.agent_seq ?? null, e.kind]); });
 }"""

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from lab.kinds import KINDS
+from lab.events.kinds import KINDS
 
 from ..conftest import RUNNERS
 from ..support import wait_until

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lab.impair import Impairer
+from lab.sockets.impair import Impairer
 from lab.spec import ImpairSpec
 
 from ..conftest import LOCAL_AGENT, RUNNERS
@@ -72,7 +72,7 @@ def shot(page: Any, name: str) -> None:
 def test_menu_lists_the_fourteen_lessons_in_order(page: Any) -> None:
     page.get_by_test_id("lessons-button").click()
     items = page.get_by_test_id("lesson-preset")
-    expect(items).to_have_count(14)  # the nine, then the five wire lessons (lab/lessons.py)
+    expect(items).to_have_count(14)  # the nine, then the five wire lessons (lab/lessons/registry.py)
     expect(items.first).to_contain_text("TCP echo")
     expect(items.nth(3)).to_contain_text("Sticky packets")
     expect(items.nth(7)).to_contain_text("UDP vs TCP under loss")

@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from lab.lessons import LESSONS
+from lab.lessons.registry import LESSONS
 from lab.wire.capture import why_not
 from webapp import create_app, shutdown
 from webapp.auth import Access

@@ -1,5 +1,5 @@
 """One home per concept: no list of event kinds or server modes outside their registries
-(lab/kinds.py, lab/servermodes.py). Every other module asks the registry (the page through
+(lab/events/kinds.py, lab/sockets/servermodes.py). Every other module asks the registry (the page through
 GET /api/session), so a kind or mode added in one place can never be missed in another.
 (No browser needed: it reads the source of the page and of the two Python packages.)"""
 
@@ -8,11 +8,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lab import servermodes
-from lab.kinds import KINDS
+from lab.sockets import servermodes
+from lab.events.kinds import KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
-REGISTRIES = {ROOT / "lab" / "kinds.py", ROOT / "lab" / "servermodes.py"}
+REGISTRIES = {ROOT / "lab" / "events" / "kinds.py", ROOT / "lab" / "sockets" / "servermodes.py"}
 # A bracketed group with no brackets inside: an array, a tuple, a set or an argument list.
 GROUP = re.compile(r"[\[({]([^\[\](){}]*)[\])}]")
 # A string literal used as a value: a mapping's key ("listen": "listen on", an action's words in

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from lab.endpoint import Limits
+from lab.sockets.endpoint import Limits
 from lab.wire.capture import why_not
 from webapp import create_app, shutdown
 
@@ -245,7 +245,7 @@ def test_lesson_14_panel_waits_for_tcp_and_shows_its_cost(open_page: Any, lang: 
     pair = page.evaluate("c => [...document.querySelectorAll('#focus-select option')]"
                          ".find(o => o.textContent.startsWith(c + ' ')).value", tcp_client)
     page.get_by_test_id("focus-select").select_option(pair)
-    held = page.evaluate("""() => import('/static/js/ladder.js').then(({ model }) => {
+    held = page.evaluate("""() => import('/static/js/views/ladder.js').then(({ model }) => {
       const wire = model.items.filter(i => i.wire);
       return { lost: wire.filter(i => i.wire.lost).map(i => i.seq), resent: wire.filter(i => i.wire.resent).map(i => i.seq) };
     })""")

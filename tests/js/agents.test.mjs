@@ -2,8 +2,8 @@
 // stream (static/js/event-cursor.js): every event shown once, in order per agent, across a restart.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { AgentsModel, clockOf } from "../../static/js/agents.js";
-import { EventCursor } from "../../static/js/event-cursor.js";
+import { AgentsModel, clockOf } from "../../static/js/models/agents.js";
+import { EventCursor } from "../../static/js/models/event-cursor.js";
 
 const list = [{ name: "pc2", host: "h2", state: "up", since: 100, endpoints: 0 },
   { name: "pc1", host: "h1", state: "up", since: 100, endpoints: 1 }];

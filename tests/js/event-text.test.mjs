@@ -1,7 +1,7 @@
 // node --test: every kind worded from its fields, in English and in Chinese; `detail` never read.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { eventText, wordedKinds } from "../../static/js/event-text.js";
+import { eventText, wordedKinds } from "../../static/js/models/event-text.js";
 import { translator } from "../../static/js/i18n.js";
 import { KINDS, event, everyKind } from "./fixtures.mjs";
 

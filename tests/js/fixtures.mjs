@@ -3,20 +3,20 @@
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { setKinds } from "../../static/js/kinds.js";
+import { setKinds } from "../../static/js/models/kinds.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const VENV_PYTHON = `${ROOT}.venv/bin/python`;
 const PYTHON = process.env.PYTHON || (existsSync(VENV_PYTHON) ? VENV_PYTHON : "python3");
 
-/** The registry as GET /api/session hands it over, read from lab/kinds.py itself (the one list). */
-export const KINDS = JSON.parse(execFileSync(PYTHON, ["-c", "import json; from lab.kinds import kinds_json; print(json.dumps(kinds_json()))"],
+/** The registry as GET /api/session hands it over, read from lab/events/kinds.py itself (the one list). */
+export const KINDS = JSON.parse(execFileSync(PYTHON, ["-c", "import json; from lab.events.kinds import kinds_json; print(json.dumps(kinds_json()))"],
   { cwd: ROOT, encoding: "utf-8" }));
 
 export const useKinds = () => setKinds(KINDS);
 
-/** An event's fields as GET /api/session hands them over, read from lab/events.py itself (the one definition). */
-export const EVENT_FIELDS = JSON.parse(execFileSync(PYTHON, ["-c", "import json; from lab.events import JSON_FIELDS; print(json.dumps(JSON_FIELDS))"],
+/** An event's fields as GET /api/session hands them over, read from lab/events/bus.py itself (the one definition). */
+export const EVENT_FIELDS = JSON.parse(execFileSync(PYTHON, ["-c", "import json; from lab.events.bus import JSON_FIELDS; print(json.dumps(JSON_FIELDS))"],
   { cwd: ROOT, encoding: "utf-8" }));
 
 const BASE = { ts: 1700000000, conn: null, proto: "tcp", local: null, peer: null, size: 0, data: null, hex: null,
@@ -80,7 +80,7 @@ export function everyKind() {
     event("packet", { endpoint: "e2", local: C, peer: S, args: { flags: "SYN", seq: 0, ack: 0, win: 65495, len: 0, src: C, dst: S, analysis: null } }),
     event("packet", { endpoint: "e2", local: C, peer: S, size: 5, args: { flags: "PSH,ACK", seq: 1, ack: 1, win: 512, len: 5, src: C, dst: S, analysis: "retransmission" } }),
     event("packet", { endpoint: "e2", proto: "udp", local: C, peer: S, size: 3, args: { flags: null, seq: null, ack: null, win: null, len: 3, src: C, dst: S, analysis: null } }),
-    // lesson 14's run is over, judged from its data (lab/loss_watch.py)
+    // lesson 14's run is over, judged from its data (lab/lessons/loss_watch.py)
     event("settled", { endpoint: "e2", args: { reason: "echoed", count: 200, tcp: { received: 200, retransmits: 9, seconds: 3.5, dropped: 12 }, udp: { seconds: 2.1, dropped: 70 } } }),
     event("state", { state: { id: "e1", kind: "tcp-server", state: "listening" } }),
   ];

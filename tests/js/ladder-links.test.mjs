@@ -3,7 +3,7 @@
 // partner, and a reused 4-tuple starting afresh.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { LinkTrack, placeBefore } from "../../static/js/ladder-links.js";
+import { LinkTrack, placeBefore } from "../../static/js/models/ladder-links.js";
 import { event } from "./fixtures.mjs";
 
 const S = ["127.0.0.1", 5000];

@@ -2,8 +2,8 @@
 // handshake lanes, coalesced sends into one recv, who closed, a lost datagram, a download.
 import assert from "node:assert/strict";
 import { beforeEach, test } from "node:test";
-import { closedByPeer } from "../../static/js/event-socket.js";
-import { LadderModel } from "../../static/js/ladder-model.js";
+import { closedByPeer } from "../../static/js/models/event-socket.js";
+import { LadderModel } from "../../static/js/models/ladder-model.js";
 import { event, useKinds } from "./fixtures.mjs";
 
 const S = ["127.0.0.1", 5000];

@@ -3,7 +3,7 @@
 // gone, no "program outside the lab" in its place). Events by hand, per the schema.
 import assert from "node:assert/strict";
 import { beforeEach, test } from "node:test";
-import { LANE_LINGER, LadderModel } from "../../static/js/ladder-model.js";
+import { LANE_LINGER, LadderModel } from "../../static/js/models/ladder-model.js";
 import { event, useKinds } from "./fixtures.mjs";
 
 const S = ["127.0.0.1", 5000];

@@ -3,7 +3,7 @@
 // lesson they leave LANE_LINGER seconds after they closed.
 import assert from "node:assert/strict";
 import { beforeEach, test } from "node:test";
-import { LANE_LINGER, LadderModel } from "../../static/js/ladder-model.js";
+import { LANE_LINGER, LadderModel } from "../../static/js/models/ladder-model.js";
 import { event, useKinds } from "./fixtures.mjs";
 
 const S = ["127.0.0.1", 5000];

@@ -2,7 +2,7 @@
 // cards that come first, whether its packets are drawn, and which rows a new step brings into view.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { anchorRow, packetsIn, pointAfterStep, pointOf, stepOf } from "../../static/js/lesson-view.js";
+import { anchorRow, packetsIn, pointAfterStep, pointOf, stepOf } from "../../static/js/models/lesson-view.js";
 
 const lesson13 = { n: 13, step: 1, packets: true, point: { rows: ["send", "packet"], cards: [] } };
 

@@ -2,7 +2,7 @@
 // search over the preview (in the chosen encoding) and the sentence the page shows.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { eventMatches } from "../../static/js/log-filter.js";
+import { eventMatches } from "../../static/js/views/log-filter.js";
 import { event } from "./fixtures.mjs";
 
 const recv = event("recv", { endpoint: "e1", conn: "c2", size: 4, hex: "c4 e3 ba c3", data: "\ufffd\ufffd", call: "recv", args: { bufsize: 65536 }, result: 4 });

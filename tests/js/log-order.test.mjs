@@ -3,9 +3,9 @@
 // time it returned, then numbers them as its threads record them: a recv may get the lower seq.
 import assert from "node:assert/strict";
 import { beforeEach, test } from "node:test";
-import { logOf } from "../../static/js/kinds.js";
-import { causallyBefore, insertCausal } from "../../static/js/log-order.js";
-import { Stages } from "../../static/js/stages.js";
+import { logOf } from "../../static/js/models/kinds.js";
+import { causallyBefore, insertCausal } from "../../static/js/models/log-order.js";
+import { Stages } from "../../static/js/models/stages.js";
 import { event, useKinds } from "./fixtures.mjs";
 
 const T = 1700000000;

@@ -3,8 +3,8 @@
 // names its stage ended with.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { NameBook, cleanNames, hostPort, isolate, nameIn, peerNames, plainHost } from "../../static/js/names.js";
-import { setEventFields, toCsv } from "../../static/js/recording.js";
+import { NameBook, cleanNames, hostPort, isolate, nameIn, peerNames, plainHost } from "../../static/js/models/names.js";
+import { setEventFields, toCsv } from "../../static/js/models/recording.js";
 import { EVENT_FIELDS } from "./fixtures.mjs";
 
 setEventFields(EVENT_FIELDS); // (as GET /api/session hands them to the page)

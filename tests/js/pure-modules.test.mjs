@@ -2,11 +2,11 @@
 // and the i18n formatting (plurals, numbers) in both languages.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { bytesOf, decodeText, hexDump, isCut } from "../../static/js/decode.js";
+import { bytesOf, decodeText, hexDump, isCut } from "../../static/js/models/decode.js";
 import { Emitter } from "../../static/js/emitter.js";
 import { translator } from "../../static/js/i18n.js";
-import { drawOf, framingsOf, isLifecycle, kindNames, modesOf, setKinds, setModes, startsLane } from "../../static/js/kinds.js";
-import { LabState } from "../../static/js/lab-state.js";
+import { drawOf, framingsOf, isLifecycle, kindNames, modesOf, setKinds, setModes, startsLane } from "../../static/js/models/kinds.js";
+import { LabState } from "../../static/js/models/lab-state.js";
 import { KINDS, event } from "./fixtures.mjs";
 
 test("kinds: the page knows what the session said, and nothing it did not", () => {

@@ -1,7 +1,7 @@
 // node --test: the recording module's CSV and JSON Lines, as a spreadsheet and a re-import see them.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { cell, eventFields, parseRecording, setEventFields, toCsv, toJsonl } from "../../static/js/recording.js";
+import { cell, eventFields, parseRecording, setEventFields, toCsv, toJsonl } from "../../static/js/models/recording.js";
 import { EVENT_FIELDS } from "./fixtures.mjs";
 
 setEventFields(EVENT_FIELDS); // (as GET /api/session hands them to the page)

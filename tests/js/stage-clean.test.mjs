@@ -5,9 +5,9 @@
 // once and after LANE_LINGER; a student's traced program and a socket under a reused id are drawn.
 import assert from "node:assert/strict";
 import { beforeEach, test } from "node:test";
-import { LANE_LINGER, LadderModel } from "../../static/js/ladder-model.js";
-import { feedByStage } from "../../static/js/stages.js";
-import { wireEnds } from "../../static/js/wire-model.js";
+import { LANE_LINGER, LadderModel } from "../../static/js/models/ladder-model.js";
+import { feedByStage } from "../../static/js/models/stages.js";
+import { wireEnds } from "../../static/js/models/wire-model.js";
 import { event, useKinds } from "./fixtures.mjs";
 
 beforeEach(useKinds);

@@ -3,10 +3,10 @@
 // kinds come from the registry's "log" field; the stage numbering the log and the CSV share.
 import assert from "node:assert/strict";
 import { beforeEach, test } from "node:test";
-import { beginsStage, logOf, setKinds } from "../../static/js/kinds.js";
-import { LadderModel } from "../../static/js/ladder-model.js";
-import { setEventFields, toCsv } from "../../static/js/recording.js";
-import { Stages, feedByStage, stageNumbers } from "../../static/js/stages.js";
+import { beginsStage, logOf, setKinds } from "../../static/js/models/kinds.js";
+import { LadderModel } from "../../static/js/models/ladder-model.js";
+import { setEventFields, toCsv } from "../../static/js/models/recording.js";
+import { Stages, feedByStage, stageNumbers } from "../../static/js/models/stages.js";
 import { EVENT_FIELDS, KINDS, event, useKinds } from "./fixtures.mjs";
 
 setEventFields(EVENT_FIELDS); // (as GET /api/session hands them to the page)

@@ -2,7 +2,7 @@
 // newest stage object, whichever way it arrived: a GET answer, this page's own POST, live events.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { StageCopy, withName } from "../../static/js/stage.js";
+import { StageCopy, withName } from "../../static/js/models/stage.js";
 
 const stage = (n, extra = {}) => ({ stage: n, seq: n * 10, started: n, endpoints: 0,
   teacher: { view: "log", focus: null }, lesson: null, ...extra });

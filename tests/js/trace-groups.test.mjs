@@ -2,8 +2,8 @@
 // grouped under its name, lanes named by thread, and a traced client joined to a traced server by address.
 import assert from "node:assert/strict";
 import { beforeEach, test } from "node:test";
-import { LadderModel } from "../../static/js/ladder-model.js";
-import { groupLanes, placeByTime, programOf, threadOf } from "../../static/js/trace-groups.js";
+import { LadderModel } from "../../static/js/models/ladder-model.js";
+import { groupLanes, placeByTime, programOf, threadOf } from "../../static/js/models/trace-groups.js";
 import { event, useKinds } from "./fixtures.mjs";
 
 const S = ["127.0.0.1", 5000];
@@ -62,7 +62,7 @@ test("a program's batch that arrives late is drawn where its clock puts it, caus
 });
 
 test("every hint the tracer gives is a sentence in both languages, from its code and params", async () => {
-  const { eventText } = await import("../../static/js/event-text.js");
+  const { eventText } = await import("../../static/js/models/event-text.js");
   const { translator } = await import("../../static/js/i18n.js");
   const at = { host: "127.0.0.1", port: 5000, address: "127.0.0.1:5000" }; // lab/errors.py os_problem's params
   const hints = {

@@ -3,8 +3,8 @@
 // orders the capture thread and the socket threads may record them.
 import assert from "node:assert/strict";
 import { beforeEach, test } from "node:test";
-import { LadderModel } from "../../static/js/ladder-model.js";
-import { flagsText, packetOf, wireEnds } from "../../static/js/wire-model.js";
+import { LadderModel } from "../../static/js/models/ladder-model.js";
+import { flagsText, packetOf, wireEnds } from "../../static/js/models/wire-model.js";
 import { event, useKinds } from "./fixtures.mjs";
 
 const S = ["127.0.0.1", 5000];

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from lab import BadInput
-from lab.codegen import program_for, program_for_download
+from lab.codegen.programs import program_for, program_for_download
 from lab.spec import parse_download, parse_endpoint
 
 MODES = {"tcp-server": ("echo", "reply", "manual", "file", "files", "relay", "http"),

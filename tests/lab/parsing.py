@@ -1,4 +1,4 @@
-"""Driving a sans-I/O parser (lab/sansio.py) the way the socket loops do, with the bytes cut anywhere.
+"""Driving a sans-I/O parser (lab/protocols/sansio.py) the way the socket loops do, with the bytes cut anywhere.
 
 Every parser table feeds each case whole, one byte at a time, and at seeded random split points,
 and must see the same events and the same ending each time: recv() may cut the bytes anywhere.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from typing import Any, Callable, Iterator
 
-from lab.sansio import NEED_DATA, Parser, ProtocolError, Sentinel
+from lab.protocols.sansio import NEED_DATA, Parser, ProtocolError, Sentinel
 
 SEEDS = range(5)
 

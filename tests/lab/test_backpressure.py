@@ -12,7 +12,7 @@ from typing import Iterator
 import pytest
 
 from lab import Lab
-from lab.endpoint import Limits
+from lab.sockets.endpoint import Limits
 from lab.errors import Refused
 
 from ..support import wait_until

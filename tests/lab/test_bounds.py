@@ -11,9 +11,9 @@ from typing import Iterator
 import pytest
 
 from lab import Lab
-from lab.endpoint import Limits
+from lab.sockets.endpoint import Limits
 from lab.errors import TooLarge
-from lab.impair import DelayLine
+from lab.sockets.impair import DelayLine
 
 from ..support import wait_until
 

@@ -19,8 +19,8 @@ from typing import Callable, Iterator
 import pytest
 
 from lab import BadInput, Lab
-from lab.endpoint import Endpoint
-from lab.codegen import program_for, program_for_download
+from lab.sockets.endpoint import Endpoint
+from lab.codegen.programs import program_for, program_for_download
 from lab.spec import parse_download, parse_endpoint
 
 from ..support import wait_until
@@ -209,7 +209,7 @@ def test_the_lab_id_goes_into_the_comment_only_when_the_lab_made_it() -> None:
 
 
 def test_a_link_is_named_in_the_comment_as_the_kernels_doing_not_the_programs() -> None:
-    """A spec's "link" (lab/link.py) is applied by the lab's namespace: the program says so in its
+    """A spec's "link" (lab/wire/link.py) is applied by the lab's namespace: the program says so in its
     comment, and nothing of it becomes code."""
     cases = [({"kind": "tcp-server", "mode": "echo", "link": {"loss": 0.2}}, ["loss: 20% of its packets dropped"]),
              ({"kind": "udp-server", "mode": "echo", "link": {"loss": 0.05, "rate_kbit": 800}},

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from lab import Lab, Refused
-from lab import download_protocol as proto
+from lab.protocols import download as proto
 
 from ..support import Resources, wait_until
 from .parsing import check_every_cut
@@ -185,7 +185,7 @@ def test_sample_files_exist(lab: Lab, folders: dict) -> None:
 
 def test_a_server_that_sends_nothing_times_the_download_out(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
     # SO_RCVTIMEO bounds each blocking recv_into(); the kernel's EAGAIN reads as a time-out
-    monkeypatch.setattr("lab.download.RECV_TIMEOUT", 0.3)
+    monkeypatch.setattr("lab.sockets.download.RECV_TIMEOUT", 0.3)
     silent = lab.create({"kind": "tcp-server", "port": 0, "mode": "manual"})
     download = lab.start_download({"host": "127.0.0.1", "port": silent.local[1]})
     wait_until(lambda: download.state == "failed", 10)

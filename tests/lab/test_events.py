@@ -8,7 +8,7 @@ import random
 import pytest
 
 from lab import BadInput, EventBus, NotFound
-from lab.events import PREVIEW_BYTES
+from lab.events.bus import PREVIEW_BYTES
 from lab.files import FileStore
 
 

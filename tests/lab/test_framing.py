@@ -6,8 +6,8 @@ from typing import Any, Callable
 
 import pytest
 
-from lab.framing import LengthFramer, LineFramer, RawFramer, make_framer
-from lab.sansio import Parser, ProtocolError
+from lab.protocols.framing import LengthFramer, LineFramer, RawFramer, make_framer
+from lab.protocols.sansio import Parser, ProtocolError
 
 from .parsing import check_every_cut, cuts, run
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from lab.files import SAMPLE_TEXT, FileStore
-from lab.httpproto import (MAX_FILE, MAX_HEAD, MAX_HEADERS, STATUS, Request, RequestParser, Response, Site,
+from lab.protocols.http import (MAX_FILE, MAX_HEAD, MAX_HEADERS, STATUS, Request, RequestParser, Response, Site,
                            bad_request_response, error_response)
-from lab.sansio import END, NEED_DATA, PAUSED, ProtocolError
+from lab.protocols.sansio import END, NEED_DATA, PAUSED, ProtocolError
 
 from .parsing import check_every_cut, run
 

@@ -12,9 +12,9 @@ from typing import Any, Callable
 import pytest
 
 from lab import Lab
-from lab.events import Event
-from lab.kinds import KINDS
-from lab.lessons import LESSONS
+from lab.events.bus import Event
+from lab.events.kinds import KINDS
+from lab.lessons.registry import LESSONS
 from lab.client import LocalLabs
 from lab.stage import Stage
 
@@ -174,7 +174,7 @@ def test_every_lesson_has_a_point_test() -> None:
 @pytest.mark.parametrize("n", sorted(LESSONS))
 def test_each_lesson_makes_its_point_ten_times_in_a_row(lab: Lab, resources: Resources, n: int) -> None:
     if LESSONS[n].needs == "link" and lab.link.why_not():  # (tests/sandbox runs it in a sandbox)
-        pytest.skip(f"no real loss for a lab here: {lab.link.why_not()}")
+        pytest.skip(f"no real loss for a lab here: {lab.wire.link.why_not()}")
     stage = Stage(LocalLabs(lab))
     for _ in range(RUNS_OF.get(n, RUNS)):
         s = stage.begin({"lesson": n})

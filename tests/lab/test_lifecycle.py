@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lab import Lab, commands
-from lab.endpoint import join, stuck_threads
+from lab.sockets.endpoint import join, stuck_threads
 
 
 def test_a_lab_closes_its_endpoints_when_its_block_ends(tmp_path: Path) -> None:
@@ -36,7 +36,7 @@ def test_a_join_that_gives_up_names_the_thread(lab: Lab, caplog: pytest.LogCaptu
     thread = threading.Thread(target=release.wait, args=(30,), name="stubborn-worker")
     thread.start()
     try:
-        with caplog.at_level(logging.WARNING, logger="lab.endpoint"):
+        with caplog.at_level(logging.WARNING, logger="lab.sockets.endpoint"):
             assert join(thread, timeout=0.05) is False
         assert "stubborn-worker did not end" in caplog.text
         assert stuck_threads()[-1] == "stubborn-worker"

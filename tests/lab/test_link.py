@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from lab import BadInput, Lab
-from lab import tcptable
+from lab.sockets import tcptable
 from lab.client import LocalLabs
-from lab.link import Link, lo_is_ours
+from lab.wire.link import Link, lo_is_ours
 from lab.spec import LinkSpec, parse_endpoint
 from lab.stage import Stage
 

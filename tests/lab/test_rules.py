@@ -9,7 +9,7 @@ import pytest
 
 from lab import Lab
 from lab.errors import BadInput, TooLarge
-from lab.handlers import rule_answer
+from lab.sockets.handlers import rule_answer
 from lab.spec import Rule, parse_endpoint
 
 from ..support import wait_until

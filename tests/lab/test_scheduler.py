@@ -9,7 +9,7 @@ from typing import Callable, Iterator
 import pytest
 
 from lab.errors import TooLarge
-from lab.scheduler import Scheduler
+from lab.sockets.scheduler import Scheduler
 
 from ..support import wait_until
 

@@ -1,5 +1,5 @@
-"""The mode registry: a mode is a class in the table (lab/servermodes.py), what its servers do (its
-Service, lab/handlers.py) and what its program says (lab/codegen_modes.py), keyed by its name; the
+"""The mode registry: a mode is a class in the table (lab/sockets/servermodes.py), what its servers do (its
+Service, lab/sockets/handlers.py) and what its program says (lab/codegen/modes.py), keyed by its name; the
 spec checks, the servers and the code generator follow."""
 
 from __future__ import annotations
@@ -10,11 +10,13 @@ from typing import Iterator
 
 import pytest
 
-from lab import BadInput, Lab, handlers
-from lab.codegen import program_for
-from lab.codegen_modes import PROGRAMS, ModeCode, unwrite, writes
-from lab.handlers import SERVICES, Service, serves, unserve
-from lab.servermodes import REGISTRY, Mode, modes_for, register, session_info, unregister
+from lab import BadInput
+from lab import Lab
+from lab.sockets import handlers
+from lab.codegen.programs import program_for
+from lab.codegen.modes import PROGRAMS, ModeCode, unwrite, writes
+from lab.sockets.handlers import SERVICES, Service, serves, unserve
+from lab.sockets.servermodes import REGISTRY, Mode, modes_for, register, session_info, unregister
 from lab.spec import parse_endpoint
 
 from ..support import wait_until
@@ -100,8 +102,8 @@ def test_the_registry_lists_every_mode_of_the_contract() -> None:
 
 def test_every_mode_has_a_service_and_a_program_text() -> None:
     """The three tables name the same modes: a mode added to the registry alone fails here, by name."""
-    assert set(SERVICES) == set(REGISTRY), f"modes without a Service in lab/handlers.py: {set(REGISTRY) - set(SERVICES)}"
-    assert set(PROGRAMS) == set(REGISTRY), f"modes without a program text in lab/codegen_modes.py: {set(REGISTRY) - set(PROGRAMS)}"
+    assert set(SERVICES) == set(REGISTRY), f"modes without a Service in lab/sockets/handlers.py: {set(REGISTRY) - set(SERVICES)}"
+    assert set(PROGRAMS) == set(REGISTRY), f"modes without a program text in lab/codegen/modes.py: {set(REGISTRY) - set(PROGRAMS)}"
     for name, mode in REGISTRY.items():
         assert SERVICES[name].mode is mode and PROGRAMS[name].mode is mode
         assert set(PROGRAMS[name].describe) == set(mode.kinds), name

@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from lab import BadInput, Lab
-from lab.codegen import program_for
+from lab.codegen.programs import program_for
 
 from ..support import Resources, wait_until
 

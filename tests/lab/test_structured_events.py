@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from lab import Lab
-from lab import events as events_module
-from lab.endpoint import Limits
-from lab.events import JSON_FIELDS, Event
-from lab.kinds import KINDS, LIFECYCLE_KINDS, kinds_json
+from lab.events import bus as events_module
+from lab.sockets.endpoint import Limits
+from lab.events.bus import JSON_FIELDS, Event
+from lab.events.kinds import KINDS, LIFECYCLE_KINDS, kinds_json
 
 from ..support import Resources, wait_until
 
@@ -303,7 +303,7 @@ def published_literals() -> set[str]:
 def test_every_published_kind_is_registered() -> None:
     literals = published_literals()
     assert {"listen", "accept", "recv", "send", "close", "state"} <= literals  # the grep finds them at all
-    assert literals <= set(KINDS), f"kinds published but not in lab/kinds.py: {sorted(literals - set(KINDS))}"
+    assert literals <= set(KINDS), f"kinds published but not in lab/events/kinds.py: {sorted(literals - set(KINDS))}"
 
 
 def test_every_kind_seen_in_the_scenarios_is_registered(lab: Lab) -> None:

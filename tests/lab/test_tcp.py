@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from lab import Lab, NotFound, Refused
-from lab.tcp import TcpServer
+from lab.sockets.tcp import TcpServer
 
 from ..support import Resources, wait_until
 

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from lab import Lab
-from lab import udp as lab_udp
-from lab.impair import Impairer
+from lab.sockets import udp as lab_udp
+from lab.sockets.impair import Impairer
 from lab.spec import ImpairSpec
 
 from ..support import Resources, wait_until

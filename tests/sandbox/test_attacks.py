@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from lab.endpoint import Limits
+from lab.sockets.endpoint import Limits
 
 from ..support import wait_until
 from .conftest import in_namespace

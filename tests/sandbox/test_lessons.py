@@ -156,7 +156,7 @@ NUMBER = re.compile(r"^#(\d+) ")
 
 
 def panel_numbers(evs: list[dict[str, Any]], client: str, kind: str, before: int) -> set[int]:
-    """What the comparison panel counts (static/js/compare.js): the numbered messages of `client`
+    """What the comparison panel counts (static/js/views/compare.js): the numbered messages of `client`
     among the events that came before the lab's `settled` event."""
     return {int(m.group(1)) for e in evs if e["endpoint"] == client and e["kind"] == kind and e["seq"] < before
             and (m := NUMBER.match(e.get("data") or ""))}

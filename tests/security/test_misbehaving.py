@@ -17,7 +17,7 @@ import pytest
 
 from lab import Lab, Limits, TooLarge
 from lab.errors import LabError
-from lab.handlers import MessageHandler
+from lab.sockets.handlers import MessageHandler
 
 from ..support import Resources, wait_until
 
@@ -126,7 +126,7 @@ def emfile_scenario(proc: subprocess.Popen[str]) -> None:
 SERVING_SCRIPT = textwrap.dedent("""
     import json, socket, sys, time
     from lab import Lab
-    from lab.servermodes import REGISTRY, modes_for
+    from lab.sockets.servermodes import REGISTRY, modes_for
     lab = Lab(sys.argv[1], sys.argv[2])
     rules = [{"match": "^rule", "reply": "ruled"}]
     servers = [lab.create({"kind": kind, "port": 0, "mode": mode, "file": "hello.txt",
@@ -358,7 +358,7 @@ def test_idle_connections_are_closed_and_busy_ones_kept(folders: dict[str, Path]
 
 
 def test_unfinished_http_requests_do_not_hold_the_server(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("lab.servermodes.Http.request_seconds", 1.0)
+    monkeypatch.setattr("lab.sockets.servermodes.Http.request_seconds", 1.0)
     server = lab.create({"kind": "tcp-server", "port": 0, "mode": "http"})
     assert server.local is not None
     slow = [socket.create_connection(server.local, timeout=10) for _ in range(20)]

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import pytest
 
 from agent.trace.posting import HttpDelivery
-from lab.events import EventBus
+from lab.events.bus import EventBus
 
 from ..support import Resources, wait_until
 

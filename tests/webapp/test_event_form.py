@@ -1,4 +1,4 @@
-"""An event's JSON form is the one definition's (lab/events.py: `Event`, FIELDS, JSON_FIELDS), whatever
+"""An event's JSON form is the one definition's (lab/events/bus.py: `Event`, FIELDS, JSON_FIELDS), whatever
 carried it: the embedded lab, a lab agent over Redis, a traced program's courier over HTTP. Every event
 of every kind each path makes is pinned: its keys, in order; each value of its field's declared type;
 and its JSON byte for byte what Event.to_json makes of the same fields. The page is handed the same
@@ -15,7 +15,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 import orjson
 import pytest
 
-from lab.events import FIELDS, JSON_FIELDS, Event
+from lab.events.bus import FIELDS, JSON_FIELDS, Event
 
 from ..conftest import RUNNERS
 from ..support import EventCollector, serve, wait_until
@@ -158,7 +158,7 @@ def test_what_differs_between_an_event_and_its_json_is_only_the_preview() -> Non
 
 
 def test_a_field_named_wrongly_is_a_programmers_error(tmp_path: Path) -> None:
-    from lab.events import EventBus
+    from lab.events.bus import EventBus
 
     bus = EventBus()
     with pytest.raises(TypeError):

@@ -12,7 +12,7 @@ from typing import Any, Callable
 import pytest
 import requests
 
-from lab.lessons import LESSONS
+from lab.lessons.registry import LESSONS
 
 from ..conftest import RUNNERS
 from ..support import EventCollector, LiveServer, Resources, wait_until

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from lab.core import Lab
-from lab.endpoint import Limits
+from lab.sockets.endpoint import Limits
 from lab.errors import LabError
-from lab.events import Event
+from lab.events.bus import Event
 from lab.wire.pcap import FrameRing
 
 from ...support import wait_until
@@ -100,7 +100,7 @@ def _analysis(lab: Lab, mark: str) -> bool:
 
 
 def lossy(lab: Lab) -> None:
-    """Numbered messages to a server whose link drops 20% on input (lab/link.py): TCP retransmits
+    """Numbered messages to a server whose link drops 20% on input (lab/wire/link.py): TCP retransmits
     what the kernel dropped."""
     server = lab.create({"kind": "tcp-server", "port": 0, "mode": "manual", "link": {"loss": 0.2}})
     for attempt in range(3):  # its SYNs may be lost three times in a row, past connect's 5 s (1 in 125)

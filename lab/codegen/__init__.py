@@ -1,0 +1,1 @@
+"""Show the code: the plain-Python program that does what an endpoint or a download does."""

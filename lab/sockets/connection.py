@@ -1,0 +1,391 @@
+"""One connected TCP socket with its own receive thread: what accept() or connect() hands out.
+
+The thread owns the socket: it receives until EOF, an error, or a shutdown from close(), then
+closes the fd and publishes one `close` event that says which side closed. A connection only moves
+bytes: what they mean (framing, a protocol's parser, what events show of them) belongs to its
+handler (lab/sockets/handlers.py), made for it by its owner, which gets every recv()'s bytes.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Generic, NamedTuple, Protocol, TypeVar
+
+from . import tcpinfo
+from .endpoint import Context, join, os_fields, spawn
+from .deadline import send_within, sendfile_within
+from ..errors import LabError, Problem, Refused, explain_os_error, os_problem, where
+from ..events.bus import PREVIEW_BYTES, Address
+from ..spec import EndpointSpec
+
+RECV_SIZE = 65536
+# Shared by every event that uses them (never mutated): the hot path builds no dict per recv.
+RECV_ARGS: dict[str, Any] = {"bufsize": RECV_SIZE}
+SHUT_WR_ARGS: dict[str, Any] = {"how": "SHUT_WR"}
+RESET_ERRNOS = (errno.ECONNRESET, errno.EPIPE)  # the peer's kernel answered with RST
+
+
+TCP_INFO_INTERVAL = 1.0  # seconds between TCP_INFO samples while a connection is busy
+TCP_INFO_BYTES = 64 * 1024  # bytes moved since the last sample that make a connection "busy"
+
+
+class Ending(NamedTuple):
+    """How a connection ended, for its `close` event."""
+
+    closed_by: str  # "peer" | "reset" | "local"
+    code: str | None = None  # why the lab closed it (lab/messages.py)
+    params: dict[str, Any] | None = None
+    errno: str | None = None
+    detail: str = ""
+
+
+class Owner(Protocol):
+    """What a Connection needs from the endpoint that owns it."""
+
+    id: str
+    proto: str
+    ctx: Context
+    bytes_in: int
+    bytes_out: int
+    spec: EndpointSpec
+
+    def publish(self, kind: str, **fields: Any) -> None: ...
+    def count_in(self, n: int) -> None: ...
+    def count_out(self, n: int) -> None: ...
+    def on_closed(self, conn: Connection[Any]) -> None: ...
+    def crashed(self, exc: BaseException) -> None: ...
+
+
+class Receiver(Protocol):
+    """What a Connection hands its bytes to: the handler its owner made for it (lab/sockets/handlers.py)."""
+
+    preview: Callable[[bytes], bytes] | None  # what events show of received bytes, when not all of them
+    messages: int  # messages restored from the stream, for the connection's JSON
+
+    def on_open(self) -> None: ...
+    def on_data(self, data: bytes) -> None: ...
+
+
+H = TypeVar("H", bound=Receiver)
+
+
+class Connection(Generic[H]):
+    def __init__(self, owner: Owner, sock: socket.socket, conn_id: str | None, peer: Address,
+                 handler: Callable[[Connection[H]], H]) -> None:
+        self.owner = owner
+        self.sock = sock
+        self.id = conn_id
+        self.peer = peer
+        self.local: Address = (str(sock.getsockname()[0]), int(sock.getsockname()[1]))
+        self.state = "open"
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.sends = 0
+        self.recvs = 0
+        self.sent_eof = False
+        # framed messages sent: the `message` index of framed send events. Counted here, under the send
+        # lock, not by the handler that framed them: only the lock knows the order they take on the wire.
+        self.messages_sent = 0
+        self.opened = time.monotonic()
+        self._idle_since = (0, self.opened)  # (bytes moved, when that count was first seen)
+        self._sampled = 0.0
+        self._sampled_bytes = 0
+        self._closing: str | None = None  # why the lab is closing it (a code of lab/messages.py), when it is
+        self._stopping = threading.Event()  # set by close(): ends a slow reader's wait at once
+        self._closing_params: dict[str, Any] | None = None
+        self._closing_ts: float | None = None
+        self._reset_seen: str | None = None  # errno name of a reset a send met: then the peer's close is a reset
+        self.summary: dict[str, Any] = {"id": conn_id, "peer": list(peer), "local": list(self.local)}
+        self._send_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.handler: H = handler(self)  # (made last: it may read any of the above)
+
+    def start(self) -> None:
+        self._thread = spawn(f"conn-{self.owner.id}-{self.id}", self._run, self.owner.crashed)
+
+    def publish(self, kind: str, size: int = 0, payload: bytes | None = None, detail: str = "",
+                call: str | None = None, args: dict[str, Any] | None = None, result: Any = None,
+                closed_by: str | None = None, errno: str | None = None, code: str | None = None,
+                params: dict[str, Any] | None = None, message: int | None = None,
+                framing: str | None = None, ts: float | None = None) -> None:
+        # straight to the bus, every field in order: this runs twice per echoed message
+        self.owner.ctx.bus.record(time.time() if ts is None else ts, self.owner.id, self.id, self.owner.proto, kind,
+                                  self.local, self.peer, size, payload, detail, call, args, result, closed_by, errno,
+                                  code, params, message, framing, None)
+
+    # -- receiving (runs in the connection's own thread) ------------------------------------
+
+    def _run(self) -> None:
+        ending = Ending("local")
+        delay = self.owner.spec.recv_delay_ms / 1000  # a slow reader: the sender's bytes pile up meanwhile
+        recv_args = RECV_ARGS if not delay else {**RECV_ARGS, "delay_ms": self.owner.spec.recv_delay_ms}
+        try:
+            self._publish_tcp_info()  # the kernel's view just after the handshake (its first RTT), so no page asks
+            handler = self.handler
+            handler.on_open()
+            preview = handler.preview
+            while True:
+                if delay and self._stopping.wait(delay):
+                    # closed while it waited: a slow reader stops without reading, so what it never read
+                    # is still unread at close(), and the kernel answers with RST (the RST lesson)
+                    break
+                # recv(), not recv_into() a buffer of our own: an idle connection then holds no
+                # 64 KiB buffer while it waits (1,000 idle students: 93 -> 29-34 KiB each, bench 15),
+                # and for small messages it is as fast (the bytes object is shrunk in place).
+                data = self.sock.recv(RECV_SIZE)
+                n = len(data)
+                if n == 0:
+                    if self._reset_seen:  # a reset met our send (EPIPE consumes it): no FIN came
+                        ending = Ending("reset", errno=self._reset_seen,
+                                        detail="reset by the peer (a send met the reset); recv() then returned 0 bytes")
+                    else:
+                        ending = Ending("peer", detail="closed by the peer: recv() returned 0 bytes (end of stream)")
+                    break
+                self.bytes_in += n
+                self.owner.count_in(n)
+                self.recvs += 1
+                self.publish("recv", size=n, payload=data if preview is None else preview(data),
+                             detail=f"recv({RECV_SIZE}) returned {n} bytes", call="recv", args=recv_args, result=n)
+                self._sample()
+                try:
+                    handler.on_data(data)
+                except LabError as exc:  # an answer could not be sent: reported already, the connection is done
+                    detail = f"closed after a failed send: {exc}"
+                    ending = (Ending("reset", errno=self._reset_seen, detail=detail) if self._reset_seen
+                              else Ending("local", "failed-send", detail=detail))
+                    break
+        except OSError as exc:
+            if self._closing is None:  # (an error while the lab closes it is that close)
+                ending = self._recv_failed(exc)
+        finally:
+            self.state = "closed"
+            self.sock.close()
+            self._publish_close(ending)
+            self.owner.on_closed(self)
+
+    def _recv_failed(self, exc: OSError) -> Ending:
+        err, code, params = os_fields(exc, "receive from", *self.peer)
+        sentence = explain_os_error(exc, "receive from", *self.peer)
+        self.publish("error", detail=sentence, call="recv", errno=err, code=code, params=params)
+        if exc.errno in RESET_ERRNOS:  # the reset says it all; `errno` keeps its name
+            return Ending("reset", errno=err, detail="reset by the peer")
+        return Ending("local", code, params, err, sentence)
+
+    def _publish_close(self, ending: Ending) -> None:
+        """The one `close` event of this connection; the lab's own reason, when it closed it, wins
+        over what the socket saw meanwhile."""
+        began = None
+        if self._closing is not None:
+            ending = Ending("local", self._closing, self._closing_params)
+            began = self._closing_ts  # the lab's close began then; the peer's recv() of it returns after
+        closed_by, code, params, err, detail = ending
+        if not detail:
+            code = code or "done"
+            detail = f"closed by the lab ({Problem(code, params or {}).sentence}): close() on this socket"
+        self.publish("close", detail=detail, call="close", closed_by=closed_by, errno=err, code=code, params=params,
+                     ts=began)
+
+    # -- commands (from any thread) -----------------------------------------------------------
+
+    def send(self, data: bytes, framed: int | None = None, framing: str = "raw", wait: float | None = None,
+             start_wait: float | None = None) -> int:
+        """sendall() with a deadline: `wait` seconds for all of it (default: the lab's send timeout),
+        of which at most `start_wait` before the first byte goes. `framed`: the size of the message
+        that `data` frames with `framing` (the handler's framer); framed sends are numbered in the
+        order they go on the wire.
+
+        A peer that does not read gets a `backpressure` event and a Refused: when nothing went, the
+        connection goes on; when part went, the peer would see a message cut in two, so the lab
+        closes the connection. Either way the send lock is free again by the deadline.
+        """
+        if self.state != "open":
+            if self.id:
+                raise Refused("connection-closed", conn=self.id, address=where(*self.peer))
+            raise Refused("client-connection-closed", address=where(*self.peer))
+        if self.sent_eof:
+            raise Refused("already-shut-down")
+        how = "" if framed is None or framing == "raw" else f" ({framing} framing around a {framed}-byte message)"
+        now = time.monotonic()
+        deadline = now + (self.send_timeout() if wait is None else wait)
+        start_by = deadline if start_wait is None else min(deadline, now + start_wait)
+        # (untimed first: a timed acquire costs 4x an uncontended one, and the lock is nearly always free)
+        if not (self._send_lock.acquire(False) or self._send_lock.acquire(timeout=max(0.0, start_by - now))):
+            raise self._backpressure(0, len(data), keep_open=True, waited=start_by - now)
+        try:
+            shown, index = None, None
+            if framed is not None and framing != "raw":
+                self.messages_sent += 1
+                shown, index = framing, self.messages_sent
+            # Published just before the call, so the log shows a send before the peer's recv of it
+            # (after the call, the peer's thread often reports first); a failure follows as an error.
+            self.publish("send", size=len(data), payload=data, detail=f"sendall() of {len(data)} bytes{how}",
+                         call="sendall", args={"bytes": len(data)}, result=len(data), message=index, framing=shown)
+            try:
+                sent = self._send_within(data, deadline, start_by)
+            except OSError as exc:
+                if exc.errno == errno.EBADF or self.state != "open":
+                    raise Refused("closed-while-sending") from None
+                err, code, params = os_fields(exc, "send to", *self.peer)
+                self.publish("error", detail=explain_os_error(exc, "send to", *self.peer), call="sendall",
+                             errno=err, code=code, params=params)
+                raise Refused.of(os_problem(exc, "send to", *self.peer)) from None
+        finally:
+            self._send_lock.release()
+        if sent:
+            self._count_sent(sent)
+        if sent < len(data):
+            raise self._backpressure(sent, len(data), keep_open=sent == 0, waited=start_by - now)
+        self._sample()
+        return len(data)
+
+    def send_timeout(self) -> float:
+        return self.owner.ctx.limits.send_timeout_ms / 1000
+
+    def _send_within(self, data: bytes, deadline: float, start_by: float) -> int:
+        try:
+            return send_within(self.sock, data, deadline, start_by)
+        except OSError as exc:
+            self._saw_reset(exc)
+            raise
+
+    def _saw_reset(self, exc: OSError) -> None:
+        """A send that meets a reset consumes it (the next recv() returns 0, as after a FIN): keep
+        the fact, so the close says "reset" and not "peer"."""
+        if exc.errno in RESET_ERRNOS:
+            self._reset_seen = errno.errorcode[exc.errno]
+
+    def _backpressure(self, sent: int, total: int, *, keep_open: bool, waited: float = 0.0,
+                      call: str = "sendall") -> Refused:
+        """Publish a `backpressure` event for a peer that does not read, and return the Refused to raise."""
+        if not keep_open:
+            self.close("backpressure", wait=False)
+        # one problem for the event and the refusal: the page words both from the same code and params
+        problem = Problem("peer-not-reading" if keep_open else "peer-stopped-reading", {
+            "conn": self.id or self.owner.id, "address": where(*self.peer), "sent": sent, "total": total, "timeout_s": self.send_timeout(),
+            "waited_s": round(max(0.0, waited), 3)})
+        self.publish("backpressure", size=total - sent, detail=problem.sentence, call=call, result=sent,
+                     code=problem.code, params=problem.params)
+        return Refused.of(problem)
+
+    def idle_for(self, now: float) -> float:
+        """Seconds since bytes last moved either way (judged from the counters, so the receive
+        path pays nothing for it; precise to the interval between two calls)."""
+        moved = self.bytes_in + self.bytes_out
+        if moved != self._idle_since[0]:
+            self._idle_since = (moved, now)
+        return now - self._idle_since[1]
+
+    def tcp_info(self) -> dict[str, Any] | None:
+        return tcpinfo.read(self.sock) if self.state == "open" else None
+
+    def _sample(self) -> None:
+        """While the connection is busy (TCP_INFO_BYTES moved since the last sample), publish the
+        kernel's TCP_INFO at most once a second; a slow chat stays uncluttered."""
+        moved = self.bytes_in + self.bytes_out
+        if moved - self._sampled_bytes < TCP_INFO_BYTES:
+            return
+        now = time.monotonic()
+        if now - self._sampled < TCP_INFO_INTERVAL:
+            return
+        self._sampled, self._sampled_bytes = now, moved
+        self._publish_tcp_info()
+
+    def _publish_tcp_info(self) -> None:
+        info = self.tcp_info()
+        if info is not None:
+            self.publish("tcp_info", detail=tcpinfo.summary(info), call="getsockopt", args=info)
+
+    def send_file(self, path: Path, name: str) -> int:
+        """Send a whole file with os.sendfile (zero-copy where the OS can), giving up when the peer
+        takes nothing for the send timeout: then the connection is closed with a `backpressure`
+        event, and a TimeoutError (an OSError, like every other failed send here) follows.
+
+        SO_SNDTIMEO bounds each blocking call without touching the socket's blocking mode, which
+        the receiving thread shares; a reset that meets the blocked call still reports EPIPE.
+        """
+        timeout = self.send_timeout()
+        with self._send_lock, open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            head = f.read(PREVIEW_BYTES)  # for the preview only; sendfile() starts from offset 0
+            began = time.time()
+            try:
+                sent, stalled = sendfile_within(self.sock, f, size, timeout)
+            except OSError as exc:
+                self._saw_reset(exc)
+                raise
+        self._count_sent(sent)
+        self.publish("send", size=sent, payload=head, detail=f"sendfile() sent {sent} of {size} bytes of '{name}'",
+                     call="sendfile", args={"bytes": size, "file": name}, result=sent, ts=began)
+        if stalled:
+            raise TimeoutError(str(self._backpressure(sent, size, keep_open=False, waited=timeout, call="sendfile")))
+        return sent
+
+    def send_header(self, data: bytes) -> None:
+        deadline = time.monotonic() + self.send_timeout()
+        began = time.time()
+        with self._send_lock:
+            sent = self._send_within(data, deadline, deadline)
+        self._count_sent(sent)
+        if sent < len(data):  # a file answer without its header is no answer: close in any case
+            raise TimeoutError(str(self._backpressure(sent, len(data), keep_open=False, waited=self.send_timeout())))
+        self.publish("send", size=len(data), payload=data, detail=f"sendall() sent a {len(data)}-byte header",
+                     call="sendall", args={"bytes": len(data), "header": True}, result=len(data), ts=began)
+
+    def finish_sending(self) -> None:
+        """shutdown(SHUT_WR): tell the peer we are done; keep reading so closing never resets."""
+        self.sent_eof = True
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            return
+        self.publish("shutdown", detail="shutdown(SHUT_WR): no more data from this side; the peer's recv() will return 0 bytes",
+                     call="shutdown", args=SHUT_WR_ARGS)
+
+    def _count_sent(self, n: int) -> None:
+        self.bytes_out += n
+        self.owner.count_out(n)
+        self.sends += 1
+
+    def close(self, reason: str = "stopped", wait: bool = True, params: dict[str, Any] | None = None) -> None:
+        """Close from the lab's side; the receive thread wakes, closes the fd and reports.
+
+        `reason` is a code of lab/messages.py (the close event's `code`), `params` its values.
+        """
+        if self._closing is None:
+            self._closing_params = params  # (set first: the receive thread reads these once _closing is set)
+            self._closing_ts = time.time()
+            self._closing = reason
+        self._stopping.set()
+        # SHUT_RD wakes a blocked recv without sending a FIN: a slow reader's close() then happens with
+        # its unread bytes still queued, a reset as in any program (SHUT_RDWR would send FIN first)
+        how = socket.SHUT_RD if self.owner.spec.recv_delay_ms else socket.SHUT_RDWR
+        try:
+            self.sock.shutdown(how)
+        except OSError:
+            pass  # already closed by the peer or the thread: nothing left to wake
+        if wait:
+            self.join()
+
+    def join(self, timeout: float = 5.0) -> bool:
+        """Wait for the receive thread to end (it publishes the `close` event), as after close(wait=False);
+        False if it had not within `timeout`."""
+        return join(self._thread, timeout)
+
+    def to_json(self, tcp_info: bool = True) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "peer": list(self.peer),
+            "local": list(self.local),
+            "state": self.state,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+            "sends": self.sends,
+            "recvs": self.recvs,
+            "messages": self.handler.messages,
+            "tcp_info": self.tcp_info() if tcp_info else None,
+        }
