@@ -181,6 +181,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from . import traces  # noqa: F401  (its route joins the api blueprint: POST /api/traces/<name>/events)
 
     app.register_blueprint(api)
+    from .tracer_file import tracer_file  # GET /trace.py: the one-file tracer, for a student who joined
+
+    app.register_blueprint(tracer_file)
 
     @app.get("/")
     def index() -> str:
