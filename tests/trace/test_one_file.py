@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ast
 import errno
+import glob
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,15 +20,17 @@ from typing import Any, Iterator
 import pytest
 import requests
 
-from agent.trace import facts
+from agent.trace import facts, onefile
 from agent.trace.labfacts import TRACED_ACTIONS
 from lab.errors import os_problem
+from lab.events import Event
 from webapp import create_app, shutdown
 from webapp.auth import Access
+from webapp.traces import MAX_EVENTS, TraceDesk
 from webapp.tracer_file import MODULES, sources
 
 from ..support import LiveServer, serve, wait_until
-from .helpers import TIMEOUT
+from .helpers import PROGRAMS, TIMEOUT
 
 CONTROL, VIEW, CODE = "control-one-file", "view-one-file", "K7Q2XM"
 
@@ -109,11 +113,22 @@ def events_of(live: LiveServer, name: str) -> list[dict[str, Any]]:
     return [e for e in answer["events"] if e.get("agent") == name and e["kind"] != "agent"]
 
 
-def run_bare(folder: Path, file: Path, *wrapper: str) -> subprocess.CompletedProcess[bytes]:
+def run_bare(folder: Path, file: Path, *wrapper: str, python: str = sys.executable) -> subprocess.CompletedProcess[bytes]:
     program = folder / "my_server.py"
     program.write_text(ECHO_PAIR)
-    return subprocess.run([sys.executable, "-I", "-S", *wrapper, str(file), str(program), "one", "two"], cwd=folder,
+    return subprocess.run([python, "-I", "-S", *wrapper, str(file), str(program), "one", "two"], cwd=folder,
                           capture_output=True, timeout=TIMEOUT, check=False, env={})
+
+
+def oldest_python() -> str | None:
+    """A Python 3.8, the oldest the file promises to run on, if this machine has one (pyenv's, or on PATH)."""
+    candidates = [*sorted(glob.glob(str(Path.home() / ".pyenv/versions/3.8*/bin/python3"))), shutil.which("python3.8")]
+    for python in filter(None, candidates):
+        said = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True,
+                              timeout=TIMEOUT, check=False)
+        if said.returncode == 0 and said.stdout.strip() == b"(3, 8)":  # (not a shim that finds no 3.8)
+            return python
+    return None
 
 
 @pytest.mark.parametrize("posix", [True, False], ids=["bare", "without-fcntl-termios-resource"])
@@ -226,3 +241,67 @@ def test_a_file_of_a_revoked_student_stops_and_says_why(dashboard: LiveServer, t
     assert done.returncode == 0 and done.stdout.startswith(b"hello, lab\n"), done.stderr.decode()
     assert b"the dashboard refused the events: 401" in done.stderr and b"Traceback" not in done.stderr, done.stderr
     assert events_of(dashboard, "Cy") == []
+
+
+def test_on_the_oldest_python_it_promises(dashboard: LiveServer, tmp_path: Path) -> None:
+    python = oldest_python()
+    if python is None:
+        pytest.skip("no Python 3.8 on this machine (python3.8 on PATH, or pyenv's): the file's syntax is still "
+                    "checked against 3.8's grammar by the test above")
+    file = tmp_path / "socketlab_trace.py"
+    file.write_text(download(dashboard, joined(dashboard, "Old")).text, encoding="utf-8")
+    done = run_bare(tmp_path, file, python=python)
+    assert done.returncode == 0 and done.stdout == b"hello, lab\nargs: ['one', 'two']\n", done.stderr.decode()
+    wait_until(lambda: ("close", "close") in [(e["kind"], e["call"]) for e in events_of(dashboard, "Old")], 15)
+
+
+def test_the_files_events_are_the_labs_json_form() -> None:
+    """onefile.to_json (written from labfacts' FIELDS and SHOWN_AS) is Event.to_json, key for key."""
+    events = [Event(7, 1.5, "s1@Ann", None, "tcp", "recv", ("127.0.0.1", 5), ("10.0.0.2", 6), 3, b"\xffab", "recv(1024)",
+                    "recv", {"bufsize": 1024}, 3),
+              Event(8, 2.0, "s2@Ann", None, "tcp", "accept", None, None, 0, None, "accept()", "accept", {}, ("::1", 9)),
+              Event(9, 2.5, "", None, "", "agent", None, None, 0, None, "dropped", None, {"event": "dropped", "count": 2},
+                    None, None, "EPIPE", "peer-closed", {"host": "h"}, 4, "line", {"x": 1})]
+    for event in events:
+        assert onefile.to_json(tuple(event)) == event.to_json()
+        assert list(onefile.to_json(tuple(event))) == list(event.to_json())
+    assert onefile.BATCH_EVENTS == MAX_EVENTS
+
+
+def test_the_buffer_counts_what_it_lets_go() -> None:
+    buffer = onefile.Buffer(capacity=3)
+    for n in range(5):
+        buffer.record(float(n), "s1@Ann", None, "udp", "send", None, None, 1, None, "send")
+    events, lost = buffer.since(0, 10)
+    assert [e[0] for e in events] == [3, 4, 5] and lost == 2
+    assert buffer.since(4, 10) == ([events[-1]], 0)
+
+
+def test_a_flood_of_calls_is_posted_or_counted_and_the_program_never_waits_for_it(folders: dict[str, Path],
+                                                                                 tmp_path: Path) -> None:
+    app = create_app({"TESTING": True, "FILES": str(folders["files"]), "DOWNLOADS": str(folders["downloads"]),
+                      "ACCESS": Access(CONTROL, VIEW), "JOIN_CODE": CODE})
+    desk = app.extensions["socketlab_traces"] = TraceDesk()
+    posted: dict[int, dict[str, Any]] = {}
+    take = desk.take
+
+    def taking(name: str, boot: int, events: list[Any], host: str = "", end: bool = False) -> tuple[int, int, int]:
+        posted.update((e["seq"], e) for e in events)  # (a batch posted again counts once, as the desk counts it)
+        return take(name, boot, events, host, end)
+
+    desk.take = taking  # type: ignore[method-assign]  (the real desk, its batches seen on the way in)
+    try:
+        with serve(app, "one-file-flood") as live:
+            file = tmp_path / "socketlab_trace.py"
+            file.write_text(download(live, joined(live, "flood")).text, encoding="utf-8")
+            done = subprocess.run([sys.executable, "-I", "-S", str(file), str(PROGRAMS / "flood.py"), "30000"],
+                                  cwd=tmp_path, capture_output=True, timeout=TIMEOUT, check=False, env={})
+            assert done.returncode == 0 and done.stdout == b"flooded\n", done.stderr.decode()
+    finally:
+        shutdown(app)
+    events = [posted[seq] for seq in sorted(posted)]
+    dropped = sum(e["args"]["count"] for e in events if e["kind"] == "agent" and e["args"]["event"] == "dropped")
+    recorded = [e for e in events if e["kind"] != "agent"]
+    # socket, listen (the bind), 30000 x (sendto, recvfrom), close: posted, or counted as dropped
+    assert len(recorded) + dropped == 3 + 60_000
+    assert recorded[-1]["kind"] == "close"  # the last events are flushed at exit
