@@ -255,6 +255,9 @@ def main(argv: List[str], dashboard: str, name: str, token: str) -> int:
         tracer.on = False
         poster.stopping.set()
 
+    own = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # (this module's file is <the file>/onefile.py)
+    if not sys.path or os.path.abspath(sys.path[0] or os.curdir) != own:
+        sys.path.insert(0, own)  # (python -I or -P put no folder first: run() puts the program's in its place)
     poster.start()
     install(tracer)
     if hasattr(os, "register_at_fork"):  # (POSIX only)

@@ -305,3 +305,22 @@ def test_a_flood_of_calls_is_posted_or_counted_and_the_program_never_waits_for_i
     # socket, listen (the bind), 30000 x (sendto, recvfrom), close: posted, or counted as dropped
     assert len(recorded) + dropped == 3 + 60_000
     assert recorded[-1]["kind"] == "close"  # the last events are flushed at exit
+
+
+def test_the_file_says_how_to_use_it_as_python_would(dashboard: LiveServer, tmp_path: Path) -> None:
+    """No program: the usage line; a program that is not there: Python's own words; both status 2,
+    and the stdlib folders stay on sys.path under -I (the program's folder goes first, nothing is lost)."""
+    file = tmp_path / "socketlab_trace.py"
+    file.write_text(download(dashboard, joined(dashboard, "Di")).text, encoding="utf-8")
+    bare = [sys.executable, "-I", "-S", str(file)]
+    usage = subprocess.run(bare, capture_output=True, timeout=TIMEOUT, check=False, env={})
+    assert usage.returncode == 2 and b"usage: python3 socketlab_trace.py my_program.py" in usage.stderr
+    absent = subprocess.run([*bare, str(tmp_path / "nothing.py")], capture_output=True, timeout=TIMEOUT, check=False,
+                            env={})
+    assert absent.returncode == 2 and b"can't open file" in absent.stderr and b"Traceback" not in absent.stderr
+    paths = tmp_path / "paths.py"
+    paths.write_text("import sys\nprint(repr(sys.path))\n")
+    plain = subprocess.run([sys.executable, "-I", "-S", "-c", "import sys; print(repr(sys.path))"], capture_output=True,
+                           timeout=TIMEOUT, check=False, env={})
+    traced = subprocess.run([*bare, str(paths)], capture_output=True, timeout=TIMEOUT, check=False, env={})
+    assert ast.literal_eval(traced.stdout.decode()) == [str(tmp_path), *ast.literal_eval(plain.stdout.decode())]
