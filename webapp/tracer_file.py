@@ -43,6 +43,7 @@ _HEAD = '''#!/usr/bin/env python3
 Your program runs as `python3 my_server.py` would run it; its calls go to {dashboard} under your name.
 This file holds your own token: keep it to yourself. Python 3.8 or later, nothing to install.
 """
+import linecache
 import os
 import sys
 import types
@@ -69,6 +70,7 @@ def _load():
         module.__file__ = base + name + ".py"
         module.__package__ = PACKAGE
         sys.modules[module.__name__] = module
+        linecache.cache[module.__file__] = (len(source), None, source.splitlines(True), module.__file__)
         exec(compile(source, module.__file__, "exec", dont_inherit=True), module.__dict__)
         setattr(package, name, module)
     return sys.modules[PACKAGE + ".onefile"]
@@ -104,9 +106,20 @@ def sources() -> tuple[tuple[str, str], ...]:
 def bundle(dashboard: str, name: str, token: str) -> str:
     """socketlab_trace.py for the student `name`, posting to `dashboard` with `token`."""
     parts = [_HEAD.format(name=name, file=FILE_NAME, dashboard=dashboard, token=token, package=PACKAGE)]
-    parts += [f"    {module!r}: {source!r},\n" for module, source in sources()]
+    parts += [f"    {module!r}: {_literal(source)},\n" for module, source in sources()]
     parts.append(_TAIL)
     return "".join(parts)
+
+
+RAW_QUOTES = "'" * 3
+
+
+def _literal(source: str) -> str:
+    """`source` as a string literal a reader reads as code: a raw triple-quoted string where it can be
+    one (no three single quotes in it, no backslash at its end, no carriage return), else repr()."""
+    if RAW_QUOTES not in source and not source.endswith("\\") and "\r" not in source:
+        return f"r{RAW_QUOTES}{source}{RAW_QUOTES}"
+    return repr(source)
 
 
 def _refused(status: int, code: str) -> tuple[Response, int]:
