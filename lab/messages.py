@@ -345,6 +345,10 @@ MESSAGES: dict[str, str] = {
                            "name (--name).",
     "student-other-trace": "Your token may post only your own traced programs, under the name '{name}': run the "
                            "tracer with --name {name}.",
+    # -- the one-file tracer (webapp/tracer_file.py) ----------------------------------------------
+    "trace-file-for-students": "The one-file tracer is made for a student who joined the class, with that student's "
+                               "own token in it: join with the code on the projector (/join), then download it from "
+                               "your page.",
     # -- lab agents over Redis (agent/, webapp/agents.py) ---------------------------------------
     "no-such-command": "A lab does not know the command '{command}' (the dashboard and the agent may be different versions).",
     "download-too-large-to-fetch": "This download is {size} bytes, more than the {limit} bytes a dashboard fetches from a "

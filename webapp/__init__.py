@@ -142,6 +142,9 @@ def create_app(config: DashboardConfig | Mapping[str, Any] | None = None) -> Fla
 
     for routes in (api, classroom.routes, traces.routes):  # (each needs the app's lab only at request time)
         app.register_blueprint(routes)
+    from .tracer_file import tracer_file  # GET /trace.py: the one-file tracer, for a student who joined
+
+    app.register_blueprint(tracer_file)
 
     @app.get("/")
     def index() -> str:

@@ -6,23 +6,16 @@ Over HTTP the token comes from SOCKETLAB_TOKEN or a file (--token-file, SOCKETLA
 from the command line, which `ps` shows to every user of the machine: a student's own token (from
 joining with the code) posts that student's programs, under the student's name (--name).
 
-The program runs as `python program.py args...` would run it: sys.argv, sys.path[0] (its folder),
-`__name__ == "__main__"`, its output untouched, its exit status, and an uncaught exception's
-traceback as Python prints it (the tracer's own frames taken off). The tracer only adds events.
+The program runs as `python program.py args...` would run it (running.py). The tracer only adds events.
 """
 
 from __future__ import annotations
 
 import argparse
-import atexit
 import os
 import re
-import runpy
-import signal
 import sys
 from pathlib import Path
-from types import TracebackType
-from typing import Any
 
 try:
     from agent.config import NAME_LIMIT, checked_name
@@ -32,15 +25,15 @@ try:
     from .config import TraceConfig, environment
     from .outbox import Outbox
     from .posting import check_dashboard_url
+    from .running import missing, run
     from .tracer import Tracer
     from .tsocket import install
-except ModuleNotFoundError as missing:  # a Python without the project's packages (outside its venv)
-    print(f"python -m agent.trace: this Python lacks the project's package '{missing.name}': run the tracer with "
+except ModuleNotFoundError as absent:  # a Python without the project's packages (outside its venv)
+    print(f"python -m agent.trace: this Python lacks the project's package '{absent.name}': run the tracer with "
           f"the project's own Python (.venv/bin/python -m agent.trace ...), or install requirements.txt.", file=sys.stderr)
     sys.exit(2)
 
 FLUSH_SECONDS = 10.0  # at the program's end, its last events get this long to arrive (the courier's own bound)
-_kept: list[Any] = []  # the program's globals, alive until exit as under `python program.py`
 
 
 def default_name(program: str) -> str:
@@ -73,9 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("where to? Give --redis <url> (a Redis the dashboards read) or --dashboard <url> "
                      "(with your token in SOCKETLAB_TOKEN or --token-file <path>).")
     program: str = options.program
-    if not os.path.isfile(program):  # (python's own words and status for a missing file)
-        print(f"{sys.executable}: can't open file {os.path.abspath(program)!r}: [Errno 2] No such file or directory",
-              file=sys.stderr)
+    not_there = missing(program)
+    if not_there:  # (python's own words and status for a missing file)
+        print(not_there, file=sys.stderr)
         return 2
     try:
         token = _token(options, config)
@@ -92,14 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     outbox = Outbox(tracer, ["--name", tracer.name, "--program", program, "--pid", str(os.getpid()), *where],
                     token, redis_url=options.redis)
 
-    interrupted: list[bool] = []
-
-    def at_exit() -> None:  # (atexit runs after the interpreter joined the program's own threads)
+    def finish() -> None:
         if tracer.on:
             tracer.finish()
         outbox.close(FLUSH_SECONDS + 1)
-        if interrupted:  # (registered first, so it runs after the program's own atexit functions)
-            _die_of_sigint()
 
     def in_child() -> None:  # a fork's child: untraced (its records would be taken for its parent's)
         tracer.on = False
@@ -108,20 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     outbox.start()
     install(tracer)
     os.register_at_fork(after_in_child=in_child)
-    atexit.register(at_exit)
-    sys.argv = [program, *options.args]
-    sys.path[0] = os.path.dirname(os.path.abspath(program))
-    try:
-        _kept.append(runpy.run_path(program, run_name="__main__"))
-    except SystemExit:
-        raise
-    except BaseException as exc:  # noqa: BLE001  (the program's: printed as Python would, then status 1)
-        tb = _program_frames(exc.__traceback__, program)
-        sys.excepthook(type(exc), exc.with_traceback(tb), tb)
-        if isinstance(exc, KeyboardInterrupt):
-            interrupted.append(True)  # Python then ends by SIGINT, after its exit functions: so does this
-        return 1
-    return 0
+    return run(program, options.args, finish)
 
 
 class _NoToken(Exception):
@@ -143,42 +119,6 @@ def _token(options: argparse.Namespace, config: TraceConfig) -> str:
             raise _NoToken(f"cannot read the token file {options.token_file}: "
                            f"{getattr(exc, 'strerror', None) or exc}") from None
     return config.token
-
-
-def _die_of_sigint() -> None:
-    """End as CPython ends on an uncaught KeyboardInterrupt: output flushed, then killed by SIGINT
-    (status -2, or 130 in a shell), so that a shell or a make sees an interrupted program."""
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGINT)
-
-
-TRACER = os.path.dirname(os.path.abspath(__file__)) + os.sep  # this package's frames are not the program's
-
-
-def _program_frames(tb: TracebackType | None, program: str) -> TracebackType | None:
-    """The traceback from the program's first frame on, without the tracer's frames: runpy's and this
-    module's before the program, and a traced call's wrapper (agent/trace/tsocket.py) between the
-    program's line and the error the real call raised."""
-    first = tb
-    while first is not None and first.tb_frame.f_code.co_filename != program:
-        first = first.tb_next
-    kept = []
-    frame = first
-    while frame is not None:
-        if not frame.tb_frame.f_code.co_filename.startswith(TRACER):
-            kept.append(frame)
-        frame = frame.tb_next
-    if not kept:
-        return tb
-    chain: TracebackType | None = None
-    for frame in reversed(kept):
-        chain = TracebackType(chain, frame.tb_frame, frame.tb_lasti, frame.tb_lineno)
-    return chain
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from typing import BinaryIO, Protocol
 from lab.events.bus import EventBus
 
 from .config import CourierConfig, environment
+from .unpack import dropped as record_dropped
 from .unpack import unpack
 
 CAPACITY = 50_000  # events held while Redis or the dashboard is away; beyond it the oldest are counted as dropped
@@ -57,9 +58,7 @@ def read_frames(stream: BinaryIO, bus: EventBus) -> None:
             unpack(bus, records)
         if isinstance(dropped, int) and dropped > reported:
             count, reported = dropped - reported, dropped
-            bus.record(time.time(), "", None, "", "agent", None, None, 0, None,
-                       f"{count} socket calls were not recorded: the program made them faster than they could be shipped",
-                       None, {"event": "dropped", "count": count})
+            record_dropped(bus, time.time(), count)
 
 
 def main(argv: list[str] | None = None) -> int:

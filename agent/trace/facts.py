@@ -1,15 +1,25 @@
 """What a traced call keeps, taken cheaply on the program's thread: its thread's name, the first
-bytes of its payload, its errno's name, and the bytes a socket leaves unread when it closes."""
+bytes of its payload, its errno's name and the lab's code for it, and the bytes a socket leaves
+unread when it closes.
+
+Standard library only, Python 3.8 and later, and no module some OS lacks at import (the one-file
+tracer runs this on students' Linux, macOS and Windows laptops): a fact the OS cannot give is left out.
+"""
 
 from __future__ import annotations
 
 import errno
-import fcntl
-import termios
+import socket
 import threading
-from typing import Any
+from typing import Any, Dict, Tuple
 
-from lab.events.bus import PREVIEW_BYTES
+from .labfacts import OS_PROBLEMS, PREVIEW_BYTES
+
+try:  # (POSIX: FIONREAD on a socket; Windows has neither module, and no unread count)
+    import fcntl
+    import termios
+except ImportError:
+    fcntl = termios = None  # type: ignore[assignment]
 
 names = threading.local()  # .name: this thread's name, cached (replaced whole at any rename)
 _current = threading.current_thread
@@ -57,8 +67,30 @@ def errno_name(exc: OSError) -> str | None:
     return errno.errorcode.get(exc.errno) if exc.errno else None
 
 
+def os_problem(exc: OSError, action: str, host: str, port: int) -> Tuple[str, Dict[str, Any]]:
+    """The lab's code and params for an OSError of a traced call (lab/errors.py `os_problem`, whose
+    rules labfacts.py holds as data): `action` one of labfacts.TRACED_ACTIONS."""
+    rules = OS_PROBLEMS[action]
+    if isinstance(exc, socket.gaierror):
+        kind = "gaierror"
+    elif isinstance(exc, (TimeoutError, socket.timeout)):
+        kind = "timeout"
+    else:
+        kind = errno.errorcode.get(exc.errno, str(exc.errno)) if exc.errno is not None else "?"
+    rule = rules.get(kind) or rules.get(kind[3:] if kind.startswith("WSA") else "") or rules["*"]  # (Windows' names)
+    code, extra = rule
+    params: Dict[str, Any] = {"host": host, "port": port, "address": f"[{host}]:{port}" if ":" in host else f"{host}:{port}"}
+    if "errno" in extra:
+        params["errno"] = kind
+    if "reason" in extra:
+        params["reason"] = exc.strerror or str(exc)
+    return code, params
+
+
 def unread_bytes(fd: int) -> int:
     """Bytes that arrived on a TCP socket and were never read (FIONREAD); 0 when the OS will not say."""
+    if fcntl is None:
+        return 0
     try:
         return int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"), "little")
     except OSError:

@@ -23,22 +23,31 @@ import threading
 import time
 import weakref
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any, Dict, Set, Tuple
 
-from lab.events.bus import Event, takes_event_fields
+from .labfacts import FIELDS
+
+if TYPE_CHECKING:  # (for type checkers only: the one-file tracer has no lab to import)
+    from lab.events.bus import takes_event_fields
+else:
+    def takes_event_fields(record):
+        return record
 
 #: Records held for the courier; a program faster than the courier loses the oldest beyond this
 #: (its last calls, the ones that explain how it ended, stay), counted, and the courier ships the
 #: count as an `agent` event "dropped" (never silently).
 CAPACITY = 50_000
 
-Record = tuple[Any, ...]
+Record = Tuple[Any, ...]
+_POSITION: Dict[str, int] = {name: i for i, name in enumerate(FIELDS[1:])}  # (of each field after `seq`)
 
 
 class Tracer:
     def __init__(self, name: str, capacity: int = CAPACITY) -> None:
         self.name = name
         self.on = True  # False in a fork's child: its records would be taken for the parent's
+        # threads of the tracer's own (the one-file tracer's poster, onefile.py): their sockets are not the program's
+        self.untraced: Set[int] = set()
         self.records: deque[Record] = deque(maxlen=capacity)
         self.capacity = capacity
         self.idle = False  # the outbox's writer is asleep: the next record wakes it (outbox.py)
@@ -104,6 +113,9 @@ class Tracer:
     def record(self, *fields: Any, **named: Any) -> None:
         """Any call but the data calls: an event's fields after `seq`, as the courier's bus records
         them (a preview of at most PREVIEW_BYTES; the courier puts the thread's name into `args`)."""
-        if named:
-            fields = Event(0, *fields, **named)[1:]
+        if named:  # (every field after `detail` defaults to None: lab/events/bus.py Event)
+            bound = [*fields, *(None,) * (len(FIELDS) - 1 - len(fields))]
+            for key, value in named.items():
+                bound[_POSITION[key]] = value
+            fields = tuple(bound)
         self.put((threading.current_thread().name, *fields))

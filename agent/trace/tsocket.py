@@ -11,20 +11,21 @@ the program.
 from __future__ import annotations
 
 import socket
+import threading
 import time
-from typing import Any
-
-from lab.errors import os_problem
-from lab.events.bus import PREVIEW_BYTES, Address
+from typing import Any, Tuple
 
 from . import facts as _facts
 from .facts import errno_name as _errno
 from .facts import head as _head
+from .facts import os_problem
 from .facts import thread_name as _thread
 from .facts import unread_bytes
+from .labfacts import PREVIEW_BYTES
 from .tracer import Tracer
 from .unpack import address as _address  # (the courier applies it to the data calls' addresses)
 
+Address = Tuple[str, int]
 _real_socket = socket.socket
 # the real calls and the clock, looked up once: the data calls run per send and recv
 _send, _sendall, _sendto = _real_socket.send, _real_socket.sendall, _real_socket.sendto
@@ -45,7 +46,9 @@ class TracedSocket(_real_socket):
     def __init__(self, family: Any = -1, type: Any = -1, proto: Any = -1, fileno: Any = None) -> None:  # noqa: A002
         super().__init__(family, type, proto, fileno)
         tracer = _ACTIVE[0] if _ACTIVE else None
-        self._tr: Tracer | None = tracer if tracer is not None and tracer.on else None
+        if tracer is not None and (not tracer.on or tracer.untraced and threading.get_ident() in tracer.untraced):
+            tracer = None
+        self._tr: Tracer | None = tracer
         if self._tr is None:
             return
         kind = self.type
@@ -80,8 +83,7 @@ class TracedSocket(_real_socket):
         err = _errno(exc) if isinstance(exc, OSError) else None
         params: dict[str, Any] | None = {"call": call} if code else None
         if code is None and isinstance(exc, OSError) and action and address:
-            problem = os_problem(exc, action, *address)  # the lab's own sentences: port in use, refused, ...
-            code, params = problem.code, problem.params
+            code, params = os_problem(exc, action, *address)  # the lab's own sentences: port in use, refused, ...
         if code is None and not isinstance(exc, OSError):
             code, params = "traced-call-failed", {"call": call, "exception": type(exc).__name__}
         tracer.record(time.time(), self._tr_id, None, self._tr_proto, "error", self._tr_local, address or self._tr_peer,

@@ -8,9 +8,18 @@ the order the program's threads appended their records.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, List, Optional, Protocol, Tuple
 
-from lab.events.bus import FIELDS, Address, EventBus
+from .labfacts import FIELDS
+
+Address = Tuple[str, int]
+
+
+class Bus(Protocol):
+    """Where events are recorded: the courier's EventBus (lab/events/bus.py), or the one-file tracer's
+    own (onefile.py). `record` takes an event's fields after `seq`, in their order."""
+
+    def record(self, *fields: Any) -> Any: ...
 
 # data call -> (kind, how `detail` words it, the name of its one argument)
 _DATA = {
@@ -24,7 +33,7 @@ _DATA = {
 DATA_FIELDS = 8  # (ts, thread, where, call, arg, n, head, to): `to` the address as the program gave or got it
 
 
-def address(value: Any) -> Address | None:
+def address(value: Any) -> Optional[Address]:
     """(host, port) of a socket address (IPv4, or IPv6's first two fields); None for any other."""
     return (str(value[0]), int(value[1])) if isinstance(value, tuple) and len(value) >= 2 else None
 
@@ -33,7 +42,7 @@ FULL_FIELDS = range(1 + FIELDS.index("detail"), len(FIELDS) + 1)
 _ARGS = FIELDS.index("args") - 1  # (among the fields after `seq`)
 
 
-def unpack(bus: EventBus, records: list[tuple[Any, ...]]) -> int:
+def unpack(bus: Bus, records: List[Tuple[Any, ...]]) -> int:
     """Record each of `records` on `bus`, in order; returns how many were not records (skipped).
 
     The records come from this tracer's own program over a pipe, but a program can write to any fd
@@ -55,7 +64,7 @@ def unpack(bus: EventBus, records: list[tuple[Any, ...]]) -> int:
     return skipped
 
 
-def _data(bus: EventBus, record: tuple[Any, ...]) -> None:
+def _data(bus: Bus, record: Tuple[Any, ...]) -> None:
     ts, thread, (endpoint, proto, local, peer), call, arg, n, head, given = record
     to = address(given)
     kind, words, name = _DATA[call]
@@ -63,3 +72,11 @@ def _data(bus: EventBus, record: tuple[Any, ...]) -> None:
     if call == "sendto":
         args["address"] = list(to) if to else None
     bus.record(ts, endpoint, None, proto, kind, local, to or peer, n, head, words.format(n=n, arg=arg), call, args, n)
+
+
+def dropped(bus: Bus, ts: float, count: int) -> None:
+    """The program made `count` calls faster than they could be shipped, and they were let go: one
+    `agent` event says so (never silently)."""
+    bus.record(ts, "", None, "", "agent", None, None, 0, None,
+               f"{count} socket calls were not recorded: the program made them faster than they could be shipped",
+               None, {"event": "dropped", "count": count})

@@ -224,6 +224,18 @@ export default {
   "join.revokeTitle": "Refuse this student's token from now on (they may join again with the code)",
   "join.revoked": "revoked",
   "join.joinedAt": "joined {time}",
+  // the one-file tracer, on a student's page (trace-panel.js)
+  "trace.open": "Tracer",
+  "trace.openTitle": "Trace your program: the tracer to download and the command that runs your program with it (nothing to install)",
+  "trace.title": "Trace your program",
+  "trace.intro": "Run your own socket program with the tracer: the class's dashboard then shows each of its calls (accept, send, recv, close…) under your name, live. Nothing to install: Python 3.8 or later is all it needs.",
+  "trace.step1": "Download the tracer into the folder of your program:",
+  "trace.download": "Download {file}",
+  "trace.step2": "In a terminal in that folder, run your program through it (my_server.py is your program's file):",
+  "trace.unix": "macOS, Linux",
+  "trace.windows": "Windows (PowerShell)",
+  "trace.keep": "The file holds your own token: keep it to yourself. Your program runs exactly as it would without the tracer.",
+  "trace.close": "Close",
   "keys.join": "Show how students join (QR code, link, code)",
 
   "error.dismiss": "Dismiss",

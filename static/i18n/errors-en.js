@@ -252,6 +252,7 @@ export default {
   "err.student-only": "A student's token may watch the lab, name its own address and post its own traced programs; this needs the teacher's control link.",
   "err.trace-name-is-agent": "'{name}' is the name of one of the class's labs: trace your program under your own name (--name).",
   "err.student-other-trace": "Your token may post only your own traced programs, under the name '{name}': run the tracer with --name {name}.",
+  "err.trace-file-for-students": "The one-file tracer is made for a student who joined the class, with that student's own token in it: join with the code on the projector (/join), then download it from your page.",
   "err.no-such-command": "A lab does not know the command '{command}' (the dashboard and the agent may be different versions).",
   "err.download-too-large-to-fetch": "This download is {size} bytes, more than the {limit} bytes a dashboard fetches from a lab agent; copy it from the agent's downloads folder instead.",
   "err.agent-error": "The lab agent refused: {reason}",

@@ -252,6 +252,7 @@ export default {
   "err.student-only": "学生的令牌可以观看实验室、给自己的地址起名字、发送自己被跟踪程序的事件；这个操作需要老师的控制链接。",
   "err.trace-name-is-agent": "“{name}”是课堂上一个实验室的名字：请用你自己的名字跟踪你的程序（--name）。",
   "err.student-other-trace": "你的令牌只能发送你自己被跟踪的程序，名字是“{name}”：运行跟踪器时加上 --name {name}。",
+  "err.trace-file-for-students": "单文件跟踪器是为加入课堂的学生准备的，里面有这位学生自己的令牌：先用投影上的代码加入（/join），再从你的页面下载。",
   "err.no-such-command": "实验室不认识命令“{command}”（面板和代理可能是不同的版本）。",
   "err.download-too-large-to-fetch": "这个下载有 {size} 字节，超过了面板从实验室代理取回的上限 {limit} 字节；请直接从代理的下载文件夹复制。",
   "err.agent-error": "实验室代理拒绝了：{reason}",

@@ -223,6 +223,18 @@ export default {
   "join.revokeTitle": "从现在起拒绝这个学生的令牌（他们可以再用代码加入）",
   "join.revoked": "已撤销",
   "join.joinedAt": "{time} 加入",
+  // the one-file tracer, on a student's page (trace-panel.js)
+  "trace.open": "跟踪器",
+  "trace.openTitle": "跟踪你的程序：下载跟踪器，以及用它运行你的程序的命令（无需安装）",
+  "trace.title": "跟踪你的程序",
+  "trace.intro": "用跟踪器运行你自己的套接字程序：课堂的仪表板就会以你的名字实时显示它的每个调用（accept、send、recv、close……）。无需安装：只需要 Python 3.8 或更高版本。",
+  "trace.step1": "把跟踪器下载到你的程序所在的文件夹：",
+  "trace.download": "下载 {file}",
+  "trace.step2": "在该文件夹中打开终端，通过它运行你的程序（my_server.py 是你的程序文件）：",
+  "trace.unix": "macOS、Linux",
+  "trace.windows": "Windows（PowerShell）",
+  "trace.keep": "这个文件里有你自己的令牌：不要分享给别人。你的程序的运行方式和不用跟踪器时完全一样。",
+  "trace.close": "关闭",
   "keys.join": "显示学生如何加入（二维码、链接、代码）",
 
   "error.dismiss": "关闭提示",

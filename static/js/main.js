@@ -9,6 +9,7 @@ import { connectEvents, initLiveState, onCatchUpError, onConnected, onEvents, on
 import { filesPath, initAgents } from "./views/agents-view.js";
 import { initFollow, setFollowRole } from "./views/follow.js";
 import { initJoin } from "./views/join-panel.js";
+import { initTracePanel } from "./views/trace-panel.js";
 import { languages, preferredLanguage, setLanguage, t } from "./i18n.js";
 import { initBannerFold, initChipRow } from "./views/chips.js";
 import { initClassroom, startAfresh } from "./views/classroom.js";
@@ -123,6 +124,7 @@ async function start() {
     createForm.showModes();
     await loadStage();
     initJoin({ role: session.role, student: session.student, onEndpoints: endpoints.onEndpoints }); // the Join panel, names
+    initTracePanel({ student: session.student }); // a student's own program: the one-file tracer
   } catch (error) {
     banner.show(error.message);
   }
