@@ -121,9 +121,13 @@ def sends_bytes(c: Calls) -> Result:
 
 
 def thread_per_client(c: Calls) -> Result:
-    """Clients served at once: a call on an accepted socket after a later one was accepted. A server that
-    serves one client at a time makes every call of a connection before it accepts the next."""
+    """Clients served at once: accepted sockets served in threads of their own, or a call on an accepted socket
+    after a later one was accepted (a select() loop). A server that serves one client at a time makes every
+    call of a connection, in one thread, before it accepts the next."""
     code = "thread-per-client"
+    threads = {e.get("args", {}).get("thread") for _, s in c.accepted for _, e in c.sockets[s] if e["kind"] in _DATA}
+    if len(threads) >= 2:
+        return passed(code)
     for n, (_, first) in enumerate(c.accepted):
         for later_at, _later in c.accepted[n + 1:]:
             if any(i > later_at for i, e in c.sockets[first] if e["kind"] in (*_DATA, "close")):
