@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ..errors import BadInput
+from ..errors import BadInput, render
 
 Words = dict[str, str]  # {"en": ..., "zh": ...}
 
@@ -313,6 +313,11 @@ REASONS: dict[str, Words] = {
     "gave-up": _w("Socket {socket} timed out and was closed without sending again.",
                   "套接字 {socket} 超时后没有再次发送就被关闭了。"),
 }
+
+
+def reason_text(reason: str, params: dict[str, Any], lang: str) -> str:
+    """The sentence of a failed check's `reason` in `lang` ("en" | "zh"), its values filled in."""
+    return render(REASONS[reason][lang], params)
 
 
 def exercise(key: Any) -> Exercise:

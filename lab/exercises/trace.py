@@ -158,12 +158,22 @@ def sets_timeout(c: Calls) -> Result:
     return passed(code) if waits else pending(code)
 
 
+def _timed_out(e: Ev) -> bool:
+    """A wait for a datagram that timed out. An unconnected socket's recvfrom() has no peer address for the
+    lab's sentence, so the tracer records its timeout without a code: the one failure of a receive without
+    an errno is the timeout (socket.timeout)."""
+    if e["kind"] != "error":
+        return False
+    return str(e.get("code") or "").endswith("timed-out") or (
+        e.get("call") in ("recv", "recvfrom", "recv_into") and e.get("code") is None and e.get("errno") is None)
+
+
 def retries(c: Calls) -> Result:
     code = "retries"
     for s, evs in c.sockets.items():
         if c.proto(s) != "udp":
             continue
-        timed_out = [i for i, e in evs if e["kind"] == "error" and str(e.get("code") or "").endswith("timed-out")]
+        timed_out = [i for i, e in evs if _timed_out(e)]
         if timed_out:
             if any(i > timed_out[0] and e["kind"] == "send" for i, e in evs):
                 return passed(code)

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from lab import Refused
-from lab.exercises.peer import LIMIT, probe, target
-from lab.exercises.registry import exercise
+from lab.exercises.peer import LIMIT, judge_http, probe, target
+from lab.exercises.registry import exercise, reason_text
 from lab.exercises.results import FAIL, PASS, PENDING, Result
 from lab.exercises.trace import evaluate
 
@@ -71,6 +71,9 @@ def test_a_students_server_passes_or_fails_exactly_its_checks(redis_server: Redi
         assert got[code][0] == state and got[code][1] in reasons, (code, got[code])
         if state == FAIL:
             assert exercise(key).check(code).hint["en"] and exercise(key).check(code).hint["zh"]
+            reason, params = results[code].reason, results[code].params
+            assert reason is not None
+            assert all("{" not in reason_text(reason, params, lang) for lang in ("en", "zh"))
     resources.settled()  # no thread, no fd of the probes is left
 
 
@@ -131,3 +134,31 @@ def test_a_listener_on_an_address_the_lab_cannot_reach_is_refused() -> None:
     assert "192.0.2.7" in str(refused.value)
     events[2]["local"] = ["0.0.0.0", 5000]
     assert target(events, "192.0.2.7", 5000) == ("192.0.2.7", 5000)
+
+
+OK = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"
+JUDGED = [  # (response, how it ended, {check: reason} for every check not passed)
+    (OK, "eof", {}),
+    (OK.replace(b"\r\n", b"\n"), "eof", {}),  # (bare newlines, as browsers take them)
+    (b"HTTP/1.0 200 OK\r\n\r\nhello, no length", "eof", {}),  # (HTTP/1.0: the close ends the body)
+    (OK, "timeout", {"http-closes": "not-closed"}),
+    (b"200 OK\r\nContent-Length: 5\r\n\r\nhello", "eof", {"http-status-line": "bad-status-line"}),
+    (b"HTTP/1.0 200\r\nno colon here\r\n\r\n", "eof", {"http-headers": "bad-header"}),
+    (b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\nhello", "eof", {"http-headers": "no-blank-line",
+                                                                "http-body-length": "no-blank-line"}),
+    (OK.replace(b"Length: 5", b"Length: 4"), "eof", {"http-body-length": "length-mismatch"}),
+    ("HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhéllo".encode(), "eof", {"http-body-length": "length-mismatch"}),
+    (OK + b"x" * LIMIT, "limit", {"http-body-length": "too-long", "http-closes": "too-long"}),
+    (b"", "timeout", {c: "no-answer" for c in ("http-status-line", "http-headers", "http-body-length", "http-closes")}),
+    (b"", "reset", {c: "connection-reset" for c in ("http-status-line", "http-headers", "http-body-length",
+                                                    "http-closes")}),
+]
+
+
+@pytest.mark.parametrize(("raw", "end", "expected"), JUDGED)
+def test_the_lab_judges_an_http_response_from_its_bytes(raw: bytes, end: str, expected: dict[str, str]) -> None:
+    results = judge_http(raw, end)
+    assert {code: r.reason for code, r in results.items() if r.state != PASS} == expected
+    for r in results.values():
+        if r.reason is not None:
+            assert "{" not in reason_text(r.reason, r.params, "zh")

@@ -36,8 +36,11 @@ class Traced:
 
     def listening(self) -> list[dict[str, Any]]:
         """The events, once the program's listen() has reached the stream (the lab probes only after it)."""
-        return wait_until(lambda: (lambda evs: evs if any(e["kind"] == "listen" for e in evs) else None)(self.events()),
-                          TIMEOUT)
+        def listened() -> list[dict[str, Any]] | None:
+            events = self.events()
+            return events if any(e["kind"] == "listen" for e in events) else None
+
+        return list(wait_until(listened, TIMEOUT))
 
     def finish(self) -> tuple[bytes, bytes]:
         """The program's output once it has ended by itself, and every event it shipped."""
