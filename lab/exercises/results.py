@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from .registry import Exercise
 
 PASS, FAIL, PENDING = "pass", "fail", "pending"  # (CONTRACT: GET /api/exercise/results)
 
@@ -30,3 +34,16 @@ def failed(code: str, reason: str, /, **params: Any) -> Result:
 
 def pending(code: str) -> Result:
     return Result(code, PENDING)
+
+
+def every_check(exercise: Exercise, *found: Mapping[str, Result]) -> dict[str, Result]:
+    """Each of `exercise`'s checks in the registry's order: its result from the first of `found` that has one
+    (the trace's, the peer's, a lab server's), else pending. What a student's row shows, whatever side said it."""
+    return {c.code: next((part[c.code] for part in found if c.code in part), pending(c.code)) for c in exercise.checks}
+
+
+def row(results: Mapping[str, Result]) -> dict[str, Any]:
+    """A student's checks as GET /api/exercise/results lists them: each check's state, and the codes of the
+    failed ones, whose hints the page shows in the reader's language."""
+    return {"checks": {code: r.state for code, r in results.items()},
+            "hints": [code for code, r in results.items() if r.state == FAIL]}

@@ -52,6 +52,11 @@ class Calls:
         return str(evs[0][1].get("proto")) if evs else ""
 
 
+def _args(e: Ev) -> Mapping[str, Any]:
+    args = e.get("args")
+    return args if isinstance(args, Mapping) else {}
+
+
 def _params(e: Ev) -> dict[str, Any]:
     params = e.get("params")
     return dict(params) if isinstance(params, Mapping) else {}
@@ -70,7 +75,7 @@ def server_call_order(c: Calls) -> Result:
         if not any(i < listen_at for i, _ in c.of(s, "setup", "bind")):
             return failed(code, "listen-without-bind", socket=s)
         bound.append(s)
-    served = any(e.get("args", {}).get("listener") in bound and c.of(s, "recv")
+    served = any(_args(e).get("listener") in bound and c.of(s, "recv")
                  for i, s in c.accepted for _, e in c.sockets[s][:1])
     return passed(code) if served else pending(code)
 
@@ -125,7 +130,7 @@ def thread_per_client(c: Calls) -> Result:
     after a later one was accepted (a select() loop). A server that serves one client at a time makes every
     call of a connection, in one thread, before it accepts the next."""
     code = "thread-per-client"
-    threads = {e.get("args", {}).get("thread") for _, s in c.accepted for _, e in c.sockets[s] if e["kind"] in _DATA}
+    threads = {_args(e).get("thread") for _, s in c.accepted for _, e in c.sockets[s] if e["kind"] in _DATA}
     if len(threads) >= 2:
         return passed(code)
     for n, (_, first) in enumerate(c.accepted):
@@ -153,7 +158,7 @@ def sets_timeout(c: Calls) -> Result:
     waits = _udp_waits(c)
     for s, at in waits:
         timeouts = [e for i, e in c.of(s, "setup", "settimeout") if i < at]
-        if not timeouts or timeouts[-1].get("args", {}).get("timeout") in (None, 0):
+        if not timeouts or _args(timeouts[-1]).get("timeout") in (None, 0):
             return failed(code, "no-timeout", socket=s)
     return passed(code) if waits else pending(code)
 

@@ -13,6 +13,7 @@ import pytest
 from lab import BadInput
 from lab.exercises.peer import PROBES
 from lab.exercises.registry import EXERCISES, LANGUAGES, REASONS, ROLES, SIDES, exercise, reason_text
+from lab.exercises.results import FAIL, PASS, PENDING, every_check, failed, passed, row
 from lab.exercises.trace import RULES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,3 +90,13 @@ def test_the_summary_is_what_the_contract_lists() -> None:
     with pytest.raises(BadInput) as bad:
         exercise("echo")
     assert bad.value.code == "not-a-choice" and "echo-server" in str(bad.value)
+
+
+def test_a_students_row_holds_every_check_whatever_side_said_it() -> None:
+    ex = exercise("echo-server")
+    trace = {"recv-loop": failed("recv-loop", "stopped-reading", socket="s2@ann", recvs=1)}
+    peer = {"echo-exact": passed("echo-exact")}
+    results = every_check(ex, trace, peer)
+    assert list(results) == [c.code for c in ex.checks]
+    assert row(results) == {"checks": {c.code: {"recv-loop": FAIL, "echo-exact": PASS}.get(c.code, PENDING)
+                                       for c in ex.checks}, "hints": ["recv-loop"]}

@@ -154,3 +154,11 @@ def test_the_tutorials_downloader_reads_until_the_end(redis_server: RedisServer,
     got = {code: (r.state, r.reason) for code, r in evaluate(exercise("downloader"), traced.events()).items()}
     assert got == {"client-call-order": (PASS, None), "recv-loop": (PASS, None), "closed": (PASS, None)}
     resources.settled()
+
+
+def test_fields_of_the_wrong_type_leave_a_check_waiting() -> None:
+    events = [{"seq": 1, "kind": "accept", "endpoint": "s2@ann", "proto": "tcp", "args": None},
+              {"seq": 2, "kind": "recv", "endpoint": "s2@ann", "proto": "tcp", "args": "x", "result": 3},
+              {"seq": 3, "kind": "setup", "call": "settimeout", "endpoint": "s3@ann", "proto": "udp", "args": None}]
+    for key in ("echo-server", "udp-retry"):
+        assert {r.state for r in evaluate(exercise(key), events).values()} <= {PENDING, PASS}
