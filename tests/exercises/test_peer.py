@@ -51,6 +51,10 @@ SERVERS = [
     ("echo_no_close.py", "echo-server", 6, {"closed": (FAIL, {"never-closed"})}),
     ("relay.py", "relay", 3, {}),
     ("relay_to_all.py", "relay", 3, {"relay-not-sender": (FAIL, {"echoed-to-sender"})}),
+    ("relay_one_at_a_time.py", "relay", 3, {"relay-others": (FAIL, {"not-relayed"}),
+                                            "relay-not-sender": (PENDING, {None}),
+                                            "thread-per-client": (FAIL, {"one-at-a-time"}),
+                                            "sends-bytes": (PENDING, {None})}),
     ("http_server.py", "http-server", 1, {}),
     ("http_silent.py", "http-server", 1, {**{c: (FAIL, {"no-answer"}) for c in (
         "http-status-line", "http-headers", "http-body-length", "http-closes")}, "sends-bytes": (PENDING, {None})}),
