@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import tracemalloc
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -166,3 +167,17 @@ def test_the_lab_judges_an_http_response_from_its_bytes(raw: bytes, end: str, ex
     for r in results.values():
         if r.reason is not None:
             assert "{" not in reason_text(r.reason, r.params, "zh")
+
+
+def test_the_tutorials_threaded_echo_server_passes(redis_server: RedisServer, resources: Resources) -> None:
+    tutorial = Path(__file__).resolve().parents[1] / "trace" / "programs" / "threaded_echo_server.py"
+    server = Traced(redis_server.url, str(tutorial), "6", name="tutorial")
+    try:
+        port = server.port()
+        peer = probe(exercise("echo-server"), server.listening(), "127.0.0.1", port, wait=WAIT)
+        server.finish()
+    finally:
+        server.stop()
+    results = {**peer, **evaluate(exercise("echo-server"), server.events())}
+    assert states(results) == {c.code: PASS for c in exercise("echo-server").checks}
+    resources.settled()
