@@ -395,6 +395,11 @@ MESSAGES: dict[str, str] = {
     "trace-batch-invalid": "A traced program's batch must be a JSON object with \"boot\" (a whole number) and \"events\" (a list of events).",
     "trace-batch-too-large": "A traced program's batch holds at most {limit} events; this one has {count}.",
     "bad-focus": "A focus is null or a list of at most {max} lane names like \"e1/c2\", each at most {chars} characters.",
+    # -- exercises: where the lab may connect to a student's own server (lab/exercises/peer.py) ----
+    "exercise-port-not-yours": "The lab connects only to a port your own traced program is listening on, and port "
+                               "{port} is not one of them (yours: {ports}).",
+    "exercise-listener-unreachable": "Your program listens on {address} only, which the lab cannot reach at {host}: "
+                                     "bind to '' (every address) so the lab can connect.",
 }
 
 

@@ -283,4 +283,6 @@ export default {
   "err.dashboard-url-invalid": "“{url}”不是面板地址：请用面板启动时打印的 http://主机:端口。",
   "err.trace-batch-invalid": "被跟踪程序的一批事件必须是 JSON 对象，包含 \"boot\"（整数）和 \"events\"（事件列表）。",
   "err.trace-batch-too-large": "被跟踪程序的一批事件最多 {limit} 个；这一批有 {count} 个。",
+  "err.exercise-port-not-yours": "实验室只连接你自己的被跟踪程序正在监听的端口，而端口 {port} 不在其中（你的端口：{ports}）。",
+  "err.exercise-listener-unreachable": "你的程序只在 {address} 上监听，实验室从 {host} 无法连到那里：请绑定 ''（所有地址），让实验室能够连接。",
 };
