@@ -29,9 +29,10 @@ def lab_of(live_server: Any) -> Any:
     return live_server.app.extensions["socketlab"] or live_server.app.extensions["socketlab_local_agent"].lab
 
 
-def tcp_pair(lab: Any, mode: str = "manual") -> tuple[Any, Any]:
+def tcp_pair(lab: Any, mode: str = "manual", recv_delay_ms: int = 0) -> tuple[Any, Any]:
     """A TCP server and a client connected to it (accepted: the server has connection c1)."""
-    server = lab.create({"kind": "tcp-server", "host": "127.0.0.1", "port": 0, "mode": mode})
+    server = lab.create({"kind": "tcp-server", "host": "127.0.0.1", "port": 0, "mode": mode,
+                         "recv_delay_ms": recv_delay_ms})
     client = lab.create({"kind": "tcp-client", "host": "127.0.0.1", "port": server.local[1]})
     wait_until(lambda: server.connections)
     return server, client
@@ -75,15 +76,19 @@ def recv_bytes_drawn(page: Any, lane: str) -> int:
         "els => els.reduce((sum, e) => sum + Number(e.dataset.bytes), 0)")
 
 
-def coalesced_burst(lab: Any, server: Any, client: Any, tries: int = 5) -> None:
-    """Back-to-back sends until the server's recv() returned fewer times than the client sent."""
+def coalesced_burst(lab: Any, tries: int = 5) -> tuple[Any, Any]:
+    """A TCP pair whose server's recv() returned fewer times than the client sent: 30 back-to-back
+    sends to a slow reader (100 ms before each recv(), as the sticky-packet lesson does), so what
+    arrives while it waits is read at once. A fast reader may keep up with every send on an idle
+    machine (CI once saw 5 bursts of 30 read one send at a time)."""
+    server, client = tcp_pair(lab, recv_delay_ms=100)
     for _ in range(tries):
         lab.send(client.id, {"data": "ab", "repeat": 30, "interval_ms": 0})
         sent = 2 * len(bus_events(lab, "send", client.id))
         wait_until(lambda sent=sent: sum(e.size for e in bus_events(lab, "recv", server.id)) == sent)
         if len(bus_events(lab, "recv", server.id)) < len(bus_events(lab, "send", client.id)):
-            return
-    raise AssertionError("the OS never coalesced 30 back-to-back sends")
+            return server, client
+    raise AssertionError("the OS never coalesced 30 back-to-back sends to a slow reader")
 
 
 def test_diagram_draws_each_send_to_its_recv_with_byte_counts(page: Any, live_server: Any) -> None:
@@ -123,8 +128,7 @@ def test_diagram_draws_each_send_to_its_recv_with_byte_counts(page: Any, live_se
 
 def test_coalesced_sends_converge_into_one_recv(page: Any, live_server: Any) -> None:
     lab = lab_of(live_server)
-    server, client = tcp_pair(lab)
-    coalesced_burst(lab, server, client)
+    server, client = coalesced_burst(lab)
     show(page, "ladder")
     conn = f"{server.id}/c1"
     sent = 2 * len(bus_events(lab, "send", client.id))

@@ -12,8 +12,7 @@ from .ui import expect, wait_ready
 
 def test_every_viewer_sees_the_same_state_and_a_late_joiner_gets_history(browser: Any, page: Any, live_server: Any) -> None:
     lab = lab_of(live_server)
-    server, client = tcp_pair(lab)
-    coalesced_burst(lab, server, client)
+    server, client = coalesced_burst(lab)
     udp = lab.create({"kind": "udp-server", "host": "127.0.0.1", "port": 0, "mode": "echo"})
     udp_client = lab.create({"kind": "udp-client", "host": "127.0.0.1", "port": udp.local[1]})
     lab.send(udp_client.id, {"data": "ping"})

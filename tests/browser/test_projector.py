@@ -25,8 +25,7 @@ def lesson_traffic(lab: Any) -> tuple[Any, Any]:
     """An echo round trip, a coalesced burst, UDP with one datagram lost, and a close."""
     echo, echo_client = tcp_pair(lab, "echo")
     lab.send(echo_client.id, {"data": "Hello, class!"})
-    server, client = tcp_pair(lab)
-    coalesced_burst(lab, server, client)
+    server, client = coalesced_burst(lab)
     lab.send(server.id, {"data": "OK\n"})
     udp = lab.create({"kind": "udp-server", "host": "127.0.0.1", "port": 0, "mode": "echo"})
     udp_client = lab.create({"kind": "udp-client", "host": "127.0.0.1", "port": udp.local[1],

@@ -43,8 +43,7 @@ def export(page: Any, what: str, folder: Path) -> Path:
 
 
 def recorded_lesson(lab: Any) -> None:
-    server, client = tcp_pair(lab)
-    coalesced_burst(lab, server, client)
+    server, client = coalesced_burst(lab)
     lab.send(client.id, {"data": "=1+1, \"quoted\"\n"})  # a formula and quotes, for the CSV
     udp = lab.create({"kind": "udp-server", "host": "127.0.0.1", "port": 0, "mode": "echo"})
     udp_client = lab.create({"kind": "udp-client", "host": "127.0.0.1", "port": udp.local[1], "impair": {"loss": 0.5, "seed": 2}})
