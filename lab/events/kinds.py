@@ -73,6 +73,11 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     # idle past its RTO): args {reason, count, tcp: {received, retransmits, seconds, dropped}, udp: {...}};
     # lifecycle, so the panel that waits for it never loses it to the rate limit
     Kind("settled", True, "none", False),
+    # an exercise (lab/exercises/): one student's row changed (a check passed or failed). params
+    # {"stage", "exercise", "name", "address", "checks": {code: state}, "hints": [code], "reasons":
+    # {code: {"reason", "params"}}}: the whole row, so one event is enough; sent only when the row
+    # changes (a few per student per exercise), so lifecycle: never lost to the rate limit
+    Kind("exercise", True, "none", False, "none", agent="never"),
 )}
 
 #: Kinds always recorded and pinned in the buffer (derived: never list them again elsewhere).
