@@ -626,6 +626,8 @@ export default {
   "ev.stage.new": "Stage {n} · New stage",
   "ev.stage.newOnly": "New stage",
   "ev.classroom.text": "The classroom changed: a lesson was built, an action ran, or the teacher chose a view.",
+  "ev.exercise": "exercise",
+  "ev.exercise.text": "A student's checks changed: {name} now passes {passed} of {total}.",
   "log.earlierStage": "From stage {n}, before the current one",
 
   // == stage (issue 12, P): a new stage for everyone, the confirmation, following the teacher ==

@@ -624,6 +624,8 @@ export default {
   "ev.stage.new": "第 {n} 阶段 · 新阶段",
   "ev.stage.newOnly": "新阶段",
   "ev.classroom.text": "课堂状态已更新：建好了一节课、执行了一个操作，或老师选择了一个视图。",
+  "ev.exercise": "练习",
+  "ev.exercise.text": "一名学生的检查结果变了：{name} 现在通过 {total} 项中的 {passed} 项。",
   "log.earlierStage": "来自第 {n} 阶段，早于当前阶段",
 
   // == stage (issue 12, P): a new stage for everyone, the confirmation, following the teacher ==

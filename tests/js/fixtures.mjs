@@ -82,6 +82,9 @@ export function everyKind() {
     event("packet", { endpoint: "e2", proto: "udp", local: C, peer: S, size: 3, args: { flags: null, seq: null, ack: null, win: null, len: 3, src: C, dst: S, analysis: null } }),
     // lesson 14's run is over, judged from its data (lab/lessons/loss_watch.py)
     event("settled", { endpoint: "e2", args: { reason: "echoed", count: 200, tcp: { received: 200, retransmits: 9, seconds: 3.5, dropped: 12 }, udp: { seconds: 2.1, dropped: 70 } } }),
+    // an exercise: one student's row of checks changed (lab/exercises/)
+    event("exercise", { params: { stage: 3, exercise: "echo-server", name: "lilei", address: "10.0.0.7",
+      checks: { "server-call-order": "pass", "recv-loop": "fail", "closes": "pending" }, hints: ["recv-loop"], reasons: {} } }),
     event("state", { state: { id: "e1", kind: "tcp-server", state: "listening" } }),
   ];
 }

@@ -190,6 +190,11 @@ const WORDING = {
   packet,
   settled,
   classroom: (ev, tr) => tr.t("ev.classroom.text"),
+  exercise: (ev, tr) => {
+    const checks = Object.values(ev.params?.checks ?? {});
+    return tr.t("ev.exercise.text", { name: plain(ev.params?.name ?? ev.params?.address),
+      passed: checks.filter((state) => state === "pass").length, total: checks.length });
+  },
   state: (ev, tr) => tr.t("ev.state.text", { id: plain(ev.state?.id ?? ev.endpoint),
     state: tr.has(`state.${ev.state?.state}`) ? tr.t(`state.${ev.state?.state}`) : plain(ev.state?.state) }),
 };
