@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .test_classroom import coalesced_burst, lab_of, show, tcp_pair
+from .test_classroom import coalesced_burst, lab_of, show
 from .test_replay import diagram, numbers
 from .ui import expect, wait_ready
 
