@@ -1,0 +1,201 @@
+"""17: a class at work: 100 students' real traced programs, each making 50 socket calls a second for 60 s,
+during an exercise, with the teacher's class board and a projected diagram + log open in Chromium.
+
+Each student joins (POST /api/join), downloads their own one-file tracer (GET /trace.py, their token in
+it) and runs `python3 -I -S socketlab_trace.py bench/class_student.py` in a process of its own: a
+threaded echo server of their own and a client of it (four traced calls a round trip). The students
+start over the first STAGGER seconds, so the board changes all through the run.
+
+Figures:
+- the board: from the call that passes a student's first trace check (the server's recv() on an accepted
+  socket; the program notes the time just before it) to the board showing that check passed, per student;
+- the teacher's log (a second page, diagram + log, as a projector shows it): how old the newest row is,
+  ten times a second, as bench 5 reads it;
+- the longest main-thread task on each page (the Long Tasks API);
+- the dashboard worker's memory, every second: its peak, and its last 10 s against the 10 s after the
+  last student started (bounded: the rows and buffers stop growing once every student is in).
+
+`SOCKETLAB_BENCH_STUDENTS` and `SOCKETLAB_BENCH_SECONDS` shorten it (the figures then say so).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from .b5_page import CHROMIUM_ARGS
+from .common import ROOT, Result, dashboard, percentile
+
+STUDENTS = int(os.environ.get("SOCKETLAB_BENCH_STUDENTS", "100"))
+SECONDS = float(os.environ.get("SOCKETLAB_BENCH_SECONDS", "60"))
+RATE = 50  # socket calls a second, each student
+STAGGER = 20.0  # seconds over which the students start
+EXERCISE = "echo-server"
+FIRST_CHECK = "server-call-order"
+BOARD_LIMIT_MS, LONG_TASK_LIMIT_MS = 1000, 200
+
+# The board page: when each (student, check) cell first showed "pass", by the page's clock.
+BOARD_PROBE = """() => {
+  window.__bench = {longTasks: [], passed: {}, since: performance.now()};
+  new PerformanceObserver(list => {
+    for (const e of list.getEntries()) if (e.startTime >= window.__bench.since) window.__bench.longTasks.push(e.duration);
+  }).observe({type: "longtask", buffered: true});
+  window.__bench.timer = setInterval(() => {
+    const now = Date.now();
+    for (const cell of document.querySelectorAll('[data-testid="board-cell"][data-state="pass"]')) {
+      const key = cell.dataset.student + " " + cell.dataset.check;
+      if (!(key in window.__bench.passed)) window.__bench.passed[key] = now;
+    }
+  }, 50);
+}"""
+LOG_PROBE = """() => {
+  window.__bench = {longTasks: [], lags: [], since: performance.now()};
+  new PerformanceObserver(list => {
+    for (const e of list.getEntries()) if (e.startTime >= window.__bench.since) window.__bench.longTasks.push(e.duration);
+  }).observe({type: "longtask", buffered: true});
+  window.__bench.timer = setInterval(() => {
+    const rows = document.querySelectorAll("#log-body tr[data-seq]");
+    let newest = null;
+    for (const row of rows) if (!newest || +row.dataset.seq > +newest.dataset.seq) newest = row;
+    const match = newest && newest.querySelector(".col-text").textContent.match(/t=(\\d{13}) n=(\\d+)/);
+    const now = Date.now();
+    if (match) window.__bench.lags.push([now, now - Number(match[1])]);
+  }, 100);
+}"""
+
+
+def _name(n: int) -> str:
+    return f"s{n:03d}"
+
+
+def _memory(pid: int, samples: list[tuple[float, float]], stop: threading.Event) -> None:
+    while not stop.wait(1.0):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                rss = next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS:"))
+        except (OSError, StopIteration):
+            return
+        samples.append((time.monotonic(), rss))
+
+
+def _join_all(lab: Any, code: str, folder: Path) -> list[Path]:
+    """Each student joins with the code and a name, and saves the tracer the dashboard made for them."""
+    tracers = []
+    for n in range(STUDENTS):
+        joined = lab.session.post(lab.url + "/api/join", json={"code": code, "name": _name(n)}, timeout=30)
+        joined.raise_for_status()
+        token = joined.json()["token"]
+        text = lab.session.get(lab.url + "/trace.py", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        text.raise_for_status()
+        path = folder / f"trace_{n}.py"
+        path.write_text(text.text)
+        tracers.append(path)
+    return tracers
+
+
+def _class(browser: Any, lab: Any, control: str, tracers: list[Path], folder: Path) -> dict[str, Any]:
+    """The pages open and probing, the students started one by one and run to their end."""
+    samples: list[tuple[float, float]] = []
+    stop = threading.Event()
+    watcher = threading.Thread(target=_memory, args=(lab.pid, samples, stop), daemon=True)
+    board = browser.new_page(viewport={"width": 1280, "height": 720})
+    board.goto(f"{lab.url}/?token={control}")
+    board.get_by_test_id("view-board").click()
+    board.evaluate(BOARD_PROBE)
+    projector = browser.new_page(viewport={"width": 1280, "height": 720})
+    projector.goto(f"{lab.url}/?token={control}")
+    projector.get_by_test_id("view-split").click()
+    projector.evaluate(LOG_PROBE)
+    watcher.start()
+    try:
+        began = time.monotonic()
+        programs = []
+        for n, path in enumerate(tracers):
+            due = began + STAGGER * n / STUDENTS
+            while time.monotonic() < due:
+                board.wait_for_timeout(20)  # (the pages keep running: Playwright's loop turns)
+            programs.append(subprocess.Popen(
+                [sys.executable, "-I", "-S", str(path), str(ROOT / "bench" / "class_student.py"), str(SECONDS),
+                 str(RATE), str(folder / f"first_{n}.txt")],
+                cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        all_in = time.monotonic()
+        while any(p.poll() is None for p in programs):
+            board.wait_for_timeout(200)
+        ended = time.monotonic()
+        board.wait_for_timeout(2000)
+    finally:
+        stop.set()
+    return {"board": board.evaluate("() => ({longTasks: window.__bench.longTasks, passed: window.__bench.passed})"),
+            "log": projector.evaluate("() => ({longTasks: window.__bench.longTasks, lags: window.__bench.lags})"),
+            "samples": samples, "all_in": all_in, "ended": ended,
+            "failed": sum(1 for p in programs if p.returncode != 0)}
+
+
+def _firsts(folder: Path) -> dict[str, int]:
+    """When each student's program made the call that passes the first check (its own note)."""
+    firsts = {}
+    for n in range(STUDENTS):
+        try:
+            firsts[_name(n)] = int((folder / f"first_{n}.txt").read_text().split("=")[1])
+        except (OSError, IndexError, ValueError):
+            pass
+    return firsts
+
+
+def run() -> Result:
+    from playwright.sync_api import sync_playwright
+
+    control = secrets.token_urlsafe(16)
+    with dashboard(env={"SOCKETLAB_TOKEN": control}) as lab, tempfile.TemporaryDirectory(prefix="socketlab-class-") as tmp:
+        folder = Path(tmp)
+        lab.session.headers["Authorization"] = f"Bearer {control}"
+        code = lab.api("GET", "/api/join")["code"]
+        lab.api("POST", "/api/stage", json={"exercise": EXERCISE})
+        tracers = _join_all(lab, code, folder)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=os.environ.get("CHROMIUM", "/usr/bin/chromium"), args=CHROMIUM_ARGS)
+            try:
+                seen = _class(browser, lab, control, tracers, folder)
+            finally:
+                browser.close()
+        firsts = _firsts(folder)
+    return _result(seen, firsts)
+
+
+def _result(seen: dict[str, Any], firsts: dict[str, int]) -> Result:
+    on_board, on_log, samples = seen["board"], seen["log"], seen["samples"]
+    lags = [on_board["passed"][f"{name} {FIRST_CHECK}"] - first if f"{name} {FIRST_CHECK}" in on_board["passed"]
+            else float("inf") for name, first in firsts.items()]
+    log_lags = [lag for _, lag in on_log["lags"]]
+    worst_board = max(on_board["longTasks"], default=0.0)
+    worst_log = max(on_log["longTasks"], default=0.0)
+    steady = [rss for t, rss in samples if seen["all_in"] + 10 <= t <= seen["all_in"] + 20]
+    last = [rss for t, rss in samples if t >= seen["ended"] - 10]
+    peak = max((rss for _, rss in samples), default=0.0)
+    growth = (max(last) - max(steady)) if steady and last else float("nan")
+    failed = seen["failed"]
+    figures: dict[str, Any] = {
+        "students": STUDENTS, "seconds": SECONDS, "rate": RATE, "programs_failed": failed,
+        "board_lag_ms": sorted(lags), "board_p99_ms": percentile(lags, 99), "board_max_ms": max(lags, default=float("inf")),
+        "board_seen": sum(1 for lag in lags if lag != float("inf")),
+        "log_lag_p99_ms": percentile(log_lags, 99), "log_lag_max_ms": max(log_lags, default=float("inf")),
+        "log_samples": len(log_lags), "board_worst_task_ms": worst_board, "log_worst_task_ms": worst_log,
+        "rss_peak_mb": peak, "rss_growth_last_10s_mb": growth, "rss_samples": samples[-200:],
+    }
+    met = (failed == 0 and len(lags) == STUDENTS and figures["board_p99_ms"] <= BOARD_LIMIT_MS
+           and figures["log_lag_p99_ms"] <= BOARD_LIMIT_MS and max(worst_board, worst_log) <= LONG_TASK_LIMIT_MS)
+    measured = (f"{STUDENTS} students x {RATE} calls/s for {SECONDS:.0f} s: the board showed a student's first check "
+                f"p99 {figures['board_p99_ms']:.0f} ms (max {figures['board_max_ms']:.0f}) after the call, "
+                f"{figures['board_seen']} of {len(lags)} seen; the teacher's log p99 {figures['log_lag_p99_ms']:.0f} ms; "
+                f"longest task {worst_board:.0f} ms (board), {worst_log:.0f} ms (diagram + log); "
+                f"dashboard peak {peak:.0f} MB, {growth:+.1f} MB over the last 10 s")
+    return Result(17, "a class at work: 100 traced programs during an exercise, board + diagram in Chromium", measured,
+                  f"board and log p99 <= {BOARD_LIMIT_MS} ms, no task > {LONG_TASK_LIMIT_MS} ms, memory bounded", met,
+                  figures)
