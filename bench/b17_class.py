@@ -49,8 +49,8 @@ BOARD_PROBE = """() => {
   }).observe({type: "longtask", buffered: true});
   window.__bench.timer = setInterval(() => {
     const now = Date.now();
-    for (const cell of document.querySelectorAll('[data-testid="board-cell"][data-state="pass"]')) {
-      const key = cell.dataset.student + " " + cell.dataset.check;
+    for (const cell of document.querySelectorAll('[data-testid="board-row"] .board-cell[data-state="pass"]')) {
+      const key = cell.closest("tr").dataset.name + " " + cell.dataset.code;
       if (!(key in window.__bench.passed)) window.__bench.passed[key] = now;
     }
   }, 50);
