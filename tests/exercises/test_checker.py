@@ -114,7 +114,7 @@ def test_what_a_run_keeps_is_bounded_however_much_the_program_says() -> None:
         program.add(post(n % 500, "send", "send", result=1))
         if n % 7 == 0:
             program.add(post(n % 500, "error", "send", code="send-str", params={"call": "send"}))
-    for n in range(200):
+    for _ in range(200):
         program.add(post(0, "output", None, args={"text": "x" * 100, "stream": "stdout"}))
     assert program.taken == 20_000 + 2858 + 200
     assert len(program.sockets) == MAX_SOCKETS
