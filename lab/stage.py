@@ -174,26 +174,26 @@ class Stage:
     def _begin_exercise(self, task: Exercise, client: LabClient, host: str) -> dict[str, Any]:
         """The lab's side of the exercise (its servers, for an exercise that serves the students' clients),
         then its checker. Called with the change lock held."""
-        side = None
+        side, state, what = None, "ready", f"exercise {task.key} is running"
         if LabSide is not None and lab_side is not None and lab_side(task):
             side = LabSide(task, client, host)
             try:
                 built = side.start()
-            except LabError as exc:
+            except LabError as exc:  # (the checks of the students' own calls still run; the lab's stay pending)
                 side.close()
+                side, state, what = None, "failed", f"exercise {task.key}: its servers could not start: {exc}"
                 with self._lock:
-                    self.state["state"] = "failed"
                     self.exercise = {"key": task.key, "servers": [], "file": None, "error": _problem(exc)}
-                return self._changed(f"exercise {task.key} could not start: {exc}")
-            with self._lock:
-                self.exercise = {"key": task.key, "servers": list(built.get("servers") or []),
-                                 "file": built.get("file")}
+            else:
+                with self._lock:
+                    self.exercise = {"key": task.key, "servers": list(built.get("servers") or []),
+                                     "file": built.get("file")}
         self.side = side
         if self.checker is not None:
             self.checker.begin(self.number, task, side)
         with self._lock:
-            self.state["state"] = "ready"
-        return self._changed(f"exercise {task.key} is running")
+            self.state["state"] = state
+        return self._changed(what)
 
     def _end_exercise(self) -> None:
         """The exercise running, if any, ends: its checker stops, the lab's side of it closes."""

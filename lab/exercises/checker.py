@@ -32,7 +32,7 @@ from ..errors import Refused, where
 from ..events.bus import EventBus
 from . import peer, trace
 from .registry import EXERCISES, Exercise
-from .results import FAIL, PASS, Result, every_check, failed
+from .results import FAIL, PASS, PENDING, Result, every_check, failed
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ OUTPUT_HEAD, OUTPUT_TAIL = 16, 16
 MAX_ROWS = 2000  # students with a row in one exercise (a class joins at most 500: webapp/join.py)
 KEEP_EVERY = 1.0  # seconds between two writes of an exercise's results to the state folder
 ROUND = 0.05  # seconds the evaluator lets new events gather before a round (a courier posts every 0.05 s)
+EVENT_GAP = 0.2  # seconds between two `exercise` events of one student at least (a row changing faster waits)
 
 
 class Store(Protocol):
@@ -163,7 +164,7 @@ class Program:
 
 
 class _Student:
-    __slots__ = ("name", "address", "program", "peer", "peer_for", "probed", "row", "passed_at")
+    __slots__ = ("name", "address", "program", "peer", "peer_for", "probed", "row", "passed_at", "settled", "said_at")
 
     def __init__(self, name: str, address: str) -> None:
         self.name = name
@@ -174,6 +175,8 @@ class _Student:
         self.probed: tuple[int, Listener] | None = None  # the last (run, listener) probed or being probed
         self.row: dict[str, Any] | None = None  # as last published (or kept)
         self.passed_at: dict[str, float] = {}
+        self.settled: dict[str, Result] = {}  # this run's checks that passed or failed (pending never undoes them)
+        self.said_at = float("-inf")  # (monotonic) when its last `exercise` event was published
 
 
 def _row(student: _Student, results: Mapping[str, Result]) -> dict[str, Any]:
@@ -296,7 +299,7 @@ class Checker:
             program = student.program
             if program is None or boot > program.boot:
                 program = student.program = Program(boot)  # a new run: its own checks, from nothing
-                student.peer, student.peer_for = {}, None
+                student.peer, student.peer_for, student.settled = {}, None, {}
             elif boot < program.boot:
                 return  # (a late batch of a run that was followed by another)
             if host:
@@ -340,15 +343,23 @@ class Checker:
         lab = run.lab_side.results(events) if run.lab_side is not None else {}
         results = every_check(exercise, found, peer_results, lab)
         with self._lock:
-            if self.run is not run or self.students.get(name) is not student:
+            if self.run is not run or self.students.get(name) is not student or student.program is not program:
                 return
+            # What a run settled stays settled until evidence says otherwise: the checks read a window of the
+            # program's events, and a server between two clients is "pending" on what it did a moment ago.
+            results = {code: student.settled.get(code, r) if r.state == PENDING else r for code, r in results.items()}
+            student.settled.update((code, r) for code, r in results.items() if r.state != PENDING)
             if exercise.role == "connects" and listener is not None and student.probed != (program.boot, listener):
                 run.probes[name] = None
                 self._wake.notify_all()
             row = _row(student, results)
             if row == student.row:
                 return
+            if student.row is not None and time.monotonic() - student.said_at < EVENT_GAP:
+                run.dirty[name] = None  # (evaluated again next round: the page sees the newest row, not each)
+                return
             student.row = row
+            student.said_at = time.monotonic()
             self._unsaved = True
             self.bus.publish("", "exercise", proto="",
                              detail=f"exercise {exercise.key}: {name}'s checks changed",

@@ -303,3 +303,73 @@ def test_the_results_survive_a_restart_of_the_dashboard(folders: dict[str, Path]
     finally:
         shutdown(again)
     assert (state_dir / "exercise-client.json").exists()
+
+
+class LabSideDouble:
+    """The lab's side of an exercise that serves the students (lab/exercises/serving.py's shape), as small as
+    can be: one real reply server through the LabClient, and "name-received" judged from the program's own
+    connect to it. The stage's wiring is what is tested here, not the lab's exercise servers."""
+
+    made: list[LabSideDouble] = []
+
+    def __init__(self, exercise: Any, client: Any, host: str) -> None:
+        self.exercise, self.client, self.host = exercise, client, host
+        self.port = 0
+        self.closed = False
+        LabSideDouble.made.append(self)
+
+    def start(self) -> dict[str, Any]:
+        server = self.client.call("endpoints.create", {"body": {"kind": "tcp-server", "host": "127.0.0.1", "port": 0,
+                                                                "mode": "reply", "reply": "hello"}})
+        self.port = server["local"][1]
+        return {"servers": [{"proto": "tcp", "host": self.host, "port": self.port, "role": "greet"}], "file": None}
+
+    def results(self, program: Any) -> dict[str, Any]:
+        from lab.exercises.results import passed
+
+        reached = any(e["kind"] == "connect" and (e.get("peer") or [None, None])[1] == self.port for e in program)
+        return {"name-received": passed("name-received")} if reached else {}
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_an_exercise_that_serves_the_students_builds_the_lab_side_and_its_checks_count(
+        dashboard: LiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("lab.stage.LabSide", LabSideDouble)
+    monkeypatch.setattr("lab.stage.lab_side", lambda e: e.role == "serves")
+    LabSideDouble.made.clear()
+    ann = joined(dashboard, "Ann")
+    stage = begin(dashboard, {"exercise": "client"}).json()
+    side = LabSideDouble.made[-1]
+    assert stage["exercise"] == {"key": "client", "servers": [{"proto": "tcp", "host": "127.0.0.1", "port": side.port,
+                                                                "role": "greet"}], "file": None}
+    program = Program(dashboard, ann, tmp_path, "client.py", str(side.port), "Ann")
+    try:
+        program.finish()
+    finally:
+        program.stop()
+    wait_until(lambda: every("pass", row(dashboard, "Ann").get("checks", {})), TIMEOUT)
+    assert begin(dashboard, {"exercise": "echo-server"}).status_code == 201
+    assert side.closed and len(LabSideDouble.made) == 1  # (an exercise the lab connects to has no lab side)
+
+
+class FailingSide(LabSideDouble):
+    def start(self) -> dict[str, Any]:
+        from lab import Refused
+
+        raise Refused("port-in-use", port=7, host="0.0.0.0")
+
+
+def test_an_exercise_whose_lab_side_cannot_start_says_why_and_the_class_goes_on(
+        dashboard: LiveServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("lab.stage.LabSide", FailingSide)
+    monkeypatch.setattr("lab.stage.lab_side", lambda e: e.role == "serves")
+    LabSideDouble.made.clear()
+    started = begin(dashboard, {"exercise": "downloader"})
+    assert started.status_code == 201
+    assert started.json()["exercise"]["error"]["code"] == "port-in-use"
+    assert LabSideDouble.made[-1].closed
+    assert results(dashboard)["running"] is True  # (the checks of the students' own calls go on)
+    assert begin(dashboard, {"lesson": 1}).status_code == 201
+    assert results(dashboard)["running"] is False
