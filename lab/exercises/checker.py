@@ -212,7 +212,10 @@ class Checker:
         self.bus, self.store = bus, store
         self.wait, self.limit = wait, limit
         self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
+        # (two conditions on the one lock: a feed wakes the evaluator only, and only when it was idle; a
+        # thread woken for nothing would fight the feeding threads for the lock and the GIL)
+        self._to_evaluate = threading.Condition(self._lock)
+        self._to_probe = threading.Condition(self._lock)
         self.run: _Run | None = None
         self.students: dict[str, _Student] = {}  # of the exercise running or last run
         self.key: str | None = None  # that exercise
@@ -252,7 +255,8 @@ class Checker:
             if run is None:
                 return
             run.stopped.set()
-            self._wake.notify_all()
+            self._to_evaluate.notify_all()
+            self._to_probe.notify_all()
         evaluator = run.threads[0] if run.threads else None
         if evaluator is not None and evaluator is not threading.current_thread():
             evaluator.join(5)
@@ -306,15 +310,21 @@ class Checker:
                 student.address = host
             for event in events:
                 program.add(event)
-            run.dirty[name] = None
-            self._wake.notify_all()
+            self._dirty(run, name)
+
+    def _dirty(self, run: _Run, name: str) -> None:
+        """`name`'s row to evaluate again (called with the lock held)."""
+        idle = not run.dirty
+        run.dirty[name] = None
+        if idle:
+            self._to_evaluate.notify()
 
     # -- the evaluator --------------------------------------------------------------------------------
 
     def _evaluate(self, run: _Run) -> None:
         while True:
             with self._lock:
-                self._wake.wait_for(lambda: run.stopped.is_set() or bool(run.dirty), timeout=KEEP_EVERY)
+                self._to_evaluate.wait_for(lambda: run.stopped.is_set() or bool(run.dirty), timeout=KEEP_EVERY)
                 if run.stopped.is_set():
                     return
             run.stopped.wait(ROUND)  # (more of the same programs' events gather: one evaluation for them all)
@@ -349,14 +359,15 @@ class Checker:
             # program's events, and a server between two clients is "pending" on what it did a moment ago.
             results = {code: student.settled.get(code, r) if r.state == PENDING else r for code, r in results.items()}
             student.settled.update((code, r) for code, r in results.items() if r.state != PENDING)
-            if exercise.role == "connects" and listener is not None and student.probed != (program.boot, listener):
+            if (exercise.role == "connects" and listener is not None and student.probed != (program.boot, listener)
+                    and name not in run.probes):
                 run.probes[name] = None
-                self._wake.notify_all()
+                self._to_probe.notify()
             row = _row(student, results)
             if row == student.row:
                 return
             if student.row is not None and time.monotonic() - student.said_at < EVENT_GAP:
-                run.dirty[name] = None  # (evaluated again next round: the page sees the newest row, not each)
+                self._dirty(run, name)  # (evaluated again next round: the page sees the newest row, not each)
                 return
             student.row = row
             student.said_at = time.monotonic()
@@ -370,7 +381,7 @@ class Checker:
     def _probe(self, run: _Run) -> None:
         while True:
             with self._lock:
-                self._wake.wait_for(lambda: run.stopped.is_set() or bool(run.probes))
+                self._to_probe.wait_for(lambda: run.stopped.is_set() or bool(run.probes))
                 if run.stopped.is_set():
                     return
                 name, _ = run.probes.popitem(last=False)
@@ -390,8 +401,7 @@ class Checker:
                 if found is None or self.run is not run or student.program is not program:
                     continue
                 student.peer, student.peer_for = found, (program.boot, listener)
-                run.dirty[name] = None
-                self._wake.notify_all()
+                self._dirty(run, name)
 
     def _peer(self, exercise: Exercise, events: Sequence[Ev], host: str, listener: Listener) -> dict[str, Result] | None:
         """The peer checks of `exercise` against the student's listener; None when it is gone meanwhile."""
