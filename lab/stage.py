@@ -378,6 +378,18 @@ class Stage:
                 event = self.bus.publish("", kind, proto="", detail=str(detail)[:200], params=self._snapshot())
                 if kind == "stage":
                     self.seq = event.seq if event is not None else self.bus.last_seq
+            self._follow_exercise(number, task)
+
+    def _follow_exercise(self, number: int, task: dict[str, Any] | None) -> None:
+        """Another dashboard's stage runs `task`: the programs that post here are checked for it too (the lab's
+        own side of it is on that dashboard: here its checks stay pending). Called with the change lock held."""
+        if self.checker is None:
+            return
+        if task is None:
+            self._end_exercise()
+        elif self.checker.running() != (number, task["key"]):
+            self._end_exercise()
+            self.checker.begin(number, EXERCISES[task["key"]])
 
     def _name(self, address: str, name: str | None) -> None:
         """Set or clear one name, keeping the keys beside (another dashboard's name may hold a key

@@ -247,6 +247,11 @@ class Checker:
         for thread in run.threads:
             thread.start()
 
+    def running(self) -> tuple[int, str] | None:
+        """(stage, exercise key) of the exercise running, or None."""
+        with self._lock:
+            return None if self.run is None else (self.run.stage, self.run.exercise.key)
+
     def end(self) -> None:
         """No exercise runs any more: the threads stop (a probe under way ends within its own WAITs, its
         results dropped), and the rows are kept in the state folder."""

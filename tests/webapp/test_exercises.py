@@ -132,6 +132,12 @@ def test_the_teacher_starts_and_ends_an_exercise_and_bad_requests_get_a_sentence
     ended = begin(dashboard, {})
     assert ended.status_code == 201 and ended.json()["exercise"] is None
     assert results(dashboard)["running"] is False and results(dashboard)["exercise"] == "echo-server"
+    # results are computed, never posted: not even by the teacher
+    for method in ("post", "put", "delete"):
+        refused = requests.request(method, f"{dashboard.url}/api/exercise/results", headers=as_(CONTROL), timeout=5,
+                                   json={"students": [{"name": "Ann", "checks": {"echo-exact": "pass"}}]})
+        assert refused.status_code == 405 and refused.json()["code"] == "method-not-allowed"
+    assert results(dashboard)["students"] == []
     # the CSV is the teacher's: it holds every student's address
     for token in (VIEW, student):
         refused = requests.get(f"{dashboard.url}/api/exercise/results.csv", headers=as_(token), timeout=5)
@@ -373,3 +379,24 @@ def test_an_exercise_whose_lab_side_cannot_start_says_why_and_the_class_goes_on(
     assert results(dashboard)["running"] is True  # (the checks of the students' own calls go on)
     assert begin(dashboard, {"lesson": 1}).status_code == 201
     assert results(dashboard)["running"] is False
+
+
+def test_a_hundred_students_each_have_their_row_on_every_page(dashboard: LiveServer) -> None:
+    tokens = {f"s{n:03}": joined(dashboard, f"s{n:03}") for n in range(100)}  # (at most 100 join from one address)
+    page = EventCollector(dashboard.url, auth={"token": VIEW})
+    try:
+        begin(dashboard, {"exercise": "client"})
+        for name, token in tokens.items():
+            post(dashboard, token, name, 1, [event(name, 1, "connect", "connect"), event(name, 2, "send", "sendall"),
+                                             event(name, 3, "close", "close")])
+
+        def rows() -> list[dict[str, Any]]:
+            return [e["params"] for e in page.events if e["kind"] == "exercise"]
+
+        wait_until(lambda: len(rows()) == 100, TIMEOUT)
+        assert sorted(r["name"] for r in rows()) == sorted(tokens)
+        assert all(r["checks"] == {"client-call-order": "pass", "sends-bytes": "pass", "name-received": "pending",
+                                   "closed": "pass"} for r in rows())
+        assert [r["name"] for r in results(dashboard)["students"]] == sorted(tokens)
+    finally:
+        page.sio.disconnect()
