@@ -254,16 +254,22 @@ def test_a_flood_of_calls_is_kept_bounded_and_the_dashboard_answers(dashboard: L
     ann = joined(dashboard, "Ann")
     begin(dashboard, {"exercise": "echo-server"})
     checker = dashboard.app.extensions["socketlab_checker"]
-    seq = 0
+    seq, seen = 0, set()
     for batch in range(15):
         events = []
         for n in range(2000):
             seq += 1
-            events.append(event("Ann", seq, "send", "send", endpoint=f"s{seq % 700}@Ann",
+            endpoint = f"s{seq % 40}@Ann"
+            if endpoint not in seen:  # each socket an accepted one, then its sends from "threads" that are lists
+                seen.add(endpoint)
+                events.append(event("Ann", seq, "accept", "accept", endpoint=endpoint, args={"listener": "s0@Ann"}))
+                continue
+            events.append(event("Ann", seq, "send", "send", endpoint=endpoint,
                                 args={"thread": [batch, n]}))  # (not a thread's name: text the checks take as text)
         post(dashboard, ann, "Ann", 1, events)
         assert requests.get(f"{dashboard.url}/api/health", timeout=10).status_code == 200
     wait_until(lambda: row(dashboard, "Ann").get("checks", {}).get("sends-bytes") == "pass", TIMEOUT)
+    assert row(dashboard, "Ann")["checks"]["thread-per-client"] == "pass"
     stats = checker.stats()
     assert stats["kept_events"] <= MAX_SOCKETS * (HEAD + TAIL + MARKS) + OUTPUT_HEAD + OUTPUT_TAIL
     assert stats["students"] == 1
