@@ -49,8 +49,8 @@ Watch = Callable[[str, int, str, list[dict[str, Any]]], None]
 
 class TraceDesk:
     """Per traced program and courier run, the newest seq relayed (so a batch posted twice counts once).
-    `watch` is given each batch's new events of a program's newest run, as relayed: (name, boot, the
-    address it posted from, events); the exercise's checker files them (lab/exercises/checker.py)."""
+    `watch` is given each batch's new events of a program's newest run, as relayed (none: a keepalive):
+    (name, boot, the address it posted from, events); the exercise's checker files them (lab/exercises/checker.py)."""
 
     def __init__(self, watch: Watch | None = None) -> None:
         self.watch = watch
@@ -92,7 +92,7 @@ class TraceDesk:
                 taken += 1
                 if program is not None:
                     _count_socket(program["open"], event)
-            if self.watch is not None and program is not None and fresh:
+            if self.watch is not None and program is not None:
                 self.watch(name, boot, host, fresh)  # (under the lock: a program's batches reach it in order)
             self.last[(name, boot)] = last
             while len(self.last) > MAX_PROGRAMS:

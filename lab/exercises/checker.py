@@ -2,7 +2,8 @@
 
 A traced program's events reach `Checker.feed` as the dashboard takes them (webapp/traces.py), under the
 student's name. The checker keeps, per student and per run of their program, only what the checks read
-(`Program`, bounded), and two threads of its own do the rest while an exercise runs:
+(`Program`, bounded), whether an exercise runs or not: a server a student started before the teacher began
+the exercise is checked from its first call. Two threads of its own do the rest while an exercise runs:
 
 - the evaluator: each student whose program said something new (coalesced: a program making 50 calls a
   second is evaluated once a round, not once a call) gets their row again: trace checks (trace.py), the
@@ -49,6 +50,7 @@ OUTPUT_HEAD, OUTPUT_TAIL = 16, 16
 MAX_ROWS = 2000  # students with a row in one exercise (a class joins at most 500: webapp/join.py)
 KEEP_EVERY = 1.0  # seconds between two writes of an exercise's results to the state folder
 ROUND = 0.05  # seconds the evaluator lets new events gather before a round (a courier posts every 0.05 s)
+LIVE_SECONDS = 5.0  # a program heard from this recently is running (its courier posts every second at least)
 EVENT_GAP = 0.2  # seconds between two `exercise` events of one student at least (a row changing faster waits)
 
 
@@ -163,29 +165,42 @@ class Program:
             len(self.output_head) + len(self.output_tail)
 
 
-class _Student:
-    __slots__ = ("name", "address", "program", "peer", "peer_for", "probed", "row", "passed_at", "settled", "said_at")
+class _Traced:
+    """A student's program as the checker follows it, whether an exercise runs or not (one that was started
+    before the teacher began the exercise is checked from its first call)."""
 
-    def __init__(self, name: str, address: str) -> None:
+    __slots__ = ("address", "program", "heard")
+
+    def __init__(self, address: str, program: Program) -> None:
+        self.address = address  # where the program posts from (the only address the lab probes)
+        self.program = program
+        self.heard = time.monotonic()
+
+
+class _Student:
+    """A student's row of the exercise, and what it was made of."""
+
+    __slots__ = ("name", "peer", "peer_for", "probed", "row", "passed_at", "settled", "settled_for", "said_at")
+
+    def __init__(self, name: str) -> None:
         self.name = name
-        self.address = address  # where the student's program posts from (the only address the lab probes)
-        self.program: Program | None = None
         self.peer: dict[str, Result] = {}  # the last probe's results
         self.peer_for: tuple[int, Listener] | None = None  # the (run, listener) they are of
         self.probed: tuple[int, Listener] | None = None  # the last (run, listener) probed or being probed
         self.row: dict[str, Any] | None = None  # as last published (or kept)
         self.passed_at: dict[str, float] = {}
         self.settled: dict[str, Result] = {}  # this run's checks that passed or failed (pending never undoes them)
+        self.settled_for: int | None = None  # that run (its courier's boot)
         self.said_at = float("-inf")  # (monotonic) when its last `exercise` event was published
 
 
-def _row(student: _Student, results: Mapping[str, Result]) -> dict[str, Any]:
+def _row(student: _Student, address: str, results: Mapping[str, Result]) -> dict[str, Any]:
     """A student's row (GET /api/exercise/results, the `exercise` event's params without stage and exercise)."""
     now = round(time.time(), 3)
     for code, r in results.items():
         if r.state == PASS:
             student.passed_at.setdefault(code, now)
-    return {"name": student.name, "address": student.address,
+    return {"name": student.name, "address": address,
             "checks": {code: r.state for code, r in results.items()},
             "hints": [code for code, r in results.items() if r.state == FAIL],
             "reasons": {code: {"reason": r.reason, "params": r.params} for code, r in results.items()
@@ -218,9 +233,11 @@ class Checker:
         self._to_probe = threading.Condition(self._lock)
         self.run: _Run | None = None
         self.students: dict[str, _Student] = {}  # of the exercise running or last run
+        self.programs: OrderedDict[str, _Traced] = OrderedDict()  # student -> program, least recently heard first
         self.key: str | None = None  # that exercise
         self.stage: int | None = None
-        self.refused = 0  # events of students past MAX_ROWS, not kept
+        self.refused = 0  # rows not made: past MAX_ROWS students
+        self.forgotten = 0  # programs forgotten, least recently heard first, past MAX_ROWS
         self.probed = 0  # probes run
         self._unsaved = False
         self._kept: dict[str, dict[str, Any]] = {}  # key -> {"stage", "updated", "rows": [...]}, as kept
@@ -242,6 +259,10 @@ class Checker:
         with self._lock:
             self.run = run
             self._load(exercise.key, stage)
+            now = time.monotonic()
+            for name, traced in self.programs.items():  # (programs running now: checked from the start)
+                if now - traced.heard <= LIVE_SECONDS:
+                    run.dirty[name] = None
         run.threads = [threading.Thread(target=self._evaluate, args=(run,), name="exercise-checks", daemon=True),
                        threading.Thread(target=self._probe, args=(run,), name="exercise-probes", daemon=True)]
         for thread in run.threads:
@@ -282,7 +303,7 @@ class Checker:
         for row in self._kept.get(key, {}).get("rows", [])[:MAX_ROWS]:
             if not (isinstance(row, dict) and isinstance(row.get("name"), str) and isinstance(row.get("checks"), dict)):
                 continue  # (a row this version did not write)
-            student = _Student(row["name"], str(row.get("address") or ""))
+            student = _Student(row["name"])
             passed_at = row.get("passed_at")
             if isinstance(passed_at, dict):
                 student.passed_at = {c: float(t) for c, t in passed_at.items()
@@ -293,29 +314,27 @@ class Checker:
     # -- what programs say ----------------------------------------------------------------------------
 
     def feed(self, name: str, boot: int, host: str, events: Sequence[Ev]) -> None:
-        """Events a student's traced program posted (already checked and taken by the dashboard), from `host`.
-        Cheap: they are filed, and the evaluator is woken."""
+        """Events a student's traced program posted (already checked and taken by the dashboard), from `host`;
+        none: the program is still there (its courier's keepalive). Cheap: they are filed, the evaluator woken."""
         with self._lock:
-            run = self.run
-            if run is None or not events:
-                return
-            student = self.students.get(name)
-            if student is None:
-                if len(self.students) >= MAX_ROWS:
-                    self.refused += len(events)
-                    return
-                student = self.students[name] = _Student(name, host)
-            program = student.program
-            if program is None or boot > program.boot:
-                program = student.program = Program(boot)  # a new run: its own checks, from nothing
-                student.peer, student.peer_for, student.settled = {}, None, {}
-            elif boot < program.boot:
+            traced = self.programs.pop(name, None)  # (put back last: the most recently heard)
+            if traced is None:
+                if len(self.programs) >= MAX_ROWS:
+                    self.programs.popitem(last=False)
+                    self.forgotten += 1
+                traced = _Traced(host, Program(boot))
+            elif boot > traced.program.boot:
+                traced.program = Program(boot)  # a new run: its own checks, from nothing
+            self.programs[name] = traced
+            if boot < traced.program.boot:
                 return  # (a late batch of a run that was followed by another)
+            traced.heard = time.monotonic()
             if host:
-                student.address = host
+                traced.address = host
             for event in events:
-                program.add(event)
-            self._dirty(run, name)
+                traced.program.add(event)
+            if self.run is not None and events:
+                self._dirty(self.run, name)
 
     def _dirty(self, run: _Run, name: str) -> None:
         """`name`'s row to evaluate again (called with the lock held)."""
@@ -346,10 +365,16 @@ class Checker:
 
     def _check(self, run: _Run, name: str) -> None:
         with self._lock:
-            student = self.students.get(name)
-            if student is None or student.program is None or self.run is not run:
+            traced = self.programs.get(name)
+            if traced is None or self.run is not run:
                 return
-            program = student.program
+            student = self.students.get(name)
+            if student is None:
+                if len(self.students) >= MAX_ROWS:
+                    self.refused += 1
+                    return
+                student = self.students[name] = _Student(name)
+            program, address = traced.program, traced.address
             events = program.events()
             peer_results = student.peer if student.peer_for and student.peer_for[0] == program.boot else {}
             listener = program.listener
@@ -358,8 +383,10 @@ class Checker:
         lab = run.lab_side.results(events) if run.lab_side is not None else {}
         results = every_check(exercise, found, peer_results, lab)
         with self._lock:
-            if self.run is not run or self.students.get(name) is not student or student.program is not program:
+            if self.run is not run or self.students.get(name) is not student or traced.program is not program:
                 return
+            if student.settled_for != program.boot:
+                student.settled, student.settled_for = {}, program.boot
             # What a run settled stays settled until evidence says otherwise: the checks read a window of the
             # program's events, and a server between two clients is "pending" on what it did a moment ago.
             results = {code: student.settled.get(code, r) if r.state == PENDING else r for code, r in results.items()}
@@ -368,7 +395,7 @@ class Checker:
                     and name not in run.probes):
                 run.probes[name] = None
                 self._to_probe.notify()
-            row = _row(student, results)
+            row = _row(student, address, results)
             if row == student.row:
                 return
             if student.row is not None and time.monotonic() - student.said_at < EVENT_GAP:
@@ -390,10 +417,10 @@ class Checker:
                 if run.stopped.is_set():
                     return
                 name, _ = run.probes.popitem(last=False)
-                student = self.students.get(name)
-                if student is None or student.program is None or student.program.listener is None:
+                student, traced = self.students.get(name), self.programs.get(name)
+                if student is None or traced is None or traced.program.listener is None:
                     continue
-                program, listener, host = student.program, student.program.listener, student.address
+                program, listener, host = traced.program, traced.program.listener, traced.address
                 student.probed = (program.boot, listener)
                 events = program.events()
             try:
@@ -403,7 +430,7 @@ class Checker:
                 continue
             with self._lock:
                 self.probed += 1
-                if found is None or self.run is not run or student.program is not program:
+                if found is None or self.run is not run or traced.program is not program:
                     continue
                 student.peer, student.peer_for = found, (program.boot, listener)
                 self._dirty(run, name)
@@ -431,9 +458,9 @@ class Checker:
     def stats(self) -> dict[str, Any]:
         with self._lock:
             run = self.run
-            return {"students": len(self.students), "refused": self.refused, "probed": self.probed,
-                    "queued": len(run.probes) if run else 0,
-                    "kept_events": sum(s.program.size() for s in self.students.values() if s.program)}
+            return {"students": len(self.students), "programs": len(self.programs), "refused": self.refused,
+                    "forgotten": self.forgotten, "probed": self.probed, "queued": len(run.probes) if run else 0,
+                    "kept_events": sum(t.program.size() for t in self.programs.values())}
 
     def _keep(self, force: bool = False) -> None:
         """The rows of the exercise into the state folder, at most once a KEEP_EVERY (`force`: now)."""

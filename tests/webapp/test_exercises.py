@@ -406,3 +406,22 @@ def test_a_hundred_students_each_have_their_row_on_every_page(dashboard: LiveSer
         assert [r["name"] for r in results(dashboard)["students"]] == sorted(tokens)
     finally:
         page.sio.disconnect()
+
+
+def test_a_server_started_before_the_exercise_is_checked_from_its_first_call(dashboard: LiveServer,
+                                                                            tmp_path: Path) -> None:
+    ann = joined(dashboard, "Ann")
+    server = Program(dashboard, ann, tmp_path, "echo_server.py", "0", "6")
+    try:
+        server.port()
+
+        def listening() -> bool:
+            found = requests.get(f"{dashboard.url}/api/events?after=0&limit=10000", headers=as_(VIEW), timeout=5)
+            return any(e["kind"] == "listen" and e.get("agent") == "Ann" for e in found.json()["events"])
+
+        wait_until(listening, TIMEOUT)
+        begin(dashboard, {"exercise": "echo-server"})  # (the teacher begins when the class is ready)
+        server.finish()
+        wait_until(lambda: every("pass", row(dashboard, "Ann").get("checks", {})), TIMEOUT)
+    finally:
+        server.stop()
