@@ -23,6 +23,7 @@ traced again.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections import OrderedDict, deque
@@ -43,9 +44,24 @@ Ev = Mapping[str, Any]
 # and up to MARKS errors the tracer coded (the classic mistakes: send of a str, a socket never closed);
 # at most MAX_SOCKETS sockets (the oldest closed ones go first); what it printed, OUTPUT_HEAD pieces and the
 # last OUTPUT_TAIL. The checks read the order of calls, a loop's first and last recv(), the close and the
-# coded errors: nothing in the middle of a long conversation.
-HEAD, TAIL, MARKS = 6, 6, 4
-MAX_SOCKETS = 48
+# coded errors: nothing in the middle of a long conversation. An event is kept as its JSON form less what
+# no check reads (`slim`). A student's program thus holds at most MAX_KEPT events here, about 1.4 KB each
+# (measured): 400 KB a student at the bound, 40 MB for a class of 100; a typical program holds a few dozen.
+HEAD, TAIL, MARKS = 6, 4, 2
+MAX_SOCKETS = 24
+MAX_KEPT = MAX_SOCKETS * (HEAD + TAIL + MARKS)
+KEPT_FIELDS = ("seq", "ts", "endpoint", "proto", "kind", "local", "peer", "size", "call", "args", "result",
+               "closed_by", "errno", "code", "params")
+
+
+def slim(event: Ev) -> dict[str, Any]:
+    """What the checks read of an event: its KEPT_FIELDS that are not null (no preview, no English detail), the
+    words every event repeats shared (interned): a kept event costs a third of a whole one."""
+    kept = {field: event[field] for field in KEPT_FIELDS if event.get(field) is not None}
+    for field in ("endpoint", "proto", "kind", "call"):
+        if type(kept.get(field)) is str:
+            kept[field] = sys.intern(kept[field])
+    return kept
 OUTPUT_HEAD, OUTPUT_TAIL = 16, 16
 MAX_ROWS = 2000  # students with a row in one exercise (a class joins at most 500: webapp/join.py)
 KEEP_EVERY = 1.0  # seconds between two writes of an exercise's results to the state folder
@@ -80,14 +96,21 @@ class _Socket:
         self.tail: deque[Ev] = deque(maxlen=TAIL)
         self.marks: list[Ev] = []
 
-    def add(self, event: Ev) -> None:
+    def add(self, event: Ev) -> int:
+        """File `event`; how many more events the socket holds (0 when its tail let its oldest go)."""
+        event = slim(event)
         if len(self.head) < HEAD:
             self.head.append(event)
-            return
+            return 1
         if event.get("kind") == "error" and event.get("code") and len(self.marks) < MARKS:
             self.marks.append(event)
-            return
+            return 1
+        full = len(self.tail) == TAIL
         self.tail.append(event)
+        return 0 if full else 1
+
+    def size(self) -> int:
+        return len(self.head) + len(self.marks) + len(self.tail)
 
     def events(self) -> list[Ev]:
         return [*self.head, *self.marks, *self.tail]
@@ -111,6 +134,7 @@ class Program:
         self.output_head: list[Ev] = []
         self.output_tail: deque[Ev] = deque(maxlen=OUTPUT_TAIL)
         self.taken = 0  # events fed, kept or not
+        self.kept = 0  # events the sockets hold
         self.listener: Listener | None = None  # the newest TCP listener not closed
 
     def add(self, event: Ev) -> None:
@@ -120,9 +144,9 @@ class Program:
             return  # (its courier's drop counts: no check reads them)
         if kind == "output":
             if len(self.output_head) < OUTPUT_HEAD:
-                self.output_head.append(event)
+                self.output_head.append(slim(event))
             else:
-                self.output_tail.append(event)
+                self.output_tail.append(slim(event))
             return
         endpoint = str(event.get("endpoint") or "")
         sock = self.sockets.get(endpoint)
@@ -130,15 +154,15 @@ class Program:
             if len(self.sockets) >= MAX_SOCKETS:
                 self._forget_one()
             sock = self.sockets[endpoint] = _Socket()
-        sock.add(event)
+        self.kept += sock.add(event)
         self._follow_listener(endpoint, event)
 
     def _forget_one(self) -> None:
         """The oldest socket closed and not listening, else the oldest socket."""
-        gone = next((name for name, sock in self.sockets.items()
-                     if sock.closed() and (self.listener is None or name != self.listener.endpoint)),
+        listening = "" if self.listener is None else self.listener.endpoint
+        gone = next((name for name, sock in self.sockets.items() if sock.closed() and name != listening),
                     next(iter(self.sockets)))
-        del self.sockets[gone]
+        self.kept -= self.sockets.pop(gone).size()
         if self.listener is not None and gone == self.listener.endpoint:
             self.listener = None
 
@@ -161,8 +185,7 @@ class Program:
         return kept
 
     def size(self) -> int:
-        return sum(len(s.head) + len(s.tail) + len(s.marks) for s in self.sockets.values()) + \
-            len(self.output_head) + len(self.output_tail)
+        return self.kept + len(self.output_head) + len(self.output_tail)
 
 
 class _Traced:

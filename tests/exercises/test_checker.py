@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.events.bus import Event, EventBus
-from lab.exercises.checker import HEAD, MARKS, MAX_SOCKETS, OUTPUT_HEAD, OUTPUT_TAIL, TAIL, Checker, Program
+from lab.exercises.checker import MAX_KEPT, MAX_SOCKETS, OUTPUT_HEAD, OUTPUT_TAIL, Checker, Program
 from lab.exercises.registry import exercise
 from webapp.state import StateDir
 
@@ -117,8 +117,9 @@ def test_what_a_run_keeps_is_bounded_however_much_the_program_says() -> None:
     for _ in range(200):
         program.add(post(0, "output", None, args={"text": "x" * 100, "stream": "stdout"}))
     assert program.taken == 20_000 + 2858 + 200
-    assert len(program.sockets) == MAX_SOCKETS
-    assert program.size() <= MAX_SOCKETS * (HEAD + TAIL + MARKS) + OUTPUT_HEAD + OUTPUT_TAIL
+    assert len(program.sockets) <= MAX_SOCKETS
+    assert program.kept == sum(len(s.events()) for s in program.sockets.values()) <= MAX_KEPT
+    assert program.size() == program.kept + OUTPUT_HEAD + OUTPUT_TAIL
     kept = program.events()
     assert [e["seq"] for e in kept] == sorted(e["seq"] for e in kept)
     assert all(e["endpoint"].startswith("s") for e in kept)
