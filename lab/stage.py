@@ -5,10 +5,6 @@ script made it) and, with a lesson, builds that lesson's sockets here, in the la
 the same stage: it travels as events through the bus like everything else, so a page that
 reloads, a second tab, a viewer and a late joiner all replay to the same place:
 
-A stage runs a lesson or an exercise (lab/exercises/), never both: an exercise's checker
-(lab/exercises/checker.py) follows the stage, and for an exercise where the lab serves the student's client,
-the lab's side of it (lab/exercises/serving.py) is built here like a lesson's sockets.
-
 - `stage`: a new stage began (lifecycle: always recorded and pinned). Views that show "the
   current stage only" start afresh at this event; the log keeps what came before, marked.
 - `classroom`: the stage changed within itself (the lesson is built, an action ran, the teacher
@@ -16,6 +12,10 @@ the lab's side of it (lab/exercises/serving.py) is built here like a lesson's so
   except a name change, which is many and small: its `params` are only
   `{"stage": n, "part": "name", "named": [address, name or None]}` (a page applies it to the stage
   it holds; a late joiner has the names whole from GET /api/stage, so it is not pinned).
+
+A stage runs a lesson or an exercise (lab/exercises/), never both: an exercise's checker
+(lab/exercises/checker.py) follows the stage, and for an exercise where the lab serves the student's client,
+the lab's side of it (lab/exercises/serving.py) is built here like a lesson's sockets.
 
 Thread safety: one lock serialises the changes (a build may block for a connect timeout); reading
 the stage takes only a snapshot lock, so GET /api/stage never waits for a build.

@@ -52,6 +52,12 @@ MAX_SOCKETS = 24
 MAX_KEPT = MAX_SOCKETS * (HEAD + TAIL + MARKS)
 KEPT_FIELDS = ("seq", "ts", "endpoint", "proto", "kind", "local", "peer", "size", "call", "args", "result",
                "closed_by", "errno", "code", "params")
+OUTPUT_HEAD, OUTPUT_TAIL = 16, 16
+MAX_ROWS = 2000  # students with a row in one exercise (a class joins at most 500: webapp/join.py)
+KEEP_EVERY = 1.0  # seconds between two writes of an exercise's results to the state folder
+ROUND = 0.05  # seconds the evaluator lets new events gather before a round (a courier posts every 0.05 s)
+LIVE_SECONDS = 5.0  # a program heard from this recently is running (its courier posts every second at least)
+EVENT_GAP = 0.2  # seconds between two `exercise` events of one student at least (a row changing faster waits)
 
 
 def slim(event: Ev) -> dict[str, Any]:
@@ -62,12 +68,6 @@ def slim(event: Ev) -> dict[str, Any]:
         if type(kept.get(field)) is str:
             kept[field] = sys.intern(kept[field])
     return kept
-OUTPUT_HEAD, OUTPUT_TAIL = 16, 16
-MAX_ROWS = 2000  # students with a row in one exercise (a class joins at most 500: webapp/join.py)
-KEEP_EVERY = 1.0  # seconds between two writes of an exercise's results to the state folder
-ROUND = 0.05  # seconds the evaluator lets new events gather before a round (a courier posts every 0.05 s)
-LIVE_SECONDS = 5.0  # a program heard from this recently is running (its courier posts every second at least)
-EVENT_GAP = 0.2  # seconds between two `exercise` events of one student at least (a row changing faster waits)
 
 
 class Store(Protocol):
@@ -188,6 +188,12 @@ class Program:
         return self.kept + len(self.output_head) + len(self.output_tail)
 
 
+def _updated(kept: Mapping[str, Any]) -> float:
+    """When kept results were last written (0 for a file this version did not write)."""
+    updated = kept.get("updated")
+    return float(updated) if isinstance(updated, (int, float)) and not isinstance(updated, bool) else 0.0
+
+
 class _Traced:
     """A student's program as the checker follows it, whether an exercise runs or not (one that was started
     before the teacher began the exercise is checked from its first call)."""
@@ -270,7 +276,7 @@ class Checker:
                 if isinstance(kept, dict) and isinstance(kept.get("rows"), list):
                     self._kept[key] = kept
         if self._kept:
-            last = max(self._kept, key=lambda k: float(self._kept[k].get("updated") or 0))
+            last = max(self._kept, key=lambda k: _updated(self._kept[k]))
             self._load(last, self._kept[last].get("stage"))
 
     # -- the exercise ---------------------------------------------------------------------------------
@@ -492,7 +498,7 @@ class Checker:
             if not self._unsaved or key is None:
                 return
             kept = self._kept.get(key)
-            if not force and kept is not None and time.time() - float(kept.get("updated") or 0) < KEEP_EVERY:
+            if not force and kept is not None and time.time() - _updated(kept) < KEEP_EVERY:
                 return
             data = {"exercise": key, "stage": self.stage, "updated": time.time(),
                     "rows": [s.row for s in self.students.values() if s.row is not None]}
