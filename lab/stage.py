@@ -116,7 +116,7 @@ class Stage:
 
     def begin(self, body: Any, host: str = "127.0.0.1") -> dict[str, Any]:
         """POST /api/stage: close everything, start the next stage, build its lesson or its exercise (if
-        any). `host`: the address students reach the lab's exercise servers at."""
+        any). `host`: where the lab's exercise servers listen (the lessons' host: every address, for a class)."""
         if not isinstance(body, dict):
             raise BadInput("not-an-object", example='{"lesson": 4}')
         unknown = sorted(set(body) - {"lesson", "exercise", "agent"})

@@ -33,8 +33,8 @@ def get_stage() -> Response:
 @routes.post("/stage")
 def new_stage() -> tuple[Response, int]:
     """Close every endpoint, begin the next stage for every page, build its lesson or run its exercise
-    (lab/stage.py); an exercise's servers are announced at the address students reach this dashboard at."""
-    return jsonify(stage().begin(body(), host=str(_join_info()["host"]))), 201
+    (lab/stage.py); an exercise's servers listen where the lessons' do (every address, for a class)."""
+    return jsonify(stage().begin(body(), host=current_app.config["LESSON_HOST"])), 201
 
 
 @routes.post("/stage/actions/<key>")

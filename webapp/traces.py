@@ -49,8 +49,9 @@ Watch = Callable[[str, int, str, list[dict[str, Any]]], None]
 
 class TraceDesk:
     """Per traced program and courier run, the newest seq relayed (so a batch posted twice counts once).
-    `watch` is given each batch's new events of a program's newest run, as relayed (none: a keepalive):
-    (name, boot, the address it posted from, events); the exercise's checker files them (lab/exercises/checker.py)."""
+    `watch` is given each batch's new events of a program's newest run, as relayed (none: a keepalive),
+    and the `agent` "down" event of its end: (name, boot, the address it posted from, events); the
+    exercise's checker files them (lab/exercises/checker.py)."""
 
     def __init__(self, watch: Watch | None = None) -> None:
         self.watch = watch
@@ -138,8 +139,10 @@ class TraceDesk:
             program.update(state="down", since=time.time(), why=why)
             program["open"].clear()
             self._up.pop(program["name"], None)
-            agent_event(bus, program["name"], "down", program["host"], time.time(), trace=True, why=why,
-                        noun="traced program")
+            down = agent_event(bus, program["name"], "down", program["host"], time.time(), trace=True, why=why,
+                               noun="traced program")
+            if self.watch is not None:  # (the program ended: a check that waited for its end may now fail)
+                self.watch(program["name"], program["boot"], program["host"], [down])
 
 
 def _acceptable(event: Any, name: str, own: str) -> bool:

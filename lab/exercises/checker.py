@@ -45,13 +45,14 @@ Ev = Mapping[str, Any]
 # at most MAX_SOCKETS sockets (the oldest closed ones go first); what it printed, OUTPUT_HEAD pieces and the
 # last OUTPUT_TAIL. The checks read the order of calls, a loop's first and last recv(), the close and the
 # coded errors: nothing in the middle of a long conversation. An event is kept as its JSON form less what
-# no check reads (`slim`). A student's program thus holds at most MAX_KEPT events here, about 1.4 KB each
-# (measured): 400 KB a student at the bound, 40 MB for a class of 100; a typical program holds a few dozen.
+# no check reads (`slim`). A student's program thus holds at most MAX_KEPT events here, about 1.5 KB each
+# (measured): 430 KB a student at the bound, 45 MB for a class of 100; a typical program holds a few dozen.
 HEAD, TAIL, MARKS = 6, 4, 2
 MAX_SOCKETS = 24
 MAX_KEPT = MAX_SOCKETS * (HEAD + TAIL + MARKS)
-KEPT_FIELDS = ("seq", "ts", "endpoint", "proto", "kind", "local", "peer", "size", "call", "args", "result",
+KEPT_FIELDS = ("seq", "ts", "endpoint", "proto", "kind", "local", "peer", "size", "data", "call", "args", "result",
                "closed_by", "errno", "code", "params")
+LIFE = 4  # of the program's `agent` events (its courier's drop counts, its end), the last kept
 OUTPUT_HEAD, OUTPUT_TAIL = 16, 16
 MAX_ROWS = 2000  # students with a row in one exercise (a class joins at most 500: webapp/join.py)
 KEEP_EVERY = 1.0  # seconds between two writes of an exercise's results to the state folder
@@ -61,8 +62,8 @@ EVENT_GAP = 0.2  # seconds between two `exercise` events of one student at least
 
 
 def slim(event: Ev) -> dict[str, Any]:
-    """What the checks read of an event: its KEPT_FIELDS that are not null (no preview, no English detail), the
-    words every event repeats shared (interned): a kept event costs a third of a whole one."""
+    """What the checks read of an event: its KEPT_FIELDS that are not null (the text preview, not the hex one
+    nor the English detail), the words every event repeats shared (interned): a kept event costs half a whole one."""
     kept = {field: event[field] for field in KEPT_FIELDS if event.get(field) is not None}
     for field in ("endpoint", "proto", "kind", "call"):
         if type(kept.get(field)) is str:
@@ -133,6 +134,7 @@ class Program:
         self.sockets: OrderedDict[str, _Socket] = OrderedDict()  # (the order of their first event)
         self.output_head: list[Ev] = []
         self.output_tail: deque[Ev] = deque(maxlen=OUTPUT_TAIL)
+        self.life: deque[Ev] = deque(maxlen=LIFE)
         self.taken = 0  # events fed, kept or not
         self.kept = 0  # events the sockets hold
         self.listener: Listener | None = None  # the newest TCP listener not closed
@@ -141,7 +143,8 @@ class Program:
         self.taken += 1
         kind = event.get("kind")
         if kind == "agent":
-            return  # (its courier's drop counts: no check reads them)
+            self.life.append(slim(event))  # (a check that waits for the program's end reads it)
+            return
         if kind == "output":
             if len(self.output_head) < OUTPUT_HEAD:
                 self.output_head.append(slim(event))
@@ -181,11 +184,12 @@ class Program:
         kept = [e for sock in self.sockets.values() for e in sock.events()]
         kept += self.output_head
         kept += self.output_tail
+        kept += self.life
         kept.sort(key=lambda e: e["seq"] if type(e.get("seq")) is int else 0)
         return kept
 
     def size(self) -> int:
-        return self.kept + len(self.output_head) + len(self.output_tail)
+        return self.kept + len(self.output_head) + len(self.output_tail) + len(self.life)
 
 
 def _updated(kept: Mapping[str, Any]) -> float:

@@ -425,3 +425,6 @@ def test_a_server_started_before_the_exercise_is_checked_from_its_first_call(das
         wait_until(lambda: every("pass", row(dashboard, "Ann").get("checks", {})), TIMEOUT)
     finally:
         server.stop()
+    # its end reached the checker too (a lab-side check that waits for the program's end reads it)
+    program = dashboard.app.extensions["socketlab_checker"].programs["Ann"].program
+    wait_until(lambda: any((e.get("args") or {}).get("event") == "down" for e in program.events()), TIMEOUT)
