@@ -137,6 +137,11 @@ def test_the_teacher_starts_and_ends_an_exercise_and_bad_requests_get_a_sentence
         refused = requests.request(method, f"{dashboard.url}/api/exercise/results", headers=as_(CONTROL), timeout=5,
                                    json={"students": [{"name": "Ann", "checks": {"echo-exact": "pass"}}]})
         assert refused.status_code == 405 and refused.json()["code"] == "method-not-allowed"
+    # nor slipped in as a traced program's event: a program's kinds are its socket calls
+    forged = event("Ann", 1, "exercise", endpoint="", params={"name": "Ann", "checks": {"echo-exact": "pass"}})
+    answer = requests.post(f"{dashboard.url}/api/traces/Ann/events", headers=as_(student), timeout=5,
+                           json={"boot": 1, "events": [forged]})
+    assert answer.status_code == 200 and answer.json()["refused"] == 1
     assert results(dashboard)["students"] == []
     # the CSV is the teacher's: it holds every student's address
     for token in (VIEW, student):
