@@ -400,6 +400,9 @@ MESSAGES: dict[str, str] = {
                                "{port} is not one of them (yours: {ports}).",
     "exercise-listener-unreachable": "Your program listens on {address} only, which the lab cannot reach at {host}: "
                                      "bind to '' (every address) so the lab can connect.",
+    # -- the class's exercise on the stage (lab/stage.py) -----------------------------------------
+    "stage-lesson-and-exercise": "A stage runs a lesson or an exercise, not both: give \"lesson\" (a number) or "
+                                 "\"exercise\" (a key such as \"echo-server\"), not the two.",
 }
 
 

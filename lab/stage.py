@@ -13,6 +13,10 @@ reloads, a second tab, a viewer and a late joiner all replay to the same place:
   `{"stage": n, "part": "name", "named": [address, name or None]}` (a page applies it to the stage
   it holds; a late joiner has the names whole from GET /api/stage, so it is not pinned).
 
+A stage runs a lesson or an exercise (lab/exercises/), never both: an exercise's checker
+(lab/exercises/checker.py) follows the stage, and for an exercise where the lab serves the student's client,
+the lab's side of it (lab/exercises/serving.py) is built here like a lesson's sockets.
+
 Thread safety: one lock serialises the changes (a build may block for a connect timeout); reading
 the stage takes only a snapshot lock, so GET /api/stage never waits for a build.
 """
@@ -25,14 +29,22 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .errors import BadInput, LabError, NotFound, Refused, TooLarge
+from .exercises.registry import EXERCISES, Exercise, exercise as exercise_named
 from .lessons.registry import VIEWS, Lesson, lesson as lesson_numbered
 from .names import clean_address, clean_name, name_key
 
+try:
+    from .exercises.serving import LabSide, lab_side  # type: ignore[import-not-found,unused-ignore]
+except ModuleNotFoundError:  # (a lab without its exercise servers: the lab-side checks stay pending)
+    LabSide = None  # type: ignore[assignment,misc,unused-ignore]
+    lab_side = None  # type: ignore[assignment,unused-ignore]
+
 if TYPE_CHECKING:
     from .client import LabClient, Labs
+    from .exercises.checker import Checker
 
 
-TEACHER_VIEWS = ("log", "ladder", "split", "numbers")
+TEACHER_VIEWS = ("log", "ladder", "split", "numbers", "board")
 MAX_FOCUS = 8
 MAX_LANE_CHARS = 40
 MAX_NAMES = 500  # display names one stage keeps (a lecture hall, with room to spare)
@@ -56,9 +68,10 @@ def _problem(exc: LabError) -> dict[str, Any]:
 
 
 class Stage:
-    def __init__(self, labs: Labs) -> None:
+    def __init__(self, labs: Labs, checker: Checker | None = None) -> None:
         self.labs = labs
         self.bus = labs.bus
+        self.checker = checker  # checks the exercise this stage runs
         self.client: LabClient | None = None  # the lab the current lesson was built on
         self._changing = threading.Lock()  # one change at a time (held across a lesson's build)
         self._lock = threading.Lock()  # guards the fields below for a consistent snapshot
@@ -68,6 +81,8 @@ class Stage:
         self.teacher: dict[str, Any] = {"view": "log", "focus": None}
         self.lesson: Lesson | None = None
         self.state: dict[str, Any] = {}  # the lesson's life on this stage: ids, step, last, ...
+        self.exercise: dict[str, Any] | None = None  # {"key", "servers", "file"} of the exercise running
+        self.side: Any = None  # the lab's side of that exercise (serving.LabSide), when it serves the students
         self.names: dict[str, str] = {}  # IP address -> display name, for this stage only
         self._keys: dict[str, str] = {}  # name_key(name) -> the address that holds it (names are unique)
         self._named_at: dict[str, float] = {}
@@ -94,24 +109,30 @@ class Stage:
                       "run": ids.get("run")}
         # deep copies: the snapshot goes into events that outlive this stage's later changes
         return copy.deepcopy({"stage": self.number, "seq": self.seq, "started": self.started,
-                              "teacher": self.teacher, "lesson": lesson, "names": self.names})
+                              "teacher": self.teacher, "lesson": lesson, "exercise": self.exercise,
+                              "names": self.names})
 
     # -- changing ---------------------------------------------------------------------------------
 
-    def begin(self, body: Any) -> dict[str, Any]:
-        """POST /api/stage: close everything, start the next stage, build its lesson (if any)."""
+    def begin(self, body: Any, host: str = "127.0.0.1") -> dict[str, Any]:
+        """POST /api/stage: close everything, start the next stage, build its lesson or its exercise (if
+        any). `host`: where the lab's exercise servers listen (the lessons' host: every address, for a class)."""
         if not isinstance(body, dict):
             raise BadInput("not-an-object", example='{"lesson": 4}')
-        unknown = sorted(set(body) - {"lesson", "agent"})
+        unknown = sorted(set(body) - {"lesson", "exercise", "agent"})
         if unknown:
-            raise BadInput("unknown-field", kind="stage", field=str(unknown[0])[:40], fields="lesson, agent")
+            raise BadInput("unknown-field", kind="stage", field=str(unknown[0])[:40], fields="lesson, exercise, agent")
         n = body.get("lesson")
+        if n is not None and body.get("exercise") is not None:
+            raise BadInput("stage-lesson-and-exercise")
         chosen = None if n is None else lesson_numbered(n)
+        task = None if body.get("exercise") is None else exercise_named(body["exercise"])
         client, rest = self.labs.for_new({"agent": body["agent"]} if "agent" in body else {},
                                          needs=chosen.needs if chosen is not None else None)
         if "agent" in rest:  # a dashboard with its own lab, not over agents: there is no agent to name
             raise BadInput("unknown-field", kind="stage of a dashboard without lab agents", field="agent", fields="lesson")
         with self._changing:
+            self._end_exercise()
             for each in self.labs.all():
                 each.call("stage.clear")
             self.client = client
@@ -121,15 +142,20 @@ class Stage:
                 self._forget_names()  # names are per stage (students' pages give theirs again)
                 self.lesson = chosen
                 self.state = {"state": "building", "step": 0, "ids": {}}
+                self.exercise = None if task is None else {"key": task.key, "servers": [], "file": None}
                 if chosen is not None:
                     self.teacher = {"view": chosen.view if chosen.view in TEACHER_VIEWS else self.teacher["view"],
                                     "focus": None}
+                elif task is not None:
+                    self.teacher = {"view": "board", "focus": None}  # (the class's checks, live)
                 else:
                     self.teacher = {**self.teacher, "focus": None}
                 began = self._snapshot()
                 event = self.bus.publish("", "stage", proto="", detail=self._describe("began"), params=began)
                 self.seq = event.seq if event is not None else self.bus.last_seq
             self.labs.share("stage", self._describe("began"), began)
+            if task is not None:
+                return self._begin_exercise(task, client, host)
             if chosen is None:
                 with self._lock:
                     self.state["state"] = "ready"
@@ -144,6 +170,43 @@ class Stage:
                 self.state.update(state="ready", ids=built["ids"], prefill=built["prefill"], link=built["link"],
                                   download=built["download"])
             return self._changed(f"lesson {chosen.n} is ready")
+
+    def _begin_exercise(self, task: Exercise, client: LabClient, host: str) -> dict[str, Any]:
+        """The lab's side of the exercise (its servers, for an exercise that serves the students' clients),
+        then its checker. Called with the change lock held."""
+        side, state, what = None, "ready", f"exercise {task.key} is running"
+        if LabSide is not None and lab_side is not None and lab_side(task):
+            side = LabSide(task, client, host)
+            try:
+                built = side.start()
+            except LabError as exc:  # (the checks of the students' own calls still run; the lab's stay pending)
+                side.close()
+                side, state, what = None, "failed", f"exercise {task.key}: its servers could not start: {exc}"
+                with self._lock:
+                    self.exercise = {"key": task.key, "servers": [], "file": None, "error": _problem(exc)}
+            else:
+                with self._lock:
+                    self.exercise = {"key": task.key, "servers": list(built.get("servers") or []),
+                                     "file": built.get("file")}
+        self.side = side
+        if self.checker is not None:
+            self.checker.begin(self.number, task, side)
+        with self._lock:
+            self.state["state"] = state
+        return self._changed(what)
+
+    def _end_exercise(self) -> None:
+        """The exercise running, if any, ends: its checker stops, the lab's side of it closes."""
+        if self.checker is not None:
+            self.checker.end()
+        side, self.side = self.side, None
+        if side is not None:
+            side.close()
+
+    def close(self) -> None:
+        """At the dashboard's shutdown: the exercise's threads and servers go."""
+        with self._changing:
+            self._end_exercise()
 
     def act(self, key: str, body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         """POST /api/stage/actions/<key>: run one of the lesson's buttons; (stage, result)."""
@@ -270,6 +333,7 @@ class Stage:
             raise ValueError("not a stage")
         number, teacher, names, about = (snapshot.get("stage"), snapshot.get("teacher"), snapshot.get("names"),
                                          snapshot.get("lesson"))
+        task = _exercise_of(snapshot.get("exercise"))
         if not (isinstance(number, int) and number > 0 and isinstance(teacher, dict)
                 and teacher.get("view") in TEACHER_VIEWS and _focus_ok(teacher.get("focus"))
                 and isinstance(snapshot.get("started"), (int, float)) and isinstance(names, dict)
@@ -299,7 +363,7 @@ class Stage:
                     elif named is not None:
                         self._name(*named)
                     else:
-                        self.lesson, self.state, self.client = lesson, state, None
+                        self.lesson, self.state, self.client, self.exercise = lesson, state, None, task
                     self._publish(kind, str(detail)[:200], part, list(named) if named is not None else None)
                     return
                 # (checked before any change; only here: a name change of this stage did not need them all)
@@ -307,12 +371,25 @@ class Stage:
                 self.number, self.started = number, float(snapshot["started"])
                 self.teacher = {"view": teacher["view"], "focus": teacher.get("focus")}
                 self.lesson, self.state, self.client = lesson, state, None  # (found at its first action)
+                self.exercise = task  # (checked on the dashboard that began it; its servers are there)
                 self._forget_names(keep_limits=kind != "stage")
                 for address, name in names.items():
                     self._name(address, name)
                 event = self.bus.publish("", kind, proto="", detail=str(detail)[:200], params=self._snapshot())
                 if kind == "stage":
                     self.seq = event.seq if event is not None else self.bus.last_seq
+            self._follow_exercise(number, task)
+
+    def _follow_exercise(self, number: int, task: dict[str, Any] | None) -> None:
+        """Another dashboard's stage runs `task`: the programs that post here are checked for it too (the lab's
+        own side of it is on that dashboard: here its checks stay pending). Called with the change lock held."""
+        if self.checker is None:
+            return
+        if task is None:
+            self._end_exercise()
+        elif self.checker.running() != (number, task["key"]):
+            self._end_exercise()
+            self.checker.begin(number, EXERCISES[task["key"]])
 
     def _name(self, address: str, name: str | None) -> None:
         """Set or clear one name, keeping the keys beside (another dashboard's name may hold a key
@@ -331,8 +408,20 @@ class Stage:
 
     def _describe(self, what: str) -> str:
         lesson = self.lesson
-        about = f"lesson {lesson.n} ({lesson.text['en']['title']})" if lesson else "no lesson"
+        about = f"lesson {lesson.n} ({lesson.text['en']['title']})" if lesson else \
+            f"exercise {self.exercise['key']}" if self.exercise else "no lesson"
         return f"stage {self.number} {what}: {about}; every endpoint of the lab was closed"
+
+
+def _exercise_of(given: Any) -> dict[str, Any] | None:
+    """The exercise of another dashboard's stage, checked: None, or its key, servers and file."""
+    if given is None:
+        return None
+    if not (isinstance(given, dict) and given.get("key") in EXERCISES and isinstance(given.get("servers"), list)
+            and (given.get("file") is None or isinstance(given.get("file"), dict))):
+        raise ValueError("an exercise that does not hold together")
+    return {"key": given["key"], "servers": given["servers"], "file": given.get("file"),
+            **({"error": given["error"]} if isinstance(given.get("error"), dict) else {})}
 
 
 def _named_of(snapshot: dict[str, Any]) -> tuple[str, str | None]:

@@ -12,11 +12,12 @@ from typing import Any
 
 from flask import Flask, render_template
 from lab import Lab
+from lab.exercises.checker import Checker
 from lab.stage import Stage
 
 from .api import api
 from .auth import prepare_tokens
-from . import classroom, traces
+from . import classroom, exercises, traces
 from .config import DashboardConfig, served
 from .conns import ConnBudget, LiveGate
 from .guard import Guard, HostPolicy
@@ -107,11 +108,24 @@ def _start_labs(app: Flask, config: DashboardConfig) -> Labs:
     return labs
 
 
+def _watching(app: Flask, checker: Checker, students: Students) -> traces.TraceDesk:
+    """The desk that takes traced programs' events, handing a student's to the exercise's checker (every
+    program's, on a dashboard that needs no token: nobody joins one, its own user traces)."""
+    required = app.config["ACCESS"].required
+
+    def watch(name: str, boot: int, host: str, events: list[dict[str, Any]]) -> None:
+        if not required or students.active(name):
+            checker.feed(name, boot, host, events)
+
+    return traces.TraceDesk(watch)
+
+
 def _joining(app: Flask, config: DashboardConfig) -> Students:
     """The tokens, the join code and the students' tokens, kept in the state folder (webapp/state.py)."""
     state = StateDir(app.config["STATE_DIR"])
     access = config.access or prepare_tokens(config.token, config.view_token, [], state)
     kept = state if access.required else None  # (a dashboard that needs no token keeps nothing on disk)
+    app.extensions["socketlab_state"] = kept  # (the exercises' results too: lab/exercises/checker.py)
     students = app.extensions["socketlab_students"] = Students(kept)
     app.config["ACCESS"] = replace(access, students=students)
     app.extensions["socketlab_join"] = JoinDesk(app.config.get("JOIN_CODE"), kept)
@@ -137,10 +151,12 @@ def create_app(config: DashboardConfig | Mapping[str, Any] | None = None) -> Fla
 
     labs = _start_labs(app, config)
     app.extensions["socketlab_labs"] = labs
-    stage = app.extensions["socketlab_stage"] = Stage(labs)
+    checker = app.extensions["socketlab_checker"] = Checker(labs.bus, app.extensions["socketlab_state"])
+    stage = app.extensions["socketlab_stage"] = Stage(labs, checker)
+    app.extensions["socketlab_traces"] = _watching(app, checker, students)
     labs.follow_stage(stage.adopt)  # (over lab agents, one stage for every dashboard on that Redis)
 
-    for routes in (api, classroom.routes, traces.routes):  # (each needs the app's lab only at request time)
+    for routes in (api, classroom.routes, exercises.routes, traces.routes):  # (each needs the app's lab only at request time)
         app.register_blueprint(routes)
     from .tracer_file import tracer_file  # GET /trace.py: the one-file tracer, for a student who joined
 
@@ -190,6 +206,7 @@ def shutdown(app: Flask) -> None:
         return
     app.extensions["socketlab_stopped"] = True
     app.extensions["socketlab_relay"].stop()
+    app.extensions["socketlab_stage"].close()
     app.extensions["socketlab_labs"].close()
     local = app.extensions.get("socketlab_local_agent")
     if local is not None:

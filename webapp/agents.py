@@ -79,9 +79,9 @@ def valid_event(body: Any, agent: str) -> bool:
 
 
 def agent_event(bus: EventBus, name: str, what: str, host: str, ts: float, trace: bool = False,
-                why: str | None = None, noun: str = "lab agent") -> None:
+                why: str | None = None, noun: str = "lab agent") -> dict[str, Any]:
     """An `agent` event into this dashboard's bus: a lab agent, or a traced program (`trace`), is
-    up or down (`why` it went, when known); `noun` names it in the English `detail`."""
+    up or down (`why` it went, when known); `noun` names it in the English `detail`. Returns its JSON form."""
     args: dict[str, Any] = {"event": what, "host": host}
     if trace:
         args["trace"] = True
@@ -90,6 +90,7 @@ def agent_event(bus: EventBus, name: str, what: str, host: str, ts: float, trace
     body = Event(0, ts, "", None, "", "agent", None, None, 0, None, f"{noun} {name} is {what}", args=args).to_json()
     body["seq"], body["agent"] = None, name  # (no agent numbered it: it gets no agent_seq)
     bus.relay_in(body)
+    return body
 
 
 class AgentClient:

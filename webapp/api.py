@@ -100,10 +100,11 @@ def _finite(text: str) -> float:
 # Who may do what beyond reading (webapp/auth.py): anyone may read health and join with the code; a
 # student's own token may also name its address and post its own traced program's events; only the
 # controller may read the students' list or act on it, and only a student or the controller may name
-# an address (names are then bounded by joins, which are bounded: webapp/join.py).
+# an address (names are then bounded by joins, which are bounded: webapp/join.py). The exercise results as
+# a CSV (every student's address, a file to keep) are the controller's too: webapp/exercises.py.
 OPEN_ROUTES = {("GET", "/api/health"), ("POST", "/api/join")}
 NAMING_ONESELF = "/api/names/me"
-CONTROL_ONLY = re.compile(r"/api/students(/.*)?")
+CONTROL_ONLY = re.compile(r"/api/students(/.*)?|/api/exercise/results\.csv")
 TRACE_POST = re.compile(r"/api/traces/([^/]+)/events")
 
 

@@ -32,8 +32,9 @@ def get_stage() -> Response:
 
 @routes.post("/stage")
 def new_stage() -> tuple[Response, int]:
-    """Close every endpoint, begin the next stage for every page, build its lesson (lab/stage.py)."""
-    return jsonify(stage().begin(body())), 201
+    """Close every endpoint, begin the next stage for every page, build its lesson or run its exercise
+    (lab/stage.py); an exercise's servers listen where the lessons' do (every address, for a class)."""
+    return jsonify(stage().begin(body(), host=current_app.config["LESSON_HOST"])), 201
 
 
 @routes.post("/stage/actions/<key>")

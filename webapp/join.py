@@ -265,6 +265,11 @@ class Students:
                     log.warning("the revocation of %s could not be kept in the state folder: %s", name, exc)
             return student
 
+    def active(self, name: str) -> bool:
+        """A student joined under this name, and not revoked."""
+        student = self._all.get(name)
+        return student is not None and student.revoked is None
+
     def revoked(self, name: str) -> bool:
         student = self._all.get(name)
         return student is not None and student.revoked is not None

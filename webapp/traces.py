@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -43,10 +44,17 @@ SILENT_SECONDS = 5.0  # a program not heard from for this long is gone (its cour
 MAX_SOCKETS = 10_000  # open sockets counted per program (a program opening more is counted as this many)
 
 
-class TraceDesk:
-    """Per traced program and courier run, the newest seq relayed (so a batch posted twice counts once)."""
+Watch = Callable[[str, int, str, list[dict[str, Any]]], None]
 
-    def __init__(self) -> None:
+
+class TraceDesk:
+    """Per traced program and courier run, the newest seq relayed (so a batch posted twice counts once).
+    `watch` is given each batch's new events of a program's newest run, as relayed (none: a keepalive),
+    and the `agent` "down" event of its end: (name, boot, the address it posted from, events); the
+    exercise's checker files them (lab/exercises/checker.py)."""
+
+    def __init__(self, watch: Watch | None = None) -> None:
+        self.watch = watch
         self._lock = threading.Lock()  # (two posts of one program may race: the seq check and relay are one step)
         self.last: dict[tuple[str, int], int] = {}
         self.skipped = 0
@@ -74,15 +82,19 @@ class TraceDesk:
             self._sweep(bus)
             program = self._heard(bus, name, boot, host, _first_ts(events))
             last = self.last.pop((name, boot), 0)  # (re-inserted below: the newest run stays longest)
+            fresh = []
             for event in good:
                 if event["seq"] <= last:
                     had += 1
                     continue
                 last = event["seq"]
-                bus.relay_in(event)
+                if bus.relay_in(event) is not None:
+                    fresh.append(event)
                 taken += 1
                 if program is not None:
                     _count_socket(program["open"], event)
+            if self.watch is not None and program is not None:
+                self.watch(name, boot, host, fresh)  # (under the lock: a program's batches reach it in order)
             self.last[(name, boot)] = last
             while len(self.last) > MAX_PROGRAMS:
                 del self.last[next(iter(self.last))]
@@ -127,8 +139,10 @@ class TraceDesk:
             program.update(state="down", since=time.time(), why=why)
             program["open"].clear()
             self._up.pop(program["name"], None)
-            agent_event(bus, program["name"], "down", program["host"], time.time(), trace=True, why=why,
-                        noun="traced program")
+            down = agent_event(bus, program["name"], "down", program["host"], time.time(), trace=True, why=why,
+                               noun="traced program")
+            if self.watch is not None:  # (the program ended: a check that waited for its end may now fail)
+                self.watch(program["name"], program["boot"], program["host"], [down])
 
 
 def _acceptable(event: Any, name: str, own: str) -> bool:

@@ -312,6 +312,11 @@ REASONS: dict[str, Words] = {
     "no-timeout": _w("recvfrom() on {socket} with no timeout set.", "{socket} 上调用 recvfrom() 时没有设置超时。"),
     "gave-up": _w("Socket {socket} timed out and was closed without sending again.",
                   "套接字 {socket} 超时后没有再次发送就被关闭了。"),
+    # the lab could not reach the student's listener from where the checker stands (lab/exercises/checker.py)
+    "listener-unreachable": _w("Your server listens on {address} only, and the lab connects from another machine "
+                               "to {host}: bind to '' (every address) so the lab can connect.",
+                               "你的服务器只在 {address} 上监听，而实验室从另一台机器连接 {host}："
+                               "请绑定到 ''（所有地址），让实验室能够连接。"),
 }
 
 

@@ -285,4 +285,5 @@ export default {
   "err.bad-focus": "A focus is null or a list of at most {max} lane names like \"e1/c2\", each at most {chars} characters.",
   "err.exercise-port-not-yours": "The lab connects only to a port your own traced program is listening on, and port {port} is not one of them (yours: {ports}).",
   "err.exercise-listener-unreachable": "Your program listens on {address} only, which the lab cannot reach at {host}: bind to '' (every address) so the lab can connect.",
+  "err.stage-lesson-and-exercise": "A stage runs a lesson or an exercise, not both: give \"lesson\" (a number) or \"exercise\" (a key such as \"echo-server\"), not the two.",
 };

@@ -162,3 +162,17 @@ def test_hostile_stage_entries_change_nothing(two: dict[str, Any]) -> None:
     # and the shared stage still works both ways
     assert b.post("/api/stage/actions/sendHello").status_code == 200
     wait_until(lambda: a.get("/api/stage").get_json()["lesson"]["step"] == 1, 5)
+
+
+def test_an_exercise_begun_on_one_dashboard_is_checked_on_the_other_too(two: dict[str, Any]) -> None:
+    a, b = two["a"], two["b"]
+    following(a, b)
+    began = a.post("/api/stage", json={"exercise": "echo-server"})
+    assert began.status_code == 201
+    wait_until(lambda: (b.get("/api/stage").get_json()["exercise"] or {}).get("key") == "echo-server", 5)
+    assert b.get("/api/stage").get_json()["stage"] == began.get_json()["stage"]
+    wait_until(lambda: b.get("/api/exercise/results").get_json()["running"], 5)
+    assert b.get("/api/exercise/results").get_json()["exercise"] == "echo-server"
+    assert a.post("/api/stage", json={}).status_code == 201
+    wait_until(lambda: b.get("/api/stage").get_json()["exercise"] is None, 5)
+    assert not b.get("/api/exercise/results").get_json()["running"]
