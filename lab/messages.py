@@ -400,6 +400,8 @@ MESSAGES: dict[str, str] = {
                                "{port} is not one of them (yours: {ports}).",
     "exercise-listener-unreachable": "Your program listens on {address} only, which the lab cannot reach at {host}: "
                                      "bind to '' (every address) so the lab can connect.",
+    # -- exercises: the lab's own servers for a student's client (lab/exercises/serving.py) ----
+    "generated-file-invalid": "An exercise's file is named exercise-<name>.bin and holds 1 to {limit} bytes.",
 }
 
 

@@ -285,4 +285,5 @@ export default {
   "err.bad-focus": "A focus is null or a list of at most {max} lane names like \"e1/c2\", each at most {chars} characters.",
   "err.exercise-port-not-yours": "The lab connects only to a port your own traced program is listening on, and port {port} is not one of them (yours: {ports}).",
   "err.exercise-listener-unreachable": "Your program listens on {address} only, which the lab cannot reach at {host}: bind to '' (every address) so the lab can connect.",
+  "err.generated-file-invalid": "An exercise's file is named exercise-<name>.bin and holds 1 to {limit} bytes.",
 };

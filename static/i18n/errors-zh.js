@@ -285,4 +285,5 @@ export default {
   "err.trace-batch-too-large": "被跟踪程序的一批事件最多 {limit} 个；这一批有 {count} 个。",
   "err.exercise-port-not-yours": "实验室只连接你自己的被跟踪程序正在监听的端口，而端口 {port} 不在其中（你的端口：{ports}）。",
   "err.exercise-listener-unreachable": "你的程序只在 {address} 上监听，实验室从 {host} 无法连到那里：请绑定 ''（所有地址），让实验室能够连接。",
+  "err.generated-file-invalid": "练习的文件名为 exercise-<名称>.bin，大小为 1 到 {limit} 字节。",
 };
