@@ -121,7 +121,7 @@ class LabSide:
     def _server(self, role: str) -> Mapping[str, Any]:
         return self.servers[self.roles.index(role)]
 
-    def _seen(self, role: str) -> dict[tuple[str, int], dict[str, Any]]:
+    def seen(self, role: str) -> dict[tuple[str, int], dict[str, Any]]:
         try:
             entries = self.client.call("exercise.seen", {"id": self._server(role)["id"]})
         except LabError:
@@ -180,7 +180,7 @@ def _name_received(side: LabSide, calls: Calls) -> Result | None:
     sockets = side._sockets(calls, "greet")
     if not sockets:
         return None
-    seen = side._seen("greet")
+    seen = side.seen("greet")
     for s in sockets:
         entry = seen.get(_local(calls, s) or ("", 0))
         if entry and entry.get("name"):
