@@ -179,7 +179,9 @@ class Output:
                 self._pending.append(text)
                 self._held += len(text)
             if "\n" in text or self._held >= self.PIECE:
-                self._emit(time.time())
+                now = time.time()
+                if self._sent < self.PER_SECOND or now - self._window >= 1.0:  # (else held: this second is spent)
+                    self._emit(now)
 
     def emit(self, now: float, final: bool = False) -> None:
         """Record what is held (at the program's end, `final`, whatever this second's count)."""
