@@ -26,6 +26,7 @@ from lab.exercises.serving import FILE_NAME, FILE_SIZE, JUDGES, QUESTIONS, LabSi
 from lab.sockets.handlers import LINES, LINES_TEXT, NAME_SHOWN, line_pieces
 
 from ..redis_server import RedisServer
+from ..conftest import RUNNERS
 from ..support import Resources, wait_until
 from ..trace.helpers import shipped
 from .traced import Traced
@@ -266,3 +267,30 @@ def test_many_clients_at_once_are_served_and_leave_nothing_behind(lab: Lab) -> N
             reader.join(WAIT)
         assert got == [LINES_TEXT] * 8
     resources.settled(timeout=WAIT)
+
+
+@pytest.mark.parametrize("app", RUNNERS, indirect=True)
+def test_the_lab_side_runs_the_same_over_a_lab_agent(app: Any) -> None:
+    """Through whichever LabClient the dashboard holds (its own lab, or a lab agent over Redis): the servers, the
+    seeded file and what a server saw of its clients all come by commands."""
+    client = app.extensions["socketlab_labs"].all()[0]
+    side = LabSide(exercise("client"), client, "127.0.0.1")
+    started = side.start()
+    made = [server["id"] for server in side.servers]
+    try:
+        with socket.create_connection(("127.0.0.1", started["servers"][0]["port"]), timeout=WAIT) as sock:
+            sock.sendall(b"Ann\n")
+            assert sock.recv(1024) == b"Hello, Ann!\n"
+            local = sock.getsockname()
+        assert wait_until(lambda: side.seen("greet").get(local, {}).get("name") == "Ann", WAIT)
+        program = [{"seq": 1, "endpoint": "s1@ann", "kind": "connect", "proto": "tcp", "local": list(local),
+                    "peer": ["127.0.0.1", started["servers"][0]["port"]]}]
+        assert states(side.results(program)) == {"name-received": PASS}
+    finally:
+        side.close()
+    assert made and not [e for e in client.call("endpoints.list") if e["id"] in made]  # close() removed them
+    file = LabSide(exercise("downloader"), client, "127.0.0.1")
+    try:
+        assert file.start()["file"]["size"] == FILE_SIZE
+    finally:
+        file.close()
