@@ -294,3 +294,26 @@ def test_the_lab_side_runs_the_same_over_a_lab_agent(app: Any) -> None:
         assert file.start()["file"]["size"] == FILE_SIZE
     finally:
         file.close()
+
+
+def test_lines_whole_is_judged_from_what_was_printed_however_the_prints_cut_it(lab: Lab) -> None:
+    with serving(lab, "line-reader") as (side, started):
+        connect = {"seq": 1, "endpoint": "s1@ann", "kind": "connect", "proto": "tcp", "local": ["127.0.0.1", 40000],
+                   "peer": ["127.0.0.1", started["servers"][0]["port"]]}
+        close = {"seq": 99, "endpoint": "s1@ann", "kind": "close", "proto": "tcp", "args": {"received": len(LINES_TEXT)}}
+
+        def judged_output(*texts: str) -> Result:
+            output = [{"seq": 2 + i, "endpoint": "", "kind": "output", "proto": "", "args": {"text": t}}
+                      for i, t in enumerate(texts)]
+            return side.results([connect, *output, close])["lines-whole"]
+
+        whole = [line + "\n" for line in LINES]
+        assert judged_output(*whole).state == PASS
+        assert judged_output("".join(whole)).state == PASS  # one output event or many: the same text
+        assert judged_output(*(f"got: {line}" for line in whole)).state == PASS  # a prefix of the program's own
+        glued = judged_output(whole[0], whole[1].rstrip("\n") + " " + whole[2], *whole[3:])
+        assert (glued.state, glued.reason, glued.params["n"]) == (FAIL, "line-broken", 2)
+        twice = judged_output(*whole, whole[0])
+        assert (twice.reason, twice.params) == ("line-repeated", {"n": 1, "line": LINES[0], "times": 2})
+        swapped = judged_output(whole[1], whole[0], *whole[2:])
+        assert (swapped.reason, swapped.params["n"]) == ("line-broken", 2)
