@@ -138,7 +138,7 @@ class Output:
 
     Text is cut into events at line ends, PIECE characters at most each, and at most PER_SECOND events a
     second: a program that prints faster has its text held (HELD characters at most; what goes beyond is
-    counted as `dropped` in the next event's args, never silently). The events' texts, joined, are what
+    let go, newest first, and counted as `dropped` in the next event's args, never silently). The events' texts, joined, are what
     the program printed, so a reader can judge its lines however the writes cut them."""
 
     PIECE = 4096
@@ -155,10 +155,14 @@ class Output:
 
     def write(self, text: Any) -> Any:
         written = self._stream.write(text)
-        try:
-            self._keep(text)
-        except Exception:  # noqa: BLE001  (nothing recorded may raise into the program)
-            pass
+        if type(text) is str and self._tracer.on:  # (the hot path: an append, and a lock only at a line's end)
+            self._pending.append(text)  # (atomic: threads may print at once)
+            self._held += len(text)
+            if "\n" in text or self._held >= self.PIECE:
+                try:
+                    self._line()
+                except Exception:  # noqa: BLE001  (nothing recorded may raise into the program)
+                    pass
         return written
 
     def flush(self) -> Any:
@@ -167,21 +171,16 @@ class Output:
     def __getattr__(self, name: str) -> Any:  # (encoding, buffer, isatty, fileno, ...: the real stream's)
         return getattr(self._stream, name)
 
-    def _keep(self, text: Any) -> None:
-        if type(text) is not str or not text or not self._tracer.on:
-            return
+    def _line(self) -> None:
+        now = time.time()
         with self._lock:
-            room = self.HELD - self._held
-            if len(text) > room:
-                self._dropped += len(text) - room
-                text = text[:room]
-            if text:
-                self._pending.append(text)
-                self._held += len(text)
-            if "\n" in text or self._held >= self.PIECE:
-                now = time.time()
-                if self._sent < self.PER_SECOND or now - self._window >= 1.0:  # (else held: this second is spent)
-                    self._emit(now)
+            if self._sent < self.PER_SECOND or now - self._window >= 1.0:
+                self._emit(now)
+                return
+            while self._held > self.HELD and self._pending:  # this second is spent, and HELD is full: let go
+                gone = len(self._pending.pop())  # the newest (the oldest held come first when events may go)
+                self._held -= gone
+                self._dropped += gone
 
     def emit(self, now: float, final: bool = False) -> None:
         """Record what is held (at the program's end, `final`, whatever this second's count)."""
@@ -191,7 +190,8 @@ class Output:
     def _emit(self, now: float, final: bool = False) -> None:
         if now - self._window >= 1.0:
             self._window, self._sent = now, 0
-        held = "".join(self._pending)
+        taken, self._pending = self._pending, []  # (first: what threads append meanwhile goes to the new list)
+        held = "".join(taken)
         while (held or self._dropped) and (final or self._sent < self.PER_SECOND):
             piece, held = held[:self.PIECE], held[self.PIECE:]
             args: Dict[str, Any] = {"text": piece, "stream": self._name}
@@ -201,5 +201,6 @@ class Output:
             self._tracer.record(now, "", None, "", "output", None, None, len(piece.encode("utf-8", "replace")), None,
                                 f"printed {len(piece)} characters", None, args)
             self._sent += 1
-        self._pending = [held] if held else []
-        self._held = len(held)
+        if held:
+            self._pending[:0] = [held]  # (still the oldest: it goes first when events may go again)
+        self._held = sum(map(len, self._pending))
