@@ -138,7 +138,7 @@ class Output:
 
     Text is cut into events at line ends, PIECE characters at most each, and at most PER_SECOND events a
     second: a program that prints faster has its text held (HELD characters at most; what goes beyond is
-    let go, newest first, and counted as `dropped` in the next event's args, never silently). The events' texts, joined, are what
+    let go and counted as `dropped` in the next event's args, never silently). The events' texts, joined, are what
     the program printed, so a reader can judge its lines however the writes cut them."""
 
     PIECE = 4096
@@ -155,12 +155,18 @@ class Output:
 
     def write(self, text: Any) -> Any:
         written = self._stream.write(text)
-        if type(text) is str and self._tracer.on:  # (the hot path: an append, and a lock only at a line's end)
-            self._pending.append(text)  # (atomic: threads may print at once)
-            self._held += len(text)
-            if "\n" in text or self._held >= self.PIECE:
+        if type(text) is str and self._tracer.on:  # (the hot path: an append; a lock only when an event may go)
+            room = self.HELD - self._held
+            if len(text) > room:  # the hold is full: what does not fit is let go, counted
+                self._dropped += len(text) - max(room, 0)
+                text = text[:max(room, 0)]
+            if text:
+                self._pending.append(text)  # (atomic: threads may print at once)
+                self._held += len(text)
+            if (not text or "\n" in text or self._held >= self.PIECE) and (
+                    self._sent < self.PER_SECOND or time.time() - self._window >= 1.0):
                 try:
-                    self._line()
+                    self.emit(time.time())
                 except Exception:  # noqa: BLE001  (nothing recorded may raise into the program)
                     pass
         return written
@@ -170,17 +176,6 @@ class Output:
 
     def __getattr__(self, name: str) -> Any:  # (encoding, buffer, isatty, fileno, ...: the real stream's)
         return getattr(self._stream, name)
-
-    def _line(self) -> None:
-        now = time.time()
-        with self._lock:
-            if self._sent < self.PER_SECOND or now - self._window >= 1.0:
-                self._emit(now)
-                return
-            while self._held > self.HELD and self._pending:  # this second is spent, and HELD is full: let go
-                gone = len(self._pending.pop())  # the newest (the oldest held come first when events may go)
-                self._held -= gone
-                self._dropped += gone
 
     def emit(self, now: float, final: bool = False) -> None:
         """Record what is held (at the program's end, `final`, whatever this second's count)."""
