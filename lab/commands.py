@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from . import errors
 from .codegen.programs import program_for, program_for_download
 from .sockets.endpoint import stuck_threads
+from .sockets.handlers import seen_by
 from .errors import BadInput, LabError, NotFound, TooLarge
 from .lessons.registry import lesson as lesson_numbered
 from .spec import DownloadRequest
@@ -32,6 +33,13 @@ def _text(args: Args, name: str) -> str:
     value = args.get(name)
     if not isinstance(value, str) or not value or len(value) > 200:
         raise BadInput("not-a-string", field=name, type=type(value).__name__)
+    return value
+
+
+def _number(args: Args, name: str) -> int:
+    value = args.get(name)
+    if type(value) is not int:
+        raise BadInput("not-a-number", field=name, value=str(value)[:20])
     return value
 
 
@@ -113,6 +121,9 @@ COMMANDS: dict[str, Callable[[Lab, Args], Any]] = {
     "downloads.code": _download_code,
     "downloads.file": _download_file,
     "files.list": lambda lab, a: lab.files.listing(),
+    # an exercise's own servers (lab/exercises/serving.py): its seeded file, and what a server saw of its clients
+    "files.generate": lambda lab, a: lab.files.generate(_text(a, "name"), _number(a, "size"), _number(a, "seed")),
+    "exercise.seen": lambda lab, a: seen_by(lab.endpoint(_text(a, "id"))),
     # "last": the newest seq of the lab's events once the clear is over (its closes among them): a
     # dashboard over an agent begins the new stage only after it has relayed them (webapp/agents.py)
     "stage.clear": lambda lab, a: {"closed": lab.clear(), "last": lab.bus.last_seq},

@@ -19,6 +19,8 @@ from pathlib import Path
 from .errors import BadInput, NotFound
 
 MAX_NAME_BYTES = 255
+GENERATED_NAME = re.compile(r"exercise-[a-z0-9-]{1,40}\.bin")  # what generate() may write: its own files only
+GENERATED_MAX = 4 << 20
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
@@ -90,6 +92,21 @@ class FileStore:
         with self._lock:
             self._sums[str(path)] = (stat.st_mtime, stat.st_size, digest)
         return digest
+
+    def generate(self, name: str, size: int, seed: int) -> dict[str, object]:
+        """A file of `size` seeded random bytes named `name` in the folder (an exercise's download: the same
+        seed gives the same bytes, so every class and every test knows its SHA-256), written unless it is
+        there already; its listing entry. Written to a temporary name first: a server never sends half of it."""
+        if not GENERATED_NAME.fullmatch(name) or not 0 < size <= GENERATED_MAX:
+            raise BadInput("generated-file-invalid", limit=GENERATED_MAX)
+        data = random.Random(seed).randbytes(size)
+        digest = hashlib.sha256(data).hexdigest()
+        path = self.root / name
+        if not (path.is_file() and path.stat().st_size == size and self.sha256(path) == digest):
+            part = self.root / f".{name}.{os.getpid()}.part"
+            part.write_bytes(data)
+            os.replace(part, path)
+        return {"name": name, "size": size, "sha256": digest}
 
     def resolve(self, name: str | bytes) -> Path:
         """The path of a served file, or BadInput/NotFound with a sentence saying why not."""

@@ -403,6 +403,8 @@ MESSAGES: dict[str, str] = {
     # -- the class's exercise on the stage (lab/stage.py) -----------------------------------------
     "stage-lesson-and-exercise": "A stage runs a lesson or an exercise, not both: give \"lesson\" (a number) or "
                                  "\"exercise\" (a key such as \"echo-server\"), not the two.",
+    # -- exercises: the lab's own servers for a student's client (lab/exercises/serving.py) ----
+    "generated-file-invalid": "An exercise's file is named exercise-<name>.bin and holds 1 to {limit} bytes.",
 }
 
 

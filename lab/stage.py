@@ -33,11 +33,7 @@ from .exercises.registry import EXERCISES, Exercise, exercise as exercise_named
 from .lessons.registry import VIEWS, Lesson, lesson as lesson_numbered
 from .names import clean_address, clean_name, name_key
 
-try:
-    from .exercises.serving import LabSide, lab_side  # type: ignore[import-not-found,unused-ignore]
-except ModuleNotFoundError:  # (a lab without its exercise servers: the lab-side checks stay pending)
-    LabSide = None  # type: ignore[assignment,misc,unused-ignore]
-    lab_side = None  # type: ignore[assignment,unused-ignore]
+from .exercises.serving import LabSide, lab_side
 
 if TYPE_CHECKING:
     from .client import LabClient, Labs
@@ -175,7 +171,7 @@ class Stage:
         """The lab's side of the exercise (its servers, for an exercise that serves the students' clients),
         then its checker. Called with the change lock held."""
         side, state, what = None, "ready", f"exercise {task.key} is running"
-        if LabSide is not None and lab_side is not None and lab_side(task):
+        if lab_side(task):
             side = LabSide(task, client, host)
             try:
                 built = side.start()

@@ -31,7 +31,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from agent.config import checked_name
 from agent.shipper import MAX_ENTRY_BYTES
 from lab import BadInput, Refused, TooLarge
-from lab.events.kinds import TRACED_KINDS
+from lab.events.kinds import TRACED_KINDS, TRACED_PROGRAM_KINDS
 
 from .agents import agent_event, valid_event
 from .api import body, guarded, labs
@@ -150,7 +150,7 @@ def _acceptable(event: Any, name: str, own: str) -> bool:
     page's transport can carry: orjson writes it (no lone surrogate, no nesting past its limit) within
     the size of one stream entry."""
     if not (valid_event(event, name) and event["kind"] in TRACED_KINDS
-            and (event["endpoint"].endswith(own) or (event["kind"] == "agent" and not event["endpoint"]))):
+            and (event["endpoint"].endswith(own) or (event["kind"] in TRACED_PROGRAM_KINDS and not event["endpoint"]))):
         return False
     try:
         return len(orjson.dumps(event)) <= MAX_ENTRY_BYTES

@@ -19,11 +19,12 @@ Two record shapes travel to the courier (unpack.py turns them into the lab's eve
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
 import time
 import weakref
 from collections import deque
-from typing import TYPE_CHECKING, Any, Dict, Set, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set, Tuple
 
 from .labfacts import FIELDS
 
@@ -58,6 +59,7 @@ class Tracer:
         # endpoint id -> (weak reference, proto) of every traced socket not yet closed:
         # what is left when the program ends, or when the garbage collector takes one, was never closed
         self._open: dict[str, tuple[weakref.ref[Any], str]] = {}
+        self.output: Optional[Output] = None  # what the program prints, once watched (watch_output)
 
     # -- the records ---------------------------------------------------------------------------
 
@@ -98,8 +100,17 @@ class Tracer:
         if entry is not None and self.on:
             self.never_closed(endpoint, entry[1], "collected")
 
+    def watch_output(self) -> None:
+        """Record what the program writes to sys.stdout as `output` events; the terminal gets it unchanged."""
+        if self.output is None:
+            self.output = Output(self, sys.stdout)
+            sys.stdout = self.output  # (it passes every call on to the real stream)
+
     def finish(self) -> None:
-        """The program has ended: every traced socket still open was never closed."""
+        """The program has ended: what it printed last is recorded, and every traced socket still open
+        was never closed."""
+        if self.output is not None:
+            self.output.emit(time.time(), final=True)
         for endpoint, (_ref, proto) in list(self._open.items()):
             self.never_closed(endpoint, proto, "exit")
         self._open.clear()
@@ -119,3 +130,72 @@ class Tracer:
                 bound[_POSITION[key]] = value
             fields = tuple(bound)
         self.put((threading.current_thread().name, *fields))
+
+
+class Output:
+    """The program's stdout, watched: every write goes to the real stream first, unchanged (its result
+    and its exceptions are the program's), then its text becomes `output` events, args {"text", "stream"}.
+
+    Text is cut into events at line ends, PIECE characters at most each, and at most PER_SECOND events a
+    second: a program that prints faster has its text held (HELD characters at most; what goes beyond is
+    let go and counted as `dropped` in the next event's args, never silently). The events' texts, joined, are what
+    the program printed, so a reader can judge its lines however the writes cut them."""
+
+    PIECE = 4096
+    PER_SECOND = 50
+    HELD = 64 << 10
+
+    def __init__(self, tracer: Tracer, stream: Any, name: str = "stdout") -> None:
+        self._tracer, self._stream, self._name = tracer, stream, name
+        self._lock = threading.Lock()
+        self._pending: List[str] = []
+        self._held = 0  # characters in _pending
+        self._dropped = 0  # characters let go since the last event
+        self._window, self._sent = 0.0, 0  # the current second's start, and the events sent in it
+
+    def write(self, text: Any) -> Any:
+        written = self._stream.write(text)
+        if type(text) is str and self._tracer.on:  # (the hot path: an append; a lock only when an event may go)
+            room = self.HELD - self._held
+            if len(text) > room:  # the hold is full: what does not fit is let go, counted
+                self._dropped += len(text) - max(room, 0)
+                text = text[:max(room, 0)]
+            if text:
+                self._pending.append(text)  # (atomic: threads may print at once)
+                self._held += len(text)
+            if (not text or "\n" in text or self._held >= self.PIECE) and (
+                    self._sent < self.PER_SECOND or time.time() - self._window >= 1.0):
+                try:
+                    self.emit(time.time())
+                except Exception:  # noqa: BLE001  (nothing recorded may raise into the program)
+                    pass
+        return written
+
+    def flush(self) -> Any:
+        return self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:  # (encoding, buffer, isatty, fileno, ...: the real stream's)
+        return getattr(self._stream, name)
+
+    def emit(self, now: float, final: bool = False) -> None:
+        """Record what is held (at the program's end, `final`, whatever this second's count)."""
+        with self._lock:
+            self._emit(now, final)
+
+    def _emit(self, now: float, final: bool = False) -> None:
+        if now - self._window >= 1.0:
+            self._window, self._sent = now, 0
+        taken, self._pending = self._pending, []  # (first: what threads append meanwhile goes to the new list)
+        held = "".join(taken)
+        while (held or self._dropped) and (final or self._sent < self.PER_SECOND):
+            piece, held = held[:self.PIECE], held[self.PIECE:]
+            args: Dict[str, Any] = {"text": piece, "stream": self._name}
+            if self._dropped:
+                args["dropped"] = self._dropped
+                self._dropped = 0
+            self._tracer.record(now, "", None, "", "output", None, None, len(piece.encode("utf-8", "replace")), None,
+                                f"printed {len(piece)} characters", None, args)
+            self._sent += 1
+        if held:
+            self._pending[:0] = [held]  # (still the oldest: it goes first when events may go again)
+        self._held = sum(map(len, self._pending))

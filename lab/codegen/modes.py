@@ -160,3 +160,44 @@ class Http(ByteModeCode):
     @classmethod
     def sections(cls, framed: bool) -> list[str] | None:
         return [SAFE_PATH, HTTP_HANDLER]
+
+
+# -- the exercises' own servers (lab/exercises/serving.py) -----------------------------------------
+
+GREET_HANDLER = '''\
+def handle(conn, addr):
+    with conn:
+        name = conn.recv(256).split(b'\\n')[0].rstrip(b'\\r').decode('utf-8', 'replace').strip()
+        print(addr, 'says its name is', repr(name), flush=True)
+        conn.sendall(f'Hello, {name or "stranger"}!\\n'.encode())
+        finish(conn)'''
+
+LINES_HANDLER = '''\
+LINES = ['Sockets carry bytes, not messages.', 'A recv() returns what has arrived so far.']
+
+
+def handle(conn, addr):
+    with conn:
+        text = ''.join(line + '\\n' for line in LINES).encode()
+        for at in range(0, len(text), 9):  # in pieces of 9 bytes, a pause between them
+            conn.sendall(text[at:at + 9])
+            time.sleep(0.15)
+        finish(conn)'''
+
+
+@writes(servermodes.Greet)
+class Greet(ModeCode):
+    describe = {"tcp-server": "A TCP server that answers a client's name with a greeting, then closes."}
+
+    @classmethod
+    def sections(cls, framed: bool) -> list[str] | None:
+        return [FINISH, GREET_HANDLER]
+
+
+@writes(servermodes.Lines)
+class Lines(ModeCode):
+    describe = {"tcp-server": "A TCP server that sends lines cut into odd pieces, with pauses, then closes."}
+
+    @classmethod
+    def sections(cls, framed: bool) -> list[str] | None:
+        return [FINISH, LINES_HANDLER]

@@ -78,6 +78,10 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     # {code: {"reason", "params"}}}: the whole row, so one event is enough; sent only when the row
     # changes (a few per student per exercise), so lifecycle: never lost to the rate limit
     Kind("exercise", True, "none", False, "none", agent="never"),
+    # what a traced student program printed (agent/trace/tracer.py Output): args {"text": at most 4 KiB,
+    # "stream": "stdout", "dropped"?: characters let go before it}; about the program, not one of its sockets
+    # (no endpoint); joined in order, the texts are its output, which some exercises' checks read
+    Kind("output", False, "none", False, agent="lab"),
 )}
 
 #: Kinds always recorded and pinned in the buffer (derived: never list them again elsewhere).
@@ -90,7 +94,9 @@ AGENT_LAB_KINDS: frozenset[str] = frozenset(k.name for k in KINDS.values() if k.
 #: What a traced program's events may be (agent/trace/ records only these): its socket calls and its
 #: drop counts, never a lab endpoint's state. The dashboard's route for traced programs takes no other.
 TRACED_KINDS: frozenset[str] = frozenset({"setup", "listen", "accept", "connect", "send", "recv", "shutdown", "close",
-                                          "error", "agent"})
+                                          "error", "agent", "output"})
+#: Of those, what is about the program as a whole, with no endpoint: its drop counts, what it printed.
+TRACED_PROGRAM_KINDS: frozenset[str] = frozenset({"agent", "output"})
 
 
 def kinds_json() -> dict[str, dict[str, object]]:

@@ -317,6 +317,24 @@ REASONS: dict[str, Words] = {
                                "to {host}: bind to '' (every address) so the lab can connect.",
                                "你的服务器只在 {address} 上监听，而实验室从另一台机器连接 {host}："
                                "请绑定到 ''（所有地址），让实验室能够连接。"),
+    # what the lab's own servers saw of a student's client (lab/exercises/serving.py)
+    "no-name": _w("The lab's server got no name: the connection closed after {received} bytes.",
+                  "实验室的服务器没有收到名字：连接在收到 {received} 字节后就关闭了。"),
+    "file-cut-short": _w("Your program received {got} of the file's {size} bytes.",
+                         "你的程序只收到了文件 {size} 字节中的 {got} 字节。"),
+    "sha256-differs": _w("Your program printed {printed}…, but the file's SHA-256 begins {expected}.",
+                         "你的程序打印的是 {printed}…，而文件的 SHA-256 以 {expected} 开头。"),
+    "sha256-not-printed": _w("Your program ended without printing a SHA-256 (64 hexadecimal digits).",
+                             "你的程序结束了，却没有打印 SHA-256（64 位十六进制数字）。"),
+    "file-differs": _w("The {got} bytes your program received are not the file's {size} bytes.",
+                       "你的程序收到的 {got} 字节与文件的 {size} 字节不一致。"),
+    "no-newline": _w("Your program sent {sent} bytes with no newline: the server still waits for the end of the line.",
+                     "你的程序发送了 {sent} 字节，但没有换行符：服务器仍在等待这一行的结尾。"),
+    "line-broken": _w("Line {n} (\"{line}\") was not printed whole on a line of its own.",
+                      "第 {n} 行（“{line}”）没有作为完整的一行打印出来。"),
+    "line-repeated": _w("Line {n} (\"{line}\") was printed {times} times.", "第 {n} 行（“{line}”）被打印了 {times} 次。"),
+    "answers-missing": _w("Got {got} of {questions} answers; still missing: {missing}.",
+                          "{questions} 个答案中收到了 {got} 个；仍缺少：{missing}。"),
 }
 
 

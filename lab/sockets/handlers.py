@@ -16,6 +16,8 @@ what happened.
 from __future__ import annotations
 
 import functools
+import random
+import threading
 from typing import Any, Callable, ClassVar
 
 from . import servermodes
@@ -347,3 +349,129 @@ class HttpHandler(ServedHandler):
 class Http(Service):
     def handler(self, conn: Connection[Handler]) -> Handler:
         return HttpHandler(self, conn)
+
+
+# -- the exercises' own servers (lab/exercises/serving.py): a greeting, and lines cut in odd pieces ------
+# Each remembers what it saw of each client (`seen`, by the client's address), so the lab can judge a
+# student's client from its own side: the name the server got, the lines it sent.
+
+SEEN_PEERS = 4096  # clients remembered per server (a class of 100 running its client many times over)
+NAME_BYTES = 256  # of a name line kept; the rest of the line (a 10 MB "name") is read and let go
+NAME_SHOWN = 64  # characters of a name in the greeting and in what the server remembers
+
+#: What a `lines` server sends every client, cut into the pieces below (seeded: the same every run).
+LINES = ("Sockets carry bytes, not messages.", "A recv() returns what has arrived so far.",
+         "One line may come in two pieces,", "and two lines may come glued in one.",
+         "Keep a buffer; print up to each newline.", "网络编程：按行读取。", "The end.")
+LINES_TEXT = "".join(line + "\n" for line in LINES).encode()
+LINES_SEED = 25
+LINES_PAUSE = 0.15  # seconds between two pieces: each arrives as a recv() of its own
+
+
+def line_pieces(text: bytes, seed: int = LINES_SEED) -> list[bytes]:
+    """`text` cut at seeded places: some cuts inside a line (and inside a UTF-8 character), some pieces
+    holding several lines, so a reader that prints each recv() as a line prints pieces and glued lines."""
+    rng = random.Random(seed)
+    pieces, at = [], 0
+    while at < len(text):
+        n = rng.choice((5, 9, 23, 40, 61, 90))
+        pieces.append(text[at:at + n])
+        at += n
+    return pieces
+
+
+class Seen:
+    """What a server saw of its clients, newest last, SEEN_PEERS at most: address -> what it noted."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._peers: dict[tuple[str, int], dict[str, Any]] = {}
+
+    def note(self, peer: Address, **facts: Any) -> None:
+        with self._lock:
+            entry = self._peers.pop(peer, None) or {"peer": list(peer)}
+            entry.update(facts)
+            self._peers[peer] = entry
+            while len(self._peers) > SEEN_PEERS:
+                del self._peers[next(iter(self._peers))]
+
+    def to_json(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(entry) for entry in self._peers.values()]
+
+
+def seen_by(server: Any) -> list[dict[str, Any]]:
+    """What an exercise server saw of its clients (lab/commands.py "exercise.seen"); [] for any other."""
+    seen = getattr(getattr(server, "service", None), "seen", None)
+    return seen.to_json() if isinstance(seen, Seen) else []
+
+
+class GreetHandler(ServedHandler):
+    """Reads the name (the first line, or the first recv() of a client that sends no newline), answers
+    "Hello, <name>!\n" and finishes sending; what comes after is read and let go, so closing never resets."""
+
+    def __init__(self, service: Service, conn: Connection[Handler]) -> None:
+        super().__init__(service, conn)
+        self.name = bytearray()
+        self.received = 0
+
+    def on_data(self, data: bytes) -> None:
+        self.received += len(data)
+        seen: Seen = self.service.seen  # type: ignore[attr-defined]
+        if self.conn.sent_eof:
+            seen.note(self.conn.peer, received=self.received)
+            return
+        self.name += data[:NAME_BYTES - len(self.name)]
+        line, newline, _ = bytes(self.name).partition(b"\n")
+        name = line.rstrip(b"\r").decode("utf-8", "replace").strip()[:NAME_SHOWN]
+        seen.note(self.conn.peer, name=name, newline=bool(newline), received=self.received)
+        try:
+            self.conn.send(f"Hello, {name or 'stranger'}!\n".encode())
+        except LabError:
+            return
+        self.conn.finish_sending()
+
+
+class Greet(Service):
+    def __init__(self, server: Any) -> None:
+        super().__init__(server)
+        self.seen = Seen()
+
+    def handler(self, conn: Connection[Handler]) -> Handler:
+        self.seen.note(conn.peer, name=None, received=0)
+        return GreetHandler(self, conn)
+
+
+class LinesHandler(ServedHandler):
+    """Sends LINES in seeded pieces, LINES_PAUSE apart, then finishes sending; reads and lets go the rest."""
+
+    def on_open(self) -> None:
+        conn = self.conn
+        seen: Seen = self.service.seen  # type: ignore[attr-defined]
+        sent = 0
+        for n, piece in enumerate(line_pieces(LINES_TEXT)):
+            if n and conn._stopping.wait(LINES_PAUSE):  # (the lab is closing it: stop at once)
+                return
+            try:
+                sent += conn.send(piece)
+            except LabError:
+                return
+            seen.note(conn.peer, sent=sent)
+        conn.finish_sending()
+
+    def on_data(self, data: bytes) -> None:
+        return None
+
+
+class Lines(Service):
+    def __init__(self, server: Any) -> None:
+        super().__init__(server)
+        self.seen = Seen()
+
+    def handler(self, conn: Connection[Handler]) -> Handler:
+        self.seen.note(conn.peer, sent=0)
+        return LinesHandler(self, conn)
+
+
+serves(servermodes.Greet)(Greet)
+serves(servermodes.Lines)(Lines)

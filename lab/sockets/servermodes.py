@@ -109,3 +109,15 @@ class Relay(Mode):
 class Http(ByteMode):
     name = "http"
     request_seconds = 10.0  # as real web servers do: a silent client must not hold a slot
+
+
+# -- the modes of the exercises' own servers (lab/exercises/serving.py) ------------------------------
+
+@register
+class Greet(ByteMode):
+    name = "greet"
+
+
+@register
+class Lines(ByteMode):
+    name = "lines"

@@ -49,6 +49,8 @@ export default {
   "mode.files": "files (asked for by name)",
   "mode.relay": "relay (to the other clients)",
   "mode.http": "http (a tiny web server)",
+  "mode.greet": "greet (answers a name)",
+  "mode.lines": "lines (sent in odd pieces)",
   "modeShort.echo": "echo",
   "modeShort.reply": "reply",
   "modeShort.manual": "manual",
@@ -56,6 +58,8 @@ export default {
   "modeShort.files": "files",
   "modeShort.relay": "relay",
   "modeShort.http": "http",
+  "modeShort.greet": "greet",
+  "modeShort.lines": "lines",
 
   "protocol.raw": "raw (bytes until EOF)",
   "protocol.framed": "framed (size + SHA-256)",
@@ -628,6 +632,9 @@ export default {
   "ev.classroom.text": "The classroom changed: a lesson was built, an action ran, or the teacher chose a view.",
   "ev.exercise": "exercise",
   "ev.exercise.text": "A student's checks changed: {name} now passes {passed} of {total}.",
+  "ev.output": "output",
+  "ev.output.text": "The program printed: {text}",
+  "ev.output.dropped": "The program printed: {text} ({n} characters before it printed too fast to record)",
   "log.earlierStage": "From stage {n}, before the current one",
 
   // == stage (issue 12, P): a new stage for everyone, the confirmation, following the teacher ==

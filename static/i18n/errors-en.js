@@ -286,4 +286,5 @@ export default {
   "err.exercise-port-not-yours": "The lab connects only to a port your own traced program is listening on, and port {port} is not one of them (yours: {ports}).",
   "err.exercise-listener-unreachable": "Your program listens on {address} only, which the lab cannot reach at {host}: bind to '' (every address) so the lab can connect.",
   "err.stage-lesson-and-exercise": "A stage runs a lesson or an exercise, not both: give \"lesson\" (a number) or \"exercise\" (a key such as \"echo-server\"), not the two.",
+  "err.generated-file-invalid": "An exercise's file is named exercise-<name>.bin and holds 1 to {limit} bytes.",
 };

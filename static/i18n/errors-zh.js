@@ -286,4 +286,5 @@ export default {
   "err.exercise-port-not-yours": "实验室只连接你自己的被跟踪程序正在监听的端口，而端口 {port} 不在其中（你的端口：{ports}）。",
   "err.exercise-listener-unreachable": "你的程序只在 {address} 上监听，实验室从 {host} 无法连到那里：请绑定 ''（所有地址），让实验室能够连接。",
   "err.stage-lesson-and-exercise": "一个阶段只能进行一节课或一个练习，不能同时进行：请给出 \"lesson\"（课的编号）或 \"exercise\"（练习的键，例如 \"echo-server\"），不要两个都给。",
+  "err.generated-file-invalid": "练习的文件名为 exercise-<名称>.bin，大小为 1 到 {limit} 字节。",
 };

@@ -48,6 +48,8 @@ export default {
   "mode.files": "多文件（按文件名请求）",
   "mode.relay": "中继（转发给其他客户端）",
   "mode.http": "HTTP（小型网页服务器）",
+  "mode.greet": "问候（回答名字）",
+  "mode.lines": "逐行（拆成零碎片段发送）",
   "modeShort.echo": "回显",
   "modeShort.reply": "回复",
   "modeShort.manual": "手动",
@@ -55,6 +57,8 @@ export default {
   "modeShort.files": "多文件",
   "modeShort.relay": "中继",
   "modeShort.http": "HTTP",
+  "modeShort.greet": "问候",
+  "modeShort.lines": "逐行",
 
   "protocol.raw": "原始（读到 EOF）",
   "protocol.framed": "带帧头（大小 + SHA-256）",
@@ -626,6 +630,9 @@ export default {
   "ev.classroom.text": "课堂状态已更新：建好了一节课、执行了一个操作，或老师选择了一个视图。",
   "ev.exercise": "练习",
   "ev.exercise.text": "一名学生的检查结果变了：{name} 现在通过 {total} 项中的 {passed} 项。",
+  "ev.output": "输出",
+  "ev.output.text": "程序打印了：{text}",
+  "ev.output.dropped": "程序打印了：{text}（此前有 {n} 个字符打印得太快，未能记录）",
   "log.earlierStage": "来自第 {n} 阶段，早于当前阶段",
 
   // == stage (issue 12, P): a new stage for everyone, the confirmation, following the teacher ==

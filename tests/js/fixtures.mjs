@@ -85,6 +85,8 @@ export function everyKind() {
     // an exercise: one student's row of checks changed (lab/exercises/)
     event("exercise", { params: { stage: 3, exercise: "echo-server", name: "lilei", address: "10.0.0.7",
       checks: { "server-call-order": "pass", "recv-loop": "fail", "closes": "pending" }, hints: ["recv-loop"], reasons: {} } }),
+    // what a traced program printed (agent/trace/tracer.py Output): about the program, no endpoint
+    event("output", { endpoint: "", proto: "", size: 12, args: { text: "3f2a9c 42\n", stream: "stdout", thread: "MainThread" } }),
     event("state", { state: { id: "e1", kind: "tcp-server", state: "listening" } }),
   ];
 }

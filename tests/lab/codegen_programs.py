@@ -23,7 +23,7 @@ from lab import BadInput
 from lab.codegen.programs import program_for, program_for_download
 from lab.spec import parse_download, parse_endpoint
 
-MODES = {"tcp-server": ("echo", "reply", "manual", "file", "files", "relay", "http"),
+MODES = {"tcp-server": ("echo", "reply", "manual", "file", "files", "relay", "http", "greet", "lines"),
          "udp-server": ("echo", "reply", "manual")}
 RULES: dict[str, list[dict[str, str]] | None] = {
     "norules": None,

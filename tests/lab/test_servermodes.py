@@ -95,7 +95,7 @@ def test_a_mode_with_its_own_protocol_allows_raw_framing_only(mode: str, framing
 
 def test_the_registry_lists_every_mode_of_the_contract() -> None:
     info = session_info()
-    assert info["modes"] == {"tcp-server": ["echo", "reply", "manual", "file", "files", "relay", "http"],
+    assert info["modes"] == {"tcp-server": ["echo", "reply", "manual", "file", "files", "relay", "http", "greet", "lines"],
                              "udp-server": ["echo", "reply", "manual"]}
     assert info["framings"]["http"] == ["raw"] and info["framings"]["echo"] == ["raw", "line", "length"]
 

@@ -38,11 +38,13 @@ def start(program: str, *args: str, redis_url: str | None = None, name: str | No
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, process_group=0)
 
 
-def shipped(url: str, name: str) -> list[dict[str, Any]]:
+def shipped(url: str, name: str, output: bool = False) -> list[dict[str, Any]]:
+    """The events a traced program shipped: its socket calls, and with `output` what it printed too."""
     client: redis.Redis = connect(url, socket_timeout=5)
     try:
         entries: Any = client.xrange(f"ev:{name}", "-", "+")
-        return [orjson.loads(fields[b"e"]) for _id, fields in entries]
+        events = [orjson.loads(fields[b"e"]) for _id, fields in entries]
+        return events if output else [e for e in events if e["kind"] != "output"]
     finally:
         client.close()
 

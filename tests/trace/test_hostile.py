@@ -24,7 +24,9 @@ def test_an_exception_gives_the_same_traceback_and_status(redis_server: RedisSer
     assert plain.returncode == traced.returncode == 1
     assert traced.stdout == plain.stdout == b"before\n"
     assert traced.stderr == plain.stderr and str(PROGRAMS / "crash.py").encode() in traced.stderr
-    events = shipped(redis_server.url, "crash")
+    shipped_all = shipped(redis_server.url, "crash", output=True)
+    assert [e["args"]["text"] for e in shipped_all if e["kind"] == "output"] == ["before\n"]  # what it printed
+    events = [e for e in shipped_all if e["kind"] != "output"]
     assert [(e["kind"], e["call"]) for e in events][:2] == [("setup", "socket"), ("setup", "settimeout")]
     assert events[-1]["code"] == "socket-never-closed"  # (the program dropped it: collected, or open at exit)
     assert not redis_server_keys(redis_server, "hb:*")  # the heartbeat is gone at once
@@ -75,12 +77,12 @@ def test_a_fork_does_not_hang_and_only_the_parent_is_traced(redis_server: RedisS
 def test_ten_thousand_calls_a_second_never_hang_and_every_event_is_shipped_or_counted(redis_server: RedisServer) -> None:
     traced = run("flood.py", "30000", redis_url=redis_server.url)
     assert traced.returncode == 0 and traced.stdout == b"flooded\n", traced.stderr
-    events = shipped(redis_server.url, "flood")
+    events = shipped(redis_server.url, "flood", output=True)
     dropped = sum(e["args"]["count"] for e in events if e["kind"] == "agent" and e["args"]["event"] == "dropped")
     recorded = [e for e in events if e["kind"] != "agent"]
-    # socket, listen (the bind), 30000 x (sendto, recvfrom), close: shipped, or counted as dropped
-    assert len(recorded) + dropped == 3 + 60_000
-    assert recorded[-1]["kind"] == "close"  # the last events are flushed at exit
+    # socket, listen (the bind), 30000 x (sendto, recvfrom), close, and what it printed ("flooded"): shipped, or counted as dropped
+    assert len(recorded) + dropped == 3 + 60_000 + 1
+    assert [e for e in recorded if e["kind"] != "output"][-1]["kind"] == "close"  # the last events are flushed at exit
 
 
 def test_the_dashboard_relays_a_traced_program_as_an_agent(redis_server: RedisServer) -> None:
@@ -92,7 +94,7 @@ def test_the_dashboard_relays_a_traced_program_as_an_agent(redis_server: RedisSe
 
         def relayed() -> list[dict[str, Any]]:
             found = client.get("/api/events?after=0&limit=10000").get_json()["events"]
-            return [e for e in found if e.get("agent") == "student-7" and e["kind"] != "agent"]
+            return [e for e in found if e.get("agent") == "student-7" and e["kind"] not in ("agent", "output")]
 
         events = wait_until(lambda: [e for e in relayed() if e["code"] == "socket-never-closed"] and relayed(), 10)
         assert events[0]["endpoint"] == "s1@student-7" and events[0]["call"] == "socket"

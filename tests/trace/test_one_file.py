@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import errno
 import glob
+import hashlib
 import shutil
 import socket
 import subprocess
@@ -110,7 +111,14 @@ def download(live: LiveServer, token: str | None, query: str = "") -> requests.R
 def events_of(live: LiveServer, name: str) -> list[dict[str, Any]]:
     answer = requests.get(f"{live.url}/api/events?after=0&limit=10000", headers={"Authorization": f"Bearer {VIEW}"},
                           timeout=5).json()
-    return [e for e in answer["events"] if e.get("agent") == name and e["kind"] != "agent"]
+    return [e for e in answer["events"] if e.get("agent") == name and e["kind"] not in ("agent", "output")]
+
+
+def printed_by(live: LiveServer, name: str) -> str:
+    """What the traced program printed, as its `output` events say, joined in order."""
+    answer = requests.get(f"{live.url}/api/events?after=0&limit=10000", headers={"Authorization": f"Bearer {VIEW}"},
+                          timeout=5).json()
+    return "".join(e["args"]["text"] for e in answer["events"] if e.get("agent") == name and e["kind"] == "output")
 
 
 def run_bare(folder: Path, file: Path, *wrapper: str, python: str = sys.executable) -> subprocess.CompletedProcess[bytes]:
@@ -165,6 +173,13 @@ def test_a_student_runs_the_served_file_with_a_bare_python(dashboard: LiveServer
     assert all(e["endpoint"].endswith("@Ann") for e in events)
     echoed = [e for e in events if e["kind"] == "recv" and e["data"] == "hello, lab"]
     assert len(echoed) == 2  # the server's recv and the client's
+    # what it printed reached the terminal unchanged (above) and the dashboard as `output` events
+    assert wait_until(lambda: printed_by(dashboard, "Ann") == done.stdout.decode(), 15)
+    # each socket's close says what it received: the client got the echo, the listening socket nothing
+    closes = {e["endpoint"]: e["args"] for e in events if e["kind"] == "close"}
+    assert {"received": 10, "sha256": hashlib.sha256(b"hello, lab").hexdigest()} in [
+        {k: v for k, v in args.items() if k != "thread"} for args in closes.values()]
+    assert all(set(args) == {"received", "sha256", "thread"} for args in closes.values()), closes
     if not posix:  # without FIONREAD nothing about unread bytes is claimed; the calls themselves are all there
         assert not [e for e in events if e.get("code") == "recv-missed-pieces"]
     # the dashboard lists the program as a traced one, and its end
@@ -302,9 +317,9 @@ def test_a_flood_of_calls_is_posted_or_counted_and_the_program_never_waits_for_i
     events = [posted[seq] for seq in sorted(posted)]
     dropped = sum(e["args"]["count"] for e in events if e["kind"] == "agent" and e["args"]["event"] == "dropped")
     recorded = [e for e in events if e["kind"] != "agent"]
-    # socket, listen (the bind), 30000 x (sendto, recvfrom), close: posted, or counted as dropped
-    assert len(recorded) + dropped == 3 + 60_000
-    assert recorded[-1]["kind"] == "close"  # the last events are flushed at exit
+    # socket, listen (the bind), 30000 x (sendto, recvfrom), close, and what it printed ("flooded"): posted, or counted as dropped
+    assert len(recorded) + dropped == 3 + 60_000 + 1
+    assert [e for e in recorded if e["kind"] != "output"][-1]["kind"] == "close"  # the last events are flushed at exit
 
 
 def test_the_file_says_how_to_use_it_as_python_would(dashboard: LiveServer, tmp_path: Path) -> None:

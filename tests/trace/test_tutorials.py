@@ -36,7 +36,9 @@ def test_the_echo_client_against_a_lab_echo_server(lab: Lab, redis_server: Redis
     connect = next(e for e in events if e["kind"] == "connect")
     assert connect["peer"] == ["127.0.0.1", server.local[1]] and connect["endpoint"] == "s1@echo_client"
     assert all(e["agent"] == "echo_client" for e in events)
-    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))  # nothing lost, nothing doubled
+    every = shipped(redis_server.url, "echo_client", output=True)  # (its socket calls and what it printed)
+    assert [e["seq"] for e in every] == list(range(1, len(every) + 1))  # nothing lost, nothing doubled
+    assert "".join(e["args"]["text"] for e in every if e["kind"] == "output") == "echo: hello\necho: world\n"
 
 
 def test_a_traced_echo_server_and_a_traced_client(redis_server: RedisServer) -> None:

@@ -150,6 +150,15 @@ function packet(ev, tr) {
   return tr.t("ev.packet.marked", { text, analysis });
 }
 
+/** What a traced program printed (agent/trace/tracer.py Output): its text, the first OUTPUT_SHOWN characters. */
+const OUTPUT_SHOWN = 160;
+function output(ev, tr) {
+  const a = args(ev);
+  const whole = plain(a.text).replace(/\n$/, "");
+  const text = whole.length > OUTPUT_SHOWN ? `${whole.slice(0, OUTPUT_SHOWN)}…` : whole;
+  return a.dropped ? tr.t("ev.output.dropped", { text, n: count(a.dropped) }) : tr.t("ev.output.text", { text });
+}
+
 /** A lesson run is over (lab/lessons/loss_watch.py): what each side got back, and what TCP's recovery cost. */
 function settled(ev, tr) {
   const a = args(ev);
@@ -190,6 +199,7 @@ const WORDING = {
   packet,
   settled,
   classroom: (ev, tr) => tr.t("ev.classroom.text"),
+  output,
   exercise: (ev, tr) => {
     const checks = Object.values(ev.params?.checks ?? {});
     return tr.t("ev.exercise.text", { name: plain(ev.params?.name ?? ev.params?.address),
