@@ -310,6 +310,8 @@ REASONS: dict[str, Words] = {
     "one-at-a-time": _w("{accepted} clients, each accepted only after the previous one left.",
                         "{accepted} 个客户端，每个都要等前一个离开后才被 accept()。"),
     "no-timeout": _w("recvfrom() on {socket} with no timeout set.", "{socket} 上调用 recvfrom() 时没有设置超时。"),
+    "moved-on": _w("After a timeout on {socket}, the next datagram was \"{next}\", not \"{question}\" again.",
+                   "{socket} 超时后，下一个数据报是“{next}”，而不是再次发送“{question}”。"),
     "gave-up": _w("Socket {socket} timed out and was closed without sending again.",
                   "套接字 {socket} 超时后没有再次发送就被关闭了。"),
     # the lab could not reach the student's listener from where the checker stands (lab/exercises/checker.py)

@@ -114,7 +114,9 @@ def closed(c: Calls) -> Result:
     code = "closed"
     for e in c.errors("socket-never-closed"):
         return failed(code, "never-closed", socket=_params(e).get("socket", e.get("endpoint")))
-    ends = [s for s in c.sockets if c.of(s, "accept") or c.of(s, "connect")]
+    # (a UDP socket neither accepts nor connects: one that sent is the program's too)
+    ends = [s for s in c.sockets if c.of(s, "accept") or c.of(s, "connect")
+            or c.proto(s) == "udp" and c.of(s, "send")]
     return passed(code) if ends and all(c.of(s, "close") for s in ends) else pending(code)
 
 
@@ -174,18 +176,33 @@ def _timed_out(e: Ev) -> bool:
         e.get("call") in ("recv", "recvfrom", "recv_into") and e.get("code") is None and e.get("errno") is None)
 
 
+def _payload(e: Ev) -> Any:
+    return e.get("data") if e.get("data") is not None else e.get("hex")
+
+
 def retries(c: Calls) -> Result:
+    """After a timeout, the next datagram the socket sends is the question it asked before (sent again); one
+    that sends the next question instead gave the lost answer up."""
     code = "retries"
     for s, evs in c.sockets.items():
         if c.proto(s) != "udp":
             continue
-        timed_out = [i for i, e in evs if _timed_out(e)]
-        if timed_out:
-            if any(i > timed_out[0] and e["kind"] == "send" for i, e in evs):
+        for at in (i for i, e in evs if _timed_out(e)):  # the first timeout that says which, decides
+            asked = [e for i, e in evs if i < at and e["kind"] == "send"]
+            then = next((e for i, e in evs if i > at and e["kind"] == "send"), None)
+            if then is None:
+                if any(i > at and e["kind"] == "close" for i, e in evs):
+                    return failed(code, "gave-up", socket=s)
+                continue
+            if not asked or _payload(then) == _payload(asked[-1]):
                 return passed(code)
-            if any(e["kind"] == "close" for _, e in evs):
-                return failed(code, "gave-up", socket=s)
+            return failed(code, "moved-on", socket=s, question=_shown(asked[-1]), next=_shown(then))
     return pending(code)
+
+
+def _shown(e: Ev) -> str:
+    text = _payload(e)
+    return str(text)[:40] if text is not None else "?"
 
 
 RULES: dict[str, Callable[[Calls], Result]] = {
