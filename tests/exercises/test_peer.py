@@ -5,6 +5,7 @@ checks it should, and nothing of a probe outlives it (threads, fds, memory)."""
 from __future__ import annotations
 
 import socket
+import threading
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -180,4 +181,36 @@ def test_the_tutorials_threaded_echo_server_passes(redis_server: RedisServer, re
         server.stop()
     results = {**peer, **evaluate(exercise("echo-server"), server.events())}
     assert states(results) == {c.code: PASS for c in exercise("echo-server").checks}
+    resources.settled()
+
+
+def test_a_silent_server_is_probed_once_not_four_times(resources: Resources) -> None:
+    """A server that accepts and never answers fails every echo check after one wait: the class's other
+    students wait behind this probe (one prober), so the lab does not connect again to hear nothing."""
+    from lab.exercises.peer import Target, probe_echo
+
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(0.05)
+
+        def accept_all() -> None:
+            while not stop.is_set():
+                try:
+                    accepted.append(listener.accept()[0])
+                except TimeoutError:
+                    continue
+
+        thread = threading.Thread(target=accept_all, name="silent-server")
+        thread.start()
+        results = probe_echo(Target("127.0.0.1", listener.getsockname()[1]), wait=0.5)
+        stop.set()
+        thread.join(10)
+    for conn in accepted:
+        conn.close()
+    assert {code: (r.state, r.reason) for code, r in results.items()} == {
+        "echo-exact": (FAIL, "no-answer"), "echo-glued": (FAIL, "no-answer"), "echo-split": (FAIL, "no-answer"),
+        "three-clients": (FAIL, "answered")}
+    assert len(accepted) == 1, "one connection heard nothing: the lab did not try the other cases"
+    assert "0.5" in reason_text("no-answer", results["echo-split"].params, "en")
     resources.settled()
