@@ -7,6 +7,8 @@ import math
 
 import pytest
 
+from bench.b16_viewers import decide as hall_decision
+from bench.b2_echo import fast_enough
 from bench.b3_delivery import decide as delivery_decision
 from bench.b8_agents import delivery
 from bench.rounds import Goal, Rounds, at_least, at_most, in_turns, ratios, turn_order
@@ -113,3 +115,28 @@ def test_the_agents_delivery_is_decided_on_the_median_round_and_set_against_the_
     assert not delivery(8, _load([40.0, 45.0, 46.0], [20.0, 20.0, 20.0], missing=1)).met
     assert not delivery(8, _load([60.0, 45.0, 51.0], [20.0, 20.0, 20.0])).met
     assert delivery(9, _load([200.0, 240.0, 900.0], [50.0, 60.0, 70.0]), at_most(250, "ms")).met
+
+
+def test_the_echo_goal_counts_only_against_a_fast_plain_server() -> None:
+    assert fast_enough(120_000.0) == (True, "")
+    fast, why = fast_enough(17_000.0)
+    assert not fast and "17,000 round trips/s, under the 100,000" in why
+
+
+def _phase(p99: float, viewers: int = 200, missing: int = 0, dropped: int = 0) -> dict[str, object]:
+    return {"viewers": viewers, "recorded": 1000, "missing": missing, "duplicated": 0, "dropped": dropped,
+            "p50_ms": p99 / 3, "p99_ms": p99, "max_ms": p99 * 2, "command_p99_ms": 20.0, "commands": 100,
+            "commands_failed": 0, "cpu_seconds": {}, "rss_before_mb": [60.0], "rss_after_mb": [70.0],
+            "load_average": [1.0, 2.0], "per_viewer": []}
+
+
+def test_the_lecture_hall_is_decided_on_its_median_round_against_one_dashboard_alone() -> None:
+    single = {"admitted": 80, "refusal": {"status": 503, "code": "too-many-websockets"}, "health_with_viewers": 200,
+              "per_viewer_kib": 125.0}
+    alone = [_phase(50.0, 67), _phase(100.0, 67), _phase(40.0, 67)]
+    row = hall_decision(single, [67, 67, 66], alone, [_phase(100.0), _phase(400.0), _phase(200.0)])
+    assert row.met and row.figures["paired"]["median"] == 200.0 and row.figures["ratio"] == 4.0  # 2, 4, 5
+    assert not hall_decision(single, [67, 67, 66], alone, [_phase(300.0), _phase(260.0), _phase(200.0)]).met
+    lost = [_phase(100.0), _phase(100.0, missing=5, dropped=2), _phase(100.0)]  # 3 events lost untold
+    assert not hall_decision(single, [67, 67, 66], alone, lost).met
+    assert hall_decision(single, [67, 67, 66], alone, [_phase(100.0), _phase(100.0, missing=5, dropped=5), _phase(100.0)]).met
