@@ -103,12 +103,12 @@ def dashboard(env: dict[str, str] | None = None, gunicorn: bool = True, app: str
     url = f"http://127.0.0.1:{port}"
     session = requests.Session()
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            try:
-                if session.get(url + "/api/health", timeout=1).ok:
+            try:  # (a loaded machine may accept before the app answers: a slow first answer is no failure)
+                if session.get(url + "/api/health", timeout=5).ok:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.05)
         else:
             raise RuntimeError("the dashboard did not start")
