@@ -28,7 +28,7 @@ from .common import ROOT, Dashboard, Result, dashboard
 from .fleet import AgentHosts, Commands, redis_server, reports_of, wait_for_agents
 from .rounds import Rounds, at_most, in_turns, ratios, span
 
-VIEWERS, RATE, SECONDS = 200, 2000, span(20, 5)
+VIEWERS, RATE, SECONDS = 200, 2000, span(15, 5)
 PAIRS = span(3, 2)
 DASHBOARDS = 3  # 200 viewers over 80 places a dashboard (100 threads less a fifth)
 VIEWER_PROCESSES = 2  # per dashboard: parsing 2,000 events/s for ~67 viewers needs more than one GIL

@@ -15,7 +15,7 @@ from typing import Any
 from .common import PACED_SENDER as SENDER, Dashboard, Result, Watchers, dashboard
 from .rounds import Rounds, at_most, in_turns, ratios, span
 
-RATE, SECONDS, CLIENTS, PROCESSES = 2000, span(20, 5), 50, 5
+RATE, SECONDS, CLIENTS, PROCESSES = 2000, span(15, 5), 50, 5
 PAIRS = span(3, 2)
 GOAL = at_most(250, "ms")
 # Every watcher connects from 127.0.0.1, standing in for a room of machines: lift the per-address

@@ -12,7 +12,7 @@ from .common import Result
 from .fleet import load_run
 from .rounds import Goal, Rounds, at_most, ratios, span
 
-AGENTS, RATE, SECONDS = 20, 200, span(20, 5)
+AGENTS, RATE, SECONDS = 20, 200, span(15, 5)
 PAIRS = span(3, 2)
 GOAL = at_most(50, "ms")
 

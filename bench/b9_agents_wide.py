@@ -14,7 +14,7 @@ from .common import Result
 from .fleet import load_run
 from .rounds import at_most, span
 
-AGENTS, RATE, SECONDS = 50, 100, span(15, 5)
+AGENTS, RATE, SECONDS = 50, 100, span(10, 4)
 GOAL = at_most(250, "ms")
 
 
