@@ -87,6 +87,8 @@ class Rounds:
             return "not measured"
         unit = self.goal.unit if self.goal.unit == "x" else f" {self.goal.unit}"
         low, high = min(self.figures), max(self.figures)
+        if len(self.figures) == 1:
+            return f"{self.median:.{digits}f}{unit} (one paired round)"
         return (f"{self.median:.{digits}f}{unit} (median of {len(self.figures)} paired rounds, "
                 f"{low:.{digits}f}-{high:.{digits}f}; best {self.best:.{digits}f}{unit})")
 

@@ -52,6 +52,7 @@ def test_the_goals_say_themselves() -> None:
     assert at_most(100, "ms").text == "<= 100 ms"
     assert Rounds((80.0, 95.0, 120.0), at_most(100, "ms")).text(0) == "95 ms (median of 3 paired rounds, 80-120; best 80 ms)"
     assert Rounds((), at_least(0.6)).text() == "not measured" and not Rounds((), at_least(0.6)).met
+    assert Rounds((1.62,), at_least(0.9)).text() == "1.62x (one paired round)"
 
 
 def test_the_rounds_are_kept_for_the_page() -> None:
