@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run class test lint bench screenshots clean
+.PHONY: run class test lint bench bench-quick screenshots clean
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -44,6 +44,10 @@ screenshots: $(VENV)/.test-deps
 
 bench: $(VENV)/.test-deps
 	$(PY) -m bench
+
+# Every row with fewer, shorter rounds: minutes, to see that all run (its figures are not the ones to publish).
+bench-quick: $(VENV)/.test-deps
+	SOCKETLAB_BENCH_QUICK=1 $(PY) -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache lab-downloads

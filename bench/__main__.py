@@ -1,5 +1,6 @@
 """`python -m bench [1 2 ...]`: run the benchmarks, print the table, write bench/results.json and, from it,
-docs/performance.md (bench/report.py)."""
+docs/performance.md (bench/report.py). With SOCKETLAB_BENCH_QUICK=1 (`make bench-quick`) every row runs
+fewer, shorter rounds (bench/rounds.py): a check that all run, not the figures to publish."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ import sys
 import time
 from dataclasses import asdict
 
-from . import report
+from . import report, rounds
 from .common import ROOT, Result
 
 BENCHES = {1: "b1_download", 2: "b2_echo", 3: "b3_delivery", 4: "b4_flood", 5: "b5_page", 6: "b6_startup",
            7: "b7_idle", 8: "b8_agents", 9: "b9_agents_wide", 10: "b10_agent_commands", 11: "b11_agent_death",
            12: "b12_agent_echo", 13: "b13_trace", 14: "b14_capture", 15: "b15_idle_conns",
-           16: "b16_viewers"}
+           16: "b16_viewers", 17: "b17_busy_echo", 18: "b18_busy_health"}
 
 
 def main() -> int:
@@ -42,7 +43,7 @@ def main() -> int:
     # the machine's state beside the figures: a shared machine's load explains a run better than the code
     out.write_text(json.dumps({"date": date, "machine": platform.platform(), "cores": os.cpu_count(),
                                "load": {"before": load_before, "after": os.getloadavg()},
-                               "seconds": round(time.monotonic() - started, 1),
+                               "seconds": round(time.monotonic() - started, 1), "quick": rounds.QUICK,
                                "results": [asdict(r) for r in results]}, indent=2) + "\n")
     page = report.write(out)
     print(f"\nwritten to {out.relative_to(ROOT)} and {page.relative_to(ROOT)} in {time.monotonic() - started:.0f} s")

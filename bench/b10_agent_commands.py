@@ -4,7 +4,7 @@ reply:{dashboard} -> REST, while 20 agents ship 4,000 events/s to 10 viewers."""
 
 from __future__ import annotations
 
-from .b8_agents import AGENTS, RATE, SECONDS
+from .b8_agents import AGENTS, PAIRS, RATE, SECONDS
 from .common import Result
 from .fleet import load_run
 
@@ -12,7 +12,7 @@ P99_LIMIT_MS = 50
 
 
 def run() -> Result:
-    load = load_run(AGENTS, RATE, SECONDS)
+    load = load_run(AGENTS, RATE, SECONDS, pairs=PAIRS)
     met = load["command_p99_ms"] <= P99_LIMIT_MS and load["commands_failed"] == 0
     return Result(10, f"command round trip under bench 8's load ({AGENTS} agents x {RATE} events/s)",
                   f"p50 {load['command_p50_ms']:.1f} ms, p99 {load['command_p99_ms']:.1f} ms, max "

@@ -64,6 +64,17 @@ class Dashboard:
         response.raise_for_status()
         return response.json()
 
+    def events(self) -> list[dict[str, Any]]:
+        """Every event the dashboard's ring still holds, oldest first (GET /api/events, page by page)."""
+        found: list[dict[str, Any]] = []
+        after = 0
+        while True:
+            page = self.api("GET", f"/api/events?after={after}&limit=10000")
+            found += page["events"]
+            if page["last"] <= after or not page["events"]:
+                return found
+            after = page["last"]
+
     def rss_mb(self) -> float:
         with open(f"/proc/{self.pid}/status") as f:
             for line in f:
@@ -73,27 +84,31 @@ class Dashboard:
 
 
 @contextmanager
-def dashboard(env: dict[str, str] | None = None, gunicorn: bool = True) -> Iterator[Dashboard]:
-    """The app in its own process, as in production (gunicorn gthread) on 127.0.0.1 and a free port."""
+def dashboard(env: dict[str, str] | None = None, gunicorn: bool = True, app: str = "webapp:create_app()") -> Iterator[Dashboard]:
+    """The app in its own process, as in production (gunicorn gthread) on 127.0.0.1 and a free port.
+    Another `app` (a baseline, such as bench.bare_app) is served the same way, without the dashboard's
+    gunicorn.conf.py (its hooks read the dashboard's configuration)."""
     work = Path(tempfile.mkdtemp(prefix="socketlab-bench-"))
     port = free_port()
     full_env = dict(os.environ, SOCKETLAB_FILES=str(work / "files"), SOCKETLAB_DOWNLOADS=str(work / "downloads"),
                     SOCKETLAB_STATE_DIR=str(work / "state"), **(env or {}))  # (never the project's instance/)
     if gunicorn:
         cmd = [sys.executable, "-m", "gunicorn", "-w", "1", "--threads", "100", "--graceful-timeout", "5",
-               "-b", f"127.0.0.1:{port}", "--log-level", "warning", "webapp:create_app()"]
+               "-b", f"127.0.0.1:{port}", "--log-level", "warning", app]
+        if app != "webapp:create_app()":
+            cmd[3:3] = ["-c", "/dev/null"]
     else:
         cmd = [sys.executable, "-m", "webapp", "--port", str(port)]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     session = requests.Session()
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            try:
-                if session.get(url + "/api/health", timeout=1).ok:
+            try:  # (a loaded machine may accept before the app answers: a slow first answer is no failure)
+                if session.get(url + "/api/health", timeout=5).ok:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.05)
         else:
             raise RuntimeError("the dashboard did not start")

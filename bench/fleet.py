@@ -11,6 +11,7 @@ import functools
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -22,7 +23,8 @@ from typing import Any, Iterator
 
 import requests
 
-from .common import ROOT, Dashboard, dashboard, percentile
+from .common import ROOT, Dashboard, Watchers, dashboard, percentile
+from .rounds import in_turns
 
 REDIS_SERVER = os.environ.get("REDIS_SERVER") or "/usr/bin/redis-server"
 VIEWER_PROCESSES = 2  # 10 viewers as 2 processes of 5: parsing 40,000 events/s needs more than one GIL
@@ -182,38 +184,86 @@ class Commands(threading.Thread):
         self.join(15)
 
 
+def paced_senders(ports: list[int], rate: int, seconds: float, processes: int) -> None:
+    """`rate` datagrams a second to each of `ports` for `seconds`, from `processes` processes (as
+    AgentHosts spreads its agents; agent_host.paced does the sending), until all are done."""
+    code = ("import sys; from bench.agent_host import paced; "
+            "paced([('127.0.0.1', int(p)) for p in sys.argv[3:]], int(sys.argv[1]), float(sys.argv[2]))")
+    shares = [ports[i::processes] for i in range(processes)]
+    senders = [subprocess.Popen([sys.executable, "-c", code, str(rate), str(seconds), *map(str, share)], cwd=ROOT)
+               for share in shares if share]
+    for sender in senders:
+        sender.wait()
+
+
+def agent_round(lab: Dashboard, hosts: AgentHosts, seconds: int, rate: int, viewers: int) -> dict[str, Any]:
+    """One round through the agents: fresh viewers, commands timed meanwhile, every agent at `rate`."""
+    watchers = AgentWatchers(lab.url, viewers)
+    commands = Commands(lab.url, list(hosts.endpoints.values()))
+    rss_before = lab.rss_mb()
+    load_before = os.getloadavg()[0]  # (2 cores: anything else running shows in the percentiles)
+    commands.start()
+    done = hosts.go(seconds, rate)
+    commands.stop()
+    reports = watchers.finish({name: [d["first"], d["last"]] for name, d in done.items()})
+    return {"done": done, "reports": reports, "commands": commands, "rss": [rss_before, lab.rss_mb()],
+            "load": [load_before, os.getloadavg()[0]]}
+
+
+def embedded_round(lab: Dashboard, ports: list[int], seconds: int, rate: int, viewers: int,
+                   processes: int) -> list[dict[str, Any]]:
+    """The same round on one dashboard whose own lab holds a udp-server per agent: its viewers' reports."""
+    watchers = [Watchers(lab.url, n, latency=True)
+                for n in (viewers // VIEWER_PROCESSES + (1 if i < viewers % VIEWER_PROCESSES else 0)
+                          for i in range(VIEWER_PROCESSES)) if n]
+    paced_senders(ports, rate, seconds, processes)
+    return [r for w in watchers for r in w.finish()]
+
+
+def worst_p99(reports: list[dict[str, Any]]) -> float:
+    return max(r["latency_ms"].get("p99", float("inf")) for r in reports)
+
+
 @functools.cache
-def load_run(agents: int, rate: int, seconds: int, viewers: int = 10, processes: int = 5) -> dict[str, Any]:
+def load_run(agents: int, rate: int, seconds: int, viewers: int = 10, processes: int = 5,
+             pairs: int = 3) -> dict[str, Any]:
     """`agents` agents each recording `rate` events a second for `seconds`, watched by `viewers` through
-    one dashboard, with commands timed meanwhile. Cached: benches 8 and 10 read the same run."""
-    with redis_server() as url, over_agents(url, viewers) as lab:
+    one dashboard, with commands timed meanwhile; in turns with its baseline, the same load on one
+    dashboard's own lab (a udp-server per agent, the same senders, the same viewers), `pairs` rounds
+    each. Cached: benches 8 and 10 read the same run."""
+    with redis_server() as url, over_agents(url, viewers) as lab, \
+            dashboard({"SOCKETLAB_MAX_WEBSOCKETS_PER_ADDRESS": str(viewers + 5)}) as alone:
+        ports = [alone.api("POST", "/api/endpoints", json={"kind": "udp-server", "port": 0, "mode": "manual"})["local"][1]
+                 for _ in range(agents)]
         hosts = AgentHosts(url, agents, processes)
         try:
             wait_for_agents(lab, list(hosts.endpoints))
             for endpoint_id in hosts.endpoints.values():  # each known to the dashboard (its state event came)
                 wait_for_endpoint(lab, endpoint_id)
-            watchers = AgentWatchers(lab.url, viewers)
-            commands = Commands(lab.url, list(hosts.endpoints.values()))
-            rss_before = lab.rss_mb()
-            load_before = os.getloadavg()[0]  # (2 cores: anything else running shows in the percentiles)
-            commands.start()
-            done = hosts.go(seconds, rate)
-            commands.stop()
-            rss_after = lab.rss_mb()
-            reports = watchers.finish({name: [d["first"], d["last"]] for name, d in done.items()})
+            embedded, rounds = in_turns([lambda: embedded_round(alone, ports, seconds, rate, viewers, processes),
+                                         lambda: agent_round(lab, hosts, seconds, rate, viewers)], pairs)
         finally:
             hosts.close()
-    recorded = sum(d["last"] - d["first"] + 1 for d in done.values())
-    return {"agents": agents, "rate": rate, "seconds": seconds, "viewers": len(reports),
-            "datagrams": sum(d["datagrams"] for d in done.values()), "recorded": recorded,
-            "suppressed": sum(d["suppressed"] for d in done.values()), "dropped": sum(d["dropped"] for d in done.values()),
+    reports = [r for one in rounds for r in one["reports"]]
+    done = [one["done"] for one in rounds]
+    commands = [ms for one in rounds for ms in one["commands"].ms]
+    recorded = sum(d["last"] - d["first"] + 1 for one in done for d in one.values())
+    p99s = [worst_p99(one["reports"]) for one in rounds]
+    embedded_p99s = [worst_p99(one) for one in embedded]
+    return {"agents": agents, "rate": rate, "seconds": seconds, "viewers": viewers, "pairs": pairs,
+            "datagrams": sum(d["datagrams"] for one in done for d in one.values()), "recorded": recorded,
+            "suppressed": sum(d["suppressed"] for one in done for d in one.values()),
+            "dropped": sum(d["dropped"] for one in done for d in one.values()),
             "missing": sum(r["missing"] for r in reports), "duplicated": sum(r["duplicated"] for r in reports),
             "backwards": sum(r["backwards"] for r in reports),
-            "p50_ms": sorted(r["latency_ms"].get("p50", float("inf")) for r in reports)[len(reports) // 2],
-            "p99_ms": max(r["latency_ms"].get("p99", float("inf")) for r in reports),
+            "p50_ms": statistics.median(sorted(r["latency_ms"].get("p50", float("inf")) for r in one["reports"])
+                                        [len(one["reports"]) // 2] for one in rounds),
+            "p99_ms_rounds": p99s, "embedded_p99_ms_rounds": embedded_p99s,
             "max_ms": max(r["latency_ms"].get("max", float("inf")) for r in reports),
+            "embedded_gaps": sum(r["gaps"] for one in embedded for r in one),
             "per_viewer": [{k: v for k, v in r.items() if k != "states"} for r in reports],
-            "command_p50_ms": percentile(commands.ms, 50), "command_p99_ms": percentile(commands.ms, 99),
-            "command_max_ms": max(commands.ms, default=float("nan")), "commands": len(commands.ms),
-            "commands_failed": commands.failed, "rss_before_mb": round(rss_before), "rss_after_mb": round(rss_after),
-            "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
+            "command_p50_ms": percentile(commands, 50), "command_p99_ms": percentile(commands, 99),
+            "command_max_ms": max(commands, default=float("nan")), "commands": len(commands),
+            "commands_failed": sum(one["commands"].failed for one in rounds),
+            "rss_before_mb": round(rounds[0]["rss"][0]), "rss_after_mb": round(rounds[-1]["rss"][1]),
+            "load_average": [[round(x, 1) for x in one["load"]] for one in rounds]}
