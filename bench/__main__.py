@@ -18,7 +18,8 @@ from .common import ROOT, Result
 BENCHES = {1: "b1_download", 2: "b2_echo", 3: "b3_delivery", 4: "b4_flood", 5: "b5_page", 6: "b6_startup",
            7: "b7_idle", 8: "b8_agents", 9: "b9_agents_wide", 10: "b10_agent_commands", 11: "b11_agent_death",
            12: "b12_agent_echo", 13: "b13_trace", 14: "b14_capture", 15: "b15_idle_conns",
-           16: "b16_viewers", 17: "b17_busy_echo", 18: "b18_busy_health"}
+           16: "b16_viewers", 17: "b17_busy_echo", 18: "b18_busy_health",
+           19: "b19_class"}
 
 
 def main() -> int:

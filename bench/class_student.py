@@ -1,4 +1,4 @@
-"""A student's program for bench 17, run under the one-file tracer the dashboard serves (GET /trace.py):
+"""A student's program for bench 19, run under the one-file tracer the dashboard serves (GET /trace.py):
 a threaded TCP echo server of its own, and a client of it making `rate` socket calls a second (send and
 recv on each side of a round trip: four traced calls) for `seconds`.
 
