@@ -1,0 +1,190 @@
+"""`python -m bench.echo_cpu`: the CPU a lab echo server spends per 64-byte round trip, against a plain
+threaded echo server, and what recording one event costs on the lab's thread.
+
+Each server runs in a process of its own and this process is the client, so neither server shares an
+interpreter lock with the loop that drives it. On a shared machine round trips a second move with
+everyone else's load; the CPU a server's process spends per round trip (user + system, from /proc, all
+its threads) moves much less. The two servers take turns (plain, lab, lab, plain, ...), and the figure
+is the median of the paired ratios of that run.
+
+Lab servers, each a Lab in its own process with one tcp-server in echo mode:
+- `bare`: data events over the per-second limit (1 a second): the lab's socket path alone;
+- `recorded`: every event recorded, and taken from the bus and encoded as JSON by a reader thread as
+  the Socket.IO relay does (in batches, paced), so what recording costs in all is counted.
+
+Then timeit of one `recv` event recorded as a connection's receive loop records it, kept or over the
+per-second limit, beside the tracer's record (a tuple into a bounded ring).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+from typing import Any
+
+from .b2_echo import PLAIN_SERVER, cpu_seconds
+from .common import ROOT
+
+LAB_SERVER = """
+import sys, tempfile, threading, time
+import orjson
+from lab import Lab
+from lab.sockets.endpoint import Limits
+
+mode = sys.argv[1]
+work = tempfile.mkdtemp(prefix="socketlab-echo-cpu-")
+per_second = 1 if mode == "bare" else 10_000_000
+lab = Lab(work + "/files", work + "/downloads", limits=Limits(events_per_second=per_second))
+server = lab.create({"kind": "tcp-server", "host": "127.0.0.1", "port": 0, "mode": "echo"})
+lab.bus.since(0)
+print(server.to_json()["local"][1], flush=True)
+
+def relay():  # as webapp/relay.py: wait, take a batch, encode it, at most one batch every 15 ms
+    last = lab.bus.last_seq
+    while True:
+        if not lab.bus.wait(last, 1.0):
+            continue
+        time.sleep(0.015)
+        events, _ = lab.bus.since(last, 2000)
+        if events:
+            orjson.dumps([e.to_json() for e in events])
+            last = events[-1].seq
+
+if mode == "recorded":
+    threading.Thread(target=relay, daemon=True).start()
+sys.stdin.read()
+"""
+
+
+class Server:
+    """An echo server in a process of its own; its port and CPU per round trip of each round."""
+
+    def __init__(self, name: str, argv: list[str]) -> None:
+        self.name = name
+        self.proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        self.port = int(self.proc.stdout.readline())
+        self.cpu_us: list[float] = []
+        self.rates: list[float] = []
+
+    def measure(self, rounds: int) -> float:
+        """CPU microseconds per round trip of this server over `rounds` round trips."""
+        message = b"m" * 64
+        with socket.create_connection(("127.0.0.1", self.port)) as s:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for _ in range(200):  # warm: the connection's thread is running, the first events are out
+                s.sendall(message)
+                got = 0
+                while got < 64:
+                    got += len(s.recv(64 - got))
+            before, start = cpu_seconds(self.proc.pid), time.perf_counter()
+            for _ in range(rounds):
+                s.sendall(message)
+                got = 0
+                while got < 64:
+                    got += len(s.recv(64 - got))
+            elapsed = time.perf_counter() - start
+            cpu = (cpu_seconds(self.proc.pid) - before) / rounds * 1e6
+        self.cpu_us.append(cpu)
+        self.rates.append(rounds / elapsed)
+        return cpu
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream:
+                stream.close()
+
+
+def paired(lab: Server, plain: Server, pairs: int, rounds: int) -> dict[str, Any]:
+    ratios = []
+    for i in range(pairs):
+        if i % 2:
+            ratios.append(lab.measure(rounds) / plain.measure(rounds))
+        else:
+            p = plain.measure(rounds)
+            ratios.append(lab.measure(rounds) / p)
+    return {"cpu_ratio_median": statistics.median(ratios), "cpu_ratios": [round(r, 2) for r in ratios],
+            "lab_cpu_us": statistics.median(lab.cpu_us), "plain_cpu_us": statistics.median(plain.cpu_us),
+            "lab_rps": statistics.median(lab.rates), "plain_rps": statistics.median(plain.rates)}
+
+
+def record_costs() -> dict[str, float]:
+    """ns per call: one recv event as a connection records it (kept; over the limit), and the tracer's record."""
+    sys.path.insert(0, str(ROOT))
+    from agent.trace.tracer import Tracer
+    from lab.events.bus import EventBus
+
+    setup = """
+import time
+from lab.events.bus import EventBus
+bus = EventBus(capacity=10_000, max_per_second={limit})
+data = b"m" * 64
+args = {{"bufsize": 65536}}
+local, peer = ("127.0.0.1", 5000), ("127.0.0.1", 40000)
+n = 64
+"""
+    # (as Connection.publish records a recv: every field after seq, positionally)
+    stmt = ("bus.record(time.time(), 'e1', 'c1', 'tcp', 'recv', local, peer, n, data, "
+            "f'recv(65536) returned {n} bytes', 'recv', args, n, None, None, None, None, None, None, None)")
+    if hasattr(EventBus, "record_call"):  # the socket threads' own entry (fields built when kept)
+        stmt = "bus.record_call(RECV, time.time(), where, n, data)"
+        setup += "from lab.sockets.connection import RECV\nwhere = ('e1', 'c1', 'tcp', local, peer)\n"
+    number = 200_000
+    out = {}
+    for name, limit in (("record_kept_ns", 10**9), ("record_over_limit_ns", 1)):
+        out[name] = min(timeit.repeat(stmt, setup.format(limit=limit), number=number, repeat=5)) / number * 1e9
+    tracer = Tracer("t")
+    data = b"m" * 64
+    where = ("e1", "tcp", ("127.0.0.1", 5000), ("127.0.0.1", 40000))
+
+    def tracer_record() -> None:
+        tracer.put((time.time(), "MainThread", where, "recv", 65536, 64, data, None))
+
+    out["tracer_put_ns"] = min(timeit.repeat(tracer_record, number=number, repeat=5)) / number * 1e9
+    return {k: round(v) for k, v in out.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.echo_cpu")
+    parser.add_argument("--pairs", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=20_000)
+    parser.add_argument("--json", help="also write the figures to this file")
+    options = parser.parse_args()
+    figures: dict[str, Any] = {"load": os.getloadavg()}
+    plain = Server("plain", [sys.executable, "-c", PLAIN_SERVER])
+    try:
+        for mode in ("bare", "recorded"):
+            lab = Server(mode, [sys.executable, "-c", LAB_SERVER, mode])
+            try:
+                figures[mode] = paired(lab, plain, options.pairs, options.rounds)
+            finally:
+                lab.close()
+            f = figures[mode]
+            print(f"lab echo, {mode:8}: {f['cpu_ratio_median']:.2f}x the plain server's CPU per round trip "
+                  f"(median of {options.pairs} pairs {f['cpu_ratios']}); {f['lab_cpu_us']:.1f} vs "
+                  f"{f['plain_cpu_us']:.1f} us; {f['lab_rps']:.0f} vs {f['plain_rps']:.0f} round trips/s", flush=True)
+            plain.cpu_us.clear()
+            plain.rates.clear()
+    finally:
+        plain.close()
+    figures["record"] = record_costs()
+    print("record one recv event: " + ", ".join(f"{k} {v}" for k, v in figures["record"].items()))
+    if options.json:
+        with open(options.json, "w") as f:
+            json.dump(figures, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    tempfile.tempdir = None
+    sys.exit(main())
