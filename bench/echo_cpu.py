@@ -9,8 +9,9 @@ is the median of the paired ratios of that run.
 
 Lab servers, each a Lab in its own process with one tcp-server in echo mode:
 - `bare`: data events over the per-second limit (1 a second): the lab's socket path alone;
-- `recorded`: every event recorded, and taken from the bus and encoded as JSON by a reader thread as
-  the Socket.IO relay does (in batches, paced), so what recording costs in all is counted.
+- `recorded`: every event recorded.
+In both a reader thread takes the events from the bus and encodes them as JSON as the Socket.IO relay
+does for a viewer (in batches, paced), so what recording costs in all is counted.
 
 Then timeit of one `recv` event recorded as a connection's receive loop records it, kept or over the
 per-second limit, beside the tracer's record (a tuple into a bounded ring).
@@ -19,6 +20,7 @@ per-second limit, beside the tracer's record (a tuple into a bounded ring).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import socket
@@ -45,7 +47,6 @@ per_second = 1 if mode == "bare" else 10_000_000
 lab = Lab(work + "/files", work + "/downloads", limits=Limits(events_per_second=per_second))
 server = lab.create({"kind": "tcp-server", "host": "127.0.0.1", "port": 0, "mode": "echo"})
 lab.bus.since(0)
-print(server.to_json()["local"][1], flush=True)
 
 def relay():  # as webapp/relay.py: wait, take a batch, encode it, at most one batch every 15 ms
     last = lab.bus.last_seq
@@ -58,8 +59,9 @@ def relay():  # as webapp/relay.py: wait, take a batch, encode it, at most one b
             orjson.dumps([e.to_json() for e in events])
             last = events[-1].seq
 
-if mode == "recorded":
-    threading.Thread(target=relay, daemon=True).start()
+reader = threading.Thread(target=relay, daemon=True)
+reader.start()
+print(server.to_json()["local"][1], reader.native_id, flush=True)
 sys.stdin.read()
 """
 
@@ -71,8 +73,11 @@ class Server:
         self.name = name
         self.proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
-        self.port = int(self.proc.stdout.readline())
+        port, *reader = self.proc.stdout.readline().split()
+        self.port = int(port)
+        self.reader = f"/proc/{self.proc.pid}/task/{reader[0]}/stat" if reader else None
         self.cpu_us: list[float] = []
+        self.reader_us: list[float] = []  # (of cpu_us: the reader's, which takes and encodes the events)
         self.rates: list[float] = []
 
     def measure(self, rounds: int) -> float:
@@ -86,6 +91,7 @@ class Server:
                 while got < 64:
                     got += len(s.recv(64 - got))
             before, start = cpu_seconds(self.proc.pid), time.perf_counter()
+            reader_before = self._reader_cpu()
             for _ in range(rounds):
                 s.sendall(message)
                 got = 0
@@ -93,9 +99,17 @@ class Server:
                     got += len(s.recv(64 - got))
             elapsed = time.perf_counter() - start
             cpu = (cpu_seconds(self.proc.pid) - before) / rounds * 1e6
+            self.reader_us.append((self._reader_cpu() - reader_before) / rounds * 1e6)
         self.cpu_us.append(cpu)
         self.rates.append(rounds / elapsed)
         return cpu
+
+    def _reader_cpu(self) -> float:
+        if self.reader is None:
+            return 0.0
+        with open(self.reader) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def close(self) -> None:
         self.proc.kill()
@@ -115,40 +129,60 @@ def paired(lab: Server, plain: Server, pairs: int, rounds: int) -> dict[str, Any
             ratios.append(lab.measure(rounds) / p)
     return {"cpu_ratio_median": statistics.median(ratios), "cpu_ratios": [round(r, 2) for r in ratios],
             "lab_cpu_us": statistics.median(lab.cpu_us), "plain_cpu_us": statistics.median(plain.cpu_us),
+            "lab_threads_cpu_us": statistics.median(c - r for c, r in zip(lab.cpu_us, lab.reader_us, strict=True)),
+            "reader_cpu_us": statistics.median(lab.reader_us),
             "lab_rps": statistics.median(lab.rates), "plain_rps": statistics.median(plain.rates)}
 
 
 def record_costs() -> dict[str, float]:
-    """ns per call: one recv event as a connection records it (kept; over the limit), and the tracer's record."""
-    sys.path.insert(0, str(ROOT))
+    """ns per call: one `recv` event recorded as a connection's receive loop records it, on the lab's
+    thread, and (apart) what making it costs the reader that takes it, kept or over the per-second
+    limit; beside them, the tracer's record (a tuple into a bounded ring)."""
     from agent.trace.tracer import Tracer
     from lab.events.bus import EventBus
 
-    setup = """
-import time
-from lab.events.bus import EventBus
-bus = EventBus(capacity=10_000, max_per_second={limit})
-data = b"m" * 64
-args = {{"bufsize": 65536}}
-local, peer = ("127.0.0.1", 5000), ("127.0.0.1", 40000)
-n = 64
-"""
-    # (as Connection.publish records a recv: every field after seq, positionally)
-    stmt = ("bus.record(time.time(), 'e1', 'c1', 'tcp', 'recv', local, peer, n, data, "
-            "f'recv(65536) returned {n} bytes', 'recv', args, n, None, None, None, None, None, None, None)")
-    if hasattr(EventBus, "record_call"):  # the socket threads' own entry (fields built when kept)
-        stmt = "bus.record_call(RECV, time.time(), where, n, data)"
-        setup += "from lab.sockets.connection import RECV\nwhere = ('e1', 'c1', 'tcp', local, peer)\n"
-    number = 200_000
-    out = {}
-    for name, limit in (("record_kept_ns", 10**9), ("record_over_limit_ns", 1)):
-        out[name] = min(timeit.repeat(stmt, setup.format(limit=limit), number=number, repeat=5)) / number * 1e9
-    tracer = Tracer("t")
     data = b"m" * 64
-    where = ("e1", "tcp", ("127.0.0.1", 5000), ("127.0.0.1", 40000))
+    local, peer = ("127.0.0.1", 5000), ("127.0.0.1", 40000)
+    number = 100_000
+    out: dict[str, float] = {}
+    if not hasattr(EventBus, "record_call"):  # (a lab that records in full on the socket's thread)
+        args = {"bufsize": 65536}
+        for name, limit in (("record_kept_ns", 10**9), ("record_over_limit_ns", 1)):
+            bus = EventBus(capacity=10_000, max_per_second=limit)
+
+            def record(n: int = 64, bus: EventBus = bus) -> None:
+                bus.record(time.time(), "e1", "c1", "tcp", "recv", local, peer, n, data,
+                           f"recv(65536) returned {n} bytes", "recv", args, n, None, None, None, None, None, None, None)
+
+            out[name] = min(timeit.repeat(record, number=number, repeat=5)) / number * 1e9
+    else:
+        from lab.sockets.connection import RECV
+        where = ("e1", "c1", "tcp", local, peer)
+        batch = 2_000  # (recorded, then taken by a reader in one go: as the relay takes them)
+        for name, limit in (("kept", 10**9), ("over_limit", 1)):
+            bus = EventBus(capacity=10_000, max_per_second=limit)
+            best_record, best_make = float("inf"), float("inf")
+            gc.disable()  # (as timeit does)
+            try:
+                for _ in range(5):
+                    recording = making = 0.0
+                    for _ in range(number // batch):
+                        start = time.perf_counter()
+                        for _ in range(batch):
+                            bus.record_call(RECV, time.time(), where, 64, data)
+                        middle = time.perf_counter()
+                        bus.since(bus.last_seq)
+                        recording, making = recording + middle - start, making + time.perf_counter() - middle
+                    best_record, best_make = min(best_record, recording), min(best_make, making)
+            finally:
+                gc.enable()
+            out[f"record_{name}_ns"] = best_record / number * 1e9
+            out[f"reader_makes_{name}_ns"] = best_make / number * 1e9
+    tracer = Tracer("t")
+    traced = ("e1", "tcp", local, peer)
 
     def tracer_record() -> None:
-        tracer.put((time.time(), "MainThread", where, "recv", 65536, 64, data, None))
+        tracer.put((time.time(), "MainThread", traced, "recv", 65536, 64, data, None))
 
     out["tracer_put_ns"] = min(timeit.repeat(tracer_record, number=number, repeat=5)) / number * 1e9
     return {k: round(v) for k, v in out.items()}
@@ -172,7 +206,9 @@ def main() -> int:
             f = figures[mode]
             print(f"lab echo, {mode:8}: {f['cpu_ratio_median']:.2f}x the plain server's CPU per round trip "
                   f"(median of {options.pairs} pairs {f['cpu_ratios']}); {f['lab_cpu_us']:.1f} vs "
-                  f"{f['plain_cpu_us']:.1f} us; {f['lab_rps']:.0f} vs {f['plain_rps']:.0f} round trips/s", flush=True)
+                  f"{f['plain_cpu_us']:.1f} us (of the lab's: {f['lab_threads_cpu_us']:.1f} its socket threads, "
+                  f"{f['reader_cpu_us']:.1f} the reader); {f['lab_rps']:.0f} vs {f['plain_rps']:.0f} round trips/s",
+                  flush=True)
             plain.cpu_us.clear()
             plain.rates.clear()
     finally:

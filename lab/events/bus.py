@@ -243,7 +243,7 @@ def event_bytes(detail: str, head: bytes | None, args: dict[str, Any] | None, pa
 
 #: Recorded events queued before the recording thread makes them itself, in one batch (when no reader
 #: took them meanwhile). Each holds at most a preview of its payload, so the queue stays small.
-PENDING = 512
+PENDING = 4096
 
 
 class Form(Protocol):
@@ -372,13 +372,15 @@ class EventBus:
             self._hand_over()
 
     def _hand_over(self) -> None:
-        """Recorded events are waiting: wake the readers that wait for them (they make them), or, when
-        nobody waits and PENDING are queued, make them here, in one batch under one lock."""
+        """Make what is queued, in one batch under one lock: a reader waits for it (woken only when an
+        event was kept: a flood over the per-second limit wakes nobody), or PENDING are queued and
+        nobody read them meanwhile. A reader that is busy (the relay between two batches) makes them
+        itself when it reads, off the recording threads."""
         with self._lock:
-            if self._waiting:
+            seq = self._seq
+            self._build()
+            if self._waiting and self._seq != seq:
                 self._cond.notify_all()
-            else:
-                self._build()
 
     def _build(self) -> None:
         """Number, admit and make every event recorded so far, in the order recorded. Called with the
@@ -576,9 +578,8 @@ class EventBus:
         with self._cond:
             self._waiting += 1
             try:
-                woken = self._cond.wait_for(lambda: self._seq > after or bool(self._pending) or cancelled(), timeout)
-                self._build()
-                return woken and self._seq > after
+                self._build()  # (after counting itself in: a record() from now on sees it waiting)
+                return self._cond.wait_for(lambda: self._seq > after or cancelled(), timeout) and self._seq > after
             finally:
                 self._waiting -= 1
 
