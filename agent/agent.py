@@ -1,7 +1,8 @@
 """A lab agent: one lab on this host, driven by dashboards through Redis Streams only.
 
 Three threads, each with its own retry loop, so that none of them depends on another being well:
-- the shipper (agent/shipper.py) moves the lab's events to ev:{name};
+- the courier's forwarder moves the lab's events to the courier (agent/courier.py), a process of its own
+  whose shipper (agent/shipper.py) encodes them and moves them to ev:{name};
 - the inbox (agent/inbox.py) reads cmd:{name}, runs each command in a small pool, answers on the
   dashboard's reply stream;
 - the heartbeat keeps hb:{name} alive (PX 2500, every 0.5 s): an agent is up while the key exists, so a
@@ -25,10 +26,11 @@ import orjson
 
 from lab import Lab
 
+from .courier import Courier
 from .inbox import BLOCK_MS, Inbox
 from .redisconn import connect
 from .retry import PROBLEMS, Outage
-from .shipper import Shipper, now_ms
+from .shipper import now_ms
 
 HEARTBEAT_SECONDS = 0.5
 HEARTBEAT_TTL_MS = 2500
@@ -45,32 +47,33 @@ class Agent:
         self.boot_ms = now_ms()
         self.since = time.time()
         self.stopping = threading.Event()
-        self.shipper = Shipper(self.client, lab.bus, name, self.boot_ms, self.stopping)
+        # (named as before: what it says of its shipper reads as the shipper did, `sent`, `outage`...)
+        self.shipper = Courier(lab.bus, name, self.boot_ms, redis_url, self.stopping)
         self.inbox = Inbox(self.client, lab, name, self.stopping)
         self.hb_key = f"hb:{name}"
         self.heartbeat = orjson.dumps({"name": name, "host": socket.gethostname(), "boot_ms": self.boot_ms,
                                        "pid": os.getpid(), "since": self.since})
         self.beats = 0
         self._hb_outage = Outage(log, f"agent {name}: heartbeat")
-        self._threads = [threading.Thread(target=self.shipper.run, name=f"agent-ship-{name}", daemon=True),
-                         threading.Thread(target=self.inbox.run, name=f"agent-cmd-{name}", daemon=True),
+        self._threads = [threading.Thread(target=self.inbox.run, name=f"agent-cmd-{name}", daemon=True),
                          threading.Thread(target=self._beat, name=f"agent-hb-{name}", daemon=True)]
         self._started = False
 
     def start(self) -> None:
         self._started = True
+        self.shipper.start()
         for thread in self._threads:
             thread.start()
 
     def stop(self) -> None:
         """Stop reading commands, let running ones answer, ship the last events, delete hb:{name}."""
         self.stopping.set()
-        self.lab.bus.wake()  # (the shipper waits on the bus)
+        self.lab.bus.wake()  # (the forwarder waits on the bus)
         if self._started:
-            inbox, shipper, heartbeat = self._threads
+            inbox, heartbeat = self._threads
             inbox.join()
             self.inbox.close()  # running commands finish and answer before the last events ship
-            shipper.join()
+            self.shipper.stop()
             heartbeat.join()
         else:
             self.inbox.close()

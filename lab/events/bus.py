@@ -304,6 +304,11 @@ class EventBus:
         self._pending: deque[tuple[Form | None, tuple[Any, ...]]] = deque()
 
     @property
+    def capacity(self) -> int:
+        """The most events the ring holds (a lab agent's courier holds as many: agent/courier.py)."""
+        return self._capacity
+
+    @property
     def last_seq(self) -> int:
         if self._pending:
             with self._lock:
