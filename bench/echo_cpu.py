@@ -12,6 +12,9 @@ Lab servers, each a Lab in its own process with one tcp-server in echo mode:
 - `recorded`: every event recorded.
 In both a reader thread takes the events from the bus and encodes them as JSON as the Socket.IO relay
 does for a viewer (in batches, paced), so what recording costs in all is counted.
+- `agent` (with --agent): the lab of a lab agent (agent/agent.py) over a redis-server of its own,
+  every event recorded and shipped to Redis; the CPU of the agent's process, and apart that of its
+  children (the courier that encodes and ships, when there is one).
 
 Then timeit of one `recv` event recorded as a connection's receive loop records it, kept or over the
 per-second limit, beside the tracer's record (a tuple into a bounded ring).
@@ -20,6 +23,7 @@ per-second limit, beside the tracer's record (a tuple into a bounded ring).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -27,13 +31,13 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import timeit
 from typing import Any
 
 from .b2_echo import PLAIN_SERVER, cpu_seconds
 from .common import ROOT
+from .fleet import redis_server
 
 LAB_SERVER = """
 import sys, tempfile, threading, time
@@ -59,9 +63,19 @@ def relay():  # as webapp/relay.py: wait, take a batch, encode it, at most one b
             orjson.dumps([e.to_json() for e in events])
             last = events[-1].seq
 
-reader = threading.Thread(target=relay, daemon=True)
-reader.start()
-print(server.to_json()["local"][1], reader.native_id, flush=True)
+if mode == "agent":  # a lab agent's lab: its shipper (or its courier's forwarder) is the reader
+    from agent.agent import Agent
+    running = Agent("echo", sys.argv[2], lab)
+    running.start()
+    print(server.to_json()["local"][1], flush=True)
+    sys.stdin.read()
+    running.stop()
+    lab.close()
+    sys.exit(0)
+else:
+    reader = threading.Thread(target=relay, daemon=True)
+    reader.start()
+    print(server.to_json()["local"][1], reader.native_id, flush=True)
 sys.stdin.read()
 """
 
@@ -78,6 +92,7 @@ class Server:
         self.reader = f"/proc/{self.proc.pid}/task/{reader[0]}/stat" if reader else None
         self.cpu_us: list[float] = []
         self.reader_us: list[float] = []  # (of cpu_us: the reader's, which takes and encodes the events)
+        self.children_us: list[float] = []  # (beside cpu_us: the processes it started, e.g. an agent's courier)
         self.rates: list[float] = []
 
     def measure(self, rounds: int) -> float:
@@ -90,6 +105,8 @@ class Server:
                 got = 0
                 while got < 64:
                     got += len(s.recv(64 - got))
+            children = self._children()
+            children_before = sum(map(cpu_seconds, children))
             before, start = cpu_seconds(self.proc.pid), time.perf_counter()
             reader_before = self._reader_cpu()
             for _ in range(rounds):
@@ -102,7 +119,15 @@ class Server:
             self.reader_us.append((self._reader_cpu() - reader_before) / rounds * 1e6)
         self.cpu_us.append(cpu)
         self.rates.append(rounds / elapsed)
+        self.children_us.append((sum(map(cpu_seconds, children)) - children_before) / rounds * 1e6)
         return cpu
+
+    def _children(self) -> list[int]:
+        try:
+            with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
+                return [int(pid) for pid in f.read().split()]
+        except OSError:
+            return []
 
     def _reader_cpu(self) -> float:
         if self.reader is None:
@@ -112,11 +137,17 @@ class Server:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def close(self) -> None:
+        """End of stdin: a lab server stops what it started (an agent, its courier); then it is killed."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(15 if self.name != "plain" else 0.1)
+        except subprocess.TimeoutExpired:
+            pass
         self.proc.kill()
         self.proc.wait()
-        for stream in (self.proc.stdin, self.proc.stdout):
-            if stream:
-                stream.close()
+        if self.proc.stdout:
+            self.proc.stdout.close()
 
 
 def paired(lab: Server, plain: Server, pairs: int, rounds: int) -> dict[str, Any]:
@@ -131,6 +162,7 @@ def paired(lab: Server, plain: Server, pairs: int, rounds: int) -> dict[str, Any
             "lab_cpu_us": statistics.median(lab.cpu_us), "plain_cpu_us": statistics.median(plain.cpu_us),
             "lab_threads_cpu_us": statistics.median(c - r for c, r in zip(lab.cpu_us, lab.reader_us, strict=True)),
             "reader_cpu_us": statistics.median(lab.reader_us),
+            "children_cpu_us": statistics.median(lab.children_us),
             "lab_rps": statistics.median(lab.rates), "plain_rps": statistics.median(plain.rates)}
 
 
@@ -193,12 +225,18 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=7)
     parser.add_argument("--rounds", type=int, default=20_000)
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--agent", action="store_true", help="also a lab agent's lab over Redis (needs redis-server)")
+    parser.add_argument("--no-record", action="store_true", help="skip the timing of record()")
     options = parser.parse_args()
     figures: dict[str, Any] = {"load": os.getloadavg()}
-    plain = Server("plain", [sys.executable, "-c", PLAIN_SERVER])
-    try:
-        for mode in ("bare", "recorded"):
-            lab = Server(mode, [sys.executable, "-c", LAB_SERVER, mode])
+    with contextlib.ExitStack() as stack:
+        plain = Server("plain", [sys.executable, "-c", PLAIN_SERVER])
+        stack.callback(plain.close)
+        modes = [("bare", []), ("recorded", [])]
+        if options.agent:
+            modes.append(("agent", [stack.enter_context(redis_server())]))
+        for mode, more in modes:
+            lab = Server(mode, [sys.executable, "-c", LAB_SERVER, mode, *more])
             try:
                 figures[mode] = paired(lab, plain, options.pairs, options.rounds)
             finally:
@@ -207,12 +245,13 @@ def main() -> int:
             print(f"lab echo, {mode:8}: {f['cpu_ratio_median']:.2f}x the plain server's CPU per round trip "
                   f"(median of {options.pairs} pairs {f['cpu_ratios']}); {f['lab_cpu_us']:.1f} vs "
                   f"{f['plain_cpu_us']:.1f} us (of the lab's: {f['lab_threads_cpu_us']:.1f} its socket threads, "
-                  f"{f['reader_cpu_us']:.1f} the reader); {f['lab_rps']:.0f} vs {f['plain_rps']:.0f} round trips/s",
+                  f"{f['reader_cpu_us']:.1f} the reader; beside them {f['children_cpu_us']:.1f} its children); "
+                  f"{f['lab_rps']:.0f} vs {f['plain_rps']:.0f} round trips/s",
                   flush=True)
             plain.cpu_us.clear()
             plain.rates.clear()
-    finally:
-        plain.close()
+    if options.no_record:
+        return 0
     figures["record"] = record_costs()
     print("record one recv event: " + ", ".join(f"{k} {v}" for k, v in figures["record"].items()))
     if options.json:
@@ -222,5 +261,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    tempfile.tempdir = None
     sys.exit(main())
