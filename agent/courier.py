@@ -44,7 +44,8 @@ from .shipper import BATCH_EVENTS, Shipper
 
 MAX_FRAME = 64 << 20
 READY_SECONDS = 10.0  # start() returns once the courier is up (its imports done), or after this
-FLUSH_SECONDS = 5.0  # at the end, at most this long for the last events (a Redis that is away must not hang it)
+FLUSH_SECONDS = 5.0
+RESTART_SECONDS = 1.0  # a courier that died is started again after this  # at the end, at most this long for the last events (a Redis that is away must not hang it)
 STATUS_SECONDS = 0.05  # how often the shipper's standing is written back, while it changes
 SOCKET_TIMEOUT = 2.0  # (as the agent's: above the inbox's blocking read, which this process has not)
 
@@ -69,7 +70,9 @@ class Courier:
     Forwarding costs the lab's process a tuple per event and one marshal per frame: the JSON, the
     fitting to an entry's size and the RESP are the courier's. A courier that is slow makes the pipe
     full: the forwarding thread then waits in write() (the sockets do not), and the bus holds the
-    events meanwhile, as it held them for an unreachable Redis.
+    events meanwhile, as it held them for an unreachable Redis. A courier that died (killed, out of
+    memory) is started again, after RESTART_SECONDS, and given again what Redis was not known to
+    hold: its shipper resynchronises first, so nothing Redis holds is written twice.
     """
 
     def __init__(self, bus: EventBus, name: str, boot_ms: int, redis_url: str, stopping: threading.Event) -> None:
@@ -79,27 +82,32 @@ class Courier:
         self.sent = 0  # the newest seq Redis is known to hold (the courier's shipper says)
         self.shipped = 0
         self.dropped = 0
+        self.restarts = 0
         self.outage = Outage()
         self._proc: subprocess.Popen[bytes] | None = None
-        self._threads: list[threading.Thread] = []
-        self._broken = False
-        self._ready = threading.Event()
+        self._listening: threading.Thread | None = None
+        self._forwarding = threading.Thread(target=self._forward, name=f"agent-forward-{name}", daemon=True)
 
     def start(self) -> None:
         """Start the courier and forward to it; returns once it is up, so the first events go at once
         (it says its standing first thing, before it reaches Redis: this waits for no Redis)."""
+        self._spawn()
+        self._forwarding.start()
+
+    def _spawn(self) -> None:
         env = environment()
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
         env["SOCKETLAB_REDIS"] = self.redis_url  # (not on the command line: `ps` shows that to every user)
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "agent.courier", "--name", self.name, "--boot-ms", str(self.boot_ms),
-             "--capacity", str(self.bus.capacity)],
+             "--capacity", str(self.bus.capacity), "--sent", str(self.sent), "--shipped", str(self.shipped),
+             "--dropped", str(self.dropped)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, start_new_session=True)  # (Ctrl-C is the agent's)
-        self._threads = [threading.Thread(target=self._forward, name=f"agent-forward-{self.name}", daemon=True),
-                         threading.Thread(target=self._listen, name=f"agent-courier-{self.name}", daemon=True)]
-        for thread in self._threads:
-            thread.start()
-        self._ready.wait(READY_SECONDS)
+        ready = threading.Event()
+        self._listening = threading.Thread(target=self._listen, args=(self._proc, ready),
+                                           name=f"agent-courier-{self.name}", daemon=True)
+        self._listening.start()
+        ready.wait(READY_SECONDS)
 
     def stop(self) -> None:
         """Forward what is left, end the pipe, and let the courier ship it (within its FLUSH_SECONDS)."""
@@ -107,26 +115,31 @@ class Courier:
         self.bus.wake()
         if self._proc is None:
             return
-        forwarding, listening = self._threads
-        forwarding.join()
-        assert self._proc.stdin is not None
+        self._forwarding.join()
+        self._end(FLUSH_SECONDS + 5)
+
+    def _end(self, timeout: float) -> None:
+        """End the pipe, wait for the courier (at most `timeout`) and for what it said last."""
+        proc = self._proc
+        assert proc is not None and proc.stdin is not None
         try:
-            self._proc.stdin.close()
+            proc.stdin.close()
         except OSError:
-            pass
+            pass  # (a pipe the courier broke: its end is gone already)
         try:
-            self._proc.wait(FLUSH_SECONDS + 5)
+            proc.wait(timeout)
         except subprocess.TimeoutExpired:
             log.warning("agent %s: its courier did not end; stopping it", self.name)
-            self._proc.kill()
-            self._proc.wait()
-        listening.join()
-        if self._proc.stdout is not None:
-            self._proc.stdout.close()
+            proc.kill()
+            proc.wait()
+        if self._listening is not None:
+            self._listening.join()
+        if proc.stdout is not None:
+            proc.stdout.close()
 
     def _forward(self) -> None:
         forwarded_at = 0.0
-        while not self.stopping.is_set() and not self._broken:
+        while not self.stopping.is_set():
             if not self.bus.wait(self.forwarded, 0.5, cancelled=self.stopping.is_set):
                 continue
             pause = forwarded_at + shipping.BATCH_SECONDS - time.monotonic()
@@ -140,33 +153,40 @@ class Courier:
                 break
 
     def _forward_once(self) -> int:
-        if self._broken:
-            return 0
         events, _ = self.bus.since(self.forwarded, BATCH_EVENTS)  # (a gap in seqs is what the bus let go)
-        rows = [tuple(e) for e in events if type(e) is Event]  # (an agent's lab relays in no one's events)
         if not events:
             return 0
+        rows = [tuple(e) for e in events if type(e) is Event]  # (an agent's lab relays in no one's events)
         try:
             frame = marshal.dumps(rows)
         except ValueError:  # a field of a type marshal does not take: as its JSON form has it
             frame = marshal.dumps([_marshallable(row) for row in rows])
-        stdin = self._proc.stdin if self._proc is not None else None
-        assert stdin is not None
+        proc = self._proc
+        assert proc is not None and proc.stdin is not None
         try:
-            stdin.write(len(frame).to_bytes(4, "big") + frame)
-            stdin.flush()
-        except (BrokenPipeError, ValueError, OSError) as exc:
-            self._broken = True
-            log.error("agent %s: its courier is gone (%s): events after seq %d are not shipped", self.name, exc,
-                      self.forwarded)
+            proc.stdin.write(len(frame).to_bytes(4, "big") + frame)
+            proc.stdin.flush()
+        except (OSError, ValueError) as exc:  # (BrokenPipeError: it died)
+            self._restart(exc)
             return 0
         self.forwarded = events[-1].seq
         return len(events)
 
-    def _listen(self) -> None:
+    def _restart(self, exc: BaseException) -> None:
+        """The courier died: start another, and give it again what Redis was not known to hold (what the
+        bus let go meanwhile becomes a "dropped" event, as after any outage)."""
+        log.error("agent %s: its courier is gone (%s); starting another in %.0f s", self.name, exc, RESTART_SECONDS)
+        self._end(0)
+        if self.stopping.wait(RESTART_SECONDS):
+            return
+        self.restarts += 1
+        self.forwarded = self.sent
+        self._spawn()
+
+    def _listen(self, proc: subprocess.Popen[bytes], ready: threading.Event) -> None:
         """The courier's standing, one JSON line a change, until it ends."""
-        assert self._proc is not None and self._proc.stdout is not None
-        for line in self._proc.stdout:
+        assert proc.stdout is not None
+        for line in proc.stdout:
             try:
                 said = orjson.loads(line)
             except orjson.JSONDecodeError:
@@ -174,8 +194,8 @@ class Courier:
             self.boot_ms, self.shipped, self.dropped = said["boot_ms"], said["shipped"], said["dropped"]
             self.outage.since = said["outage_since"]
             self.sent = said["sent"]  # (last: a test that waits for it finds the rest current)
-            self._ready.set()
-        self._ready.set()  # (it ended before it said anything: nothing to wait for)
+            ready.set()
+        ready.set()  # (it ended before it said anything: nothing to wait for)
 
 
 def _marshallable(row: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -198,10 +218,11 @@ class Held:
     before they were forwarded), at most `capacity`: the oldest leave first. What the Shipper reads
     (wait, since, last_seq, wake) as it reads an EventBus."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, after: int = 0) -> None:
+        """`after`: the newest seq Redis is known to hold already (a courier started again)."""
         self._events: deque[Event] = deque(maxlen=max(1, capacity))
         self._cond = threading.Condition()
-        self._last = 0
+        self._last = after
 
     @property
     def last_seq(self) -> int:
@@ -284,11 +305,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", required=True)
     parser.add_argument("--boot-ms", type=int, required=True)
     parser.add_argument("--capacity", type=int, required=True)
+    # where an earlier courier of this agent stood (it died): Redis holds every seq up to --sent
+    parser.add_argument("--sent", type=int, default=0)
+    parser.add_argument("--shipped", type=int, default=0)
+    parser.add_argument("--dropped", type=int, default=0)
     options = parser.parse_args(argv)
-    held = Held(options.capacity)
+    held = Held(options.capacity, options.sent)
     client = connect(redis_url(environment()), SOCKET_TIMEOUT)  # (the URL from the environment: never in argv)
     stopping = threading.Event()
     shipper = Shipper(client, held, options.name, options.boot_ms, stopping)
+    shipper.sent, shipper.shipped, shipper.dropped = options.sent, options.shipped, options.dropped
     standing = Standing(shipper, sys.stdout.buffer)
     shipping = threading.Thread(target=shipper.run, name=f"agent-ship-{options.name}", daemon=True)
     saying = threading.Thread(target=standing.run, args=(stopping,), name="agent-standing", daemon=True)

@@ -65,3 +65,24 @@ def test_the_agents_events_are_encoded_in_another_process(agent: Agent, agent_la
     assert courier is not None and courier.pid != os.getpid() and courier.poll() is None
     assert not any(t.name.startswith("agent-ship-") for t in threading.enumerate())  # (no shipper in this process)
     assert [e["seq"] for _, e in stream(r, NAME)] == list(range(1, last + 1))
+
+
+def test_a_courier_that_dies_is_replaced_and_nothing_is_lost_or_written_twice(
+        agent: Agent, agent_lab: Lab, r: redis.Redis) -> None:
+    server = agent_lab.create(ECHO)
+    echo_round_trips(server.local[1], 5)
+    wait_until(lambda: agent.shipper.sent == agent_lab.bus.last_seq > 0)
+    first = agent.shipper._proc
+    assert first is not None
+    first.kill()  # (the courier alone: the lab and the agent go on)
+    first.wait()
+    echo_round_trips(server.local[1], 5)  # recorded while no courier runs
+    wait_until(lambda: agent.shipper.restarts == 1, timeout=15)
+    echo_round_trips(server.local[1], 5)
+    wait_until(lambda: any(e.kind == "close" for e in agent_lab.bus.since(0, 10_000)[0][-3:]))
+    last = agent_lab.bus.last_seq
+    wait_until(lambda: agent.shipper.sent == last, timeout=15)
+    entries = stream(r, NAME)
+    assert [entry_id for entry_id, _ in entries] == [f"{agent.boot_ms}-{seq}" for seq in range(1, last + 1)]
+    assert [e["seq"] for _, e in entries] == list(range(1, last + 1))
+    assert not [e for _, e in entries if e["kind"] == "agent"]  # nothing the bus let go: no "dropped"
