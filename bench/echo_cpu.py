@@ -40,7 +40,7 @@ from .common import ROOT
 from .fleet import redis_server
 
 LAB_SERVER = """
-import sys, tempfile, threading, time
+import shutil, sys, tempfile, threading, time
 import orjson
 from lab import Lab
 from lab.sockets.endpoint import Limits
@@ -63,20 +63,21 @@ def relay():  # as webapp/relay.py: wait, take a batch, encode it, at most one b
             orjson.dumps([e.to_json() for e in events])
             last = events[-1].seq
 
+running = None
 if mode == "agent":  # a lab agent's lab: its shipper (or its courier's forwarder) is the reader
     from agent.agent import Agent
     running = Agent("echo", sys.argv[2], lab)
     running.start()
     print(server.to_json()["local"][1], flush=True)
-    sys.stdin.read()
-    running.stop()
-    lab.close()
-    sys.exit(0)
 else:
     reader = threading.Thread(target=relay, daemon=True)
     reader.start()
     print(server.to_json()["local"][1], reader.native_id, flush=True)
-sys.stdin.read()
+sys.stdin.read()  # (until the benchmark is done with this server)
+if running is not None:
+    running.stop()
+lab.close()
+shutil.rmtree(work, ignore_errors=True)
 """
 
 
