@@ -1,7 +1,8 @@
 """The agent's events, from its lab's bus to the stream ev:{agent}: every 10 ms, one pipelined XADD.
 
 Invariant: `sent` is the newest seq that Redis is known to hold; every event after it is still in the
-lab's bus, or counted as dropped there. So the bus is the outage buffer: while Redis is away nothing is
+lab's bus (for a lab agent: in what its courier holds of it, agent/courier.py), or counted as dropped
+there. So the bus is the outage buffer: while Redis is away nothing is
 taken from it, and when Redis is back the shipper asks Redis for the newest id it holds and goes on
 from there. Ids are explicit, `{boot_ms}-{seq}`: an XADD sent twice (its answer was lost) is refused by
 Redis as "equal or smaller than the target stream top item", which means it is already there, so no

@@ -265,6 +265,13 @@ class EventBus:
     a flood of data events cannot make a late joiner lose the listen/accept/close that explain it.
     Readers get them back in seq order, the gaps counted as dropped.
 
+    Recording is a tuple into a queue (record(), record_call()): the socket threads neither take the
+    lock nor make the event. The queue is numbered, admitted against the per-second limit and made
+    into Events in the order recorded, in batches, by whoever reads next (since(), wait(), last_seq,
+    publish(), ...), or by a recording thread when a reader waits or PENDING are queued. So seqs, the
+    limit and the counts are what recording them one by one would give, and an event over the limit
+    is counted without being made.
+
     Bounds: the ring holds at most `capacity` events and `max_bytes` bytes, the pinned ones at most
     `pinned` and `pinned_bytes`; whichever is reached first makes the oldest leave (so the ring stays
     consecutive: it is only ever cut at its old end). Sizes are each event's JSON, estimated once

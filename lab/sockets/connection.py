@@ -145,10 +145,10 @@ class Connection(Generic[H]):
                 closed_by: str | None = None, errno: str | None = None, code: str | None = None,
                 params: dict[str, Any] | None = None, message: int | None = None,
                 framing: str | None = None, ts: float | None = None) -> None:
-        # straight to the bus, every field in order: this runs twice per echoed message
+        # straight to the bus, every field in order (the data path's recv and send: record_call, below)
         self._bus.record(time.time() if ts is None else ts, self.owner.id, self.id, self.owner.proto, kind,
-                                  self.local, self.peer, size, payload, detail, call, args, result, closed_by, errno,
-                                  code, params, message, framing, None)
+                         self.local, self.peer, size, payload, detail, call, args, result, closed_by, errno,
+                         code, params, message, framing, None)
 
     # -- receiving (runs in the connection's own thread) ------------------------------------
 
