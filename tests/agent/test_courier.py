@@ -15,6 +15,7 @@ from agent.shipper import Shipper
 from lab import Lab
 from lab.events.bus import Event
 
+from ..redis_server import RedisServer
 from ..support import wait_until
 from .conftest import NAME
 from .helpers import stream
@@ -86,3 +87,14 @@ def test_a_courier_that_dies_is_replaced_and_nothing_is_lost_or_written_twice(
     assert [entry_id for entry_id, _ in entries] == [f"{agent.boot_ms}-{seq}" for seq in range(1, last + 1)]
     assert [e["seq"] for _, e in entries] == list(range(1, last + 1))
     assert not [e for _, e in entries if e["kind"] == "agent"]  # nothing the bus let go: no "dropped"
+
+
+def test_an_agent_may_ship_from_its_own_process(redis_server: RedisServer, agent_lab: Lab, r: redis.Redis) -> None:
+    with Agent(NAME, redis_server.url, agent_lab, courier=False) as running:
+        server = agent_lab.create(ECHO)
+        echo_round_trips(server.local[1], 5)
+        wait_until(lambda: any(e.kind == "close" for e in agent_lab.bus.since(0, 10_000)[0]))
+        last = agent_lab.bus.last_seq
+        wait_until(lambda: running.shipper.sent == last)
+        assert any(t.name == f"agent-ship-{NAME}" for t in threading.enumerate())
+    assert [e["seq"] for _, e in stream(r, NAME)] == list(range(1, last + 1))
