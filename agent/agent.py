@@ -1,7 +1,8 @@
 """A lab agent: one lab on this host, driven by dashboards through Redis Streams only.
 
 Three threads, each with its own retry loop, so that none of them depends on another being well:
-- the shipper (agent/shipper.py) moves the lab's events to ev:{name};
+- the courier's forwarder moves the lab's events to the courier (agent/courier.py), a process of its own
+  whose shipper (agent/shipper.py) encodes them and moves them to ev:{name};
 - the inbox (agent/inbox.py) reads cmd:{name}, runs each command in a small pool, answers on the
   dashboard's reply stream;
 - the heartbeat keeps hb:{name} alive (PX 2500, every 0.5 s): an agent is up while the key exists, so a
@@ -25,6 +26,7 @@ import orjson
 
 from lab import Lab
 
+from .courier import Courier
 from .inbox import BLOCK_MS, Inbox
 from .redisconn import connect
 from .retry import PROBLEMS, Outage
@@ -38,39 +40,53 @@ log = logging.getLogger("agent")
 
 
 class Agent:
-    def __init__(self, name: str, redis_url: str, lab: Lab) -> None:
-        """Checks the URL (BadInput with a sentence when it is not one); connects only in the threads."""
+    def __init__(self, name: str, redis_url: str, lab: Lab, courier: bool = True) -> None:
+        """Checks the URL (BadInput with a sentence when it is not one); connects only in the threads.
+
+        `courier` False: the shipper runs as a thread of this process, encoding here (a process that
+        holds many agents, each with a courier of ~25 MB, may prefer that)."""
         self.name, self.lab = name, lab
         self.client = connect(redis_url, SOCKET_TIMEOUT)
         self.boot_ms = now_ms()
         self.since = time.time()
         self.stopping = threading.Event()
-        self.shipper = Shipper(self.client, lab.bus, name, self.boot_ms, self.stopping)
+        # (a Courier says what its shipper says: `sent`, `shipped`, `dropped`, `boot_ms`, `outage.since`)
+        shipping: list[threading.Thread] = []
+        self.shipper: Courier | Shipper
+        if courier:
+            self.shipper = Courier(lab.bus, name, self.boot_ms, redis_url, self.stopping)
+        else:
+            self.shipper = shipper = Shipper(self.client, lab.bus, name, self.boot_ms, self.stopping)
+            shipping.append(threading.Thread(target=shipper.run, name=f"agent-ship-{name}", daemon=True))
         self.inbox = Inbox(self.client, lab, name, self.stopping)
         self.hb_key = f"hb:{name}"
         self.heartbeat = orjson.dumps({"name": name, "host": socket.gethostname(), "boot_ms": self.boot_ms,
                                        "pid": os.getpid(), "since": self.since})
         self.beats = 0
         self._hb_outage = Outage(log, f"agent {name}: heartbeat")
-        self._threads = [threading.Thread(target=self.shipper.run, name=f"agent-ship-{name}", daemon=True),
-                         threading.Thread(target=self.inbox.run, name=f"agent-cmd-{name}", daemon=True),
-                         threading.Thread(target=self._beat, name=f"agent-hb-{name}", daemon=True)]
+        self._threads = [threading.Thread(target=self.inbox.run, name=f"agent-cmd-{name}", daemon=True),
+                         threading.Thread(target=self._beat, name=f"agent-hb-{name}", daemon=True), *shipping]
         self._started = False
 
     def start(self) -> None:
         self._started = True
+        if isinstance(self.shipper, Courier):
+            self.shipper.start()
         for thread in self._threads:
             thread.start()
 
     def stop(self) -> None:
         """Stop reading commands, let running ones answer, ship the last events, delete hb:{name}."""
         self.stopping.set()
-        self.lab.bus.wake()  # (the shipper waits on the bus)
+        self.lab.bus.wake()  # (the shipper, or the courier's forwarder, waits on the bus)
         if self._started:
-            inbox, shipper, heartbeat = self._threads
+            inbox, heartbeat, *shipping = self._threads
             inbox.join()
             self.inbox.close()  # running commands finish and answer before the last events ship
-            shipper.join()
+            if isinstance(self.shipper, Courier):
+                self.shipper.stop()
+            for thread in shipping:
+                thread.join()
             heartbeat.join()
         else:
             self.inbox.close()

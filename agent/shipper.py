@@ -1,7 +1,8 @@
 """The agent's events, from its lab's bus to the stream ev:{agent}: every 10 ms, one pipelined XADD.
 
 Invariant: `sent` is the newest seq that Redis is known to hold; every event after it is still in the
-lab's bus, or counted as dropped there. So the bus is the outage buffer: while Redis is away nothing is
+lab's bus (for a lab agent: in what its courier holds of it, agent/courier.py), or counted as dropped
+there. So the bus is the outage buffer: while Redis is away nothing is
 taken from it, and when Redis is back the shipper asks Redis for the newest id it holds and goes on
 from there. Ids are explicit, `{boot_ms}-{seq}`: an XADD sent twice (its answer was lost) is refused by
 Redis as "equal or smaller than the target stream top item", which means it is already there, so no
@@ -14,12 +15,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, Callable, Protocol, Sequence
 
 import orjson
 import redis
 
-from lab.events.bus import Event, EventBus, Recorded
+from lab.events.bus import Event, Recorded
 
 from .retry import PROBLEMS, UNREACHABLE, Outage
 
@@ -44,8 +45,20 @@ ALREADY_THERE = "equal or smaller"  # Redis: "The ID specified in XADD is equal 
 log = logging.getLogger("agent.shipper")
 
 
+class Source(Protocol):
+    """Where a Shipper takes its events from, by seq: a lab's EventBus (a traced program's courier), or
+    what a lab agent's courier holds of its lab's (agent/courier.py)."""
+
+    @property
+    def last_seq(self) -> int: ...
+
+    def since(self, after: int, limit: int = ...) -> tuple[Sequence[Recorded], int]: ...
+
+    def wait(self, after: int, timeout: float, cancelled: Callable[[], bool] = ...) -> bool: ...
+
+
 class Shipper:
-    def __init__(self, client: redis.Redis, bus: EventBus, name: str, boot_ms: int, stopping: threading.Event) -> None:
+    def __init__(self, client: redis.Redis, bus: Source, name: str, boot_ms: int, stopping: threading.Event) -> None:
         self.client, self.bus, self.name, self.boot_ms = client, bus, name, boot_ms
         self.key = f"ev:{name}"
         key = self.key.encode()  # (an agent's name is letters, digits and _.-: no '%' to confuse the template)
@@ -224,7 +237,7 @@ def fitted(body: dict[str, Any], limit: int = MAX_ENTRY_BYTES) -> bytes:
                          "detail": str(body.get("detail", ""))[:200], "cut": True})
 
 
-def _first_gap(after: int, events: list[Recorded]) -> int:
+def _first_gap(after: int, events: Sequence[Recorded]) -> int:
     """The first seq after `after` that `events` (ascending) lacks."""
     expected = after + 1
     for event in events:

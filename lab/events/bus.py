@@ -19,13 +19,13 @@ import json
 import threading
 import time
 from collections import deque
-from typing import Any, Callable, Concatenate, NamedTuple, ParamSpec, TypeVar
+from typing import Any, Callable, Concatenate, NamedTuple, ParamSpec, Protocol, TypeVar
 
 from .kinds import LIFECYCLE_KINDS
 
 Address = tuple[str, int]
 
-__all__ = ["FIELDS", "JSON_FIELDS", "LIFECYCLE_KINDS", "Event", "EventBus", "PREVIEW_BYTES", "Recorded", "Relayed"]
+__all__ = ["FIELDS", "JSON_FIELDS", "LIFECYCLE_KINDS", "Event", "EventBus", "Form", "PREVIEW_BYTES", "Recorded", "Relayed"]
 
 #: Bytes of payload kept in an event. Previews are cut *before* formatting, so a 1 MB recv
 #: costs the same to record as a 64-byte one.
@@ -215,6 +215,15 @@ def _json_bytes(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str))
 
 
+def _measured(fields: tuple[Any, ...]) -> int:
+    """The measured size of an event with params, state or a long detail (0 for a light one)."""
+    detail, params, state = fields[_DETAIL], fields[_PARAMS], fields[_STATE]
+    if params is None and state is None and len(detail) <= LIGHT_DETAIL:
+        return 0
+    head = fields[_HEAD]
+    return event_bytes(detail, None if head is None else head[:PREVIEW_BYTES], fields[_ARGS], params, state)
+
+
 def event_bytes(detail: str, head: bytes | None, args: dict[str, Any] | None, params: dict[str, Any] | None,
                 state: dict[str, Any] | None) -> int:
     """An Event's size as JSON, estimated: exact enough to budget by, cheap where events are many.
@@ -232,6 +241,22 @@ def event_bytes(detail: str, head: bytes | None, args: dict[str, Any] | None, pa
     return size
 
 
+#: Recorded events queued before the recording thread makes them itself, in one batch (when no reader
+#: took them meanwhile). Each holds at most a preview of its payload, so the queue stays small.
+PENDING = 4096
+
+
+class Form(Protocol):
+    """How a hot path's raw values become an event's fields (EventBus.record_call): made only for
+    events that are kept. `kind` is known before, for the per-second limit; values[0] is `ts`."""
+
+    kind: str
+
+    def fields(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Every field after `seq`, in the order of FIELDS."""
+        ...
+
+
 class EventBus:
     """A bounded, thread-safe ring of events numbered from 1, with a condition to wait on.
 
@@ -239,6 +264,13 @@ class EventBus:
     and are only counted, except lifecycle events: the last `pinned` of those are also kept aside, so
     a flood of data events cannot make a late joiner lose the listen/accept/close that explain it.
     Readers get them back in seq order, the gaps counted as dropped.
+
+    Recording is a tuple into a queue (record(), record_call()): the socket threads neither take the
+    lock nor make the event. The queue is numbered, admitted against the per-second limit and made
+    into Events in the order recorded, in batches, by whoever reads next (since(), wait(), last_seq,
+    publish(), ...), or by a recording thread when a reader waits or PENDING are queued. So seqs, the
+    limit and the counts are what recording them one by one would give, and an event over the limit
+    is counted without being made.
 
     Bounds: the ring holds at most `capacity` events and `max_bytes` bytes, the pinned ones at most
     `pinned` and `pinned_bytes`; whichever is reached first makes the oldest leave (so the ring stays
@@ -273,71 +305,154 @@ class EventBus:
         self._window_start = 0.0
         self._window_count = 0
         self._window_errors = 0
-        self.suppressed = 0  # events not recorded because of the per-second limit
+        self._suppressed = 0
+        # what record() and record_call() queued, not yet numbered: (form or None, values) in the order
+        # recorded; made into events under the lock by _build() (readers build before they read)
+        self._pending: deque[tuple[Form | None, tuple[Any, ...]]] = deque()
+
+    @property
+    def capacity(self) -> int:
+        """The most events the ring holds (a lab agent's courier holds as many: agent/courier.py)."""
+        return self._capacity
 
     @property
     def last_seq(self) -> int:
+        if self._pending:
+            with self._lock:
+                self._build()
         return self._seq
+
+    @property
+    def suppressed(self) -> int:
+        """Events not recorded because of the per-second limit (or their size: `too_large`)."""
+        if self._pending:
+            with self._lock:
+                self._build()
+        return self._suppressed
 
     def publish(self, endpoint: str, kind: str, *, proto: str = "tcp", conn: str | None = None,
                 local: Address | None = None, peer: Address | None = None, size: int = 0, payload: bytes | None = None,
                 detail: str = "", ts: float | None = None, pin: bool = True, **named: Any) -> Event | None:
-        """record() by name, for the lab's less frequent events: the fields up to `detail` have the
-        defaults above (`payload` stands for `head`, `ts` is now), the rest their Event defaults (None).
-        Returns the event, or None when it was not recorded (see record()). `pin` False: a lifecycle
-        event that matters to pages live but not to a late joiner, who gets the same from elsewhere
-        (a name change: GET /api/stage)."""
-        return self._record(*_bound((time.time() if ts is None else ts, endpoint, conn, proto, kind, local, peer, size,
-                                     payload, detail), named), pin=pin)
-
-    def _record(self, *fields: Any, pin: bool = True) -> Event | None:
-        """Record one event, its fields after `seq` given positionally in the order of FIELDS (those
-        left out take their defaults; by name: publish()): the socket threads' hot path (`record`,
-        below, for type checkers). Returns it, or None when the per-second limit suppressed it (or it
-        is over the size of one event). `head` may be the whole payload: the bus keeps its first
-        PREVIEW_BYTES.
+        """record() by name, for the lab's less frequent events, at once: the fields up to `detail` have
+        the defaults above (`payload` stands for `head`, `ts` is now), the rest their Event defaults (None).
+        Returns the event, or None when it was not recorded (the per-second limit, or over the size of one
+        event). `pin` False: a lifecycle event that matters to pages live but not to a late joiner, who
+        gets the same from elsewhere (a name change: GET /api/stage).
 
         `ts` is when the call began, for a call this side starts and reports only after it returns
         (connect, a client's first sendto, sendfile, a close the lab asked for): sorted by (ts, seq),
         a cause then comes before its effects, though its seq may come after them. Calls that wait
         for the peer (accept, recv) are stamped when they return, which is after the cause began.
         """
-        if len(fields) != _RECORDED:  # (some left to their defaults: off the hot path)
-            fields = _bound(fields, {})
-        kind, detail, params, state = fields[_KIND], fields[_DETAIL], fields[_PARAMS], fields[_STATE]
-        nbytes = 0  # light (see LIGHT_BYTES): not measured
-        if params is not None or state is not None or len(detail) > LIGHT_DETAIL:  # (rare: outside the lock)
-            head = fields[_HEAD]
-            nbytes = event_bytes(detail, None if head is None else head[:PREVIEW_BYTES], fields[_ARGS], params, state)
+        fields = _bound((time.time() if ts is None else ts, endpoint, conn, proto, kind, local, peer, size, payload,
+                         detail), named)
+        nbytes = _measured(fields)  # (outside the lock)
         with self._lock:
-            if self._max_per_second and not self._admit(fields[_TS], kind):
-                self.suppressed += 1
-                return None
-            if nbytes and nbytes > self.max_event_bytes:
-                self.too_large += 1
-                self.suppressed += 1
-                return None
-            head = fields[_HEAD]
-            if head is not None and len(head) > PREVIEW_BYTES:  # cut before any formatting (only what is kept)
-                fields = (*fields[:_HEAD], head[:PREVIEW_BYTES], *fields[_HEAD + 1:])
-            self._seq += 1
-            event = _tuple_new(Event, (self._seq, *fields))  # (Event(), less its arguments' binding: all are here)
-            # _keep(), inline: this is the hot path
-            events = self._events
-            if self._extra and len(events) == self._capacity:  # (the deque's maxlen drops the oldest in C)
-                self.extra_bytes -= self._extra.pop(events[0].seq, 0)
-            events.append(event)
-            if nbytes:
-                self._weigh(event, nbytes)
-            if kind in LIFECYCLE_KINDS and pin:
-                self._pin(event, nbytes or LIGHT_BYTES)
-            if self._waiting:  # (a notify costs several Python calls; usually nobody is waiting)
+            self._build()  # (what was recorded before it comes before it)
+            event = self._keep_fields(fields, nbytes, pin)
+            if event is not None and self._waiting:
                 self._cond.notify_all()
         return event
+
+    def _record(self, *fields: Any) -> None:
+        """Record one event, its fields after `seq` given positionally in the order of FIELDS (those
+        left out take their defaults; by name, and at once: publish()): the socket threads' path
+        (`record`, below, for type checkers). A tuple into a bounded queue and nothing more: the event
+        is numbered, admitted or counted against the per-second limit, and made an Event in order, in
+        batches, by the next reader (or by this thread once PENDING are waiting). `head` may be the
+        whole payload: only its first PREVIEW_BYTES are held.
+        """
+        head = fields[_HEAD] if len(fields) > _HEAD else None
+        if head is not None and len(head) > PREVIEW_BYTES:  # (a payload is held only as its preview)
+            fields = (*fields[:_HEAD], head[:PREVIEW_BYTES], *fields[_HEAD + 1:])
+        pending = self._pending
+        pending.append((None, fields))
+        if self._waiting or len(pending) >= PENDING:
+            self._hand_over()
 
     #: record() takes an Event's fields after `seq`, in order, with their types and defaults; positionally
     #: only (a keyword is a TypeError: the hot path makes no dict of them), publish() takes them by name
     record = takes_event_fields(_record)
+
+    def record_call(self, form: Form, *values: Any) -> None:
+        """Record one event of a socket thread's hot path as raw values, `ts` first: `form` makes its
+        fields from them, only if it is kept (an event over the per-second limit is counted and never
+        made). A tuple into the same queue as record()'s; payloads come already cut to PREVIEW_BYTES."""
+        pending = self._pending
+        pending.append((form, values))
+        if self._waiting or len(pending) >= PENDING:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Make what is queued, in one batch under one lock: a reader waits for it (woken only when an
+        event was kept: a flood over the per-second limit wakes nobody), or PENDING are queued and
+        nobody read them meanwhile. A reader that is busy (the relay between two batches) makes them
+        itself when it reads, off the recording threads."""
+        with self._lock:
+            seq = self._seq
+            self._build()
+            if self._waiting and self._seq != seq:
+                self._cond.notify_all()
+
+    def _build(self) -> None:
+        """Number, admit and make every event recorded so far, in the order recorded. Called with the
+        lock held. Concurrent record()s append behind; popleft takes only what is there."""
+        pending = self._pending
+        popleft = pending.popleft
+        limited = self._max_per_second
+        while pending:
+            form, fields = popleft()
+            if form is None:
+                kind = fields[_KIND]
+                if limited and not self._admit(fields[_TS], kind):
+                    self._suppressed += 1
+                    continue
+                if len(fields) != _RECORDED:  # (some left to their defaults)
+                    fields = _bound(fields, {})
+                if fields[_PARAMS] is not None or fields[_STATE] is not None or len(fields[_DETAIL]) > LIGHT_DETAIL:
+                    self._keep_fields(fields, _measured(fields), True, admitted=True)
+                    continue
+            else:
+                kind = form.kind
+                if limited and not self._admit(fields[0], kind):
+                    self._suppressed += 1
+                    continue
+                fields = form.fields(fields)  # (a form's events are light: not measured)
+            # _keep_fields() of a light event, inline: this is the hot path
+            self._seq += 1
+            event = _tuple_new(Event, (self._seq, *fields))  # (Event(), less its arguments' binding: all are here)
+            events = self._events
+            if self._extra and len(events) == self._capacity:  # (the deque's maxlen drops the oldest in C)
+                self.extra_bytes -= self._extra.pop(events[0].seq, 0)
+            events.append(event)
+            if kind in LIFECYCLE_KINDS:
+                self._pin(event, LIGHT_BYTES)
+
+    def _keep_fields(self, fields: tuple[Any, ...], nbytes: int, pin: bool, admitted: bool = False) -> Event | None:
+        """Admit, number and keep one event from all its fields after `seq` (`nbytes`: its measured
+        size, 0 for a light event). Called with the lock held."""
+        kind = fields[_KIND]
+        if self._max_per_second and not admitted and not self._admit(fields[_TS], kind):
+            self._suppressed += 1
+            return None
+        if nbytes and nbytes > self.max_event_bytes:
+            self.too_large += 1
+            self._suppressed += 1
+            return None
+        head = fields[_HEAD]
+        if head is not None and len(head) > PREVIEW_BYTES:  # cut before any formatting (only what is kept)
+            fields = (*fields[:_HEAD], head[:PREVIEW_BYTES], *fields[_HEAD + 1:])
+        self._seq += 1
+        event = _tuple_new(Event, (self._seq, *fields))
+        events = self._events
+        if self._extra and len(events) == self._capacity:
+            self.extra_bytes -= self._extra.pop(events[0].seq, 0)
+        events.append(event)
+        if nbytes:
+            self._weigh(event, nbytes)
+        if kind in LIFECYCLE_KINDS and pin:
+            self._pin(event, nbytes or LIGHT_BYTES)
+        return event
 
     def record_observed(self, rows: list[tuple[Any, ...]]) -> int:
         """Record several events of one data kind that were observed, not called (the capture's
@@ -347,9 +462,10 @@ class EventBus:
         recorded = 0
         now = time.time()
         with self._lock:
+            self._build()
             for row in rows:
                 if self._max_per_second and not self._admit(now, row[_KIND]):
-                    self.suppressed += 1
+                    self._suppressed += 1
                     continue
                 self._seq += 1
                 event = Event(self._seq, *row)
@@ -380,9 +496,10 @@ class EventBus:
             nbytes = _json_bytes(body)
         nbytes += 40  # (the two seqs this adds)
         with self._lock:
+            self._build()
             if nbytes > self.max_event_bytes:
                 self.too_large += 1
-                self.suppressed += 1
+                self._suppressed += 1
                 return None
             self._seq += 1
             body["agent_seq"], body["seq"] = body.get("seq"), self._seq
@@ -395,6 +512,9 @@ class EventBus:
     @property
     def bytes(self) -> int:
         """The ring's size as JSON (light events counted at LIGHT_BYTES each)."""
+        if self._pending:
+            with self._lock:
+                self._build()
         return len(self._events) * LIGHT_BYTES + self.extra_bytes
 
     def _keep(self, event: Recorded, nbytes: int) -> None:
@@ -436,6 +556,7 @@ class EventBus:
         `max_bytes` asks again after the last one it got: what it did not get yet is not counted."""
         limit = max(0, limit)
         with self._cond:
+            self._build()
             first = self._events[0].seq if self._events else self._seq + 1
             older: list[Recorded] = []
             spent = 0
@@ -469,6 +590,7 @@ class EventBus:
         with self._cond:
             self._waiting += 1
             try:
+                self._build()  # (after counting itself in: a record() from now on sees it waiting)
                 return self._cond.wait_for(lambda: self._seq > after or cancelled(), timeout) and self._seq > after
             finally:
                 self._waiting -= 1

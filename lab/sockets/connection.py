@@ -20,7 +20,7 @@ from . import tcpinfo
 from .endpoint import Context, join, os_fields, spawn
 from .deadline import send_within, sendfile_within
 from ..errors import LabError, Problem, Refused, explain_os_error, os_problem, where
-from ..events.bus import PREVIEW_BYTES, Address
+from ..events.bus import PREVIEW_BYTES, Address, Form
 from ..spec import EndpointSpec
 
 RECV_SIZE = 65536
@@ -29,6 +29,35 @@ RECV_ARGS: dict[str, Any] = {"bufsize": RECV_SIZE}
 SHUT_WR_ARGS: dict[str, Any] = {"how": "SHUT_WR"}
 RESET_ERRNOS = (errno.ECONNRESET, errno.EPIPE)  # the peer's kernel answered with RST
 
+
+class Recv(Form):
+    """A `recv` event from its raw values (ts, where, n, head): what EventBus.record_call makes of
+    them, only for the events it keeps. `where` is a connection's (endpoint, conn, proto, local, peer)."""
+
+    kind = "recv"
+
+    def __init__(self, args: dict[str, Any]) -> None:
+        self.args = args
+
+    def fields(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
+        ts, (endpoint, conn, proto, local, peer), n, head = values
+        return (ts, endpoint, conn, proto, "recv", local, peer, n, head, f"recv({RECV_SIZE}) returned {n} bytes",
+                "recv", self.args, n, None, None, None, None, None, None, None)
+
+
+class Sendall(Form):
+    """A `send` event of sendall() from its raw values (ts, where, n, head, message, framing, how)."""
+
+    kind = "send"
+
+    def fields(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
+        ts, (endpoint, conn, proto, local, peer), n, head, message, framing, how = values
+        return (ts, endpoint, conn, proto, "send", local, peer, n, head, f"sendall() of {n} bytes{how}",
+                "sendall", {"bytes": n}, n, None, None, None, None, message, framing, None)
+
+
+RECV = Recv(RECV_ARGS)
+SENDALL = Sendall()
 
 TCP_INFO_INTERVAL = 1.0  # seconds between TCP_INFO samples while a connection is busy
 TCP_INFO_BYTES = 64 * 1024  # bytes moved since the last sample that make a connection "busy"
@@ -102,6 +131,9 @@ class Connection(Generic[H]):
         self._reset_seen: str | None = None  # errno name of a reset a send met: then the peer's close is a reset
         self.summary: dict[str, Any] = {"id": conn_id, "peer": list(peer), "local": list(self.local)}
         self._send_lock = threading.Lock()
+        # what every event of this connection says of where it happened (a Form's `where`)
+        self._where = (owner.id, conn_id, owner.proto, self.local, peer)
+        self._bus = owner.ctx.bus
         self._thread: threading.Thread | None = None
         self.handler: H = handler(self)  # (made last: it may read any of the above)
 
@@ -113,17 +145,18 @@ class Connection(Generic[H]):
                 closed_by: str | None = None, errno: str | None = None, code: str | None = None,
                 params: dict[str, Any] | None = None, message: int | None = None,
                 framing: str | None = None, ts: float | None = None) -> None:
-        # straight to the bus, every field in order: this runs twice per echoed message
-        self.owner.ctx.bus.record(time.time() if ts is None else ts, self.owner.id, self.id, self.owner.proto, kind,
-                                  self.local, self.peer, size, payload, detail, call, args, result, closed_by, errno,
-                                  code, params, message, framing, None)
+        # straight to the bus, every field in order (the data path's recv and send: record_call, below)
+        self._bus.record(time.time() if ts is None else ts, self.owner.id, self.id, self.owner.proto, kind,
+                         self.local, self.peer, size, payload, detail, call, args, result, closed_by, errno,
+                         code, params, message, framing, None)
 
     # -- receiving (runs in the connection's own thread) ------------------------------------
 
     def _run(self) -> None:
         ending = Ending("local")
         delay = self.owner.spec.recv_delay_ms / 1000  # a slow reader: the sender's bytes pile up meanwhile
-        recv_args = RECV_ARGS if not delay else {**RECV_ARGS, "delay_ms": self.owner.spec.recv_delay_ms}
+        form = RECV if not delay else Recv({**RECV_ARGS, "delay_ms": self.owner.spec.recv_delay_ms})
+        record, where, recv, count_in = self._bus.record_call, self._where, self.sock.recv, self.owner.count_in
         try:
             self._publish_tcp_info()  # the kernel's view just after the handshake (its first RTT), so no page asks
             handler = self.handler
@@ -137,7 +170,7 @@ class Connection(Generic[H]):
                 # recv(), not recv_into() a buffer of our own: an idle connection then holds no
                 # 64 KiB buffer while it waits (1,000 idle students: 93 -> 29-34 KiB each, bench 15),
                 # and for small messages it is as fast (the bytes object is shrunk in place).
-                data = self.sock.recv(RECV_SIZE)
+                data = recv(RECV_SIZE)
                 n = len(data)
                 if n == 0:
                     if self._reset_seen:  # a reset met our send (EPIPE consumes it): no FIN came
@@ -147,11 +180,12 @@ class Connection(Generic[H]):
                         ending = Ending("peer", detail="closed by the peer: recv() returned 0 bytes (end of stream)")
                     break
                 self.bytes_in += n
-                self.owner.count_in(n)
+                count_in(n)
                 self.recvs += 1
-                self.publish("recv", size=n, payload=data if preview is None else preview(data),
-                             detail=f"recv({RECV_SIZE}) returned {n} bytes", call="recv", args=recv_args, result=n)
-                self._sample()
+                shown = data if preview is None else preview(data)
+                record(form, time.time(), where, n, shown if len(shown) <= PREVIEW_BYTES else shown[:PREVIEW_BYTES])
+                if self.bytes_in + self.bytes_out - self._sampled_bytes >= TCP_INFO_BYTES:
+                    self._sample()
                 try:
                     handler.on_data(data)
                 except LabError as exc:  # an answer could not be sent: reported already, the connection is done
@@ -203,45 +237,68 @@ class Connection(Generic[H]):
         connection goes on; when part went, the peer would see a message cut in two, so the lab
         closes the connection. Either way the send lock is free again by the deadline.
         """
-        if self.state != "open":
-            if self.id:
-                raise Refused("connection-closed", conn=self.id, address=where(*self.peer))
-            raise Refused("client-connection-closed", address=where(*self.peer))
-        if self.sent_eof:
-            raise Refused("already-shut-down")
+        if self.state != "open" or self.sent_eof:
+            raise self._not_open()
         how = "" if framed is None or framing == "raw" else f" ({framing} framing around a {framed}-byte message)"
         now = time.monotonic()
-        deadline = now + (self.send_timeout() if wait is None else wait)
-        start_by = deadline if start_wait is None else min(deadline, now + start_wait)
         # (untimed first: a timed acquire costs 4x an uncontended one, and the lock is nearly always free)
-        if not (self._send_lock.acquire(False) or self._send_lock.acquire(timeout=max(0.0, start_by - now))):
-            raise self._backpressure(0, len(data), keep_open=True, waited=start_by - now)
+        if not self._send_lock.acquire(False):
+            start_by = self._deadlines(now, wait, start_wait)[1]
+            if not self._send_lock.acquire(timeout=max(0.0, start_by - now)):
+                raise self._backpressure(0, len(data), keep_open=True, waited=start_by - now)
         try:
             shown, index = None, None
             if framed is not None and framing != "raw":
                 self.messages_sent += 1
                 shown, index = framing, self.messages_sent
-            # Published just before the call, so the log shows a send before the peer's recv of it
+            # Recorded just before the call, so the log shows a send before the peer's recv of it
             # (after the call, the peer's thread often reports first); a failure follows as an error.
-            self.publish("send", size=len(data), payload=data, detail=f"sendall() of {len(data)} bytes{how}",
-                         call="sendall", args={"bytes": len(data)}, result=len(data), message=index, framing=shown)
+            n = len(data)
+            self._bus.record_call(SENDALL, time.time(), self._where, n, data if n <= PREVIEW_BYTES else data[:PREVIEW_BYTES],
+                                  index, shown, how)
             try:
-                sent = self._send_within(data, deadline, start_by)
+                try:  # the usual case first, before any deadline or poll: the kernel has room, one call sends it all
+                    sent = self.sock.send(data, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    sent = 0
+                if sent < n:
+                    sent = send_within(self.sock, data, *self._deadlines(now, wait, start_wait), sent)
             except OSError as exc:
-                if exc.errno == errno.EBADF or self.state != "open":
-                    raise Refused("closed-while-sending") from None
-                err, code, params = os_fields(exc, "send to", *self.peer)
-                self.publish("error", detail=explain_os_error(exc, "send to", *self.peer), call="sendall",
-                             errno=err, code=code, params=params)
-                raise Refused.of(os_problem(exc, "send to", *self.peer)) from None
+                raise self._send_failed(exc) from None
         finally:
             self._send_lock.release()
         if sent:
             self._count_sent(sent)
-        if sent < len(data):
-            raise self._backpressure(sent, len(data), keep_open=sent == 0, waited=start_by - now)
-        self._sample()
-        return len(data)
+        if sent < n:
+            raise self._backpressure(sent, n, keep_open=sent == 0, waited=self._deadlines(now, wait, start_wait)[1] - now)
+        if self.bytes_in + self.bytes_out - self._sampled_bytes >= TCP_INFO_BYTES:
+            self._sample()
+        return n
+
+    def _not_open(self) -> Refused:
+        """Why nothing can be sent on this connection (closed, or shut down for sending)."""
+        if self.state != "open":
+            if self.id:
+                return Refused("connection-closed", conn=self.id, address=where(*self.peer))
+            return Refused("client-connection-closed", address=where(*self.peer))
+        return Refused("already-shut-down")
+
+    def _deadlines(self, now: float, wait: float | None, start_wait: float | None) -> tuple[float, float]:
+        """(deadline, start_by) of a send begun at `now`: `wait` seconds for all of it (default: the
+        lab's send timeout), of which at most `start_wait` before the first byte goes."""
+        deadline = now + (self.send_timeout() if wait is None else wait)
+        return deadline, deadline if start_wait is None else min(deadline, now + start_wait)
+
+    def _send_failed(self, exc: OSError) -> Refused:
+        """The Refused to raise for a send the OS failed, its `error` event published (none when the
+        lab closed the socket meanwhile: that close is the story)."""
+        self._saw_reset(exc)
+        if exc.errno == errno.EBADF or self.state != "open":
+            return Refused("closed-while-sending")
+        err, code, params = os_fields(exc, "send to", *self.peer)
+        self.publish("error", detail=explain_os_error(exc, "send to", *self.peer), call="sendall",
+                     errno=err, code=code, params=params)
+        return Refused.of(os_problem(exc, "send to", *self.peer))
 
     def send_timeout(self) -> float:
         return self.owner.ctx.limits.send_timeout_ms / 1000

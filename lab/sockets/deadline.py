@@ -17,17 +17,19 @@ from .endpoint import timeval
 FILE_CHUNK = 1 << 30  # bytes per sendfile() call (as socket.sendfile); the timeout counts from the last progress
 
 
-def send_within(sock: socket.socket, data: bytes, deadline: float, start_by: float) -> int:
+def send_within(sock: socket.socket, data: bytes, deadline: float, start_by: float, sent: int | None = None) -> int:
     """Send as much of `data` as the peer takes by `deadline` (the first byte by `start_by`);
-    returns the bytes that went. OSError (a reset, a closed socket) goes to the caller.
+    returns the bytes that went. OSError (a reset, a closed socket) goes to the caller. `sent`: what
+    the caller's own first send(MSG_DONTWAIT) took already.
 
     poll() waits for room and send(MSG_DONTWAIT) takes only what fits, so nothing here blocks past
     the deadline.
     """
-    try:  # the usual case first: the kernel has room, one system call sends it all
-        sent = sock.send(data, socket.MSG_DONTWAIT)
-    except BlockingIOError:
-        sent = 0
+    if sent is None:
+        try:  # the usual case first, before any poll: the kernel has room, one system call sends it all
+            sent = sock.send(data, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            sent = 0
     if sent == len(data):
         return sent
     view = memoryview(data)

@@ -270,8 +270,23 @@ def service(server: Any, mode: str) -> Service:
 
 # -- the modes ---------------------------------------------------------------------------------------
 
+class EchoHandler(ServedHandler):
+    """Echo without framing or rules, a straight path: each recv()'s bytes are the message and its
+    answer, so they go straight back (what Handler.frame and Service.on_message would do with them,
+    less the calls: a raw framer restores every recv() whole and shows no `message` events)."""
+
+    def on_data(self, data: bytes) -> None:
+        self.conn.send(data)
+
+
 @serves(servermodes.Echo)
 class Echo(Service):
+    def handler(self, conn: Connection[Handler]) -> Handler:
+        spec = self.server.spec
+        if spec.framing == "raw" and not spec.rules:
+            return EchoHandler(self, conn)
+        return MessageHandler(self, conn)
+
     def reply_to(self, message: bytes) -> bytes | None:
         return message
 

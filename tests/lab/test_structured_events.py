@@ -15,7 +15,7 @@ import pytest
 from lab import Lab
 from lab.events import bus as events_module
 from lab.sockets.endpoint import Limits
-from lab.events.bus import JSON_FIELDS, Event
+from lab.events.bus import JSON_FIELDS, Event, Form
 from lab.events.kinds import KINDS, LIFECYCLE_KINDS, kinds_json
 
 from ..support import Resources, wait_until
@@ -293,10 +293,16 @@ PUBLISHED = re.compile(r"""publish\(\s*["']([a-z_]+)["']""")
 
 
 def published_literals() -> set[str]:
-    """Every kind named in a publish("...") call in lab/."""
+    """Every kind named in a publish("...") call in lab/, and every kind a hot path's Form records
+    (EventBus.record_call)."""
     found: set[str] = set()
     for path in (ROOT / "lab").rglob("*.py"):
         found |= set(PUBLISHED.findall(path.read_text(encoding="utf-8")))
+    forms = list(Form.__subclasses__())
+    while forms:
+        form = forms.pop()
+        forms += form.__subclasses__()
+        found.add(form.kind)
     return found
 
 

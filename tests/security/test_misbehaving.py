@@ -17,7 +17,7 @@ import pytest
 
 from lab import Lab, Limits, TooLarge
 from lab.errors import LabError
-from lab.sockets.handlers import MessageHandler
+from lab.sockets.handlers import EchoHandler, MessageHandler
 
 from ..support import Resources, wait_until
 
@@ -231,10 +231,11 @@ def test_an_unknown_send_field_is_named(client: Any) -> None:
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 def test_a_thread_that_dies_marks_its_endpoint_and_says_so(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(self: MessageHandler, data: bytes) -> None:
+    def broken(self: MessageHandler | EchoHandler, data: bytes) -> None:
         raise RuntimeError("a bug in a mode")
 
     monkeypatch.setattr(MessageHandler, "on_data", broken)
+    monkeypatch.setattr(EchoHandler, "on_data", broken)  # (raw echo's straight path)
     server = lab.create({"kind": "tcp-server", "port": 0, "mode": "echo"})
     assert server.local is not None
     with socket.create_connection(server.local, timeout=5) as peer:
