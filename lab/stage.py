@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from .client import LabClient, Labs
 
 
-TEACHER_VIEWS = ("log", "ladder", "split", "numbers")
+TEACHER_VIEWS = ("log", "ladder", "split", "numbers", "board")
 MAX_FOCUS = 8
 MAX_LANE_CHARS = 40
 MAX_NAMES = 500  # display names one stage keeps (a lecture hall, with room to spare)
