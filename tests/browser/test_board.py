@@ -25,7 +25,7 @@ from . import exercise_shim
 from .test_join import CLASS_HOST, CONTROL, VIEW, open_as
 from .test_lessons_on_screen import WIDE
 from .test_traced_programs import traced
-from .ui import expect, screenshots
+from .ui import expect, screenshots, wait_ready
 
 SHOTS = screenshots("exercises")
 ECHO = "echo-server"
@@ -149,7 +149,7 @@ def test_the_board_of_40_students_live(browser: Any, board_server: LiveServer, s
     first = page.get_by_test_id("board-mistake").first
     if lang == "en":
         expect(first).to_contain_text(f"{expected[0][1]} of 40: One recv() for a message sent in pieces")
-        expect(page.get_by_test_id("board-where")).to_contain_text("Connects to your server")
+        expect(page.get_by_test_id("board-where")).to_contain_text("the lab connects to the port your traced program listens on")
         expect(page.locator('[data-code="echo-split"][data-testid="board-mistake"]')).to_contain_text("then the server closed")
     else:
         expect(first).to_contain_text(f"40 人中 {expected[0][1]} 人：一次 recv() 读取分成几段发送的消息")
@@ -244,6 +244,7 @@ def test_a_row_opens_that_students_program(browser: Any, folders: dict[str, Path
         try:
             page = context.new_page()
             page.goto(server.url + "/")
+            wait_ready(page)  # (its event stream connected: the rows below come live)
             expect(page.get_by_test_id("classroom")).to_have_attribute("data-view", "board")
             assert program.stdout is not None
             int(program.stdout.readline())  # it listens

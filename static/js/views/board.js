@@ -33,20 +33,25 @@ export const stateWord = (state) => t(`exercise.state.${state}`);
 
 /** Where students connect, or what the lab does: sentences from the stage's "exercise" and the summary. */
 export function whereLines(exercise, place) {
+  return whereItems(exercise, place).map(([text]) => text);
+}
+
+/** [[sentence, is an address]] of whereLines (addresses are shown in the code font). */
+export function whereItems(exercise, place, { labDoes = true } = {}) {
   const lang = currentLanguage();
   const lines = [];
   for (const server of Array.isArray(place?.servers) ? place.servers : []) {
     const role = typeof server.role === "string" ? server.role : "";
     const what = role && t(`exercise.role.${role}`) !== `exercise.role.${role}` ? t(`exercise.role.${role}`) : role;
-    lines.push(t("exercise.server", { proto: String(server.proto || "tcp").toUpperCase(),
-      address: `${server.host}:${server.port}`, what }));
+    lines.push([t("exercise.server", { proto: String(server.proto || "tcp").toUpperCase(),
+      address: `${server.host}:${server.port}`, what }), true]);
   }
   const file = place?.file;
   if (file && typeof file === "object") {
-    lines.push(t("exercise.file", { name: file.name ?? "", n: Number(file.size) || 0, sha: String(file.sha256 ?? "").slice(0, 16) }));
+    lines.push([t("exercise.file", { name: file.name ?? "", n: Number(file.size) || 0, sha: String(file.sha256 ?? "").slice(0, 16) }), true]);
   }
-  if (!lines.length && exercise?.role === "connects") lines.push(t("exercise.connects", { n: exercise.clients || 1 }));
-  if (exercise) lines.unshift(words(exercise.lab_does, lang));
+  if (!lines.length && exercise?.role === "connects") lines.push([t("exercise.connects", { n: exercise.clients || 1 }), false]);
+  if (exercise && labDoes) lines.unshift([words(exercise.lab_does, lang), false]);
   return lines;
 }
 
@@ -60,16 +65,10 @@ function build() {
   const legend = el("p", { class: "board-legend", testid: "board-legend" },
     ...[PASS, FAIL, "pending"].map((state) => el("span", { class: `mark-key ${state}` },
       el("span", { class: `mark ${state}`, "aria-hidden": "true", text: SYMBOLS[state] }), ` ${stateWord(state)}`)));
-  const head = el("thead", {}, el("tr", {},
-    el("th", { scope: "col", class: "board-name-col", i18n: "board.student" }),
-    el("th", { scope: "col", class: "board-count-col", i18n: "board.passed" }),
-    ...checks.map((code, i) => el("th", { scope: "col", class: "board-check-col", title: model.checkWords(code, lang).text,
-      data: { code } }, el("span", { "aria-hidden": "true", text: String(i + 1) }),
-      el("span", { class: "sr-only", text: `${i + 1}. ${model.checkWords(code, lang).text}` })))));
-  const body = el("tbody", { testid: "board-rows" });
   const empty = el("p", { class: "empty board-empty", testid: "board-empty", i18n: "board.empty" });
+  const tables = el("div", { class: "board-tables" });
   const scroll = el("div", { class: "board-scroll", tabindex: "0", role: "region", "data-i18n-aria-label": "board.region" },
-    el("table", { class: "board-grid", testid: "board-grid" }, head, body), empty);
+    tables, empty);
   const mistakes = el("ol", { class: "board-mistakes-list", testid: "board-mistakes" });
   const legendChecks = el("ol", { class: "board-checks", testid: "board-checks" },
     ...checks.map((code) => el("li", { data: { code }, text: model.checkWords(code, lang).text })));
@@ -79,20 +78,96 @@ function build() {
     el("div", { class: "board-head" },
       el("h3", { class: "board-title", testid: "board-title",
         text: exercise ? t("exercise.title", { n: exercise.n, title: words(exercise.title, lang) }) : model.key ?? "" }),
-      summary, legend, end),
-    el("ul", { class: "board-where", testid: "board-where" },
-      ...whereLines(exercise, model.place).map((line) => el("li", { text: line }))),
+      summary, end),
+    el("div", { class: "board-head" },
+      el("ul", { class: "board-where", testid: "board-where" },
+        ...whereItems(exercise, model.place, { labDoes: false }).map(([line, address]) =>
+          el("li", { class: address ? "address" : null, text: line }))),
+      legend),
     note,
     el("div", { class: "board-body" }, scroll,
       el("aside", { class: "board-side", "aria-labelledby": "board-mistakes-title" },
         el("h4", { id: "board-mistakes-title", i18n: "board.mistakes" }), mistakes,
         el("details", { class: "board-checks-box" }, el("summary", { i18n: "board.checks" }), legendChecks))));
-  parts = { body, empty, mistakes, summary, note };
+  parts = { tables, scroll, empty, mistakes, summary, note, columns: 0 };
   rowsOf = new Map();
-  for (const name of model.order) body.append(makeRow(name));
+  for (const name of model.order) makeRow(name);
+  placeRows();
   drawnKey = `${model.stage}|${model.key}|${lang}`;
   drawSide();
 }
+
+/** The grid's head: the student, the count, a number per check (its sentence for a screen reader and in its title). */
+function gridHead() {
+  const lang = currentLanguage();
+  return el("thead", {}, el("tr", {},
+    el("th", { scope: "col", class: "board-name-col", i18n: "board.student" }),
+    el("th", { scope: "col", class: "board-count-col", i18n: "board.passed" }),
+    ...model.checks.map((code, i) => el("th", { scope: "col", class: "board-check-col", title: model.checkWords(code, lang).text,
+      data: { code } }, el("span", { "aria-hidden": "true", text: String(i + 1) }),
+      el("span", { class: "sr-only", text: `${i + 1}. ${model.checkWords(code, lang).text}` })))));
+}
+
+/**
+ * The rows in as many side-by-side tables, and at the type size, that show the most of the class at
+ * once (a class of 40 whole at 1280x720, from the back of the room); what does not fit scrolls inside
+ * the box under each table's head. The rows are moved, never made again.
+ */
+function placeRows(maxColumns = MAX_COLUMNS) {
+  if (!parts) return;
+  const n = model.order.length;
+  const one = () => el("table", { class: "board-grid", testid: "board-grid" }, gridHead(), el("tbody", { testid: "board-rows" }));
+  // one table with every row, at full size: its width, its head's and a row's height
+  parts.tables.style.setProperty("--board-scale", "1");
+  const probe = one();
+  probe.style.flex = "none";
+  parts.tables.replaceChildren(probe);
+  for (const name of model.order) probe.tBodies[0].append(rowsOf.get(name));
+  const room = parts.scroll.clientWidth;
+  const height = parts.scroll.clientHeight - probe.tHead.getBoundingClientRect().height;
+  const width = probe.getBoundingClientRect().width;
+  const rowHeight = probe.tBodies[0].rows[0]?.getBoundingClientRect().height || 1;
+  probe.style.flex = "";
+  parts.room = room;
+  parts.tall = parts.scroll.clientHeight;
+  let best = { columns: 1, scale: 1, score: 0 };
+  for (let columns = 1; columns <= maxColumns && width > 0 && n > 0; columns++) {
+    if (columns > 1 && Math.ceil(n / columns) < MIN_ROWS) break;
+    const across = (room - (columns - 1) * GAP) / (columns * width);
+    const down = height / (Math.ceil(n / columns) * rowHeight);
+    const score = Math.min(1, across, down);
+    if (across >= MIN_SCALE && score > best.score + 0.01) best = { columns, scale: Math.max(MIN_SCALE, Math.min(1, across, down)), score };
+  }
+  parts.columns = best.columns;
+  pane.dataset.columns = String(best.columns);
+  parts.tables.style.setProperty("--board-scale", best.scale.toFixed(3));
+  if (best.columns === 1) return;
+  const per = Math.ceil(n / best.columns);
+  const tables = [probe];
+  for (let i = 1; i < best.columns; i++) tables.push(one());
+  model.order.forEach((name, i) => tables[Math.floor(i / per)].tBodies[0].append(rowsOf.get(name)));
+  parts.tables.replaceChildren(...tables);
+  // borders and padding do not shrink with the type: make sure the tables fit across, else one fewer
+  let scale = best.scale;
+  for (let i = 0; i < 4 && parts.tables.scrollWidth > room + 1 && scale >= MIN_SCALE; i++) {
+    scale *= (room - 2) / parts.tables.scrollWidth;
+    parts.tables.style.setProperty("--board-scale", scale.toFixed(3));
+  }
+  if (parts.tables.scrollWidth > room + 1) placeRows(best.columns - 1);
+}
+
+const MAX_COLUMNS = 4;
+const MIN_SCALE = 0.8; // the smallest type the board shrinks to (then it scrolls)
+let placing = 0;
+const placeSoon = () => {
+  if (!placing) placing = requestAnimationFrame(() => {
+    placing = 0;
+    placeRows();
+  });
+};
+
+const GAP = 12; // px between two tables of rows (style.css .board-tables)
+const MIN_ROWS = 8; // a column of rows is not started for fewer than this
 
 function makeRow(name) {
   const tr = el("tr", { testid: "board-row", data: { name } });
@@ -174,9 +249,8 @@ function onRow(name, added) {
     return;
   }
   if (added) {
-    const index = model.order.indexOf(name);
-    const next = rowsOf.get(model.order[index + 1]) ?? null;
-    parts.body.insertBefore(makeRow(name), next);
+    makeRow(name);
+    placeSoon(); // (students joining: the rows move once a frame, none is made again)
   } else fillRow(name);
   drawSideSoon();
 }
@@ -251,6 +325,10 @@ export function initBoard({ onEvents, onConnected, showView, chosenView, role: g
   role = given === "view" ? "view" : "control";
   student = me;
   model.on("reset", redraw);
+  // a new width (the window, projector mode, a view beside it) may hold more or fewer tables of rows
+  new ResizeObserver(() => {
+    if (parts && !pane.hidden && (parts.scroll.clientWidth !== parts.room || parts.scroll.clientHeight !== parts.tall)) placeRows();
+  }).observe(pane);
   model.on("row", onRow);
   onEvents((events, { live = false } = {}) => {
     if (live) model.applyEvents(events);

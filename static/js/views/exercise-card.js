@@ -6,7 +6,7 @@
 import { el } from "../dom.js";
 import { currentLanguage, onLanguageChange, t } from "../i18n.js";
 import { FAIL, PASS, words } from "../models/exercise-board.js";
-import { model, stateWord, SYMBOLS, whereLines } from "./board.js";
+import { model, stateWord, SYMBOLS, whereItems } from "./board.js";
 import * as focus from "./focus.js";
 import { FILE_NAME } from "./trace-panel.js";
 
@@ -35,7 +35,7 @@ function draw() {
     exercise ? el("p", { class: "exercise-writes", testid: "exercise-writes" },
       el("b", { i18n: "exercise.writes" }), " ", words(exercise.writes, lang)) : null,
     el("ul", { class: "exercise-where", testid: "exercise-where" },
-      ...whereLines(exercise, model.place).map((line) => el("li", { text: line }))));
+      ...whereItems(exercise, model.place).map(([line, address]) => el("li", { class: address ? "address" : null, text: line }))));
   if (student) {
     const file = programFile(exercise);
     const tracer = el("button", { type: "button", class: "btn small", testid: "exercise-tracer", i18n: "trace.open",
