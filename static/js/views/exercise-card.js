@@ -33,7 +33,7 @@ function draw() {
     el("h2", { id: "exercise-card-title", class: "exercise-title", testid: "exercise-title",
       text: exercise ? t("exercise.title", { n: exercise.n, title: words(exercise.title, lang) }) : model.key }),
     exercise ? el("p", { class: "exercise-writes", testid: "exercise-writes" },
-      el("b", { i18n: "exercise.writes" }), " ", words(exercise.writes, lang)) : null,
+      el("b", { i18n: "exercise.writes" }), t("board.gap"), words(exercise.writes, lang)) : null,
     el("ul", { class: "exercise-where", testid: "exercise-where" },
       ...whereItems(exercise, model.place).map(([line, address]) => el("li", { class: address ? "address" : null, text: line }))));
   if (student) {
@@ -44,7 +44,7 @@ function draw() {
     const lanes = el("button", { type: "button", class: "btn small primary", testid: "exercise-lanes", i18n: "exercise.myLanes" });
     lanes.addEventListener("click", openMine);
     note = el("p", { class: "exercise-note", testid: "exercise-note", role: "status" });
-    info.append(el("p", { class: "exercise-run" }, el("b", { i18n: "exercise.run" }), " ",
+    info.append(el("p", { class: "exercise-run" }, el("b", { i18n: "exercise.run" }), t("board.gap"),
       el("code", { testid: "exercise-command", text: `python3 ${FILE_NAME} ${file}` }), " ",
       el("span", { class: "exercise-or", text: t("exercise.windows", { line: `py ${FILE_NAME} ${file}` }) })),
     el("div", { class: "exercise-buttons" }, tracer, lanes), note);
@@ -68,7 +68,10 @@ function drawMine() {
   const checks = model.checks;
   countLine.textContent = row ? t("exercise.count", { n: model.passed(student), total: checks.length })
     : t("exercise.notYet");
-  checksList.replaceChildren(...checks.map((code) => {
+  // what to do next first: the failed checks, then those waiting, then those passed (each in the registry's order)
+  const rank = { fail: 0, pending: 1, pass: 2 };
+  const ordered = [...checks].sort((a, b) => rank[model.state(student, a)] - rank[model.state(student, b)]);
+  checksList.replaceChildren(...ordered.map((code) => {
     const state = model.state(student, code);
     const w = model.checkWords(code, lang);
     const why = state === FAIL ? row?.reasons[code] : null;
