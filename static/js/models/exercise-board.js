@@ -6,8 +6,10 @@
 //
 // Why rows are replaced whole and never merged: the checker records a student's row only when it
 // changes, and always all of it, so the newest row is the truth and an older one is simply dropped.
-// A GET answer may be older than a live event that arrived while it was on its way: rows taken live
-// since its ticket are kept (the same rule as the stage's copy, models/stage.js).
+// A GET answer may be older than an event that arrived while it was on its way: rows taken from events
+// since its ticket are kept (the same rule as the stage's copy, models/stage.js). Events count whether
+// live or caught up after a (re)connect: they come in seq order, and an event no newer than the last
+// one taken for its student (a catch-up repeating what was seen live) is left out.
 import { Emitter } from "../emitter.js";
 
 export const PASS = "pass";
@@ -71,7 +73,8 @@ export class ExerciseBoard extends Emitter {
     this.rows = new Map(); // name -> row
     this.order = []; // names, sorted as the board lists them
     this.liveCount = 0;
-    this.liveAt = new Map(); // name -> liveCount when its row was last taken live
+    this.liveAt = new Map(); // name -> liveCount when its row was last taken from an event
+    this.seqOf = new Map(); // name -> seq of the event its row was last taken from
   }
 
   /** GET /api/exercises. */
@@ -105,6 +108,7 @@ export class ExerciseBoard extends Emitter {
     this.rows.clear();
     this.order = [];
     this.liveAt.clear();
+    this.seqOf.clear();
     this.emit("reset");
   }
 
@@ -127,7 +131,7 @@ export class ExerciseBoard extends Emitter {
     return true;
   }
 
-  /** Live events: each `exercise` event of this stage and exercise replaces its student's row. Returns the names changed. */
+  /** Events: each `exercise` event of this stage and exercise replaces its student's row. Returns the names changed. */
   applyEvents(events) {
     const changed = [];
     for (const ev of events) {
@@ -137,6 +141,10 @@ export class ExerciseBoard extends Emitter {
       if (typeof params.stage === "number" && params.stage !== this.stage) continue;
       const row = cleanRow(params);
       if (!row) continue;
+      if (typeof ev.seq === "number") {
+        if (ev.seq <= (this.seqOf.get(row.name) ?? -Infinity)) continue;
+        this.seqOf.set(row.name, ev.seq);
+      }
       const added = this.put(row);
       if (added === null) continue;
       this.liveCount += 1;

@@ -20,13 +20,12 @@ export const SYMBOLS = { pass: "✓", fail: "✗", pending: "…" };
 const pane = document.getElementById("pane-board");
 const tab = document.querySelector("[data-view-tab=board]");
 const panel = document.getElementById("classroom");
-let hooks = { showView() {}, chosenView: () => "log" };
+let hooks = { showView() {}, chosenView: () => "log", followAgain() {} };
 let role = "control";
 let student = null;
 let rowsOf = new Map(); // name -> its <tr>
 let drawnKey = ""; // the exercise (and stage) the grid was built for
 let parts = null;
-let later = 0;
 
 /** A state's word in the page's language: "passed", "failed", "waiting". */
 export const stateWord = (state) => t(`exercise.state.${state}`);
@@ -91,6 +90,7 @@ function build() {
         el("details", { class: "board-checks-box" }, el("summary", { i18n: "board.checks" }), legendChecks))));
   parts = { tables, scroll, empty, mistakes, summary, note, columns: 0 };
   rowsOf = new Map();
+  dirty.clear();
   for (const name of model.order) makeRow(name);
   placeRows();
   drawnKey = `${model.stage}|${model.key}|${lang}`;
@@ -117,12 +117,13 @@ function placeRows(maxColumns = MAX_COLUMNS) {
   if (!parts) return;
   const n = model.order.length;
   const one = () => el("table", { class: "board-grid", testid: "board-grid" }, gridHead(), el("tbody", { testid: "board-rows" }));
-  // one table with every row, at full size: its width, its head's and a row's height
+  // one table at full size with the row of the longest name: the width of a table, its head's and a row's height
   parts.tables.style.setProperty("--board-scale", "1");
   const probe = one();
   probe.style.flex = "none";
   parts.tables.replaceChildren(probe);
-  for (const name of model.order) probe.tBodies[0].append(rowsOf.get(name));
+  const longest = model.order.reduce((a, b) => (b.length > a.length ? b : a), "");
+  if (longest) probe.tBodies[0].append(rowsOf.get(longest));
   const room = parts.scroll.clientWidth;
   const height = parts.scroll.clientHeight - probe.tHead.getBoundingClientRect().height;
   const width = probe.getBoundingClientRect().width;
@@ -141,12 +142,15 @@ function placeRows(maxColumns = MAX_COLUMNS) {
   parts.columns = best.columns;
   pane.dataset.columns = String(best.columns);
   parts.tables.style.setProperty("--board-scale", best.scale.toFixed(3));
-  if (best.columns === 1) return;
-  const per = Math.ceil(n / best.columns);
+  // every row in its table, each table filled apart and put in at once (one layout)
+  const per = Math.ceil(n / best.columns) || 1;
   const tables = [probe];
   for (let i = 1; i < best.columns; i++) tables.push(one());
-  model.order.forEach((name, i) => tables[Math.floor(i / per)].tBodies[0].append(rowsOf.get(name)));
+  const bodies = tables.map(() => document.createDocumentFragment());
+  model.order.forEach((name, i) => bodies[Math.floor(i / per)].append(rowsOf.get(name)));
+  tables.forEach((table, i) => table.tBodies[0].append(bodies[i]));
   parts.tables.replaceChildren(...tables);
+  if (best.columns === 1) return;
   // borders and padding do not shrink with the type: make sure the tables fit across, else one fewer
   let scale = best.scale;
   for (let i = 0; i < 4 && parts.tables.scrollWidth > room + 1 && scale >= MIN_SCALE; i++) {
@@ -158,14 +162,6 @@ function placeRows(maxColumns = MAX_COLUMNS) {
 
 const MAX_COLUMNS = 4;
 const MIN_SCALE = 0.8; // the smallest type the board shrinks to (then it scrolls)
-let placing = 0;
-const placeSoon = () => {
-  if (!placing) placing = requestAnimationFrame(() => {
-    placing = 0;
-    placeRows();
-  });
-};
-
 const GAP = 12; // px between two tables of rows (style.css .board-tables)
 const MIN_ROWS = 8; // a column of rows is not started for fewer than this
 
@@ -211,9 +207,8 @@ function fillRow(name) {
   }
 }
 
-/** The common mistakes and the class's count: once a frame at most, whatever the number of events. */
+/** The common mistakes and the class's count (once a frame at most, whatever the number of events). */
 function drawSide() {
-  later = 0;
   if (!parts) return;
   const lang = currentLanguage();
   const total = model.order.length;
@@ -239,26 +234,41 @@ function drawSide() {
   }));
 }
 
-const drawSideSoon = () => {
-  if (!later) later = requestAnimationFrame(drawSide);
-};
+const dirty = new Set(); // students whose row changed since the last frame
+let flushing = 0;
 
-function onRow(name, added) {
+/** The rows that changed, drawn once a frame: a burst of events for one student draws its row once. */
+function flush() {
+  flushing = 0;
+  if (!parts) return;
+  let joined = false;
+  for (const name of dirty) {
+    if (rowsOf.has(name)) fillRow(name);
+    else {
+      makeRow(name);
+      joined = true;
+    }
+  }
+  dirty.clear();
+  if (joined) placeRows(); // (students joining: the rows move, none is made again)
+  drawSide();
+}
+
+function onRow(name) {
   if (!parts || drawnKey !== `${model.stage}|${model.key}|${currentLanguage()}`) {
     redraw();
     return;
   }
-  if (added) {
-    makeRow(name);
-    placeSoon(); // (students joining: the rows move once a frame, none is made again)
-  } else fillRow(name);
-  drawSideSoon();
+  dirty.add(name);
+  if (!flushing) flushing = requestAnimationFrame(flush);
 }
 
 /** The whole board again: a new exercise, results loaded, the language changed. */
 function redraw() {
   const running = model.key !== null;
+  const appeared = running && tab.hidden;
   tab.hidden = !running;
+  if (appeared) hooks.followAgain(); // a page following a teacher who shows the board: now it can
   if (!running) {
     pane.replaceChildren();
     parts = null;
@@ -317,11 +327,12 @@ function followStage(stage) {
 }
 
 /**
- * `onEvents`, `onConnected` from events.js; `showView`, `chosenView` from classroom.js; the session's
+ * `onEvents`, `onConnected` from events.js; `showView`, `chosenView` from classroom.js, `followAgain`
+ * from follow.js; the session's
  * role and student (a student's own row is marked "you").
  */
-export function initBoard({ onEvents, onConnected, showView, chosenView, role: given, student: me }) {
-  hooks = { showView, chosenView };
+export function initBoard({ onEvents, onConnected, showView, chosenView, followAgain, role: given, student: me }) {
+  hooks = { showView, chosenView, followAgain };
   role = given === "view" ? "view" : "control";
   student = me;
   model.on("reset", redraw);
@@ -330,9 +341,7 @@ export function initBoard({ onEvents, onConnected, showView, chosenView, role: g
     if (parts && !pane.hidden && (parts.scroll.clientWidth !== parts.room || parts.scroll.clientHeight !== parts.tall)) placeRows();
   }).observe(pane);
   model.on("row", onRow);
-  onEvents((events, { live = false } = {}) => {
-    if (live) model.applyEvents(events);
-  });
+  onEvents((events) => model.applyEvents(events)); // live, and caught up after a (re)connect
   onConnected(loadResults);
   onStage((stage) => followStage(stage));
   onLanguageChange(redraw);

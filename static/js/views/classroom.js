@@ -96,6 +96,8 @@ export function startAfresh() {
 /** Show one of the views: "log", "ladder", "split" (diagram and log side by side), "numbers", "board" (the class's checks). */
 export function showView(view, { remember = true } = {}) {
   if (!LAYOUTS.includes(view)) return;
+  // the board exists while the stage runs an exercise only (board.js shows its tab then)
+  if (view === "board" && panel.querySelector("[data-view-tab=board]").hidden) view = chosen !== "board" ? chosen : "log";
   if (remember) {
     chosen = view;
     localStorage.setItem(VIEW_KEY, view);

@@ -137,6 +137,12 @@ function setFollowing(on) {
   }
 }
 
+/** Show the teacher's view again on a page that follows (a view that could not be shown before: the board). */
+export function followAgain() {
+  const stage = current();
+  if (stage && follows()) showTeacher(stage.teacher);
+}
+
 /** The session's role: controllers lead, viewers follow. */
 export function setFollowRole(given) {
   role = given === "view" ? "view" : "control";
