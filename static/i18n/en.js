@@ -742,6 +742,7 @@ export default {
   "exercise.mine": "Your checks",
   "exercise.count": { one: "{n} of {total} check passed", other: "{n} of {total} checks passed" },
   "exercise.notYet": "Waiting for your program: run it with the tracer.",
+  "focus.program": "{name}'s program",
   "board.student": "Student",
   "board.passed": "Passed",
   "board.region": "The class's checks, a row per student (scrolls)",

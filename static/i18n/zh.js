@@ -740,6 +740,7 @@ export default {
   "exercise.mine": "你的检查项",
   "exercise.count": "{total} 项检查中通过了 {n} 项",
   "exercise.notYet": "等待你的程序：请用跟踪器运行它。",
+  "focus.program": "{name} 的程序",
   "board.student": "学生",
   "board.passed": "通过",
   "board.region": "全班的检查结果，每个学生一行（可滚动）",

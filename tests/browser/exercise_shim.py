@@ -27,6 +27,20 @@ def summaries() -> list[dict[str, Any]]:
     return [{**e.summary(), "reasons": REASONS} for e in EXERCISES.values()]
 
 
+# What the lab serves for each exercise it serves (the stage's "exercise": servers, file), as the lab's
+# side would say it; the ports are made up (nothing listens there: only the page reads them).
+SERVES = {"client": ("tcp", "greet"), "downloader": ("tcp", "file"), "file-request": ("tcp", "files"),
+          "line-reader": ("tcp", "lines"), "udp-retry": ("udp", "questions")}
+
+
+def where(key: str, host: str) -> dict[str, Any]:
+    exercise = EXERCISES[key]
+    served = SERVES.get(exercise.key)
+    servers = [{"proto": served[0], "host": host, "port": 9100 + exercise.n, "role": served[1]}] if served else []
+    file = {"name": "lab-file.bin", "size": 65536, "sha256": "5e" * 32} if key == "downloader" else None
+    return {"key": exercise.key, "servers": servers, "file": file}
+
+
 def install(app: Any) -> None:
     """The routes, on an app that has not handled a request yet and lacks them; else nothing."""
     if has_routes(app):
@@ -41,7 +55,7 @@ def install(app: Any) -> None:
     def begin_with_exercise(body: Any) -> dict[str, Any]:
         rest = dict(body) if isinstance(body, dict) else body
         key = rest.pop("exercise", None) if isinstance(rest, dict) else None
-        running["exercise"] = None if key is None else {"key": EXERCISES[key].key, "servers": [], "file": None}
+        running["exercise"] = None if key is None else where(key, str(app.config.get("DASHBOARD_BIND") or "127.0.0.1"))
         return begin(rest)  # type: ignore[no-any-return]
 
     stage._snapshot = snapshot_with_exercise

@@ -238,6 +238,30 @@ def test_a_student_sees_their_own_checks_live(browser: Any, board_server: LiveSe
             context.close()
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_student_of_a_client_exercise_sees_where_the_labs_server_is(browser: Any, board_server: LiveServer,
+                                                                        lang: str) -> None:
+    stage = post_stage(board_server, {"exercise": "downloader"})
+    server = stage["exercise"]["servers"][0]
+    token = join(board_server, "Ann")
+    context = browser.new_context(viewport={"width": 1024, "height": 768}, locale="en-US")
+    context.add_init_script(f"localStorage.setItem('socketlab.lang', '{lang}')")
+    try:
+        page = open_as(context, board_server, token)
+        where = page.get_by_test_id("exercise-where")
+        expect(where).to_contain_text(f"{server['proto'].upper()} {server['host']}:{server['port']}")
+        expect(where.locator("li.address").first).to_be_visible()
+        if stage["exercise"]["file"]:
+            expect(where).to_contain_text(stage["exercise"]["file"]["name"])
+        expect(page.get_by_test_id("exercise-command")).to_have_text("python3 socketlab_trace.py my_client.py")
+        expect(page.get_by_test_id("exercise-title")).to_have_text(
+            "Exercise 3: Downloader" if lang == "en" else "练习 3：下载器")
+        assert page.evaluate(WIDE) <= 0, "the student's page scrolls sideways"
+        page.screenshot(path=str(SHOTS / f"student-downloader-{lang}-1024x768.png"))
+    finally:
+        context.close()
+
+
 def test_a_row_opens_that_students_program(browser: Any, folders: dict[str, Path]) -> None:
     """A traced program (the real tracer, under the student's name) and its row: the row's name focuses
     the diagram on that program's lanes."""
@@ -263,10 +287,13 @@ def test_a_row_opens_that_students_program(browser: Any, folders: dict[str, Path
             expect(page.get_by_test_id("classroom")).to_have_attribute("data-view", "split")
             expect(page.locator("body")).to_have_class("focused")
             expect(page.get_by_test_id("focus-select")).to_have_attribute("data-focus", "@alice")
+            expect(page.get_by_test_id("focus-select")).to_have_value("@alice")  # listed as "alice's program"
+            expect(page.locator('#focus-select option[value="@alice"]')).to_have_text("alice's program")
             expect(page.locator("#ladder-lanes").get_by_text("alice").first).to_be_visible()
             page.screenshot(path=str(SHOTS / "board-row-opens-lanes-en-1280x720.png"))
             page.get_by_test_id("focus-clear").click()
             expect(page.get_by_test_id("classroom")).to_have_attribute("data-view", "board")
+            expect(page.locator('#focus-select option[value="@alice"]')).to_have_count(0)
         finally:
             program.kill()
             program.communicate(timeout=10)

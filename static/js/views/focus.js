@@ -69,14 +69,16 @@ function fill() {
   if (programFocus !== null) applyProgram(); // (its lanes as they are now: a program opens sockets as it runs)
   choices = connections();
   // the connection in focus left (closed a while ago, or a new stage began): every connection again
-  if (select.value && !model.lanes.has(select.value)) {
+  if (select.value && !isProgram(select.value) && !model.lanes.has(select.value)) {
     select.value = "";
     apply();
   }
-  const next = choices.map((c) => c.join("=")).join("|") + t("focus.all");
+  // a program in focus is listed first, under its name
+  const shown = programFocus !== null ? [[PROGRAM + programFocus, t("focus.program", { name: programFocus })]] : [];
+  const next = [...shown, ...choices].map((c) => c.join("=")).join("|") + t("focus.all");
   if (next === signature) return;
   signature = next;
-  setOptions(select, [["", t("focus.all")], ...choices]);
+  setOptions(select, [["", t("focus.all")], ...shown, ...choices]);
   for (const option of select.options) {
     const lane = model.lanes.get(option.value);
     option.title = lane?.peer && names.of(lane.peer) !== null ? addr(lane.peer) : "";
@@ -84,6 +86,7 @@ function fill() {
 }
 
 function apply() {
+  if (isProgram(select.value) && programName(select.value) === programFocus) return; // (still that program)
   programFocus = null;
   programLanes = "";
   const id = select.value;
@@ -110,10 +113,11 @@ export function choose(id) {
 
 /** Focus every lane of the traced program `name` (a student's, by the name it traces under). */
 export function program(name) {
-  select.value = "";
   programFocus = name;
   programLanes = null;
   applyProgram();
+  fill();
+  select.value = PROGRAM + name;
 }
 
 /** Leave the focus; true when there was one (so Esc knows it did something). */
@@ -121,6 +125,7 @@ export function clear() {
   if (!select.value && programFocus === null) return false;
   select.value = "";
   apply();
+  fill(); // (a program's entry leaves the menu)
   return true;
 }
 
