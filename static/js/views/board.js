@@ -3,9 +3,9 @@
 // program in the diagram (its lanes, focus.js). Beside the grid, the common mistakes: each failed check
 // counted across the class, most first, so the teacher knows what to explain next.
 // A check's state is told by a symbol and a word (the word for a screen reader and in each cell's
-// title, the legend on top), never by colour alone. An event redraws one row, never the grid: a class
-// of 100 sends a row each time a student's program changes.
-import { el } from "../dom.js";
+// title, the legend on top), never by colour alone. An event redraws its student's row only, once a
+// frame at most, never the grid: a class of 100 sends a row each time a student's program changes.
+import { el, hostPort } from "../dom.js";
 import { get, post } from "../net/api.js";
 import { currentLanguage, onLanguageChange, t } from "../i18n.js";
 import { ExerciseBoard, FAIL, PASS, words } from "../models/exercise-board.js";
@@ -30,12 +30,10 @@ let parts = null;
 /** A state's word in the page's language: "passed", "failed", "waiting". */
 export const stateWord = (state) => t(`exercise.state.${state}`);
 
-/** Where students connect, or what the lab does: sentences from the stage's "exercise" and the summary. */
-export function whereLines(exercise, place) {
-  return whereItems(exercise, place).map(([text]) => text);
-}
-
-/** [[sentence, is an address]] of whereLines (addresses are shown in the code font). */
+/**
+ * Where students connect, or what the lab does: [[sentence, is an address]] from the stage's "exercise"
+ * (the lab's servers, its file) and the exercise's summary (addresses are shown in the code font).
+ */
 export function whereItems(exercise, place, { labDoes = true } = {}) {
   const lang = currentLanguage();
   const lines = [];
@@ -43,7 +41,7 @@ export function whereItems(exercise, place, { labDoes = true } = {}) {
     const role = typeof server.role === "string" ? server.role : "";
     const what = role && t(`exercise.role.${role}`) !== `exercise.role.${role}` ? t(`exercise.role.${role}`) : role;
     lines.push([t("exercise.server", { proto: String(server.proto || "tcp").toUpperCase(),
-      address: `${server.host}:${server.port}`, what }), true]);
+      address: hostPort([server.host, server.port]), what }), true]);
   }
   const file = place?.file;
   if (file && typeof file === "object") {
