@@ -107,6 +107,23 @@ def mistakes_on_board(page: Any) -> list[tuple[str, int]]:
     return [(str(code), int(count)) for code, count in found]
 
 
+def test_the_exercises_menu_fits_at_1024_in_both_languages(browser: Any, board_server: LiveServer) -> None:
+    for lang in ("en", "zh"):
+        context = browser.new_context(viewport={"width": 1024, "height": 768}, locale="en-US")
+        context.add_init_script(f"localStorage.setItem('socketlab.lang', '{lang}')")
+        try:
+            page = open_as(context, board_server, CONTROL)
+            page.get_by_test_id("lessons-button").click()
+            last = page.get_by_test_id("exercise-preset").last
+            expect(last).to_be_in_viewport()  # beside the lessons, not below them
+            box = page.locator(".lessons-drop").bounding_box()
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 1024, box
+            assert page.evaluate(WIDE) <= 0, "the page scrolls sideways"
+            page.screenshot(path=str(SHOTS / f"menu-{lang}-1024x768.png"))
+        finally:
+            context.close()
+
+
 def test_the_teacher_starts_an_exercise_from_the_menu_and_ends_it(browser: Any, board_server: LiveServer) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 720}, locale="en-US")
     try:
