@@ -135,7 +135,7 @@ function placeRows(maxColumns = MAX_COLUMNS) {
     const across = (room - (columns - 1) * GAP) / (columns * width);
     const down = height / (Math.ceil(n / columns) * rowHeight);
     const score = Math.min(1, across, down);
-    if (across >= MIN_SCALE && score > best.score + 0.01) best = { columns, scale: Math.max(MIN_SCALE, Math.min(1, across, down)), score };
+    if (across >= MIN_SCALE && score > best.score + 0.01) best = { columns, scale: Math.max(MIN_SCALE, Math.min(MAX_SCALE, across, down)), score };
   }
   parts.columns = best.columns;
   pane.dataset.columns = String(best.columns);
@@ -148,18 +148,18 @@ function placeRows(maxColumns = MAX_COLUMNS) {
   model.order.forEach((name, i) => bodies[Math.floor(i / per)].append(rowsOf.get(name)));
   tables.forEach((table, i) => table.tBodies[0].append(bodies[i]));
   parts.tables.replaceChildren(...tables);
-  if (best.columns === 1) return;
-  // borders and padding do not shrink with the type: make sure the tables fit across, else one fewer
+  // borders and padding do not scale with the type: make sure the tables fit across, else one fewer
   let scale = best.scale;
   for (let i = 0; i < 4 && parts.tables.scrollWidth > room + 1 && scale >= MIN_SCALE; i++) {
     scale *= (room - 2) / parts.tables.scrollWidth;
     parts.tables.style.setProperty("--board-scale", scale.toFixed(3));
   }
-  if (parts.tables.scrollWidth > room + 1) placeRows(best.columns - 1);
+  if (best.columns > 1 && parts.tables.scrollWidth > room + 1) placeRows(best.columns - 1);
 }
 
 const MAX_COLUMNS = 4;
 const MIN_SCALE = 0.8; // the smallest type the board shrinks to (then it scrolls)
+const MAX_SCALE = 1.4; // a small class: larger type, for the back of the room
 const GAP = 12; // px between two tables of rows (style.css .board-tables)
 const MIN_ROWS = 8; // a column of rows is not started for fewer than this
 
