@@ -7,12 +7,14 @@ import * as downloads from "./views/downloads.js";
 import * as endpoints from "./views/endpoints.js";
 import { connectEvents, initLiveState, onCatchUpError, onConnected, onEvents, onRestarted, setOverAgents } from "./net/events.js";
 import { filesPath, initAgents } from "./views/agents-view.js";
-import { initFollow, setFollowRole } from "./views/follow.js";
+import { followAgain, initFollow, setFollowRole } from "./views/follow.js";
 import { initJoin } from "./views/join-panel.js";
 import { initTracePanel } from "./views/trace-panel.js";
 import { languages, preferredLanguage, setLanguage, t } from "./i18n.js";
 import { initBannerFold, initChipRow } from "./views/chips.js";
-import { initClassroom, startAfresh } from "./views/classroom.js";
+import { chosenView, initClassroom, showView, startAfresh } from "./views/classroom.js";
+import { initBoard, loadExercises } from "./views/board.js";
+import { initExerciseCard } from "./views/exercise-card.js";
 import { noticeIn } from "./views/notice.js";
 import { applyRole, installTokenPrompt, loadSession } from "./net/session.js";
 import { initStage, loadStage } from "./models/stage.js";
@@ -125,6 +127,10 @@ async function start() {
     await loadStage();
     initJoin({ role: session.role, student: session.student, onEndpoints: endpoints.onEndpoints }); // the Join panel, names
     initTracePanel({ student: session.student }); // a student's own program: the one-file tracer
+    // exercises: the class board (teacher), a student's own checks; then the registry's exercises
+    initBoard({ onEvents, onConnected, showView, chosenView, followAgain, role: session.role, student: session.student });
+    initExerciseCard({ role: session.role, student: session.student });
+    await loadExercises();
   } catch (error) {
     banner.show(error.message);
   }

@@ -20,6 +20,7 @@ from ..support import LiveServer
 from .test_classroom import lab_of
 from .test_join import CONTROL, class_server, open_as, student_token  # noqa: F401 (class_server: a fixture)
 from .test_lessons import start_lesson
+from .test_board import a_class, board_server, join, post_stage  # noqa: F401 (board_server: a fixture)
 from .test_projector import lesson_traffic
 from .ui import expect, log_rows
 
@@ -166,6 +167,34 @@ def test_axe_finds_nothing_on_any_page(browser: Any, lesson_four: LiveServer) ->
                 page = open_as(context, server, token)
                 expect(page.get_by_test_id("compare-panel")).to_be_visible()
                 audit.check(page, where, look_name(look))
+        finally:
+            context.close()
+    print("\naxe-core violations (nodes) by page:\n" + audit.table())
+    assert not any(found for looks in audit.found.values() for found in looks.values()), (
+        audit.table() + "\n" + audit.details())
+
+
+def test_axe_finds_nothing_on_the_class_board(browser: Any, board_server: LiveServer) -> None:  # noqa: F811
+    """During an exercise: the teacher's board (rows, common mistakes, the Exercises menu) and a
+    student's page with their own checks, in every look."""
+    post_stage(board_server, {"exercise": "echo-server"})
+    token = join(board_server, "student03")
+    audit = Audit()
+    for look in LOOKS:
+        name = look_name(look)
+        context = looking(browser, look)
+        try:
+            teacher = open_as(context, board_server, CONTROL)
+            student = open_as(context, board_server, token)
+            a_class(board_server, 12)  # (live: the rows reach the pages open now)
+            expect(teacher.get_by_test_id("board-row")).to_have_count(12)
+            expect(teacher.get_by_test_id("board-mistake").first).to_be_visible()
+            audit.check(teacher, "board", name)
+            teacher.get_by_test_id("lessons-button").click()
+            expect(teacher.get_by_test_id("exercise-preset").first).to_be_visible()
+            audit.check(teacher, "exercises menu", name)
+            expect(student.locator('[data-testid="exercise-check"][data-state="fail"]').first).to_be_visible()
+            audit.check(student, "student's checks", name)
         finally:
             context.close()
     print("\naxe-core violations (nodes) by page:\n" + audit.table())

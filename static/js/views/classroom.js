@@ -16,7 +16,7 @@ import { feedByStage, lastStageIndex } from "../models/stages.js";
 
 const MAX_HISTORY = 20000;
 const VIEW_KEY = "socketlab.view";
-const LAYOUTS = ["log", "ladder", "split", "numbers"]; // the tabs: which panes are shown
+const LAYOUTS = ["log", "ladder", "split", "numbers", "board"]; // the tabs: which panes are shown (board: during an exercise)
 // The views: each takes the same events, live or replayed, through one interface (init, add,
 // reset, redraw). Adding a view is one module with that interface plus its entry here.
 // A view shows the current classroom stage only (it starts afresh with newStage(), or reset() when
@@ -83,6 +83,9 @@ const replayHooks = {
   source: () => (replaying ? replay.events() : history),
 };
 
+/** The view the user chose last (a focus or a lesson may show another meanwhile). */
+export const chosenView = () => chosen;
+
 /** The dashboard restarted with a new lab (embedded): what this page saw belongs to the old one. */
 export function startAfresh() {
   history = [];
@@ -90,9 +93,11 @@ export function startAfresh() {
   if (!replaying) resetViews();
 }
 
-/** Show one of the views: "log", "ladder", "split" (diagram and log side by side), "numbers". */
+/** Show one of the views: "log", "ladder", "split" (diagram and log side by side), "numbers", "board" (the class's checks). */
 export function showView(view, { remember = true } = {}) {
   if (!LAYOUTS.includes(view)) return;
+  // the board exists while the stage runs an exercise only (board.js shows its tab then)
+  if (view === "board" && panel.querySelector("[data-view-tab=board]").hidden) view = chosen !== "board" ? chosen : "log";
   if (remember) {
     chosen = view;
     localStorage.setItem(VIEW_KEY, view);
@@ -107,24 +112,29 @@ export function showView(view, { remember = true } = {}) {
   document.getElementById("pane-log").hidden = !["log", "split"].includes(view);
   document.getElementById("pane-ladder").hidden = !["ladder", "split"].includes(view);
   document.getElementById("pane-numbers").hidden = view !== "numbers";
+  document.getElementById("pane-board").hidden = view !== "board";
   redrawViews();
 }
 
 function setUpTabs() {
   const tabs = [...panel.querySelectorAll("[data-view-tab]")];
+  const shown = () => tabs.filter((tab) => !tab.hidden); // (the board's tab is there during an exercise only)
   for (const tab of tabs) {
     tab.addEventListener("click", () => showView(tab.dataset.viewTab));
     tab.addEventListener("keydown", (event) => {
       const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
       if (!step) return;
-      const next = tabs[(tabs.indexOf(tab) + step + tabs.length) % tabs.length];
+      const list = shown();
+      const next = list[(list.indexOf(tab) + step + list.length) % list.length];
       showView(next.dataset.viewTab);
       next.focus();
     });
   }
+  // the board waits for its exercise (board.js shows it when the stage has one)
   const stored = localStorage.getItem(VIEW_KEY);
-  showView(LAYOUTS.includes(stored) ? stored : "log", { remember: false });
-  if (LAYOUTS.includes(stored)) chosen = stored;
+  const usable = LAYOUTS.includes(stored) && stored !== "board";
+  showView(usable ? stored : "log", { remember: false });
+  if (usable) chosen = stored;
 }
 
 export function initClassroom() {
@@ -139,7 +149,7 @@ export function initClassroom() {
     changed(lanes) {
       ladder.setFocus(lanes);
       log.setFocus(lanes);
-      if (lanes && ["log", "ladder"].includes(panel.dataset.view)) showView("split", { remember: false });
+      if (lanes && ["log", "ladder", "board"].includes(panel.dataset.view)) showView("split", { remember: false });
       if (!lanes && panel.dataset.view !== chosen) showView(chosen, { remember: false });
     },
   });

@@ -1,6 +1,8 @@
 // The focus on one connection: pick it (menu, or "f" to go through them) and the diagram and the
 // log show only its sockets, side by side and big. A connection is a TCP client with the server
-// socket accept() gave it, or a UDP socket with the sockets it exchanged datagrams with.
+// socket accept() gave it, or a UDP socket with the sockets it exchanged datagrams with. A student's
+// traced program may be in focus too, all its lanes at once (the class board's rows open them): its
+// focus is "@" and the program's name, and its lanes are gathered again as new ones appear.
 import { setOptions } from "../dom.js";
 import { onLanguageChange, t } from "../i18n.js";
 import { addr } from "../models/event-socket.js";
@@ -12,6 +14,35 @@ const clearButton = document.getElementById("focus-clear");
 let hooks = { changed() {} };
 let choices = [];
 let signature = "";
+let programFocus = null; // the traced program in focus (its name), or null
+let programLanes = "";
+
+const PROGRAM = "@";
+
+/** Whether a focus names a traced program ("@Ann") rather than a lane. */
+export const isProgram = (id) => typeof id === "string" && id.startsWith(PROGRAM) && id.length > 1;
+export const programName = (id) => id.slice(PROGRAM.length);
+
+/** The lanes of the traced program `name` and every lane they exchanged anything with. */
+export function lanesOf(name) {
+  const found = new Set();
+  for (const lane of model.lanes.values()) {
+    if (lane.program !== name) continue;
+    for (const id of model.partnersOf(lane.id)) found.add(id);
+  }
+  return found;
+}
+
+function applyProgram() {
+  const lanes = lanesOf(programFocus);
+  const key = [...lanes].sort().join("|");
+  if (key === programLanes && select.dataset.focus === PROGRAM + programFocus) return;
+  programLanes = key;
+  document.body.classList.add("focused");
+  clearButton.hidden = false;
+  select.dataset.focus = PROGRAM + programFocus;
+  hooks.changed(lanes);
+}
 
 /** [[lane id, label]] for every connection the diagram knows, each TCP pair once. */
 function connections() {
@@ -35,16 +66,19 @@ function connections() {
 }
 
 function fill() {
+  if (programFocus !== null) applyProgram(); // (its lanes as they are now: a program opens sockets as it runs)
   choices = connections();
   // the connection in focus left (closed a while ago, or a new stage began): every connection again
-  if (select.value && !model.lanes.has(select.value)) {
+  if (select.value && !isProgram(select.value) && !model.lanes.has(select.value)) {
     select.value = "";
     apply();
   }
-  const next = choices.map((c) => c.join("=")).join("|") + t("focus.all");
+  // a program in focus is listed first, under its name
+  const shown = programFocus !== null ? [[PROGRAM + programFocus, t("focus.program", { name: programFocus })]] : [];
+  const next = [...shown, ...choices].map((c) => c.join("=")).join("|") + t("focus.all");
   if (next === signature) return;
   signature = next;
-  setOptions(select, [["", t("focus.all")], ...choices]);
+  setOptions(select, [["", t("focus.all")], ...shown, ...choices]);
   for (const option of select.options) {
     const lane = model.lanes.get(option.value);
     option.title = lane?.peer && names.of(lane.peer) !== null ? addr(lane.peer) : "";
@@ -52,6 +86,9 @@ function fill() {
 }
 
 function apply() {
+  if (isProgram(select.value) && programName(select.value) === programFocus) return; // (still that program)
+  programFocus = null;
+  programLanes = "";
   const id = select.value;
   const lanes = id && model.lanes.has(id) ? model.partnersOf(id) : null;
   document.body.classList.toggle("focused", Boolean(lanes));
@@ -74,11 +111,21 @@ export function choose(id) {
   apply();
 }
 
+/** Focus every lane of the traced program `name` (a student's, by the name it traces under). */
+export function program(name) {
+  programFocus = name;
+  programLanes = null;
+  applyProgram();
+  fill();
+  select.value = PROGRAM + name;
+}
+
 /** Leave the focus; true when there was one (so Esc knows it did something). */
 export function clear() {
-  if (!select.value) return false;
+  if (!select.value && programFocus === null) return false;
   select.value = "";
   apply();
+  fill(); // (a program's entry leaves the menu)
   return true;
 }
 

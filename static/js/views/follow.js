@@ -12,7 +12,7 @@ import { current, onStage } from "../models/stage.js";
 
 const FOLLOW_KEY = "socketlab.follow";
 const SEND_MS = 200; // a user going through the tabs sends one PUT, for where they stop
-const LAYOUTS = ["log", "ladder", "split", "numbers"];
+const LAYOUTS = ["log", "ladder", "split", "numbers", "board"];
 const panel = document.getElementById("classroom");
 const select = document.getElementById("focus-select");
 const toggle = document.getElementById("follow-toggle");
@@ -37,6 +37,10 @@ const follows = () => role === "view" && following;
 function showFocus(id) {
   if (!id) {
     focus.clear();
+    return;
+  }
+  if (focus.isProgram(id)) { // a student's program, all its lanes (the board's rows open them)
+    if (select.dataset.focus !== id) focus.program(focus.programName(id));
     return;
   }
   // a late joiner may not know the lane yet: it is tried again as the events arrive (retryFocus)
@@ -75,7 +79,7 @@ function followStage(stage, previous) {
 /** A late joiner's focus waits for its lane: tried again after each batch of events. */
 function retryFocus() {
   const wanted = follows() ? current()?.teacher?.focus?.[0] : null;
-  if (wanted && select.dataset.focus !== wanted && model.lanes.has(wanted)) showTeacher(current().teacher);
+  if (wanted && select.dataset.focus !== wanted && (model.lanes.has(wanted) || focus.isProgram(wanted))) showTeacher(current().teacher);
 }
 
 // -- the controller's side: tell the server where the user went ------------------------------
@@ -131,6 +135,12 @@ function setFollowing(on) {
     showTeacher(stage.teacher);
     if (stage.lesson?.view === "compare") openCompare();
   }
+}
+
+/** Show the teacher's view again on a page that follows (a view that could not be shown before: the board). */
+export function followAgain() {
+  const stage = current();
+  if (stage && follows()) showTeacher(stage.teacher);
 }
 
 /** The session's role: controllers lead, viewers follow. */

@@ -10,9 +10,13 @@ import * as endpoints from "./endpoints.js";
 import { currentLanguage, onLanguageChange, t } from "../i18n.js";
 import { noticeIn } from "./notice.js";
 import { adopt, current, onStage } from "../models/stage.js";
+import { model as exercises } from "./board.js";
+import { words } from "../models/exercise-board.js";
 
 const menu = document.getElementById("lessons-menu");
 const list = document.getElementById("lessons-list");
+const exerciseList = document.getElementById("exercises-list");
+const exerciseHeading = document.getElementById("exercises-heading");
 const banner = document.getElementById("lesson-banner");
 const newStage = document.getElementById("stage-new");
 const agentPicker = document.querySelector("[data-testid=lessons-agent]"); // (shown over agents only)
@@ -168,12 +172,14 @@ async function openEndpoints() {
 }
 
 /** The confirmation that names what closes; resolves true when the teacher goes on. */
-function confirmStage(lesson, count) {
-  document.getElementById("stage-confirm-title").textContent = lesson
-    ? t("stage.confirm.lesson", { n: lesson.n, title: inLanguage(lesson.text)?.title || "" })
-    : t("stage.confirm.new");
+function confirmStage(lesson, count, exercise = null) {
+  document.getElementById("stage-confirm-title").textContent = exercise
+    ? t("stage.confirm.exercise", { n: exercise.n, title: words(exercise.title, currentLanguage()) })
+    : lesson ? t("stage.confirm.lesson", { n: lesson.n, title: inLanguage(lesson.text)?.title || "" })
+      : t("stage.confirm.new");
   document.getElementById("stage-confirm-text").textContent = t("stage.confirm.text", { n: count });
-  document.getElementById("stage-ok").textContent = t(lesson ? "stage.confirm.startLesson" : "stage.confirm.startNew");
+  document.getElementById("stage-ok").textContent = t(exercise ? "stage.confirm.startExercise"
+    : lesson ? "stage.confirm.startLesson" : "stage.confirm.startNew");
   confirmDialog.returnValue = "";
   confirmDialog.showModal();
   document.getElementById("stage-ok").focus();
@@ -198,6 +204,36 @@ async function startStage(lesson) {
   } catch (error) {
     pageNotice.show(error.message);
   }
+}
+
+/** A new stage running `exercise` for the class (POST /api/stage {"exercise": key}); the board shows it. */
+async function startExercise(exercise) {
+  menu.open = false;
+  try {
+    const count = await openEndpoints();
+    if (count > 0 && !(await confirmStage(null, count, exercise))) return;
+    const stage = await post("/stage", { exercise: exercise.key });
+    pageNotice.clear();
+    dismissed = "";
+    adopt(stage);
+  } catch (error) {
+    pageNotice.show(error.message);
+  }
+}
+
+/** The Exercises section of the menu: the registry's exercises (GET /api/exercises), none without them. */
+function drawExercises() {
+  const all = [...exercises.exercises.values()].sort((a, b) => a.n - b.n);
+  exerciseHeading.hidden = all.length === 0;
+  const lang = currentLanguage();
+  exerciseList.replaceChildren(...all.map((exercise) => {
+    const button = el("button", { type: "button", class: "lesson-item", testid: "exercise-preset",
+      data: { key: exercise.key }, title: words(exercise.writes, lang) },
+    el("span", { class: "lesson-n exercise-n", text: String(exercise.n) }),
+    el("span", { class: "lesson-label" }, el("span", { text: words(exercise.title, lang) })));
+    button.addEventListener("click", () => startExercise(exercise));
+    return el("li", {}, button);
+  }));
 }
 
 /** Which loss a lesson uses (seeded or the kernel's), and what it lacks here (no capture, no real loss). */
@@ -265,8 +301,10 @@ export function initTeaching(onEvents) {
   });
   onLanguageChange(() => {
     drawMenu();
+    drawExercises();
     drawBanner();
   });
+  exercises.on("reset", drawExercises);
   new MutationObserver(placeBanner).observe(document.documentElement, { attributes: true, attributeFilter: ["class"] });
   placeBanner();
 }
