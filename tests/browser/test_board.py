@@ -4,8 +4,8 @@ program in the diagram, a student's page shows their own checks with the hint in
 and the teacher ends it. At 1280x720 and 1024x768, for 40 and 100 students, in English and Chinese.
 
 Only the real API is used: POST /api/stage {"exercise"}, GET /api/exercises, GET /api/exercise/results,
-and rows as `exercise` events recorded on the dashboard's bus, as the checker records them. On a
-dashboard without those routes, exercise_shim.py stands in for them (and does nothing where they exist).
+and rows as `exercise` events recorded on the dashboard's bus, as the checker records them (so a class of
+40 or 100 is drawn without 100 programs; tests/browser/test_exercise_class.py runs real ones end to end).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from typing import Any, Iterator
 import pytest
 import requests
 
+from lab.exercises.registry import EXERCISES, exercise
 from webapp import create_app, shutdown
 from webapp.auth import Access
 
 from ..support import LiveServer, serve, wait_until
-from . import exercise_shim
 from .test_join import CLASS_HOST, CONTROL, VIEW, open_as
 from .test_lessons_on_screen import WIDE
 from .test_traced_programs import traced
@@ -29,7 +29,7 @@ from .ui import expect, screenshots, wait_ready
 
 SHOTS = screenshots("exercises")
 ECHO = "echo-server"
-CODES = [c["code"] for c in next(e for e in exercise_shim.summaries() if e["key"] == ECHO)["checks"]]
+CODES = [c.code for c in exercise(ECHO).checks]
 SIZES = [(1280, 720), (1024, 768)]
 
 
@@ -76,10 +76,9 @@ def a_class(server: LiveServer, n: int, seed: int = 7) -> dict[str, int]:
 
 @pytest.fixture
 def board_server(folders: dict[str, Path]) -> Iterator[LiveServer]:
-    """A class's dashboard (tokens, a LAN address) with the exercises' routes, its own or the stand-in's."""
+    """A class's dashboard (tokens, a LAN address)."""
     app = create_app({"TESTING": True, "FILES": str(folders["files"]), "DOWNLOADS": str(folders["downloads"]),
                       "ACCESS": Access(CONTROL, VIEW), "DASHBOARD_BIND": CLASS_HOST, "BIND": "0.0.0.0"})
-    exercise_shim.install(app)
     with serve(app, "board-server") as live:
         app.config["DASHBOARD_PORT"] = live.port
         yield live
@@ -132,7 +131,7 @@ def test_the_teacher_starts_an_exercise_from_the_menu_and_ends_it(browser: Any, 
         expect(page.get_by_test_id("view-board")).to_be_hidden()
         page.get_by_test_id("lessons-button").click()
         presets = page.get_by_test_id("exercise-preset")
-        expect(presets).to_have_count(len(exercise_shim.summaries()))
+        expect(presets).to_have_count(len(EXERCISES))
         expect(presets.first).to_contain_text("Echo server")
         page.screenshot(path=str(SHOTS / "menu-en-1280x720.png"))
         page.locator(f'[data-testid="exercise-preset"][data-key="{ECHO}"]').click()
@@ -283,7 +282,6 @@ def test_a_row_opens_that_students_program(browser: Any, folders: dict[str, Path
     """A traced program (the real tracer, under the student's name) and its row: the row's name focuses
     the diagram on that program's lanes."""
     app = create_app({"TESTING": True, "FILES": str(folders["files"]), "DOWNLOADS": str(folders["downloads"])})
-    exercise_shim.install(app)
     with serve(app, "board-lanes") as server:
         post_stage(server, {"exercise": ECHO})
         context = browser.new_context(viewport={"width": 1280, "height": 720}, locale="en-US")
@@ -316,18 +314,3 @@ def test_a_row_opens_that_students_program(browser: Any, folders: dict[str, Path
             program.communicate(timeout=10)
             context.close()
     shutdown(app)
-
-
-def test_stand_in_is_inert_where_the_routes_exist() -> None:
-    """exercise_shim.install() leaves a dashboard that has its own exercise routes as it is."""
-    app = create_app({"TESTING": True})
-    try:
-        exercise_shim.install(app)
-        assert exercise_shim.has_routes(app)
-        before = {rule.rule for rule in app.url_map.iter_rules()}
-        exercise_shim.install(app)
-        assert {rule.rule for rule in app.url_map.iter_rules()} == before
-    finally:
-        shutdown(app)
-
-
