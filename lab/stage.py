@@ -103,9 +103,13 @@ class Stage:
                       "prefill": s.get("prefill"), "link": s.get("link"), "download": s.get("download"),
                       "state": s["state"], "error": s.get("error"), "step": s["step"], "last": s.get("last"),
                       "run": ids.get("run")}
+        exercise = self.exercise
+        if exercise is not None and exercise.get("key") in EXERCISES:  # (its number and title: the log's divider)
+            task = EXERCISES[exercise["key"]]
+            exercise = {**exercise, "n": task.n, "title": task.title}
         # deep copies: the snapshot goes into events that outlive this stage's later changes
         return copy.deepcopy({"stage": self.number, "seq": self.seq, "started": self.started,
-                              "teacher": self.teacher, "lesson": lesson, "exercise": self.exercise,
+                              "teacher": self.teacher, "lesson": lesson, "exercise": exercise,
                               "names": self.names})
 
     # -- changing ---------------------------------------------------------------------------------

@@ -627,6 +627,8 @@ export default {
   "ev.classroom": "classroom",
   "ev.stage.lesson": "Stage {n} · Lesson {lesson}: {title}",
   "ev.stage.lessonOnly": "Lesson {lesson}: {title}",
+  "ev.stage.exercise": "Stage {n} · Exercise {exercise}: {title}",
+  "ev.stage.exerciseOnly": "Exercise {exercise}: {title}",
   "ev.stage.new": "Stage {n} · New stage",
   "ev.stage.newOnly": "New stage",
   "ev.classroom.text": "The classroom changed: a lesson was built, an action ran, or the teacher chose a view.",

@@ -625,6 +625,8 @@ export default {
   "ev.classroom": "课堂",
   "ev.stage.lesson": "第 {n} 阶段 · 第 {lesson} 课：{title}",
   "ev.stage.lessonOnly": "第 {lesson} 课：{title}",
+  "ev.stage.exercise": "第 {n} 阶段 · 练习 {exercise}：{title}",
+  "ev.stage.exerciseOnly": "练习 {exercise}：{title}",
   "ev.stage.new": "第 {n} 阶段 · 新阶段",
   "ev.stage.newOnly": "新阶段",
   "ev.classroom.text": "课堂状态已更新：建好了一节课、执行了一个操作，或老师选择了一个视图。",

@@ -69,3 +69,11 @@ test("a traced program's coming and going is worded as a program's, not a lab ag
     for (const tr of [en, zh]) assert.doesNotMatch(eventText(ev({ event: "down", trace: true, why }), tr), /\{\w+\}|\bev\./);
   }
 });
+
+test("a stage that runs an exercise is named by it in the log's divider, in both languages", () => {
+  const params = { stage: 4, lesson: null, exercise: { key: "echo-server", n: 1, title: { en: "Echo server", zh: "回显服务器" } } };
+  const ev = event("stage", { endpoint: "", proto: "", params });
+  assert.equal(eventText(ev, en), "Stage 4 · Exercise 1: Echo server");
+  assert.equal(eventText(ev, zh), "第 4 阶段 · 练习 1：回显服务器");
+  assert.equal(eventText(event("stage", { endpoint: "", proto: "", params: { ...params, stage: null } }), en), "Exercise 1: Echo server");
+});

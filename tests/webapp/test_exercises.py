@@ -125,7 +125,8 @@ def test_the_teacher_starts_and_ends_an_exercise_and_bad_requests_get_a_sentence
     started = begin(dashboard, {"exercise": "echo-server"})
     assert started.status_code == 201, started.text
     stage = started.json()
-    assert stage["exercise"] == {"key": "echo-server", "servers": [], "file": None}
+    assert stage["exercise"] == {"key": "echo-server", "servers": [], "file": None, "n": 1,
+                                 "title": {"en": "Echo server", "zh": "回显服务器"}}
     assert stage["lesson"] is None and stage["teacher"]["view"] == "board"
     assert results(dashboard, student) == {"exercise": "echo-server", "running": True, "stage": stage["stage"],
                                            "students": []}
@@ -360,7 +361,8 @@ def test_an_exercise_that_serves_the_students_builds_the_lab_side_and_its_checks
     stage = begin(dashboard, {"exercise": "client"}).json()
     side = LabSideDouble.made[-1]
     assert stage["exercise"] == {"key": "client", "servers": [{"proto": "tcp", "host": "127.0.0.1", "port": side.port,
-                                                                "role": "greet"}], "file": None}
+                                                                "role": "greet"}], "file": None, "n": 2,
+                                 "title": {"en": "Client", "zh": "客户端"}}
     program = Program(dashboard, ann, tmp_path, "client.py", str(side.port), "Ann")
     try:
         program.finish()

@@ -105,6 +105,12 @@ function stage(ev, tr) {
     return n === null ? tr.t("ev.stage.lessonOnly", { lesson: plain(lesson.n), title })
       : tr.t("ev.stage.lesson", { n, lesson: plain(lesson.n), title });
   }
+  const exercise = params.exercise && typeof params.exercise === "object" ? params.exercise : null;
+  const named = exercise?.title && typeof exercise.title === "object" ? exercise.title[tr.code ?? currentLanguage()] ?? exercise.title.en : "";
+  if (exercise && typeof named === "string" && named) {
+    return n === null ? tr.t("ev.stage.exerciseOnly", { exercise: plain(exercise.n), title: named })
+      : tr.t("ev.stage.exercise", { n, exercise: plain(exercise.n), title: named });
+  }
   return n === null ? tr.t("ev.stage.newOnly") : tr.t("ev.stage.new", { n });
 }
 
