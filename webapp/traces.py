@@ -40,6 +40,12 @@ routes = guarded(Blueprint("traces", __name__, url_prefix="/api"))
 
 MAX_EVENTS = 2000  # per batch (the courier sends at most this many)
 MAX_PROGRAMS = 10_000  # (name, boot) pairs remembered; the oldest go first
+# The dashboard paces its programs: each answer says how long the next batch may gather (`"every"`), so
+# that the whole class posts about PACE_REQUESTS times a second. A program alone posts every 50 ms (the
+# lesson on the projector follows at once); a class of 100, every 0.5 s (a request costs the dashboard
+# far more than an event in it: 8 programs posting every 50 ms took 4x the CPU of every 0.5 s).
+PACE_REQUESTS = 200
+PACE_MIN, PACE_MAX = 0.05, 0.5
 SILENT_SECONDS = 5.0  # a program not heard from for this long is gone (its courier posts every second)
 MAX_SOCKETS = 10_000  # open sockets counted per program (a program opening more is counted as this many)
 
@@ -61,6 +67,10 @@ class TraceDesk:
         # name -> {"name", "host", "state", "since", "boot", "heard" (monotonic), "open": the sockets not closed}
         self.programs: dict[str, dict[str, Any]] = {}
         self._up: dict[str, dict[str, Any]] = {}  # the programs up, the least recently heard first
+
+    def pace(self) -> float:
+        """Seconds a program's next batch may gather: the programs posting now share PACE_REQUESTS a second."""
+        return min(PACE_MAX, max(PACE_MIN, len(self._up) / PACE_REQUESTS))
 
     def listed(self) -> list[dict[str, Any]]:
         """The programs, as GET /api/agents lists an agent (and `"trace": true`)."""
@@ -190,4 +200,4 @@ def trace_events(name: str) -> Response:
         raise TooLarge("trace-batch-too-large", limit=MAX_EVENTS, count=len(events))
     desk: TraceDesk = current_app.extensions.setdefault("socketlab_traces", TraceDesk())
     taken, had, refused = desk.take(name, batch["boot"], events, request.remote_addr or "", batch.get("end") is True)
-    return jsonify(taken=taken, already=had, refused=refused)
+    return jsonify(taken=taken, already=had, refused=refused, every=desk.pace())

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import os
 import sys
 import threading
@@ -37,6 +38,7 @@ CAPACITY = 50_000  # events held while the dashboard is away (the courier's bus 
 BATCH_EVENTS = 2000  # the dashboard refuses more in one body (webapp/traces.py MAX_EVENTS)
 FRAME_RECORDS = 5000  # records turned into events in one go
 BATCH_SECONDS = 0.05
+MAX_EVERY = 1.0  # the longest a batch gathers, whatever a dashboard says (the page's lag stays under ~1 s)
 IDLE_SECONDS = 0.5
 KEEPALIVE_SECONDS = 1.0  # the dashboard counts a program silent for 5 s as gone
 HTTP_SECONDS = 5.0
@@ -103,6 +105,7 @@ class Poster:
         self.thread = threading.Thread(target=self._run, name="socketlab-trace-post", daemon=True)
         self._deadline = float("inf")
         self._posted = 0.0  # (monotonic) the last post the dashboard answered
+        self.every = BATCH_SECONDS  # how long a batch gathers: the dashboard paces its programs (`pace`)
         self._failing = False
         self._lost_reported = 0
 
@@ -154,7 +157,7 @@ class Poster:
         """A batch gathers for BATCH_SECONDS; with nothing to do, sleep until the next record (tracer.py)."""
         tracer = self.tracer
         if tracer.records:
-            self.stopping.wait(BATCH_SECONDS)
+            self.stopping.wait(self.every)
             return
         tracer.idle = True
         if tracer.records:  # (appended before it saw `idle`: it did not wake us)
@@ -218,6 +221,21 @@ class Poster:
         if answer.status != 200:
             raise OSError(f"HTTP {answer.status}")
         self._posted = time.monotonic()
+        self.every = pace(said, self.every)
+
+
+def pace(said: bytes, every: float) -> float:
+    """How long the next batch gathers, as the dashboard's answer says (`"every"`: a class of 100 programs
+    posting every 50 ms is 2,000 requests a second; the dashboard spaces them), kept within
+    BATCH_SECONDS..MAX_EVERY whatever it says; `every` unchanged when it says nothing."""
+    try:
+        body = json.loads(said or b"{}")
+        given = body.get("every") if isinstance(body, dict) else None
+    except ValueError:
+        return every
+    if isinstance(given, bool) or not isinstance(given, (int, float)) or math.isnan(given):
+        return every
+    return min(MAX_EVERY, max(BATCH_SECONDS, float(given)))
 
 
 def _sentence(said: bytes) -> str:

@@ -27,6 +27,8 @@ from agent.shipper import _first_gap, _ts, dropped_event, now_ms
 from lab.errors import BadInput
 from lab.events.bus import EventBus, Recorded
 
+from .onefile import pace
+
 BATCH_SECONDS = 0.05
 BATCH_EVENTS = 2000  # the dashboard refuses more in one body (webapp/traces.py)
 FLUSH_SECONDS = 10.0  # after the program ended: a dashboard restarting meanwhile still gets everything
@@ -65,6 +67,7 @@ class HttpDelivery:
         self._deadline = float("inf")
         self._failing_since: float | None = None
         self._posted = 0.0  # (monotonic) the last batch the dashboard took
+        self.every = BATCH_SECONDS  # how long a batch gathers: the dashboard paces its programs
 
     def start(self) -> None:
         self.thread.start()
@@ -89,7 +92,7 @@ class HttpDelivery:
                     self._keep_alive()
                 continue
             else:
-                self.stopping.wait(BATCH_SECONDS)
+                self.stopping.wait(self.every)
             try:
                 while self.post_once() >= BATCH_EVENTS:
                     pass
@@ -150,7 +153,7 @@ class HttpDelivery:
         request = urllib.request.Request(self.url, data=data, headers=self.headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=HTTP_SECONDS) as answer:  # noqa: S310  (http(s) only: checked)
-                answer.read()
+                self.every = pace(answer.read(), self.every)
         except urllib.error.HTTPError as exc:
             if exc.code in (400, 401, 403, 404, 413, 415):
                 raise Refusal(f"{exc.code} {_sentence(exc)}") from None

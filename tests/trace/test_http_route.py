@@ -66,7 +66,7 @@ def test_a_control_token_is_needed_and_a_viewer_is_refused(app: Flask) -> None:
     assert refused.status_code == 403 and refused.get_json()["code"] == "view-only"
     assert relayed(client) == []
     taken = post(client, batch)
-    assert taken.status_code == 200 and taken.get_json() == {"taken": 1, "already": 0, "refused": 0}
+    assert taken.status_code == 200 and taken.get_json() == {"taken": 1, "already": 0, "refused": 0, "every": 0.05}
     assert [e["agent_seq"] for e in relayed(client)] == [1]
 
 
@@ -75,7 +75,7 @@ def test_a_batch_posted_again_counts_once_and_a_new_run_starts_afresh(app: Flask
     first = {"boot": 5, "events": [event(1), event(2)]}
     assert post(client, first).get_json()["taken"] == 2
     again = post(client, {"boot": 5, "events": [event(1), event(2), event(3)]}).get_json()  # (its answer was lost)
-    assert again == {"taken": 1, "already": 2, "refused": 0}
+    assert again == {"taken": 1, "already": 2, "refused": 0, "every": 0.05}
     assert post(client, {"boot": 6, "events": [event(1)]}).get_json()["taken"] == 1  # the program ran again
     assert [e["agent_seq"] for e in relayed(client)] == [1, 2, 3, 1]
 
@@ -108,7 +108,8 @@ def test_hostile_events_are_skipped_one_by_one(app: Flask) -> None:
         event(7, data="x" * 70_000),  # bigger than any event the tracer makes
     ]
     answer = post(client, {"boot": 1, "events": [*hostile, event(8)]})
-    assert answer.status_code == 200 and answer.get_json() == {"taken": 1, "already": 0, "refused": len(hostile)}
+    assert answer.status_code == 200 and answer.get_json() == {"taken": 1, "already": 0, "refused": len(hostile),
+                                                                 "every": 0.05}
     assert [e["agent_seq"] for e in relayed(client)] == [8]
     assert post(client, "x", route="/api/traces/not a name/events").status_code in (400, 404)
     bad_name = post(client, {"boot": 1, "events": []}, route="/api/traces/" + "n" * 41 + "/events")
@@ -188,5 +189,32 @@ def test_a_batch_is_judged_whole_before_any_of_it_is_relayed(app: Flask) -> None
     for _ in range(2):  # (the courier's retry)
         answer = post(client, surrogate)
         assert answer.status_code == 200
-    assert answer.get_json() == {"taken": 0, "already": 2, "refused": 1}
+    assert answer.get_json() == {"taken": 0, "already": 2, "refused": 1, "every": 0.05}
     assert [e["agent_seq"] for e in relayed(client)] == [1, 3]
+
+
+def test_the_dashboard_paces_its_programs_as_the_class_grows(app: Flask) -> None:
+    """Each answer says how long the program's next batch may gather: 50 ms for a program alone (the
+    projector follows at once), longer as more programs post, so a class of 100 does not make 2,000
+    requests a second; never over 0.5 s."""
+    client = app.test_client()
+    answer = post(client, {"boot": 1, "events": []})
+    assert answer.status_code == 200 and answer.get_json()["every"] == 0.05
+    for n in range(2, 41):
+        post(client, {"boot": 1, "events": []}, route=f"/api/traces/p{n}/events")
+    assert post(client, {"boot": 1, "events": []}).get_json()["every"] == pytest.approx(40 / 200)
+    for n in range(41, 161):
+        post(client, {"boot": 1, "events": []}, route=f"/api/traces/p{n}/events")
+    assert post(client, {"boot": 1, "events": []}).get_json()["every"] == 0.5
+
+
+@pytest.mark.parametrize(("said", "every"), [
+    (b'{"every": 0.2}', 0.2), (b'{"every": 30}', 1.0), (b'{"every": 0}', 0.05), (b'{"every": -1}', 0.05),
+    (b'{"every": true}', 0.3), (b'{"every": "fast"}', 0.3), (b'{"every": NaN}', 0.3), (b"{}", 0.3),
+    (b"[1, 2]", 0.3), (b"not json", 0.3), (b"", 0.3)])
+def test_a_tracer_takes_the_pace_within_bounds_whatever_the_answer(said: bytes, every: float) -> None:
+    """What a dashboard (or anything answering in its place) says cannot make a tracer post in a busy
+    loop nor fall silent: within 50 ms..1 s, and unchanged (here 0.3 s) when it says nothing usable."""
+    from agent.trace.onefile import pace
+
+    assert pace(said, 0.3) == every
