@@ -39,7 +39,7 @@ lint: $(VENV)/.test-deps
 screenshots: $(VENV)/.test-deps
 	SOCKETLAB_SCREENSHOTS=docs/img $(PY) -m pytest -q tests/browser/test_lessons.py tests/browser/test_wire.py \
 		tests/browser/test_traced_programs.py tests/browser/test_screenshots.py tests/browser/test_projector.py \
-		tests/browser/test_projector_layout.py tests/browser/test_lessons_on_screen.py tests/browser/test_a11y_views.py \
+		tests/browser/test_projector_layout.py tests/browser/test_lessons_on_screen.py tests/browser/test_a11y_views.py tests/browser/test_board.py \
 		-p no:cacheprovider
 
 bench: $(VENV)/.test-deps
