@@ -66,3 +66,32 @@ test("out-of-order arrival across batches of many events ends sorted by (ts, seq
   const sorted = [...events].sort((a, b) => a.ts - b.ts || a.seq - b.seq);
   assert.deepEqual(rows.map((ev) => ev.seq), sorted.map((ev) => ev.seq));
 });
+
+test("a batch inserted at once gives the rows one by one would, whatever its order and reach", async () => {
+  const { insertAllCausal } = await import("../../static/js/models/log-order.js");
+  let seed = 7;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  for (let round = 0; round < 200; round++) {
+    const stages = new Stages();
+    const cutOf = (e) => stages.cutOf(e);
+    const one = [];
+    const all = [];
+    let now = T;
+    for (let batch = 0; batch < 6; batch++) {
+      // a class's batches: each program's events up to half a second old, interleaved, a stage now and then
+      const events = [];
+      for (let n = 0; n < 1 + Math.floor(random() * 30); n++) {
+        events.push(random() < 0.02 ? event("stage", { endpoint: "", proto: "", ts: now, params: { stage: batch + 2 } })
+          : event(random() < 0.5 ? "send" : "recv", { endpoint: `s${Math.floor(random() * 4)}@p${Math.floor(random() * 9)}`,
+            ts: now - random() * 0.5 }));
+        now += 0.01;
+      }
+      for (const ev of events) stages.note(ev);
+      const expected = events.map((ev) => insertCausal(one, ev, cutOf, isDivider));
+      const at = insertAllCausal(all, events, cutOf, isDivider);
+      assert.deepEqual(all.map((ev) => ev.seq), one.map((ev) => ev.seq), `round ${round} batch ${batch}`);
+      assert.deepEqual(at, events.map((ev) => all.indexOf(ev)).sort((a, b) => a - b));
+      assert.ok(expected.length === at.length);
+    }
+  }
+});

@@ -30,3 +30,36 @@ export function insertCausal(rows, ev, cutOf, isDivider) {
   else rows.splice(i, 0, ev);
   return i;
 }
+
+/**
+ * Insert a whole batch into `rows` (already in causal order): the same rows as inserting each with
+ * insertCausal, at the cost of a sort of the batch, a binary search and one merge of the rows after
+ * the first new one. A class of traced programs posts batches that reach back up to a second among
+ * thousands of rows: one walk back per event was most of the page's time. Returns the final index of
+ * each new row, ascending.
+ */
+export function insertAllCausal(rows, events, cutOf, isDivider) {
+  if (!events.length) return [];
+  const before = (a, b) => causallyBefore(a, b, cutOf, isDivider);
+  const sorted = events.slice().sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+  let lo = 0;
+  let hi = rows.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (before(sorted[0], rows[mid])) hi = mid;
+    else lo = mid + 1;
+  }
+  const tail = rows.splice(lo);
+  const at = [];
+  let i = 0;
+  let j = 0;
+  while (j < sorted.length) {
+    if (i < tail.length && !before(sorted[j], tail[i])) rows.push(tail[i++]);
+    else {
+      at.push(rows.length);
+      rows.push(sorted[j++]);
+    }
+  }
+  while (i < tail.length) rows.push(tail[i++]);
+  return at;
+}

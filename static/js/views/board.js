@@ -248,8 +248,38 @@ function flush() {
     }
   }
   dirty.clear();
-  if (joined) placeRows(); // (students joining: the rows move, none is made again)
+  if (joined) placeSoon();
   drawSide();
+}
+
+// Placing the rows lays the whole board out several times (a probe table, then the tables, then a fit):
+// a class joining one by one would do it a hundred times in twenty seconds, each a long task on a busy
+// projector laptop. A student who joins is put at the end of the last table at once; the tables are
+// balanced again at most every PLACE_EVERY ms.
+const PLACE_EVERY = 1000;
+let placedAt = -Infinity;
+let placing = 0;
+
+function placeSoon() {
+  const wait = placedAt + PLACE_EVERY - performance.now();
+  if (wait <= 0) {
+    placedAt = performance.now();
+    placeRows();
+    return;
+  }
+  const last = parts.tables.lastElementChild?.tBodies?.[0];
+  for (const name of model.order) {
+    const row = rowsOf.get(name);
+    if (last && row && !row.isConnected) last.append(row);
+  }
+  if (!placing) {
+    placing = setTimeout(() => {
+      placing = 0;
+      if (!parts) return;
+      placedAt = performance.now();
+      placeRows();
+    }, wait);
+  }
 }
 
 function onRow(name) {

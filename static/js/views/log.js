@@ -16,7 +16,7 @@ import { onStage } from "../models/stage.js";
 import { onWireChange, wireShown } from "./wire-controls.js";
 import { logOf } from "../models/kinds.js";
 import { book as names, onNames } from "../models/names.js";
-import { insertCausal } from "../models/log-order.js";
+import { insertAllCausal } from "../models/log-order.js";
 import { Stages } from "../models/stages.js";
 
 const MAX_KEPT = 20000; // events kept (for filters, export, scrolling back)
@@ -299,22 +299,22 @@ export function addEvents(batch) {
   }
   if (!events.length) return;
   total += events.length;
-  for (const ev of events) insertCausal(kept, ev, cutOf, isDivider);
+  insertAllCausal(kept, events, cutOf, isDivider);
   if (kept.length > MAX_KEPT) kept = kept.slice(-MAX_KEPT);
   filter.note(events);
   // the reader's top row: a row inserted at or above it moves the view down by one row to keep it
-  let topRow = follow || knownTop < 0 || !rowHeight ? -1 : Math.floor(Math.max(0, scroller.scrollTop - headHeight) / rowHeight);
+  const topRow = follow || knownTop < 0 || !rowHeight ? -1 : Math.floor(Math.max(0, scroller.scrollTop - headHeight) / rowHeight);
+  const shown = events.filter(passes);
+  const before = list.length;
+  const at = insertAllCausal(list, shown, cutOf, isDivider);
+  matching += shown.length;
+  if (!follow) unseen += shown.length;
+  // a row that went among the rows already there (not after them all) moves those from there on
+  if (at.length && at[0] < before) reorderedAt = Math.min(reorderedAt, cutOff + at[0]);
   let above = 0;
-  for (const ev of events) {
-    if (!passes(ev)) continue;
-    matching++;
-    if (!follow) unseen++;
-    const index = insertCausal(list, ev, cutOf, isDivider);
-    if (index < list.length - 1) reorderedAt = Math.min(reorderedAt, cutOff + index);
-    if (index <= topRow) {
-      above++;
-      topRow++;
-    }
+  for (const index of at) {
+    if (index > topRow + above) break;
+    above++;
   }
   if (newStage) reorderedAt = cutOff; // every row shown so far now belongs to an earlier stage: mark it
   if (above) scrollTo(scroller.scrollTop + above * rowHeight);
