@@ -289,7 +289,8 @@ def _result(seen: dict[str, Any], firsts: dict[str, int]) -> Result:
         "cores_used": seen["cpu_share"], "rss_peak_mb": peak, "rss_growth_last_10s_mb": growth, "rss_samples": samples[-200:],
     }
     met = (failed == 0 and len(lags) == STUDENTS and figures["board_p99_ms"] <= BOARD_LIMIT_MS
-           and figures["log_lag_p99_ms"] <= BOARD_LIMIT_MS and max(worst_board, worst_log) <= LONG_TASK_LIMIT_MS)
+           and figures["log_lag_p99_ms"] <= BOARD_LIMIT_MS and max(worst_board, worst_log) <= LONG_TASK_LIMIT_MS
+           and growth <= 0.05 * peak)  # (bounded: the last 10 s grew under 5% of the peak)
     measured = (f"{STUDENTS} students ({seen['real']} real traced programs, the rest posting as they do) x {RATE} "
                 f"calls/s for {SECONDS:.0f} s: the board showed a student's first check "
                 f"p99 {figures['board_p99_ms']:.0f} ms (max {figures['board_max_ms']:.0f}) after the call, "
