@@ -1,4 +1,5 @@
-"""A class at work, end to end on three hosts (network namespaces): the teacher's dashboard on host 1
+"""A class at work, end to end on three hosts (network namespaces), on each of the lab's paths (the lab
+embedded in the dashboard, and `make class`'s lab agents over Redis): the teacher's dashboard on host 1
 starts the echo-server exercise; Ann (host 2, English) and Bo (host 3, Chinese) join in Chromium on
 their own hosts, download the tracer from their page, and run their own echo servers under it. The
 lab checks each program from its traced calls and by connecting to it (at the address it posts from,
@@ -11,6 +12,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from .test_join import CONTROL, FETCH, NamespaceDashboard, chromium_in, open_teacher
 from .ui import expect, screenshots, wait_ready
@@ -80,9 +83,11 @@ def run_traced(lan: Any, host: str, tracer: Path, program: str) -> Any:
     raise AssertionError(f"the student's server on {host} never said its port: {started.seen}")
 
 
-def test_two_students_on_their_own_hosts_are_checked_live_on_every_page(browser: Any, lan: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("options", [("--host", "0.0.0.0"), ("--class",)], ids=["embedded", "agents"])
+def test_two_students_on_their_own_hosts_are_checked_live_on_every_page(browser: Any, lan: Any, tmp_path: Path,
+                                                                        options: tuple[str, ...]) -> None:
     teacher_host, ann_host, bo_host = lan.hosts[0], lan.hosts[1], lan.hosts[2]
-    dashboard = NamespaceDashboard(teacher_host, tmp_path)
+    dashboard = NamespaceDashboard(teacher_host, tmp_path, options)
     browsers: list[Any] = []
     try:
         browsers = [chromium_in(browser, host, tmp_path) for host in (teacher_host, ann_host, bo_host)]
