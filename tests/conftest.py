@@ -204,6 +204,23 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+@pytest.fixture(autouse=True)
+def no_page_outlives_its_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every browser context a test made is closed when the test ends, passed or failed: a page left
+    open (a test that failed before its `context.close()`) keeps its websocket to a server that no
+    longer accepts, and every ping it answers starts a thread in the process of a later test, whose
+    thread count then fails."""
+    if "browser" not in request.fixturenames:
+        yield
+        return
+    browser = request.getfixturevalue("browser")
+    before = set(browser.contexts)
+    yield
+    for ctx in browser.contexts:
+        if ctx not in before:
+            ctx.close()
+
+
 @pytest.fixture
 def context(browser: Any) -> Iterator[Any]:
     ctx = browser.new_context(viewport=VIEWPORT, locale="en-US", accept_downloads=True)

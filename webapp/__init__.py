@@ -205,7 +205,11 @@ def shutdown(app: Flask) -> None:
     if app.extensions.get("socketlab_stopped"):
         return
     app.extensions["socketlab_stopped"] = True
-    app.extensions["socketlab_relay"].stop()
+    relay = app.extensions["socketlab_relay"]
+    relay.stop()
+    # Pages still connected are told the dashboard is gone: a server that stops accepting keeps the
+    # websockets it has, and a page that stayed would go on answering pings into a stopped app.
+    relay.server.eio.disconnect()
     app.extensions["socketlab_stage"].close()
     app.extensions["socketlab_labs"].close()
     local = app.extensions.get("socketlab_local_agent")

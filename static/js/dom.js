@@ -32,6 +32,27 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+/**
+ * parent.replaceChildren(...children), and a control inside that had the keyboard's focus hands it
+ * to its new twin (same data-testid and data-*, or the same place among those of its testid):
+ * a card or a banner that is drawn again while a student tabs through it keeps their place
+ * instead of dropping the focus to the top of the page.
+ */
+export function replaceKeepingFocus(parent, ...children) {
+  const had = document.activeElement;
+  if (!had || had === parent || !parent.contains(had) || !had.dataset?.testid) {
+    parent.replaceChildren(...children);
+    return;
+  }
+  const selector = `[data-testid="${CSS.escape(had.dataset.testid)}"]`;
+  const place = [...parent.querySelectorAll(selector)].indexOf(had);
+  const data = JSON.stringify({ ...had.dataset });
+  parent.replaceChildren(...children);
+  const twins = [...parent.querySelectorAll(selector)];
+  const twin = twins.find((node) => JSON.stringify({ ...node.dataset }) === data) || twins[place];
+  twin?.focus({ preventScroll: true });
+}
+
 /** Replace the options of a <select>, keeping the chosen value when it is still offered. */
 export function setOptions(select, options) {
   const chosen = select.value;

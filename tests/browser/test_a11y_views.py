@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from ..support import LiveServer
+from .test_classroom import lab_of, tcp_pair
 from .test_a11y import lesson_four  # noqa: F401 (a fixture)
 from .test_join import CONTROL, class_server, open_as, student_token  # noqa: F401 (class_server: a fixture)
 from .ui import expect, screenshots
@@ -310,6 +311,29 @@ def test_every_control_is_reached_by_tab_in_page_order_with_a_ring(browser: Any,
             expect(title).not_to_have_text(first)  # the next row's details
         finally:
             context.close()
+
+
+def test_a_card_drawn_again_keeps_the_keyboards_place(browser: Any, lesson_four: LiveServer) -> None:  # noqa: F811
+    """A card is drawn again whenever its endpoint changes (bytes, a connection): the control a
+    keyboard user is on keeps the focus, instead of dropping it to the top of the page mid-Tab."""
+    lab = lab_of(lesson_four)
+    server, client = tcp_pair(lab)
+    context = themed(browser, "light", False)
+    try:
+        page = open_as(context, lesson_four, CONTROL)
+        close = page.locator(f"#card-{server.id}").get_by_test_id("close-connection")
+        expect(close).to_have_count(1)
+        close.focus()
+        page.evaluate("window.__was = document.activeElement")
+        for n in range(3):  # each recv is a new count on the card: its connections are drawn again
+            lab.send(client.id, {"data": f"byte {n}"})
+        page.wait_for_function("!window.__was.isConnected")
+        expect(close).to_be_focused()
+        assert close.get_attribute("data-conn") == next(iter(server.connections))
+        page.keyboard.press("Tab")  # and Tab goes on from there, not from the top
+        assert page.evaluate("document.activeElement !== document.body")
+    finally:
+        context.close()
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

@@ -6,7 +6,7 @@ import { showCode } from "./code-panel.js";
 import { bytes, chipToggle, part } from "./chips.js";
 import { peerIndex, readsEvery, streamCounters, streamLesson, tcpInfoBlock, teachingSummary, trafficTotals,
   udpStats } from "../models/conn-stats.js";
-import { el, hostPort, setOptions } from "../dom.js";
+import { el, hostPort, replaceKeepingFocus, setOptions } from "../dom.js";
 import { formatNumber, t, tOr } from "../i18n.js";
 import { speaksOwnProtocol } from "../models/kinds.js";
 import { noticeIn } from "./notice.js";
@@ -242,7 +242,7 @@ export class EndpointCard {
     const conns = Array.isArray(ep.connections) ? ep.connections : [];
     this.connsTitle.textContent = conns.length || !gone ? t("card.conns", { n: conns.length }) : "";
     const framing = speaksOwnProtocol(ep.mode) ? "raw" : ep.framing || "raw";
-    this.conns.replaceChildren(...conns.map((conn) => this.connRow(conn, framing)));
+    replaceKeepingFocus(this.conns, ...conns.map((conn) => this.connRow(conn, framing)));
     const why = speaksOwnProtocol(ep.mode) ? null
       : conns.map((c) => streamLesson(c, this.index.ofServerConn(c)?.conn, framing)).find(Boolean);
     if (why) this.conns.append(el("li", { class: "conn-why" }, why));
@@ -250,7 +250,7 @@ export class EndpointCard {
   }
 
   connRow(conn, framing) {
-    const close = el("button", { type: "button", class: "btn small", testid: "close-connection", "data-control": true,
+    const close = el("button", { type: "button", class: "btn small", testid: "close-connection", "data-control": true, data: { conn: conn.id },
       title: t("card.closeConnTitle", { id: conn.id }), text: t("card.closeConn") });
     close.addEventListener("click", () => this.act(() => del(`/endpoints/${this.id}/connections/${encodeURIComponent(conn.id)}`)));
     const line = el("div", { class: "conn-row" },

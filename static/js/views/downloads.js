@@ -4,7 +4,7 @@ import { withAgent } from "./agents-view.js";
 import { ApiError, authHeaders, get, post, token } from "../net/api.js";
 import { bytes, chipToggle, part } from "./chips.js";
 import { showCode } from "./code-panel.js";
-import { debounce, el, hostPort, parseHostPort, setOptions } from "../dom.js";
+import { debounce, el, hostPort, parseHostPort, replaceKeepingFocus, setOptions } from "../dom.js";
 import { Emitter } from "../emitter.js";
 import { formatNumber, onLanguageChange, t, tOr } from "../i18n.js";
 import { noticeIn } from "./notice.js";
@@ -215,7 +215,7 @@ function fill(card) {
   code.addEventListener("click", () => showCode("downloads", d.id));
   actions.append(code);
   parts.push(actions);
-  card.root.replaceChildren(...parts);
+  replaceKeepingFocus(card.root, ...parts);
 }
 
 function chipPort(d) {

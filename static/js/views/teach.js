@@ -4,7 +4,7 @@
 import { withAgent } from "./agents-view.js";
 import { errorSentence, get, post } from "../net/api.js";
 import { initCompare, openCompare, seeEvents } from "./compare.js";
-import { el } from "../dom.js";
+import { el, replaceKeepingFocus } from "../dom.js";
 import * as downloads from "./downloads.js";
 import * as endpoints from "./endpoints.js";
 import { currentLanguage, onLanguageChange, t } from "../i18n.js";
@@ -119,7 +119,7 @@ function drawBanner() {
   parts.step.textContent = lesson.state === "building" ? t("stage.building")
     : lesson.step > 0 && last ? t("stage.step", { n: lesson.step, action: inLanguage(last.label) }) : "";
   parts.step.dataset.step = String(lesson.step || 0);
-  parts.actions.replaceChildren(...actionButtons(lesson));
+  replaceKeepingFocus(parts.actions, ...actionButtons(lesson));
   parts.result.textContent = resultSentence(last);
   if (lesson.state === "failed") notice.show(errorSentence(lesson.error) || t("stage.failed"));
   Object.assign(banner.dataset, { lesson: String(lesson.n), state: lesson.state, stage: String(stage.stage) });
