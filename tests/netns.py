@@ -103,6 +103,9 @@ class Lan:
             ip("-n", self.switch, "link", "add", f"port{i}", "type", "veth", "peer", "name", "eth0", "netns", host)
             ip("-n", self.switch, "link", "set", f"port{i}", "master", "br0", "up")
             ip("-n", host, "addr", "add", f"{self.address[host]}/{self.subnet.prefixlen}", "brd", "+", "dev", "eth0")
+            # No IPv6 link-local address: made a second after the link is up, it is a network change to a
+            # Chromium started meanwhile, which aborts the page's requests (net::ERR_NETWORK_CHANGED).
+            ip("-n", host, "link", "set", "eth0", "addrgenmode", "none")
             ip("-n", host, "link", "set", "eth0", "up")
         wait_until(self._ready)  # a port that is not forwarding yet would drop the first datagram silently
         return self

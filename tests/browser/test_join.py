@@ -335,9 +335,10 @@ def chromium_in(browser: Any, ns: str, tmp_path: Path) -> Any:
 def open_teacher(chromium: Any, url: str) -> Any:
     """The teacher's page at 1280x720, ready.
 
-    (2 of 4 full runs saw a fresh namespace Chromium's first page never run its modules, the page's
-    words never filled in: not understood yet. The page is then loaded once more, and what the browser
-    reported is kept as a warning in the test summary, to find the cause.)"""
+    (A fresh namespace's Chromium saw its first page's requests aborted, net::ERR_NETWORK_CHANGED: the
+    host's IPv6 link-local address appeared a second after its link came up; tests/netns.py makes none
+    now. Should a page still not get ready, it is loaded once more and what the browser reported is
+    kept as a warning in the test summary.)"""
     teacher = chromium.new_context(viewport={"width": 1280, "height": 720}, locale="en-US").new_page()
     trouble: list[str] = []
     teacher.on("requestfailed", lambda r: trouble.append(f"failed {r.url} {r.failure}"))
