@@ -209,7 +209,10 @@ def shutdown(app: Flask) -> None:
     relay.stop()
     # Pages still connected are told the dashboard is gone: a server that stops accepting keeps the
     # websockets it has, and a page that stayed would go on answering pings into a stopped app.
-    relay.server.eio.disconnect()
+    eio = relay.server.eio
+    for page in list(eio.sockets.values()):
+        page.close(wait=False)  # (waiting would wait for a polling page's next request: maybe never)
+    eio.sockets = {}
     app.extensions["socketlab_stage"].close()
     app.extensions["socketlab_labs"].close()
     local = app.extensions.get("socketlab_local_agent")
