@@ -1,28 +1,28 @@
 """2: 64-byte round trips from a plain client through a lab TCP echo server, all events recorded
 and streamed to a Socket.IO client, against a plain threaded Python echo server in its own process.
 
-Round trips on two shared cores are bound by how fast each side is woken, which the machine's other
-load changes from one second to the next (the plain server alone measured 17,000 to 120,000 round
-trips/s in one hour). So the two servers take turns (bench/rounds.py), and the pass figure is the
-median of the paired ratios; beside it, the CPU time each server's process spends per round trip (from
+The round trips come from bench/echo_load.py: several connections at once from a generator in a
+process of its own (one connection driven round trip by round trip measured how fast two processes
+wake each other on two shared cores, 17,000 round trips/s from a plain server that can make several
+times more), the same generator, connections and time for both servers. The machine's other load
+still moves the rates from one second to the next, so the two servers take turns (bench/rounds.py),
+and the pass figure is the median of the paired ratios; beside it, the CPU time each server's process spends per round trip (from
 /proc: user + system), which the machine's load moves much less and which shows where a lab's extra
 time goes (the socket calls cost the same on both sides; the rest is the lab's and the viewer's)."""
 
 from __future__ import annotations
 
 import os
-import socket
 import statistics
 import subprocess
 import sys
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from . import echo_load
 from .common import Result, Watchers, dashboard
 from .rounds import Goal, Rounds, at_least, in_turns, ratios, span
 
-ROUNDS = 20_000
 PAIRS = span(5, 3)
 GOAL = at_least(0.6)
 # The ratio means something only against a fast baseline: against a plain server slowed to 17,000 round
@@ -55,20 +55,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
-def round_trips(port: int, rounds: int = ROUNDS) -> float:
-    """Round trips per second: send 64 bytes, wait for all 64 to come back, again."""
-    message = b"m" * 64
-    with socket.create_connection(("127.0.0.1", port)) as s:
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        start = time.perf_counter()
-        for _ in range(rounds):
-            s.sendall(message)
-            got = 0
-            while got < 64:
-                got += len(s.recv(64 - got))
-        return rounds / (time.perf_counter() - start)
-
-
 @dataclass
 class Side:
     """One echo server measured: its port and the pids whose CPU time it costs."""
@@ -77,13 +63,17 @@ class Side:
     pids: list[int]
     rates: list[float]
     cpu_us: list[float]  # CPU microseconds per round trip, summed over `pids`
+    generator_cpu_us: list[float] = field(default_factory=list)  # the load generator's, per round trip
 
     def measure(self) -> float:
+        """Round trips a second from bench/echo_load.py's connections, and the CPU they cost."""
         before = sum(map(cpu_seconds, self.pids))
-        rate = round_trips(self.port)
-        self.rates.append(rate)
-        self.cpu_us.append((sum(map(cpu_seconds, self.pids)) - before) / ROUNDS * 1e6)
-        return rate
+        load = echo_load.drive(self.port)
+        self.rates.append(load.rate)
+        trips = max(1, load.round_trips)
+        self.cpu_us.append((sum(map(cpu_seconds, self.pids)) - before) / trips * 1e6)
+        self.generator_cpu_us.append(load.generator_cpu_s / trips * 1e6)
+        return load.rate
 
 
 class PlainServer:
@@ -99,11 +89,6 @@ class PlainServer:
             self.proc.stdout.close()
 
 
-def plain_rate() -> float:
-    with PlainServer() as plain:
-        return plain.measure()
-
-
 def take_turns(plain: Side, lab: Side, pairs: int = PAIRS, goal: Goal = GOAL) -> Rounds:
     """Each server in turn, `pairs` times, interleaved; the rounds' ratios (lab / plain)."""
     plain_rates, lab_rates = in_turns([plain.measure, lab.measure], pairs)
@@ -112,11 +97,15 @@ def take_turns(plain: Side, lab: Side, pairs: int = PAIRS, goal: Goal = GOAL) ->
 
 def summary(rounds: Rounds, plain: Side, lab: Side, what: str = "lab") -> tuple[str, dict[str, Any]]:
     cpu_lab, cpu_plain = statistics.median(lab.cpu_us), statistics.median(plain.cpu_us)
-    text = (f"{rounds.text()}; {statistics.median(lab.rates):,.0f} vs {statistics.median(plain.rates):,.0f} round trips/s; "
+    text = (f"{rounds.text()}; {statistics.median(lab.rates):,.0f} vs {statistics.median(plain.rates):,.0f} round trips/s "
+            f"({echo_load.CONNECTIONS} connections at once, the {echo_load.generator()} load generator); "
             f"CPU per round trip {cpu_lab:.0f} us ({what}) vs {cpu_plain:.0f} us (plain server)")
     return text, {"ratio": rounds.median, "paired": rounds.figures_json(), "pair_ratios": list(rounds.figures),
                   f"{what}_rps": lab.rates, "plain_rps": plain.rates, "plain_rps_median": statistics.median(plain.rates),
-                  f"{what}_cpu_us": lab.cpu_us, "plain_cpu_us": plain.cpu_us}
+                  f"{what}_cpu_us": lab.cpu_us, "plain_cpu_us": plain.cpu_us,
+                  "generator": {"kind": echo_load.generator(), "connections": echo_load.CONNECTIONS,
+                                "seconds_a_round": echo_load.SECONDS,
+                                "cpu_us_per_round_trip": statistics.median(plain.generator_cpu_us + lab.generator_cpu_us)}}
 
 
 def fast_enough(plain_rps: float) -> tuple[bool, str]:
