@@ -1,7 +1,12 @@
 """17: bench 2 on a busy machine: the same 64-byte echo, every event streamed to a viewer, against the
 plain threaded echo server, while one CPU-bound process (`while 1: pass`, started and killed here) takes
 a core for the whole row. Both sides meet the same load, round after round, so the ratio says how much
-of the lab's speed survives a neighbour that never sleeps (a student's busy loop, a test run)."""
+of the lab's speed survives a neighbour that never sleeps (a student's busy loop, a test run).
+
+One connection, round trip by round trip (bench/echo_load.py's generator with one connection, for both
+sides): the question here is how soon each server's thread runs again beside the spinner, which a
+single ping-pong asks at every round trip; with several connections at once the ratio becomes the CPU
+each server spends a round trip, which rows 2 and 12 measure. The goal was set on this measure."""
 
 from __future__ import annotations
 
@@ -35,7 +40,8 @@ def run() -> Result:
     with dashboard({"SOCKETLAB_MAX_EVENTS_PER_SECOND": "10000000"}) as lab, PlainServer() as plain:
         server = lab.api("POST", "/api/endpoints", json={"kind": "tcp-server", "port": 0, "mode": "echo"})
         watchers = Watchers(lab.url, 1)
-        labbed = Side(server["local"][1], [lab.pid], [], [])
+        labbed = Side(server["local"][1], [lab.pid], [], [], connections=1)
+        plain.connections = 1
         with busy_core():
             rounds = take_turns(plain, labbed, PAIRS, GOAL)
             load_during = os.getloadavg()[0]

@@ -64,11 +64,12 @@ class Side:
     rates: list[float]
     cpu_us: list[float]  # CPU microseconds per round trip, summed over `pids`
     generator_cpu_us: list[float] = field(default_factory=list)  # the load generator's, per round trip
+    connections: int = echo_load.CONNECTIONS  # the generator's connections at once
 
     def measure(self) -> float:
         """Round trips a second from bench/echo_load.py's connections, and the CPU they cost."""
         before = sum(map(cpu_seconds, self.pids))
-        load = echo_load.drive(self.port)
+        load = echo_load.drive(self.port, self.connections)
         self.rates.append(load.rate)
         trips = max(1, load.round_trips)
         self.cpu_us.append((sum(map(cpu_seconds, self.pids)) - before) / trips * 1e6)
@@ -98,14 +99,18 @@ def take_turns(plain: Side, lab: Side, pairs: int = PAIRS, goal: Goal = GOAL) ->
 def summary(rounds: Rounds, plain: Side, lab: Side, what: str = "lab") -> tuple[str, dict[str, Any]]:
     cpu_lab, cpu_plain = statistics.median(lab.cpu_us), statistics.median(plain.cpu_us)
     text = (f"{rounds.text()}; {statistics.median(lab.rates):,.0f} vs {statistics.median(plain.rates):,.0f} round trips/s "
-            f"({echo_load.CONNECTIONS} connections at once, the {echo_load.generator()} load generator); "
+            f"({_connections(lab.connections)}, the {echo_load.generator()} load generator); "
             f"CPU per round trip {cpu_lab:.0f} us ({what}) vs {cpu_plain:.0f} us (plain server)")
     return text, {"ratio": rounds.median, "paired": rounds.figures_json(), "pair_ratios": list(rounds.figures),
                   f"{what}_rps": lab.rates, "plain_rps": plain.rates, "plain_rps_median": statistics.median(plain.rates),
                   f"{what}_cpu_us": lab.cpu_us, "plain_cpu_us": plain.cpu_us,
-                  "generator": {"kind": echo_load.generator(), "connections": echo_load.CONNECTIONS,
+                  "generator": {"kind": echo_load.generator(), "connections": lab.connections,
                                 "seconds_a_round": echo_load.SECONDS,
                                 "cpu_us_per_round_trip": statistics.median(plain.generator_cpu_us + lab.generator_cpu_us)}}
+
+
+def _connections(n: int) -> str:
+    return "one connection, round trip by round trip" if n == 1 else f"{n} connections at once"
 
 
 def fast_enough(plain_rps: float) -> tuple[bool, str]:

@@ -8,7 +8,7 @@ import random
 import pytest
 
 from lab import BadInput, EventBus, NotFound
-from lab.events.bus import PREVIEW_BYTES
+from lab.events.bus import JSON_FIELDS, PREVIEW_BYTES, Event
 from lab.files import FileStore
 
 
@@ -31,6 +31,37 @@ def test_previews_are_cut_before_formatting() -> None:
     assert event is not None and event.size == 10_001
     assert event.hex is not None and len(event.hex.split()) == PREVIEW_BYTES
     assert event.data is not None and event.data.startswith("\ufffd")  # invalid UTF-8 shows as such
+
+
+# Events and their JSON forms, written out by hand: what the page, GET /api/events, agents and
+# couriers read (CONTRACT "Events"); the form is generated from the Event's fields, these are not.
+JSON_TABLE = [
+    (Event(7, 1765000000.125, "e1", "c2", "tcp", "recv", ("127.0.0.1", 5000), ("127.0.0.1", 40000), 3, b"a\xffb",
+           "recv() returned 3 bytes", "recv", {"bufsize": 65536}, 3),
+     {"seq": 7, "ts": 1765000000.125, "endpoint": "e1", "conn": "c2", "proto": "tcp", "kind": "recv",
+      "local": ["127.0.0.1", 5000], "peer": ["127.0.0.1", 40000], "size": 3, "data": "a\ufffdb", "hex": "61 ff 62",
+      "detail": "recv() returned 3 bytes", "call": "recv", "args": {"bufsize": 65536}, "result": 3, "closed_by": None,
+      "errno": None, "code": None, "params": None, "message": None, "framing": None, "state": None}),
+    (Event(1, 2.5, "e3", None, "udp", "error", None, None, 0, None, "bind() failed", "bind", None, None, None,
+           "EADDRINUSE", "address-in-use", {"port": 80}),
+     {"seq": 1, "ts": 2.5, "endpoint": "e3", "conn": None, "proto": "udp", "kind": "error", "local": None, "peer": None,
+      "size": 0, "data": None, "hex": None, "detail": "bind() failed", "call": "bind", "args": None, "result": None,
+      "closed_by": None, "errno": "EADDRINUSE", "code": "address-in-use", "params": {"port": 80}, "message": None,
+      "framing": None, "state": None}),
+    (Event(9, 3.0, "e1", "c1", "tcp", "accept", ("0.0.0.0", 9), ("10.0.0.2", 5), 0, b"", "accept()", "accept", None,
+           ("10.0.0.2", 5), "peer", None, None, None, 2, "line", {"id": "e1"}),
+     {"seq": 9, "ts": 3.0, "endpoint": "e1", "conn": "c1", "proto": "tcp", "kind": "accept", "local": ["0.0.0.0", 9],
+      "peer": ["10.0.0.2", 5], "size": 0, "data": "", "hex": "", "detail": "accept()", "call": "accept", "args": None,
+      "result": ["10.0.0.2", 5], "closed_by": "peer", "errno": None, "code": None, "params": None, "message": 2,
+      "framing": "line", "state": {"id": "e1"}}),
+]
+
+
+@pytest.mark.parametrize(("event", "form"), JSON_TABLE)
+def test_the_json_form_of_an_event(event: Event, form: dict) -> None:
+    made = event.to_json()
+    assert made == form and list(made) == list(form) == list(JSON_FIELDS)
+    assert made is not event.to_json()  # each call a dict of its own: a reader may add keys ("agent")
 
 
 def test_rate_limit_keeps_lifecycle_events() -> None:
