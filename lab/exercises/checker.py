@@ -9,7 +9,12 @@ the exercise is checked from its first call. Two threads of its own do the rest 
   second is evaluated once a round, not once a call) gets their row again: trace checks (trace.py), the
   lab's side (a lab server of the exercise, `LabSide.results`), and the last probe's results, merged by
   results.every_check. A row that changed is one `exercise` event (its whole row) and is kept in the state
-  folder (at most once a KEEP_EVERY);
+  folder (at most once a KEEP_EVERY). A round takes at most ROUND_MAX students (`_chosen`): first those
+  whose program's run has no row yet (a student who just started their program: the change the class
+  waits for), then the others in the order they started waiting; the rest keep their place for the next
+  round, which begins at once. In a class of 100 programs posting all the time, every student is waiting
+  at every round: a new program's first row comes after at most ROUND_MAX evaluations, not after the
+  whole class, and a student who waits is passed over only by the runs that began meanwhile, each once;
 - the prober, one student at a time: for an exercise where the lab connects to the student's server, each
   program that listens anew is probed (peer.py) at its own port, at the address it posts from. The queue
   holds a student at most once (the newest listener is probed), so it is bounded by the class.
@@ -27,7 +32,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from ..errors import Refused, where
@@ -59,6 +64,7 @@ KEEP_EVERY = 1.0  # seconds between two writes of an exercise's results to the s
 ROUND = 0.05  # seconds the evaluator lets new events gather before a round (a courier posts every 0.05 s)
 LIVE_SECONDS = 5.0  # a program heard from this recently is running (its courier posts every second at least)
 EVENT_GAP = 0.2  # seconds between two `exercise` events of one student at least (a row changing faster waits)
+ROUND_MAX = 20  # students evaluated in one round at most (a few ms of work: a round never holds a new row long)
 
 
 def slim(event: Ev) -> dict[str, Any]:
@@ -69,6 +75,23 @@ def slim(event: Ev) -> dict[str, Any]:
         if type(kept.get(field)) is str:
             kept[field] = sys.intern(kept[field])
     return kept
+
+
+def chosen(waiting: Iterable[str], unseen: Callable[[str], bool], limit: int) -> list[str]:
+    """Who of `waiting` (in the order they started waiting) is evaluated this round: those `unseen` first,
+    then the others, each group in its order; at most `limit`. The first row of a program is what the
+    board waits for; a row already shown changes seldom. The others are passed over only by students new
+    this round (each run of a program is new once), so whoever waits longest goes first among them."""
+    fresh: list[str] = []
+    others: list[str] = []
+    for name in waiting:
+        if unseen(name):
+            fresh.append(name)
+            if len(fresh) >= limit:
+                break
+        elif len(others) < limit:
+            others.append(name)
+    return (fresh + others)[:limit]
 
 
 class Store(Protocol):
@@ -379,14 +402,17 @@ class Checker:
     # -- the evaluator --------------------------------------------------------------------------------
 
     def _evaluate(self, run: _Run) -> None:
+        behind = False  # (the last round left students waiting: their events have gathered already)
         while True:
             with self._lock:
                 self._to_evaluate.wait_for(lambda: run.stopped.is_set() or bool(run.dirty), timeout=KEEP_EVERY)
                 if run.stopped.is_set():
                     return
-            run.stopped.wait(ROUND)  # (more of the same programs' events gather: one evaluation for them all)
+            if not behind:
+                run.stopped.wait(ROUND)  # (more of the same programs' events gather: one evaluation for them all)
             with self._lock:
-                names, run.dirty = list(run.dirty), OrderedDict()
+                names = self._chosen(run)
+                behind = bool(run.dirty)
             for name in names:
                 if run.stopped.is_set():
                     return
@@ -395,6 +421,22 @@ class Checker:
                 except Exception:  # a student's events this code did not foresee: logged, the class goes on
                     log.exception("the checks of %s could not be evaluated", name)
             self._keep()
+
+    def _chosen(self, run: _Run) -> list[str]:
+        """This round's students, taken off the queue (called with the lock held): `chosen`, where a student
+        is new when their program's run has no row yet (a new student, a program run again, a row kept from
+        before a restart), unless they are past MAX_ROWS (never to have a row: not ahead of anyone)."""
+
+        def unseen(name: str) -> bool:
+            traced, student = self.programs.get(name), self.students.get(name)
+            if student is None:
+                return len(self.students) < MAX_ROWS
+            return traced is not None and student.settled_for != traced.program.boot
+
+        names = chosen(run.dirty, unseen, ROUND_MAX)
+        for name in names:
+            del run.dirty[name]
+        return names
 
     def _check(self, run: _Run, name: str) -> None:
         with self._lock:
