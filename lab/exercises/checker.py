@@ -3,18 +3,19 @@
 A traced program's events reach `Checker.feed` as the dashboard takes them (webapp/traces.py), under the
 student's name. The checker keeps, per student and per run of their program, only what the checks read
 (`Program`, bounded), whether an exercise runs or not: a server a student started before the teacher began
-the exercise is checked from its first call. Two threads of its own do the rest while an exercise runs:
+the exercise is checked from its first call. Threads of its own do the rest while an exercise runs:
 
 - the evaluator: each student whose program said something new (coalesced: a program making 50 calls a
   second is evaluated once a round, not once a call) gets their row again: trace checks (trace.py), the
   lab's side (a lab server of the exercise, `LabSide.results`), and the last probe's results, merged by
-  results.every_check. A row that changed is one `exercise` event (its whole row) and is kept in the state
-  folder (at most once a KEEP_EVERY). A round takes at most ROUND_MAX students (`_chosen`): first those
-  whose program's run has no row yet (a student who just started their program: the change the class
-  waits for), then the others in the order they started waiting; the rest keep their place for the next
-  round, which begins at once. In a class of 100 programs posting all the time, every student is waiting
-  at every round: a new program's first row comes after at most ROUND_MAX evaluations, not after the
-  whole class, and a student who waits is passed over only by the runs that began meanwhile, each once;
+  results.every_check. A row that changed is one `exercise` event (its whole row). A round takes at most
+  ROUND_MAX students (`chosen`): first those whose program's run has no row yet (a student who just
+  started their program: the change the class waits for), then the others in the order they started
+  waiting; the rest keep their place for the next round, which begins at once. In a class of 100 programs
+  posting all the time every student waits at every round: a new program's first row comes after at most
+  ROUND_MAX evaluations, not after the whole class's, and a student who waits is passed over only by the
+  runs that began meanwhile, each once;
+- the keeper: the rows into the state folder, at most once a KEEP_EVERY (a write waits for the disk);
 - the prober, one student at a time: for an exercise where the lab connects to the student's server, each
   program that listens anew is probed (peer.py) at its own port, at the address it posts from. The queue
   holds a student at most once (the newest listener is probed), so it is bounded by the class.
@@ -320,6 +321,7 @@ class Checker:
                 if now - traced.heard <= LIVE_SECONDS:
                     run.dirty[name] = None
         run.threads = [threading.Thread(target=self._evaluate, args=(run,), name="exercise-checks", daemon=True),
+                       threading.Thread(target=self._keeping, args=(run,), name="exercise-keep", daemon=True),
                        threading.Thread(target=self._probe, args=(run,), name="exercise-probes", daemon=True)]
         for thread in run.threads:
             thread.start()
@@ -339,9 +341,9 @@ class Checker:
             run.stopped.set()
             self._to_evaluate.notify_all()
             self._to_probe.notify_all()
-        evaluator = run.threads[0] if run.threads else None
-        if evaluator is not None and evaluator is not threading.current_thread():
-            evaluator.join(5)
+        for thread in run.threads[:2]:  # (the evaluator, and the keeper: no older rows written after these)
+            if thread is not threading.current_thread():
+                thread.join(5)
         self._keep(force=True)
 
     def close(self) -> None:
@@ -405,7 +407,7 @@ class Checker:
         behind = False  # (the last round left students waiting: their events have gathered already)
         while True:
             with self._lock:
-                self._to_evaluate.wait_for(lambda: run.stopped.is_set() or bool(run.dirty), timeout=KEEP_EVERY)
+                self._to_evaluate.wait_for(lambda: run.stopped.is_set() or bool(run.dirty))
                 if run.stopped.is_set():
                     return
             if not behind:
@@ -420,6 +422,11 @@ class Checker:
                     self._check(run, name)
                 except Exception:  # a student's events this code did not foresee: logged, the class goes on
                     log.exception("the checks of %s could not be evaluated", name)
+
+    def _keeping(self, run: _Run) -> None:
+        """The rows into the state folder every KEEP_EVERY while they change, in a thread of its own: a
+        write waits for the disk (fsync), and a busy disk must not hold the rows the board waits for."""
+        while not run.stopped.wait(KEEP_EVERY):
             self._keep()
 
     def _chosen(self, run: _Run) -> list[str]:
