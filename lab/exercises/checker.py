@@ -271,7 +271,9 @@ class _Run:
     def __init__(self, stage: int, exercise: Exercise, lab_side: LabSide | None) -> None:
         self.stage, self.exercise, self.lab_side = stage, exercise, lab_side
         self.stopped = threading.Event()
-        self.dirty: OrderedDict[str, None] = OrderedDict()
+        # students to evaluate again, in the order they started waiting: name -> not before (monotonic)
+        self.dirty: OrderedDict[str, float] = OrderedDict()
+        self.idle = False  # the evaluator waits for someone to be due
         self.probes: OrderedDict[str, None] = OrderedDict()  # at most one entry per student
         self.threads: list[threading.Thread] = []
 
@@ -319,7 +321,7 @@ class Checker:
             now = time.monotonic()
             for name, traced in self.programs.items():  # (programs running now: checked from the start)
                 if now - traced.heard <= LIVE_SECONDS:
-                    run.dirty[name] = None
+                    run.dirty[name] = 0.0
         run.threads = [threading.Thread(target=self._evaluate, args=(run,), name="exercise-checks", daemon=True),
                        threading.Thread(target=self._keeping, args=(run,), name="exercise-keep", daemon=True),
                        threading.Thread(target=self._probe, args=(run,), name="exercise-probes", daemon=True)]
@@ -394,27 +396,34 @@ class Checker:
             if self.run is not None and events:
                 self._dirty(self.run, name)
 
-    def _dirty(self, run: _Run, name: str) -> None:
-        """`name`'s row to evaluate again (called with the lock held)."""
-        idle = not run.dirty
-        run.dirty[name] = None
-        if idle:
+    def _dirty(self, run: _Run, name: str, after: float = 0.0) -> None:
+        """`name`'s row to evaluate again, not before `after` (monotonic; called with the lock held). A
+        student waiting keeps their place in the queue."""
+        run.dirty[name] = max(after, run.dirty.get(name, 0.0))
+        if run.idle and run.dirty[name] <= time.monotonic():
             self._to_evaluate.notify()
 
     # -- the evaluator --------------------------------------------------------------------------------
 
     def _evaluate(self, run: _Run) -> None:
-        behind = False  # (the last round left students waiting: their events have gathered already)
+        behind = False  # (the last round left students due: their events have gathered already)
         while True:
             with self._lock:
-                self._to_evaluate.wait_for(lambda: run.stopped.is_set() or bool(run.dirty))
+                while not run.stopped.is_set():
+                    due = min(run.dirty.values(), default=None)  # (a row said a moment ago waits its EVENT_GAP)
+                    wait = None if due is None else due - time.monotonic()
+                    if wait is not None and wait <= 0:
+                        break
+                    run.idle = True  # (nobody due: the next one due wakes it, not each feed)
+                    self._to_evaluate.wait(wait)
+                    run.idle = False
                 if run.stopped.is_set():
                     return
             if not behind:
                 run.stopped.wait(ROUND)  # (more of the same programs' events gather: one evaluation for them all)
             with self._lock:
                 names = self._chosen(run)
-                behind = bool(run.dirty)
+                behind = len(names) >= ROUND_MAX
             for name in names:
                 if run.stopped.is_set():
                     return
@@ -440,7 +449,8 @@ class Checker:
                 return len(self.students) < MAX_ROWS
             return traced is not None and student.settled_for != traced.program.boot
 
-        names = chosen(run.dirty, unseen, ROUND_MAX)
+        now = time.monotonic()
+        names = chosen([name for name, after in run.dirty.items() if after <= now], unseen, ROUND_MAX)
         for name in names:
             del run.dirty[name]
         return names
@@ -481,7 +491,7 @@ class Checker:
             if row == student.row:
                 return
             if student.row is not None and time.monotonic() - student.said_at < EVENT_GAP:
-                self._dirty(run, name)  # (evaluated again next round: the page sees the newest row, not each)
+                self._dirty(run, name, student.said_at + EVENT_GAP)  # (then the page sees the newest row, not each)
                 return
             student.row = row
             student.said_at = time.monotonic()
