@@ -137,7 +137,7 @@ function placeRows(maxColumns = MAX_COLUMNS, remeasure = false) {
     if (across >= MIN_SCALE && score > best.score + 0.01) best = { columns, scale: Math.max(MIN_SCALE, Math.min(MAX_SCALE, across, down)), score };
   }
   // (in steps: a class joining one by one changes the type size a few times, not at each student)
-  const planned = Math.max(MIN_SCALE, Math.floor(best.scale / SCALE_STEP) * SCALE_STEP);
+  const planned = Math.max(MIN_SCALE, Math.floor(best.scale / SCALE_STEP + 1e-9) * SCALE_STEP);
   if (best.columns === parts.columns && planned === parts.planned) {
     spread();
     return;
