@@ -86,19 +86,20 @@ class TraceDesk:
         taken = had = 0
         # The whole batch is judged before any of it is relayed: a check that failed half-way would
         # leave the first events relayed and the seq not noted, and the courier's retry relays them again.
-        good = [event for event in events if _acceptable(event, name, own)]
+        sized = [(event, _json_size(event, name, own)) for event in events]
+        good = [(event, size) for event, size in sized if size is not None]
         refused = len(events) - len(good)
         with self._lock:
             self._sweep(bus)
             program = self._heard(bus, name, boot, host, _first_ts(events))
             last = self.last.pop((name, boot), 0)  # (re-inserted below: the newest run stays longest)
             fresh = []
-            for event in good:
+            for event, size in good:  # (its JSON's size, measured once: the ring budgets by it)
                 if event["seq"] <= last:
                     had += 1
                     continue
                 last = event["seq"]
-                if bus.relay_in(event) is not None:
+                if bus.relay_in(event, size) is not None:
                     fresh.append(event)
                 taken += 1
                 if program is not None:
@@ -155,17 +156,18 @@ class TraceDesk:
                 self.watch(program["name"], program["boot"], program["host"], [down])
 
 
-def _acceptable(event: Any, name: str, own: str) -> bool:
-    """What a traced program may say (the bridge's rule, its own kinds and sockets), and an event the
-    page's transport can carry: orjson writes it (no lone surrogate, no nesting past its limit) within
-    the size of one stream entry."""
+def _json_size(event: Any, name: str, own: str) -> int | None:
+    """The size of `event` as JSON when it is what a traced program may say (the bridge's rule, its own
+    kinds and sockets) and an event the page's transport can carry: orjson writes it (no lone surrogate,
+    no nesting past its limit) within the size of one stream entry; None otherwise."""
     if not (valid_event(event, name) and event["kind"] in TRACED_KINDS
             and (event["endpoint"].endswith(own) or (event["kind"] in TRACED_PROGRAM_KINDS and not event["endpoint"]))):
-        return False
+        return None
     try:
-        return len(orjson.dumps(event)) <= MAX_ENTRY_BYTES
+        size = len(orjson.dumps(event))
     except orjson.JSONEncodeError:
-        return False
+        return None
+    return size if size <= MAX_ENTRY_BYTES else None
 
 
 def _count_socket(open_: set[str], event: dict[str, Any]) -> None:

@@ -3,13 +3,19 @@
 A traced program's events reach `Checker.feed` as the dashboard takes them (webapp/traces.py), under the
 student's name. The checker keeps, per student and per run of their program, only what the checks read
 (`Program`, bounded), whether an exercise runs or not: a server a student started before the teacher began
-the exercise is checked from its first call. Two threads of its own do the rest while an exercise runs:
+the exercise is checked from its first call. Threads of its own do the rest while an exercise runs:
 
 - the evaluator: each student whose program said something new (coalesced: a program making 50 calls a
   second is evaluated once a round, not once a call) gets their row again: trace checks (trace.py), the
   lab's side (a lab server of the exercise, `LabSide.results`), and the last probe's results, merged by
-  results.every_check. A row that changed is one `exercise` event (its whole row) and is kept in the state
-  folder (at most once a KEEP_EVERY);
+  results.every_check. A row that changed is one `exercise` event (its whole row). A round takes at most
+  ROUND_MAX students (`chosen`): first those whose program's run has no row yet (a student who just
+  started their program: the change the class waits for), then the others in the order they started
+  waiting; the rest keep their place for the next round, which begins at once. In a class of 100 programs
+  posting all the time every student waits at every round: a new program's first row comes after at most
+  ROUND_MAX evaluations, not after the whole class's, and a student who waits is passed over only by the
+  runs that began meanwhile, each once;
+- the keeper: the rows into the state folder, at most once a KEEP_EVERY (a write waits for the disk);
 - the prober, one student at a time: for an exercise where the lab connects to the student's server, each
   program that listens anew is probed (peer.py) at its own port, at the address it posts from. The queue
   holds a student at most once (the newest listener is probed), so it is bounded by the class.
@@ -27,7 +33,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from ..errors import Refused, where
@@ -59,6 +65,7 @@ KEEP_EVERY = 1.0  # seconds between two writes of an exercise's results to the s
 ROUND = 0.05  # seconds the evaluator lets new events gather before a round (a courier posts every 0.05 s)
 LIVE_SECONDS = 5.0  # a program heard from this recently is running (its courier posts every second at least)
 EVENT_GAP = 0.2  # seconds between two `exercise` events of one student at least (a row changing faster waits)
+ROUND_MAX = 20  # students evaluated in one round at most (a few ms of work: a round never holds a new row long)
 
 
 def slim(event: Ev) -> dict[str, Any]:
@@ -69,6 +76,23 @@ def slim(event: Ev) -> dict[str, Any]:
         if type(kept.get(field)) is str:
             kept[field] = sys.intern(kept[field])
     return kept
+
+
+def chosen(waiting: Iterable[str], unseen: Callable[[str], bool], limit: int) -> list[str]:
+    """Who of `waiting` (in the order they started waiting) is evaluated this round: those `unseen` first,
+    then the others, each group in its order; at most `limit`. The first row of a program is what the
+    board waits for; a row already shown changes seldom. The others are passed over only by students new
+    this round (each run of a program is new once), so whoever waits longest goes first among them."""
+    fresh: list[str] = []
+    others: list[str] = []
+    for name in waiting:
+        if unseen(name):
+            fresh.append(name)
+            if len(fresh) >= limit:
+                break
+        elif len(others) < limit:
+            others.append(name)
+    return (fresh + others)[:limit]
 
 
 class Store(Protocol):
@@ -247,7 +271,9 @@ class _Run:
     def __init__(self, stage: int, exercise: Exercise, lab_side: LabSide | None) -> None:
         self.stage, self.exercise, self.lab_side = stage, exercise, lab_side
         self.stopped = threading.Event()
-        self.dirty: OrderedDict[str, None] = OrderedDict()
+        # students to evaluate again, in the order they started waiting: name -> not before (monotonic)
+        self.dirty: OrderedDict[str, float] = OrderedDict()
+        self.idle = False  # the evaluator waits for someone to be due
         self.probes: OrderedDict[str, None] = OrderedDict()  # at most one entry per student
         self.threads: list[threading.Thread] = []
 
@@ -295,8 +321,9 @@ class Checker:
             now = time.monotonic()
             for name, traced in self.programs.items():  # (programs running now: checked from the start)
                 if now - traced.heard <= LIVE_SECONDS:
-                    run.dirty[name] = None
+                    run.dirty[name] = 0.0
         run.threads = [threading.Thread(target=self._evaluate, args=(run,), name="exercise-checks", daemon=True),
+                       threading.Thread(target=self._keeping, args=(run,), name="exercise-keep", daemon=True),
                        threading.Thread(target=self._probe, args=(run,), name="exercise-probes", daemon=True)]
         for thread in run.threads:
             thread.start()
@@ -316,9 +343,9 @@ class Checker:
             run.stopped.set()
             self._to_evaluate.notify_all()
             self._to_probe.notify_all()
-        evaluator = run.threads[0] if run.threads else None
-        if evaluator is not None and evaluator is not threading.current_thread():
-            evaluator.join(5)
+        for thread in run.threads[:2]:  # (the evaluator, and the keeper: no older rows written after these)
+            if thread is not threading.current_thread():
+                thread.join(5)
         self._keep(force=True)
 
     def close(self) -> None:
@@ -369,24 +396,34 @@ class Checker:
             if self.run is not None and events:
                 self._dirty(self.run, name)
 
-    def _dirty(self, run: _Run, name: str) -> None:
-        """`name`'s row to evaluate again (called with the lock held)."""
-        idle = not run.dirty
-        run.dirty[name] = None
-        if idle:
+    def _dirty(self, run: _Run, name: str, after: float = 0.0) -> None:
+        """`name`'s row to evaluate again, not before `after` (monotonic; called with the lock held). A
+        student waiting keeps their place in the queue."""
+        run.dirty[name] = max(after, run.dirty.get(name, 0.0))
+        if run.idle and run.dirty[name] <= time.monotonic():
             self._to_evaluate.notify()
 
     # -- the evaluator --------------------------------------------------------------------------------
 
     def _evaluate(self, run: _Run) -> None:
+        behind = False  # (the last round left students due: their events have gathered already)
         while True:
             with self._lock:
-                self._to_evaluate.wait_for(lambda: run.stopped.is_set() or bool(run.dirty), timeout=KEEP_EVERY)
+                while not run.stopped.is_set():
+                    due = min(run.dirty.values(), default=None)  # (a row said a moment ago waits its EVENT_GAP)
+                    wait = None if due is None else due - time.monotonic()
+                    if wait is not None and wait <= 0:
+                        break
+                    run.idle = True  # (nobody due: the next one due wakes it, not each feed)
+                    self._to_evaluate.wait(wait)
+                    run.idle = False
                 if run.stopped.is_set():
                     return
-            run.stopped.wait(ROUND)  # (more of the same programs' events gather: one evaluation for them all)
+            if not behind:
+                run.stopped.wait(ROUND)  # (more of the same programs' events gather: one evaluation for them all)
             with self._lock:
-                names, run.dirty = list(run.dirty), OrderedDict()
+                names = self._chosen(run)
+                behind = len(names) >= ROUND_MAX
             for name in names:
                 if run.stopped.is_set():
                     return
@@ -394,7 +431,29 @@ class Checker:
                     self._check(run, name)
                 except Exception:  # a student's events this code did not foresee: logged, the class goes on
                     log.exception("the checks of %s could not be evaluated", name)
+
+    def _keeping(self, run: _Run) -> None:
+        """The rows into the state folder every KEEP_EVERY while they change, in a thread of its own: a
+        write waits for the disk (fsync), and a busy disk must not hold the rows the board waits for."""
+        while not run.stopped.wait(KEEP_EVERY):
             self._keep()
+
+    def _chosen(self, run: _Run) -> list[str]:
+        """This round's students, taken off the queue (called with the lock held): `chosen`, where a student
+        is new when their program's run has no row yet (a new student, a program run again, a row kept from
+        before a restart), unless they are past MAX_ROWS (never to have a row: not ahead of anyone)."""
+
+        def unseen(name: str) -> bool:
+            traced, student = self.programs.get(name), self.students.get(name)
+            if student is None:
+                return len(self.students) < MAX_ROWS
+            return traced is not None and student.settled_for != traced.program.boot
+
+        now = time.monotonic()
+        names = chosen([name for name, after in run.dirty.items() if after <= now], unseen, ROUND_MAX)
+        for name in names:
+            del run.dirty[name]
+        return names
 
     def _check(self, run: _Run, name: str) -> None:
         with self._lock:
@@ -432,7 +491,7 @@ class Checker:
             if row == student.row:
                 return
             if student.row is not None and time.monotonic() - student.said_at < EVENT_GAP:
-                self._dirty(run, name)  # (evaluated again next round: the page sees the newest row, not each)
+                self._dirty(run, name, student.said_at + EVENT_GAP)  # (then the page sees the newest row, not each)
                 return
             student.row = row
             student.said_at = time.monotonic()

@@ -7,8 +7,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from lab.events.bus import Event, EventBus
-from lab.exercises.checker import MAX_KEPT, MAX_SOCKETS, OUTPUT_HEAD, OUTPUT_TAIL, Checker, Program
+from lab.exercises import checker as checker_module
+from lab.exercises.checker import MAX_KEPT, MAX_SOCKETS, OUTPUT_HEAD, OUTPUT_TAIL, Checker, Program, chosen
 from lab.exercises.registry import exercise
 from webapp.state import StateDir
 
@@ -84,6 +87,63 @@ def test_a_hundred_students_each_get_one_row_and_an_event_only_when_it_changes(r
     finally:
         checker.end()
     resources.settled(10)
+
+
+def test_a_round_takes_new_programs_first_then_whoever_waited_longest_and_no_more_than_its_limit() -> None:
+    waiting = [f"old-{n}" for n in range(30)] + ["new-a"] + [f"old-{n}" for n in range(30, 40)] + ["new-b"]
+    new = {"new-a", "new-b"}
+    picked = chosen(waiting, new.__contains__, 10)
+    assert picked == ["new-a", "new-b"] + [f"old-{n}" for n in range(8)]
+    assert chosen(waiting, lambda name: False, 5) == waiting[:5]  # nobody new: in the order they started waiting
+    assert chosen([f"new-{n}" for n in range(50)], lambda name: True, 4) == [f"new-{n}" for n in range(4)]
+    assert chosen([], new.__contains__, 10) == []
+
+
+def test_a_class_posting_all_the_time_never_keeps_anyone_waiting_for_long() -> None:
+    """100 programs always with something new, and a program started at every round: each new program is
+    in the round it arrived in, and no one waits more rounds than the class needs to go round once."""
+    limit = 20
+    queue: dict[str, int] = {f"s{n}": 0 for n in range(100)}  # name -> the round it started waiting in
+    seen: set[str] = set(queue)  # (their first rows were shown before)
+    longest = 0
+    for round_ in range(1, 200):
+        queue[f"joined-{round_}"] = round_
+        picked = chosen(list(queue), lambda name: name not in seen, limit)
+        assert f"joined-{round_}" in picked
+        for name in picked:
+            longest = max(longest, round_ - queue.pop(name))
+            seen.add(name)
+            queue[name] = round_  # (its program said something new meanwhile: waiting again, at the end)
+    assert longest <= -(-(100 + 200) // (limit - 1))  # (the old students, and the joined ones, go round in turn)
+    assert longest >= 5  # (the bound above is not trivially loose: most of the class does wait its turn)
+
+
+def test_a_row_that_changes_again_at_once_is_said_once_its_gap_has_passed_and_not_evaluated_meanwhile(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    evaluated: list[str] = []
+    real = checker_module.trace.evaluate
+
+    def counted(exercise: Any, events: Any) -> Any:
+        evaluated.append("x")
+        return real(exercise, events)
+
+    monkeypatch.setattr(checker_module.trace, "evaluate", counted)
+    bus = EventBus()
+    checker = Checker(bus)
+    checker.begin(3, exercise("client"))
+    try:
+        post = Posted(bus, "ann")
+        checker.feed("ann", 1, "10.0.0.2", a_client(post))
+        wait_until(lambda: len(exercise_events(bus)) == 1, 10)
+        checker.feed("ann", 1, "10.0.0.2", [post(1, "error", "sendall", code="send-str", params={"call": "sendall"})])
+        wait_until(lambda: len(exercise_events(bus)) == 2, 10)  # (the newest row, once EVENT_GAP has passed)
+        assert exercise_events(bus)[-1]["params"]["checks"]["sends-bytes"] == "fail"
+        assert exercise_events(bus)[-1]["ts"] - exercise_events(bus)[0]["ts"] >= checker_module.EVENT_GAP - 0.01
+        # evaluated for the first row, for the change (too soon to say), and when it may be said: the
+        # rounds in between do not evaluate it again and again
+        assert len(evaluated) <= 4, evaluated
+    finally:
+        checker.end()
 
 
 def test_a_new_run_of_a_program_is_checked_afresh_and_a_late_batch_of_the_old_one_is_ignored() -> None:

@@ -42,8 +42,11 @@ function showState(state) {
 }
 
 function showDropped() {
+  // (every batch asks: the header is written only when the count changed, or a flood relays out the header)
+  const text = t("header.dropped", { n: cursor.dropped });
+  if (droppedPill.dataset.count === String(cursor.dropped) && droppedPill.textContent === text) return;
   droppedPill.dataset.count = String(cursor.dropped);
-  droppedPill.textContent = t("header.dropped", { n: cursor.dropped });
+  droppedPill.textContent = text;
 }
 
 function deliver(events, live = false) {

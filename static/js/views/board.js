@@ -86,7 +86,7 @@ function build() {
       el("aside", { class: "board-side", "aria-labelledby": "board-mistakes-title" },
         el("h4", { id: "board-mistakes-title", i18n: "board.mistakes" }), mistakes,
         el("details", { class: "board-checks-box" }, el("summary", { i18n: "board.checks" }), legendChecks))));
-  parts = { tables, scroll, empty, mistakes, summary, note, columns: 0 };
+  parts = { tables, scroll, empty, mistakes, summary, note, columns: 0, planned: 0, sizes: null, cap: MAX_COLUMNS, side: "" };
   rowsOf = new Map();
   dirty.clear();
   for (const name of model.order) makeRow(name);
@@ -110,53 +110,99 @@ function gridHead() {
  * The rows in as many side-by-side tables, and at the type size, that show the most of the class at
  * once (a class of 40 whole at 1280x720, from the back of the room); what does not fit scrolls inside
  * the box under each table's head. The rows are moved, never made again.
+ *
+ * Laying 100 rows out is a projector laptop's longest task, so a placement lays the board out at most
+ * once of its own accord: the sizes at full type (a table's width, its head's and a row's height) are
+ * measured on a copy of the longest row, apart from the tables, only when the box or the longest name
+ * changes (`remeasure`); the tables and the type size follow from them by arithmetic; only a new number
+ * of tables or type size is then checked against the room (one layout), and a placement that changes
+ * neither just moves the rows that belong elsewhere.
  */
-function placeRows(maxColumns = MAX_COLUMNS) {
+function placeRows(maxColumns = MAX_COLUMNS, remeasure = false) {
   if (!parts) return;
   const n = model.order.length;
-  const one = () => el("table", { class: "board-grid", testid: "board-grid" }, gridHead(), el("tbody", { testid: "board-rows" }));
-  // one table at full size with the row of the longest name: the width of a table, its head's and a row's height
-  parts.tables.style.setProperty("--board-scale", "1");
-  const probe = one();
-  probe.style.flex = "none";
-  parts.tables.replaceChildren(probe);
   const longest = model.order.reduce((a, b) => (b.length > a.length ? b : a), "");
-  if (longest) probe.tBodies[0].append(rowsOf.get(longest));
-  const room = parts.scroll.clientWidth;
-  const height = parts.scroll.clientHeight - probe.tHead.getBoundingClientRect().height;
-  const width = probe.getBoundingClientRect().width;
-  const rowHeight = probe.tBodies[0].rows[0]?.getBoundingClientRect().height || 1;
-  probe.style.flex = "";
-  parts.room = room;
-  parts.tall = parts.scroll.clientHeight;
+  if (remeasure || !parts.sizes || longest.length > parts.sizes.longest) {
+    parts.sizes = measure(longest);
+    parts.cap = MAX_COLUMNS; // (the tables that fit across are found again for the new sizes)
+  }
+  const { room, tall, head, width, rowHeight } = parts.sizes;
+  const height = tall - head;
   let best = { columns: 1, scale: 1, score: 0 };
-  for (let columns = 1; columns <= maxColumns && width > 0 && n > 0; columns++) {
+  for (let columns = 1; columns <= Math.min(maxColumns, parts.cap) && width > 0 && n > 0; columns++) {
     if (columns > 1 && Math.ceil(n / columns) < MIN_ROWS) break;
     const across = (room - (columns - 1) * GAP) / (columns * width);
     const down = height / (Math.ceil(n / columns) * rowHeight);
     const score = Math.min(1, across, down);
     if (across >= MIN_SCALE && score > best.score + 0.01) best = { columns, scale: Math.max(MIN_SCALE, Math.min(MAX_SCALE, across, down)), score };
   }
+  // (in steps: a class joining one by one changes the type size a few times, not at each student)
+  const planned = Math.max(MIN_SCALE, Math.floor(best.scale / SCALE_STEP + 1e-9) * SCALE_STEP);
+  if (best.columns === parts.columns && planned === parts.planned) {
+    spread();
+    return;
+  }
   parts.columns = best.columns;
+  parts.planned = planned;
   pane.dataset.columns = String(best.columns);
-  parts.tables.style.setProperty("--board-scale", best.scale.toFixed(3));
-  // every row in its table, each table filled apart and put in at once (one layout)
-  const per = Math.ceil(n / best.columns) || 1;
-  const tables = [probe];
-  for (let i = 1; i < best.columns; i++) tables.push(one());
-  const bodies = tables.map(() => document.createDocumentFragment());
-  model.order.forEach((name, i) => bodies[Math.floor(i / per)].append(rowsOf.get(name)));
-  tables.forEach((table, i) => table.tBodies[0].append(bodies[i]));
-  parts.tables.replaceChildren(...tables);
+  parts.tables.style.setProperty("--board-scale", planned.toFixed(3));
+  spread();
   // borders and padding do not scale with the type: make sure the tables fit across, else one fewer
-  let scale = best.scale;
+  let scale = planned;
   for (let i = 0; i < 4 && parts.tables.scrollWidth > room + 1 && scale >= MIN_SCALE; i++) {
     scale *= (room - 2) / parts.tables.scrollWidth;
     parts.tables.style.setProperty("--board-scale", scale.toFixed(3));
   }
-  if (best.columns > 1 && parts.tables.scrollWidth > room + 1) placeRows(best.columns - 1);
+  if (best.columns > 1 && parts.tables.scrollWidth > room + 1) {
+    parts.cap = best.columns - 1;
+    placeRows(maxColumns);
+  }
 }
 
+/** The sizes at full type: one table with a copy of the longest name's row, measured out of the flow. */
+function measure(longest) {
+  const probe = gridTable();
+  probe.style.setProperty("--board-scale", "1");
+  probe.style.position = "absolute";
+  probe.style.visibility = "hidden";
+  probe.style.flex = "none";
+  const row = longest && rowsOf.get(longest);
+  if (row) probe.tBodies[0].append(row.cloneNode(true));
+  probe.setAttribute("aria-hidden", "true");
+  parts.tables.append(probe);
+  const sizes = { room: parts.scroll.clientWidth, tall: parts.scroll.clientHeight, longest: longest.length,
+    head: probe.tHead.getBoundingClientRect().height, width: probe.getBoundingClientRect().width,
+    rowHeight: probe.tBodies[0].rows[0]?.getBoundingClientRect().height || 1 };
+  probe.remove();
+  return sizes;
+}
+
+const gridTable = () => el("table", { class: "board-grid", testid: "board-grid" }, gridHead(), el("tbody", { testid: "board-rows" }));
+
+/** The rows in order across parts.columns tables (as many made or dropped): only rows out of place move. */
+function spread() {
+  const columns = Math.max(1, parts.columns);
+  while (parts.tables.children.length < columns) parts.tables.append(gridTable());
+  while (parts.tables.children.length > columns) parts.tables.lastElementChild.remove();
+  const per = Math.ceil(model.order.length / columns) || 1;
+  [...parts.tables.children].forEach((table, i) => {
+    const body = table.tBodies[0];
+    let at = body.firstElementChild;
+    for (const name of model.order.slice(i * per, (i + 1) * per)) {
+      const tr = rowsOf.get(name);
+      if (!tr) continue;
+      if (tr === at) at = at.nextElementSibling;
+      else body.insertBefore(tr, at);
+    }
+    while (at) { // (rows of a later table: moved there next)
+      const next = at.nextElementSibling;
+      at.remove();
+      at = next;
+    }
+  });
+}
+
+const SCALE_STEP = 0.05;
 const MAX_COLUMNS = 4;
 const MIN_SCALE = 0.8; // the smallest type the board shrinks to (then it scrolls)
 const MAX_SCALE = 1.4; // a small class: larger type, for the back of the room
@@ -186,22 +232,27 @@ function fillRow(name) {
   const lang = currentLanguage();
   const checks = model.checks;
   const passed = model.passed(name);
-  tr.querySelector(".board-count").textContent = `${passed}/${checks.length}`;
-  tr.dataset.done = String(passed === checks.length && checks.length > 0);
+  const count = tr.querySelector(".board-count");
+  if (count.textContent !== `${passed}/${checks.length}`) count.textContent = `${passed}/${checks.length}`;
+  const done = String(passed === checks.length && checks.length > 0);
+  if (tr.dataset.done !== done) tr.dataset.done = done;
   const row = model.row(name);
   for (const cell of tr.querySelectorAll(".board-cell")) {
     const code = cell.dataset.code;
     const state = model.state(name, code);
     if (cell.dataset.state === state && state !== FAIL) continue;
-    cell.dataset.state = state;
-    const mark = cell.firstChild;
-    mark.textContent = SYMBOLS[state];
-    mark.className = `mark ${state}`;
-    cell.lastChild.textContent = `${model.checkWords(code, lang).text}: ${stateWord(state)}`;
+    if (cell.dataset.state !== state) {
+      cell.dataset.state = state;
+      const mark = cell.firstChild;
+      mark.textContent = SYMBOLS[state];
+      mark.className = `mark ${state}`;
+      cell.lastChild.textContent = `${model.checkWords(code, lang).text}: ${stateWord(state)}`;
+    }
     const why = state === FAIL ? row?.reasons[code] : null;
     const reason = why?.reason ? model.reasonText(why.reason, why.params, lang) : "";
-    cell.title = [`${model.checkWords(code, lang).text}: ${stateWord(state)}`,
+    const title = [`${model.checkWords(code, lang).text}: ${stateWord(state)}`,
       state === FAIL ? model.checkWords(code, lang).head : "", reason].filter(Boolean).join("\n");
+    if (cell.title !== title) cell.title = title; // (a failed check's reason may change; its cell seldom)
   }
 }
 
@@ -212,8 +263,13 @@ function drawSide() {
   const total = model.order.length;
   parts.empty.hidden = total > 0;
   const done = model.order.filter((name) => model.passed(name) === model.checks.length && model.checks.length).length;
-  parts.summary.textContent = total ? t("board.summary", { n: total, done }) : "";
+  const summary = total ? t("board.summary", { n: total, done }) : "";
+  if (parts.summary.textContent !== summary) parts.summary.textContent = summary;
   const found = model.mistakes();
+  // (remade only when what it says changed: most frames change a row's cells, not the class's mistakes)
+  const said = JSON.stringify([lang, total, found]);
+  if (said === parts.side) return;
+  parts.side = said;
   if (!found.length) {
     parts.mistakes.replaceChildren(el("li", { class: "board-none", testid: "board-no-mistakes",
       i18n: total ? "board.noMistakes" : "board.noStudents" }));
@@ -252,10 +308,9 @@ function flush() {
   drawSide();
 }
 
-// Placing the rows lays the whole board out several times (a probe table, then the tables, then a fit):
-// a class joining one by one would do it a hundred times in twenty seconds, each a long task on a busy
-// projector laptop. A student who joins is put at the end of the last table at once; the tables are
-// balanced again at most every PLACE_EVERY ms.
+// A class joins one by one, a hundred students in twenty seconds: a student who joins is put in their
+// place in the tables as they are at once; the number of tables and the type size are chosen again at
+// most every PLACE_EVERY ms (each may lay the whole board out).
 const PLACE_EVERY = 1000;
 let placedAt = -Infinity;
 let placing = 0;
@@ -267,11 +322,7 @@ function placeSoon() {
     placeRows();
     return;
   }
-  const last = parts.tables.lastElementChild?.tBodies?.[0];
-  for (const name of model.order) {
-    const row = rowsOf.get(name);
-    if (last && row && !row.isConnected) last.append(row);
-  }
+  spread(); // (in the tables as they are, in order; no layout asked for)
   if (!placing) {
     placing = setTimeout(() => {
       placing = 0;
@@ -366,7 +417,9 @@ export function initBoard({ onEvents, onConnected, showView, chosenView, followA
   model.on("reset", redraw);
   // a new width (the window, projector mode, a view beside it) may hold more or fewer tables of rows
   new ResizeObserver(() => {
-    if (parts && !pane.hidden && (parts.scroll.clientWidth !== parts.room || parts.scroll.clientHeight !== parts.tall)) placeRows();
+    if (parts && !pane.hidden && (parts.scroll.clientWidth !== parts.sizes?.room || parts.scroll.clientHeight !== parts.sizes?.tall)) {
+      placeRows(MAX_COLUMNS, true);
+    }
   }).observe(pane);
   model.on("row", onRow);
   onEvents((events) => model.applyEvents(events)); // live, and caught up after a (re)connect

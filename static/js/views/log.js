@@ -268,14 +268,21 @@ function readerScrolled(top) {
   }
 }
 
+// (each render asks; the page is written only where it changed: a write there would make the render's
+// first read of the scroller lay the page out again, a few times a second in a flood)
 function showCounts() {
-  empty.hidden = list.length > 0;
-  if (!total) count.textContent = "";
-  else if (filter.isFiltering()) count.textContent = t("log.countFiltered", { shown: formatNumber(matching), n: total });
-  else count.textContent = t("log.count", { n: total });
-  followButton.hidden = follow || held;
-  followButton.dataset.count = String(unseen);
-  followButton.textContent = unseen ? t("log.newEvents", { n: unseen }) : t("log.backToNewest");
+  const none = list.length > 0;
+  if (empty.hidden !== none) empty.hidden = none;
+  let text = "";
+  if (!total) text = "";
+  else if (filter.isFiltering()) text = t("log.countFiltered", { shown: formatNumber(matching), n: total });
+  else text = t("log.count", { n: total });
+  if (count.textContent !== text) count.textContent = text;
+  const hidden = follow || held;
+  if (followButton.hidden !== hidden) followButton.hidden = hidden;
+  if (followButton.dataset.count !== String(unseen)) followButton.dataset.count = String(unseen);
+  const label = unseen ? t("log.newEvents", { n: unseen }) : t("log.backToNewest");
+  if (followButton.textContent !== label) followButton.textContent = label;
 }
 
 /** Drop the oldest rows past MAX_KEPT; a reader scrolled up keeps seeing the same rows. */
