@@ -131,7 +131,15 @@ TOKENS_FILE = "tokens.json"
 
 def _kept_token(kept: dict[str, Any], role: str) -> str:
     token = kept.get(role)
-    return token if isinstance(token, str) and len(token) >= 16 else secrets.token_urlsafe(18)
+    return token if isinstance(token, str) and len(token) >= 16 else new_token(18)
+
+
+def new_token(nbytes: int) -> str:
+    """A URL-safe random token that never starts with "-": a command line (`--token -x...`) reads such a
+    token as an option, so one token in 64 would fail for the student or teacher who pastes it."""
+    while (token := secrets.token_urlsafe(nbytes)).startswith("-"):
+        pass
+    return token
 
 
 def announce(access: Access, host: str, port: int) -> list[str]:

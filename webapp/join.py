@@ -38,7 +38,7 @@ from typing import Any
 from lab.errors import NotFound, Refused, TooLarge
 from lab.interfaces import machine_addresses
 
-from .auth import Access, is_loopback
+from .auth import Access, is_loopback, new_token
 from .sandbox import AGENT_NAME, CLASS_AGENT
 from .state import StateDir
 
@@ -223,7 +223,7 @@ class Students:
 
     def add(self, address: str, shown: str | None) -> tuple[Student, str]:
         """A new student and its token; TooLarge when the class (or one source's share of it) is full."""
-        token = secrets.token_urlsafe(24)
+        token = new_token(24)
         with self._lock:
             self._room(address)
             student = Student(student_name(shown, {n.lower() for n in self._all}), shown, address,

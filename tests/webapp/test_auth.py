@@ -9,7 +9,7 @@ import socketio as socketio_client
 
 from webapp import create_app, shutdown
 from lab.interfaces import machine_addresses
-from webapp.auth import Access, announce, prepare_tokens
+from webapp.auth import Access, announce, new_token, prepare_tokens
 
 from ..support import EventCollector, LiveServer, serve
 
@@ -112,6 +112,15 @@ def test_tokens_generated_only_when_exposed() -> None:
         assert lines[0].split("?")[0].endswith(f"http://{lan[0]}:5000/"), lines
     fixed = prepare_tokens("t", None, ["0.0.0.0"])
     assert fixed.control == "t" and fixed.view
+
+
+def test_no_token_starts_like_an_option() -> None:
+    """`--token -x...` is an option to argparse (and to most command lines): one URL-safe token in 64 would
+    start so, and fail the student who pastes it. 2,000 draws meet a leading "-" about 31 times."""
+    tokens = [new_token(24) for _ in range(2000)]
+    assert not [t for t in tokens if t.startswith("-")]
+    assert len(set(tokens)) == 2000 and {len(t) for t in tokens} == {32}
+    assert {t[0] for t in tokens} >= {"_", "A", "z"}  # still random in its first character
 
 
 @pytest.fixture
