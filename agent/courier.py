@@ -38,11 +38,11 @@ from lab.events.bus import Event, EventBus
 
 from . import shipper as shipping
 from .config import environment, redis_url
+from .frames import frames
 from .redisconn import connect
 from .retry import PROBLEMS
 from .shipper import BATCH_EVENTS, Shipper
 
-MAX_FRAME = 64 << 20
 READY_SECONDS = 10.0  # start() returns once the courier is up (its imports done), or after this
 FLUSH_SECONDS = 5.0
 RESTART_SECONDS = 1.0  # a courier that died is started again after this  # at the end, at most this long for the last events (a Redis that is away must not hang it)
@@ -265,16 +265,8 @@ class Held:
 
 def read_frames(stream: BinaryIO, held: Held) -> None:
     """Events from the lab's process, until its pipe ends."""
-    while True:
-        head = stream.read(4)
-        size = int.from_bytes(head, "big") if len(head) == 4 else 0
-        if not 0 < size <= MAX_FRAME:
-            return
-        frame = stream.read(size)
-        if len(frame) < size:
-            return
-        rows = marshal.loads(frame)
-        held.add([Event(*row) for row in rows])
+    for frame in frames(stream):
+        held.add([Event(*row) for row in marshal.loads(frame)])
 
 
 class Standing:

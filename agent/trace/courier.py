@@ -22,12 +22,12 @@ from typing import BinaryIO, Protocol
 
 from lab.events.bus import EventBus
 
+from ..frames import frames
 from .config import CourierConfig, environment
 from .unpack import dropped as record_dropped
 from .unpack import unpack
 
 CAPACITY = 50_000  # events held while Redis or the dashboard is away; beyond it the oldest are counted as dropped
-MAX_FRAME = 64 << 20
 NICE = 10  # a lower priority than the program's, on a machine whose cores are all busy
 
 log = logging.getLogger("agent.trace")
@@ -42,14 +42,7 @@ class Delivery(Protocol):
 def read_frames(stream: BinaryIO, bus: EventBus) -> None:
     """Records from the program, until its pipe ends; the program's own drops become one event each time."""
     reported = 0
-    while True:
-        head = stream.read(4)
-        size = int.from_bytes(head, "big") if len(head) == 4 else 0
-        if not 0 < size <= MAX_FRAME:
-            return
-        frame = stream.read(size)
-        if len(frame) < size:
-            return
+    for frame in frames(stream):
         try:
             records, dropped = marshal.loads(frame)
         except (EOFError, ValueError, TypeError):
