@@ -1,0 +1,132 @@
+"""`python -m bench.echo_gil`: why a thread per connection cannot keep up with 8 busy connections once
+each message costs a few microseconds of Python: the plain threaded echo server of the echo rows, given
+`work` iterations of Python per round trip (a list comprehension, about 50 ns an iteration), driven
+by the echo rows' load generator with 1 and with 8 connections.
+
+For each it prints the round trips a second, the server's CPU a round trip split into user and system
+time, and its context switches a round trip (voluntary and not, from the server's own getrusage, which
+counts the threads that served and ended). With 8 connections, a few microseconds of Python a round
+trip turn every return from recv() or send() into a wait for the interpreter lock that another
+connection's thread holds: the system time and the switches a round trip jump, and the rate falls to
+what the lab's echo server makes (bench row 2). With one connection the same work costs only itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+
+from . import echo_load
+
+# The echo rows' plain server (bench/b2_echo.py), with `work` iterations of Python before each echo, and
+# its own usage on stdin: a line in, "utime stime nvcsw nivcsw" out (RUSAGE_SELF: every thread, ended ones too).
+SERVER = """
+import resource, socket, sys, threading
+work = int(sys.argv[1])
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen()
+print(listener.getsockname()[1], flush=True)
+
+def handle(conn):
+    with conn:
+        while data := conn.recv(4096):
+            [0 for _ in range(work)]
+            conn.sendall(data)
+
+def accept():
+    while True:
+        conn, _ = listener.accept()
+        threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+threading.Thread(target=accept, daemon=True).start()
+for _ in sys.stdin:
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    print(u.ru_utime, u.ru_stime, u.ru_nvcsw, u.ru_nivcsw, flush=True)
+"""
+
+
+@dataclass
+class Usage:
+    user: float
+    system: float
+    switches: int
+
+    def __sub__(self, other: Usage) -> Usage:
+        return Usage(self.user - other.user, self.system - other.system, self.switches - other.switches)
+
+
+class WorkServer:
+    """The plain echo server with `work` iterations of Python a round trip, in a process of its own."""
+
+    def __init__(self, work: int) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", SERVER, str(work)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        self.port = int(self.proc.stdout.readline())
+
+    def usage(self) -> Usage:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("\n")
+        self.proc.stdin.flush()
+        user, system, voluntary, forced = self.proc.stdout.readline().split()
+        return Usage(float(user), float(system), int(voluntary) + int(forced))
+
+    def close(self) -> None:
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                stream.close()
+        self.proc.wait(10)
+
+
+@dataclass
+class Figure:
+    work: int
+    connections: int
+    rate: float
+    user_us: float
+    system_us: float
+    switches: float  # context switches a round trip
+
+
+def measure(work: int, connections: int, rounds: int, seconds: float | None = None) -> Figure:
+    """The medians of `rounds` runs of the generator against one server with `work`."""
+    server = WorkServer(work)
+    rates, users, systems, switches = [], [], [], []
+    try:
+        for _ in range(rounds):
+            before = server.usage()
+            load = echo_load.drive(server.port, connections, seconds)
+            spent = server.usage() - before
+            trips = max(1, load.round_trips)
+            rates.append(load.rate)
+            users.append(spent.user / trips * 1e6)
+            systems.append(spent.system / trips * 1e6)
+            switches.append(spent.switches / trips)
+    finally:
+        server.close()
+    return Figure(work, connections, statistics.median(rates), statistics.median(users), statistics.median(systems),
+                  statistics.median(switches))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.echo_gil", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work", type=int, nargs="+", default=[0, 20, 50, 100], help="iterations of Python a round trip")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    print(f"load generator: {echo_load.generator()}")
+    print("| work | connections | round trips/s | user us | system us | switches a round trip |")
+    print("|---|---|---|---|---|---|")
+    for work in args.work:
+        for connections in (1, 8):
+            f = measure(work, connections, args.rounds)
+            print(f"| {f.work} | {f.connections} | {f.rate:,.0f} | {f.user_us:.1f} | {f.system_us:.1f} | {f.switches:.2f} |",
+                  flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
