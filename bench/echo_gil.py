@@ -20,33 +20,25 @@ import sys
 from dataclasses import dataclass
 
 from . import echo_load
+from .b2_echo import PLAIN_SERVER
 
-# The echo rows' plain server (bench/b2_echo.py), with `work` iterations of Python before each echo, and
-# its own usage on stdin: a line in, "utime stime nvcsw nivcsw" out (RUSAGE_SELF: every thread, ended ones too).
-SERVER = """
-import resource, socket, sys, threading
+# The echo rows' plain server (bench/b2_echo.py) itself, with `work` iterations of Python before each echo,
+# and a thread that answers a line on stdin with the process's usage, "utime stime nvcsw nivcsw"
+# (RUSAGE_SELF: every thread, ended ones too).
+USAGE = """
+import resource, sys, threading
 work = int(sys.argv[1])
-listener = socket.socket()
-listener.bind(("127.0.0.1", 0))
-listener.listen()
-print(listener.getsockname()[1], flush=True)
 
-def handle(conn):
-    with conn:
-        while data := conn.recv(4096):
-            [0 for _ in range(work)]
-            conn.sendall(data)
+def usage():
+    for _ in sys.stdin:
+        u = resource.getrusage(resource.RUSAGE_SELF)
+        print(u.ru_utime, u.ru_stime, u.ru_nvcsw, u.ru_nivcsw, flush=True)
 
-def accept():
-    while True:
-        conn, _ = listener.accept()
-        threading.Thread(target=handle, args=(conn,), daemon=True).start()
-
-threading.Thread(target=accept, daemon=True).start()
-for _ in sys.stdin:
-    u = resource.getrusage(resource.RUSAGE_SELF)
-    print(u.ru_utime, u.ru_stime, u.ru_nvcsw, u.ru_nivcsw, flush=True)
+threading.Thread(target=usage, daemon=True).start()
 """
+ECHO = "            conn.sendall(data)"
+assert ECHO in PLAIN_SERVER
+SERVER = USAGE + PLAIN_SERVER.replace(ECHO, "            [0 for _ in range(work)]\n" + ECHO)
 
 
 @dataclass
@@ -76,10 +68,11 @@ class WorkServer:
         return Usage(float(user), float(system), int(voluntary) + int(forced))
 
     def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
         for stream in (self.proc.stdin, self.proc.stdout):
             if stream is not None:
                 stream.close()
-        self.proc.wait(10)
 
 
 @dataclass

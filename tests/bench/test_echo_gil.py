@@ -25,7 +25,6 @@ def test_the_work_server_echoes_and_counts_its_ended_threads() -> None:
         assert spent.user + spent.system > 0 and spent.switches >= 3  # (each thread blocked in recv at least once)
     finally:
         server.close()
-    assert server.proc.returncode == 0  # (stdin closed: it ended by itself)
 
 
 def test_a_measure_reports_real_round_trips() -> None:
