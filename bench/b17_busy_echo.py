@@ -1,4 +1,4 @@
-"""17: bench 2 on a busy machine: the same 64-byte echo, every event streamed to a viewer, against the
+"""17: bench 2 on a busy machine: the same 64-byte echo, a viewer watching (the lab as it ships), against the
 plain threaded echo server, while one CPU-bound process (`while 1: pass`, started and killed here) takes
 a core for the whole row. Both sides meet the same load, round after round, so the ratio says how much
 of the lab's speed survives a neighbour that never sleeps (a student's busy loop, a test run).
@@ -16,7 +16,7 @@ import sys
 from contextlib import contextmanager
 from typing import Iterator
 
-from .b2_echo import PAIRS, PlainServer, Side, summary, take_turns
+from .b2_echo import PAIRS, SHIPPED, PlainServer, Side, summary, take_turns
 from .common import Result, Watchers, dashboard
 from .rounds import at_least
 
@@ -37,7 +37,7 @@ def busy_core() -> Iterator[int]:
 
 def run() -> Result:
     load_before = os.getloadavg()[0]
-    with dashboard({"SOCKETLAB_MAX_EVENTS_PER_SECOND": "10000000"}) as lab, PlainServer() as plain:
+    with dashboard(SHIPPED) as lab, PlainServer() as plain:
         server = lab.api("POST", "/api/endpoints", json={"kind": "tcp-server", "port": 0, "mode": "echo"})
         watchers = Watchers(lab.url, 1)
         labbed = Side(server["local"][1], [lab.pid], [], [], connections=1)

@@ -84,10 +84,12 @@ class Dashboard:
 
 
 @contextmanager
-def dashboard(env: dict[str, str] | None = None, gunicorn: bool = True, app: str = "webapp:create_app()") -> Iterator[Dashboard]:
+def dashboard(env: dict[str, str] | None = None, gunicorn: bool = True, app: str = "webapp:create_app()",
+              root: Path = ROOT) -> Iterator[Dashboard]:
     """The app in its own process, as in production (gunicorn gthread) on 127.0.0.1 and a free port.
     Another `app` (a baseline, such as bench.bare_app) is served the same way, without the dashboard's
-    gunicorn.conf.py (its hooks read the dashboard's configuration)."""
+    gunicorn.conf.py (its hooks read the dashboard's configuration). `root`: the checkout whose code
+    runs (another commit's worktree, for a before-and-after in one run: bench/versus.py)."""
     work = Path(tempfile.mkdtemp(prefix="socketlab-bench-"))
     port = free_port()
     full_env = dict(os.environ, SOCKETLAB_FILES=str(work / "files"), SOCKETLAB_DOWNLOADS=str(work / "downloads"),
@@ -99,7 +101,7 @@ def dashboard(env: dict[str, str] | None = None, gunicorn: bool = True, app: str
             cmd[3:3] = ["-c", "/dev/null"]
     else:
         cmd = [sys.executable, "-m", "webapp", "--port", str(port)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, cwd=root, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     session = requests.Session()
     try:

@@ -1,7 +1,9 @@
-"""One connected TCP socket with its own receive thread: what accept() or connect() hands out.
+"""One connected TCP socket and what receives from it: what accept() or connect() hands out.
 
-The thread owns the socket: it receives until EOF, an error, or a shutdown from close(), then
-closes the fd and publishes one `close` event that says which side closed. A connection only moves
+Its receiver owns the socket: the connection's own thread, or the lab's reactor (one thread over epoll,
+lab/sockets/reactor.py) for a handler whose calls all finish at once, until one would wait. It
+receives until EOF, an error, or a shutdown from close(), then closes the fd and publishes one
+`close` event that says which side closed. A connection only moves
 bytes: what they mean (framing, a protocol's parser, what events show of them) belongs to its
 handler (lab/sockets/handlers.py), made for it by its owner, which gets every recv()'s bytes.
 """
@@ -9,6 +11,7 @@ handler (lab/sockets/handlers.py), made for it by its owner, which gets every re
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import socket
 import threading
@@ -19,6 +22,7 @@ from typing import Any, Callable, Generic, NamedTuple, Protocol, TypeVar
 from . import tcpinfo
 from .endpoint import Context, join, os_fields, spawn
 from .deadline import send_within, sendfile_within
+from .reactor import Reactor
 from ..errors import LabError, Problem, Refused, explain_os_error, os_problem, where
 from ..events.bus import PREVIEW_BYTES, Address, Form
 from ..spec import EndpointSpec
@@ -63,6 +67,16 @@ TCP_INFO_INTERVAL = 1.0  # seconds between TCP_INFO samples while a connection i
 TCP_INFO_BYTES = 64 * 1024  # bytes moved since the last sample that make a connection "busy"
 
 
+class Handoff(Exception):
+    """Raised on the reactor's thread by a send that would have to wait: the connection leaves the
+    reactor for a thread of its own, which makes `rest` first (what is left of that send, its
+    deadline kept). So a handler served there must make at most one send, as its last call (at_once)."""
+
+    def __init__(self, rest: Callable[[], object]) -> None:
+        super().__init__("a send that must wait, for the connection's own thread")
+        self.rest = rest
+
+
 class Ending(NamedTuple):
     """How a connection ended, for its `close` event."""
 
@@ -95,6 +109,7 @@ class Receiver(Protocol):
 
     preview: Callable[[bytes], bytes] | None  # what events show of received bytes, when not all of them
     messages: int  # messages restored from the stream, for the connection's JSON
+    at_once: bool  # served by the lab's reactor: on_data makes at most one send, as its last call
 
     def on_open(self) -> None: ...
     def on_data(self, data: bytes) -> None: ...
@@ -135,10 +150,24 @@ class Connection(Generic[H]):
         self._where = (owner.id, conn_id, owner.proto, self.local, peer)
         self._bus = owner.ctx.bus
         self._thread: threading.Thread | None = None
+        self._reactor: Reactor | None = None  # serving it, until it ends or leaves for a thread (start())
+        self._fd = sock.fileno()
+        self._done = threading.Event()  # set once its `close` event is out and its owner told
         self.handler: H = handler(self)  # (made last: it may read any of the above)
 
     def start(self) -> None:
-        self._thread = spawn(f"conn-{self.owner.id}-{self.id}", self._run, self.owner.crashed)
+        """Serve the connection: from the lab's reactor when its handler's calls all finish at once
+        (lab/sockets/reactor.py), else from a thread of its own."""
+        if self.handler.at_once and not self.owner.spec.recv_delay_ms:
+            self._reactor = self.owner.ctx.reactor
+            self._open()
+            self._reactor.add(self)
+        else:
+            self._thread = spawn(f"conn-{self.owner.id}-{self.id}", self._run, self.owner.crashed)
+
+    def fileno(self) -> int:
+        """The socket's number while open (the reactor's key for it; sock.fileno() is -1 once closed)."""
+        return self._fd
 
     def publish(self, kind: str, size: int = 0, payload: bytes | None = None, detail: str = "",
                 call: str | None = None, args: dict[str, Any] | None = None, result: Any = None,
@@ -150,57 +179,113 @@ class Connection(Generic[H]):
                          self.local, self.peer, size, payload, detail, call, args, result, closed_by, errno,
                          code, params, message, framing, None)
 
-    # -- receiving (runs in the connection's own thread) ------------------------------------
+    # -- receiving (in the connection's own thread, or the reactor's) ---------------------------
 
-    def _run(self) -> None:
+    def _open(self) -> None:
+        self._publish_tcp_info()  # the kernel's view just after the handshake (its first RTT), so no page asks
+        self.handler.on_open()
+
+    def _run(self, first: Callable[[], object] | None = None) -> None:
+        """The connection's own thread: receive until the end. `first`: the call that made it leave
+        the reactor, to finish before anything else (the rest of a send, its deadline kept)."""
         ending = Ending("local")
         delay = self.owner.spec.recv_delay_ms / 1000  # a slow reader: the sender's bytes pile up meanwhile
         form = RECV if not delay else Recv({**RECV_ARGS, "delay_ms": self.owner.spec.recv_delay_ms})
-        record, where, recv, count_in = self._bus.record_call, self._where, self.sock.recv, self.owner.count_in
+        recv = self.sock.recv
         try:
-            self._publish_tcp_info()  # the kernel's view just after the handshake (its first RTT), so no page asks
             handler = self.handler
-            handler.on_open()
-            preview = handler.preview
-            while True:
-                if delay and self._stopping.wait(delay):
-                    # closed while it waited: a slow reader stops without reading, so what it never read
-                    # is still unread at close(), and the kernel answers with RST (the RST lesson)
-                    break
-                # recv(), not recv_into() a buffer of our own: an idle connection then holds no
-                # 64 KiB buffer while it waits (1,000 idle students: 93 -> 29-34 KiB each, bench 15),
-                # and for small messages it is as fast (the bytes object is shrunk in place).
-                data = recv(RECV_SIZE)
-                n = len(data)
-                if n == 0:
-                    if self._reset_seen:  # a reset met our send (EPIPE consumes it): no FIN came
-                        ending = Ending("reset", errno=self._reset_seen,
-                                        detail="reset by the peer (a send met the reset); recv() then returned 0 bytes")
-                    else:
-                        ending = Ending("peer", detail="closed by the peer: recv() returned 0 bytes (end of stream)")
-                    break
-                self.bytes_in += n
-                count_in(n)
-                self.recvs += 1
-                shown = data if preview is None else preview(data)
-                record(form, time.time(), where, n, shown if len(shown) <= PREVIEW_BYTES else shown[:PREVIEW_BYTES])
-                if self.bytes_in + self.bytes_out - self._sampled_bytes >= TCP_INFO_BYTES:
-                    self._sample()
-                try:
+            try:
+                if first is None:
+                    self._open()
+                else:
+                    first()
+                while True:
+                    if delay and self._stopping.wait(delay):
+                        # closed while it waited: a slow reader stops without reading, so what it never read
+                        # is still unread at close(), and the kernel answers with RST (the RST lesson)
+                        break
+                    # recv(), not recv_into() a buffer of our own: an idle connection then holds no
+                    # 64 KiB buffer while it waits (1,000 idle students: 93 -> 29-34 KiB each, bench 15),
+                    # and for small messages it is as fast (the bytes object is shrunk in place).
+                    data = recv(RECV_SIZE)
+                    if not data:
+                        ending = self._end_of_stream()
+                        break
+                    self._took(data, form)
                     handler.on_data(data)
-                except LabError as exc:  # an answer could not be sent: reported already, the connection is done
-                    detail = f"closed after a failed send: {exc}"
-                    ending = (Ending("reset", errno=self._reset_seen, detail=detail) if self._reset_seen
-                              else Ending("local", "failed-send", detail=detail))
-                    break
+            except LabError as exc:  # an answer could not be sent: reported already, the connection is done
+                ending = self._failed_send(exc)
         except OSError as exc:
             if self._closing is None:  # (an error while the lab closes it is that close)
                 ending = self._recv_failed(exc)
         finally:
-            self.state = "closed"
-            self.sock.close()
-            self._publish_close(ending)
-            self.owner.on_closed(self)
+            self._finish(ending)
+
+    def react(self) -> None:
+        """The socket is readable (or closed): one recv() and what it brings, on the reactor's thread,
+        which nothing here may keep waiting. A send that would wait raises Handoff (send()): then the
+        connection leaves the reactor for a thread of its own, which finishes that send first."""
+        reactor = self._reactor
+        assert reactor is not None
+        try:
+            data = self.sock.recv(RECV_SIZE, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return  # (woken for nothing: the next readable event brings it)
+        except OSError as exc:
+            self._end_on_reactor(reactor, Ending("local") if self._closing is not None else self._recv_failed(exc))
+            return
+        if not data:
+            self._end_on_reactor(reactor, self._end_of_stream())
+            return
+        try:
+            self._took(data, RECV)
+            self.handler.on_data(data)
+        except Handoff as handoff:
+            reactor.remove(self)  # (before its thread reads: one reader at a time)
+            self._thread = spawn(f"conn-{self.owner.id}-{self.id}", functools.partial(self._run, handoff.rest),
+                                 self.owner.crashed)
+            self._reactor = None  # (after: join() goes by the thread from now on)
+        except LabError as exc:
+            self._end_on_reactor(reactor, self._failed_send(exc))
+        except Exception as exc:  # a bug: as a connection thread's death (spawn()), but the reactor serves on
+            self._end_on_reactor(reactor, Ending("local"))
+            self.owner.crashed(exc)
+            threading.excepthook(threading.ExceptHookArgs((type(exc), exc, exc.__traceback__, threading.current_thread())))
+
+    def _took(self, data: bytes, form: Recv) -> None:
+        """What every recv() of `data` (never b"") costs: the counts, its `recv` event, a TCP_INFO sample when due."""
+        n = len(data)
+        self.bytes_in += n
+        self.owner.count_in(n)
+        self.recvs += 1
+        preview = self.handler.preview
+        shown = data if preview is None else preview(data)
+        self._bus.record_call(form, time.time(), self._where, n, shown if len(shown) <= PREVIEW_BYTES else shown[:PREVIEW_BYTES])
+        if self.bytes_in + self.bytes_out - self._sampled_bytes >= TCP_INFO_BYTES:
+            self._sample()
+
+    def _end_of_stream(self) -> Ending:
+        """recv() returned 0 bytes: how the peer ended."""
+        if self._reset_seen:  # a reset met our send (EPIPE consumes it): no FIN came
+            return Ending("reset", errno=self._reset_seen,
+                          detail="reset by the peer (a send met the reset); recv() then returned 0 bytes")
+        return Ending("peer", detail="closed by the peer: recv() returned 0 bytes (end of stream)")
+
+    def _failed_send(self, exc: LabError) -> Ending:
+        detail = f"closed after a failed send: {exc}"
+        return (Ending("reset", errno=self._reset_seen, detail=detail) if self._reset_seen
+                else Ending("local", "failed-send", detail=detail))
+
+    def _end_on_reactor(self, reactor: Reactor, ending: Ending) -> None:
+        reactor.remove(self)  # (before the socket closes: its number may be handed out again at once)
+        self._finish(ending)
+
+    def _finish(self, ending: Ending) -> None:
+        self.state = "closed"
+        self.sock.close()
+        self._publish_close(ending)
+        self.owner.on_closed(self)
+        self._done.set()
 
     def _recv_failed(self, exc: OSError) -> Ending:
         err, code, params = os_fields(exc, "receive from", *self.peer)
@@ -243,6 +328,8 @@ class Connection(Generic[H]):
         now = time.monotonic()
         # (untimed first: a timed acquire costs 4x an uncontended one, and the lock is nearly always free)
         if not self._send_lock.acquire(False):
+            if self._on_reactor():  # another thread's send is under way: this one waits, in a thread of its own
+                raise Handoff(functools.partial(self.send, data, framed, framing, wait, start_wait))
             start_by = self._deadlines(now, wait, start_wait)[1]
             if not self._send_lock.acquire(timeout=max(0.0, start_by - now)):
                 raise self._backpressure(0, len(data), keep_open=True, waited=start_by - now)
@@ -256,15 +343,30 @@ class Connection(Generic[H]):
             n = len(data)
             self._bus.record_call(SENDALL, time.time(), self._where, n, data if n <= PREVIEW_BYTES else data[:PREVIEW_BYTES],
                                   index, shown, how)
-            try:
-                try:  # the usual case first, before any deadline or poll: the kernel has room, one call sends it all
-                    sent = self.sock.send(data, socket.MSG_DONTWAIT)
-                except BlockingIOError:
-                    sent = 0
-                if sent < n:
-                    sent = send_within(self.sock, data, *self._deadlines(now, wait, start_wait), sent)
+            try:  # the usual case first, before any deadline or poll: the kernel has room, one call sends it all
+                sent = self.sock.send(data, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                sent = 0
             except OSError as exc:
                 raise self._send_failed(exc) from None
+        except BaseException:
+            self._send_lock.release()
+            raise
+        if sent < n and self._on_reactor():
+            # the rest would wait: the connection's own thread sends it, by the same deadline, the lock held for it
+            raise Handoff(functools.partial(self._send_rest, data, sent, now, wait, start_wait))
+        return self._send_rest(data, sent, now, wait, start_wait)
+
+    def _send_rest(self, data: bytes, sent: int, now: float, wait: float | None, start_wait: float | None) -> int:
+        """The end of a send() begun at `now` whose first try sent `sent` bytes: the rest within its
+        deadline, the send lock (held on entry) released, the counts and a backpressure event."""
+        n = len(data)
+        try:
+            if sent < n:
+                try:
+                    sent = send_within(self.sock, data, *self._deadlines(now, wait, start_wait), sent)
+                except OSError as exc:
+                    raise self._send_failed(exc) from None
         finally:
             self._send_lock.release()
         if sent:
@@ -274,6 +376,10 @@ class Connection(Generic[H]):
         if self.bytes_in + self.bytes_out - self._sampled_bytes >= TCP_INFO_BYTES:
             self._sample()
         return n
+
+    def _on_reactor(self) -> bool:
+        """Whether this call runs on the reactor's thread, which must never wait (only asked before a wait)."""
+        return self._reactor is not None and threading.get_ident() == self._reactor.ident
 
     def _not_open(self) -> Refused:
         """Why nothing can be sent on this connection (closed, or shut down for sending)."""
@@ -348,6 +454,7 @@ class Connection(Generic[H]):
             return
         now = time.monotonic()
         if now - self._sampled < TCP_INFO_INTERVAL:
+            self._sampled_bytes = moved  # (asked again after TCP_INFO_BYTES more, not at every recv and send)
             return
         self._sampled, self._sampled_bytes = now, moved
         self._publish_tcp_info()
@@ -429,9 +536,20 @@ class Connection(Generic[H]):
             self.join()
 
     def join(self, timeout: float = 5.0) -> bool:
-        """Wait for the receive thread to end (it publishes the `close` event), as after close(wait=False);
-        False if it had not within `timeout`."""
-        return join(self._thread, timeout)
+        """Wait for the connection to end (its `close` event published), as after close(wait=False);
+        False if it had not within `timeout`. One the reactor served to its end leaves no thread, but
+        the reactor's own, when it was the last, is waited for too."""
+        reactor = self._reactor
+        if reactor is None:
+            return join(self._thread, timeout)
+        if self._on_reactor():  # (the reactor's thread would wait for itself)
+            return self._done.is_set()
+        deadline = time.monotonic() + timeout
+        if not self._done.wait(timeout):
+            return False
+        if self._thread is not None:  # it left the reactor meanwhile
+            return join(self._thread, max(0.0, deadline - time.monotonic()))
+        return reactor.settle(max(0.0, deadline - time.monotonic()))
 
     def to_json(self, tcp_info: bool = True) -> dict[str, Any]:
         return {

@@ -16,6 +16,7 @@ from ..events.bus import Address, EventBus
 from ..files import FileStore
 from ..interfaces import reachable_at
 from ..policy import Policy
+from .reactor import Reactor
 from .scheduler import Scheduler
 from ..spec import EndpointSpec
 
@@ -50,6 +51,7 @@ class Context:
     targets: Policy = field(default_factory=lambda: Policy([], "SOCKETLAB_ALLOW", "reach"))
     binds: Policy = field(default_factory=lambda: Policy([], "SOCKETLAB_BIND", "bind"))
     scheduler: Scheduler = field(default_factory=Scheduler)  # its thread starts at the first periodic send
+    reactor: Reactor = field(default_factory=Reactor)  # serves the connections that never wait (echo)
 
 
 def bind_socket(ctx: Context, host: str, port: int, socktype: int) -> socket.socket:

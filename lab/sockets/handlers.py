@@ -142,6 +142,10 @@ class Handler:
     """
 
     preview: Callable[[bytes], bytes] | None = None  # what events show of received bytes, when not all of them
+    # Whether the lab's reactor may serve the connection (lab/sockets/reactor.py): on_open sends
+    # nothing and on_data makes at most one send, as its last call, which a thread of the
+    # connection's own finishes when it would wait. Otherwise the connection has a thread from the start.
+    at_once: bool = False
 
     def __init__(self, conn: Connection[Handler]) -> None:
         self.conn = conn
@@ -273,7 +277,10 @@ def service(server: Any, mode: str) -> Service:
 class EchoHandler(ServedHandler):
     """Echo without framing or rules, a straight path: each recv()'s bytes are the message and its
     answer, so they go straight back (what Handler.frame and Service.on_message would do with them,
-    less the calls: a raw framer restores every recv() whole and shows no `message` events)."""
+    less the calls: a raw framer restores every recv() whole and shows no `message` events). One send
+    an answer, its last call: the reactor serves it."""
+
+    at_once = True
 
     def on_data(self, data: bytes) -> None:
         self.conn.send(data)

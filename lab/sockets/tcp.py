@@ -1,7 +1,8 @@
 """TCP server and client, with a socketserver-like lifecycle.
 
 The server binds and listens in its constructor (so port 0 works and the real port is known at
-once), accepts in its own thread, and gives every accepted socket its own Connection thread.
+once), accepts in its own thread, and gives every accepted socket a Connection, served by a thread of
+its own or, for a handler that never waits (echo), by the lab's reactor (lab/sockets/reactor.py).
 The listening socket and the accepted sockets are separate: stop_listening() closes only the
 first, close() closes them all.
 """

@@ -31,3 +31,25 @@ def test_a_measure_reports_real_round_trips() -> None:
     figure = echo_gil.measure(work=10, connections=2, rounds=1, seconds=0.2)
     assert figure.work == 10 and figure.connections == 2
     assert figure.rate > 0 and figure.switches > 0 and figure.user_us + figure.system_us > 0
+
+
+def test_the_selector_design_serves_several_connections_from_one_thread() -> None:
+    server = echo_gil.WorkServer(50, "selector")
+    try:
+        clients = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(3)]
+        try:
+            for round_ in range(2):
+                for i, s in enumerate(clients):  # each gets its own bytes back, whatever the order
+                    message = bytes([i]) * (64 + round_)
+                    s.sendall(message)
+                    got = b""
+                    while len(got) < len(message):
+                        got += s.recv(4096)
+                    assert got == message
+        finally:
+            for s in clients:
+                s.close()
+    finally:
+        server.close()
+    figure = echo_gil.measure(work=10, connections=2, rounds=1, seconds=0.2, design="selector")
+    assert figure.design == "selector" and figure.rate > 0 and figure.user_us + figure.system_us > 0

@@ -2,7 +2,8 @@
 
 Memory per idle connection is measured in bench 15 (no thresholds here); these tests hold the
 behaviour: the default limit lets a room of 1,000 in, one more is accepted and closed at once,
-the threads stay one per connection, accept() keeps answering, and everything is gone after.
+an echo server's room is served by the lab's one reactor thread (another mode's by a thread per
+connection), accept() keeps answering, and everything is gone after.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ def conn_threads(server_id: str) -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith(f"conn-{server_id}-")]
 
 
+def reactor_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "lab-reactor" and t.is_alive()]
+
+
 def echo(port: int, data: bytes = b"still here") -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         s.sendall(data)
@@ -67,7 +72,9 @@ def test_default_limit_lets_a_room_in_and_a_flood_beyond_it_stays_bounded(folder
         refused = wait_until(lambda: [e for e in lab.bus.since(0, 100_000)[0] if e.endpoint == server.id and e.kind == "refuse"],
                              timeout=30)
         assert len(refused) == FLOOD and refused[0].params == {"limit": ROOM}
-        assert len(server.connections) == ROOM and len(conn_threads(server.id)) == ROOM
+        # the echo room is served by the lab's reactor: one thread for all of it, none per connection
+        assert len(server.connections) == ROOM and lab.ctx.reactor.serving() == ROOM
+        assert conn_threads(server.id) == [] and len(reactor_threads()) == 1
         # accept() still answers once a place is free, and the newcomer is served at once
         idle.pop().close()
         wait_until(lambda: len(server.connections) == ROOM - 1, timeout=30)
@@ -80,6 +87,26 @@ def test_default_limit_lets_a_room_in_and_a_flood_beyond_it_stays_bounded(folder
             s.close()
         lab.close()
     before.settled(timeout=30)
+
+
+def test_a_room_on_a_mode_that_may_wait_has_a_thread_each(folders: dict) -> None:
+    """A reply server's handler frames and answers through its Service (it may send more than once):
+    each connection keeps a thread of its own, and the reactor serves none."""
+    lab = Lab(folders["files"], folders["downloads"])
+    clients: list[socket.socket] = []
+    try:
+        server = lab.create({"kind": "tcp-server", "port": 0, "mode": "reply", "reply": "ok", "framing": "line"})
+        assert server.local is not None
+        clients = [socket.create_connection(server.local, timeout=10) for _ in range(20)]
+        wait_until(lambda: len(conn_threads(server.id)) == 20)
+        assert lab.ctx.reactor.serving() == 0 and reactor_threads() == []
+        clients[0].sendall(b"hi\n")
+        assert clients[0].recv(10) == b"ok\n"
+    finally:
+        for s in clients:
+            s.close()
+        lab.close()
+    wait_until(lambda: conn_threads("e1") == [])
 
 
 def test_a_smaller_limit_is_still_configurable(folders: dict) -> None:
