@@ -6,7 +6,9 @@ same load generator (bench/echo_load.py), in the shapes of rows 2 and 17:
 - `shipped`: 8 connections, a viewer watching, the lab as it ships (row 2's pass figure);
 - `every event`: the same with every event recorded and streamed (no per-second limit);
 - `socket path`: 8 connections, data events over the limit, nobody watching (row 2's socket path alone);
-- `busy`: one connection, one CPU-bound process beside all three sides (row 17).
+- `busy`: one connection, one CPU-bound process beside all three sides (row 17);
+- `agent`: the `shipped` shape with each lab in a lab agent of its own checkout (`python -m agent`),
+  its events through a Redis of its own to a dashboard of its own and its viewer (row 12).
 
 For each it prints both labs' ratios to the plain server (the medians of the paired rounds, their
 range) and each side's round trips a second and CPU per round trip (medians).
@@ -15,37 +17,64 @@ range) and each side's round trips a second and CPU per round trip (medians).
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
 from .b17_busy_echo import busy_core
 from .b2_echo import ALL_EVENTS, PAIRS, SHIPPED, PlainServer, Side
-from .common import Watchers, dashboard
+from .common import ROOT, Watchers, dashboard
+from .fleet import redis_server, wait_for_agents
 from .rounds import in_turns, ratios
 
-SHAPES = {  # name: (the labs' environment, a viewer each, connections, a spinner beside)
-    "shipped": (SHIPPED, True, 8, False),
-    "every event": (ALL_EVENTS, True, 8, False),
-    "socket path": ({"SOCKETLAB_MAX_EVENTS_PER_SECOND": "1"}, False, 8, False),
-    "busy": (SHIPPED, True, 1, True),
+SHAPES = {  # name: (the labs' environment, a viewer each, connections, a spinner beside, in an agent)
+    "shipped": (SHIPPED, True, 8, False, False),
+    "every event": (ALL_EVENTS, True, 8, False, False),
+    "socket path": ({"SOCKETLAB_MAX_EVENTS_PER_SECOND": "1"}, False, 8, False, False),
+    "busy": (SHIPPED, True, 1, True, False),
+    "agent": (SHIPPED, True, 8, False, True),
 }
+AGENT = "echo"
+
+
+def lab_side(stack: ExitStack, root: Path, env: dict[str, str], viewer: bool, connections: int, agent: bool) -> Side:
+    """One lab's echo server, from the code at `root`: in its dashboard's process, or in an agent's."""
+    body = {"kind": "tcp-server", "port": 0, "mode": "echo"}
+    if not agent:
+        lab = stack.enter_context(dashboard(env, root=root))
+        pid = lab.pid
+    else:
+        url = stack.enter_context(redis_server())
+        lab = stack.enter_context(dashboard({"SOCKETLAB_REDIS": url, "SOCKETLAB_MAX_WEBSOCKETS_PER_ADDRESS": "6"}, root=root))
+        folder = Path(tempfile.mkdtemp(prefix="socketlab-versus-"))
+        stack.callback(shutil.rmtree, folder, True)
+        proc = subprocess.Popen([sys.executable, "-m", "agent", "--redis", url, "--name", AGENT], cwd=root,
+                                env=dict(os.environ, SOCKETLAB_FILES=str(folder / "files"),
+                                         SOCKETLAB_DOWNLOADS=str(folder / "downloads"), **env),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stack.callback(proc.wait, 30)
+        stack.callback(proc.terminate)
+        wait_for_agents(lab, [AGENT])
+        body["agent"] = AGENT
+        pid = proc.pid
+    server = lab.api("POST", "/api/endpoints", json=body)
+    if viewer:
+        watchers = Watchers(lab.url, 1)
+        stack.callback(watchers.finish)
+    return Side(server["local"][1], [pid], [], [], connections=connections)
 
 
 def shape(name: str, before: Path, pairs: int) -> str:
-    env, viewer, connections, busy = SHAPES[name]
+    env, viewer, connections, busy, agent = SHAPES[name]
     with ExitStack() as stack:
         plain = stack.enter_context(PlainServer())
         plain.connections = connections
-        sides = [plain]
-        for root in (before, None):
-            lab = stack.enter_context(dashboard(env, root=root) if root else dashboard(env))
-            server = lab.api("POST", "/api/endpoints", json={"kind": "tcp-server", "port": 0, "mode": "echo"})
-            if viewer:
-                watchers = Watchers(lab.url, 1)
-                stack.callback(watchers.finish)
-            sides.append(Side(server["local"][1], [lab.pid], [], [], connections=connections))
+        sides = [plain] + [lab_side(stack, root, env, viewer, connections, agent) for root in (before, ROOT)]
         if busy:
             stack.enter_context(busy_core())
         plain_rates, before_rates, after_rates = in_turns([side.measure for side in sides], pairs)

@@ -12,10 +12,11 @@ from bench import versus
 from bench.common import ROOT
 
 
-def test_a_shape_measures_both_labs_against_the_plain_server() -> None:
-    row = versus.shape("socket path", ROOT, pairs=1)  # (this checkout on both sides)
+@pytest.mark.parametrize("shape", ["socket path", "agent"])
+def test_a_shape_measures_both_labs_against_the_plain_server(shape: str) -> None:
+    row = versus.shape(shape, ROOT, pairs=1)  # (this checkout on both sides)
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[0] == "socket path" and len(cells) == 6
+    assert cells[0] == shape and len(cells) == 6
     assert all(re.fullmatch(r"\d+\.\d\dx \(\d+\.\d\d-\d+\.\d\d\)", c) for c in cells[1:3])
     assert all(re.fullmatch(r"[\d,]+/s, \d+ us", c) and not c.startswith("0/s") for c in cells[3:])
 
