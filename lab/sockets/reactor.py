@@ -51,16 +51,15 @@ class Reactor:
         with MSG_DONTWAIT, and a connection that leaves goes on with blocking calls)."""
         fd = conn.fileno()
         with self._lock:
-            if self._thread is None:
+            starting = self._thread is None
+            if starting:
                 self._epoll = select.epoll()
                 self._thread = threading.Thread(target=self._serve, args=(self._epoll,), name=self.name, daemon=True)
-                self._served[fd] = conn
-                self._epoll.register(fd, select.EPOLLIN)
-                self._thread.start()
-                return
-            assert self._epoll is not None
+            assert self._epoll is not None and self._thread is not None
             self._served[fd] = conn
             self._epoll.register(fd, select.EPOLLIN)
+            if starting:  # (registered first: the new thread's first poll sees it)
+                self._thread.start()
 
     def remove(self, conn: Reacting) -> None:
         """Stop serving `conn` (from the reactor's thread: it ends or leaves), before its socket closes."""
