@@ -300,12 +300,16 @@ class NamespaceDashboard:
         self.lines: list[str] = []
         self.reader = threading.Thread(target=self._read, name="class-dashboard-output")
         self.reader.start()
-        found = wait_until(lambda: re.search(r"dashboard on http://0\.0\.0\.0:(\d+)/", "".join(self.lines))
-                           or self.proc.poll() is not None, 60)
+        # started when it has said its links too: they come after the "dashboard on" line
+        found = wait_until(lambda: self._started() or self.proc.poll() is not None, 60)
         if not isinstance(found, re.Match):
             self.stop()
             raise AssertionError("the dashboard did not start:\n" + "".join(self.lines))
         self.port = int(found.group(1))
+
+    def _started(self) -> re.Match[str] | None:
+        said = "".join(self.lines)
+        return re.search(r"dashboard on http://0\.0\.0\.0:(\d+)/", said) if "Watch only" in said else None
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
