@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from ..servers import start_dashboard
+from ..support import wait_until
 
 
 @pytest.mark.parametrize("kind", ["dev", "gunicorn"])
@@ -18,8 +19,8 @@ def test_a_restart_keeps_the_tokens_the_code_and_the_students(kind: str, tmp_pat
     env = {"SOCKETLAB_VIEW_TOKEN": "view-for-restart", "SOCKETLAB_STATE_DIR": str(state_dir)}  # (a control token is made)
     first = start_dashboard(kind, tmp_path, env=env)
     try:
-        control = re.search(r"Control the lab \(keep this secret\): \S+\?token=(\S+)", first.output())
-        assert control, first.output()
+        # (the reader thread may not have the links yet when /api/health answers)
+        control = wait_until(lambda: re.search(r"Control the lab \(keep this secret\): \S+\?token=(\S+)", first.output()), 10)
         teacher = {"Authorization": f"Bearer {control.group(1)}"}
         code = requests.get(f"{first.url}/api/join", headers=teacher, timeout=10).json()["code"]
         student = requests.post(f"{first.url}/api/join", json={"code": code, "name": "Ann"}, timeout=10).json()
@@ -27,7 +28,7 @@ def test_a_restart_keeps_the_tokens_the_code_and_the_students(kind: str, tmp_pat
         first.stop()
     again = start_dashboard(kind, tmp_path, env=env)
     try:
-        assert f"?token={control.group(1)}" in again.output()  # the same link is printed
+        wait_until(lambda: f"?token={control.group(1)}" in again.output(), 10)  # the same link is printed
         assert requests.get(f"{again.url}/api/join", headers=teacher, timeout=10).json()["code"] == code
         me = {"Authorization": f"Bearer {student['token']}"}
         assert requests.get(f"{again.url}/api/session", headers=me, timeout=10).json()["student"] == "Ann"
